@@ -1,0 +1,89 @@
+//! Dotenv files given with `--env-file`, parsed by `dotenvy`.
+//!
+//! Values are held as [`SecretValue`]s from the moment they are read. A line that does not parse
+//! is reported by its location only: dotenvy's own error carries the line's text, which may be
+//! a secret, so it is never shown.
+
+use crate::error::DotenvError;
+use crate::location::{LineIndex, Location};
+use crate::secret::SecretValue;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// One parsed dotenv file.
+#[derive(Debug, Clone)]
+pub struct DotenvFile {
+    path: Arc<str>,
+    vars: HashMap<String, (SecretValue, usize)>,
+}
+
+impl DotenvFile {
+    /// Parse `text`, read from `path`.
+    pub fn parse(path: impl Into<Arc<str>>, text: &str) -> Result<Self, DotenvError> {
+        let path = path.into();
+        let lines = LineIndex::new(Arc::clone(&path), text);
+        let mut vars = HashMap::new();
+        for item in dotenvy::from_read_iter(text.as_bytes()) {
+            match item {
+                Ok((name, value)) => {
+                    let line = definition_line(text, &name).unwrap_or(1);
+                    vars.insert(name, (SecretValue::new(value), line));
+                }
+                Err(err) => {
+                    let location = match &err {
+                        dotenvy::Error::LineParse(line, _) => text
+                            .find(line.as_str())
+                            .map_or_else(|| Location { file: Arc::clone(&path), line: 1, column: 1 }, |at| lines.locate(text, at)),
+                        _ => Location { file: Arc::clone(&path), line: 1, column: 1 },
+                    };
+                    return Err(DotenvError { location: Location { column: 1, ..location } });
+                }
+            }
+        }
+        Ok(Self { path, vars })
+    }
+
+    /// The file as named on the command line.
+    pub fn path(&self) -> &Arc<str> {
+        &self.path
+    }
+
+    /// The value of `name` and the line that set it.
+    pub fn get(&self, name: &str) -> Option<(&SecretValue, usize)> {
+        self.vars.get(name).map(|(v, line)| (v, *line))
+    }
+}
+
+/// The last line that assigns `name` (later assignments win in dotenvy too).
+fn definition_line(text: &str, name: &str) -> Option<usize> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| {
+            let line = line.trim_start();
+            let line = line.strip_prefix("export ").map_or(line, str::trim_start);
+            line.strip_prefix(name).is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map(|(i, _)| i + 1)
+        .last()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_values_and_lines() {
+        let f = DotenvFile::parse(".env", "# c\nA=1\nexport B='two words'\nC=\"x\\ny\"\n").unwrap();
+        assert_eq!(f.get("A").map(|(v, l)| (v.expose(), l)), Some(("1", 2)));
+        assert_eq!(f.get("B").map(|(v, l)| (v.expose(), l)), Some(("two words", 3)));
+        assert_eq!(f.get("C").map(|(v, _)| v.expose()), Some("x\ny"));
+    }
+
+    #[test]
+    fn a_bad_line_is_located_without_its_text() {
+        let err = DotenvFile::parse(".env", "A=1\nB='canary-unclosed\n").unwrap_err();
+        let msg = err.to_string();
+        assert!(!msg.contains("canary"), "{msg}");
+        assert!(msg.starts_with(".env:"), "{msg}");
+    }
+}

@@ -1,0 +1,122 @@
+//! The local backend: the process environment plus `--env-file` dotenv files.
+//!
+//! The process environment wins over files, and a later file wins over an earlier one, which is
+//! how dotenv loaders and `docker compose` treat an `.env` file: an explicit variable in the
+//! shell is never silently replaced by a file.
+
+use super::dotenv::DotenvFile;
+use super::{Backend, Context, KeyResults};
+use crate::error::{BackendError, KeyError};
+use crate::secret::SecretValue;
+use async_trait::async_trait;
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::sync::Arc;
+
+/// Where a local value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// The process environment.
+    Process,
+    /// A dotenv file and line.
+    File {
+        /// The file.
+        path: Arc<str>,
+        /// The line that set it.
+        line: usize,
+    },
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Process => f.write_str("process environment"),
+            Self::File { path, line } => write!(f, "{path}:{line}"),
+        }
+    }
+}
+
+/// The process environment (a snapshot) and dotenv files.
+#[derive(Debug, Clone, Default)]
+pub struct Environment {
+    process: HashMap<OsString, OsString>,
+    files: Vec<DotenvFile>,
+}
+
+impl Environment {
+    /// A snapshot of this process's environment, plus `files` (later wins).
+    pub fn from_process(files: Vec<DotenvFile>) -> Self {
+        Self::new(std::env::vars_os(), files)
+    }
+
+    /// An environment made of the given variables plus `files`; tests use this to stay hermetic.
+    pub fn new(process: impl IntoIterator<Item = (impl Into<OsString>, impl Into<OsString>)>, files: Vec<DotenvFile>) -> Self {
+        Self { process: process.into_iter().map(|(k, v)| (k.into(), v.into())).collect(), files }
+    }
+
+    /// Look `name` up: the process first, then the files from last to first.
+    pub fn lookup(&self, name: &str) -> Option<(Result<SecretValue, KeyError>, Origin)> {
+        if let Some(v) = self.process.get(std::ffi::OsStr::new(name)) {
+            let value = v.to_str().map(SecretValue::new).ok_or_else(|| KeyError::InvalidValue {
+                within: "the process environment".into(),
+                reason: "the value is not valid UTF-8".into(),
+            });
+            return Some((value, Origin::Process));
+        }
+        self.files.iter().rev().find_map(|f| {
+            f.get(name).map(|(v, line)| (Ok(v.clone()), Origin::File { path: Arc::clone(f.path()), line }))
+        })
+    }
+
+    /// A value by name, or the reason there is none.
+    pub fn get(&self, name: &str) -> Result<SecretValue, KeyError> {
+        match self.lookup(name) {
+            Some((value, _)) => value,
+            None => Err(KeyError::NotFound { within: self.describe() }),
+        }
+    }
+
+    /// The process value of `name` as text, for settings such as `key_management_system`.
+    pub fn var(&self, name: &str) -> Option<String> {
+        self.lookup(name).and_then(|(v, _)| v.ok()).map(|v| v.expose().to_owned())
+    }
+
+    /// How messages name this environment (the same text as [`Backend::describe`]).
+    pub fn describe_backend(&self) -> String {
+        Backend::describe(self)
+    }
+
+    fn describe_files(&self) -> String {
+        let files: Vec<&str> = self.files.iter().map(|f| &**f.path()).collect();
+        files.join(", ")
+    }
+}
+
+#[async_trait]
+impl Backend for Environment {
+    fn describe(&self) -> String {
+        if self.files.is_empty() { "the environment".into() } else { format!("the environment or {}", self.describe_files()) }
+    }
+
+    async fn fetch(&self, keys: &[String], _ctx: &Context) -> Result<KeyResults<SecretValue>, BackendError> {
+        Ok(keys.iter().map(|k| self.get(k)).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn process_wins_then_later_files() {
+        let a = DotenvFile::parse("a.env", "X=from-a\nY=from-a\nZ=from-a\n").unwrap();
+        let b = DotenvFile::parse("b.env", "Y=from-b\nZ=from-b\n").unwrap();
+        let env = Environment::new([("Z", "from-process")], vec![a, b]);
+        assert_eq!(env.get("X").unwrap().expose(), "from-a");
+        assert_eq!(env.get("Y").unwrap().expose(), "from-b");
+        assert_eq!(env.get("Z").unwrap().expose(), "from-process");
+        assert_eq!(env.lookup("Y").unwrap().1.to_string(), "b.env:1");
+        let missing = env.get("NOPE").unwrap_err().to_string();
+        assert_eq!(missing, "not found in the environment or a.env, b.env");
+    }
+}

@@ -1,0 +1,101 @@
+//! The [`Backend`] trait and the registry that picks one from the config's settings.
+//!
+//! One call carries every key a backend must supply, so each backend batches as its service
+//! allows and bounds its own concurrency through [`Context`]. The answer is one result per key:
+//! a missing key is a per-key [`KeyError`], a failure of the whole call (credentials, network,
+//! deadline) is a [`BackendError`]. Backends never see YAML; the resolver maps results back to
+//! the references that asked for them.
+
+pub mod dotenv;
+pub mod env;
+
+use crate::error::{BackendError, ConfigError, KeyError};
+use crate::retry::RetryPolicy;
+use crate::secret::SecretValue;
+use crate::settings::{KeyManagement, KeyManagementSystem};
+use async_trait::async_trait;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use env::Environment;
+
+/// Limits a backend must respect within one run.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// Requests in flight at most, shared by every call of the run.
+    pub limiter: Arc<tokio::sync::Semaphore>,
+    /// The same bound as a number, for chunking.
+    pub concurrency: usize,
+    /// Timeout for one request.
+    pub request_timeout: Duration,
+    /// Retries of transient failures.
+    pub retry: RetryPolicy,
+}
+
+impl Context {
+    /// A context allowing `concurrency` requests in flight.
+    pub fn new(concurrency: usize, request_timeout: Duration, retry: RetryPolicy) -> Self {
+        let concurrency = concurrency.max(1);
+        Self { limiter: Arc::new(tokio::sync::Semaphore::new(concurrency)), concurrency, request_timeout, retry }
+    }
+}
+
+/// One result per requested key, in request order.
+pub type KeyResults<T> = Vec<Result<T, KeyError>>;
+
+/// How `delete` removes a secret, for backends that distinguish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeleteMode {
+    /// The backend's recoverable delete (scheduled deletion, soft delete).
+    #[default]
+    Recoverable,
+    /// Remove without recovery (AWS force delete, Vault destroy, Azure purge).
+    Permanent,
+}
+
+/// A source of secrets.
+#[async_trait]
+pub trait Backend: Send + Sync {
+    /// How messages name this backend, e.g. `the environment` or
+    /// `aws_secret_manager (https://secretsmanager.us-east-1.amazonaws.com)`.
+    fn describe(&self) -> String;
+
+    /// Fetch every key; one result per key, in order.
+    async fn fetch(&self, keys: &[String], ctx: &Context) -> Result<KeyResults<SecretValue>, BackendError>;
+
+    /// Prove every key exists, without reading values where the service allows it.
+    async fn exists(&self, keys: &[String], ctx: &Context) -> Result<KeyResults<()>, BackendError> {
+        Ok(self.fetch(keys, ctx).await?.into_iter().map(|r| r.map(drop)).collect())
+    }
+
+    /// Store `value` under `name` (a new version where the service keeps versions).
+    async fn write(&self, name: &str, value: &SecretValue, ctx: &Context) -> Result<(), BackendError> {
+        let _ = (name, value, ctx);
+        Err(BackendError::NotSupported { backend: self.describe(), operation: "writing secrets" })
+    }
+
+    /// Delete `name`.
+    async fn delete(&self, name: &str, mode: DeleteMode, ctx: &Context) -> Result<(), BackendError> {
+        let _ = (name, mode, ctx);
+        Err(BackendError::NotSupported { backend: self.describe(), operation: "deleting secrets" })
+    }
+}
+
+/// The backend the settings select, or `None` when every name comes from the environment.
+pub fn open(km: &KeyManagement, _env: &Arc<Environment>) -> Result<Option<Arc<dyn Backend>>, ConfigError> {
+    let Some(system) = km.system else { return Ok(None) };
+    let location = km.system_location.clone().expect("a configured system has a location");
+    // Cloud backends arrive one cargo feature at a time; until a backend is compiled in, say so
+    // instead of silently reading the environment the way LiteLLM falls back.
+    let why = match system {
+        KeyManagementSystem::AwsSecretManager | KeyManagementSystem::AwsKms => {
+            "is not available in this osenv build (cargo feature `aws` has no backend yet)"
+        }
+        KeyManagementSystem::HashicorpVault => "is not available in this osenv build (cargo feature `vault` has no backend yet)",
+        KeyManagementSystem::AzureKeyVault => "is not available in this osenv build (cargo feature `azure` has no backend yet)",
+        KeyManagementSystem::GoogleSecretManager | KeyManagementSystem::GoogleKms => {
+            "is not available in this osenv build (cargo feature `gcp` has no backend yet)"
+        }
+    };
+    Err(ConfigError::UnsupportedBackend { location, value: system.as_str().to_owned(), why })
+}

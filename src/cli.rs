@@ -1,0 +1,214 @@
+//! Command-line types (clap derive). Validation beyond parsing happens in `command`.
+
+use crate::render::env_format::Format;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0    success
+  1    a reference could not be resolved, the config fails a check, or an output or backend operation failed
+  2    usage error, unreadable file, invalid YAML or invalid settings
+  126  exec: the command could not be run
+  127  exec: the command was not found
+
+Logs go to stderr and never contain secret values.";
+
+/// Resolve `os.environ/` references in a LiteLLM config from the environment or a secret
+/// manager, and write the rendered config, an env file, or a process environment.
+#[derive(Debug, Parser)]
+#[command(name = "osenv", version, about, after_help = EXIT_CODES, propagate_version = true)]
+pub struct Cli {
+    /// More log output on stderr (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only errors on stderr; no warnings.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Render the config with every reference replaced by its value.
+    ///
+    /// Only the reference scalars change; comments, order and layout stay as they were. By
+    /// default `key_management_system` and `key_management_settings` are removed from
+    /// `general_settings`: the values are already resolved, and leaving them would make LiteLLM
+    /// set up the secret manager again at start-up (which needs a licence for some managers).
+    Render(RenderArgs),
+    /// Write the resolved variables as an env file (dotenv, shell, docker, json, k8s-secret).
+    ///
+    /// Exports every referenced name and every `hosted_keys` name, so LiteLLM finds them in
+    /// its environment.
+    Env(EnvArgs),
+    /// Run a command with the resolved variables added to its environment.
+    ///
+    /// osenv replaces itself with the command (Unix exec), so signals reach it directly and
+    /// nothing is written to disk. Values never appear in the command's arguments.
+    Exec(ExecArgs),
+    /// Locate every reference and prove it resolves, without printing any value.
+    Check(CheckArgs),
+    /// Render a minijinja template; `secret("NAME")` returns a resolved value.
+    Template(TemplateArgs),
+    /// Store a secret read from stdin through the config's backend.
+    ///
+    /// The name is prefixed with `prefix_for_stored_virtual_keys` (default `litellm/`). Needs
+    /// `access_mode: write_only` or `read_and_write`. One trailing newline of the input is removed.
+    Put(PutArgs),
+    /// Delete a stored secret through the config's backend.
+    Delete(DeleteArgs),
+}
+
+/// Options shared by every command that reads a config.
+#[derive(Debug, Args, Clone)]
+pub struct ConfigArgs {
+    /// The LiteLLM config (`-` reads stdin).
+    pub config: PathBuf,
+    /// Dotenv file(s) added to the environment; the process environment wins, later files win over earlier ones.
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub env_files: Vec<PathBuf>,
+    /// Concurrency, timeouts, retries.
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Concurrency, timeouts and retries.
+#[derive(Debug, Args, Clone)]
+pub struct LimitArgs {
+    /// Requests in flight at most, per run.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub concurrency: u16,
+    /// Timeout of one request, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    pub timeout: f64,
+    /// Deadline for resolving everything, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
+    pub deadline: f64,
+    /// Attempts per request for transient failures (throttling, 5xx, resets).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub attempts: u32,
+}
+
+/// `osenv render`.
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// The config and its environment.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Write here (atomically, mode 0600) instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Render a missing value as `null` with a warning, as LiteLLM does, instead of failing.
+    #[arg(long)]
+    pub allow_missing: bool,
+    /// Keep `key_management_system` and `key_management_settings` in the output (for LiteLLM
+    /// to write virtual keys to the manager at run time).
+    #[arg(long)]
+    pub keep_key_management: bool,
+    /// Do not turn `true`/`false` values into YAML booleans (LiteLLM does).
+    #[arg(long)]
+    pub no_coerce: bool,
+}
+
+/// `osenv env`.
+#[derive(Debug, Args)]
+pub struct EnvArgs {
+    /// The config and its environment.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Dotenv)]
+    pub format: Format,
+    /// Write here (atomically, mode 0600) instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Leave out missing values with a warning instead of failing.
+    #[arg(long)]
+    pub allow_missing: bool,
+    /// k8s-secret: `metadata.name`.
+    #[arg(long, default_value = "litellm-secrets")]
+    pub secret_name: String,
+    /// k8s-secret: `metadata.namespace`.
+    #[arg(long)]
+    pub namespace: Option<String>,
+}
+
+/// `osenv exec`.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// The config and its environment.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Leave out missing values with a warning instead of failing.
+    #[arg(long)]
+    pub allow_missing: bool,
+    /// The command and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<std::ffi::OsString>,
+}
+
+/// How `check` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    /// A table for people.
+    Text,
+    /// One JSON document for tools.
+    Json,
+}
+
+/// `osenv check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The config and its environment.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+    pub format: CheckFormat,
+    /// Only locate references; do not ask any backend.
+    #[arg(long)]
+    pub offline: bool,
+}
+
+/// `osenv template`.
+#[derive(Debug, Args)]
+pub struct TemplateArgs {
+    /// The template (`-` reads stdin).
+    pub template: PathBuf,
+    /// Read the backend from this LiteLLM config's key-management settings.
+    #[arg(long, value_name = "CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Dotenv file(s) added to the environment.
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub env_files: Vec<PathBuf>,
+    /// Write here (atomically, mode 0600) instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Concurrency, timeouts, retries.
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// `osenv put`.
+#[derive(Debug, Args)]
+pub struct PutArgs {
+    /// The config and its environment.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The name, without the stored-key prefix.
+    pub name: String,
+}
+
+/// `osenv delete`.
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// The config and its environment.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The name, without the stored-key prefix.
+    pub name: String,
+}

@@ -1,0 +1,236 @@
+//! The commands behind the CLI. Each takes validated arguments and returns `Ok` or an [`Error`];
+//! `main` turns that into output and an exit code.
+
+mod check;
+mod env;
+mod exec;
+mod render;
+mod template;
+mod write;
+
+use crate::backend::dotenv::DotenvFile;
+use crate::backend::{self, Backend, Environment};
+use crate::cli::{Cli, Command, ConfigArgs, LimitArgs};
+use crate::document::{Discovery, Document, max_depth_from_env};
+use crate::error::{ConfigError, Error, IoError, KeyError};
+use crate::location::LineIndex;
+use crate::resolve::{self, Plan, Purpose, Resolution, ResolveOptions};
+use crate::retry::RetryPolicy;
+use crate::secret::SecretValue;
+use crate::settings::KeyManagement;
+use crate::render::yaml::Coercion;
+use std::io::Read;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Where warnings go: stderr, unless `-q`.
+#[derive(Debug, Clone, Copy)]
+pub struct Ui {
+    /// Suppress warnings.
+    pub quiet: bool,
+}
+
+impl Ui {
+    /// Print a warning line.
+    pub fn warn(self, message: impl std::fmt::Display) {
+        if !self.quiet {
+            eprintln!("warning: {message}");
+        }
+    }
+}
+
+/// Run the parsed command line.
+pub fn run(cli: Cli) -> Result<(), Error> {
+    let ui = Ui { quiet: cli.quiet };
+    match cli.command {
+        Command::Render(args) => render::run(&args, ui),
+        Command::Env(args) => env::run(&args, ui),
+        Command::Exec(args) => exec::run(args, ui),
+        Command::Check(args) => check::run(&args, ui),
+        Command::Template(args) => template::run(&args, ui),
+        Command::Put(args) => write::put(&args, ui),
+        Command::Delete(args) => write::delete(&args, ui),
+    }
+}
+
+/// Run a future to completion on a single-threaded runtime: the work is I/O-bound and
+/// concurrency comes from the backends' own request fan-out.
+pub(crate) fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime can be built").block_on(future)
+}
+
+/// The name a path is shown as.
+fn display_name(path: &Path) -> Arc<str> {
+    if path == Path::new("-") { "<stdin>".into() } else { path.to_string_lossy().into() }
+}
+
+/// Read a file, or stdin for `-`.
+pub(crate) fn read_input(path: &Path) -> Result<Vec<u8>, Error> {
+    let err = |source| Error::Input(IoError { verb: "cannot read", path: path.to_owned(), source });
+    if path == Path::new("-") {
+        let mut buf = Vec::new();
+        std::io::stdin().lock().read_to_end(&mut buf).map_err(err)?;
+        Ok(buf)
+    } else {
+        fs_err::read(path).map_err(|e| err(std::io::Error::new(e.kind(), e.into_inner().unwrap_or_else(|| "read failed".into()))))
+    }
+}
+
+/// Read a UTF-8 text input; invalid UTF-8 is located.
+pub(crate) fn read_text(path: &Path) -> Result<String, Error> {
+    let bytes = read_input(path)?;
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = e.utf8_error().valid_up_to();
+        let bytes = e.into_bytes();
+        let prefix = String::from_utf8_lossy(&bytes[..valid]).into_owned();
+        let location = LineIndex::new(display_name(path), &prefix).locate(&prefix, valid);
+        Error::Config(vec![ConfigError::Encoding { location }])
+    })
+}
+
+/// The environment: this process's variables plus the `--env-file`s.
+pub(crate) fn load_environment(files: &[std::path::PathBuf]) -> Result<Environment, Error> {
+    let mut parsed = Vec::with_capacity(files.len());
+    for path in files {
+        let text = read_text(path)?;
+        parsed.push(DotenvFile::parse(display_name(path), &text)?);
+    }
+    Ok(Environment::from_process(parsed))
+}
+
+impl LimitArgs {
+    /// As resolver options.
+    pub fn options(&self) -> Result<ResolveOptions, Error> {
+        let secs = |v: f64, flag: &str| {
+            if v.is_finite() && v > 0.0 && v <= 86_400.0 {
+                Ok(Duration::from_secs_f64(v))
+            } else {
+                Err(Error::Usage(format!("`--{flag}` must be a number of seconds between 0 and 86400")))
+            }
+        };
+        Ok(ResolveOptions {
+            concurrency: usize::from(self.concurrency),
+            request_timeout: secs(self.timeout, "timeout")?,
+            deadline: secs(self.deadline, "deadline")?,
+            retry: RetryPolicy { attempts: self.attempts, ..RetryPolicy::default() },
+        })
+    }
+}
+
+/// A loaded config: the document, its references, settings and backends.
+pub(crate) struct Session {
+    pub doc: Document,
+    pub discovery: Discovery,
+    pub km: KeyManagement,
+    pub env: Arc<Environment>,
+    pub manager: Option<Arc<dyn Backend>>,
+    pub options: ResolveOptions,
+}
+
+impl Session {
+    /// Read, parse and validate a config; every config error is collected and sorted.
+    pub fn load(args: &ConfigArgs) -> Result<Self, Error> {
+        let options = args.limits.options()?;
+        let env = Arc::new(load_environment(&args.env_files)?);
+        Self::from_text(display_name(&args.config), read_text(&args.config)?, env, options)
+    }
+
+    /// Build a session from text already read.
+    pub fn from_text(file: Arc<str>, text: String, env: Arc<Environment>, options: ResolveOptions) -> Result<Self, Error> {
+        let doc = Document::parse(file, text).map_err(Error::Config)?;
+        let mut discovery = doc.discover(max_depth_from_env());
+        let mut errors = std::mem::take(&mut discovery.errors);
+        let km = match KeyManagement::from_document(&doc, &env) {
+            Ok(km) => Some(km),
+            Err(mut e) => {
+                errors.append(&mut e);
+                None
+            }
+        };
+        let manager = match km.as_ref().map(|km| backend::open(km, &env)) {
+            Some(Ok(manager)) => manager,
+            Some(Err(e)) => {
+                errors.push(e);
+                None
+            }
+            None => None,
+        };
+        if !errors.is_empty() {
+            errors.sort_by(|a, b| a.location().cmp(&b.location()));
+            return Err(Error::Config(errors));
+        }
+        let km = km.unwrap_or_default();
+        Ok(Self { doc, discovery, km, env, manager, options })
+    }
+
+    /// The unique names and their routes.
+    pub fn plan(&self) -> Plan {
+        Plan::new(&self.discovery.references, &self.km)
+    }
+
+    /// Resolve `plan` (values or existence).
+    pub fn resolve(&self, plan: &Plan, purpose: Purpose) -> Resolution {
+        let started = Instant::now();
+        let resolution = block_on(resolve::resolve(plan, &self.env, self.manager.as_ref(), &self.options, purpose));
+        tracing::info!(
+            names = plan.names.len(),
+            backend = %self.manager.as_ref().map_or_else(|| self.env.describe(), |m| m.describe()),
+            elapsed_ms = started.elapsed().as_millis(),
+            "resolved"
+        );
+        resolution
+    }
+
+    /// The coercion LiteLLM applies in this configuration.
+    pub fn coercion(&self) -> Coercion {
+        if self.km.reads_from_manager() { Coercion::Manager } else { Coercion::Environment }
+    }
+
+    /// Every name to export (referenced or hosted) with its value. Unresolved names are errors,
+    /// or, with `allow_missing`, warnings for names that are simply absent.
+    pub fn exported(&self, ui: Ui, allow_missing: bool) -> Result<Vec<(String, SecretValue)>, Error> {
+        let plan = self.plan();
+        let resolution = self.resolve(&plan, Purpose::Read);
+        let errors = resolution.errors(&self.discovery.references, &self.km, &plan);
+        tolerate_missing(errors, ui, allow_missing, "left out")?;
+        Ok(plan
+            .names
+            .keys()
+            .filter_map(|name| match resolution.get(name) {
+                Some(Ok(value)) => Some((name.clone(), value.clone())),
+                _ => None,
+            })
+            .collect())
+    }
+}
+
+/// With `allow_missing`, absent values become warnings (`what` says what happens to them);
+/// any other failure is still an error.
+pub(crate) fn tolerate_missing(errors: Vec<crate::error::ReferenceError>, ui: Ui, allow_missing: bool, what: &str) -> Result<(), Error> {
+    if errors.is_empty() {
+        return Ok(());
+    }
+    if !allow_missing || errors.iter().any(|e| !matches!(e.cause, KeyError::NotFound { .. })) {
+        let errors = if allow_missing { errors.into_iter().filter(|e| !matches!(e.cause, KeyError::NotFound { .. })).collect() } else { errors };
+        return Err(Error::Unresolved(errors));
+    }
+    for e in &errors {
+        ui.warn(format_args!("{e} ({what}: --allow-missing)"));
+    }
+    Ok(())
+}
+
+/// Write `text` to `output` atomically, or to stdout.
+pub(crate) fn emit(output: Option<&Path>, text: &str) -> Result<(), Error> {
+    match output {
+        Some(path) => crate::render::output::write_atomic(path, text.as_bytes()).map_err(Error::Output),
+        None => {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())
+                .and_then(|()| out.flush())
+                .map_err(|source| Error::Output(IoError { verb: "cannot write", path: "<stdout>".into(), source }))
+        }
+    }
+}

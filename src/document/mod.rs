@@ -1,0 +1,200 @@
+//! A YAML config parsed once, with byte spans, next to its source text.
+//!
+//! osenv never re-emits YAML: it edits the source text at the spans found here, so comments,
+//! order, quoting and blank lines stay byte-identical. The tree is an arena of [`Node`]s; aliases
+//! stay aliases ([`NodeKind::Alias`]) so an anchor is one node however often it is used, which
+//! also keeps alias bombs from expanding.
+
+mod parse;
+mod walk;
+
+pub use walk::{DEFAULT_MAX_DEPTH, Discovery, KEY_MANAGEMENT_KEYS, Notice, NoticeKind, max_depth_from_env};
+
+use crate::location::{LineIndex, Location};
+use std::ops::Range;
+use std::sync::Arc;
+
+/// Index of a node in its [`Document`].
+pub type NodeId = usize;
+
+/// How a scalar was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScalarStyle {
+    /// `value`
+    Plain,
+    /// `'value'`
+    SingleQuoted,
+    /// `"value"`
+    DoubleQuoted,
+    /// `|` block
+    Literal,
+    /// `>` block
+    Folded,
+}
+
+impl ScalarStyle {
+    /// Block scalars (`|`, `>`).
+    pub fn is_block(self) -> bool {
+        matches!(self, Self::Literal | Self::Folded)
+    }
+}
+
+/// One mapping entry.
+#[derive(Debug, Clone, Copy)]
+pub struct Entry {
+    /// The key node.
+    pub key: NodeId,
+    /// The value node.
+    pub value: NodeId,
+}
+
+/// What a node is.
+#[derive(Debug, Clone)]
+pub enum NodeKind {
+    /// A scalar and its decoded value.
+    Scalar {
+        /// The value after YAML unescaping and folding.
+        value: String,
+        /// How it was written.
+        style: ScalarStyle,
+    },
+    /// A sequence.
+    Sequence {
+        /// Items in order.
+        items: Vec<NodeId>,
+        /// Written as `[...]`.
+        flow: bool,
+    },
+    /// A mapping.
+    Mapping {
+        /// Entries in source order.
+        entries: Vec<Entry>,
+        /// Written as `{...}`.
+        flow: bool,
+    },
+    /// `*name`: a use of an anchored node.
+    Alias {
+        /// The anchored node.
+        target: NodeId,
+    },
+}
+
+/// A node and where its text is.
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// What the node is.
+    pub kind: NodeKind,
+    /// Byte range of the node's own text in [`Document::text`]. For scalars this is exactly
+    /// the value as written (quotes included; anchor and tag excluded). For collections it
+    /// runs from the opening indicator or first child to the end of the last child.
+    pub span: Range<usize>,
+    /// The resolved tag, if one was written (`tag:yaml.org,2002:str` for `!!str`).
+    pub tag: Option<String>,
+    /// The node carries an anchor (`&name`).
+    pub anchored: bool,
+}
+
+/// A parsed config: source text, line index and the node tree.
+#[derive(Debug, Clone)]
+pub struct Document {
+    text: String,
+    lines: LineIndex,
+    nodes: Vec<Node>,
+    root: NodeId,
+}
+
+/// The YAML core tag for strings, as the parser resolves `!!str`.
+pub const STR_TAG: &str = "tag:yaml.org,2002:str";
+
+impl Document {
+    /// Parse `text`, shown to users as `file`.
+    ///
+    /// Rejects what LiteLLM's `yaml.safe_load` would not load as one mapping, and duplicate
+    /// keys (a later key silently wins in LiteLLM, which hides mistakes).
+    pub fn parse(file: impl Into<Arc<str>>, text: String) -> Result<Self, Vec<crate::error::ConfigError>> {
+        parse::parse(file.into(), text)
+    }
+
+    /// The whole source text (a byte-order mark, if any, included).
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The file name used in messages.
+    pub fn file(&self) -> &Arc<str> {
+        self.lines.file()
+    }
+
+    /// The root mapping.
+    pub fn root(&self) -> NodeId {
+        self.root
+    }
+
+    /// A node by id.
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id]
+    }
+
+    /// Number of nodes.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Never true: a document has at least its root.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Follow aliases to the node they stand for.
+    pub fn resolve_alias(&self, mut id: NodeId) -> NodeId {
+        // Aliases point at nodes that were complete when the alias was read, so chains end.
+        for _ in 0..self.nodes.len() {
+            match self.nodes[id].kind {
+                NodeKind::Alias { target } => id = target,
+                _ => return id,
+            }
+        }
+        id
+    }
+
+    /// The location of byte `offset`.
+    pub fn locate(&self, offset: usize) -> Location {
+        self.lines.locate(&self.text, offset)
+    }
+
+    /// The location where node `id` starts.
+    pub fn location(&self, id: NodeId) -> Location {
+        self.locate(self.nodes[id].span.start)
+    }
+
+    /// The source text of node `id`.
+    pub fn source(&self, id: NodeId) -> &str {
+        &self.text[self.nodes[id].span.clone()]
+    }
+
+    /// The line index of the document.
+    pub fn lines(&self) -> &LineIndex {
+        &self.lines
+    }
+
+    /// The string value of a scalar node (through aliases), if it is one.
+    pub fn scalar(&self, id: NodeId) -> Option<&str> {
+        match &self.nodes[self.resolve_alias(id)].kind {
+            NodeKind::Scalar { value, .. } => Some(value),
+            _ => None,
+        }
+    }
+
+    /// The entries of a mapping node (through aliases), if it is one.
+    pub fn entries(&self, id: NodeId) -> Option<&[Entry]> {
+        match &self.nodes[self.resolve_alias(id)].kind {
+            NodeKind::Mapping { entries, .. } => Some(entries),
+            _ => None,
+        }
+    }
+
+    /// The value of `key` in mapping `id`, if present.
+    pub fn get(&self, id: NodeId, key: &str) -> Option<Entry> {
+        self.entries(id)?.iter().copied().find(|e| self.scalar(e.key) == Some(key))
+    }
+}

@@ -1,0 +1,350 @@
+//! Events from `saphyr-parser` into the [`Document`] arena, with byte spans.
+//!
+//! saphyr reports positions as *character* indices, and a quoted scalar's span runs past the
+//! closing quote over trailing blanks and comments; a scalar's span also starts at its anchor or
+//! tag. This module turns all of that into exact byte ranges of the value as written.
+
+use super::{Document, Entry, Node, NodeId, NodeKind, ScalarStyle};
+use crate::error::ConfigError;
+use crate::location::{LineIndex, Location};
+use saphyr_parser::{Event, Parser, ScalarStyle as SaphyrStyle, Span};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+const BOM: &str = "\u{feff}";
+
+/// Character index → byte offset, for the text after the byte-order mark.
+struct Offsets {
+    base: usize,
+    table: Option<Vec<usize>>,
+    len: usize,
+}
+
+impl Offsets {
+    fn new(text: &str, base: usize) -> Self {
+        let body = &text[base..];
+        let table = (!body.is_ascii()).then(|| {
+            let mut t: Vec<usize> = body.char_indices().map(|(i, _)| i).collect();
+            t.push(body.len());
+            t
+        });
+        Self { base, table, len: body.len() }
+    }
+
+    fn byte(&self, char_index: usize) -> usize {
+        self.base
+            + match &self.table {
+                Some(t) => t[char_index.min(t.len() - 1)],
+                None => char_index.min(self.len),
+            }
+    }
+}
+
+enum Frame {
+    Sequence(NodeId),
+    Mapping { id: NodeId, key: Option<NodeId> },
+}
+
+struct Builder {
+    file: Arc<str>,
+    text: String,
+    lines: LineIndex,
+    offsets: Offsets,
+    nodes: Vec<Node>,
+    stack: Vec<Frame>,
+    anchors: HashMap<usize, NodeId>,
+    root: Option<NodeId>,
+    errors: Vec<ConfigError>,
+}
+
+pub(super) fn parse(file: Arc<str>, text: String) -> Result<Document, Vec<ConfigError>> {
+    let base = if text.starts_with(BOM) { BOM.len() } else { 0 };
+    let lines = LineIndex::new(Arc::clone(&file), &text);
+    let offsets = Offsets::new(&text, base);
+    let mut b = Builder {
+        file,
+        lines,
+        offsets,
+        nodes: Vec::new(),
+        stack: Vec::new(),
+        anchors: HashMap::new(),
+        root: None,
+        errors: Vec::new(),
+        text: String::new(),
+    };
+    // The parser borrows the text; the builder only needs it for span fixes, so parse from a
+    // separate borrow and hand the string over at the end.
+    let body = &text[base..];
+    for event in Parser::new_from_str(body).keep_tags(true) {
+        match event {
+            Ok((event, span)) => {
+                if let Some(err) = b.event(&text, event, span) {
+                    b.errors.push(err);
+                    break;
+                }
+            }
+            Err(e) => {
+                let at = b.offsets.byte(e.marker().index());
+                b.errors.push(ConfigError::Syntax {
+                    location: b.lines.locate(&text, at),
+                    message: e.info().to_owned(),
+                });
+                break;
+            }
+        }
+    }
+    b.text = text;
+    if !b.errors.is_empty() {
+        b.errors.sort_by(|a, c| a.location().cmp(&c.location()));
+        return Err(b.errors);
+    }
+    let Some(root) = b.root else {
+        return Err(vec![ConfigError::Empty { file: b.file }]);
+    };
+    let root_node = &b.nodes[root];
+    match &root_node.kind {
+        NodeKind::Mapping { .. } => {}
+        NodeKind::Scalar { value, style } if value.is_empty() && *style == ScalarStyle::Plain => {
+            return Err(vec![ConfigError::Empty { file: b.file }]);
+        }
+        kind => {
+            return Err(vec![ConfigError::NotAMapping {
+                location: b.lines.locate(&b.text, root_node.span.start),
+                found: kind_name(kind),
+            }]);
+        }
+    }
+    Ok(Document { text: b.text, lines: b.lines, nodes: b.nodes, root })
+}
+
+fn kind_name(kind: &NodeKind) -> &'static str {
+    match kind {
+        NodeKind::Scalar { .. } => "a scalar",
+        NodeKind::Sequence { .. } => "a sequence",
+        NodeKind::Mapping { .. } => "a mapping",
+        NodeKind::Alias { .. } => "an alias",
+    }
+}
+
+impl Builder {
+    fn locate(&self, text: &str, offset: usize) -> Location {
+        self.lines.locate(text, offset)
+    }
+
+    /// Handle one event; returns an error that stops parsing.
+    fn event(&mut self, text: &str, event: Event<'_>, span: Span) -> Option<ConfigError> {
+        let start = self.offsets.byte(span.start.index());
+        let end = self.offsets.byte(span.end.index()).max(start);
+        let is_map_start = matches!(event, Event::MappingStart(..));
+        match event {
+            Event::DocumentStart(_) if self.root.is_some() => {
+                return Some(ConfigError::MultipleDocuments { location: self.locate(text, start) });
+            }
+            Event::Scalar(value, style, anchor, tag) => {
+                let has_props = anchor > 0 || tag.is_some();
+                let vstart = if has_props { skip_properties(text, start, end) } else { start };
+                let style = match style {
+                    SaphyrStyle::Plain => ScalarStyle::Plain,
+                    SaphyrStyle::SingleQuoted => ScalarStyle::SingleQuoted,
+                    SaphyrStyle::DoubleQuoted => ScalarStyle::DoubleQuoted,
+                    SaphyrStyle::Literal => ScalarStyle::Literal,
+                    SaphyrStyle::Folded => ScalarStyle::Folded,
+                };
+                let vend = match style {
+                    ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => closing_quote(text, vstart).unwrap_or(end),
+                    _ => end,
+                };
+                let node = Node {
+                    kind: NodeKind::Scalar { value: value.into_owned(), style },
+                    span: vstart..vend.max(vstart),
+                    tag: tag.map(|t| format!("{}{}", t.handle, t.suffix)),
+                    anchored: anchor > 0,
+                };
+                let id = self.push(node, anchor);
+                return self.attach(text, id);
+            }
+            Event::SequenceStart(anchor, tag) | Event::MappingStart(anchor, tag) => {
+                let is_map = is_map_start;
+                let has_props = anchor > 0 || tag.is_some();
+                let vstart = if has_props { skip_properties(text, start, text.len()) } else { start };
+                let flow = text.as_bytes().get(vstart) == Some(if is_map { &b'{' } else { &b'[' });
+                let kind = if is_map {
+                    NodeKind::Mapping { entries: Vec::new(), flow }
+                } else {
+                    NodeKind::Sequence { items: Vec::new(), flow }
+                };
+                let tag = tag.map(|t| format!("{}{}", t.handle, t.suffix));
+                let id = self.push(Node { kind, span: vstart..vstart, tag, anchored: anchor > 0 }, anchor);
+                self.stack.push(if is_map { Frame::Mapping { id, key: None } } else { Frame::Sequence(id) });
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let id = match self.stack.pop() {
+                    Some(Frame::Sequence(id) | Frame::Mapping { id, .. }) => id,
+                    None => return None,
+                };
+                let flow = matches!(self.nodes[id].kind, NodeKind::Sequence { flow: true, .. } | NodeKind::Mapping { flow: true, .. });
+                let last_child_end = match &self.nodes[id].kind {
+                    NodeKind::Sequence { items, .. } => items.last().map(|&c| self.nodes[c].span.end),
+                    NodeKind::Mapping { entries, .. } => entries.last().map(|e| self.nodes[e.value].span.end.max(self.nodes[e.key].span.end)),
+                    _ => None,
+                };
+                let node_start = self.nodes[id].span.start;
+                self.nodes[id].span.end = if flow { end } else { last_child_end.unwrap_or(node_start) }.max(node_start);
+                if let Some(err) = self.check_duplicates(text, id) {
+                    self.errors.extend(err);
+                }
+                return self.attach(text, id);
+            }
+            Event::Alias(anchor) => {
+                let Some(&target) = self.anchors.get(&anchor) else {
+                    return Some(ConfigError::Syntax { location: self.locate(text, start), message: "unknown anchor".into() });
+                };
+                let node = Node { kind: NodeKind::Alias { target }, span: start..end, tag: None, anchored: false };
+                let id = self.push(node, 0);
+                return self.attach(text, id);
+            }
+            _ => {}
+        }
+        None
+    }
+
+    fn push(&mut self, node: Node, anchor: usize) -> NodeId {
+        let id = self.nodes.len();
+        self.nodes.push(node);
+        if anchor > 0 {
+            self.anchors.insert(anchor, id);
+        }
+        id
+    }
+
+    fn attach(&mut self, _text: &str, id: NodeId) -> Option<ConfigError> {
+        match self.stack.last_mut() {
+            None => self.root = Some(id),
+            Some(Frame::Sequence(seq)) => {
+                if let NodeKind::Sequence { items, .. } = &mut self.nodes[*seq].kind {
+                    items.push(id);
+                }
+            }
+            Some(Frame::Mapping { id: map, key }) => match key.take() {
+                None => *key = Some(id),
+                Some(k) => {
+                    if let NodeKind::Mapping { entries, .. } = &mut self.nodes[*map].kind {
+                        entries.push(Entry { key: k, value: id });
+                    }
+                }
+            },
+        }
+        None
+    }
+
+    fn check_duplicates(&self, text: &str, id: NodeId) -> Option<Vec<ConfigError>> {
+        let NodeKind::Mapping { entries, .. } = &self.nodes[id].kind else { return None };
+        let mut seen: HashMap<&str, NodeId> = HashMap::with_capacity(entries.len());
+        let mut errors = Vec::new();
+        for e in entries {
+            let NodeKind::Scalar { value, .. } = &self.nodes[e.key].kind else { continue };
+            if let Some(&first) = seen.get(value.as_str()) {
+                errors.push(ConfigError::DuplicateKey {
+                    location: self.locate(text, self.nodes[e.key].span.start),
+                    key: value.clone(),
+                    first: self.locate(text, self.nodes[first].span.start),
+                });
+            } else {
+                seen.insert(value, e.key);
+            }
+        }
+        (!errors.is_empty()).then_some(errors)
+    }
+}
+
+/// Skip an anchor (`&a`), a tag (`!t`, `!!t`, `!<uri>`), blanks and comments before a value.
+fn skip_properties(text: &str, mut at: usize, limit: usize) -> usize {
+    let bytes = text.as_bytes();
+    let limit = limit.min(bytes.len());
+    while at < limit {
+        match bytes[at] {
+            b' ' | b'\t' | b'\r' | b'\n' => at += 1,
+            b'#' => {
+                while at < limit && bytes[at] != b'\n' {
+                    at += 1;
+                }
+            }
+            b'!' if bytes.get(at + 1) == Some(&b'<') => {
+                while at < limit && bytes[at] != b'>' {
+                    at += 1;
+                }
+                at += 1;
+            }
+            b'&' | b'!' => {
+                while at < limit && !matches!(bytes[at], b' ' | b'\t' | b'\r' | b'\n' | b',' | b']' | b'}') {
+                    at += 1;
+                }
+            }
+            _ => break,
+        }
+    }
+    at.min(limit)
+}
+
+/// The byte after the closing quote of the quoted scalar that starts at `start`.
+fn closing_quote(text: &str, start: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let quote = *bytes.get(start)?;
+    let mut i = start + 1;
+    while i < bytes.len() {
+        match (quote, bytes[i]) {
+            (b'"', b'\\') => i += 2,
+            (b'"', b'"') => return Some(i + 1),
+            (b'\'', b'\'') if bytes.get(i + 1) == Some(&b'\'') => i += 2,
+            (b'\'', b'\'') => return Some(i + 1),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::document::{Document, NodeKind};
+
+    fn spans(src: &str) -> Vec<(String, String)> {
+        let doc = Document::parse("t.yaml", src.to_owned()).unwrap();
+        (0..doc.len())
+            .filter_map(|id| match &doc.node(id).kind {
+                NodeKind::Scalar { value, .. } => Some((value.clone(), doc.source(id).to_owned())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn scalar_spans_are_exact_bytes() {
+        let src = "ä: &x \"os.environ/Ä\" # c\nb: !!str 'it''s' # q\nc: {k: \"a\\\"b\" , d: plain}\n";
+        let got = spans(src);
+        assert_eq!(got[1], ("os.environ/Ä".into(), "\"os.environ/Ä\"".into()));
+        assert_eq!(got[3], ("it's".into(), "'it''s'".into()));
+        assert_eq!(got[6], ("a\"b".into(), "\"a\\\"b\"".into()));
+        assert_eq!(got[8], ("plain".into(), "plain".into()));
+    }
+
+    #[test]
+    fn bom_is_kept_and_offsets_shift() {
+        let src = "\u{feff}a: os.environ/X\n";
+        let doc = Document::parse("t.yaml", src.to_owned()).unwrap();
+        let v = doc.get(doc.root(), "a").unwrap().value;
+        assert_eq!(doc.source(v), "os.environ/X");
+        assert_eq!(doc.location(v).to_string(), "t.yaml:1:4");
+    }
+
+    #[test]
+    fn rejects_what_litellm_cannot_load() {
+        let err = |s: &str| Document::parse("t.yaml", s.to_owned()).unwrap_err()[0].to_string();
+        assert!(err("").contains("empty"), "{}", err(""));
+        assert!(err("# only a comment\n").contains("empty"));
+        assert!(err("- a\n").contains("mapping"));
+        assert!(err("a: 1\n---\nb: 2\n").contains("second YAML document"));
+        assert!(err("a: 1\na: 2\n").contains("duplicate key `a`"));
+        assert!(err("a: [b\n").contains("invalid YAML"));
+        assert!(err("a: *nope\n").contains("anchor"));
+    }
+}

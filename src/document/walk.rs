@@ -1,0 +1,319 @@
+//! Find references the way LiteLLM resolves them (`proxy_server.py`, `_check_for_os_environ_vars`).
+//!
+//! LiteLLM recurses into every mapping from the root, and into the *mapping* items of a
+//! sequence; a string directly in a sequence, anything in a sequence inside a sequence, a
+//! `*_ref` key and an `oidc/` name are left alone, and nothing deeper than
+//! `DEFAULT_MAX_RECURSE_DEPTH` (100) is resolved. osenv finds exactly those references and
+//! reports the reference-looking values LiteLLM would leave alone as notices, so `check` can
+//! warn about them.
+
+use super::{Document, Entry, NodeId, NodeKind, STR_TAG};
+use crate::error::ConfigError;
+use crate::location::Location;
+use crate::reference::{self, Reference};
+use std::collections::{HashMap, HashSet};
+
+/// LiteLLM's default recursion limit for resolving references.
+pub const DEFAULT_MAX_DEPTH: usize = 100;
+
+/// The recursion limit LiteLLM would use in this environment (`DEFAULT_MAX_RECURSE_DEPTH`).
+pub fn max_depth_from_env() -> usize {
+    std::env::var("DEFAULT_MAX_RECURSE_DEPTH").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(DEFAULT_MAX_DEPTH)
+}
+
+/// Why a reference-looking value is not resolved.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum NoticeKind {
+    /// A string item of a sequence.
+    InSequence,
+    /// Inside a sequence that is itself inside a sequence.
+    NestedSequence,
+    /// Under a `*_ref` key, which holds a pointer, not a secret.
+    PointerKey {
+        /// The key.
+        key: String,
+    },
+    /// An `oidc/` token reference, resolved by LiteLLM at request time.
+    Oidc,
+    /// A scalar with a tag other than `!!str`, so not a string.
+    Tagged {
+        /// The tag.
+        tag: String,
+    },
+    /// Deeper than LiteLLM's recursion limit.
+    TooDeep {
+        /// The limit.
+        limit: usize,
+    },
+}
+
+impl std::fmt::Display for NoticeKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::InSequence => f.write_str("a string inside a list; LiteLLM does not resolve list items"),
+            Self::NestedSequence => f.write_str("inside a list of lists; LiteLLM does not resolve there"),
+            Self::PointerKey { key } => write!(f, "under `{key}`, a `*_ref` pointer key that LiteLLM leaves verbatim"),
+            Self::Oidc => f.write_str("an `oidc/` reference; LiteLLM fetches OIDC tokens itself at request time"),
+            Self::Tagged { tag } => write!(f, "tagged `{tag}`, so not a string; LiteLLM does not resolve it"),
+            Self::TooDeep { limit } => write!(f, "nested deeper than LiteLLM's limit of {limit} levels (DEFAULT_MAX_RECURSE_DEPTH); LiteLLM leaves it unresolved"),
+        }
+    }
+}
+
+/// A reference-looking value that LiteLLM will not resolve; osenv leaves it untouched.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Notice {
+    /// Where it is.
+    pub location: Location,
+    /// As written.
+    pub written: String,
+    /// Why it is not resolved.
+    #[serde(flatten)]
+    pub kind: NoticeKind,
+}
+
+impl std::fmt::Display for Notice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: `{}` is not resolved: {}", self.location, self.written, self.kind)
+    }
+}
+
+/// The result of the walk.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    /// References LiteLLM resolves, one per scalar node, sorted by position.
+    pub references: Vec<Reference>,
+    /// Values LiteLLM leaves alone, sorted by position.
+    pub notices: Vec<Notice>,
+    /// References osenv cannot substitute.
+    pub errors: Vec<ConfigError>,
+}
+
+/// Keys of `general_settings` that configure the secret manager itself; LiteLLM reads them
+/// from the real environment before the walk, and osenv handles them in `settings`.
+pub const KEY_MANAGEMENT_KEYS: [&str; 4] =
+    ["key_management_system", "key_management_settings", "use_google_kms", "use_azure_key_vault"];
+
+struct Walker<'d> {
+    doc: &'d Document,
+    max_depth: usize,
+    refs: HashMap<NodeId, Reference>,
+    notices: HashMap<NodeId, Notice>,
+    errors: Vec<ConfigError>,
+    visited: HashSet<NodeId>,
+    path: Vec<String>,
+}
+
+impl Document {
+    /// Find every reference with LiteLLM's rules; `max_depth` is LiteLLM's recursion limit.
+    pub fn discover(&self, max_depth: usize) -> Discovery {
+        let mut w = Walker {
+            doc: self,
+            max_depth,
+            refs: HashMap::new(),
+            notices: HashMap::new(),
+            errors: Vec::new(),
+            visited: HashSet::new(),
+            path: Vec::new(),
+        };
+        w.mapping(self.root(), 1);
+        let Walker { refs, mut notices, mut errors, .. } = w;
+        notices.retain(|id, _| !refs.contains_key(id));
+        let mut references: Vec<Reference> = refs.into_values().collect();
+        references.sort_by(|a, b| a.span.start.cmp(&b.span.start));
+        let mut notices: Vec<Notice> = notices.into_values().collect();
+        notices.sort_by(|a, b| a.location.cmp(&b.location));
+        errors.sort_by(|a, b| a.location().cmp(&b.location()));
+        Discovery { references, notices, errors }
+    }
+}
+
+impl Walker<'_> {
+    fn mapping(&mut self, id: NodeId, depth: usize) {
+        let id = self.doc.resolve_alias(id);
+        if depth > self.max_depth {
+            let limit = self.max_depth;
+            self.scan(id, &NoticeKind::TooDeep { limit });
+            return;
+        }
+        if !self.visited.insert(id) {
+            return;
+        }
+        let doc = self.doc;
+        let Some(entries) = doc.entries(id) else { return };
+        let skip_key_management = self.path.len() == 1 && self.path[0] == "general_settings";
+        for &Entry { key, value } in entries {
+            let key_text = doc.scalar(key).unwrap_or("?").to_owned();
+            if key_text == "<<" {
+                // Merge key: the merged mappings' entries belong to this mapping.
+                let target = doc.resolve_alias(value);
+                match &doc.node(target).kind {
+                    NodeKind::Mapping { .. } => self.merged(target, depth),
+                    NodeKind::Sequence { items, .. } => {
+                        for &item in items {
+                            self.merged(item, depth);
+                        }
+                    }
+                    _ => {}
+                }
+                continue;
+            }
+            if skip_key_management && KEY_MANAGEMENT_KEYS.contains(&key_text.as_str()) {
+                continue;
+            }
+            self.path.push(key_text);
+            self.value(value, depth);
+            self.path.pop();
+        }
+    }
+
+    fn merged(&mut self, id: NodeId, depth: usize) {
+        let id = self.doc.resolve_alias(id);
+        if matches!(self.doc.node(id).kind, NodeKind::Mapping { .. }) {
+            self.mapping(id, depth);
+        }
+    }
+
+    fn value(&mut self, value: NodeId, depth: usize) {
+        let doc = self.doc;
+        let target = doc.resolve_alias(value);
+        match &doc.node(target).kind {
+            NodeKind::Mapping { .. } => self.mapping(target, depth + 1),
+            NodeKind::Sequence { items, .. } => {
+                for (i, &item) in items.iter().enumerate() {
+                    let item = doc.resolve_alias(item);
+                    match &doc.node(item).kind {
+                        NodeKind::Mapping { .. } => {
+                            let last = self.path.pop().unwrap_or_default();
+                            self.path.push(format!("{last}[{i}]"));
+                            self.mapping(item, depth + 1);
+                            self.path.pop();
+                            self.path.push(last);
+                        }
+                        NodeKind::Sequence { .. } => self.scan(item, &NoticeKind::NestedSequence),
+                        _ => self.notice_if_reference(item, NoticeKind::InSequence),
+                    }
+                }
+            }
+            NodeKind::Scalar { value: text, style } => {
+                if !text.starts_with(reference::PREFIX) {
+                    return;
+                }
+                let node = self.doc.node(target);
+                let key = self.path.last().cloned().unwrap_or_default();
+                let bare_key = key.split('[').next().unwrap_or_default();
+                let name = reference::name_of(text).unwrap_or_default();
+                if let Some(tag) = node.tag.as_deref().filter(|t| *t != STR_TAG) {
+                    self.notice(target, NoticeKind::Tagged { tag: tag.to_owned() });
+                } else if bare_key.ends_with("_ref") {
+                    self.notice(target, NoticeKind::PointerKey { key: bare_key.to_owned() });
+                } else if name.starts_with("oidc/") {
+                    self.notice(target, NoticeKind::Oidc);
+                } else if style.is_block() {
+                    self.errors.push(ConfigError::BlockScalarReference {
+                        location: self.doc.location(target),
+                        written: text.clone(),
+                    });
+                } else {
+                    let style = *style;
+                    self.refs.entry(target).or_insert_with(|| Reference {
+                        location: self.doc.location(target),
+                        written: self.doc.source(target).to_owned(),
+                        name,
+                        node: target,
+                        span: node.span.clone(),
+                        path: self.path.join("."),
+                        style,
+                        tagged: node.tag.is_some(),
+                    });
+                }
+            }
+            NodeKind::Alias { .. } => {}
+        }
+    }
+
+    fn notice_if_reference(&mut self, id: NodeId, kind: NoticeKind) {
+        if self.doc.scalar(id).is_some_and(|v| v.starts_with(reference::PREFIX)) {
+            self.notice(id, kind);
+        }
+    }
+
+    fn notice(&mut self, id: NodeId, kind: NoticeKind) {
+        let id = self.doc.resolve_alias(id);
+        self.notices.entry(id).or_insert_with(|| Notice {
+            location: self.doc.location(id),
+            written: self.doc.source(id).to_owned(),
+            kind,
+        });
+    }
+
+    /// Report every reference-looking scalar under `id` (which LiteLLM does not walk).
+    fn scan(&mut self, id: NodeId, kind: &NoticeKind) {
+        let mut seen = HashSet::new();
+        let mut stack = vec![id];
+        let doc = self.doc;
+        while let Some(id) = stack.pop() {
+            let id = doc.resolve_alias(id);
+            if !seen.insert(id) {
+                continue;
+            }
+            match &doc.node(id).kind {
+                NodeKind::Scalar { .. } => self.notice_if_reference(id, kind.clone()),
+                NodeKind::Sequence { items, .. } => stack.extend(items.iter().rev()),
+                NodeKind::Mapping { entries, .. } => stack.extend(entries.iter().rev().map(|e| e.value)),
+                NodeKind::Alias { .. } => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn discover(src: &str) -> Discovery {
+        Document::parse("t.yaml", src.to_owned()).unwrap().discover(DEFAULT_MAX_DEPTH)
+    }
+
+    #[test]
+    fn finds_references_where_litellm_resolves_them() {
+        let d = discover(
+            "model_list:\n  - model_name: a\n    litellm_params:\n      api_key: os.environ/A\n\
+             callbacks: [\"os.environ/B\"]\nx: [[{k: os.environ/C}]]\nsigning_key_ref: os.environ/D\n\
+             t: os.environ/oidc/google/aud\nbin: !!binary os.environ/E\ns: !!str os.environ/F\n",
+        );
+        let names: Vec<_> = d.references.iter().map(|r| (r.name.as_str(), r.path.as_str())).collect();
+        assert_eq!(names, [("A", "model_list[0].litellm_params.api_key"), ("F", "s")]);
+        let kinds: Vec<_> = d.notices.iter().map(|n| n.kind.clone()).collect();
+        assert_eq!(kinds.len(), 5, "{kinds:?}");
+        assert_eq!(kinds[0], NoticeKind::InSequence);
+        assert_eq!(kinds[1], NoticeKind::NestedSequence);
+        assert_eq!(kinds[2], NoticeKind::PointerKey { key: "signing_key_ref".into() });
+        assert_eq!(kinds[3], NoticeKind::Oidc);
+    }
+
+    #[test]
+    fn anchors_are_one_reference_and_merges_are_walked() {
+        let d = discover("base: &b {api_key: os.environ/K}\nm1:\n  <<: *b\nm2: *b\nlist: [*b]\n");
+        assert_eq!(d.references.len(), 1);
+        assert_eq!(d.references[0].location.to_string(), "t.yaml:1:20");
+    }
+
+    #[test]
+    fn respects_litellm_depth_limit() {
+        let deep = "a:\n  b:\n    c: os.environ/X\n";
+        let doc = Document::parse("t.yaml", deep.to_owned()).unwrap();
+        assert_eq!(doc.discover(3).references.len(), 1);
+        let d = doc.discover(2);
+        assert!(d.references.is_empty());
+        assert_eq!(d.notices[0].kind, NoticeKind::TooDeep { limit: 2 });
+    }
+
+    #[test]
+    fn skips_key_management_settings() {
+        let d = discover("general_settings:\n  key_management_system: os.environ/KMS\n  master_key: os.environ/M\n");
+        assert_eq!(d.references.len(), 1);
+        assert_eq!(d.references[0].name, "M");
+    }
+}

@@ -1,0 +1,313 @@
+//! Error types. Every error about the config or a reference carries a [`Location`].
+//!
+//! Messages start lowercase, put user input in backticks and do not repeat their source; the
+//! binary prints `caused by:` lines for the chain. No type here can hold a secret value.
+
+use crate::location::Location;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use thiserror::Error;
+
+/// A problem with the config file itself: it cannot be used as a LiteLLM config (exit code 2).
+#[derive(Debug, Error, Clone)]
+pub enum ConfigError {
+    /// The YAML does not parse.
+    #[error("{location}: invalid YAML: {message}")]
+    Syntax {
+        /// Where the parser stopped.
+        location: Location,
+        /// The parser's description.
+        message: String,
+    },
+    /// The same key twice in one mapping.
+    #[error("{location}: duplicate key `{key}` (first defined at {first})")]
+    DuplicateKey {
+        /// The second occurrence.
+        location: Location,
+        /// The key.
+        key: String,
+        /// The first occurrence.
+        first: Location,
+    },
+    /// More than one YAML document.
+    #[error("{location}: a second YAML document; a LiteLLM config is exactly one document")]
+    MultipleDocuments {
+        /// Start of the second document.
+        location: Location,
+    },
+    /// The file is not UTF-8.
+    #[error("{location}: the config is not valid UTF-8")]
+    Encoding {
+        /// The first invalid byte.
+        location: Location,
+    },
+    /// No document, or an empty one.
+    #[error("{file}: the config is empty; expected a mapping")]
+    Empty {
+        /// The file.
+        file: Arc<str>,
+    },
+    /// The root is not a mapping.
+    #[error("{location}: the config root is {found}; expected a mapping")]
+    NotAMapping {
+        /// The root.
+        location: Location,
+        /// What it is instead.
+        found: &'static str,
+    },
+    /// A reference written as a block scalar, which osenv cannot substitute in place.
+    #[error("{location}: `{written}` is a block scalar (`|` or `>`); write the reference on one line, as `key: os.environ/NAME`")]
+    BlockScalarReference {
+        /// The scalar.
+        location: Location,
+        /// The reference as written.
+        written: String,
+    },
+    /// `key_management_system` names no backend osenv knows.
+    #[error("{location}: unknown key_management_system `{value}`; expected one of: {valid}")]
+    UnknownBackend {
+        /// The value.
+        location: Location,
+        /// As written (after resolving `os.environ/`).
+        value: String,
+        /// The valid values, comma separated.
+        valid: &'static str,
+    },
+    /// A backend osenv knows but cannot use.
+    #[error("{location}: key_management_system `{value}` {why}")]
+    UnsupportedBackend {
+        /// The value.
+        location: Location,
+        /// As written.
+        value: String,
+        /// Why it cannot be used.
+        why: &'static str,
+    },
+    /// A `key_management_settings` field has the wrong shape or value.
+    #[error("{location}: invalid `{setting}`: {reason}")]
+    InvalidSetting {
+        /// The value.
+        location: Location,
+        /// The field.
+        setting: String,
+        /// What is wrong, without any secret value.
+        reason: String,
+    },
+    /// An `os.environ/` reference in the key-management settings could not be read from the
+    /// environment (LiteLLM resolves these against the environment only).
+    #[error("{location}: cannot resolve `{written}` in key-management settings: {cause}")]
+    SettingReference {
+        /// The reference.
+        location: Location,
+        /// As written.
+        written: String,
+        /// Why.
+        cause: KeyError,
+    },
+}
+
+impl ConfigError {
+    /// Where the error is; errors without a line sort first.
+    pub fn location(&self) -> Option<&Location> {
+        match self {
+            Self::Empty { .. } => None,
+            Self::Syntax { location, .. }
+            | Self::DuplicateKey { location, .. }
+            | Self::MultipleDocuments { location }
+            | Self::Encoding { location }
+            | Self::NotAMapping { location, .. }
+            | Self::BlockScalarReference { location, .. }
+            | Self::UnknownBackend { location, .. }
+            | Self::UnsupportedBackend { location, .. }
+            | Self::InvalidSetting { location, .. }
+            | Self::SettingReference { location, .. } => Some(location),
+        }
+    }
+}
+
+/// Why one key could not be supplied by a backend.
+#[derive(Debug, Error, Clone)]
+pub enum KeyError {
+    /// The backend has no such key.
+    #[error("not found in {within}")]
+    NotFound {
+        /// The backend and where it looked, e.g. `the environment`.
+        within: String,
+    },
+    /// The name cannot be a key at all.
+    #[error("invalid name: {reason}")]
+    InvalidName {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The key exists but its value cannot be used.
+    #[error("unusable value in {within}: {reason}")]
+    InvalidValue {
+        /// The backend.
+        within: String,
+        /// What is wrong, never the value itself.
+        reason: String,
+    },
+    /// The backend refused access to this key.
+    #[error("access denied by {within}")]
+    AccessDenied {
+        /// The backend.
+        within: String,
+    },
+    /// The whole call to the backend failed; the cause is reported once, separately.
+    #[error("{0}")]
+    Backend(Arc<BackendError>),
+}
+
+/// A whole call to a backend failed (credentials, network, deadline). Shared by every reference
+/// that asked for a key in that call.
+#[derive(Debug, Error)]
+pub enum BackendError {
+    /// The operation exists but this backend cannot do it.
+    #[error("{backend} does not support {operation}")]
+    NotSupported {
+        /// The backend.
+        backend: String,
+        /// e.g. `writing secrets`.
+        operation: &'static str,
+    },
+    /// The overall deadline passed before every key was resolved.
+    #[error("{backend}: deadline of {seconds}s exceeded")]
+    Deadline {
+        /// The backend.
+        backend: String,
+        /// The deadline.
+        seconds: u64,
+    },
+    /// A request failed after retries.
+    #[error("{backend}: request to {endpoint} failed after {attempts} attempt(s)")]
+    Request {
+        /// The backend.
+        backend: String,
+        /// The URL or service endpoint.
+        endpoint: String,
+        /// How many attempts were made.
+        attempts: u32,
+        /// The last failure.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Writes are refused by the settings.
+    #[error("writing to {backend} is disabled: access_mode is `{access_mode}`; set key_management_settings.access_mode to `write_only` or `read_and_write` to allow it")]
+    ReadOnly {
+        /// The backend.
+        backend: String,
+        /// The configured mode.
+        access_mode: &'static str,
+    },
+}
+
+/// A reference that could not be resolved (exit code 1).
+#[derive(Debug, Error, Clone)]
+#[error("{location}: cannot resolve `{written}`: {cause}")]
+pub struct ReferenceError {
+    /// Where the reference is.
+    pub location: Location,
+    /// The reference as written in the file.
+    pub written: String,
+    /// Why.
+    pub cause: KeyError,
+}
+
+/// An I/O error that names its path.
+#[derive(Debug, Error)]
+#[error("{verb} `{path}`")]
+pub struct IoError {
+    /// What was being done, e.g. `cannot read`.
+    pub verb: &'static str,
+    /// The file.
+    pub path: PathBuf,
+    /// The cause.
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// A dotenv file that does not parse.
+#[derive(Debug, Error)]
+#[error("{location}: invalid dotenv line")]
+pub struct DotenvError {
+    /// The line (column 1).
+    pub location: Location,
+}
+
+/// Everything a command can fail with. [`Error::exit_code`] maps it to the documented codes.
+#[derive(Debug, Error)]
+pub enum Error {
+    /// The config cannot be used (all problems found, sorted).
+    #[error("{}", Joined(.0))]
+    Config(Vec<ConfigError>),
+    /// References that could not be resolved (all of them, sorted).
+    #[error("{}", Joined(.0))]
+    Unresolved(Vec<ReferenceError>),
+    /// A file could not be read.
+    #[error(transparent)]
+    Input(IoError),
+    /// An output file could not be written.
+    #[error(transparent)]
+    Output(IoError),
+    /// A dotenv file does not parse.
+    #[error(transparent)]
+    Dotenv(#[from] DotenvError),
+    /// A backend operation failed as a whole.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    /// A value cannot be written in the requested output format.
+    #[error("cannot write `{name}` as {format}: {reason}")]
+    Format {
+        /// The variable name.
+        name: String,
+        /// The format.
+        format: &'static str,
+        /// Why, never the value.
+        reason: &'static str,
+    },
+    /// A template failed to render.
+    #[error("{0}")]
+    Template(String),
+    /// A usage error found after argument parsing.
+    #[error("{0}")]
+    Usage(String),
+    /// The command for `exec` could not be started.
+    #[error("cannot execute `{program}`")]
+    Exec {
+        /// argv[0].
+        program: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// The process exit code: 2 for unusable input, 1 for failures to resolve or write,
+    /// 126/127 when `exec` cannot start its command (as shells do).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Config(_) | Self::Input(_) | Self::Dotenv(_) | Self::Usage(_) => 2,
+            Self::Exec { source, .. } if source.kind() == std::io::ErrorKind::NotFound => 127,
+            Self::Exec { .. } => 126,
+            Self::Unresolved(_) | Self::Output(_) | Self::Backend(_) | Self::Format { .. } | Self::Template(_) => 1,
+        }
+    }
+}
+
+/// Display a list one item per line.
+struct Joined<'a, T>(&'a [T]);
+
+impl<T: fmt::Display> fmt::Display for Joined<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, item) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{item}")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,96 @@
+//! Where something is in a source file: file name, 1-based line and column, byte span.
+//!
+//! Every error about a reference carries a [`Location`], so no message can lose it. Columns count
+//! characters, not bytes, like rustc does, so they line up with what an editor shows.
+
+use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
+
+/// A position in a named source file.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Location {
+    /// The file as the user named it (`-` is shown as `<stdin>`).
+    pub file: Arc<str>,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, in characters.
+    pub column: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
+impl serde::Serialize for Location {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Location", 3)?;
+        st.serialize_field("file", &*self.file)?;
+        st.serialize_field("line", &self.line)?;
+        st.serialize_field("column", &self.column)?;
+        st.end()
+    }
+}
+
+/// Maps byte offsets of one text to lines and columns.
+///
+/// Built once per file; lookups are a binary search over line starts.
+#[derive(Debug, Clone)]
+pub struct LineIndex {
+    file: Arc<str>,
+    line_starts: Vec<usize>,
+}
+
+impl LineIndex {
+    /// Index `text`, which is shown to users as `file`.
+    pub fn new(file: Arc<str>, text: &str) -> Self {
+        let mut line_starts = vec![0];
+        line_starts.extend(text.bytes().enumerate().filter(|&(_, b)| b == b'\n').map(|(i, _)| i + 1));
+        Self { file, line_starts }
+    }
+
+    /// The file name this index was built for.
+    pub fn file(&self) -> &Arc<str> {
+        &self.file
+    }
+
+    /// The location of byte `offset` in `text` (the same text the index was built from).
+    pub fn locate(&self, text: &str, offset: usize) -> Location {
+        let line = self.line_starts.partition_point(|&s| s <= offset).max(1);
+        let mut start = self.line_starts[line - 1];
+        if start == 0 && text.starts_with('\u{feff}') && offset >= 3 {
+            start = 3; // a byte-order mark is not a column
+        }
+        let column = text.get(start..offset).map_or(offset - start, |s| s.chars().count()) + 1;
+        Location { file: Arc::clone(&self.file), line, column }
+    }
+
+    /// The byte range of the line holding `offset`, without its line break.
+    pub fn line_range(&self, text: &str, offset: usize) -> Range<usize> {
+        let line = self.line_starts.partition_point(|&s| s <= offset).max(1);
+        let start = self.line_starts[line - 1];
+        let end = self.line_starts.get(line).map_or(text.len(), |&next| next - 1);
+        let end = if end > start && text.as_bytes().get(end - 1) == Some(&b'\r') { end - 1 } else { end };
+        start..end.max(start)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locates_lines_and_char_columns() {
+        let text = "a: 1\nüb: os.environ/X\n";
+        let index = LineIndex::new("c.yaml".into(), text);
+        let at = text.find("os.environ").unwrap();
+        let loc = index.locate(text, at);
+        assert_eq!((loc.line, loc.column), (2, 5));
+        assert_eq!(loc.to_string(), "c.yaml:2:5");
+        assert_eq!(index.locate(text, 0).to_string(), "c.yaml:1:1");
+        assert_eq!(&text[index.line_range(text, at)], "üb: os.environ/X");
+    }
+}

@@ -1,0 +1,251 @@
+//! In-place rendering: only the reference scalars change; every other byte stays.
+//!
+//! A value is written as a plain scalar only when it cannot be read back as anything but the
+//! same string (by PyYAML, which LiteLLM uses, and by YAML 1.2 parsers); otherwise it is a
+//! double-quoted scalar with escapes. Either way it occupies exactly the old scalar's place, so
+//! a value containing `: `, `#`, quotes or newlines can never add a key.
+
+use crate::document::{Document, KEY_MANAGEMENT_KEYS, NodeKind};
+use crate::location::Location;
+use crate::reference::Reference;
+use crate::secret::SecretValue;
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::ops::Range;
+use zeroize::Zeroizing;
+
+/// LiteLLM's value coercion after resolving a reference (`get_secret`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coercion {
+    /// No manager reads (none configured, or `access_mode: write_only`): `str_to_bool`, so
+    /// `true`, `TRUE` and ` false ` become booleans.
+    Environment,
+    /// A manager reads: `ast.literal_eval`, so only `True` and `False` (surrounding blanks
+    /// allowed) become booleans.
+    Manager,
+    /// Keep every value a string.
+    Off,
+}
+
+impl Coercion {
+    /// The boolean LiteLLM turns `value` into, if any.
+    pub fn apply(self, value: &str) -> Option<bool> {
+        match self {
+            Self::Environment => match value.trim().to_lowercase().as_str() {
+                "true" => Some(true),
+                "false" => Some(false),
+                _ => None,
+            },
+            Self::Manager => match value.trim_start_matches([' ', '\t']).trim_end() {
+                "True" => Some(true),
+                "False" => Some(false),
+                _ => None,
+            },
+            Self::Off => None,
+        }
+    }
+}
+
+/// Options for [`render`].
+#[derive(Debug, Clone, Copy)]
+pub struct RenderOptions {
+    /// Keep `key_management_system` and `key_management_settings` in the output.
+    pub keep_key_management: bool,
+    /// Which coercion to apply.
+    pub coercion: Coercion,
+}
+
+/// The rendered config; zeroized when dropped, since it holds secret values.
+#[derive(Debug)]
+pub struct Rendered {
+    /// The text.
+    pub text: Zeroizing<String>,
+    /// Set when the key-management keys had to be kept (they hold an anchor used elsewhere).
+    pub kept_key_management: Option<Location>,
+}
+
+struct Edit {
+    range: Range<usize>,
+    text: Zeroizing<String>,
+}
+
+/// Render `doc` with each reference replaced by `value_of(reference)`; `None` writes `null`
+/// (LiteLLM's result for a missing value, used with `--allow-missing`).
+pub fn render<'a>(
+    doc: &Document,
+    references: &'a [Reference],
+    value_of: impl Fn(&'a Reference) -> Option<&'a SecretValue>,
+    options: RenderOptions,
+) -> Rendered {
+    let mut edits: Vec<Edit> = references
+        .iter()
+        .map(|r| {
+            let text = match value_of(r) {
+                None => Zeroizing::new("null".to_owned()),
+                Some(v) => {
+                    let coercion = if r.tagged { Coercion::Off } else { options.coercion };
+                    match coercion.apply(v.expose()) {
+                        Some(b) => Zeroizing::new(b.to_string()),
+                        None => Zeroizing::new(scalar(v.expose()).into_owned()),
+                    }
+                }
+            };
+            Edit { range: r.span.clone(), text }
+        })
+        .collect();
+    let mut kept_key_management = None;
+    if !options.keep_key_management {
+        match key_management_edits(doc) {
+            Ok(more) => edits.extend(more),
+            Err(at) => kept_key_management = Some(at),
+        }
+    }
+    edits.sort_by_key(|e| e.range.start);
+    let src = doc.text();
+    let mut out = Zeroizing::new(String::with_capacity(src.len() + edits.len() * 16));
+    let mut at = 0;
+    for edit in &edits {
+        if edit.range.start < at {
+            continue; // inside a removed entry
+        }
+        out.push_str(&src[at..edit.range.start]);
+        out.push_str(&edit.text);
+        at = edit.range.end;
+    }
+    out.push_str(&src[at..]);
+    Rendered { text: out, kept_key_management }
+}
+
+/// `value` as a YAML scalar that reads back as exactly this string.
+pub fn scalar(value: &str) -> Cow<'_, str> {
+    if is_safe_plain(value) { Cow::Borrowed(value) } else { Cow::Owned(double_quoted(value)) }
+}
+
+/// Plain only for a conservative character set and never for a word PyYAML or YAML 1.2 would
+/// read as a boolean, null or number.
+fn is_safe_plain(value: &str) -> bool {
+    let Some(first) = value.chars().next() else { return false };
+    (first.is_ascii_alphabetic() || first == '_' || first == '/')
+        && value.chars().all(|c| c.is_ascii_alphanumeric() || "_./+=-@".contains(c))
+        && !matches!(
+            value.to_ascii_lowercase().as_str(),
+            "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n" | "null"
+        )
+}
+
+fn double_quoted(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\0'..='\u{1f}' | '\u{7f}'..='\u{9f}' => {
+                let _ = write!(out, "\\x{:02X}", u32::from(c));
+            }
+            '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}' => {
+                let _ = write!(out, "\\u{:04X}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Edits that remove the key-management keys from `general_settings`, so LiteLLM does not set
+/// up the manager again from the rendered config. `Err` when that would break an alias.
+fn key_management_edits(doc: &Document) -> Result<Vec<Edit>, Location> {
+    let text = doc.text();
+    let Some(general) = doc.get(doc.root(), "general_settings") else { return Ok(Vec::new()) };
+    let map = general.value;
+    let (entries, flow) = match &doc.node(map).kind {
+        NodeKind::Mapping { entries, flow } => (entries, *flow),
+        _ => return Ok(Vec::new()),
+    };
+    let removed: Vec<_> = entries.iter().filter(|e| doc.scalar(e.key).is_some_and(|k| KEY_MANAGEMENT_KEYS.contains(&k))).collect();
+    if removed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut edits = Vec::new();
+    for e in &removed {
+        let start = doc.node(e.key).span.start;
+        let end = doc.node(e.value).span.end.max(doc.node(e.key).span.end);
+        let range = if flow {
+            let bytes = text.as_bytes();
+            let mut after = end;
+            while after < bytes.len() && matches!(bytes[after], b' ' | b'\t' | b'\r' | b'\n') {
+                after += 1;
+            }
+            if bytes.get(after) == Some(&b',') {
+                after += 1;
+                while after < bytes.len() && matches!(bytes[after], b' ' | b'\t' | b'\r' | b'\n') {
+                    after += 1;
+                }
+                start..after
+            } else {
+                let mut before = start;
+                while before > 0 && matches!(bytes[before - 1], b' ' | b'\t' | b'\r' | b'\n') {
+                    before -= 1;
+                }
+                if before > 0 && bytes[before - 1] == b',' { before - 1..end } else { start..end }
+            }
+        } else {
+            let line = doc.lines().line_range(text, start);
+            let start = if text[line.start..start].trim().is_empty() { line.start } else { start };
+            let end = if text[..end].ends_with('\n') { end } else { text[end..].find('\n').map_or(text.len(), |i| end + i + 1) };
+            start..end
+        };
+        // An anchor inside a removed entry may be used elsewhere; removing it would break the YAML.
+        if (0..doc.len()).any(|id| doc.node(id).anchored && range.contains(&doc.node(id).span.start)) {
+            return Err(doc.location(e.key));
+        }
+        edits.push(Edit { range, text: Zeroizing::new(String::new()) });
+    }
+    if !flow && removed.len() == entries.len() {
+        // Leave `general_settings: {}` rather than a null LiteLLM would have to special-case.
+        let key_end = doc.node(general.key).span.end;
+        if let Some(colon) = text[key_end..].find(':') {
+            let at = key_end + colon + 1;
+            edits.push(Edit { range: at..at, text: Zeroizing::new(" {}".into()) });
+        }
+    }
+    Ok(edits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scalars_read_back_as_strings() {
+        assert_eq!(scalar("sk-abc123"), "sk-abc123");
+        assert_eq!(scalar("6379"), "\"6379\"");
+        assert_eq!(scalar("yes"), "\"yes\"");
+        assert_eq!(scalar("Null"), "\"Null\"");
+        assert_eq!(scalar(""), "\"\"");
+        assert_eq!(scalar("a: b # c"), "\"a: b # c\"");
+        assert_eq!(scalar("say \"hi\"\n\\"), "\"say \\\"hi\\\"\\n\\\\\"");
+        assert_eq!(scalar("\u{1f}\u{85}x\u{2028}"), "\"\\x1F\\x85x\\u2028\"");
+        assert_eq!(scalar("ünï"), "\"ünï\"");
+    }
+
+    #[test]
+    fn coercion_follows_each_litellm_path() {
+        let env = Coercion::Environment;
+        assert_eq!(env.apply("true"), Some(true));
+        assert_eq!(env.apply(" FALSE "), Some(false));
+        assert_eq!(env.apply("True"), Some(true));
+        assert_eq!(env.apply("yes"), None);
+        assert_eq!(env.apply("1"), None);
+        let mgr = Coercion::Manager;
+        assert_eq!(mgr.apply("True"), Some(true));
+        assert_eq!(mgr.apply(" False\n"), Some(false));
+        assert_eq!(mgr.apply("true"), None);
+        assert_eq!(mgr.apply("TRUE"), None);
+        assert_eq!(Coercion::Off.apply("True"), None);
+    }
+}
