@@ -311,3 +311,47 @@ impl<T: fmt::Display> fmt::Display for Joined<'_, T> {
         Ok(())
     }
 }
+
+impl Error {
+    /// The lines to print on stderr: one `error:` line per problem, sorted, then each distinct
+    /// backend failure's cause chain once (a failure shared by many references is one cause).
+    pub fn report(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        let chain = |lines: &mut Vec<String>, err: &dyn std::error::Error| {
+            let mut source = err.source();
+            while let Some(cause) = source {
+                lines.push(format!("  caused by: {cause}"));
+                source = cause.source();
+            }
+        };
+        match self {
+            Self::Config(items) => {
+                lines.extend(items.iter().map(|e| format!("error: {e}")));
+                if items.len() > 1 {
+                    lines.push(format!("error: the config has {} problems", items.len()));
+                }
+            }
+            Self::Unresolved(items) => {
+                lines.extend(items.iter().map(|e| format!("error: {e}")));
+                let mut shown: Vec<&Arc<BackendError>> = Vec::new();
+                for e in items {
+                    if let KeyError::Backend(cause) = &e.cause
+                        && !shown.iter().any(|s| Arc::ptr_eq(s, cause))
+                    {
+                        shown.push(cause);
+                        lines.push(format!("error: {cause}"));
+                        chain(&mut lines, cause.as_ref());
+                    }
+                }
+                if items.len() > 1 {
+                    lines.push(format!("error: {} references could not be resolved", items.len()));
+                }
+            }
+            other => {
+                lines.push(format!("error: {other}"));
+                chain(&mut lines, other);
+            }
+        }
+        lines
+    }
+}

@@ -9,11 +9,8 @@ fn main() -> ExitCode {
     match osenv::command::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err}");
-            let mut source = std::error::Error::source(&err);
-            while let Some(cause) = source {
-                eprintln!("  caused by: {cause}");
-                source = cause.source();
+            for line in err.report() {
+                eprintln!("{line}");
             }
             ExitCode::from(err.exit_code())
         }

@@ -223,7 +223,12 @@ impl KeyManagement {
         let mut system_value = None;
         if let Some(entry) = doc.get(general, "key_management_system") {
             match reader.string(entry.value, "key_management_system") {
-                Ok(Some(value)) => system_value = Some((value, doc.location(entry.value))),
+                Ok(Some(value)) => {
+                    // A value read from the environment is not echoed in messages.
+                    let written = doc.scalar(entry.value).filter(|v| reference::name_of(v).is_some());
+                    let shown = written.map_or_else(|| value.clone(), |w| format!("{w}` (value not shown) `"));
+                    system_value = Some((value, doc.location(entry.value), shown));
+                }
                 Ok(None) => {}
                 Err(e) => errors.push(e),
             }
@@ -232,7 +237,7 @@ impl KeyManagement {
             if let Some(entry) = doc.get(general, flag) {
                 match reader.bool(entry.value, flag) {
                     Ok(Some(true)) if system_value.is_none() => {
-                        system_value = Some((system.to_owned(), doc.location(entry.value)));
+                        system_value = Some((system.to_owned(), doc.location(entry.value), system.to_owned()));
                         km.warnings.push(SettingWarning {
                             location: doc.location(entry.key),
                             message: format!("`{flag}` is deprecated in LiteLLM; write `key_management_system: {system}`"),
@@ -243,14 +248,14 @@ impl KeyManagement {
                 }
             }
         }
-        if let Some((value, location)) = system_value {
+        if let Some((value, location, shown)) = system_value {
             match KeyManagementSystem::parse(&value) {
                 Ok(system) => {
                     km.system = Some(system);
                     km.system_location = Some(location);
                 }
-                Err(Some(why)) => errors.push(ConfigError::UnsupportedBackend { location, value, why }),
-                Err(None) => errors.push(ConfigError::UnknownBackend { location, value, valid: VALID_SYSTEMS }),
+                Err(Some(why)) => errors.push(ConfigError::UnsupportedBackend { location, value: shown, why }),
+                Err(None) => errors.push(ConfigError::UnknownBackend { location, value: shown, valid: VALID_SYSTEMS }),
             }
         }
 

@@ -148,7 +148,9 @@ impl Session {
                 None
             }
         };
-        let manager = match km.as_ref().map(|km| backend::open(km, &env)) {
+        // The manager is only opened when reads go to it; `put`/`delete` open it themselves, so
+        // a `write_only` config renders without any cloud credentials.
+        let manager = match km.as_ref().filter(|km| km.reads_from_manager()).map(|km| backend::open(km, &env)) {
             Some(Ok(manager)) => manager,
             Some(Err(e)) => {
                 errors.push(e);

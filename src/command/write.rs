@@ -14,7 +14,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 fn writable(session: &Session) -> Result<Arc<dyn Backend>, Error> {
-    let Some(manager) = session.manager.clone() else {
+    let opened = match &session.manager {
+        Some(manager) => Some(Arc::clone(manager)),
+        None => crate::backend::open(&session.km, &session.env).map_err(|e| Error::Config(vec![e]))?,
+    };
+    let Some(manager) = opened else {
         return Err(Error::Backend(BackendError::NotSupported {
             backend: "the environment (no key_management_system in the config)".into(),
             operation: "writing secrets",

@@ -205,7 +205,8 @@ impl Walker<'_> {
                 let bare_key = key.split('[').next().unwrap_or_default();
                 let name = reference::name_of(text).unwrap_or_default();
                 if let Some(tag) = node.tag.as_deref().filter(|t| *t != STR_TAG) {
-                    self.notice(target, NoticeKind::Tagged { tag: tag.to_owned() });
+                    let tag = tag.strip_prefix("tag:yaml.org,2002:").map_or_else(|| tag.to_owned(), |t| format!("!!{t}"));
+                    self.notice(target, NoticeKind::Tagged { tag });
                 } else if bare_key.ends_with("_ref") {
                     self.notice(target, NoticeKind::PointerKey { key: bare_key.to_owned() });
                 } else if name.starts_with("oidc/") {
@@ -213,7 +214,7 @@ impl Walker<'_> {
                 } else if style.is_block() {
                     self.errors.push(ConfigError::BlockScalarReference {
                         location: self.doc.location(target),
-                        written: text.clone(),
+                        written: text.trim_end().to_owned(),
                     });
                 } else {
                     let style = *style;

@@ -170,38 +170,47 @@ fn key_management_edits(doc: &Document) -> Result<Vec<Edit>, Location> {
     if removed.is_empty() {
         return Ok(Vec::new());
     }
-    let mut edits = Vec::new();
-    for e in &removed {
-        let start = doc.node(e.key).span.start;
-        let end = doc.node(e.value).span.end.max(doc.node(e.key).span.end);
-        let range = if flow {
-            let bytes = text.as_bytes();
-            let mut after = end;
-            while after < bytes.len() && matches!(bytes[after], b' ' | b'\t' | b'\r' | b'\n') {
-                after += 1;
+    let is_removed = |i: usize| doc.scalar(entries[i].key).is_some_and(|k| KEY_MANAGEMENT_KEYS.contains(&k));
+    let mut ranges = Vec::new();
+    if flow {
+        // Remove runs of entries together so the commas stay right: up to the next kept key, or
+        // (for a run at the end) from the end of the last kept value.
+        let mut i = 0;
+        while i < entries.len() {
+            if !is_removed(i) {
+                i += 1;
+                continue;
             }
-            if bytes.get(after) == Some(&b',') {
-                after += 1;
-                while after < bytes.len() && matches!(bytes[after], b' ' | b'\t' | b'\r' | b'\n') {
-                    after += 1;
-                }
-                start..after
+            let mut j = i;
+            while j + 1 < entries.len() && is_removed(j + 1) {
+                j += 1;
+            }
+            let run_end = doc.node(entries[j].value).span.end.max(doc.node(entries[j].key).span.end);
+            let range = if j + 1 < entries.len() {
+                doc.node(entries[i].key).span.start..doc.node(entries[j + 1].key).span.start
+            } else if i > 0 {
+                doc.node(entries[i - 1].value).span.end.max(doc.node(entries[i - 1].key).span.end)..run_end
             } else {
-                let mut before = start;
-                while before > 0 && matches!(bytes[before - 1], b' ' | b'\t' | b'\r' | b'\n') {
-                    before -= 1;
-                }
-                if before > 0 && bytes[before - 1] == b',' { before - 1..end } else { start..end }
-            }
-        } else {
+                doc.node(entries[i].key).span.start..run_end
+            };
+            ranges.push((i, range));
+            i = j + 1;
+        }
+    } else {
+        for (i, e) in entries.iter().enumerate().filter(|(i, _)| is_removed(*i)) {
+            let start = doc.node(e.key).span.start;
+            let end = doc.node(e.value).span.end.max(doc.node(e.key).span.end);
             let line = doc.lines().line_range(text, start);
             let start = if text[line.start..start].trim().is_empty() { line.start } else { start };
-            let end = if text[..end].ends_with('\n') { end } else { text[end..].find('\n').map_or(text.len(), |i| end + i + 1) };
-            start..end
-        };
+            let end = if text[..end].ends_with('\n') { end } else { text[end..].find('\n').map_or(text.len(), |n| end + n + 1) };
+            ranges.push((i, start..end));
+        }
+    }
+    let mut edits = Vec::new();
+    for (i, range) in ranges {
         // An anchor inside a removed entry may be used elsewhere; removing it would break the YAML.
         if (0..doc.len()).any(|id| doc.node(id).anchored && range.contains(&doc.node(id).span.start)) {
-            return Err(doc.location(e.key));
+            return Err(doc.location(entries[i].key));
         }
         edits.push(Edit { range, text: Zeroizing::new(String::new()) });
     }

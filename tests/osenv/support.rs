@@ -1,0 +1,87 @@
+//! A small builder to run the `osenv` binary hermetically: empty environment, own directory.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The result of one run.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    #[track_caller]
+    pub fn success(&self) -> &Self {
+        assert_eq!(self.code, 0, "expected success\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    #[track_caller]
+    pub fn code(&self, code: i32) -> &Self {
+        assert_eq!(self.code, code, "unexpected exit code\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+}
+
+pub struct Osenv {
+    cmd: Command,
+    stdin: Option<Vec<u8>>,
+}
+
+/// `osenv` with no environment but PATH, run in `dir`.
+pub fn osenv(dir: &Path) -> Osenv {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_osenv"));
+    cmd.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default()).current_dir(dir);
+    Osenv { cmd, stdin: None }
+}
+
+impl Osenv {
+    pub fn args<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(mut self, args: I) -> Self {
+        self.cmd.args(args);
+        self
+    }
+
+    pub fn env(mut self, k: &str, v: &str) -> Self {
+        self.cmd.env(k, v);
+        self
+    }
+
+    pub fn stdin(mut self, input: impl Into<Vec<u8>>) -> Self {
+        self.stdin = Some(input.into());
+        self
+    }
+
+    pub fn run(mut self) -> Run {
+        use std::io::Write;
+        self.cmd.stdin(if self.stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        self.cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = self.cmd.spawn().expect("osenv runs");
+        if let Some(input) = self.stdin.take() {
+            // The child may exit without reading its input; that is not a test failure.
+            let _ = child.stdin.take().expect("piped").write_all(&input);
+        }
+        let out = child.wait_with_output().expect("osenv finishes");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+/// A scratch directory with files.
+pub fn workdir(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (name, text) in files {
+        let path: PathBuf = dir.path().join(name);
+        std::fs::write(path, text).expect("write fixture");
+    }
+    dir
+}
+
+/// The repository's `fixtures/` directory.
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
