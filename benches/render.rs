@@ -1,1 +1,77 @@
-fn main() {}
+//! Parse + walk + resolve (environment) + render of configs with 1,000 and 10,000 references.
+//!
+//! Run with `cargo bench --bench render`; results are recorded in BENCHMARKS.md.
+
+// criterion_group! generates undocumented items.
+#![allow(missing_docs)]
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use osenv::Document;
+use osenv::backend::Environment;
+use osenv::render::yaml::{self, Coercion, RenderOptions};
+use osenv::resolve::{self, Plan, Purpose, ResolveOptions};
+use osenv::settings::KeyManagement;
+use std::fmt::Write as _;
+use std::hint::black_box;
+
+/// A LiteLLM config with `n` models, each with one reference (half of them shared names).
+fn config(n: usize) -> (String, Vec<(String, String)>) {
+    let mut text = String::from("# generated\nmodel_list:\n");
+    let mut env = Vec::new();
+    for i in 0..n {
+        let _ = write!(
+            text,
+            "  - model_name: model-{i}\n    litellm_params:\n      model: openai/gpt-{i}\n      api_key: os.environ/KEY_{i}  # key {i}\n"
+        );
+        env.push((
+            format!("KEY_{i}"),
+            format!("sk-{i:08}-value: with # specials"),
+        ));
+    }
+    text.push_str("general_settings:\n  master_key: os.environ/KEY_0\n");
+    (text, env)
+}
+
+fn pipeline(text: &str, env: &Environment, rt: &tokio::runtime::Runtime) -> usize {
+    let doc = Document::parse("bench.yaml", text.to_owned()).expect("valid");
+    let km = KeyManagement::from_document(&doc, env).expect("valid");
+    let refs = doc.discover(100).references;
+    let plan = Plan::new(&refs, &km);
+    let resolution = rt.block_on(resolve::resolve(
+        &plan,
+        env,
+        None,
+        &ResolveOptions::default(),
+        Purpose::Read,
+    ));
+    let out = yaml::render(
+        &doc,
+        &refs,
+        |r| resolution.get(&r.name)?.as_ref().ok(),
+        RenderOptions {
+            keep_key_management: false,
+            coercion: Coercion::Environment,
+        },
+    );
+    out.text.len()
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut group = c.benchmark_group("render_from_environment");
+    for n in [1_000, 10_000] {
+        let (text, vars) = config(n);
+        let env = Environment::new(vars, vec![]);
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(n), &text, |b, text| {
+            b.iter(|| black_box(pipeline(text, &env, &rt)))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

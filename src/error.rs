@@ -57,7 +57,9 @@ pub enum ConfigError {
         found: &'static str,
     },
     /// A reference written as a block scalar, which osenv cannot substitute in place.
-    #[error("{location}: `{written}` is a block scalar (`|` or `>`); write the reference on one line, as `key: os.environ/NAME`")]
+    #[error(
+        "{location}: `{written}` is a block scalar (`|` or `>`); write the reference on one line, as `key: os.environ/NAME`"
+    )]
     BlockScalarReference {
         /// The scalar.
         location: Location,
@@ -194,7 +196,9 @@ pub enum BackendError {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// Writes are refused by the settings.
-    #[error("writing to {backend} is disabled: access_mode is `{access_mode}`; set key_management_settings.access_mode to `write_only` or `read_and_write` to allow it")]
+    #[error(
+        "writing to {backend} is disabled: access_mode is `{access_mode}`; set key_management_settings.access_mode to `write_only` or `read_and_write` to allow it"
+    )]
     ReadOnly {
         /// The backend.
         backend: String,
@@ -292,7 +296,11 @@ impl Error {
             Self::Config(_) | Self::Input(_) | Self::Dotenv(_) | Self::Usage(_) => 2,
             Self::Exec { source, .. } if source.kind() == std::io::ErrorKind::NotFound => 127,
             Self::Exec { .. } => 126,
-            Self::Unresolved(_) | Self::Output(_) | Self::Backend(_) | Self::Format { .. } | Self::Template(_) => 1,
+            Self::Unresolved(_)
+            | Self::Output(_)
+            | Self::Backend(_)
+            | Self::Format { .. }
+            | Self::Template(_) => 1,
         }
     }
 }
@@ -344,7 +352,10 @@ impl Error {
                     }
                 }
                 if items.len() > 1 {
-                    lines.push(format!("error: {} references could not be resolved", items.len()));
+                    lines.push(format!(
+                        "error: {} references could not be resolved",
+                        items.len()
+                    ));
                 }
             }
             other => {

@@ -48,7 +48,12 @@ impl LineIndex {
     /// Index `text`, which is shown to users as `file`.
     pub fn new(file: Arc<str>, text: &str) -> Self {
         let mut line_starts = vec![0];
-        line_starts.extend(text.bytes().enumerate().filter(|&(_, b)| b == b'\n').map(|(i, _)| i + 1));
+        line_starts.extend(
+            text.bytes()
+                .enumerate()
+                .filter(|&(_, b)| b == b'\n')
+                .map(|(i, _)| i + 1),
+        );
         Self { file, line_starts }
     }
 
@@ -64,16 +69,30 @@ impl LineIndex {
         if start == 0 && text.starts_with('\u{feff}') && offset >= 3 {
             start = 3; // a byte-order mark is not a column
         }
-        let column = text.get(start..offset).map_or(offset - start, |s| s.chars().count()) + 1;
-        Location { file: Arc::clone(&self.file), line, column }
+        let column = text
+            .get(start..offset)
+            .map_or(offset - start, |s| s.chars().count())
+            + 1;
+        Location {
+            file: Arc::clone(&self.file),
+            line,
+            column,
+        }
     }
 
     /// The byte range of the line holding `offset`, without its line break.
     pub fn line_range(&self, text: &str, offset: usize) -> Range<usize> {
         let line = self.line_starts.partition_point(|&s| s <= offset).max(1);
         let start = self.line_starts[line - 1];
-        let end = self.line_starts.get(line).map_or(text.len(), |&next| next - 1);
-        let end = if end > start && text.as_bytes().get(end - 1) == Some(&b'\r') { end - 1 } else { end };
+        let end = self
+            .line_starts
+            .get(line)
+            .map_or(text.len(), |&next| next - 1);
+        let end = if end > start && text.as_bytes().get(end - 1) == Some(&b'\r') {
+            end - 1
+        } else {
+            end
+        };
         start..end.max(start)
     }
 }

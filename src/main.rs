@@ -25,5 +25,10 @@ fn init_logging(verbose: u8, quiet: bool) {
         (false, 2) => tracing::Level::DEBUG,
         (false, _) => tracing::Level::TRACE,
     };
-    tracing_subscriber::fmt().with_max_level(level).with_writer(std::io::stderr).with_target(false).without_time().init();
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .init();
 }

@@ -71,16 +71,30 @@ pub struct Plan {
 impl Plan {
     /// Plan the references of a config under its key-management settings.
     pub fn new(references: &[Reference], km: &KeyManagement) -> Self {
-        let route = |name: &str| if km.routes_to_manager(name) { Route::Manager } else { Route::Environment };
+        let route = |name: &str| {
+            if km.routes_to_manager(name) {
+                Route::Manager
+            } else {
+                Route::Environment
+            }
+        };
         let mut names = BTreeMap::new();
         for r in references {
-            names.entry(r.name.clone()).or_insert_with(|| Planned { route: route(&r.name), hosted: false, referenced: true });
+            names.entry(r.name.clone()).or_insert_with(|| Planned {
+                route: route(&r.name),
+                hosted: false,
+                referenced: true,
+            });
         }
         if km.system.is_some() {
             for (name, _) in &km.hosted {
                 names
                     .entry(name.clone())
-                    .or_insert_with(|| Planned { route: route(name), hosted: true, referenced: false })
+                    .or_insert_with(|| Planned {
+                        route: route(name),
+                        hosted: true,
+                        referenced: false,
+                    })
                     .hosted = true;
             }
         }
@@ -102,23 +116,38 @@ impl Resolution {
 
     /// The values, name → value, of every resolved name.
     pub fn values(&self) -> impl Iterator<Item = (&str, &SecretValue)> {
-        self.values.iter().filter_map(|(k, v)| v.as_ref().ok().map(|v| (k.as_str(), v)))
+        self.values
+            .iter()
+            .filter_map(|(k, v)| v.as_ref().ok().map(|v| (k.as_str(), v)))
     }
 
     /// One error per reference whose name did not resolve, sorted by location, plus hosted keys
     /// that did not resolve (located at their `hosted_keys` entry).
-    pub fn errors(&self, references: &[Reference], km: &KeyManagement, plan: &Plan) -> Vec<ReferenceError> {
+    pub fn errors(
+        &self,
+        references: &[Reference],
+        km: &KeyManagement,
+        plan: &Plan,
+    ) -> Vec<ReferenceError> {
         let mut errors: Vec<ReferenceError> = references
             .iter()
             .filter_map(|r| match self.values.get(&r.name) {
-                Some(Err(cause)) => Some(ReferenceError { location: r.location.clone(), written: r.written.clone(), cause: cause.clone() }),
+                Some(Err(cause)) => Some(ReferenceError {
+                    location: r.location.clone(),
+                    written: r.written.clone(),
+                    cause: cause.clone(),
+                }),
                 _ => None,
             })
             .collect();
         for (name, location) in &km.hosted {
             let unreferenced = plan.names.get(name).is_some_and(|p| !p.referenced);
             if let (true, Some(Err(cause))) = (unreferenced, self.values.get(name)) {
-                errors.push(ReferenceError { location: location.clone(), written: name.clone(), cause: cause.clone() });
+                errors.push(ReferenceError {
+                    location: location.clone(),
+                    written: name.clone(),
+                    cause: cause.clone(),
+                });
             }
         }
         errors.sort_by(|a, b| a.location.cmp(&b.location));
@@ -163,15 +192,19 @@ pub async fn resolve(
         let call = async {
             match purpose {
                 Purpose::Read => manager.fetch(&remote, &ctx).await,
-                Purpose::Exists => manager
-                    .exists(&remote, &ctx)
-                    .await
-                    .map(|rs| rs.into_iter().map(|r| r.map(|()| SecretValue::new(String::new()))).collect()),
+                Purpose::Exists => manager.exists(&remote, &ctx).await.map(|rs| {
+                    rs.into_iter()
+                        .map(|r| r.map(|()| SecretValue::new(String::new())))
+                        .collect()
+                }),
             }
         };
         let outcome = match tokio::time::timeout(options.deadline, call).await {
             Ok(outcome) => outcome,
-            Err(_) => Err(BackendError::Deadline { backend: manager.describe(), seconds: options.deadline.as_secs() }),
+            Err(_) => Err(BackendError::Deadline {
+                backend: manager.describe(),
+                seconds: options.deadline.as_secs(),
+            }),
         };
         match outcome {
             Ok(results) => {
@@ -180,7 +213,11 @@ pub async fn resolve(
             }
             Err(err) => {
                 let shared = Arc::new(err);
-                values.extend(remote.into_iter().map(|name| (name, Err(KeyError::Backend(Arc::clone(&shared))))));
+                values.extend(
+                    remote
+                        .into_iter()
+                        .map(|name| (name, Err(KeyError::Backend(Arc::clone(&shared))))),
+                );
             }
         }
     }
@@ -205,10 +242,18 @@ mod tests {
              a: os.environ/A\nb: os.environ/A\nc: os.environ/C\n",
         );
         let plan = Plan::new(&refs, &km);
-        let got: Vec<_> = plan.names.iter().map(|(n, p)| (n.as_str(), p.route, p.hosted, p.referenced)).collect();
+        let got: Vec<_> = plan
+            .names
+            .iter()
+            .map(|(n, p)| (n.as_str(), p.route, p.hosted, p.referenced))
+            .collect();
         assert_eq!(
             got,
-            [("A", Route::Manager, true, true), ("C", Route::Environment, false, true), ("H", Route::Manager, true, false)]
+            [
+                ("A", Route::Manager, true, true),
+                ("C", Route::Environment, false, true),
+                ("H", Route::Manager, true, false)
+            ]
         );
     }
 
@@ -217,8 +262,13 @@ mod tests {
         let (refs, km) = setup("a: os.environ/A\nb: os.environ/B\nc: os.environ/\n");
         let plan = Plan::new(&refs, &km);
         let env = Environment::new([("A", "1")], vec![]);
-        let res = resolve(&plan, &env, None, &ResolveOptions::default(), Purpose::Read).await;
-        let errors: Vec<String> = res.errors(&refs, &km, &plan).iter().map(ToString::to_string).collect();
+        let resolution =
+            resolve(&plan, &env, None, &ResolveOptions::default(), Purpose::Read).await;
+        let errors: Vec<String> = resolution
+            .errors(&refs, &km, &plan)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         assert_eq!(
             errors,
             [

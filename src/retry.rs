@@ -19,7 +19,11 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self { attempts: 4, base: Duration::from_millis(100), max_delay: Duration::from_secs(2) }
+        Self {
+            attempts: 4,
+            base: Duration::from_millis(100),
+            max_delay: Duration::from_secs(2),
+        }
     }
 }
 
@@ -27,7 +31,9 @@ impl RetryPolicy {
     /// The delay before retry number `retry` (1-based): full jitter over an exponential cap,
     /// so a fleet of starting pods does not retry in lockstep.
     pub fn delay(&self, retry: u32) -> Duration {
-        let exp = self.base.saturating_mul(1 << retry.saturating_sub(1).min(16));
+        let exp = self
+            .base
+            .saturating_mul(1 << retry.saturating_sub(1).min(16));
         let cap = exp.min(self.max_delay);
         let millis = u64::try_from(cap.as_millis()).unwrap_or(u64::MAX);
         Duration::from_millis(millis / 2 + fastrand::u64(0..=millis / 2))
@@ -35,7 +41,11 @@ impl RetryPolicy {
 
     /// Run `op` until it succeeds, fails permanently or runs out of attempts. Returns the last
     /// result and the number of attempts made.
-    pub async fn run<T, E, F, Fut>(&self, is_transient: impl Fn(&E) -> bool, mut op: F) -> (Result<T, E>, u32)
+    pub async fn run<T, E, F, Fut>(
+        &self,
+        is_transient: impl Fn(&E) -> bool,
+        mut op: F,
+    ) -> (Result<T, E>, u32)
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -63,17 +73,24 @@ mod tests {
         let policy = RetryPolicy::default();
         let calls = Cell::new(0);
         let (result, attempts) = policy
-            .run(|e: &&str| *e == "busy", || {
-                calls.set(calls.get() + 1);
-                async { if calls.get() < 3 { Err("busy") } else { Ok(7) } }
-            })
+            .run(
+                |e: &&str| *e == "busy",
+                || {
+                    calls.set(calls.get() + 1);
+                    async { if calls.get() < 3 { Err("busy") } else { Ok(7) } }
+                },
+            )
             .await;
         assert_eq!((result, attempts), (Ok(7), 3));
 
-        let (result, attempts) = policy.run(|e: &&str| *e == "busy", || async { Err::<(), _>("denied") }).await;
+        let (result, attempts) = policy
+            .run(|e: &&str| *e == "busy", || async { Err::<(), _>("denied") })
+            .await;
         assert_eq!((result, attempts), (Err("denied"), 1));
 
-        let (result, attempts) = policy.run(|_: &&str| true, || async { Err::<(), _>("busy") }).await;
+        let (result, attempts) = policy
+            .run(|_: &&str| true, || async { Err::<(), _>("busy") })
+            .await;
         assert_eq!((result, attempts), (Err("busy"), 4));
     }
 

@@ -32,8 +32,7 @@ pub enum KeyManagementSystem {
 }
 
 /// The accepted values, as listed in errors.
-pub const VALID_SYSTEMS: &str =
-    "aws_secret_manager, aws_kms, hashicorp_vault, azure_key_vault, google_secret_manager, google_kms";
+pub const VALID_SYSTEMS: &str = "aws_secret_manager, aws_kms, hashicorp_vault, azure_key_vault, google_secret_manager, google_kms";
 
 impl KeyManagementSystem {
     /// LiteLLM's name.
@@ -61,7 +60,11 @@ impl KeyManagementSystem {
                     "is rejected by LiteLLM (\"Invalid Key Management System selected\"); remove key_management_system to read from the environment",
                 ));
             }
-            "cyberark" | "custom" => return Err(Some("is a LiteLLM secret manager that osenv does not support")),
+            "cyberark" | "custom" => {
+                return Err(Some(
+                    "is a LiteLLM secret manager that osenv does not support",
+                ));
+            }
             _ => return Err(None),
         })
     }
@@ -166,7 +169,11 @@ impl KeyManagementSettings {
     /// (LiteLLM's `_get_secret_name`).
     pub fn stored_name(&self, name: &str) -> String {
         let prefix = &self.prefix_for_stored_virtual_keys;
-        if prefix.is_empty() || prefix.ends_with('/') { format!("{prefix}{name}") } else { format!("{prefix}/{name}") }
+        if prefix.is_empty() || prefix.ends_with('/') {
+            format!("{prefix}{name}")
+        } else {
+            format!("{prefix}/{name}")
+        }
     }
 }
 
@@ -209,14 +216,21 @@ impl KeyManagement {
 
     /// The names LiteLLM would send to the manager.
     pub fn routes_to_manager(&self, name: &str) -> bool {
-        self.reads_from_manager() && self.settings.hosted_keys.as_ref().is_none_or(|keys| keys.iter().any(|k| k == name))
+        self.reads_from_manager()
+            && self
+                .settings
+                .hosted_keys
+                .as_ref()
+                .is_none_or(|keys| keys.iter().any(|k| k == name))
     }
 
     /// Read the settings from `doc`, resolving `os.environ/` values in them from `env`.
     pub fn from_document(doc: &Document, env: &Environment) -> Result<Self, Vec<ConfigError>> {
         let mut km = Self::default();
         let mut errors = Vec::new();
-        let Some(general) = doc.get(doc.root(), "general_settings") else { return Ok(km) };
+        let Some(general) = doc.get(doc.root(), "general_settings") else {
+            return Ok(km);
+        };
         let general = general.value;
         let reader = Reader { doc, env };
 
@@ -225,19 +239,29 @@ impl KeyManagement {
             match reader.string(entry.value, "key_management_system") {
                 Ok(Some(value)) => {
                     // A value read from the environment is not echoed in messages.
-                    let written = doc.scalar(entry.value).filter(|v| reference::name_of(v).is_some());
-                    let shown = written.map_or_else(|| value.clone(), |w| format!("{w}` (value not shown) `"));
+                    let written = doc
+                        .scalar(entry.value)
+                        .filter(|v| reference::name_of(v).is_some());
+                    let shown = written
+                        .map_or_else(|| value.clone(), |w| format!("{w}` (value not shown) `"));
                     system_value = Some((value, doc.location(entry.value), shown));
                 }
                 Ok(None) => {}
                 Err(e) => errors.push(e),
             }
         }
-        for (flag, system) in [("use_google_kms", "google_kms"), ("use_azure_key_vault", "azure_key_vault")] {
+        for (flag, system) in [
+            ("use_google_kms", "google_kms"),
+            ("use_azure_key_vault", "azure_key_vault"),
+        ] {
             if let Some(entry) = doc.get(general, flag) {
                 match reader.bool(entry.value, flag) {
                     Ok(Some(true)) if system_value.is_none() => {
-                        system_value = Some((system.to_owned(), doc.location(entry.value), system.to_owned()));
+                        system_value = Some((
+                            system.to_owned(),
+                            doc.location(entry.value),
+                            system.to_owned(),
+                        ));
                         km.warnings.push(SettingWarning {
                             location: doc.location(entry.key),
                             message: format!("`{flag}` is deprecated in LiteLLM; write `key_management_system: {system}`"),
@@ -254,8 +278,16 @@ impl KeyManagement {
                     km.system = Some(system);
                     km.system_location = Some(location);
                 }
-                Err(Some(why)) => errors.push(ConfigError::UnsupportedBackend { location, value: shown, why }),
-                Err(None) => errors.push(ConfigError::UnknownBackend { location, value: shown, valid: VALID_SYSTEMS }),
+                Err(Some(why)) => errors.push(ConfigError::UnsupportedBackend {
+                    location,
+                    value: shown,
+                    why,
+                }),
+                Err(None) => errors.push(ConfigError::UnknownBackend {
+                    location,
+                    value: shown,
+                    valid: VALID_SYSTEMS,
+                }),
             }
         }
 
@@ -266,7 +298,8 @@ impl KeyManagement {
             if km.system.is_none() {
                 km.warnings.push(SettingWarning {
                     location: doc.location(entry.key),
-                    message: "key_management_settings has no effect without key_management_system".into(),
+                    message: "key_management_settings has no effect without key_management_system"
+                        .into(),
                 });
             }
         }
@@ -299,7 +332,11 @@ fn plain_null(s: &str) -> bool {
 
 impl Reader<'_> {
     fn invalid(&self, id: NodeId, setting: &str, reason: impl Into<String>) -> ConfigError {
-        ConfigError::InvalidSetting { location: self.doc.location(id), setting: setting.to_owned(), reason: reason.into() }
+        ConfigError::InvalidSetting {
+            location: self.doc.location(id),
+            setting: setting.to_owned(),
+            reason: reason.into(),
+        }
     }
 
     /// A scalar's value with its YAML style, through aliases.
@@ -338,28 +375,51 @@ impl Reader<'_> {
         if style == ScalarStyle::Plain && plain_null(value) {
             return Ok(None);
         }
-        let text = if let Some(name) = reference::name_of(value) { self.string(id, setting)?.unwrap_or(name) } else { value.to_owned() };
-        let parsed = if style == ScalarStyle::Plain || reference::name_of(value).is_some() { plain_bool(&text) } else { None };
-        parsed.map(Some).ok_or_else(|| self.invalid(id, setting, "expected true or false"))
+        let text = if let Some(name) = reference::name_of(value) {
+            self.string(id, setting)?.unwrap_or(name)
+        } else {
+            value.to_owned()
+        };
+        let parsed = if style == ScalarStyle::Plain || reference::name_of(value).is_some() {
+            plain_bool(&text)
+        } else {
+            None
+        };
+        parsed
+            .map(Some)
+            .ok_or_else(|| self.invalid(id, setting, "expected true or false"))
     }
 
     fn list(&self, id: NodeId, setting: &str) -> Result<Option<Vec<String>>, ConfigError> {
         let target = self.doc.resolve_alias(id);
         match &self.doc.node(target).kind {
-            NodeKind::Scalar { value, style: ScalarStyle::Plain } if plain_null(value) => Ok(None),
+            NodeKind::Scalar {
+                value,
+                style: ScalarStyle::Plain,
+            } if plain_null(value) => Ok(None),
             NodeKind::Sequence { items, .. } => items
                 .iter()
-                .map(|&item| self.string(item, setting)?.ok_or_else(|| self.invalid(item, setting, "expected a string, found null")))
+                .map(|&item| {
+                    self.string(item, setting)?
+                        .ok_or_else(|| self.invalid(item, setting, "expected a string, found null"))
+                })
                 .collect::<Result<Vec<_>, _>>()
                 .map(Some),
             _ => Err(self.invalid(id, setting, "expected a list of strings")),
         }
     }
 
-    fn map(&self, id: NodeId, setting: &str) -> Result<Option<BTreeMap<String, String>>, ConfigError> {
+    fn map(
+        &self,
+        id: NodeId,
+        setting: &str,
+    ) -> Result<Option<BTreeMap<String, String>>, ConfigError> {
         let target = self.doc.resolve_alias(id);
         match &self.doc.node(target).kind {
-            NodeKind::Scalar { value, style: ScalarStyle::Plain } if plain_null(value) => Ok(None),
+            NodeKind::Scalar {
+                value,
+                style: ScalarStyle::Plain,
+            } if plain_null(value) => Ok(None),
             NodeKind::Mapping { entries, .. } => {
                 let mut out = BTreeMap::new();
                 for e in entries {
@@ -376,13 +436,24 @@ impl Reader<'_> {
     fn settings(&self, id: NodeId, km: &mut KeyManagement) -> Result<(), Vec<ConfigError>> {
         let target = self.doc.resolve_alias(id);
         let entries = match &self.doc.node(target).kind {
-            NodeKind::Scalar { value, style: ScalarStyle::Plain } if plain_null(value) => return Ok(()),
+            NodeKind::Scalar {
+                value,
+                style: ScalarStyle::Plain,
+            } if plain_null(value) => return Ok(()),
             NodeKind::Mapping { entries, .. } => entries,
-            _ => return Err(vec![self.invalid(id, "key_management_settings", "expected a mapping")]),
+            _ => {
+                return Err(vec![self.invalid(
+                    id,
+                    "key_management_settings",
+                    "expected a mapping",
+                )]);
+            }
         };
         let mut errors = Vec::new();
         for e in entries {
-            let Some(key) = self.doc.scalar(e.key) else { continue };
+            let Some(key) = self.doc.scalar(e.key) else {
+                continue;
+            };
             let v = e.value;
             let s = &mut km.settings;
             let mut hosted = None;
@@ -391,15 +462,25 @@ impl Reader<'_> {
                 match key {
                     "hosted_keys" => {
                         s.hosted_keys = self.list(v, key)?;
-                        if let (Some(names), NodeKind::Sequence { items, .. }) =
-                            (&s.hosted_keys, &self.doc.node(self.doc.resolve_alias(v)).kind)
-                        {
-                            hosted = Some(names.iter().cloned().zip(items.iter().map(|&i| self.doc.location(i))).collect());
+                        if let (Some(names), NodeKind::Sequence { items, .. }) = (
+                            &s.hosted_keys,
+                            &self.doc.node(self.doc.resolve_alias(v)).kind,
+                        ) {
+                            hosted = Some(
+                                names
+                                    .iter()
+                                    .cloned()
+                                    .zip(items.iter().map(|&i| self.doc.location(i)))
+                                    .collect(),
+                            );
                         }
                     }
-                    "store_virtual_keys" => s.store_virtual_keys = self.bool(v, key)?.unwrap_or(false),
+                    "store_virtual_keys" => {
+                        s.store_virtual_keys = self.bool(v, key)?.unwrap_or(false)
+                    }
                     "prefix_for_stored_virtual_keys" => {
-                        s.prefix_for_stored_virtual_keys = self.string(v, key)?.unwrap_or_else(|| "litellm/".into());
+                        s.prefix_for_stored_virtual_keys =
+                            self.string(v, key)?.unwrap_or_else(|| "litellm/".into());
                     }
                     "access_mode" => {
                         s.access_mode = match self.string(v, key)?.as_deref() {
@@ -427,7 +508,9 @@ impl Reader<'_> {
                     other => {
                         warning = Some(SettingWarning {
                             location: self.doc.location(e.key),
-                            message: format!("unknown key_management_settings field `{other}` (LiteLLM ignores it)"),
+                            message: format!(
+                                "unknown key_management_settings field `{other}` (LiteLLM ignores it)"
+                            ),
                         });
                     }
                 }
@@ -441,7 +524,11 @@ impl Reader<'_> {
                 errors.push(e);
             }
         }
-        if errors.is_empty() { Ok(()) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
     }
 }
 
@@ -474,7 +561,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(k.system, Some(KeyManagementSystem::AwsSecretManager));
-        assert_eq!(k.settings.hosted_keys.as_deref(), Some(&["A".to_owned(), "B".to_owned()][..]));
+        assert_eq!(
+            k.settings.hosted_keys.as_deref(),
+            Some(&["A".to_owned(), "B".to_owned()][..])
+        );
         assert!(k.settings.store_virtual_keys);
         assert_eq!(k.settings.access_mode, AccessMode::ReadAndWrite);
         assert_eq!(k.settings.stored_name("x"), "team/x");
@@ -487,13 +577,25 @@ mod tests {
     #[test]
     fn bad_values_are_located_errors() {
         let e = km("general_settings:\n  key_management_system: vault\n", &[]).unwrap_err();
-        assert_eq!(e[0].to_string(), format!("c.yaml:2:26: unknown key_management_system `vault`; expected one of: {VALID_SYSTEMS}"));
+        assert_eq!(
+            e[0].to_string(),
+            format!(
+                "c.yaml:2:26: unknown key_management_system `vault`; expected one of: {VALID_SYSTEMS}"
+            )
+        );
         let e = km("general_settings:\n  key_management_system: local\n", &[]).unwrap_err();
         assert!(e[0].to_string().contains("rejected by LiteLLM"));
         let e = km("general_settings:\n  key_management_settings:\n    hosted_keys: A\n    access_mode: sometimes\n", &[]).unwrap_err();
         assert_eq!(e.len(), 2);
-        assert!(e[0].to_string().starts_with("c.yaml:3:18: invalid `hosted_keys`"));
-        let e = km("general_settings:\n  key_management_system: os.environ/KMS\n", &[]).unwrap_err();
+        assert!(
+            e[0].to_string()
+                .starts_with("c.yaml:3:18: invalid `hosted_keys`")
+        );
+        let e = km(
+            "general_settings:\n  key_management_system: os.environ/KMS\n",
+            &[],
+        )
+        .unwrap_err();
         assert!(e[0].to_string().contains("cannot resolve `os.environ/KMS`"));
     }
 

@@ -31,12 +31,26 @@ impl DotenvFile {
                 }
                 Err(err) => {
                     let location = match &err {
-                        dotenvy::Error::LineParse(line, _) => text
-                            .find(line.as_str())
-                            .map_or_else(|| Location { file: Arc::clone(&path), line: 1, column: 1 }, |at| lines.locate(text, at)),
-                        _ => Location { file: Arc::clone(&path), line: 1, column: 1 },
+                        dotenvy::Error::LineParse(line, _) => text.find(line.as_str()).map_or_else(
+                            || Location {
+                                file: Arc::clone(&path),
+                                line: 1,
+                                column: 1,
+                            },
+                            |at| lines.locate(text, at),
+                        ),
+                        _ => Location {
+                            file: Arc::clone(&path),
+                            line: 1,
+                            column: 1,
+                        },
                     };
-                    return Err(DotenvError { location: Location { column: 1, ..location } });
+                    return Err(DotenvError {
+                        location: Location {
+                            column: 1,
+                            ..location
+                        },
+                    });
                 }
             }
         }
@@ -61,7 +75,8 @@ fn definition_line(text: &str, name: &str) -> Option<usize> {
         .filter(|(_, line)| {
             let line = line.trim_start();
             let line = line.strip_prefix("export ").map_or(line, str::trim_start);
-            line.strip_prefix(name).is_some_and(|rest| rest.trim_start().starts_with('='))
+            line.strip_prefix(name)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
         })
         .map(|(i, _)| i + 1)
         .last()
@@ -75,7 +90,10 @@ mod tests {
     fn parses_values_and_lines() {
         let f = DotenvFile::parse(".env", "# c\nA=1\nexport B='two words'\nC=\"x\\ny\"\n").unwrap();
         assert_eq!(f.get("A").map(|(v, l)| (v.expose(), l)), Some(("1", 2)));
-        assert_eq!(f.get("B").map(|(v, l)| (v.expose(), l)), Some(("two words", 3)));
+        assert_eq!(
+            f.get("B").map(|(v, l)| (v.expose(), l)),
+            Some(("two words", 3))
+        );
         assert_eq!(f.get("C").map(|(v, _)| v.expose()), Some("x\ny"));
     }
 

@@ -50,21 +50,41 @@ impl Environment {
     }
 
     /// An environment made of the given variables plus `files`; tests use this to stay hermetic.
-    pub fn new(process: impl IntoIterator<Item = (impl Into<OsString>, impl Into<OsString>)>, files: Vec<DotenvFile>) -> Self {
-        Self { process: process.into_iter().map(|(k, v)| (k.into(), v.into())).collect(), files }
+    pub fn new(
+        process: impl IntoIterator<Item = (impl Into<OsString>, impl Into<OsString>)>,
+        files: Vec<DotenvFile>,
+    ) -> Self {
+        Self {
+            process: process
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+            files,
+        }
     }
 
     /// Look `name` up: the process first, then the files from last to first.
     pub fn lookup(&self, name: &str) -> Option<(Result<SecretValue, KeyError>, Origin)> {
         if let Some(v) = self.process.get(std::ffi::OsStr::new(name)) {
-            let value = v.to_str().map(SecretValue::new).ok_or_else(|| KeyError::InvalidValue {
-                within: "the process environment".into(),
-                reason: "the value is not valid UTF-8".into(),
-            });
+            let value = v
+                .to_str()
+                .map(SecretValue::new)
+                .ok_or_else(|| KeyError::InvalidValue {
+                    within: "the process environment".into(),
+                    reason: "the value is not valid UTF-8".into(),
+                });
             return Some((value, Origin::Process));
         }
         self.files.iter().rev().find_map(|f| {
-            f.get(name).map(|(v, line)| (Ok(v.clone()), Origin::File { path: Arc::clone(f.path()), line }))
+            f.get(name).map(|(v, line)| {
+                (
+                    Ok(v.clone()),
+                    Origin::File {
+                        path: Arc::clone(f.path()),
+                        line,
+                    },
+                )
+            })
         })
     }
 
@@ -72,13 +92,17 @@ impl Environment {
     pub fn get(&self, name: &str) -> Result<SecretValue, KeyError> {
         match self.lookup(name) {
             Some((value, _)) => value,
-            None => Err(KeyError::NotFound { within: self.describe() }),
+            None => Err(KeyError::NotFound {
+                within: self.describe(),
+            }),
         }
     }
 
     /// The process value of `name` as text, for settings such as `key_management_system`.
     pub fn var(&self, name: &str) -> Option<String> {
-        self.lookup(name).and_then(|(v, _)| v.ok()).map(|v| v.expose().to_owned())
+        self.lookup(name)
+            .and_then(|(v, _)| v.ok())
+            .map(|v| v.expose().to_owned())
     }
 
     /// How messages name this environment (the same text as [`Backend::describe`]).
@@ -95,10 +119,18 @@ impl Environment {
 #[async_trait]
 impl Backend for Environment {
     fn describe(&self) -> String {
-        if self.files.is_empty() { "the environment".into() } else { format!("the environment or {}", self.describe_files()) }
+        if self.files.is_empty() {
+            "the environment".into()
+        } else {
+            format!("the environment or {}", self.describe_files())
+        }
     }
 
-    async fn fetch(&self, keys: &[String], _ctx: &Context) -> Result<KeyResults<SecretValue>, BackendError> {
+    async fn fetch(
+        &self,
+        keys: &[String],
+        _ctx: &Context,
+    ) -> Result<KeyResults<SecretValue>, BackendError> {
         Ok(keys.iter().map(|k| self.get(k)).collect())
     }
 }

@@ -36,7 +36,12 @@ impl Context {
     /// A context allowing `concurrency` requests in flight.
     pub fn new(concurrency: usize, request_timeout: Duration, retry: RetryPolicy) -> Self {
         let concurrency = concurrency.max(1);
-        Self { limiter: Arc::new(tokio::sync::Semaphore::new(concurrency)), concurrency, request_timeout, retry }
+        Self {
+            limiter: Arc::new(tokio::sync::Semaphore::new(concurrency)),
+            concurrency,
+            request_timeout,
+            retry,
+        }
     }
 }
 
@@ -61,41 +66,82 @@ pub trait Backend: Send + Sync {
     fn describe(&self) -> String;
 
     /// Fetch every key; one result per key, in order.
-    async fn fetch(&self, keys: &[String], ctx: &Context) -> Result<KeyResults<SecretValue>, BackendError>;
+    async fn fetch(
+        &self,
+        keys: &[String],
+        ctx: &Context,
+    ) -> Result<KeyResults<SecretValue>, BackendError>;
 
     /// Prove every key exists, without reading values where the service allows it.
     async fn exists(&self, keys: &[String], ctx: &Context) -> Result<KeyResults<()>, BackendError> {
-        Ok(self.fetch(keys, ctx).await?.into_iter().map(|r| r.map(drop)).collect())
+        Ok(self
+            .fetch(keys, ctx)
+            .await?
+            .into_iter()
+            .map(|r| r.map(drop))
+            .collect())
     }
 
     /// Store `value` under `name` (a new version where the service keeps versions).
-    async fn write(&self, name: &str, value: &SecretValue, ctx: &Context) -> Result<(), BackendError> {
+    async fn write(
+        &self,
+        name: &str,
+        value: &SecretValue,
+        ctx: &Context,
+    ) -> Result<(), BackendError> {
         let _ = (name, value, ctx);
-        Err(BackendError::NotSupported { backend: self.describe(), operation: "writing secrets" })
+        Err(BackendError::NotSupported {
+            backend: self.describe(),
+            operation: "writing secrets",
+        })
     }
 
     /// Delete `name`.
-    async fn delete(&self, name: &str, mode: DeleteMode, ctx: &Context) -> Result<(), BackendError> {
+    async fn delete(
+        &self,
+        name: &str,
+        mode: DeleteMode,
+        ctx: &Context,
+    ) -> Result<(), BackendError> {
         let _ = (name, mode, ctx);
-        Err(BackendError::NotSupported { backend: self.describe(), operation: "deleting secrets" })
+        Err(BackendError::NotSupported {
+            backend: self.describe(),
+            operation: "deleting secrets",
+        })
     }
 }
 
 /// The backend the settings select, or `None` when every name comes from the environment.
-pub fn open(km: &KeyManagement, _env: &Arc<Environment>) -> Result<Option<Arc<dyn Backend>>, ConfigError> {
-    let Some(system) = km.system else { return Ok(None) };
-    let location = km.system_location.clone().expect("a configured system has a location");
+pub fn open(
+    km: &KeyManagement,
+    _env: &Arc<Environment>,
+) -> Result<Option<Arc<dyn Backend>>, ConfigError> {
+    let Some(system) = km.system else {
+        return Ok(None);
+    };
+    let location = km
+        .system_location
+        .clone()
+        .expect("a configured system has a location");
     // Cloud backends arrive one cargo feature at a time; until a backend is compiled in, say so
     // instead of silently reading the environment the way LiteLLM falls back.
     let why = match system {
         KeyManagementSystem::AwsSecretManager | KeyManagementSystem::AwsKms => {
             "is not available in this osenv build (cargo feature `aws` has no backend yet)"
         }
-        KeyManagementSystem::HashicorpVault => "is not available in this osenv build (cargo feature `vault` has no backend yet)",
-        KeyManagementSystem::AzureKeyVault => "is not available in this osenv build (cargo feature `azure` has no backend yet)",
+        KeyManagementSystem::HashicorpVault => {
+            "is not available in this osenv build (cargo feature `vault` has no backend yet)"
+        }
+        KeyManagementSystem::AzureKeyVault => {
+            "is not available in this osenv build (cargo feature `azure` has no backend yet)"
+        }
         KeyManagementSystem::GoogleSecretManager | KeyManagementSystem::GoogleKms => {
             "is not available in this osenv build (cargo feature `gcp` has no backend yet)"
         }
     };
-    Err(ConfigError::UnsupportedBackend { location, value: system.as_str().to_owned(), why })
+    Err(ConfigError::UnsupportedBackend {
+        location,
+        value: system.as_str().to_owned(),
+        why,
+    })
 }

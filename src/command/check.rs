@@ -42,10 +42,20 @@ struct Warning {
 pub(super) fn run(args: &CheckArgs, _ui: Ui) -> Result<(), Error> {
     let session = Session::load(&args.config)?;
     let plan = session.plan();
-    let resolution = if args.offline { None } else { Some(session.resolve(&plan, Purpose::Exists)) };
+    let resolution = if args.offline {
+        None
+    } else {
+        Some(session.resolve(&plan, Purpose::Exists))
+    };
     let source = |name: &str, route: Route| match route {
-        Route::Manager => session.manager.as_ref().map_or_else(String::new, |m| m.describe()),
-        Route::Environment => session.env.lookup(name).map_or_else(|| session.env.describe(), |(_, origin)| origin.to_string()),
+        Route::Manager => session
+            .manager
+            .as_ref()
+            .map_or_else(String::new, |m| m.describe()),
+        Route::Environment => session
+            .env
+            .lookup(name)
+            .map_or_else(|| session.env.describe(), |(_, origin)| origin.to_string()),
     };
     let status = |name: &str| -> (&'static str, Option<String>) {
         match resolution.as_ref().and_then(|r: &Resolution| r.get(name)) {
@@ -59,7 +69,10 @@ pub(super) fn run(args: &CheckArgs, _ui: Ui) -> Result<(), Error> {
         .references
         .iter()
         .map(|r| {
-            let route = plan.names.get(&r.name).map_or(Route::Environment, |p| p.route);
+            let route = plan
+                .names
+                .get(&r.name)
+                .map_or(Route::Environment, |p| p.route);
             let (status, error) = status(&r.name);
             Row {
                 location: r.location.clone(),
@@ -81,37 +94,65 @@ pub(super) fn run(args: &CheckArgs, _ui: Ui) -> Result<(), Error> {
         .map(|(name, location)| {
             let route = plan.names.get(name).map_or(Route::Environment, |p| p.route);
             let (status, error) = status(name);
-            Row { location: location.clone(), reference: name.clone(), name: name.clone(), path: None, route, source: source(name, route), status, error }
+            Row {
+                location: location.clone(),
+                reference: name.clone(),
+                name: name.clone(),
+                path: None,
+                route,
+                source: source(name, route),
+                status,
+                error,
+            }
         })
         .collect();
     let mut warnings: Vec<Warning> = session
         .discovery
         .notices
         .iter()
-        .map(|n| Warning { location: n.location.clone(), message: format!("`{}` is not resolved: {}", n.written, n.kind) })
-        .chain(session.km.warnings.iter().map(|w| Warning { location: w.location.clone(), message: w.message.clone() }))
+        .map(|n| Warning {
+            location: n.location.clone(),
+            message: format!("`{}` is not resolved: {}", n.written, n.kind),
+        })
+        .chain(session.km.warnings.iter().map(|w| Warning {
+            location: w.location.clone(),
+            message: w.message.clone(),
+        }))
         .collect();
     warnings.sort_by(|a, b| a.location.cmp(&b.location));
-    let errors = resolution.as_ref().map(|r| r.errors(&session.discovery.references, &session.km, &plan)).unwrap_or_default();
+    let errors = resolution
+        .as_ref()
+        .map(|r| r.errors(&session.discovery.references, &session.km, &plan))
+        .unwrap_or_default();
     let report = Report {
         config: session.doc.file(),
-        backend: session.manager.as_ref().map_or_else(|| session.env.describe(), |m| m.describe()),
+        backend: session
+            .manager
+            .as_ref()
+            .map_or_else(|| session.env.describe(), |m| m.describe()),
         ok: errors.is_empty(),
         references,
         hosted_keys,
         warnings,
     };
     let text = match args.format {
-        CheckFormat::Json => serde_json::to_string_pretty(&report).expect("a report serializes") + "\n",
+        CheckFormat::Json => {
+            serde_json::to_string_pretty(&report).expect("a report serializes") + "\n"
+        }
         CheckFormat::Text => text(&report),
     };
     emit(None, &text)?;
-    if errors.is_empty() { Ok(()) } else { Err(Error::Unresolved(errors)) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Unresolved(errors))
+    }
 }
 
 fn text(report: &Report<'_>) -> String {
     let mut out = String::new();
-    let names: std::collections::BTreeSet<&str> = report.references.iter().map(|r| r.name.as_str()).collect();
+    let names: std::collections::BTreeSet<&str> =
+        report.references.iter().map(|r| r.name.as_str()).collect();
     let _ = writeln!(
         out,
         "{}: {} reference(s) to {} name(s); backend: {}",
@@ -121,20 +162,40 @@ fn text(report: &Report<'_>) -> String {
         report.backend
     );
     let rows = |out: &mut String, rows: &[Row]| {
-        let w_loc = rows.iter().map(|r| r.location.to_string().len()).max().unwrap_or(0);
-        let w_ref = rows.iter().map(|r| r.reference.chars().count()).max().unwrap_or(0);
+        let w_loc = rows
+            .iter()
+            .map(|r| r.location.to_string().len())
+            .max()
+            .unwrap_or(0);
+        let w_ref = rows
+            .iter()
+            .map(|r| r.reference.chars().count())
+            .max()
+            .unwrap_or(0);
         for r in rows {
             let status = match &r.error {
                 Some(e) => format!("error: {e}"),
                 None => format!("{} ({})", r.status, r.source),
             };
-            let path = r.path.as_deref().map(|p| format!("  {p}")).unwrap_or_default();
-            let _ = writeln!(out, "  {:<w_loc$}  {:<w_ref$}  {status}{path}", r.location.to_string(), r.reference);
+            let path = r
+                .path
+                .as_deref()
+                .map(|p| format!("  {p}"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {:<w_loc$}  {:<w_ref$}  {status}{path}",
+                r.location.to_string(),
+                r.reference
+            );
         }
     };
     rows(&mut out, &report.references);
     if !report.hosted_keys.is_empty() {
-        let _ = writeln!(out, "hosted_keys not referenced in the config (exported by `env` and `exec`):");
+        let _ = writeln!(
+            out,
+            "hosted_keys not referenced in the config (exported by `env` and `exec`):"
+        );
         rows(&mut out, &report.hosted_keys);
     }
     for w in &report.warnings {
@@ -142,4 +203,3 @@ fn text(report: &Report<'_>) -> String {
     }
     out
 }
-

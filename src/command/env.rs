@@ -14,8 +14,14 @@ pub(super) fn run(args: &EnvArgs, ui: Ui) -> Result<(), Error> {
     }
     let session = Session::load(&args.config)?;
     let vars = session.exported(ui, args.allow_missing)?;
-    let refs: Vec<_> = vars.iter().map(|(name, value)| (name.as_str(), value)).collect();
-    let k8s = K8sOptions { name: args.secret_name.clone(), namespace: args.namespace.clone() };
+    let refs: Vec<_> = vars
+        .iter()
+        .map(|(name, value)| (name.as_str(), value))
+        .collect();
+    let k8s = K8sOptions {
+        name: args.secret_name.clone(),
+        namespace: args.namespace.clone(),
+    };
     let text = env_format::render(args.format, &refs, &k8s)?;
     emit(args.output.as_deref(), &text)
 }
@@ -24,8 +30,16 @@ pub(super) fn run(args: &EnvArgs, ui: Ui) -> Result<(), Error> {
 fn check_k8s_name(flag: &str, name: &str) -> Result<(), Error> {
     let ok = !name.is_empty()
         && name.len() <= 253
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
         && name.starts_with(|c: char| c.is_ascii_alphanumeric())
         && name.ends_with(|c: char| c.is_ascii_alphanumeric());
-    if ok { Ok(()) } else { Err(Error::Usage(format!("{flag} `{name}` is not a valid Kubernetes name (lowercase letters, digits, `-`, `.`)"))) }
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "{flag} `{name}` is not a valid Kubernetes name (lowercase letters, digits, `-`, `.`)"
+        )))
+    }
 }

@@ -4,17 +4,23 @@ use super::{Session, Ui};
 use crate::cli::ExecArgs;
 use crate::error::Error;
 
-pub(super) fn run(args: ExecArgs, ui: Ui) -> Result<(), Error> {
+pub(super) fn run(args: &ExecArgs, ui: Ui) -> Result<(), Error> {
     let session = Session::load(&args.config)?;
     let vars = session.exported(ui, args.allow_missing)?;
-    let (program, rest) = args.command.split_first().ok_or_else(|| Error::Usage("exec needs a command after `--`".into()))?;
+    let (program, rest) = args
+        .command
+        .split_first()
+        .ok_or_else(|| Error::Usage("exec needs a command after `--`".into()))?;
     let mut command = std::process::Command::new(program);
     command.args(rest);
     for (name, value) in &vars {
         command.env(name, value.expose());
     }
     drop(session);
-    Err(Error::Exec { program: program.to_string_lossy().into_owned(), source: replace_process(command) })
+    Err(Error::Exec {
+        program: program.to_string_lossy().into_owned(),
+        source: replace_process(command),
+    })
 }
 
 /// Unix: `execvp`, so the command gets osenv's PID and its signals. Returns only on failure.

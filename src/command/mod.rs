@@ -14,11 +14,11 @@ use crate::cli::{Cli, Command, ConfigArgs, LimitArgs};
 use crate::document::{Discovery, Document, max_depth_from_env};
 use crate::error::{ConfigError, Error, IoError, KeyError};
 use crate::location::LineIndex;
+use crate::render::yaml::Coercion;
 use crate::resolve::{self, Plan, Purpose, Resolution, ResolveOptions};
 use crate::retry::RetryPolicy;
 use crate::secret::SecretValue;
 use crate::settings::KeyManagement;
-use crate::render::yaml::Coercion;
 use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
@@ -46,7 +46,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Render(args) => render::run(&args, ui),
         Command::Env(args) => env::run(&args, ui),
-        Command::Exec(args) => exec::run(args, ui),
+        Command::Exec(args) => exec::run(&args, ui),
         Command::Check(args) => check::run(&args, ui),
         Command::Template(args) => template::run(&args, ui),
         Command::Put(args) => write::put(&args, ui),
@@ -57,23 +57,42 @@ pub fn run(cli: Cli) -> Result<(), Error> {
 /// Run a future to completion on a single-threaded runtime: the work is I/O-bound and
 /// concurrency comes from the backends' own request fan-out.
 pub(crate) fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime can be built").block_on(future)
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime can be built")
+        .block_on(future)
 }
 
 /// The name a path is shown as.
 fn display_name(path: &Path) -> Arc<str> {
-    if path == Path::new("-") { "<stdin>".into() } else { path.to_string_lossy().into() }
+    if path == Path::new("-") {
+        "<stdin>".into()
+    } else {
+        path.to_string_lossy().into()
+    }
 }
 
 /// Read a file, or stdin for `-`.
 pub(crate) fn read_input(path: &Path) -> Result<Vec<u8>, Error> {
-    let err = |source| Error::Input(IoError { verb: "cannot read", path: path.to_owned(), source });
+    let err = |source| {
+        Error::Input(IoError {
+            verb: "cannot read",
+            path: path.to_owned(),
+            source,
+        })
+    };
     if path == Path::new("-") {
         let mut buf = Vec::new();
         std::io::stdin().lock().read_to_end(&mut buf).map_err(err)?;
         Ok(buf)
     } else {
-        fs_err::read(path).map_err(|e| err(std::io::Error::new(e.kind(), e.into_inner().unwrap_or_else(|| "read failed".into()))))
+        fs_err::read(path).map_err(|e| {
+            err(std::io::Error::new(
+                e.kind(),
+                e.into_inner().unwrap_or_else(|| "read failed".into()),
+            ))
+        })
     }
 }
 
@@ -106,14 +125,19 @@ impl LimitArgs {
             if v.is_finite() && v > 0.0 && v <= 86_400.0 {
                 Ok(Duration::from_secs_f64(v))
             } else {
-                Err(Error::Usage(format!("`--{flag}` must be a number of seconds between 0 and 86400")))
+                Err(Error::Usage(format!(
+                    "`--{flag}` must be a number of seconds between 0 and 86400"
+                )))
             }
         };
         Ok(ResolveOptions {
             concurrency: usize::from(self.concurrency),
             request_timeout: secs(self.timeout, "timeout")?,
             deadline: secs(self.deadline, "deadline")?,
-            retry: RetryPolicy { attempts: self.attempts, ..RetryPolicy::default() },
+            retry: RetryPolicy {
+                attempts: self.attempts,
+                ..RetryPolicy::default()
+            },
         })
     }
 }
@@ -133,11 +157,21 @@ impl Session {
     pub fn load(args: &ConfigArgs) -> Result<Self, Error> {
         let options = args.limits.options()?;
         let env = Arc::new(load_environment(&args.env_files)?);
-        Self::from_text(display_name(&args.config), read_text(&args.config)?, env, options)
+        Self::from_text(
+            display_name(&args.config),
+            read_text(&args.config)?,
+            env,
+            options,
+        )
     }
 
     /// Build a session from text already read.
-    pub fn from_text(file: Arc<str>, text: String, env: Arc<Environment>, options: ResolveOptions) -> Result<Self, Error> {
+    pub fn from_text(
+        file: Arc<str>,
+        text: String,
+        env: Arc<Environment>,
+        options: ResolveOptions,
+    ) -> Result<Self, Error> {
         let doc = Document::parse(file, text).map_err(Error::Config)?;
         let mut discovery = doc.discover(max_depth_from_env());
         let mut errors = std::mem::take(&mut discovery.errors);
@@ -150,7 +184,11 @@ impl Session {
         };
         // The manager is only opened when reads go to it; `put`/`delete` open it themselves, so
         // a `write_only` config renders without any cloud credentials.
-        let manager = match km.as_ref().filter(|km| km.reads_from_manager()).map(|km| backend::open(km, &env)) {
+        let manager = match km
+            .as_ref()
+            .filter(|km| km.reads_from_manager())
+            .map(|km| backend::open(km, &env))
+        {
             Some(Ok(manager)) => manager,
             Some(Err(e)) => {
                 errors.push(e);
@@ -163,7 +201,14 @@ impl Session {
             return Err(Error::Config(errors));
         }
         let km = km.unwrap_or_default();
-        Ok(Self { doc, discovery, km, env, manager, options })
+        Ok(Self {
+            doc,
+            discovery,
+            km,
+            env,
+            manager,
+            options,
+        })
     }
 
     /// The unique names and their routes.
@@ -174,7 +219,13 @@ impl Session {
     /// Resolve `plan` (values or existence).
     pub fn resolve(&self, plan: &Plan, purpose: Purpose) -> Resolution {
         let started = Instant::now();
-        let resolution = block_on(resolve::resolve(plan, &self.env, self.manager.as_ref(), &self.options, purpose));
+        let resolution = block_on(resolve::resolve(
+            plan,
+            &self.env,
+            self.manager.as_ref(),
+            &self.options,
+            purpose,
+        ));
         tracing::info!(
             names = plan.names.len(),
             backend = %self.manager.as_ref().map_or_else(|| self.env.describe(), |m| m.describe()),
@@ -186,12 +237,20 @@ impl Session {
 
     /// The coercion LiteLLM applies in this configuration.
     pub fn coercion(&self) -> Coercion {
-        if self.km.reads_from_manager() { Coercion::Manager } else { Coercion::Environment }
+        if self.km.reads_from_manager() {
+            Coercion::Manager
+        } else {
+            Coercion::Environment
+        }
     }
 
     /// Every name to export (referenced or hosted) with its value. Unresolved names are errors,
     /// or, with `allow_missing`, warnings for names that are simply absent.
-    pub fn exported(&self, ui: Ui, allow_missing: bool) -> Result<Vec<(String, SecretValue)>, Error> {
+    pub fn exported(
+        &self,
+        ui: Ui,
+        allow_missing: bool,
+    ) -> Result<Vec<(String, SecretValue)>, Error> {
         let plan = self.plan();
         let resolution = self.resolve(&plan, Purpose::Read);
         let errors = resolution.errors(&self.discovery.references, &self.km, &plan);
@@ -209,12 +268,28 @@ impl Session {
 
 /// With `allow_missing`, absent values become warnings (`what` says what happens to them);
 /// any other failure is still an error.
-pub(crate) fn tolerate_missing(errors: Vec<crate::error::ReferenceError>, ui: Ui, allow_missing: bool, what: &str) -> Result<(), Error> {
+pub(crate) fn tolerate_missing(
+    errors: Vec<crate::error::ReferenceError>,
+    ui: Ui,
+    allow_missing: bool,
+    what: &str,
+) -> Result<(), Error> {
     if errors.is_empty() {
         return Ok(());
     }
-    if !allow_missing || errors.iter().any(|e| !matches!(e.cause, KeyError::NotFound { .. })) {
-        let errors = if allow_missing { errors.into_iter().filter(|e| !matches!(e.cause, KeyError::NotFound { .. })).collect() } else { errors };
+    if !allow_missing
+        || errors
+            .iter()
+            .any(|e| !matches!(e.cause, KeyError::NotFound { .. }))
+    {
+        let errors = if allow_missing {
+            errors
+                .into_iter()
+                .filter(|e| !matches!(e.cause, KeyError::NotFound { .. }))
+                .collect()
+        } else {
+            errors
+        };
         return Err(Error::Unresolved(errors));
     }
     for e in &errors {
@@ -225,14 +300,18 @@ pub(crate) fn tolerate_missing(errors: Vec<crate::error::ReferenceError>, ui: Ui
 
 /// Write `text` to `output` atomically, or to stdout.
 pub(crate) fn emit(output: Option<&Path>, text: &str) -> Result<(), Error> {
-    match output {
-        Some(path) => crate::render::output::write_atomic(path, text.as_bytes()).map_err(Error::Output),
-        None => {
-            use std::io::Write;
-            let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes())
-                .and_then(|()| out.flush())
-                .map_err(|source| Error::Output(IoError { verb: "cannot write", path: "<stdout>".into(), source }))
-        }
+    use std::io::Write;
+    if let Some(path) = output {
+        return crate::render::output::write_atomic(path, text.as_bytes()).map_err(Error::Output);
     }
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|source| {
+            Error::Output(IoError {
+                verb: "cannot write",
+                path: "<stdout>".into(),
+                source,
+            })
+        })
 }

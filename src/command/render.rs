@@ -14,7 +14,11 @@ pub(super) fn run(args: &RenderArgs, ui: Ui) -> Result<(), Error> {
     tolerate_missing(errors, ui, args.allow_missing, "rendered as null")?;
     let options = RenderOptions {
         keep_key_management: args.keep_key_management,
-        coercion: if args.no_coerce { Coercion::Off } else { session.coercion() },
+        coercion: if args.no_coerce {
+            Coercion::Off
+        } else {
+            session.coercion()
+        },
     };
     let rendered = yaml::render(
         &session.doc,
@@ -23,7 +27,9 @@ pub(super) fn run(args: &RenderArgs, ui: Ui) -> Result<(), Error> {
         options,
     );
     if let Some(at) = rendered.kept_key_management {
-        ui.warn(format_args!("{at}: key-management settings kept: they hold an anchor used elsewhere in the config"));
+        ui.warn(format_args!(
+            "{at}: key-management settings kept: they hold an anchor used elsewhere in the config"
+        ));
     }
     emit(args.output.as_deref(), &rendered.text)
 }

@@ -24,12 +24,19 @@ type Known = BTreeMap<String, Result<SecretValue, KeyError>>;
 
 pub(super) fn run(args: &TemplateArgs, ui: Ui) -> Result<(), Error> {
     if args.template == Path::new("-") && args.config.as_deref() == Some(Path::new("-")) {
-        return Err(Error::Usage("the template and the config cannot both be `-`".into()));
+        return Err(Error::Usage(
+            "the template and the config cannot both be `-`".into(),
+        ));
     }
     let options = args.limits.options()?;
     let env = Arc::new(load_environment(&args.env_files)?);
     let session = match &args.config {
-        Some(path) => Some(Session::from_text(display_name(path), read_text(path)?, Arc::clone(&env), options.clone())?),
+        Some(path) => Some(Session::from_text(
+            display_name(path),
+            read_text(path)?,
+            Arc::clone(&env),
+            options.clone(),
+        )?),
         None => None,
     };
     let km = session.as_ref().map(|s| s.km.clone()).unwrap_or_default();
@@ -43,63 +50,118 @@ pub(super) fn run(args: &TemplateArgs, ui: Ui) -> Result<(), Error> {
         let result = render_once(&name, &source, &known, &requested);
         let missing: Vec<String> = {
             let known = known.lock().expect("not poisoned");
-            requested.lock().expect("not poisoned").iter().filter(|n| !known.contains_key(*n)).cloned().collect()
+            requested
+                .lock()
+                .expect("not poisoned")
+                .iter()
+                .filter(|n| !known.contains_key(*n))
+                .cloned()
+                .collect()
         };
         if missing.is_empty() {
-            let text = result.map_err(|e| template_error(&name, &e, &known.lock().expect("not poisoned")))?;
+            let text = result
+                .map_err(|e| template_error(&name, &e, &known.lock().expect("not poisoned")))?;
             let _ = ui;
             return emit(args.output.as_deref(), &text);
         }
         let plan = plan_for(&missing, &km);
-        let resolution = super::block_on(resolve::resolve(&plan, &env, manager.as_ref(), &options, Purpose::Read));
+        let resolution = super::block_on(resolve::resolve(
+            &plan,
+            &env,
+            manager.as_ref(),
+            &options,
+            Purpose::Read,
+        ));
         let mut known = known.lock().expect("not poisoned");
         for n in missing {
-            let value = resolution.get(&n).cloned().unwrap_or_else(|| Err(KeyError::NotFound { within: env.describe_backend() }));
+            let value = resolution.get(&n).cloned().unwrap_or_else(|| {
+                Err(KeyError::NotFound {
+                    within: env.describe_backend(),
+                })
+            });
             known.insert(n, value);
         }
     }
-    Err(Error::Template(format!("{name}: secrets still requested after {MAX_ROUNDS} rounds of rendering")))
+    Err(Error::Template(format!(
+        "{name}: secrets still requested after {MAX_ROUNDS} rounds of rendering"
+    )))
 }
 
 fn plan_for(names: &[String], km: &KeyManagement) -> Plan {
     let names = names
         .iter()
         .map(|n| {
-            let route = if km.routes_to_manager(n) { Route::Manager } else { Route::Environment };
-            (n.clone(), Planned { route, hosted: false, referenced: true })
+            let route = if km.routes_to_manager(n) {
+                Route::Manager
+            } else {
+                Route::Environment
+            };
+            (
+                n.clone(),
+                Planned {
+                    route,
+                    hosted: false,
+                    referenced: true,
+                },
+            )
         })
         .collect();
     Plan { names }
 }
 
-fn render_once(name: &str, source: &str, known: &Arc<Mutex<Known>>, requested: &Arc<Mutex<BTreeSet<String>>>) -> Result<String, minijinja::Error> {
+fn render_once(
+    name: &str,
+    source: &str,
+    known: &Arc<Mutex<Known>>,
+    requested: &Arc<Mutex<BTreeSet<String>>>,
+) -> Result<String, minijinja::Error> {
     let mut env = Environment::new();
-    env.set_syntax(minijinja::syntax::SyntaxConfig::builder().keep_trailing_newline(true).build().expect("the default syntax is valid"));
+    env.set_syntax(
+        minijinja::syntax::SyntaxConfig::builder()
+            .keep_trailing_newline(true)
+            .build()
+            .expect("the default syntax is valid"),
+    );
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_auto_escape_callback(|_| AutoEscape::None);
     env.add_filter("shell_quote", |v: &str| shell_quote(v));
     env.add_filter("dotenv_quote", |v: &str| dotenv_quote(v));
-    env.add_filter("yaml", |v: &str| crate::render::yaml::scalar(v).into_owned());
-    env.add_filter("b64", |v: &str| base64::engine::general_purpose::STANDARD.encode(v));
+    env.add_filter("yaml", |v: &str| {
+        crate::render::yaml::scalar(v).into_owned()
+    });
+    env.add_filter("b64", |v: &str| {
+        base64::engine::general_purpose::STANDARD.encode(v)
+    });
     let known = Arc::clone(known);
     let requested = Arc::clone(requested);
-    env.add_function("secret", move |secret: &str| -> Result<String, minijinja::Error> {
-        match known.lock().expect("not poisoned").get(secret) {
-            Some(Ok(value)) => Ok(value.expose().to_owned()),
-            Some(Err(e)) => Err(minijinja::Error::new(ErrorKind::InvalidOperation, format!("cannot resolve secret `{secret}`: {e}"))),
-            None => {
-                requested.lock().expect("not poisoned").insert(secret.to_owned());
-                Ok(String::new())
+    env.add_function(
+        "secret",
+        move |secret: &str| -> Result<String, minijinja::Error> {
+            match known.lock().expect("not poisoned").get(secret) {
+                Some(Ok(value)) => Ok(value.expose().to_owned()),
+                Some(Err(e)) => Err(minijinja::Error::new(
+                    ErrorKind::InvalidOperation,
+                    format!("cannot resolve secret `{secret}`: {e}"),
+                )),
+                None => {
+                    requested
+                        .lock()
+                        .expect("not poisoned")
+                        .insert(secret.to_owned());
+                    Ok(String::new())
+                }
             }
-        }
-    });
+        },
+    );
     env.add_template(name, source)?;
     env.get_template(name)?.render(())
 }
 
 /// `file:line: message`, with every resolved value scrubbed from the message.
 fn template_error(name: &str, e: &minijinja::Error, known: &Known) -> Error {
-    let mut message = e.detail().map_or_else(|| e.kind().to_string(), |d| format!("{}: {d}", e.kind()));
+    let mut message = e
+        .detail()
+        .map_or_else(|| e.kind().to_string(), |d| format!("{}: {d}", e.kind()));
     for value in known.values().flatten() {
         if value.expose().len() >= 4 {
             message = message.replace(value.expose(), "<redacted>");

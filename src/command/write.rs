@@ -16,7 +16,9 @@ use std::sync::Arc;
 fn writable(session: &Session) -> Result<Arc<dyn Backend>, Error> {
     let opened = match &session.manager {
         Some(manager) => Some(Arc::clone(manager)),
-        None => crate::backend::open(&session.km, &session.env).map_err(|e| Error::Config(vec![e]))?,
+        None => {
+            crate::backend::open(&session.km, &session.env).map_err(|e| Error::Config(vec![e]))?
+        }
     };
     let Some(manager) = opened else {
         return Err(Error::Backend(BackendError::NotSupported {
@@ -35,7 +37,9 @@ fn writable(session: &Session) -> Result<Arc<dyn Backend>, Error> {
 
 pub(super) fn put(args: &PutArgs, _ui: Ui) -> Result<(), Error> {
     if args.config.config == Path::new("-") {
-        return Err(Error::Usage("put reads the value from stdin, so the config cannot be `-`".into()));
+        return Err(Error::Usage(
+            "put reads the value from stdin, so the config cannot be `-`".into(),
+        ));
     }
     let session = Session::load(&args.config)?;
     let manager = writable(&session)?;
@@ -46,10 +50,15 @@ pub(super) fn put(args: &PutArgs, _ui: Ui) -> Result<(), Error> {
             raw.pop();
         }
     }
-    let value = String::from_utf8(raw).map_err(|_| Error::Usage("the value on stdin is not valid UTF-8".into()))?;
+    let value = String::from_utf8(raw)
+        .map_err(|_| Error::Usage("the value on stdin is not valid UTF-8".into()))?;
     let value = SecretValue::new(value);
     let name = session.km.settings.stored_name(&args.name);
-    let ctx = Context::new(session.options.concurrency, session.options.request_timeout, session.options.retry);
+    let ctx = Context::new(
+        session.options.concurrency,
+        session.options.request_timeout,
+        session.options.retry,
+    );
     block_on(manager.write(&name, &value, &ctx))?;
     tracing::info!(name = %name, backend = %manager.describe(), "stored");
     Ok(())
@@ -59,7 +68,11 @@ pub(super) fn delete(args: &DeleteArgs, _ui: Ui) -> Result<(), Error> {
     let session = Session::load(&args.config)?;
     let manager = writable(&session)?;
     let name = session.km.settings.stored_name(&args.name);
-    let ctx = Context::new(session.options.concurrency, session.options.request_timeout, session.options.retry);
+    let ctx = Context::new(
+        session.options.concurrency,
+        session.options.request_timeout,
+        session.options.retry,
+    );
     block_on(manager.delete(&name, DeleteMode::Recoverable, &ctx))?;
     tracing::info!(name = %name, backend = %manager.describe(), "deleted");
     Ok(())

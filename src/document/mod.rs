@@ -8,7 +8,9 @@
 mod parse;
 mod walk;
 
-pub use walk::{DEFAULT_MAX_DEPTH, Discovery, KEY_MANAGEMENT_KEYS, Notice, NoticeKind, max_depth_from_env};
+pub use walk::{
+    DEFAULT_MAX_DEPTH, Discovery, KEY_MANAGEMENT_KEYS, Notice, NoticeKind, max_depth_from_env,
+};
 
 use crate::location::{LineIndex, Location};
 use std::ops::Range;
@@ -111,7 +113,10 @@ impl Document {
     ///
     /// Rejects what LiteLLM's `yaml.safe_load` would not load as one mapping, and duplicate
     /// keys (a later key silently wins in LiteLLM, which hides mistakes).
-    pub fn parse(file: impl Into<Arc<str>>, text: String) -> Result<Self, Vec<crate::error::ConfigError>> {
+    pub fn parse(
+        file: impl Into<Arc<str>>,
+        text: String,
+    ) -> Result<Self, Vec<crate::error::ConfigError>> {
         parse::parse(file.into(), text)
     }
 
@@ -195,6 +200,9 @@ impl Document {
 
     /// The value of `key` in mapping `id`, if present.
     pub fn get(&self, id: NodeId, key: &str) -> Option<Entry> {
-        self.entries(id)?.iter().copied().find(|e| self.scalar(e.key) == Some(key))
+        self.entries(id)?
+            .iter()
+            .copied()
+            .find(|e| self.scalar(e.key) == Some(key))
     }
 }

@@ -28,7 +28,11 @@ impl Offsets {
             t.push(body.len());
             t
         });
-        Self { base, table, len: body.len() }
+        Self {
+            base,
+            table,
+            len: body.len(),
+        }
     }
 
     fn byte(&self, char_index: usize) -> usize {
@@ -114,7 +118,12 @@ pub(super) fn parse(file: Arc<str>, text: String) -> Result<Document, Vec<Config
             }]);
         }
     }
-    Ok(Document { text: b.text, lines: b.lines, nodes: b.nodes, root })
+    Ok(Document {
+        text: b.text,
+        lines: b.lines,
+        nodes: b.nodes,
+        root,
+    })
 }
 
 fn kind_name(kind: &NodeKind) -> &'static str {
@@ -138,11 +147,17 @@ impl Builder {
         let is_map_start = matches!(event, Event::MappingStart(..));
         match event {
             Event::DocumentStart(_) if self.root.is_some() => {
-                return Some(ConfigError::MultipleDocuments { location: self.locate(text, start) });
+                return Some(ConfigError::MultipleDocuments {
+                    location: self.locate(text, start),
+                });
             }
             Event::Scalar(value, style, anchor, tag) => {
                 let has_props = anchor > 0 || tag.is_some();
-                let vstart = if has_props { skip_properties(text, start, end) } else { start };
+                let vstart = if has_props {
+                    skip_properties(text, start, end)
+                } else {
+                    start
+                };
                 let style = match style {
                     SaphyrStyle::Plain => ScalarStyle::Plain,
                     SaphyrStyle::SingleQuoted => ScalarStyle::SingleQuoted,
@@ -151,11 +166,16 @@ impl Builder {
                     SaphyrStyle::Folded => ScalarStyle::Folded,
                 };
                 let vend = match style {
-                    ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => closing_quote(text, vstart).unwrap_or(end),
+                    ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => {
+                        closing_quote(text, vstart).unwrap_or(end)
+                    }
                     _ => end,
                 };
                 let node = Node {
-                    kind: NodeKind::Scalar { value: value.into_owned(), style },
+                    kind: NodeKind::Scalar {
+                        value: value.into_owned(),
+                        style,
+                    },
                     span: vstart..vend.max(vstart),
                     tag: tag.map(|t| format!("{}{}", t.handle, t.suffix)),
                     anchored: anchor > 0,
@@ -166,30 +186,63 @@ impl Builder {
             Event::SequenceStart(anchor, tag) | Event::MappingStart(anchor, tag) => {
                 let is_map = is_map_start;
                 let has_props = anchor > 0 || tag.is_some();
-                let vstart = if has_props { skip_properties(text, start, text.len()) } else { start };
+                let vstart = if has_props {
+                    skip_properties(text, start, text.len())
+                } else {
+                    start
+                };
                 let flow = text.as_bytes().get(vstart) == Some(if is_map { &b'{' } else { &b'[' });
                 let kind = if is_map {
-                    NodeKind::Mapping { entries: Vec::new(), flow }
+                    NodeKind::Mapping {
+                        entries: Vec::new(),
+                        flow,
+                    }
                 } else {
-                    NodeKind::Sequence { items: Vec::new(), flow }
+                    NodeKind::Sequence {
+                        items: Vec::new(),
+                        flow,
+                    }
                 };
                 let tag = tag.map(|t| format!("{}{}", t.handle, t.suffix));
-                let id = self.push(Node { kind, span: vstart..vstart, tag, anchored: anchor > 0 }, anchor);
-                self.stack.push(if is_map { Frame::Mapping { id, key: None } } else { Frame::Sequence(id) });
+                let id = self.push(
+                    Node {
+                        kind,
+                        span: vstart..vstart,
+                        tag,
+                        anchored: anchor > 0,
+                    },
+                    anchor,
+                );
+                self.stack.push(if is_map {
+                    Frame::Mapping { id, key: None }
+                } else {
+                    Frame::Sequence(id)
+                });
             }
             Event::SequenceEnd | Event::MappingEnd => {
-                let id = match self.stack.pop() {
-                    Some(Frame::Sequence(id) | Frame::Mapping { id, .. }) => id,
-                    None => return None,
+                let Some(Frame::Sequence(id) | Frame::Mapping { id, .. }) = self.stack.pop() else {
+                    return None;
                 };
-                let flow = matches!(self.nodes[id].kind, NodeKind::Sequence { flow: true, .. } | NodeKind::Mapping { flow: true, .. });
+                let flow = matches!(
+                    self.nodes[id].kind,
+                    NodeKind::Sequence { flow: true, .. } | NodeKind::Mapping { flow: true, .. }
+                );
                 let last_child_end = match &self.nodes[id].kind {
-                    NodeKind::Sequence { items, .. } => items.last().map(|&c| self.nodes[c].span.end),
-                    NodeKind::Mapping { entries, .. } => entries.last().map(|e| self.nodes[e.value].span.end.max(self.nodes[e.key].span.end)),
+                    NodeKind::Sequence { items, .. } => {
+                        items.last().map(|&c| self.nodes[c].span.end)
+                    }
+                    NodeKind::Mapping { entries, .. } => entries
+                        .last()
+                        .map(|e| self.nodes[e.value].span.end.max(self.nodes[e.key].span.end)),
                     _ => None,
                 };
                 let node_start = self.nodes[id].span.start;
-                self.nodes[id].span.end = if flow { end } else { last_child_end.unwrap_or(node_start) }.max(node_start);
+                self.nodes[id].span.end = if flow {
+                    end
+                } else {
+                    last_child_end.unwrap_or(node_start)
+                }
+                .max(node_start);
                 if let Some(err) = self.check_duplicates(text, id) {
                     self.errors.extend(err);
                 }
@@ -197,9 +250,17 @@ impl Builder {
             }
             Event::Alias(anchor) => {
                 let Some(&target) = self.anchors.get(&anchor) else {
-                    return Some(ConfigError::Syntax { location: self.locate(text, start), message: "unknown anchor".into() });
+                    return Some(ConfigError::Syntax {
+                        location: self.locate(text, start),
+                        message: "unknown anchor".into(),
+                    });
                 };
-                let node = Node { kind: NodeKind::Alias { target }, span: start..end, tag: None, anchored: false };
+                let node = Node {
+                    kind: NodeKind::Alias { target },
+                    span: start..end,
+                    tag: None,
+                    anchored: false,
+                };
                 let id = self.push(node, 0);
                 return self.attach(text, id);
             }
@@ -238,11 +299,15 @@ impl Builder {
     }
 
     fn check_duplicates(&self, text: &str, id: NodeId) -> Option<Vec<ConfigError>> {
-        let NodeKind::Mapping { entries, .. } = &self.nodes[id].kind else { return None };
+        let NodeKind::Mapping { entries, .. } = &self.nodes[id].kind else {
+            return None;
+        };
         let mut seen: HashMap<&str, NodeId> = HashMap::with_capacity(entries.len());
         let mut errors = Vec::new();
         for e in entries {
-            let NodeKind::Scalar { value, .. } = &self.nodes[e.key].kind else { continue };
+            let NodeKind::Scalar { value, .. } = &self.nodes[e.key].kind else {
+                continue;
+            };
             if let Some(&first) = seen.get(value.as_str()) {
                 errors.push(ConfigError::DuplicateKey {
                     location: self.locate(text, self.nodes[e.key].span.start),
@@ -276,7 +341,9 @@ fn skip_properties(text: &str, mut at: usize, limit: usize) -> usize {
                 at += 1;
             }
             b'&' | b'!' => {
-                while at < limit && !matches!(bytes[at], b' ' | b'\t' | b'\r' | b'\n' | b',' | b']' | b'}') {
+                while at < limit
+                    && !matches!(bytes[at], b' ' | b'\t' | b'\r' | b'\n' | b',' | b']' | b'}')
+                {
                     at += 1;
                 }
             }
@@ -294,9 +361,8 @@ fn closing_quote(text: &str, start: usize) -> Option<usize> {
     while i < bytes.len() {
         match (quote, bytes[i]) {
             (b'"', b'\\') => i += 2,
-            (b'"', b'"') => return Some(i + 1),
             (b'\'', b'\'') if bytes.get(i + 1) == Some(&b'\'') => i += 2,
-            (b'\'', b'\'') => return Some(i + 1),
+            (b'"', b'"') | (b'\'', b'\'') => return Some(i + 1),
             _ => i += 1,
         }
     }
@@ -319,7 +385,8 @@ mod tests {
 
     #[test]
     fn scalar_spans_are_exact_bytes() {
-        let src = "ä: &x \"os.environ/Ä\" # c\nb: !!str 'it''s' # q\nc: {k: \"a\\\"b\" , d: plain}\n";
+        let src =
+            "ä: &x \"os.environ/Ä\" # c\nb: !!str 'it''s' # q\nc: {k: \"a\\\"b\" , d: plain}\n";
         let got = spans(src);
         assert_eq!(got[1], ("os.environ/Ä".into(), "\"os.environ/Ä\"".into()));
         assert_eq!(got[3], ("it's".into(), "'it''s'".into()));

@@ -18,7 +18,10 @@ pub const DEFAULT_MAX_DEPTH: usize = 100;
 
 /// The recursion limit LiteLLM would use in this environment (`DEFAULT_MAX_RECURSE_DEPTH`).
 pub fn max_depth_from_env() -> usize {
-    std::env::var("DEFAULT_MAX_RECURSE_DEPTH").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(DEFAULT_MAX_DEPTH)
+    std::env::var("DEFAULT_MAX_RECURSE_DEPTH")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(DEFAULT_MAX_DEPTH)
 }
 
 /// Why a reference-looking value is not resolved.
@@ -51,12 +54,27 @@ pub enum NoticeKind {
 impl std::fmt::Display for NoticeKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::InSequence => f.write_str("a string inside a list; LiteLLM does not resolve list items"),
-            Self::NestedSequence => f.write_str("inside a list of lists; LiteLLM does not resolve there"),
-            Self::PointerKey { key } => write!(f, "under `{key}`, a `*_ref` pointer key that LiteLLM leaves verbatim"),
-            Self::Oidc => f.write_str("an `oidc/` reference; LiteLLM fetches OIDC tokens itself at request time"),
-            Self::Tagged { tag } => write!(f, "tagged `{tag}`, so not a string; LiteLLM does not resolve it"),
-            Self::TooDeep { limit } => write!(f, "nested deeper than LiteLLM's limit of {limit} levels (DEFAULT_MAX_RECURSE_DEPTH); LiteLLM leaves it unresolved"),
+            Self::InSequence => {
+                f.write_str("a string inside a list; LiteLLM does not resolve list items")
+            }
+            Self::NestedSequence => {
+                f.write_str("inside a list of lists; LiteLLM does not resolve there")
+            }
+            Self::PointerKey { key } => write!(
+                f,
+                "under `{key}`, a `*_ref` pointer key that LiteLLM leaves verbatim"
+            ),
+            Self::Oidc => f.write_str(
+                "an `oidc/` reference; LiteLLM fetches OIDC tokens itself at request time",
+            ),
+            Self::Tagged { tag } => write!(
+                f,
+                "tagged `{tag}`, so not a string; LiteLLM does not resolve it"
+            ),
+            Self::TooDeep { limit } => write!(
+                f,
+                "nested deeper than LiteLLM's limit of {limit} levels (DEFAULT_MAX_RECURSE_DEPTH); LiteLLM leaves it unresolved"
+            ),
         }
     }
 }
@@ -75,7 +93,11 @@ pub struct Notice {
 
 impl std::fmt::Display for Notice {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: `{}` is not resolved: {}", self.location, self.written, self.kind)
+        write!(
+            f,
+            "{}: `{}` is not resolved: {}",
+            self.location, self.written, self.kind
+        )
     }
 }
 
@@ -92,8 +114,12 @@ pub struct Discovery {
 
 /// Keys of `general_settings` that configure the secret manager itself; LiteLLM reads them
 /// from the real environment before the walk, and osenv handles them in `settings`.
-pub const KEY_MANAGEMENT_KEYS: [&str; 4] =
-    ["key_management_system", "key_management_settings", "use_google_kms", "use_azure_key_vault"];
+pub const KEY_MANAGEMENT_KEYS: [&str; 4] = [
+    "key_management_system",
+    "key_management_settings",
+    "use_google_kms",
+    "use_azure_key_vault",
+];
 
 struct Walker<'d> {
     doc: &'d Document,
@@ -118,14 +144,23 @@ impl Document {
             path: Vec::new(),
         };
         w.mapping(self.root(), 1);
-        let Walker { refs, mut notices, mut errors, .. } = w;
+        let Walker {
+            refs,
+            mut notices,
+            mut errors,
+            ..
+        } = w;
         notices.retain(|id, _| !refs.contains_key(id));
         let mut references: Vec<Reference> = refs.into_values().collect();
-        references.sort_by(|a, b| a.span.start.cmp(&b.span.start));
+        references.sort_by_key(|r| r.span.start);
         let mut notices: Vec<Notice> = notices.into_values().collect();
         notices.sort_by(|a, b| a.location.cmp(&b.location));
         errors.sort_by(|a, b| a.location().cmp(&b.location()));
-        Discovery { references, notices, errors }
+        Discovery {
+            references,
+            notices,
+            errors,
+        }
     }
 }
 
@@ -141,7 +176,9 @@ impl Walker<'_> {
             return;
         }
         let doc = self.doc;
-        let Some(entries) = doc.entries(id) else { return };
+        let Some(entries) = doc.entries(id) else {
+            return;
+        };
         let skip_key_management = self.path.len() == 1 && self.path[0] == "general_settings";
         for &Entry { key, value } in entries {
             let key_text = doc.scalar(key).unwrap_or("?").to_owned();
@@ -205,10 +242,17 @@ impl Walker<'_> {
                 let bare_key = key.split('[').next().unwrap_or_default();
                 let name = reference::name_of(text).unwrap_or_default();
                 if let Some(tag) = node.tag.as_deref().filter(|t| *t != STR_TAG) {
-                    let tag = tag.strip_prefix("tag:yaml.org,2002:").map_or_else(|| tag.to_owned(), |t| format!("!!{t}"));
+                    let tag = tag
+                        .strip_prefix("tag:yaml.org,2002:")
+                        .map_or_else(|| tag.to_owned(), |t| format!("!!{t}"));
                     self.notice(target, NoticeKind::Tagged { tag });
                 } else if bare_key.ends_with("_ref") {
-                    self.notice(target, NoticeKind::PointerKey { key: bare_key.to_owned() });
+                    self.notice(
+                        target,
+                        NoticeKind::PointerKey {
+                            key: bare_key.to_owned(),
+                        },
+                    );
                 } else if name.starts_with("oidc/") {
                     self.notice(target, NoticeKind::Oidc);
                 } else if style.is_block() {
@@ -235,7 +279,11 @@ impl Walker<'_> {
     }
 
     fn notice_if_reference(&mut self, id: NodeId, kind: NoticeKind) {
-        if self.doc.scalar(id).is_some_and(|v| v.starts_with(reference::PREFIX)) {
+        if self
+            .doc
+            .scalar(id)
+            .is_some_and(|v| v.starts_with(reference::PREFIX))
+        {
             self.notice(id, kind);
         }
     }
@@ -262,7 +310,9 @@ impl Walker<'_> {
             match &doc.node(id).kind {
                 NodeKind::Scalar { .. } => self.notice_if_reference(id, kind.clone()),
                 NodeKind::Sequence { items, .. } => stack.extend(items.iter().rev()),
-                NodeKind::Mapping { entries, .. } => stack.extend(entries.iter().rev().map(|e| e.value)),
+                NodeKind::Mapping { entries, .. } => {
+                    stack.extend(entries.iter().rev().map(|e| e.value))
+                }
                 NodeKind::Alias { .. } => {}
             }
         }
@@ -274,7 +324,9 @@ mod tests {
     use super::*;
 
     fn discover(src: &str) -> Discovery {
-        Document::parse("t.yaml", src.to_owned()).unwrap().discover(DEFAULT_MAX_DEPTH)
+        Document::parse("t.yaml", src.to_owned())
+            .unwrap()
+            .discover(DEFAULT_MAX_DEPTH)
     }
 
     #[test]
@@ -284,13 +336,25 @@ mod tests {
              callbacks: [\"os.environ/B\"]\nx: [[{k: os.environ/C}]]\nsigning_key_ref: os.environ/D\n\
              t: os.environ/oidc/google/aud\nbin: !!binary os.environ/E\ns: !!str os.environ/F\n",
         );
-        let names: Vec<_> = d.references.iter().map(|r| (r.name.as_str(), r.path.as_str())).collect();
-        assert_eq!(names, [("A", "model_list[0].litellm_params.api_key"), ("F", "s")]);
+        let names: Vec<_> = d
+            .references
+            .iter()
+            .map(|r| (r.name.as_str(), r.path.as_str()))
+            .collect();
+        assert_eq!(
+            names,
+            [("A", "model_list[0].litellm_params.api_key"), ("F", "s")]
+        );
         let kinds: Vec<_> = d.notices.iter().map(|n| n.kind.clone()).collect();
         assert_eq!(kinds.len(), 5, "{kinds:?}");
         assert_eq!(kinds[0], NoticeKind::InSequence);
         assert_eq!(kinds[1], NoticeKind::NestedSequence);
-        assert_eq!(kinds[2], NoticeKind::PointerKey { key: "signing_key_ref".into() });
+        assert_eq!(
+            kinds[2],
+            NoticeKind::PointerKey {
+                key: "signing_key_ref".into()
+            }
+        );
         assert_eq!(kinds[3], NoticeKind::Oidc);
     }
 
@@ -313,7 +377,9 @@ mod tests {
 
     #[test]
     fn skips_key_management_settings() {
-        let d = discover("general_settings:\n  key_management_system: os.environ/KMS\n  master_key: os.environ/M\n");
+        let d = discover(
+            "general_settings:\n  key_management_system: os.environ/KMS\n  master_key: os.environ/M\n",
+        );
         assert_eq!(d.references.len(), 1);
         assert_eq!(d.references[0].name, "M");
     }

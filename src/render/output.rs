@@ -10,16 +10,30 @@ use std::path::Path;
 
 /// Write `contents` to `path` atomically with mode 0600.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), IoError> {
-    let err = |verb| move |source| IoError { verb, path: path.to_owned(), source };
+    let err = |verb| {
+        move |source| IoError {
+            verb,
+            path: path.to_owned(),
+            source,
+        }
+    };
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::Builder::new().prefix(".osenv-").suffix(".tmp").tempfile_in(dir).map_err(err("cannot create a temporary file next to"))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".osenv-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(err("cannot create a temporary file next to"))?;
     set_private(tmp.as_file()).map_err(err("cannot set mode 0600 on a temporary file for"))?;
     tmp.write_all(contents).map_err(err("cannot write"))?;
     tmp.as_file().sync_all().map_err(err("cannot sync"))?;
-    tmp.persist(path).map_err(|e| IoError { verb: "cannot replace", path: path.to_owned(), source: e.error })?;
+    tmp.persist(path).map_err(|e| IoError {
+        verb: "cannot replace",
+        path: path.to_owned(),
+        source: e.error,
+    })?;
     sync_dir(dir);
     Ok(())
 }
@@ -60,7 +74,10 @@ mod tests {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         write_atomic(&path, b"new").unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(leftovers.len(), 1);
     }

@@ -83,14 +83,21 @@ pub fn render<'a>(
             let text = match value_of(r) {
                 None => Zeroizing::new("null".to_owned()),
                 Some(v) => {
-                    let coercion = if r.tagged { Coercion::Off } else { options.coercion };
+                    let coercion = if r.tagged {
+                        Coercion::Off
+                    } else {
+                        options.coercion
+                    };
                     match coercion.apply(v.expose()) {
                         Some(b) => Zeroizing::new(b.to_string()),
                         None => Zeroizing::new(scalar(v.expose()).into_owned()),
                     }
                 }
             };
-            Edit { range: r.span.clone(), text }
+            Edit {
+                range: r.span.clone(),
+                text,
+            }
         })
         .collect();
     let mut kept_key_management = None;
@@ -113,20 +120,31 @@ pub fn render<'a>(
         at = edit.range.end;
     }
     out.push_str(&src[at..]);
-    Rendered { text: out, kept_key_management }
+    Rendered {
+        text: out,
+        kept_key_management,
+    }
 }
 
 /// `value` as a YAML scalar that reads back as exactly this string.
 pub fn scalar(value: &str) -> Cow<'_, str> {
-    if is_safe_plain(value) { Cow::Borrowed(value) } else { Cow::Owned(double_quoted(value)) }
+    if is_safe_plain(value) {
+        Cow::Borrowed(value)
+    } else {
+        Cow::Owned(double_quoted(value))
+    }
 }
 
 /// Plain only for a conservative character set and never for a word PyYAML or YAML 1.2 would
 /// read as a boolean, null or number.
 fn is_safe_plain(value: &str) -> bool {
-    let Some(first) = value.chars().next() else { return false };
+    let Some(first) = value.chars().next() else {
+        return false;
+    };
     (first.is_ascii_alphabetic() || first == '_' || first == '/')
-        && value.chars().all(|c| c.is_ascii_alphanumeric() || "_./+=-@".contains(c))
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./+=-@".contains(c))
         && !matches!(
             value.to_ascii_lowercase().as_str(),
             "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n" | "null"
@@ -160,17 +178,28 @@ fn double_quoted(value: &str) -> String {
 /// up the manager again from the rendered config. `Err` when that would break an alias.
 fn key_management_edits(doc: &Document) -> Result<Vec<Edit>, Location> {
     let text = doc.text();
-    let Some(general) = doc.get(doc.root(), "general_settings") else { return Ok(Vec::new()) };
+    let Some(general) = doc.get(doc.root(), "general_settings") else {
+        return Ok(Vec::new());
+    };
     let map = general.value;
     let (entries, flow) = match &doc.node(map).kind {
         NodeKind::Mapping { entries, flow } => (entries, *flow),
         _ => return Ok(Vec::new()),
     };
-    let removed: Vec<_> = entries.iter().filter(|e| doc.scalar(e.key).is_some_and(|k| KEY_MANAGEMENT_KEYS.contains(&k))).collect();
+    let removed: Vec<_> = entries
+        .iter()
+        .filter(|e| {
+            doc.scalar(e.key)
+                .is_some_and(|k| KEY_MANAGEMENT_KEYS.contains(&k))
+        })
+        .collect();
     if removed.is_empty() {
         return Ok(Vec::new());
     }
-    let is_removed = |i: usize| doc.scalar(entries[i].key).is_some_and(|k| KEY_MANAGEMENT_KEYS.contains(&k));
+    let is_removed = |i: usize| {
+        doc.scalar(entries[i].key)
+            .is_some_and(|k| KEY_MANAGEMENT_KEYS.contains(&k))
+    };
     let mut ranges = Vec::new();
     if flow {
         // Remove runs of entries together so the commas stay right: up to the next kept key, or
@@ -185,11 +214,18 @@ fn key_management_edits(doc: &Document) -> Result<Vec<Edit>, Location> {
             while j + 1 < entries.len() && is_removed(j + 1) {
                 j += 1;
             }
-            let run_end = doc.node(entries[j].value).span.end.max(doc.node(entries[j].key).span.end);
+            let run_end = doc
+                .node(entries[j].value)
+                .span
+                .end
+                .max(doc.node(entries[j].key).span.end);
             let range = if j + 1 < entries.len() {
                 doc.node(entries[i].key).span.start..doc.node(entries[j + 1].key).span.start
             } else if i > 0 {
-                doc.node(entries[i - 1].value).span.end.max(doc.node(entries[i - 1].key).span.end)..run_end
+                doc.node(entries[i - 1].value)
+                    .span
+                    .end
+                    .max(doc.node(entries[i - 1].key).span.end)..run_end
             } else {
                 doc.node(entries[i].key).span.start..run_end
             };
@@ -201,25 +237,41 @@ fn key_management_edits(doc: &Document) -> Result<Vec<Edit>, Location> {
             let start = doc.node(e.key).span.start;
             let end = doc.node(e.value).span.end.max(doc.node(e.key).span.end);
             let line = doc.lines().line_range(text, start);
-            let start = if text[line.start..start].trim().is_empty() { line.start } else { start };
-            let end = if text[..end].ends_with('\n') { end } else { text[end..].find('\n').map_or(text.len(), |n| end + n + 1) };
+            let start = if text[line.start..start].trim().is_empty() {
+                line.start
+            } else {
+                start
+            };
+            let end = if text[..end].ends_with('\n') {
+                end
+            } else {
+                text[end..].find('\n').map_or(text.len(), |n| end + n + 1)
+            };
             ranges.push((i, start..end));
         }
     }
     let mut edits = Vec::new();
     for (i, range) in ranges {
         // An anchor inside a removed entry may be used elsewhere; removing it would break the YAML.
-        if (0..doc.len()).any(|id| doc.node(id).anchored && range.contains(&doc.node(id).span.start)) {
+        if (0..doc.len())
+            .any(|id| doc.node(id).anchored && range.contains(&doc.node(id).span.start))
+        {
             return Err(doc.location(entries[i].key));
         }
-        edits.push(Edit { range, text: Zeroizing::new(String::new()) });
+        edits.push(Edit {
+            range,
+            text: Zeroizing::new(String::new()),
+        });
     }
     if !flow && removed.len() == entries.len() {
         // Leave `general_settings: {}` rather than a null LiteLLM would have to special-case.
         let key_end = doc.node(general.key).span.end;
         if let Some(colon) = text[key_end..].find(':') {
             let at = key_end + colon + 1;
-            edits.push(Edit { range: at..at, text: Zeroizing::new(" {}".into()) });
+            edits.push(Edit {
+                range: at..at,
+                text: Zeroizing::new(" {}".into()),
+            });
         }
     }
     Ok(edits)

@@ -8,9 +8,17 @@ const CANARY_FILE: &str = "canary-file-51b2";
 
 fn assert_clean(run: &Run, what: &str, stdout_may_hold: bool) {
     for canary in [CANARY, CANARY_FILE] {
-        assert!(!run.stderr.contains(canary), "{what}: canary on stderr:\n{}", run.stderr);
+        assert!(
+            !run.stderr.contains(canary),
+            "{what}: canary on stderr:\n{}",
+            run.stderr
+        );
         if !stdout_may_hold {
-            assert!(!run.stdout.contains(canary), "{what}: canary on stdout:\n{}", run.stdout);
+            assert!(
+                !run.stdout.contains(canary),
+                "{what}: canary on stdout:\n{}",
+                run.stdout
+            );
         }
     }
 }
@@ -20,29 +28,120 @@ fn no_command_or_error_path_leaks_a_value() {
     let config = "a:\n  k: os.environ/SECRET\n  f: os.environ/FROM_FILE\n  m: os.environ/MISSING\n  n: os.environ/MULTI\n";
     let dir = workdir(&[
         ("config.yaml", config),
-        ("ok.yaml", "a:\n  k: os.environ/SECRET\n  f: os.environ/FROM_FILE\n"),
+        (
+            "ok.yaml",
+            "a:\n  k: os.environ/SECRET\n  f: os.environ/FROM_FILE\n",
+        ),
         ("multi.yaml", "a:\n  n: os.environ/MULTI\n"),
         (".env", &format!("FROM_FILE={CANARY_FILE}\n")),
         ("bad.env", &format!("X='{CANARY_FILE}\n")),
-        ("bad-int.j2", "{{ secret(\"SECRET\") | int + 1 }}\n{{ secret(\"SECRET\") + 1 }}\n"),
-        ("kms.yaml", "general_settings:\n  key_management_system: os.environ/SECRET\n"),
-        ("ro.yaml", "general_settings:\n  key_management_system: aws_secret_manager\n"),
+        (
+            "bad-int.j2",
+            "{{ secret(\"SECRET\") | int + 1 }}\n{{ secret(\"SECRET\") + 1 }}\n",
+        ),
+        (
+            "kms.yaml",
+            "general_settings:\n  key_management_system: os.environ/SECRET\n",
+        ),
+        (
+            "ro.yaml",
+            "general_settings:\n  key_management_system: aws_secret_manager\n",
+        ),
     ]);
     let cases: Vec<(&str, Vec<&str>, bool)> = vec![
-        ("render ok", vec!["-vvv", "render", "ok.yaml", "--env-file", ".env"], true),
-        ("render missing", vec!["-vvv", "render", "config.yaml", "--env-file", ".env"], false),
-        ("render allow-missing", vec!["-vvv", "render", "config.yaml", "--env-file", ".env", "--allow-missing"], true),
-        ("check", vec!["-vvv", "check", "config.yaml", "--env-file", ".env"], false),
-        ("check json", vec!["-vvv", "check", "config.yaml", "--env-file", ".env", "--format", "json"], false),
-        ("env missing", vec!["-vvv", "env", "config.yaml", "--env-file", ".env"], false),
-        ("env docker newline", vec!["-vvv", "env", "multi.yaml", "--format", "docker"], false),
-        ("env shell", vec!["-vvv", "env", "ok.yaml", "--env-file", ".env", "--format", "shell"], true),
-        ("bad dotenv", vec!["-vvv", "render", "ok.yaml", "--env-file", "bad.env"], false),
-        ("template error", vec!["-vvv", "template", "bad-int.j2"], false),
+        (
+            "render ok",
+            vec!["-vvv", "render", "ok.yaml", "--env-file", ".env"],
+            true,
+        ),
+        (
+            "render missing",
+            vec!["-vvv", "render", "config.yaml", "--env-file", ".env"],
+            false,
+        ),
+        (
+            "render allow-missing",
+            vec![
+                "-vvv",
+                "render",
+                "config.yaml",
+                "--env-file",
+                ".env",
+                "--allow-missing",
+            ],
+            true,
+        ),
+        (
+            "check",
+            vec!["-vvv", "check", "config.yaml", "--env-file", ".env"],
+            false,
+        ),
+        (
+            "check json",
+            vec![
+                "-vvv",
+                "check",
+                "config.yaml",
+                "--env-file",
+                ".env",
+                "--format",
+                "json",
+            ],
+            false,
+        ),
+        (
+            "env missing",
+            vec!["-vvv", "env", "config.yaml", "--env-file", ".env"],
+            false,
+        ),
+        (
+            "env docker newline",
+            vec!["-vvv", "env", "multi.yaml", "--format", "docker"],
+            false,
+        ),
+        (
+            "env shell",
+            vec![
+                "-vvv",
+                "env",
+                "ok.yaml",
+                "--env-file",
+                ".env",
+                "--format",
+                "shell",
+            ],
+            true,
+        ),
+        (
+            "bad dotenv",
+            vec!["-vvv", "render", "ok.yaml", "--env-file", "bad.env"],
+            false,
+        ),
+        (
+            "template error",
+            vec!["-vvv", "template", "bad-int.j2"],
+            false,
+        ),
         ("system from env", vec!["-vvv", "render", "kms.yaml"], false),
         ("put", vec!["-vvv", "put", "ro.yaml", "NAME"], false),
-        ("exec missing", vec!["-vvv", "exec", "config.yaml", "--", "true"], false),
-        ("exec not found", vec!["-vvv", "exec", "ok.yaml", "--env-file", ".env", "--", "no-such-cmd-osenv"], false),
+        (
+            "exec missing",
+            vec!["-vvv", "exec", "config.yaml", "--", "true"],
+            false,
+        ),
+        (
+            "exec not found",
+            vec![
+                "-vvv",
+                "exec",
+                "ok.yaml",
+                "--env-file",
+                ".env",
+                "--",
+                "no-such-cmd-osenv",
+            ],
+            false,
+        ),
     ];
     for (what, args, stdout_may_hold) in cases {
         let run = osenv(dir.path())
@@ -55,7 +154,10 @@ fn no_command_or_error_path_leaks_a_value() {
         assert_clean(&run, what, stdout_may_hold);
     }
     // Nothing but the inputs is left behind in the directory.
-    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
     assert!(names.iter().all(|n| !n.starts_with(".osenv-")), "{names:?}");
 }
 

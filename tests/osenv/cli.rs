@@ -14,33 +14,62 @@ general_settings:
 #[test]
 fn render_to_stdout_and_file() {
     let dir = workdir(&[("config.yaml", CONFIG), (".env", "OPENAI_API_KEY=sk-a\n")]);
-    let run = osenv(dir.path()).args(["render", "config.yaml", "--env-file", ".env"]).env("LITELLM_MASTER_KEY", "sk-m").run();
+    let run = osenv(dir.path())
+        .args(["render", "config.yaml", "--env-file", ".env"])
+        .env("LITELLM_MASTER_KEY", "sk-m")
+        .run();
     run.success();
-    assert!(run.stdout.contains("      api_key: sk-a   # keep me\n"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("      api_key: sk-a   # keep me\n"),
+        "{}",
+        run.stdout
+    );
     assert!(run.stdout.contains("  master_key: sk-m\n"));
 
     let run = osenv(dir.path())
-        .args(["render", "config.yaml", "--env-file", ".env", "-o", "out.yaml"])
+        .args([
+            "render",
+            "config.yaml",
+            "--env-file",
+            ".env",
+            "-o",
+            "out.yaml",
+        ])
         .env("LITELLM_MASTER_KEY", "sk-m")
         .run();
     run.success();
     assert!(run.stdout.is_empty());
     let out = dir.path().join("out.yaml");
-    assert!(std::fs::read_to_string(&out).unwrap().contains("api_key: sk-a"));
+    assert!(
+        std::fs::read_to_string(&out)
+            .unwrap()
+            .contains("api_key: sk-a")
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&out).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&out).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 }
 
 #[test]
 fn a_failed_run_leaves_the_output_untouched() {
     let dir = workdir(&[("config.yaml", CONFIG), ("out.yaml", "previous\n")]);
-    let run = osenv(dir.path()).args(["render", "config.yaml", "-o", "out.yaml"]).run();
+    let run = osenv(dir.path())
+        .args(["render", "config.yaml", "-o", "out.yaml"])
+        .run();
     run.code(1);
-    assert_eq!(std::fs::read_to_string(dir.path().join("out.yaml")).unwrap(), "previous\n");
-    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out.yaml")).unwrap(),
+        "previous\n"
+    );
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(names.len(), 2, "no temp files left: {names:?}");
     // Every missing reference in one run, sorted, located.
     assert_eq!(
@@ -54,7 +83,10 @@ fn a_failed_run_leaves_the_output_untouched() {
 #[test]
 fn crlf_line_endings_are_kept() {
     let dir = workdir(&[("c.yaml", "a:\r\n  k: os.environ/K # c\r\nb: 1\r\n")]);
-    let run = osenv(dir.path()).args(["render", "c.yaml"]).env("K", "v").run();
+    let run = osenv(dir.path())
+        .args(["render", "c.yaml"])
+        .env("K", "v")
+        .run();
     run.success();
     assert_eq!(run.stdout, "a:\r\n  k: v # c\r\nb: 1\r\n");
 }
@@ -70,36 +102,76 @@ fn config_from_stdin() {
         .run();
     run.success();
     assert!(run.stdout.contains("api_key: a"));
-    let run = osenv(dir.path()).args(["check", "-"]).stdin("a: os.environ/NOPE\n").run();
+    let run = osenv(dir.path())
+        .args(["check", "-"])
+        .stdin("a: os.environ/NOPE\n")
+        .run();
     run.code(1);
-    assert!(run.stderr.contains("<stdin>:1:4: cannot resolve `os.environ/NOPE`"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("<stdin>:1:4: cannot resolve `os.environ/NOPE`"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
 fn allow_missing_reproduces_litellm_null_with_warnings() {
     let dir = workdir(&[("config.yaml", CONFIG)]);
-    let run = osenv(dir.path()).args(["render", "config.yaml", "--allow-missing"]).env("OPENAI_API_KEY", "x").run();
+    let run = osenv(dir.path())
+        .args(["render", "config.yaml", "--allow-missing"])
+        .env("OPENAI_API_KEY", "x")
+        .run();
     run.success();
     assert!(run.stdout.contains("master_key: null\n"));
-    assert!(run.stderr.starts_with("warning: config.yaml:6:15: cannot resolve `os.environ/LITELLM_MASTER_KEY`"), "{}", run.stderr);
-    let quiet = osenv(dir.path()).args(["-q", "render", "config.yaml", "--allow-missing"]).env("OPENAI_API_KEY", "x").run();
+    assert!(
+        run.stderr.starts_with(
+            "warning: config.yaml:6:15: cannot resolve `os.environ/LITELLM_MASTER_KEY`"
+        ),
+        "{}",
+        run.stderr
+    );
+    let quiet = osenv(dir.path())
+        .args(["-q", "render", "config.yaml", "--allow-missing"])
+        .env("OPENAI_API_KEY", "x")
+        .run();
     quiet.success();
     assert!(quiet.stderr.is_empty());
 }
 
 #[test]
 fn exit_code_two_for_unusable_input() {
-    let dir = workdir(&[("bad.yaml", "a: [\n"), ("config.yaml", CONFIG), ("bad.env", "A='unterminated\n")]);
-    osenv(dir.path()).args(["render", "nope.yaml"]).run().code(2);
+    let dir = workdir(&[
+        ("bad.yaml", "a: [\n"),
+        ("config.yaml", CONFIG),
+        ("bad.env", "A='unterminated\n"),
+    ]);
+    osenv(dir.path())
+        .args(["render", "nope.yaml"])
+        .run()
+        .code(2);
     let run = osenv(dir.path()).args(["render", "bad.yaml"]).run();
     run.code(2);
-    assert!(run.stderr.starts_with("error: bad.yaml:2:1: invalid YAML"), "{}", run.stderr);
-    let run = osenv(dir.path()).args(["render", "config.yaml", "--env-file", "bad.env"]).run();
+    assert!(
+        run.stderr.starts_with("error: bad.yaml:2:1: invalid YAML"),
+        "{}",
+        run.stderr
+    );
+    let run = osenv(dir.path())
+        .args(["render", "config.yaml", "--env-file", "bad.env"])
+        .run();
     run.code(2);
-    assert!(run.stderr.contains("bad.env:1:1: invalid dotenv line"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("bad.env:1:1: invalid dotenv line"),
+        "{}",
+        run.stderr
+    );
     osenv(dir.path()).args(["render"]).run().code(2);
     osenv(dir.path()).args(["frobnicate"]).run().code(2);
-    osenv(dir.path()).args(["render", "config.yaml", "--deadline", "-1"]).run().code(2);
+    osenv(dir.path())
+        .args(["render", "config.yaml", "--deadline", "-1"])
+        .run()
+        .code(2);
 }
 
 #[test]
@@ -138,7 +210,13 @@ fn env_exports_references_and_hosted_keys_in_every_format() {
     };
     let dotenv = base("dotenv").run();
     dotenv.success();
-    assert!(dotenv.stdout.contains("DATABASE_URL='postgres://u:p@h/db'\n"), "{}", dotenv.stdout);
+    assert!(
+        dotenv
+            .stdout
+            .contains("DATABASE_URL='postgres://u:p@h/db'\n"),
+        "{}",
+        dotenv.stdout
+    );
     assert!(dotenv.stdout.contains("LITELLM_MASTER_KEY=\"sk-it's\"\n"));
     assert!(dotenv.stdout.contains("OTHER=\"two\\nlines\"\n"));
 
@@ -147,11 +225,16 @@ fn env_exports_references_and_hosted_keys_in_every_format() {
     std::fs::write(dir.path().join("vars.sh"), &shell.stdout).unwrap();
     let out = std::process::Command::new("sh")
         .arg("-c")
-        .arg(". ./vars.sh && printf '%s|%s|%s' \"$LITELLM_MASTER_KEY\" \"$DATABASE_URL\" \"$OTHER\"")
+        .arg(
+            ". ./vars.sh && printf '%s|%s|%s' \"$LITELLM_MASTER_KEY\" \"$DATABASE_URL\" \"$OTHER\"",
+        )
         .current_dir(dir.path())
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), "sk-it's|postgres://u:p@h/db|two\nlines");
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "sk-it's|postgres://u:p@h/db|two\nlines"
+    );
 
     let json = base("json").run();
     json.success();
@@ -159,30 +242,61 @@ fn env_exports_references_and_hosted_keys_in_every_format() {
     assert_eq!(parsed["OTHER"], "two\nlines");
     assert_eq!(parsed.as_object().unwrap().len(), 3);
 
-    let k8s = base("k8s-secret").args(["--secret-name", "litellm", "--namespace", "ai"]).run();
+    let k8s = base("k8s-secret")
+        .args(["--secret-name", "litellm", "--namespace", "ai"])
+        .run();
     k8s.success();
-    assert!(k8s.stdout.contains("kind: Secret\nmetadata:\n  name: litellm\n  namespace: ai\ntype: Opaque\ndata:\n"), "{}", k8s.stdout);
+    assert!(
+        k8s.stdout.contains(
+            "kind: Secret\nmetadata:\n  name: litellm\n  namespace: ai\ntype: Opaque\ndata:\n"
+        ),
+        "{}",
+        k8s.stdout
+    );
     assert!(k8s.stdout.contains("  OTHER: dHdvCmxpbmVz\n"));
 
     let docker = base("docker").run();
     docker.code(1);
-    assert_eq!(docker.stderr, "error: cannot write `OTHER` as docker: the value has a line break, which docker --env-file cannot carry\n");
+    assert_eq!(
+        docker.stderr,
+        "error: cannot write `OTHER` as docker: the value has a line break, which docker --env-file cannot carry\n"
+    );
     assert!(docker.stdout.is_empty());
 
-    let run = osenv(dir.path()).args(["env", "config.yaml", "--format", "k8s-secret", "--secret-name", "Bad_Name"]).run();
+    let run = osenv(dir.path())
+        .args([
+            "env",
+            "config.yaml",
+            "--format",
+            "k8s-secret",
+            "--secret-name",
+            "Bad_Name",
+        ])
+        .run();
     run.code(2);
 }
 
 #[test]
 fn env_to_file_is_private() {
     let dir = workdir(&[("config.yaml", "a: os.environ/A\n")]);
-    osenv(dir.path()).args(["env", "config.yaml", "-o", "out.env"]).env("A", "1").run().success();
+    osenv(dir.path())
+        .args(["env", "config.yaml", "-o", "out.env"])
+        .env("A", "1")
+        .run()
+        .success();
     let text = std::fs::read_to_string(dir.path().join("out.env")).unwrap();
     assert!(text.ends_with("A='1'\n"));
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(dir.path().join("out.env")).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(dir.path().join("out.env"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
     }
 }
 
@@ -191,20 +305,37 @@ fn env_to_file_is_private() {
 fn exec_passes_values_only_through_the_environment() {
     let dir = workdir(&[("config.yaml", CONFIG)]);
     let run = osenv(dir.path())
-        .args(["exec", "config.yaml", "--", "sh", "-c", "printf '%s %s' \"$OPENAI_API_KEY\" \"$LITELLM_MASTER_KEY\"; exit 7"])
+        .args([
+            "exec",
+            "config.yaml",
+            "--",
+            "sh",
+            "-c",
+            "printf '%s %s' \"$OPENAI_API_KEY\" \"$LITELLM_MASTER_KEY\"; exit 7",
+        ])
         .env("OPENAI_API_KEY", "sk-exec")
         .env("LITELLM_MASTER_KEY", "sk-master")
         .run();
     run.code(7);
     assert_eq!(run.stdout, "sk-exec sk-master");
     let run = osenv(dir.path())
-        .args(["exec", "config.yaml", "--", "definitely-not-a-command-osenv"])
+        .args([
+            "exec",
+            "config.yaml",
+            "--",
+            "definitely-not-a-command-osenv",
+        ])
         .env("OPENAI_API_KEY", "a")
         .env("LITELLM_MASTER_KEY", "b")
         .run();
     run.code(127);
-    assert!(run.stderr.contains("cannot execute `definitely-not-a-command-osenv`"));
-    let run = osenv(dir.path()).args(["exec", "config.yaml", "--", "true"]).run();
+    assert!(
+        run.stderr
+            .contains("cannot execute `definitely-not-a-command-osenv`")
+    );
+    let run = osenv(dir.path())
+        .args(["exec", "config.yaml", "--", "true"])
+        .run();
     run.code(1);
 }
 
@@ -212,7 +343,14 @@ fn exec_passes_values_only_through_the_environment() {
 fn check_lists_references_without_values() {
     let dir = workdir(&[("config.yaml", HOSTED), (".env", "OTHER=from-file\n")]);
     let run = osenv(dir.path())
-        .args(["check", "config.yaml", "--env-file", ".env", "--format", "json"])
+        .args([
+            "check",
+            "config.yaml",
+            "--env-file",
+            ".env",
+            "--format",
+            "json",
+        ])
         .env("LITELLM_MASTER_KEY", "sk-secret-value")
         .run();
     run.code(1);
@@ -229,20 +367,42 @@ fn check_lists_references_without_values() {
     let hosted = report["hosted_keys"].as_array().unwrap();
     assert_eq!(hosted[0]["name"], "DATABASE_URL");
     assert_eq!(hosted[0]["status"], "error");
-    assert!(run.stderr.contains("config.yaml:6:39: cannot resolve `DATABASE_URL`"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("config.yaml:6:39: cannot resolve `DATABASE_URL`"),
+        "{}",
+        run.stderr
+    );
 
-    let offline = osenv(dir.path()).args(["check", "config.yaml", "--offline"]).run();
+    let offline = osenv(dir.path())
+        .args(["check", "config.yaml", "--offline"])
+        .run();
     offline.success();
     assert!(offline.stdout.contains("unchecked"));
 }
 
 #[test]
 fn check_warns_about_references_litellm_leaves_alone() {
-    let dir = workdir(&[("config.yaml", "a:\n  cb: [os.environ/X]\n  k_ref: os.environ/Y\n  ok: os.environ/Z\n")]);
-    let run = osenv(dir.path()).args(["check", "config.yaml"]).env("Z", "1").run();
+    let dir = workdir(&[(
+        "config.yaml",
+        "a:\n  cb: [os.environ/X]\n  k_ref: os.environ/Y\n  ok: os.environ/Z\n",
+    )]);
+    let run = osenv(dir.path())
+        .args(["check", "config.yaml"])
+        .env("Z", "1")
+        .run();
     run.success();
-    assert!(run.stdout.contains("warning: config.yaml:2:8: `os.environ/X` is not resolved: a string inside a list"), "{}", run.stdout);
-    assert!(run.stdout.contains("warning: config.yaml:3:10: `os.environ/Y` is not resolved: under `k_ref`"));
+    assert!(
+        run.stdout.contains(
+            "warning: config.yaml:2:8: `os.environ/X` is not resolved: a string inside a list"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("warning: config.yaml:3:10: `os.environ/Y` is not resolved: under `k_ref`")
+    );
 }
 
 #[test]
@@ -267,13 +427,25 @@ fn template_renders_secrets_with_filters() {
 fn put_and_delete_need_a_writable_backend() {
     let dir = workdir(&[
         ("config.yaml", "a: 1\n"),
-        ("ro.yaml", "general_settings:\n  key_management_system: hashicorp_vault\n"),
+        (
+            "ro.yaml",
+            "general_settings:\n  key_management_system: hashicorp_vault\n",
+        ),
     ]);
-    let run = osenv(dir.path()).args(["put", "config.yaml", "KEY"]).stdin("value\n").run();
+    let run = osenv(dir.path())
+        .args(["put", "config.yaml", "KEY"])
+        .stdin("value\n")
+        .run();
     run.code(1);
-    assert!(run.stderr.contains("does not support writing secrets"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("does not support writing secrets"),
+        "{}",
+        run.stderr
+    );
     assert!(!run.stderr.contains("value"));
-    let run = osenv(dir.path()).args(["delete", "config.yaml", "KEY"]).run();
+    let run = osenv(dir.path())
+        .args(["delete", "config.yaml", "KEY"])
+        .run();
     run.code(1);
     let run = osenv(dir.path()).args(["put", "-", "KEY"]).stdin("v").run();
     run.code(2);

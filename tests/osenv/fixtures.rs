@@ -6,7 +6,14 @@ use std::path::Path;
 
 fn env_args(config: &Path) -> Vec<String> {
     let env = config.with_extension("env");
-    if env.exists() { vec!["--env-file".into(), env.file_name().unwrap().to_string_lossy().into_owned()] } else { vec![] }
+    if env.exists() {
+        vec![
+            "--env-file".into(),
+            env.file_name().unwrap().to_string_lossy().into_owned(),
+        ]
+    } else {
+        vec![]
+    }
 }
 
 #[test]
@@ -47,7 +54,9 @@ fn err_fixtures_fail_with_located_errors() {
 fn rendered_fixtures_keep_every_other_byte() {
     // Outside the reference scalars (and removed key-management lines) the text is identical.
     let dir = fixtures().join("ok");
-    let run = osenv(&dir).args(["render", "realistic.yaml", "--env-file", "realistic.env"]).run();
+    let run = osenv(&dir)
+        .args(["render", "realistic.yaml", "--env-file", "realistic.env"])
+        .run();
     run.success();
     let src = std::fs::read_to_string(dir.join("realistic.yaml")).unwrap();
     assert_eq!(src.lines().count(), run.stdout.lines().count());

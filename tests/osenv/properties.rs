@@ -1,6 +1,7 @@
 //! Properties: a rendered config parses back to the same tree with exactly the secret
 //! substituted, and every env format reads back as the secret (or osenv refuses).
 
+use base64::Engine as _;
 use osenv::SecretValue;
 use osenv::backend::Environment;
 use osenv::document::{Document, NodeId, NodeKind};
@@ -26,16 +27,23 @@ fn tree(doc: &Document, id: NodeId) -> serde_json::Value {
     match &doc.node(doc.resolve_alias(id)).kind {
         NodeKind::Scalar { value, .. } => serde_json::Value::String(value.clone()),
         NodeKind::Sequence { items, .. } => items.iter().map(|&i| tree(doc, i)).collect(),
-        NodeKind::Mapping { entries, .. } => {
-            entries.iter().map(|e| (doc.scalar(e.key).unwrap_or("?").to_owned(), tree(doc, e.value))).collect::<serde_json::Map<_, _>>().into()
-        }
+        NodeKind::Mapping { entries, .. } => entries
+            .iter()
+            .map(|e| {
+                (
+                    doc.scalar(e.key).unwrap_or("?").to_owned(),
+                    tree(doc, e.value),
+                )
+            })
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
         NodeKind::Alias { .. } => unreachable!(),
     }
 }
 
 fn substitute(v: &mut serde_json::Value, secret: &str) {
     match v {
-        serde_json::Value::String(s) if s == "os.environ/S" => *s = secret.to_owned(),
+        serde_json::Value::String(s) if s == "os.environ/S" => secret.clone_into(s),
         serde_json::Value::Array(items) => items.iter_mut().for_each(|i| substitute(i, secret)),
         serde_json::Value::Object(map) => map.values_mut().for_each(|i| substitute(i, secret)),
         _ => {}
@@ -46,7 +54,15 @@ fn render(layout: &str, secret: &str) -> String {
     let doc = Document::parse("p.yaml", layout.to_owned()).unwrap();
     let refs = doc.discover(100).references;
     let value = SecretValue::new(secret);
-    let out = yaml::render(&doc, &refs, |_| Some(&value), RenderOptions { keep_key_management: false, coercion: Coercion::Off });
+    let out = yaml::render(
+        &doc,
+        &refs,
+        |_| Some(&value),
+        RenderOptions {
+            keep_key_management: false,
+            coercion: Coercion::Off,
+        },
+    );
     out.text.to_string()
 }
 
@@ -60,7 +76,9 @@ fn secrets() -> impl Strategy<Value = String> {
         Just(" leading".to_owned()),
         Just("x\nadmin: true".to_owned()),
     ]
-    .prop_filter("NUL cannot be in an environment variable", |s| !s.contains('\0'))
+    .prop_filter("NUL cannot be in an environment variable", |s| {
+        !s.contains('\0')
+    })
 }
 
 proptest! {
@@ -95,7 +113,6 @@ proptest! {
         let doc = Document::parse("k.yaml", manifest.to_string()).unwrap();
         let data = doc.get(doc.root(), "data").unwrap().value;
         let encoded = doc.scalar(doc.get(data, "V").unwrap().value).unwrap().to_owned();
-        use base64::Engine as _;
         let decoded = base64::engine::general_purpose::STANDARD.decode(encoded).unwrap();
         prop_assert_eq!(String::from_utf8(decoded).unwrap(), secret.clone());
 

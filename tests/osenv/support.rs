@@ -14,13 +14,21 @@ pub struct Run {
 impl Run {
     #[track_caller]
     pub fn success(&self) -> &Self {
-        assert_eq!(self.code, 0, "expected success\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "expected success\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 
     #[track_caller]
     pub fn code(&self, code: i32) -> &Self {
-        assert_eq!(self.code, code, "unexpected exit code\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, code,
+            "unexpected exit code\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 }
@@ -33,7 +41,9 @@ pub struct Osenv {
 /// `osenv` with no environment but PATH, run in `dir`.
 pub fn osenv(dir: &Path) -> Osenv {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_osenv"));
-    cmd.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default()).current_dir(dir);
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .current_dir(dir);
     Osenv { cmd, stdin: None }
 }
 
@@ -55,7 +65,11 @@ impl Osenv {
 
     pub fn run(mut self) -> Run {
         use std::io::Write;
-        self.cmd.stdin(if self.stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        self.cmd.stdin(if self.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
         self.cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = self.cmd.spawn().expect("osenv runs");
         if let Some(input) = self.stdin.take() {
