@@ -71,6 +71,23 @@ fn bench(c: &mut Criterion) {
         });
     }
     group.finish();
+
+    // The same inputs, parse only: how much of the pipeline the YAML parser takes.
+    let mut group = c.benchmark_group("parse_only");
+    for n in [1_000, 10_000] {
+        let (text, _) = config(n);
+        group.throughput(Throughput::Bytes(text.len() as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(n), &text, |b, text| {
+            b.iter(|| {
+                black_box(
+                    Document::parse("bench.yaml", text.clone())
+                        .expect("valid")
+                        .len(),
+                )
+            });
+        });
+    }
+    group.finish();
 }
 
 criterion_group!(benches, bench);
