@@ -23,10 +23,7 @@ fn config(n: usize) -> (String, Vec<(String, String)>) {
             text,
             "  - model_name: model-{i}\n    litellm_params:\n      model: openai/gpt-{i}\n      api_key: os.environ/KEY_{i}  # key {i}\n"
         );
-        env.push((
-            format!("KEY_{i}"),
-            format!("sk-{i:08}-value: with # specials"),
-        ));
+        env.push((format!("KEY_{i}"), format!("sk-{i:08}-value: with # specials")));
     }
     text.push_str("general_settings:\n  master_key: os.environ/KEY_0\n");
     (text, env)
@@ -67,7 +64,7 @@ fn bench(c: &mut Criterion) {
         let env = Environment::new(vars, vec![]);
         group.throughput(Throughput::Elements(n as u64));
         group.bench_with_input(BenchmarkId::from_parameter(n), &text, |b, text| {
-            b.iter(|| black_box(pipeline(text, &env, &rt)))
+            b.iter(|| black_box(pipeline(text, &env, &rt)));
         });
     }
     group.finish();
@@ -78,13 +75,7 @@ fn bench(c: &mut Criterion) {
         let (text, _) = config(n);
         group.throughput(Throughput::Bytes(text.len() as u64));
         group.bench_with_input(BenchmarkId::from_parameter(n), &text, |b, text| {
-            b.iter(|| {
-                black_box(
-                    Document::parse("bench.yaml", text.clone())
-                        .expect("valid")
-                        .len(),
-                )
-            });
+            b.iter(|| black_box(Document::parse("bench.yaml", text.clone()).expect("valid").len()));
         });
     }
     group.finish();

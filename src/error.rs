@@ -296,11 +296,7 @@ impl Error {
             Self::Config(_) | Self::Input(_) | Self::Dotenv(_) | Self::Usage(_) => 2,
             Self::Exec { source, .. } if source.kind() == std::io::ErrorKind::NotFound => 127,
             Self::Exec { .. } => 126,
-            Self::Unresolved(_)
-            | Self::Output(_)
-            | Self::Backend(_)
-            | Self::Format { .. }
-            | Self::Template(_) => 1,
+            Self::Unresolved(_) | Self::Output(_) | Self::Backend(_) | Self::Format { .. } | Self::Template(_) => 1,
         }
     }
 }
@@ -352,10 +348,7 @@ impl Error {
                     }
                 }
                 if items.len() > 1 {
-                    lines.push(format!(
-                        "error: {} references could not be resolved",
-                        items.len()
-                    ));
+                    lines.push(format!("error: {} references could not be resolved", items.len()));
                 }
             }
             other => {

@@ -69,10 +69,7 @@ impl LineIndex {
         if start == 0 && text.starts_with('\u{feff}') && offset >= 3 {
             start = 3; // a byte-order mark is not a column
         }
-        let column = text
-            .get(start..offset)
-            .map_or(offset - start, |s| s.chars().count())
-            + 1;
+        let column = text.get(start..offset).map_or(offset - start, |s| s.chars().count()) + 1;
         Location {
             file: Arc::clone(&self.file),
             line,
@@ -84,10 +81,7 @@ impl LineIndex {
     pub fn line_range(&self, text: &str, offset: usize) -> Range<usize> {
         let line = self.line_starts.partition_point(|&s| s <= offset).max(1);
         let start = self.line_starts[line - 1];
-        let end = self
-            .line_starts
-            .get(line)
-            .map_or(text.len(), |&next| next - 1);
+        let end = self.line_starts.get(line).map_or(text.len(), |&next| next - 1);
         let end = if end > start && text.as_bytes().get(end - 1) == Some(&b'\r') {
             end - 1
         } else {

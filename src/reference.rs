@@ -57,10 +57,7 @@ mod tests {
 
     #[test]
     fn names_follow_litellm() {
-        assert_eq!(
-            name_of("os.environ/OPENAI_API_KEY").as_deref(),
-            Some("OPENAI_API_KEY")
-        );
+        assert_eq!(name_of("os.environ/OPENAI_API_KEY").as_deref(), Some("OPENAI_API_KEY"));
         assert_eq!(name_of("os.environ/a/os.environ/b").as_deref(), Some("a/b"));
         assert_eq!(name_of("Bearer os.environ/X"), None);
         assert_eq!(name_of("OS.ENVIRON/X"), None);

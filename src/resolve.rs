@@ -123,12 +123,7 @@ impl Resolution {
 
     /// One error per reference whose name did not resolve, sorted by location, plus hosted keys
     /// that did not resolve (located at their `hosted_keys` entry).
-    pub fn errors(
-        &self,
-        references: &[Reference],
-        km: &KeyManagement,
-        plan: &Plan,
-    ) -> Vec<ReferenceError> {
+    pub fn errors(&self, references: &[Reference], km: &KeyManagement, plan: &Plan) -> Vec<ReferenceError> {
         let mut errors: Vec<ReferenceError> = references
             .iter()
             .filter_map(|r| match self.values.get(&r.name) {
@@ -262,8 +257,7 @@ mod tests {
         let (refs, km) = setup("a: os.environ/A\nb: os.environ/B\nc: os.environ/\n");
         let plan = Plan::new(&refs, &km);
         let env = Environment::new([("A", "1")], vec![]);
-        let resolution =
-            resolve(&plan, &env, None, &ResolveOptions::default(), Purpose::Read).await;
+        let resolution = resolve(&plan, &env, None, &ResolveOptions::default(), Purpose::Read).await;
         let errors: Vec<String> = resolution
             .errors(&refs, &km, &plan)
             .iter()

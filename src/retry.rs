@@ -31,9 +31,7 @@ impl RetryPolicy {
     /// The delay before retry number `retry` (1-based): full jitter over an exponential cap,
     /// so a fleet of starting pods does not retry in lockstep.
     pub fn delay(&self, retry: u32) -> Duration {
-        let exp = self
-            .base
-            .saturating_mul(1 << retry.saturating_sub(1).min(16));
+        let exp = self.base.saturating_mul(1 << retry.saturating_sub(1).min(16));
         let cap = exp.min(self.max_delay);
         let millis = u64::try_from(cap.as_millis()).unwrap_or(u64::MAX);
         Duration::from_millis(millis / 2 + fastrand::u64(0..=millis / 2))
@@ -41,11 +39,7 @@ impl RetryPolicy {
 
     /// Run `op` until it succeeds, fails permanently or runs out of attempts. Returns the last
     /// result and the number of attempts made.
-    pub async fn run<T, E, F, Fut>(
-        &self,
-        is_transient: impl Fn(&E) -> bool,
-        mut op: F,
-    ) -> (Result<T, E>, u32)
+    pub async fn run<T, E, F, Fut>(&self, is_transient: impl Fn(&E) -> bool, mut op: F) -> (Result<T, E>, u32)
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -88,9 +82,7 @@ mod tests {
             .await;
         assert_eq!((result, attempts), (Err("denied"), 1));
 
-        let (result, attempts) = policy
-            .run(|_: &&str| true, || async { Err::<(), _>("busy") })
-            .await;
+        let (result, attempts) = policy.run(|_: &&str| true, || async { Err::<(), _>("busy") }).await;
         assert_eq!((result, attempts), (Err("busy"), 4));
     }
 

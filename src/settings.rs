@@ -32,7 +32,8 @@ pub enum KeyManagementSystem {
 }
 
 /// The accepted values, as listed in errors.
-pub const VALID_SYSTEMS: &str = "aws_secret_manager, aws_kms, hashicorp_vault, azure_key_vault, google_secret_manager, google_kms";
+pub const VALID_SYSTEMS: &str =
+    "aws_secret_manager, aws_kms, hashicorp_vault, azure_key_vault, google_secret_manager, google_kms";
 
 impl KeyManagementSystem {
     /// LiteLLM's name.
@@ -61,9 +62,7 @@ impl KeyManagementSystem {
                 ));
             }
             "cyberark" | "custom" => {
-                return Err(Some(
-                    "is a LiteLLM secret manager that osenv does not support",
-                ));
+                return Err(Some("is a LiteLLM secret manager that osenv does not support"));
             }
             _ => return Err(None),
         })
@@ -239,11 +238,8 @@ impl KeyManagement {
             match reader.string(entry.value, "key_management_system") {
                 Ok(Some(value)) => {
                     // A value read from the environment is not echoed in messages.
-                    let written = doc
-                        .scalar(entry.value)
-                        .filter(|v| reference::name_of(v).is_some());
-                    let shown = written
-                        .map_or_else(|| value.clone(), |w| format!("{w}` (value not shown) `"));
+                    let written = doc.scalar(entry.value).filter(|v| reference::name_of(v).is_some());
+                    let shown = written.map_or_else(|| value.clone(), |w| format!("{w}` (value not shown) `"));
                     system_value = Some((value, doc.location(entry.value), shown));
                 }
                 Ok(None) => {}
@@ -257,14 +253,12 @@ impl KeyManagement {
             if let Some(entry) = doc.get(general, flag) {
                 match reader.bool(entry.value, flag) {
                     Ok(Some(true)) if system_value.is_none() => {
-                        system_value = Some((
-                            system.to_owned(),
-                            doc.location(entry.value),
-                            system.to_owned(),
-                        ));
+                        system_value = Some((system.to_owned(), doc.location(entry.value), system.to_owned()));
                         km.warnings.push(SettingWarning {
                             location: doc.location(entry.key),
-                            message: format!("`{flag}` is deprecated in LiteLLM; write `key_management_system: {system}`"),
+                            message: format!(
+                                "`{flag}` is deprecated in LiteLLM; write `key_management_system: {system}`"
+                            ),
                         });
                     }
                     Ok(_) => {}
@@ -298,8 +292,7 @@ impl KeyManagement {
             if km.system.is_none() {
                 km.warnings.push(SettingWarning {
                     location: doc.location(entry.key),
-                    message: "key_management_settings has no effect without key_management_system"
-                        .into(),
+                    message: "key_management_settings has no effect without key_management_system".into(),
                 });
             }
         }
@@ -409,11 +402,7 @@ impl Reader<'_> {
         }
     }
 
-    fn map(
-        &self,
-        id: NodeId,
-        setting: &str,
-    ) -> Result<Option<BTreeMap<String, String>>, ConfigError> {
+    fn map(&self, id: NodeId, setting: &str) -> Result<Option<BTreeMap<String, String>>, ConfigError> {
         let target = self.doc.resolve_alias(id);
         match &self.doc.node(target).kind {
             NodeKind::Scalar {
@@ -442,11 +431,7 @@ impl Reader<'_> {
             } if plain_null(value) => return Ok(()),
             NodeKind::Mapping { entries, .. } => entries,
             _ => {
-                return Err(vec![self.invalid(
-                    id,
-                    "key_management_settings",
-                    "expected a mapping",
-                )]);
+                return Err(vec![self.invalid(id, "key_management_settings", "expected a mapping")]);
             }
         };
         let mut errors = Vec::new();
@@ -462,10 +447,9 @@ impl Reader<'_> {
                 match key {
                     "hosted_keys" => {
                         s.hosted_keys = self.list(v, key)?;
-                        if let (Some(names), NodeKind::Sequence { items, .. }) = (
-                            &s.hosted_keys,
-                            &self.doc.node(self.doc.resolve_alias(v)).kind,
-                        ) {
+                        if let (Some(names), NodeKind::Sequence { items, .. }) =
+                            (&s.hosted_keys, &self.doc.node(self.doc.resolve_alias(v)).kind)
+                        {
                             hosted = Some(
                                 names
                                     .iter()
@@ -475,12 +459,9 @@ impl Reader<'_> {
                             );
                         }
                     }
-                    "store_virtual_keys" => {
-                        s.store_virtual_keys = self.bool(v, key)?.unwrap_or(false)
-                    }
+                    "store_virtual_keys" => s.store_virtual_keys = self.bool(v, key)?.unwrap_or(false),
                     "prefix_for_stored_virtual_keys" => {
-                        s.prefix_for_stored_virtual_keys =
-                            self.string(v, key)?.unwrap_or_else(|| "litellm/".into());
+                        s.prefix_for_stored_virtual_keys = self.string(v, key)?.unwrap_or_else(|| "litellm/".into());
                     }
                     "access_mode" => {
                         s.access_mode = match self.string(v, key)?.as_deref() {
@@ -488,7 +469,11 @@ impl Reader<'_> {
                             Some("write_only") => AccessMode::WriteOnly,
                             Some("read_and_write") => AccessMode::ReadAndWrite,
                             Some(other) => {
-                                return Err(self.invalid(v, key, format!("`{other}`; expected read_only, write_only or read_and_write")));
+                                return Err(self.invalid(
+                                    v,
+                                    key,
+                                    format!("`{other}`; expected read_only, write_only or read_and_write"),
+                                ));
                             }
                         }
                     }
@@ -508,9 +493,7 @@ impl Reader<'_> {
                     other => {
                         warning = Some(SettingWarning {
                             location: self.doc.location(e.key),
-                            message: format!(
-                                "unknown key_management_settings field `{other}` (LiteLLM ignores it)"
-                            ),
+                            message: format!("unknown key_management_settings field `{other}` (LiteLLM ignores it)"),
                         });
                     }
                 }
@@ -524,11 +507,7 @@ impl Reader<'_> {
                 errors.push(e);
             }
         }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
     }
 }
 
@@ -579,23 +558,18 @@ mod tests {
         let e = km("general_settings:\n  key_management_system: vault\n", &[]).unwrap_err();
         assert_eq!(
             e[0].to_string(),
-            format!(
-                "c.yaml:2:26: unknown key_management_system `vault`; expected one of: {VALID_SYSTEMS}"
-            )
+            format!("c.yaml:2:26: unknown key_management_system `vault`; expected one of: {VALID_SYSTEMS}")
         );
         let e = km("general_settings:\n  key_management_system: local\n", &[]).unwrap_err();
         assert!(e[0].to_string().contains("rejected by LiteLLM"));
-        let e = km("general_settings:\n  key_management_settings:\n    hosted_keys: A\n    access_mode: sometimes\n", &[]).unwrap_err();
-        assert_eq!(e.len(), 2);
-        assert!(
-            e[0].to_string()
-                .starts_with("c.yaml:3:18: invalid `hosted_keys`")
-        );
         let e = km(
-            "general_settings:\n  key_management_system: os.environ/KMS\n",
+            "general_settings:\n  key_management_settings:\n    hosted_keys: A\n    access_mode: sometimes\n",
             &[],
         )
         .unwrap_err();
+        assert_eq!(e.len(), 2);
+        assert!(e[0].to_string().starts_with("c.yaml:3:18: invalid `hosted_keys`"));
+        let e = km("general_settings:\n  key_management_system: os.environ/KMS\n", &[]).unwrap_err();
         assert!(e[0].to_string().contains("cannot resolve `os.environ/KMS`"));
     }
 

@@ -46,10 +46,7 @@ impl DotenvFile {
                         },
                     };
                     return Err(DotenvError {
-                        location: Location {
-                            column: 1,
-                            ..location
-                        },
+                        location: Location { column: 1, ..location },
                     });
                 }
             }
@@ -90,10 +87,7 @@ mod tests {
     fn parses_values_and_lines() {
         let f = DotenvFile::parse(".env", "# c\nA=1\nexport B='two words'\nC=\"x\\ny\"\n").unwrap();
         assert_eq!(f.get("A").map(|(v, l)| (v.expose(), l)), Some(("1", 2)));
-        assert_eq!(
-            f.get("B").map(|(v, l)| (v.expose(), l)),
-            Some(("two words", 3))
-        );
+        assert_eq!(f.get("B").map(|(v, l)| (v.expose(), l)), Some(("two words", 3)));
         assert_eq!(f.get("C").map(|(v, _)| v.expose()), Some("x\ny"));
     }
 

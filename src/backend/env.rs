@@ -55,10 +55,7 @@ impl Environment {
         files: Vec<DotenvFile>,
     ) -> Self {
         Self {
-            process: process
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
+            process: process.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
             files,
         }
     }
@@ -66,13 +63,10 @@ impl Environment {
     /// Look `name` up: the process first, then the files from last to first.
     pub fn lookup(&self, name: &str) -> Option<(Result<SecretValue, KeyError>, Origin)> {
         if let Some(v) = self.process.get(std::ffi::OsStr::new(name)) {
-            let value = v
-                .to_str()
-                .map(SecretValue::new)
-                .ok_or_else(|| KeyError::InvalidValue {
-                    within: "the process environment".into(),
-                    reason: "the value is not valid UTF-8".into(),
-                });
+            let value = v.to_str().map(SecretValue::new).ok_or_else(|| KeyError::InvalidValue {
+                within: "the process environment".into(),
+                reason: "the value is not valid UTF-8".into(),
+            });
             return Some((value, Origin::Process));
         }
         self.files.iter().rev().find_map(|f| {
@@ -126,11 +120,7 @@ impl Backend for Environment {
         }
     }
 
-    async fn fetch(
-        &self,
-        keys: &[String],
-        _ctx: &Context,
-    ) -> Result<KeyResults<SecretValue>, BackendError> {
+    async fn fetch(&self, keys: &[String], _ctx: &Context) -> Result<KeyResults<SecretValue>, BackendError> {
         Ok(keys.iter().map(|k| self.get(k)).collect())
     }
 }

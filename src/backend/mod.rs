@@ -66,29 +66,15 @@ pub trait Backend: Send + Sync {
     fn describe(&self) -> String;
 
     /// Fetch every key; one result per key, in order.
-    async fn fetch(
-        &self,
-        keys: &[String],
-        ctx: &Context,
-    ) -> Result<KeyResults<SecretValue>, BackendError>;
+    async fn fetch(&self, keys: &[String], ctx: &Context) -> Result<KeyResults<SecretValue>, BackendError>;
 
     /// Prove every key exists, without reading values where the service allows it.
     async fn exists(&self, keys: &[String], ctx: &Context) -> Result<KeyResults<()>, BackendError> {
-        Ok(self
-            .fetch(keys, ctx)
-            .await?
-            .into_iter()
-            .map(|r| r.map(drop))
-            .collect())
+        Ok(self.fetch(keys, ctx).await?.into_iter().map(|r| r.map(drop)).collect())
     }
 
     /// Store `value` under `name` (a new version where the service keeps versions).
-    async fn write(
-        &self,
-        name: &str,
-        value: &SecretValue,
-        ctx: &Context,
-    ) -> Result<(), BackendError> {
+    async fn write(&self, name: &str, value: &SecretValue, ctx: &Context) -> Result<(), BackendError> {
         let _ = (name, value, ctx);
         Err(BackendError::NotSupported {
             backend: self.describe(),
@@ -97,12 +83,7 @@ pub trait Backend: Send + Sync {
     }
 
     /// Delete `name`.
-    async fn delete(
-        &self,
-        name: &str,
-        mode: DeleteMode,
-        ctx: &Context,
-    ) -> Result<(), BackendError> {
+    async fn delete(&self, name: &str, mode: DeleteMode, ctx: &Context) -> Result<(), BackendError> {
         let _ = (name, mode, ctx);
         Err(BackendError::NotSupported {
             backend: self.describe(),
@@ -112,17 +93,11 @@ pub trait Backend: Send + Sync {
 }
 
 /// The backend the settings select, or `None` when every name comes from the environment.
-pub fn open(
-    km: &KeyManagement,
-    _env: &Arc<Environment>,
-) -> Result<Option<Arc<dyn Backend>>, ConfigError> {
+pub fn open(km: &KeyManagement, _env: &Arc<Environment>) -> Result<Option<Arc<dyn Backend>>, ConfigError> {
     let Some(system) = km.system else {
         return Ok(None);
     };
-    let location = km
-        .system_location
-        .clone()
-        .expect("a configured system has a location");
+    let location = km.system_location.clone().expect("a configured system has a location");
     // Cloud backends arrive one cargo feature at a time; until a backend is compiled in, say so
     // instead of silently reading the environment the way LiteLLM falls back.
     let why = match system {

@@ -48,10 +48,7 @@ pub(super) fn run(args: &CheckArgs, _ui: Ui) -> Result<(), Error> {
         Some(session.resolve(&plan, Purpose::Exists))
     };
     let source = |name: &str, route: Route| match route {
-        Route::Manager => session
-            .manager
-            .as_ref()
-            .map_or_else(String::new, |m| m.describe()),
+        Route::Manager => session.manager.as_ref().map_or_else(String::new, |m| m.describe()),
         Route::Environment => session
             .env
             .lookup(name)
@@ -69,10 +66,7 @@ pub(super) fn run(args: &CheckArgs, _ui: Ui) -> Result<(), Error> {
         .references
         .iter()
         .map(|r| {
-            let route = plan
-                .names
-                .get(&r.name)
-                .map_or(Route::Environment, |p| p.route);
+            let route = plan.names.get(&r.name).map_or(Route::Environment, |p| p.route);
             let (status, error) = status(&r.name);
             Row {
                 location: r.location.clone(),
@@ -136,9 +130,7 @@ pub(super) fn run(args: &CheckArgs, _ui: Ui) -> Result<(), Error> {
         warnings,
     };
     let text = match args.format {
-        CheckFormat::Json => {
-            serde_json::to_string_pretty(&report).expect("a report serializes") + "\n"
-        }
+        CheckFormat::Json => serde_json::to_string_pretty(&report).expect("a report serializes") + "\n",
         CheckFormat::Text => text(&report),
     };
     emit(None, &text)?;
@@ -151,8 +143,7 @@ pub(super) fn run(args: &CheckArgs, _ui: Ui) -> Result<(), Error> {
 
 fn text(report: &Report<'_>) -> String {
     let mut out = String::new();
-    let names: std::collections::BTreeSet<&str> =
-        report.references.iter().map(|r| r.name.as_str()).collect();
+    let names: std::collections::BTreeSet<&str> = report.references.iter().map(|r| r.name.as_str()).collect();
     let _ = writeln!(
         out,
         "{}: {} reference(s) to {} name(s); backend: {}",
@@ -162,26 +153,14 @@ fn text(report: &Report<'_>) -> String {
         report.backend
     );
     let rows = |out: &mut String, rows: &[Row]| {
-        let w_loc = rows
-            .iter()
-            .map(|r| r.location.to_string().len())
-            .max()
-            .unwrap_or(0);
-        let w_ref = rows
-            .iter()
-            .map(|r| r.reference.chars().count())
-            .max()
-            .unwrap_or(0);
+        let w_loc = rows.iter().map(|r| r.location.to_string().len()).max().unwrap_or(0);
+        let w_ref = rows.iter().map(|r| r.reference.chars().count()).max().unwrap_or(0);
         for r in rows {
             let status = match &r.error {
                 Some(e) => format!("error: {e}"),
                 None => format!("{} ({})", r.status, r.source),
             };
-            let path = r
-                .path
-                .as_deref()
-                .map(|p| format!("  {p}"))
-                .unwrap_or_default();
+            let path = r.path.as_deref().map(|p| format!("  {p}")).unwrap_or_default();
             let _ = writeln!(
                 out,
                 "  {:<w_loc$}  {:<w_ref$}  {status}{path}",

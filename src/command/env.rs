@@ -14,10 +14,7 @@ pub(super) fn run(args: &EnvArgs, ui: Ui) -> Result<(), Error> {
     }
     let session = Session::load(&args.config)?;
     let vars = session.exported(ui, args.allow_missing)?;
-    let refs: Vec<_> = vars
-        .iter()
-        .map(|(name, value)| (name.as_str(), value))
-        .collect();
+    let refs: Vec<_> = vars.iter().map(|(name, value)| (name.as_str(), value)).collect();
     let k8s = K8sOptions {
         name: args.secret_name.clone(),
         namespace: args.namespace.clone(),

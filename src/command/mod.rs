@@ -157,12 +157,7 @@ impl Session {
     pub fn load(args: &ConfigArgs) -> Result<Self, Error> {
         let options = args.limits.options()?;
         let env = Arc::new(load_environment(&args.env_files)?);
-        Self::from_text(
-            display_name(&args.config),
-            read_text(&args.config)?,
-            env,
-            options,
-        )
+        Self::from_text(display_name(&args.config), read_text(&args.config)?, env, options)
     }
 
     /// Build a session from text already read.
@@ -246,11 +241,7 @@ impl Session {
 
     /// Every name to export (referenced or hosted) with its value. Unresolved names are errors,
     /// or, with `allow_missing`, warnings for names that are simply absent.
-    pub fn exported(
-        &self,
-        ui: Ui,
-        allow_missing: bool,
-    ) -> Result<Vec<(String, SecretValue)>, Error> {
+    pub fn exported(&self, ui: Ui, allow_missing: bool) -> Result<Vec<(String, SecretValue)>, Error> {
         let plan = self.plan();
         let resolution = self.resolve(&plan, Purpose::Read);
         let errors = resolution.errors(&self.discovery.references, &self.km, &plan);
@@ -277,11 +268,7 @@ pub(crate) fn tolerate_missing(
     if errors.is_empty() {
         return Ok(());
     }
-    if !allow_missing
-        || errors
-            .iter()
-            .any(|e| !matches!(e.cause, KeyError::NotFound { .. }))
-    {
+    if !allow_missing || errors.iter().any(|e| !matches!(e.cause, KeyError::NotFound { .. })) {
         let errors = if allow_missing {
             errors
                 .into_iter()

@@ -24,9 +24,7 @@ type Known = BTreeMap<String, Result<SecretValue, KeyError>>;
 
 pub(super) fn run(args: &TemplateArgs, ui: Ui) -> Result<(), Error> {
     if args.template == Path::new("-") && args.config.as_deref() == Some(Path::new("-")) {
-        return Err(Error::Usage(
-            "the template and the config cannot both be `-`".into(),
-        ));
+        return Err(Error::Usage("the template and the config cannot both be `-`".into()));
     }
     let options = args.limits.options()?;
     let env = Arc::new(load_environment(&args.env_files)?);
@@ -59,19 +57,12 @@ pub(super) fn run(args: &TemplateArgs, ui: Ui) -> Result<(), Error> {
                 .collect()
         };
         if missing.is_empty() {
-            let text = result
-                .map_err(|e| template_error(&name, &e, &known.lock().expect("not poisoned")))?;
+            let text = result.map_err(|e| template_error(&name, &e, &known.lock().expect("not poisoned")))?;
             let _ = ui;
             return emit(args.output.as_deref(), &text);
         }
         let plan = plan_for(&missing, &km);
-        let resolution = super::block_on(resolve::resolve(
-            &plan,
-            &env,
-            manager.as_ref(),
-            &options,
-            Purpose::Read,
-        ));
+        let resolution = super::block_on(resolve::resolve(&plan, &env, manager.as_ref(), &options, Purpose::Read));
         let mut known = known.lock().expect("not poisoned");
         for n in missing {
             let value = resolution.get(&n).cloned().unwrap_or_else(|| {
@@ -126,33 +117,23 @@ fn render_once(
     env.set_auto_escape_callback(|_| AutoEscape::None);
     env.add_filter("shell_quote", |v: &str| shell_quote(v));
     env.add_filter("dotenv_quote", |v: &str| dotenv_quote(v));
-    env.add_filter("yaml", |v: &str| {
-        crate::render::yaml::scalar(v).into_owned()
-    });
-    env.add_filter("b64", |v: &str| {
-        base64::engine::general_purpose::STANDARD.encode(v)
-    });
+    env.add_filter("yaml", |v: &str| crate::render::yaml::scalar(v).into_owned());
+    env.add_filter("b64", |v: &str| base64::engine::general_purpose::STANDARD.encode(v));
     let known = Arc::clone(known);
     let requested = Arc::clone(requested);
-    env.add_function(
-        "secret",
-        move |secret: &str| -> Result<String, minijinja::Error> {
-            match known.lock().expect("not poisoned").get(secret) {
-                Some(Ok(value)) => Ok(value.expose().to_owned()),
-                Some(Err(e)) => Err(minijinja::Error::new(
-                    ErrorKind::InvalidOperation,
-                    format!("cannot resolve secret `{secret}`: {e}"),
-                )),
-                None => {
-                    requested
-                        .lock()
-                        .expect("not poisoned")
-                        .insert(secret.to_owned());
-                    Ok(String::new())
-                }
+    env.add_function("secret", move |secret: &str| -> Result<String, minijinja::Error> {
+        match known.lock().expect("not poisoned").get(secret) {
+            Some(Ok(value)) => Ok(value.expose().to_owned()),
+            Some(Err(e)) => Err(minijinja::Error::new(
+                ErrorKind::InvalidOperation,
+                format!("cannot resolve secret `{secret}`: {e}"),
+            )),
+            None => {
+                requested.lock().expect("not poisoned").insert(secret.to_owned());
+                Ok(String::new())
             }
-        },
-    );
+        }
+    });
     env.add_template(name, source)?;
     env.get_template(name)?.render(())
 }

@@ -16,9 +16,7 @@ use std::sync::Arc;
 fn writable(session: &Session) -> Result<Arc<dyn Backend>, Error> {
     let opened = match &session.manager {
         Some(manager) => Some(Arc::clone(manager)),
-        None => {
-            crate::backend::open(&session.km, &session.env).map_err(|e| Error::Config(vec![e]))?
-        }
+        None => crate::backend::open(&session.km, &session.env).map_err(|e| Error::Config(vec![e]))?,
     };
     let Some(manager) = opened else {
         return Err(Error::Backend(BackendError::NotSupported {
@@ -50,8 +48,7 @@ pub(super) fn put(args: &PutArgs, _ui: Ui) -> Result<(), Error> {
             raw.pop();
         }
     }
-    let value = String::from_utf8(raw)
-        .map_err(|_| Error::Usage("the value on stdin is not valid UTF-8".into()))?;
+    let value = String::from_utf8(raw).map_err(|_| Error::Usage("the value on stdin is not valid UTF-8".into()))?;
     let value = SecretValue::new(value);
     let name = session.km.settings.stored_name(&args.name);
     let ctx = Context::new(

@@ -8,9 +8,7 @@
 mod parse;
 mod walk;
 
-pub use walk::{
-    DEFAULT_MAX_DEPTH, Discovery, KEY_MANAGEMENT_KEYS, Notice, NoticeKind, max_depth_from_env,
-};
+pub use walk::{DEFAULT_MAX_DEPTH, Discovery, KEY_MANAGEMENT_KEYS, Notice, NoticeKind, max_depth_from_env};
 
 use crate::location::{LineIndex, Location};
 use std::ops::Range;
@@ -113,10 +111,7 @@ impl Document {
     ///
     /// Rejects what LiteLLM's `yaml.safe_load` would not load as one mapping, and duplicate
     /// keys (a later key silently wins in LiteLLM, which hides mistakes).
-    pub fn parse(
-        file: impl Into<Arc<str>>,
-        text: String,
-    ) -> Result<Self, Vec<crate::error::ConfigError>> {
+    pub fn parse(file: impl Into<Arc<str>>, text: String) -> Result<Self, Vec<crate::error::ConfigError>> {
         parse::parse(file.into(), text)
     }
 

@@ -166,9 +166,7 @@ impl Builder {
                     SaphyrStyle::Folded => ScalarStyle::Folded,
                 };
                 let vend = match style {
-                    ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => {
-                        closing_quote(text, vstart).unwrap_or(end)
-                    }
+                    ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => closing_quote(text, vstart).unwrap_or(end),
                     _ => end,
                 };
                 let node = Node {
@@ -181,7 +179,7 @@ impl Builder {
                     anchored: anchor > 0,
                 };
                 let id = self.push(node, anchor);
-                return self.attach(text, id);
+                self.attach(id);
             }
             Event::SequenceStart(anchor, tag) | Event::MappingStart(anchor, tag) => {
                 let is_map = is_map_start;
@@ -219,35 +217,7 @@ impl Builder {
                     Frame::Sequence(id)
                 });
             }
-            Event::SequenceEnd | Event::MappingEnd => {
-                let Some(Frame::Sequence(id) | Frame::Mapping { id, .. }) = self.stack.pop() else {
-                    return None;
-                };
-                let flow = matches!(
-                    self.nodes[id].kind,
-                    NodeKind::Sequence { flow: true, .. } | NodeKind::Mapping { flow: true, .. }
-                );
-                let last_child_end = match &self.nodes[id].kind {
-                    NodeKind::Sequence { items, .. } => {
-                        items.last().map(|&c| self.nodes[c].span.end)
-                    }
-                    NodeKind::Mapping { entries, .. } => entries
-                        .last()
-                        .map(|e| self.nodes[e.value].span.end.max(self.nodes[e.key].span.end)),
-                    _ => None,
-                };
-                let node_start = self.nodes[id].span.start;
-                self.nodes[id].span.end = if flow {
-                    end
-                } else {
-                    last_child_end.unwrap_or(node_start)
-                }
-                .max(node_start);
-                if let Some(err) = self.check_duplicates(text, id) {
-                    self.errors.extend(err);
-                }
-                return self.attach(text, id);
-            }
+            Event::SequenceEnd | Event::MappingEnd => self.close(text, end),
             Event::Alias(anchor) => {
                 let Some(&target) = self.anchors.get(&anchor) else {
                     return Some(ConfigError::Syntax {
@@ -262,11 +232,40 @@ impl Builder {
                     anchored: false,
                 };
                 let id = self.push(node, 0);
-                return self.attach(text, id);
+                self.attach(id);
             }
             _ => {}
         }
         None
+    }
+
+    /// The end of a sequence or mapping: its span ends at `]`/`}` or at its last child.
+    fn close(&mut self, text: &str, end: usize) {
+        let Some(Frame::Sequence(id) | Frame::Mapping { id, .. }) = self.stack.pop() else {
+            return;
+        };
+        let flow = matches!(
+            self.nodes[id].kind,
+            NodeKind::Sequence { flow: true, .. } | NodeKind::Mapping { flow: true, .. }
+        );
+        let last_child_end = match &self.nodes[id].kind {
+            NodeKind::Sequence { items, .. } => items.last().map(|&c| self.nodes[c].span.end),
+            NodeKind::Mapping { entries, .. } => entries
+                .last()
+                .map(|e| self.nodes[e.value].span.end.max(self.nodes[e.key].span.end)),
+            _ => None,
+        };
+        let node_start = self.nodes[id].span.start;
+        self.nodes[id].span.end = if flow {
+            end
+        } else {
+            last_child_end.unwrap_or(node_start)
+        }
+        .max(node_start);
+        if let Some(err) = self.check_duplicates(text, id) {
+            self.errors.extend(err);
+        }
+        self.attach(id);
     }
 
     fn push(&mut self, node: Node, anchor: usize) -> NodeId {
@@ -278,7 +277,7 @@ impl Builder {
         id
     }
 
-    fn attach(&mut self, _text: &str, id: NodeId) -> Option<ConfigError> {
+    fn attach(&mut self, id: NodeId) {
         match self.stack.last_mut() {
             None => self.root = Some(id),
             Some(Frame::Sequence(seq)) => {
@@ -295,7 +294,6 @@ impl Builder {
                 }
             },
         }
-        None
     }
 
     fn check_duplicates(&self, text: &str, id: NodeId) -> Option<Vec<ConfigError>> {
@@ -341,9 +339,7 @@ fn skip_properties(text: &str, mut at: usize, limit: usize) -> usize {
                 at += 1;
             }
             b'&' | b'!' => {
-                while at < limit
-                    && !matches!(bytes[at], b' ' | b'\t' | b'\r' | b'\n' | b',' | b']' | b'}')
-                {
+                while at < limit && !matches!(bytes[at], b' ' | b'\t' | b'\r' | b'\n' | b',' | b']' | b'}') {
                     at += 1;
                 }
             }
@@ -385,8 +381,7 @@ mod tests {
 
     #[test]
     fn scalar_spans_are_exact_bytes() {
-        let src =
-            "ä: &x \"os.environ/Ä\" # c\nb: !!str 'it''s' # q\nc: {k: \"a\\\"b\" , d: plain}\n";
+        let src = "ä: &x \"os.environ/Ä\" # c\nb: !!str 'it''s' # q\nc: {k: \"a\\\"b\" , d: plain}\n";
         let got = spans(src);
         assert_eq!(got[1], ("os.environ/Ä".into(), "\"os.environ/Ä\"".into()));
         assert_eq!(got[3], ("it's".into(), "'it''s'".into()));

@@ -54,23 +54,11 @@ pub enum NoticeKind {
 impl std::fmt::Display for NoticeKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::InSequence => {
-                f.write_str("a string inside a list; LiteLLM does not resolve list items")
-            }
-            Self::NestedSequence => {
-                f.write_str("inside a list of lists; LiteLLM does not resolve there")
-            }
-            Self::PointerKey { key } => write!(
-                f,
-                "under `{key}`, a `*_ref` pointer key that LiteLLM leaves verbatim"
-            ),
-            Self::Oidc => f.write_str(
-                "an `oidc/` reference; LiteLLM fetches OIDC tokens itself at request time",
-            ),
-            Self::Tagged { tag } => write!(
-                f,
-                "tagged `{tag}`, so not a string; LiteLLM does not resolve it"
-            ),
+            Self::InSequence => f.write_str("a string inside a list; LiteLLM does not resolve list items"),
+            Self::NestedSequence => f.write_str("inside a list of lists; LiteLLM does not resolve there"),
+            Self::PointerKey { key } => write!(f, "under `{key}`, a `*_ref` pointer key that LiteLLM leaves verbatim"),
+            Self::Oidc => f.write_str("an `oidc/` reference; LiteLLM fetches OIDC tokens itself at request time"),
+            Self::Tagged { tag } => write!(f, "tagged `{tag}`, so not a string; LiteLLM does not resolve it"),
             Self::TooDeep { limit } => write!(
                 f,
                 "nested deeper than LiteLLM's limit of {limit} levels (DEFAULT_MAX_RECURSE_DEPTH); LiteLLM leaves it unresolved"
@@ -279,11 +267,7 @@ impl Walker<'_> {
     }
 
     fn notice_if_reference(&mut self, id: NodeId, kind: NoticeKind) {
-        if self
-            .doc
-            .scalar(id)
-            .is_some_and(|v| v.starts_with(reference::PREFIX))
-        {
+        if self.doc.scalar(id).is_some_and(|v| v.starts_with(reference::PREFIX)) {
             self.notice(id, kind);
         }
     }
@@ -310,9 +294,7 @@ impl Walker<'_> {
             match &doc.node(id).kind {
                 NodeKind::Scalar { .. } => self.notice_if_reference(id, kind.clone()),
                 NodeKind::Sequence { items, .. } => stack.extend(items.iter().rev()),
-                NodeKind::Mapping { entries, .. } => {
-                    stack.extend(entries.iter().rev().map(|e| e.value))
-                }
+                NodeKind::Mapping { entries, .. } => stack.extend(entries.iter().rev().map(|e| e.value)),
                 NodeKind::Alias { .. } => {}
             }
         }
@@ -341,10 +323,7 @@ mod tests {
             .iter()
             .map(|r| (r.name.as_str(), r.path.as_str()))
             .collect();
-        assert_eq!(
-            names,
-            [("A", "model_list[0].litellm_params.api_key"), ("F", "s")]
-        );
+        assert_eq!(names, [("A", "model_list[0].litellm_params.api_key"), ("F", "s")]);
         let kinds: Vec<_> = d.notices.iter().map(|n| n.kind.clone()).collect();
         assert_eq!(kinds.len(), 5, "{kinds:?}");
         assert_eq!(kinds[0], NoticeKind::InSequence);
@@ -377,9 +356,7 @@ mod tests {
 
     #[test]
     fn skips_key_management_settings() {
-        let d = discover(
-            "general_settings:\n  key_management_system: os.environ/KMS\n  master_key: os.environ/M\n",
-        );
+        let d = discover("general_settings:\n  key_management_system: os.environ/KMS\n  master_key: os.environ/M\n");
         assert_eq!(d.references.len(), 1);
         assert_eq!(d.references[0].name, "M");
     }

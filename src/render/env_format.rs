@@ -43,47 +43,31 @@ impl Format {
             Self::Shell => ("shell.j2", include_str!("../../templates/shell.j2")),
             Self::Docker => ("docker.j2", include_str!("../../templates/docker.j2")),
             Self::Json => ("json.j2", include_str!("../../templates/json.j2")),
-            Self::K8sSecret => (
-                "k8s-secret.j2",
-                include_str!("../../templates/k8s-secret.j2"),
-            ),
+            Self::K8sSecret => ("k8s-secret.j2", include_str!("../../templates/k8s-secret.j2")),
         }
     }
 
     /// Refuse names and values this format's consumer would read back differently.
     fn check(self, name: &str, value: &str) -> Result<(), &'static str> {
         let identifier = |n: &str| {
-            n.chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            n.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
                 && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         };
         match self {
-            Self::Shell if !identifier(name) => {
-                Err("the name is not a shell variable name ([A-Za-z_][A-Za-z0-9_]*)")
-            }
+            Self::Shell if !identifier(name) => Err("the name is not a shell variable name ([A-Za-z_][A-Za-z0-9_]*)"),
             Self::Dotenv
-                if !name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
-                    || name.is_empty() =>
+                if !name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) || name.is_empty() =>
             {
                 Err("the name is not a dotenv variable name ([A-Za-z0-9_.-]+)")
             }
-            Self::Docker
-                if name.is_empty()
-                    || name.contains(|c: char| c.is_whitespace() || c == '=' || c == '#') =>
-            {
+            Self::Docker if name.is_empty() || name.contains(|c: char| c.is_whitespace() || c == '=' || c == '#') => {
                 Err("the name has whitespace, `=` or `#`, which docker --env-file cannot carry")
             }
             Self::Docker if value.contains(['\n', '\r']) => {
                 Err("the value has a line break, which docker --env-file cannot carry")
             }
             Self::K8sSecret
-                if !name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
-                    || name.is_empty() =>
+                if !name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) || name.is_empty() =>
             {
                 Err("the name is not a valid Secret data key ([-._a-zA-Z0-9]+)")
             }
@@ -142,29 +126,19 @@ fn environment() -> Environment<'static> {
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     env.add_filter("shell_quote", |v: &str| shell_quote(v));
     env.add_filter("dotenv_quote", |v: &str| dotenv_quote(v));
-    env.add_filter("b64", |v: &str| {
-        base64::engine::general_purpose::STANDARD.encode(v)
-    });
-    env.add_filter("json", |v: &str| {
-        serde_json::to_string(v).unwrap_or_default()
-    });
+    env.add_filter("b64", |v: &str| base64::engine::general_purpose::STANDARD.encode(v));
+    env.add_filter("json", |v: &str| serde_json::to_string(v).unwrap_or_default());
     env
 }
 
 /// Render `vars` (sorted by name) in `format`.
-pub fn render(
-    format: Format,
-    vars: &[(&str, &SecretValue)],
-    k8s: &K8sOptions,
-) -> Result<Zeroizing<String>, Error> {
+pub fn render(format: Format, vars: &[(&str, &SecretValue)], k8s: &K8sOptions) -> Result<Zeroizing<String>, Error> {
     for (name, value) in vars {
-        format
-            .check(name, value.expose())
-            .map_err(|reason| Error::Format {
-                name: (*name).to_owned(),
-                format: format.as_str(),
-                reason,
-            })?;
+        format.check(name, value.expose()).map_err(|reason| Error::Format {
+            name: (*name).to_owned(),
+            format: format.as_str(),
+            reason,
+        })?;
     }
     let (template_name, source) = format.template();
     let mut env = environment();
@@ -212,30 +186,15 @@ mod tests {
             one(Format::Dotenv, "A", "it's $HOME\n").unwrap(),
             "A=\"it's \\$HOME\\n\"\n"
         );
-        assert_eq!(
-            one(Format::Shell, "A", "it's").unwrap(),
-            "export A='it'\\''s'\n"
-        );
-        assert_eq!(
-            one(Format::Docker, "A", " x=\"y\" ").unwrap(),
-            "A= x=\"y\" \n"
-        );
-        assert_eq!(
-            one(Format::Json, "A", "q\"").unwrap(),
-            "{\n  \"A\": \"q\\\"\"\n}\n"
-        );
-        assert!(
-            one(Format::K8sSecret, "A", "hi")
-                .unwrap()
-                .contains("  A: aGk=\n")
-        );
+        assert_eq!(one(Format::Shell, "A", "it's").unwrap(), "export A='it'\\''s'\n");
+        assert_eq!(one(Format::Docker, "A", " x=\"y\" ").unwrap(), "A= x=\"y\" \n");
+        assert_eq!(one(Format::Json, "A", "q\"").unwrap(), "{\n  \"A\": \"q\\\"\"\n}\n");
+        assert!(one(Format::K8sSecret, "A", "hi").unwrap().contains("  A: aGk=\n"));
     }
 
     #[test]
     fn values_a_format_cannot_carry_are_refused_without_the_value() {
-        let err = one(Format::Docker, "A", "line1\ncanary")
-            .unwrap_err()
-            .to_string();
+        let err = one(Format::Docker, "A", "line1\ncanary").unwrap_err().to_string();
         assert_eq!(
             err,
             "cannot write `A` as docker: the value has a line break, which docker --env-file cannot carry"

@@ -83,11 +83,7 @@ pub fn render<'a>(
             let text = match value_of(r) {
                 None => Zeroizing::new("null".to_owned()),
                 Some(v) => {
-                    let coercion = if r.tagged {
-                        Coercion::Off
-                    } else {
-                        options.coercion
-                    };
+                    let coercion = if r.tagged { Coercion::Off } else { options.coercion };
                     match coercion.apply(v.expose()) {
                         Some(b) => Zeroizing::new(b.to_string()),
                         None => Zeroizing::new(scalar(v.expose()).into_owned()),
@@ -188,10 +184,7 @@ fn key_management_edits(doc: &Document) -> Result<Vec<Edit>, Location> {
     };
     let removed: Vec<_> = entries
         .iter()
-        .filter(|e| {
-            doc.scalar(e.key)
-                .is_some_and(|k| KEY_MANAGEMENT_KEYS.contains(&k))
-        })
+        .filter(|e| doc.scalar(e.key).is_some_and(|k| KEY_MANAGEMENT_KEYS.contains(&k)))
         .collect();
     if removed.is_empty() {
         return Ok(Vec::new());
@@ -253,9 +246,7 @@ fn key_management_edits(doc: &Document) -> Result<Vec<Edit>, Location> {
     let mut edits = Vec::new();
     for (i, range) in ranges {
         // An anchor inside a removed entry may be used elsewhere; removing it would break the YAML.
-        if (0..doc.len())
-            .any(|id| doc.node(id).anchored && range.contains(&doc.node(id).span.start))
-        {
+        if (0..doc.len()).any(|id| doc.node(id).anchored && range.contains(&doc.node(id).span.start)) {
             return Err(doc.location(entries[i].key));
         }
         edits.push(Edit {

@@ -25,13 +25,11 @@ fn assert_clean(run: &Run, what: &str, stdout_may_hold: bool) {
 
 #[test]
 fn no_command_or_error_path_leaks_a_value() {
-    let config = "a:\n  k: os.environ/SECRET\n  f: os.environ/FROM_FILE\n  m: os.environ/MISSING\n  n: os.environ/MULTI\n";
+    let config =
+        "a:\n  k: os.environ/SECRET\n  f: os.environ/FROM_FILE\n  m: os.environ/MISSING\n  n: os.environ/MULTI\n";
     let dir = workdir(&[
         ("config.yaml", config),
-        (
-            "ok.yaml",
-            "a:\n  k: os.environ/SECRET\n  f: os.environ/FROM_FILE\n",
-        ),
+        ("ok.yaml", "a:\n  k: os.environ/SECRET\n  f: os.environ/FROM_FILE\n"),
         ("multi.yaml", "a:\n  n: os.environ/MULTI\n"),
         (".env", &format!("FROM_FILE={CANARY_FILE}\n")),
         ("bad.env", &format!("X='{CANARY_FILE}\n")),
@@ -61,14 +59,7 @@ fn no_command_or_error_path_leaks_a_value() {
         ),
         (
             "render allow-missing",
-            vec![
-                "-vvv",
-                "render",
-                "config.yaml",
-                "--env-file",
-                ".env",
-                "--allow-missing",
-            ],
+            vec!["-vvv", "render", "config.yaml", "--env-file", ".env", "--allow-missing"],
             true,
         ),
         (
@@ -78,15 +69,7 @@ fn no_command_or_error_path_leaks_a_value() {
         ),
         (
             "check json",
-            vec![
-                "-vvv",
-                "check",
-                "config.yaml",
-                "--env-file",
-                ".env",
-                "--format",
-                "json",
-            ],
+            vec!["-vvv", "check", "config.yaml", "--env-file", ".env", "--format", "json"],
             false,
         ),
         (
@@ -101,15 +84,7 @@ fn no_command_or_error_path_leaks_a_value() {
         ),
         (
             "env shell",
-            vec![
-                "-vvv",
-                "env",
-                "ok.yaml",
-                "--env-file",
-                ".env",
-                "--format",
-                "shell",
-            ],
+            vec!["-vvv", "env", "ok.yaml", "--env-file", ".env", "--format", "shell"],
             true,
         ),
         (
@@ -117,18 +92,10 @@ fn no_command_or_error_path_leaks_a_value() {
             vec!["-vvv", "render", "ok.yaml", "--env-file", "bad.env"],
             false,
         ),
-        (
-            "template error",
-            vec!["-vvv", "template", "bad-int.j2"],
-            false,
-        ),
+        ("template error", vec!["-vvv", "template", "bad-int.j2"], false),
         ("system from env", vec!["-vvv", "render", "kms.yaml"], false),
         ("put", vec!["-vvv", "put", "ro.yaml", "NAME"], false),
-        (
-            "exec missing",
-            vec!["-vvv", "exec", "config.yaml", "--", "true"],
-            false,
-        ),
+        ("exec missing", vec!["-vvv", "exec", "config.yaml", "--", "true"], false),
         (
             "exec not found",
             vec![

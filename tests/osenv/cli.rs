@@ -27,31 +27,17 @@ fn render_to_stdout_and_file() {
     assert!(run.stdout.contains("  master_key: sk-m\n"));
 
     let run = osenv(dir.path())
-        .args([
-            "render",
-            "config.yaml",
-            "--env-file",
-            ".env",
-            "-o",
-            "out.yaml",
-        ])
+        .args(["render", "config.yaml", "--env-file", ".env", "-o", "out.yaml"])
         .env("LITELLM_MASTER_KEY", "sk-m")
         .run();
     run.success();
     assert!(run.stdout.is_empty());
     let out = dir.path().join("out.yaml");
-    assert!(
-        std::fs::read_to_string(&out)
-            .unwrap()
-            .contains("api_key: sk-a")
-    );
+    assert!(std::fs::read_to_string(&out).unwrap().contains("api_key: sk-a"));
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(
-            std::fs::metadata(&out).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(std::fs::metadata(&out).unwrap().permissions().mode() & 0o777, 0o600);
     }
 }
 
@@ -83,10 +69,7 @@ fn a_failed_run_leaves_the_output_untouched() {
 #[test]
 fn crlf_line_endings_are_kept() {
     let dir = workdir(&[("c.yaml", "a:\r\n  k: os.environ/K # c\r\nb: 1\r\n")]);
-    let run = osenv(dir.path())
-        .args(["render", "c.yaml"])
-        .env("K", "v")
-        .run();
+    let run = osenv(dir.path()).args(["render", "c.yaml"]).env("K", "v").run();
     run.success();
     assert_eq!(run.stdout, "a:\r\n  k: v # c\r\nb: 1\r\n");
 }
@@ -108,8 +91,7 @@ fn config_from_stdin() {
         .run();
     run.code(1);
     assert!(
-        run.stderr
-            .contains("<stdin>:1:4: cannot resolve `os.environ/NOPE`"),
+        run.stderr.contains("<stdin>:1:4: cannot resolve `os.environ/NOPE`"),
         "{}",
         run.stderr
     );
@@ -125,9 +107,8 @@ fn allow_missing_reproduces_litellm_null_with_warnings() {
     run.success();
     assert!(run.stdout.contains("master_key: null\n"));
     assert!(
-        run.stderr.starts_with(
-            "warning: config.yaml:6:15: cannot resolve `os.environ/LITELLM_MASTER_KEY`"
-        ),
+        run.stderr
+            .starts_with("warning: config.yaml:6:15: cannot resolve `os.environ/LITELLM_MASTER_KEY`"),
         "{}",
         run.stderr
     );
@@ -146,10 +127,7 @@ fn exit_code_two_for_unusable_input() {
         ("config.yaml", CONFIG),
         ("bad.env", "A='unterminated\n"),
     ]);
-    osenv(dir.path())
-        .args(["render", "nope.yaml"])
-        .run()
-        .code(2);
+    osenv(dir.path()).args(["render", "nope.yaml"]).run().code(2);
     let run = osenv(dir.path()).args(["render", "bad.yaml"]).run();
     run.code(2);
     assert!(
@@ -211,9 +189,7 @@ fn env_exports_references_and_hosted_keys_in_every_format() {
     let dotenv = base("dotenv").run();
     dotenv.success();
     assert!(
-        dotenv
-            .stdout
-            .contains("DATABASE_URL='postgres://u:p@h/db'\n"),
+        dotenv.stdout.contains("DATABASE_URL='postgres://u:p@h/db'\n"),
         "{}",
         dotenv.stdout
     );
@@ -225,9 +201,7 @@ fn env_exports_references_and_hosted_keys_in_every_format() {
     std::fs::write(dir.path().join("vars.sh"), &shell.stdout).unwrap();
     let out = std::process::Command::new("sh")
         .arg("-c")
-        .arg(
-            ". ./vars.sh && printf '%s|%s|%s' \"$LITELLM_MASTER_KEY\" \"$DATABASE_URL\" \"$OTHER\"",
-        )
+        .arg(". ./vars.sh && printf '%s|%s|%s' \"$LITELLM_MASTER_KEY\" \"$DATABASE_URL\" \"$OTHER\"")
         .current_dir(dir.path())
         .output()
         .unwrap();
@@ -247,9 +221,8 @@ fn env_exports_references_and_hosted_keys_in_every_format() {
         .run();
     k8s.success();
     assert!(
-        k8s.stdout.contains(
-            "kind: Secret\nmetadata:\n  name: litellm\n  namespace: ai\ntype: Opaque\ndata:\n"
-        ),
+        k8s.stdout
+            .contains("kind: Secret\nmetadata:\n  name: litellm\n  namespace: ai\ntype: Opaque\ndata:\n"),
         "{}",
         k8s.stdout
     );
@@ -319,23 +292,13 @@ fn exec_passes_values_only_through_the_environment() {
     run.code(7);
     assert_eq!(run.stdout, "sk-exec sk-master");
     let run = osenv(dir.path())
-        .args([
-            "exec",
-            "config.yaml",
-            "--",
-            "definitely-not-a-command-osenv",
-        ])
+        .args(["exec", "config.yaml", "--", "definitely-not-a-command-osenv"])
         .env("OPENAI_API_KEY", "a")
         .env("LITELLM_MASTER_KEY", "b")
         .run();
     run.code(127);
-    assert!(
-        run.stderr
-            .contains("cannot execute `definitely-not-a-command-osenv`")
-    );
-    let run = osenv(dir.path())
-        .args(["exec", "config.yaml", "--", "true"])
-        .run();
+    assert!(run.stderr.contains("cannot execute `definitely-not-a-command-osenv`"));
+    let run = osenv(dir.path()).args(["exec", "config.yaml", "--", "true"]).run();
     run.code(1);
 }
 
@@ -343,14 +306,7 @@ fn exec_passes_values_only_through_the_environment() {
 fn check_lists_references_without_values() {
     let dir = workdir(&[("config.yaml", HOSTED), (".env", "OTHER=from-file\n")]);
     let run = osenv(dir.path())
-        .args([
-            "check",
-            "config.yaml",
-            "--env-file",
-            ".env",
-            "--format",
-            "json",
-        ])
+        .args(["check", "config.yaml", "--env-file", ".env", "--format", "json"])
         .env("LITELLM_MASTER_KEY", "sk-secret-value")
         .run();
     run.code(1);
@@ -368,15 +324,12 @@ fn check_lists_references_without_values() {
     assert_eq!(hosted[0]["name"], "DATABASE_URL");
     assert_eq!(hosted[0]["status"], "error");
     assert!(
-        run.stderr
-            .contains("config.yaml:6:39: cannot resolve `DATABASE_URL`"),
+        run.stderr.contains("config.yaml:6:39: cannot resolve `DATABASE_URL`"),
         "{}",
         run.stderr
     );
 
-    let offline = osenv(dir.path())
-        .args(["check", "config.yaml", "--offline"])
-        .run();
+    let offline = osenv(dir.path()).args(["check", "config.yaml", "--offline"]).run();
     offline.success();
     assert!(offline.stdout.contains("unchecked"));
 }
@@ -387,15 +340,11 @@ fn check_warns_about_references_litellm_leaves_alone() {
         "config.yaml",
         "a:\n  cb: [os.environ/X]\n  k_ref: os.environ/Y\n  ok: os.environ/Z\n",
     )]);
-    let run = osenv(dir.path())
-        .args(["check", "config.yaml"])
-        .env("Z", "1")
-        .run();
+    let run = osenv(dir.path()).args(["check", "config.yaml"]).env("Z", "1").run();
     run.success();
     assert!(
-        run.stdout.contains(
-            "warning: config.yaml:2:8: `os.environ/X` is not resolved: a string inside a list"
-        ),
+        run.stdout
+            .contains("warning: config.yaml:2:8: `os.environ/X` is not resolved: a string inside a list"),
         "{}",
         run.stdout
     );
@@ -420,7 +369,12 @@ fn template_renders_secrets_with_filters() {
     assert_eq!(run.stdout, "url=postgres://x\nsh='it'\\''s'\nextra=more\n");
     let run = osenv(dir.path()).args(["template", "bad.j2"]).run();
     run.code(1);
-    assert!(run.stderr.contains("bad.j2:2: invalid operation: cannot resolve secret `NOPE`: not found in the environment"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("bad.j2:2: invalid operation: cannot resolve secret `NOPE`: not found in the environment"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -443,9 +397,7 @@ fn put_and_delete_need_a_writable_backend() {
         run.stderr
     );
     assert!(!run.stderr.contains("value"));
-    let run = osenv(dir.path())
-        .args(["delete", "config.yaml", "KEY"])
-        .run();
+    let run = osenv(dir.path()).args(["delete", "config.yaml", "KEY"]).run();
     run.code(1);
     let run = osenv(dir.path()).args(["put", "-", "KEY"]).stdin("v").run();
     run.code(2);

@@ -29,12 +29,7 @@ fn tree(doc: &Document, id: NodeId) -> serde_json::Value {
         NodeKind::Sequence { items, .. } => items.iter().map(|&i| tree(doc, i)).collect(),
         NodeKind::Mapping { entries, .. } => entries
             .iter()
-            .map(|e| {
-                (
-                    doc.scalar(e.key).unwrap_or("?").to_owned(),
-                    tree(doc, e.value),
-                )
-            })
+            .map(|e| (doc.scalar(e.key).unwrap_or("?").to_owned(), tree(doc, e.value)))
             .collect::<serde_json::Map<_, _>>()
             .into(),
         NodeKind::Alias { .. } => unreachable!(),
@@ -76,9 +71,7 @@ fn secrets() -> impl Strategy<Value = String> {
         Just(" leading".to_owned()),
         Just("x\nadmin: true".to_owned()),
     ]
-    .prop_filter("NUL cannot be in an environment variable", |s| {
-        !s.contains('\0')
-    })
+    .prop_filter("NUL cannot be in an environment variable", |s| !s.contains('\0'))
 }
 
 proptest! {
