@@ -79,6 +79,26 @@ fn bench(c: &mut Criterion) {
         });
     }
     group.finish();
+
+    // A large --env-file: parsing stays linear in its lines.
+    let mut group = c.benchmark_group("dotenv_parse");
+    let n = 10_000;
+    let text = (0..n).fold(String::new(), |mut text, i| {
+        let _ = writeln!(text, "KEY_{i}='sk-{i:08}'");
+        text
+    });
+    group.throughput(Throughput::Elements(n));
+    group.bench_function(BenchmarkId::from_parameter(n), |b| {
+        b.iter(|| {
+            black_box(
+                osenv::backend::dotenv::DotenvFile::parse(".env", &text)
+                    .expect("valid")
+                    .path()
+                    .len(),
+            )
+        });
+    });
+    group.finish();
 }
 
 criterion_group!(benches, bench);

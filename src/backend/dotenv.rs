@@ -23,10 +23,11 @@ impl DotenvFile {
         let path = path.into();
         let lines = LineIndex::new(Arc::clone(&path), text);
         let mut vars = HashMap::new();
+        let lines_by_name = definition_lines(text);
         for item in dotenvy::from_read_iter(text.as_bytes()) {
             match item {
                 Ok((name, value)) => {
-                    let line = definition_line(text, &name).unwrap_or(1);
+                    let line = lines_by_name.get(name.as_str()).copied().unwrap_or(1);
                     vars.insert(name, (SecretValue::new(value), line));
                 }
                 Err(err) => {
@@ -65,18 +66,21 @@ impl DotenvFile {
     }
 }
 
-/// The last line that assigns `name` (later assignments win in dotenvy too).
-fn definition_line(text: &str, name: &str) -> Option<usize> {
-    text.lines()
-        .enumerate()
-        .filter(|(_, line)| {
-            let line = line.trim_start();
-            let line = line.strip_prefix("export ").map_or(line, str::trim_start);
-            line.strip_prefix(name)
-                .is_some_and(|rest| rest.trim_start().starts_with('='))
-        })
-        .map(|(i, _)| i + 1)
-        .last()
+/// For each name, the last line that assigns it (later assignments win in dotenvy too); one
+/// pass over the file, so large files stay linear.
+fn definition_lines(text: &str) -> HashMap<&str, usize> {
+    let mut lines = HashMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim_start();
+        let line = line.strip_prefix("export ").map_or(line, str::trim_start);
+        if let Some(eq) = line.find('=') {
+            let name = line[..eq].trim_end();
+            if !name.is_empty() && !name.starts_with('#') && !name.contains(char::is_whitespace) {
+                lines.insert(name, i + 1);
+            }
+        }
+    }
+    lines
 }
 
 #[cfg(test)]

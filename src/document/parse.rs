@@ -300,16 +300,30 @@ impl Builder {
         let NodeKind::Mapping { entries, .. } = &self.nodes[id].kind else {
             return None;
         };
+        let key = |e: &Entry| match &self.nodes[e.key].kind {
+            NodeKind::Scalar { value, .. } => Some(value.as_str()),
+            _ => None,
+        };
+        // Most mappings are small: a pairwise scan beats building a hash map for each one.
+        if entries.len() <= 16 {
+            let clash = entries
+                .iter()
+                .enumerate()
+                .any(|(i, a)| key(a).is_some_and(|ka| entries[..i].iter().any(|b| key(b) == Some(ka))));
+            if !clash {
+                return None;
+            }
+        }
         let mut seen: HashMap<&str, NodeId> = HashMap::with_capacity(entries.len());
         let mut errors = Vec::new();
         for e in entries {
-            let NodeKind::Scalar { value, .. } = &self.nodes[e.key].kind else {
+            let Some(value) = key(e) else {
                 continue;
             };
-            if let Some(&first) = seen.get(value.as_str()) {
+            if let Some(&first) = seen.get(value) {
                 errors.push(ConfigError::DuplicateKey {
                     location: self.locate(text, self.nodes[e.key].span.start),
-                    key: value.clone(),
+                    key: value.to_owned(),
                     first: self.locate(text, self.nodes[first].span.start),
                 });
             } else {
