@@ -383,13 +383,15 @@ impl Reader<'_> {
             .ok_or_else(|| self.invalid(id, setting, "expected true or false"))
     }
 
+    /// A plain `null`, `~` or empty value, through aliases.
+    fn is_null(&self, id: NodeId) -> bool {
+        matches!(self.scalar(id), Some((value, ScalarStyle::Plain)) if plain_null(value))
+    }
+
     fn list(&self, id: NodeId, setting: &str) -> Result<Option<Vec<String>>, ConfigError> {
         let target = self.doc.resolve_alias(id);
         match &self.doc.node(target).kind {
-            NodeKind::Scalar {
-                value,
-                style: ScalarStyle::Plain,
-            } if plain_null(value) => Ok(None),
+            _ if self.is_null(target) => Ok(None),
             NodeKind::Sequence { items, .. } => items
                 .iter()
                 .map(|&item| {
@@ -405,10 +407,7 @@ impl Reader<'_> {
     fn map(&self, id: NodeId, setting: &str) -> Result<Option<BTreeMap<String, String>>, ConfigError> {
         let target = self.doc.resolve_alias(id);
         match &self.doc.node(target).kind {
-            NodeKind::Scalar {
-                value,
-                style: ScalarStyle::Plain,
-            } if plain_null(value) => Ok(None),
+            _ if self.is_null(target) => Ok(None),
             NodeKind::Mapping { entries, .. } => {
                 let mut out = BTreeMap::new();
                 for e in entries {
@@ -425,10 +424,7 @@ impl Reader<'_> {
     fn settings(&self, id: NodeId, km: &mut KeyManagement) -> Result<(), Vec<ConfigError>> {
         let target = self.doc.resolve_alias(id);
         let entries = match &self.doc.node(target).kind {
-            NodeKind::Scalar {
-                value,
-                style: ScalarStyle::Plain,
-            } if plain_null(value) => return Ok(()),
+            _ if self.is_null(target) => return Ok(()),
             NodeKind::Mapping { entries, .. } => entries,
             _ => {
                 return Err(vec![self.invalid(id, "key_management_settings", "expected a mapping")]);

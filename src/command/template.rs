@@ -8,12 +8,11 @@
 use super::{Session, Ui, display_name, emit, load_environment, read_text};
 use crate::cli::TemplateArgs;
 use crate::error::{Error, KeyError};
-use crate::render::env_format::{dotenv_quote, shell_quote};
+use crate::render::env_format;
 use crate::resolve::{self, Plan, Planned, Purpose, Route};
 use crate::secret::SecretValue;
 use crate::settings::KeyManagement;
-use base64::Engine as _;
-use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior};
+use minijinja::{ErrorKind, UndefinedBehavior};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -106,19 +105,8 @@ fn render_once(
     known: &Arc<Mutex<Known>>,
     requested: &Arc<Mutex<BTreeSet<String>>>,
 ) -> Result<String, minijinja::Error> {
-    let mut env = Environment::new();
-    env.set_syntax(
-        minijinja::syntax::SyntaxConfig::builder()
-            .keep_trailing_newline(true)
-            .build()
-            .expect("the default syntax is valid"),
-    );
+    let mut env = env_format::environment();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.set_auto_escape_callback(|_| AutoEscape::None);
-    env.add_filter("shell_quote", |v: &str| shell_quote(v));
-    env.add_filter("dotenv_quote", |v: &str| dotenv_quote(v));
-    env.add_filter("yaml", |v: &str| crate::render::yaml::scalar(v).into_owned());
-    env.add_filter("b64", |v: &str| base64::engine::general_purpose::STANDARD.encode(v));
     let known = Arc::clone(known);
     let requested = Arc::clone(requested);
     env.add_function("secret", move |secret: &str| -> Result<String, minijinja::Error> {

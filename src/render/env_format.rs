@@ -114,7 +114,10 @@ pub fn dotenv_quote(value: &str) -> String {
     out
 }
 
-fn environment() -> Environment<'static> {
+/// The minijinja environment for osenv's templates (the built-in formats and `osenv template`):
+/// trailing newlines kept, no auto-escaping (escaping is explicit), and the escaping filters
+/// `shell_quote`, `dotenv_quote`, `yaml`, `b64` and `json`.
+pub fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_syntax(
         minijinja::syntax::SyntaxConfig::builder()
@@ -126,6 +129,7 @@ fn environment() -> Environment<'static> {
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     env.add_filter("shell_quote", |v: &str| shell_quote(v));
     env.add_filter("dotenv_quote", |v: &str| dotenv_quote(v));
+    env.add_filter("yaml", |v: &str| crate::render::yaml::scalar(v).into_owned());
     env.add_filter("b64", |v: &str| base64::engine::general_purpose::STANDARD.encode(v));
     env.add_filter("json", |v: &str| serde_json::to_string(v).unwrap_or_default());
     env

@@ -402,3 +402,35 @@ fn put_and_delete_need_a_writable_backend() {
     let run = osenv(dir.path()).args(["put", "-", "KEY"]).stdin("v").run();
     run.code(2);
 }
+
+#[test]
+fn hostile_yaml_fails_cleanly_or_stays_small() {
+    // 100,000 levels of nesting: a located error, no stack overflow.
+    let deep = format!("a: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+    // A billion-laughs alias bomb: aliases are never expanded, so it renders as written.
+    let mut bomb = String::from("a0: &a0 [os.environ/X]\n");
+    for i in 1..30 {
+        let p = i - 1;
+        bomb.push_str(&format!(
+            "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+        ));
+    }
+    bomb.push_str("k: os.environ/X\n");
+    let dir = workdir(&[
+        ("deep.yaml", &deep),
+        ("bomb.yaml", &bomb),
+        ("empty_name.yaml", "k: os.environ/\n"),
+    ]);
+    let run = osenv(dir.path()).args(["render", "deep.yaml"]).run();
+    run.code(2);
+    assert!(run.stderr.contains("deep.yaml:1:"), "{}", run.stderr);
+    let run = osenv(dir.path()).args(["render", "bomb.yaml"]).env("X", "v").run();
+    run.success();
+    assert_eq!(run.stdout, bomb.replace("k: os.environ/X", "k: v"));
+    let run = osenv(dir.path()).args(["check", "bomb.yaml"]).env("X", "v").run();
+    run.success();
+    assert!(
+        run.stdout
+            .contains("warning: bomb.yaml:1:10: `os.environ/X` is not resolved: a string inside a list")
+    );
+}
