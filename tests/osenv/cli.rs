@@ -1,6 +1,7 @@
 //! The commands end to end, as a user runs them.
 
 use crate::support::{osenv, workdir};
+use std::fmt::Write as _;
 
 const CONFIG: &str = "\
 model_list:
@@ -411,9 +412,10 @@ fn hostile_yaml_fails_cleanly_or_stays_small() {
     let mut bomb = String::from("a0: &a0 [os.environ/X]\n");
     for i in 1..30 {
         let p = i - 1;
-        bomb.push_str(&format!(
-            "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
-        ));
+        let _ = writeln!(
+            bomb,
+            "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]"
+        );
     }
     bomb.push_str("k: os.environ/X\n");
     let dir = workdir(&[
