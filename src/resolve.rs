@@ -114,13 +114,6 @@ impl Resolution {
         self.values.get(name)
     }
 
-    /// The values, name → value, of every resolved name.
-    pub fn values(&self) -> impl Iterator<Item = (&str, &SecretValue)> {
-        self.values
-            .iter()
-            .filter_map(|(k, v)| v.as_ref().ok().map(|v| (k.as_str(), v)))
-    }
-
     /// One error per reference whose name did not resolve, sorted by location, plus hosted keys
     /// that did not resolve (located at their `hosted_keys` entry).
     pub fn errors(&self, references: &[Reference], km: &KeyManagement, plan: &Plan) -> Vec<ReferenceError> {

@@ -92,13 +92,6 @@ impl Environment {
         }
     }
 
-    /// The process value of `name` as text, for settings such as `key_management_system`.
-    pub fn var(&self, name: &str) -> Option<String> {
-        self.lookup(name)
-            .and_then(|(v, _)| v.ok())
-            .map(|v| v.expose().to_owned())
-    }
-
     /// How messages name this environment (the same text as [`Backend::describe`]).
     pub fn describe_backend(&self) -> String {
         Backend::describe(self)
