@@ -464,11 +464,15 @@ impl Reader<'_> {
                             None | Some("read_only") => AccessMode::ReadOnly,
                             Some("write_only") => AccessMode::WriteOnly,
                             Some("read_and_write") => AccessMode::ReadAndWrite,
-                            Some(other) => {
+                            Some(_) => {
                                 return Err(self.invalid(
                                     v,
                                     key,
-                                    format!("`{other}`; expected read_only, write_only or read_and_write"),
+                                    // As written: a value read from the environment is not echoed.
+                                    format!(
+                                        "`{}`; expected read_only, write_only or read_and_write",
+                                        self.doc.source(self.doc.resolve_alias(v))
+                                    ),
                                 ));
                             }
                         }

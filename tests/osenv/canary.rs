@@ -24,6 +24,7 @@ fn assert_clean(run: &Run, what: &str, stdout_may_hold: bool) {
 }
 
 #[test]
+#[allow(clippy::too_many_lines, reason = "one table of every command and error path")]
 fn no_command_or_error_path_leaks_a_value() {
     let config =
         "a:\n  k: os.environ/SECRET\n  f: os.environ/FROM_FILE\n  m: os.environ/MISSING\n  n: os.environ/MULTI\n";
@@ -44,6 +45,10 @@ fn no_command_or_error_path_leaks_a_value() {
         (
             "ro.yaml",
             "general_settings:\n  key_management_system: aws_secret_manager\n",
+        ),
+        (
+            "mode.yaml",
+            "general_settings:\n  key_management_system: aws_kms\n  key_management_settings:\n    access_mode: os.environ/SECRET\n",
         ),
     ]);
     let cases: Vec<(&str, Vec<&str>, bool)> = vec![
@@ -95,6 +100,7 @@ fn no_command_or_error_path_leaks_a_value() {
         ("template error", vec!["-vvv", "template", "bad-int.j2"], false),
         ("system from env", vec!["-vvv", "render", "kms.yaml"], false),
         ("put", vec!["-vvv", "put", "ro.yaml", "NAME"], false),
+        ("access_mode from env", vec!["-vvv", "check", "mode.yaml"], false),
         ("exec missing", vec!["-vvv", "exec", "config.yaml", "--", "true"], false),
         (
             "exec not found",
