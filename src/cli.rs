@@ -60,7 +60,15 @@ pub enum Command {
     /// `access_mode: write_only` or `read_and_write`. One trailing newline of the input is removed.
     Put(PutArgs),
     /// Delete a stored secret through the config's backend.
+    ///
+    /// The backend's recoverable delete by default (AWS: deletion scheduled in 7 days);
+    /// `--force` removes it for good.
     Delete(DeleteArgs),
+    /// Encrypt a value read from stdin with a KMS key and print the ciphertext as base64.
+    ///
+    /// The output is what `aws_kms` expects in an environment variable (with `--prefix`, the
+    /// `aws_kms/` form of LiteLLM's `USE_AWS_KMS`). One trailing newline of the input is removed.
+    Encrypt(EncryptArgs),
 }
 
 /// Options shared by every command that reads a config.
@@ -211,4 +219,38 @@ pub struct DeleteArgs {
     pub config: ConfigArgs,
     /// The name, without the stored-key prefix.
     pub name: String,
+    /// Delete without recovery (AWS ForceDeleteWithoutRecovery, Vault destroy, Azure purge).
+    #[arg(long, visible_aliases = ["destroy", "purge"])]
+    pub force: bool,
+}
+
+/// The KMS an `encrypt` uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KmsSystem {
+    /// AWS KMS.
+    #[value(name = "aws_kms")]
+    AwsKms,
+}
+
+/// `osenv encrypt`.
+#[derive(Debug, Args)]
+pub struct EncryptArgs {
+    /// The key: id, ARN, alias (`alias/name`) or alias ARN.
+    #[arg(long, value_name = "KEY")]
+    pub key_id: String,
+    /// Which KMS.
+    #[arg(long, value_enum, default_value = "aws_kms")]
+    pub system: KmsSystem,
+    /// A config whose key_management_settings give the region and credentials settings.
+    #[arg(long, value_name = "CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Dotenv file(s) added to the environment (e.g. `AWS_REGION`).
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub env_files: Vec<PathBuf>,
+    /// Print `aws_kms/<base64>`, the value form LiteLLM's `USE_AWS_KMS` recognises.
+    #[arg(long)]
+    pub prefix: bool,
+    /// Concurrency, timeouts, retries.
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }

@@ -86,6 +86,14 @@ pub enum ConfigError {
         /// Why it cannot be used.
         why: &'static str,
     },
+    /// An environment switch osenv honours cannot be used.
+    #[error("environment variable `{variable}` {why}")]
+    Environment {
+        /// The variable.
+        variable: &'static str,
+        /// Why it cannot be used.
+        why: &'static str,
+    },
     /// A `key_management_settings` field has the wrong shape or value.
     #[error("{location}: invalid `{setting}`: {reason}")]
     InvalidSetting {
@@ -113,7 +121,7 @@ impl ConfigError {
     /// Where the error is; errors without a line sort first.
     pub fn location(&self) -> Option<&Location> {
         match self {
-            Self::Empty { .. } => None,
+            Self::Empty { .. } | Self::Environment { .. } => None,
             Self::Syntax { location, .. }
             | Self::DuplicateKey { location, .. }
             | Self::MultipleDocuments { location }
@@ -149,6 +157,15 @@ pub enum KeyError {
         /// The backend.
         within: String,
         /// What is wrong, never the value itself.
+        reason: String,
+    },
+    /// The key exists but cannot be read in its current state (scheduled for deletion,
+    /// disabled, its KMS key unusable).
+    #[error("unavailable in {within}: {reason}")]
+    Unavailable {
+        /// The backend.
+        within: String,
+        /// The state, never the value.
         reason: String,
     },
     /// The backend refused access to this key.
@@ -195,6 +212,14 @@ pub enum BackendError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// The backend cannot be set up (missing region, credentials, address).
+    #[error("{backend}: {reason}")]
+    Setup {
+        /// The backend.
+        backend: String,
+        /// What is missing or wrong.
+        reason: String,
+    },
     /// Writes are refused by the settings.
     #[error(
         "writing to {backend} is disabled: access_mode is `{access_mode}`; set key_management_settings.access_mode to `write_only` or `read_and_write` to allow it"
@@ -215,6 +240,18 @@ pub struct ReferenceError {
     pub location: Location,
     /// The reference as written in the file.
     pub written: String,
+    /// Why.
+    pub cause: KeyError,
+}
+
+/// An environment variable whose value could not be used (no config location exists for it).
+#[derive(Debug, Error, Clone)]
+#[error("environment variable `{variable}` ({origin}): {cause}")]
+pub struct VariableError {
+    /// The variable as named in the environment.
+    pub variable: String,
+    /// Where it was set (`process environment` or `file:line`).
+    pub origin: String,
     /// Why.
     pub cause: KeyError,
 }
@@ -246,9 +283,10 @@ pub enum Error {
     /// The config cannot be used (all problems found, sorted).
     #[error("{}", Joined(.0))]
     Config(Vec<ConfigError>),
-    /// References that could not be resolved (all of them, sorted).
-    #[error("{}", Joined(.0))]
-    Unresolved(Vec<ReferenceError>),
+    /// References that could not be resolved (all of them, sorted), then environment variables
+    /// that had to be decrypted for export (AWS KMS `USE_AWS_KMS`), sorted by name.
+    #[error("{}{}{}", Joined(.0), if .0.is_empty() || .1.is_empty() { "" } else { "\n" }, Joined(.1))]
+    Unresolved(Vec<ReferenceError>, Vec<VariableError>),
     /// A file could not be read.
     #[error(transparent)]
     Input(IoError),
@@ -296,7 +334,7 @@ impl Error {
             Self::Config(_) | Self::Input(_) | Self::Dotenv(_) | Self::Usage(_) => 2,
             Self::Exec { source, .. } if source.kind() == std::io::ErrorKind::NotFound => 127,
             Self::Exec { .. } => 126,
-            Self::Unresolved(_) | Self::Output(_) | Self::Backend(_) | Self::Format { .. } | Self::Template(_) => 1,
+            Self::Unresolved(..) | Self::Output(_) | Self::Backend(_) | Self::Format { .. } | Self::Template(_) => 1,
         }
     }
 }
@@ -335,11 +373,16 @@ impl Error {
                     lines.push(format!("error: the config has {} problems", items.len()));
                 }
             }
-            Self::Unresolved(items) => {
-                lines.extend(items.iter().map(|e| format!("error: {e}")));
+            Self::Unresolved(references, variables) => {
+                lines.extend(references.iter().map(|e| format!("error: {e}")));
+                lines.extend(variables.iter().map(|e| format!("error: {e}")));
                 let mut shown: Vec<&Arc<BackendError>> = Vec::new();
-                for e in items {
-                    if let KeyError::Backend(cause) = &e.cause
+                let causes = references
+                    .iter()
+                    .map(|e| &e.cause)
+                    .chain(variables.iter().map(|e| &e.cause));
+                for cause in causes {
+                    if let KeyError::Backend(cause) = cause
                         && !shown.iter().any(|s| Arc::ptr_eq(s, cause))
                     {
                         shown.push(cause);
@@ -347,8 +390,9 @@ impl Error {
                         chain(&mut lines, cause.as_ref());
                     }
                 }
-                if items.len() > 1 {
-                    lines.push(format!("error: {} references could not be resolved", items.len()));
+                let count = references.len() + variables.len();
+                if count > 1 {
+                    lines.push(format!("error: {count} references could not be resolved"));
                 }
             }
             other => {

@@ -2,6 +2,8 @@
 
 use clap::Parser;
 use std::process::ExitCode;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 fn main() -> ExitCode {
     let cli = osenv::cli::Cli::parse();
@@ -25,10 +27,25 @@ fn init_logging(verbose: u8, quiet: bool) {
         (false, 2) => tracing::Level::DEBUG,
         (false, _) => tracing::Level::TRACE,
     };
-    tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .without_time()
+    // Only osenv's own events are shown by default. The HTTP and SDK crates log requests and
+    // responses at debug and trace, and a response body can be a secret value, so their events
+    // never pass above `warn`, and only from -vv on (their warnings are mostly start-up noise,
+    // such as the region probe of the AWS SDK).
+    let others = if verbose >= 2 && !quiet {
+        tracing_subscriber::filter::LevelFilter::WARN
+    } else {
+        tracing_subscriber::filter::LevelFilter::OFF
+    };
+    let filter = tracing_subscriber::filter::Targets::new()
+        .with_default(others)
+        .with_target("osenv", level);
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_target(false)
+                .without_time(),
+        )
+        .with(filter)
         .init();
 }

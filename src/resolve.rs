@@ -6,6 +6,7 @@
 //! reference uses them, because LiteLLM looks them up itself. Unlike LiteLLM, a manager failure
 //! never falls back to the environment: it is an error the user sees.
 
+use crate::backend::envelope::Envelopes;
 use crate::backend::{Backend, Context, Environment};
 use crate::error::{BackendError, KeyError, ReferenceError};
 use crate::reference::{self, Reference};
@@ -59,6 +60,9 @@ pub struct Planned {
     pub hosted: bool,
     /// Used by at least one reference.
     pub referenced: bool,
+    /// Exported because LiteLLM decrypts its variable into the environment (`USE_AWS_KMS`),
+    /// though no reference uses it.
+    pub envelope: bool,
 }
 
 /// The unique names of a run and their routes, sorted by name.
@@ -84,6 +88,7 @@ impl Plan {
                 route: route(&r.name),
                 hosted: false,
                 referenced: true,
+                envelope: false,
             });
         }
         if km.system.is_some() {
@@ -94,11 +99,35 @@ impl Plan {
                         route: route(name),
                         hosted: true,
                         referenced: false,
+                        envelope: false,
                     })
                     .hosted = true;
             }
         }
         Self { names }
+    }
+
+    /// Route names whose variables hold KMS ciphertexts (LiteLLM's `USE_AWS_KMS` convention)
+    /// to the manager, which decrypts them.
+    pub fn route_envelopes(&mut self, envelopes: &Envelopes) {
+        for (name, planned) in &mut self.names {
+            if envelopes.source(name).is_some() {
+                planned.route = Route::Manager;
+            }
+        }
+    }
+
+    /// Add every encrypted variable's name, for commands that export the whole environment
+    /// LiteLLM would see (`env`, `exec`).
+    pub fn add_envelopes(&mut self, envelopes: &Envelopes) {
+        for (name, _) in envelopes.iter() {
+            self.names.entry(name.to_owned()).or_insert(Planned {
+                route: Route::Manager,
+                hosted: false,
+                referenced: false,
+                envelope: true,
+            });
+        }
     }
 }
 

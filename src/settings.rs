@@ -138,6 +138,9 @@ pub struct KeyManagementSettings {
     pub aws_sts_endpoint: Option<String>,
     /// AWS: regions to replicate new secrets to.
     pub replica_regions: Option<Vec<String>>,
+    /// AWS (osenv only; LiteLLM ignores it): read with `BatchGetSecretValue` (default) or, when
+    /// false, with one `GetSecretValue` per secret.
+    pub aws_batch_reads: bool,
 }
 
 impl Default for KeyManagementSettings {
@@ -159,6 +162,7 @@ impl Default for KeyManagementSettings {
             aws_web_identity_token: None,
             aws_sts_endpoint: None,
             replica_regions: None,
+            aws_batch_reads: true,
         }
     }
 }
@@ -489,6 +493,7 @@ impl Reader<'_> {
                     "aws_web_identity_token" => s.aws_web_identity_token = self.string(v, key)?,
                     "aws_sts_endpoint" => s.aws_sts_endpoint = self.string(v, key)?,
                     "replica_regions" => s.replica_regions = self.list(v, key)?,
+                    "aws_batch_reads" => s.aws_batch_reads = self.bool(v, key)?.unwrap_or(true),
                     "custom_secret_manager" => {}
                     other => {
                         warning = Some(SettingWarning {

@@ -60,6 +60,11 @@ impl DotenvFile {
         &self.path
     }
 
+    /// Every variable name the file sets.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.vars.keys().map(String::as_str)
+    }
+
     /// The value of `name` and the line that set it.
     pub fn get(&self, name: &str) -> Option<(&SecretValue, usize)> {
         self.vars.get(name).map(|(v, line)| (v, *line))

@@ -60,6 +60,19 @@ impl Environment {
         }
     }
 
+    /// Every variable name set in the process or a file, sorted and unique.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .process
+            .keys()
+            .filter_map(|k| k.to_str().map(str::to_owned))
+            .chain(self.files.iter().flat_map(|f| f.names().map(str::to_owned)))
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
     /// Look `name` up: the process first, then the files from last to first.
     pub fn lookup(&self, name: &str) -> Option<(Result<SecretValue, KeyError>, Origin)> {
         if let Some(v) = self.process.get(std::ffi::OsStr::new(name)) {

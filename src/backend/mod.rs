@@ -6,14 +6,18 @@
 //! deadline) is a [`BackendError`]. Backends never see YAML; the resolver maps results back to
 //! the references that asked for them.
 
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod dotenv;
 pub mod env;
+pub mod envelope;
 
 use crate::error::{BackendError, ConfigError, KeyError};
 use crate::retry::RetryPolicy;
 use crate::secret::SecretValue;
 use crate::settings::{KeyManagement, KeyManagementSystem};
 use async_trait::async_trait;
+use envelope::Envelopes;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -93,30 +97,74 @@ pub trait Backend: Send + Sync {
 }
 
 /// The backend the settings select, or `None` when every name comes from the environment.
-pub fn open(km: &KeyManagement, _env: &Arc<Environment>) -> Result<Option<Arc<dyn Backend>>, ConfigError> {
+/// `envelopes` are the encrypted variables of LiteLLM's `USE_AWS_KMS` convention in use.
+pub fn open(
+    km: &KeyManagement,
+    env: &Arc<Environment>,
+    envelopes: &Envelopes,
+) -> Result<Option<Arc<dyn Backend>>, ConfigError> {
     let Some(system) = km.system else {
         return Ok(None);
     };
     let location = km.system_location.clone().expect("a configured system has a location");
-    // Cloud backends arrive one cargo feature at a time; until a backend is compiled in, say so
-    // instead of silently reading the environment the way LiteLLM falls back.
-    let why = match system {
-        KeyManagementSystem::AwsSecretManager | KeyManagementSystem::AwsKms => {
-            "is not available in this osenv build (cargo feature `aws` has no backend yet)"
-        }
-        KeyManagementSystem::HashicorpVault => {
-            "is not available in this osenv build (cargo feature `vault` has no backend yet)"
-        }
-        KeyManagementSystem::AzureKeyVault => {
-            "is not available in this osenv build (cargo feature `azure` has no backend yet)"
-        }
-        KeyManagementSystem::GoogleSecretManager | KeyManagementSystem::GoogleKms => {
-            "is not available in this osenv build (cargo feature `gcp` has no backend yet)"
-        }
-    };
-    Err(ConfigError::UnsupportedBackend {
-        location,
+    #[cfg(not(feature = "aws"))]
+    let _ = (env, envelopes);
+    // A backend left out of this build says so, instead of silently reading the environment
+    // the way LiteLLM falls back.
+    let missing = |feature: &'static str| ConfigError::UnsupportedBackend {
+        location: location.clone(),
         value: system.as_str().to_owned(),
-        why,
-    })
+        why: feature,
+    };
+    match system {
+        #[cfg(feature = "aws")]
+        KeyManagementSystem::AwsSecretManager => Ok(Some(Arc::new(aws::secrets_manager::SecretsManager::new(
+            &km.settings,
+            env,
+        )))),
+        #[cfg(feature = "aws")]
+        KeyManagementSystem::AwsKms => Ok(Some(Arc::new(aws::kms::Kms::new(
+            &km.settings,
+            Arc::clone(env),
+            envelopes.clone(),
+        )))),
+        #[cfg(not(feature = "aws"))]
+        KeyManagementSystem::AwsSecretManager | KeyManagementSystem::AwsKms => Err(missing(
+            "is not available in this osenv build (built without cargo feature `aws`)",
+        )),
+        KeyManagementSystem::HashicorpVault => Err(missing(
+            "is not available in this osenv build (cargo feature `vault` has no backend yet)",
+        )),
+        KeyManagementSystem::AzureKeyVault => Err(missing(
+            "is not available in this osenv build (cargo feature `azure` has no backend yet)",
+        )),
+        KeyManagementSystem::GoogleSecretManager | KeyManagementSystem::GoogleKms => Err(missing(
+            "is not available in this osenv build (cargo feature `gcp` has no backend yet)",
+        )),
+    }
+}
+
+/// The KMS backend for LiteLLM's `USE_AWS_KMS=True` convention when no
+/// `key_management_system` is configured: it decrypts only the encrypted variables.
+pub fn open_envelopes(
+    km: &KeyManagement,
+    env: &Arc<Environment>,
+    envelopes: &Envelopes,
+) -> Result<Option<Arc<dyn Backend>>, ConfigError> {
+    #[cfg(feature = "aws")]
+    {
+        Ok(Some(Arc::new(aws::kms::Kms::new(
+            &km.settings,
+            Arc::clone(env),
+            envelopes.clone(),
+        ))))
+    }
+    #[cfg(not(feature = "aws"))]
+    {
+        let _ = (km, env, envelopes);
+        Err(ConfigError::Environment {
+            variable: envelope::SWITCH,
+            why: "is `True`, but this osenv build has no AWS KMS (built without cargo feature `aws`)",
+        })
+    }
 }

@@ -137,7 +137,7 @@ pub(super) fn run(args: &CheckArgs, _ui: Ui) -> Result<(), Error> {
     if errors.is_empty() {
         Ok(())
     } else {
-        Err(Error::Unresolved(errors))
+        Err(Error::Unresolved(errors, Vec::new()))
     }
 }
 

@@ -2,6 +2,7 @@
 //! `main` turns that into output and an exit code.
 
 mod check;
+mod encrypt;
 mod env;
 mod exec;
 mod render;
@@ -9,16 +10,17 @@ mod template;
 mod write;
 
 use crate::backend::dotenv::DotenvFile;
+use crate::backend::envelope::Envelopes;
 use crate::backend::{self, Backend, Environment};
 use crate::cli::{Cli, Command, ConfigArgs, LimitArgs};
 use crate::document::{Discovery, Document, max_depth_from_env};
-use crate::error::{ConfigError, Error, IoError, KeyError};
+use crate::error::{ConfigError, Error, IoError, KeyError, VariableError};
 use crate::location::LineIndex;
 use crate::render::yaml::Coercion;
 use crate::resolve::{self, Plan, Purpose, Resolution, ResolveOptions};
 use crate::retry::RetryPolicy;
 use crate::secret::SecretValue;
-use crate::settings::KeyManagement;
+use crate::settings::{KeyManagement, KeyManagementSystem};
 use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
@@ -51,6 +53,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Template(args) => template::run(&args, ui),
         Command::Put(args) => write::put(&args, ui),
         Command::Delete(args) => write::delete(&args, ui),
+        Command::Encrypt(args) => encrypt::run(&args, ui),
     }
 }
 
@@ -149,6 +152,8 @@ pub(crate) struct Session {
     pub km: KeyManagement,
     pub env: Arc<Environment>,
     pub manager: Option<Arc<dyn Backend>>,
+    /// Variables holding KMS ciphertexts (LiteLLM's `USE_AWS_KMS` convention), when it applies.
+    pub envelopes: Envelopes,
     pub options: ResolveOptions,
 }
 
@@ -177,19 +182,44 @@ impl Session {
                 None
             }
         };
-        // The manager is only opened when reads go to it; `put`/`delete` open it themselves, so
-        // a `write_only` config renders without any cloud credentials.
-        let manager = match km
-            .as_ref()
-            .filter(|km| km.reads_from_manager())
-            .map(|km| backend::open(km, &env))
-        {
-            Some(Ok(manager)) => manager,
-            Some(Err(e)) => {
-                errors.push(e);
-                None
+        // LiteLLM decrypts `LITELLM_SECRET_AWS_KMS_*` and `aws_kms/` variables when
+        // `USE_AWS_KMS=True`; with `key_management_system: aws_kms` osenv does the same.
+        let switched_on = Envelopes::switched_on(&env);
+        let envelopes = match km.as_ref().and_then(|km| km.system) {
+            Some(KeyManagementSystem::AwsKms) => Envelopes::scan(&env),
+            None if switched_on => Envelopes::scan(&env),
+            Some(other) if switched_on => {
+                errors.push(ConfigError::UnsupportedBackend {
+                    location: km
+                        .as_ref()
+                        .and_then(|km| km.system_location.clone())
+                        .expect("a configured system has a location"),
+                    value: other.as_str().to_owned(),
+                    why: "cannot be combined with USE_AWS_KMS=True: osenv reads from one backend per run (unset USE_AWS_KMS, or use key_management_system: aws_kms)",
+                });
+                Envelopes::default()
             }
-            None => None,
+            _ => Envelopes::default(),
+        };
+        // The manager is only opened when reads go to it (or ciphertexts need decrypting);
+        // `put`/`delete` open it themselves, so a `write_only` config renders without any cloud
+        // credentials.
+        let manager = match &km {
+            Some(km) if km.reads_from_manager() || !envelopes.is_empty() => {
+                let opened = if km.system.is_some() {
+                    backend::open(km, &env, &envelopes)
+                } else {
+                    backend::open_envelopes(km, &env, &envelopes)
+                };
+                match opened {
+                    Ok(manager) => manager,
+                    Err(e) => {
+                        errors.push(e);
+                        None
+                    }
+                }
+            }
+            _ => None,
         };
         if !errors.is_empty() {
             errors.sort_by(|a, b| a.location().cmp(&b.location()));
@@ -202,13 +232,16 @@ impl Session {
             km,
             env,
             manager,
+            envelopes,
             options,
         })
     }
 
     /// The unique names and their routes.
     pub fn plan(&self) -> Plan {
-        Plan::new(&self.discovery.references, &self.km)
+        let mut plan = Plan::new(&self.discovery.references, &self.km);
+        plan.route_envelopes(&self.envelopes);
+        plan
     }
 
     /// Resolve `plan` (values or existence).
@@ -242,9 +275,35 @@ impl Session {
     /// Every name to export (referenced or hosted) with its value. Unresolved names are errors,
     /// or, with `allow_missing`, warnings for names that are simply absent.
     pub fn exported(&self, ui: Ui, allow_missing: bool) -> Result<Vec<(String, SecretValue)>, Error> {
-        let plan = self.plan();
+        let mut plan = self.plan();
+        plan.add_envelopes(&self.envelopes);
         let resolution = self.resolve(&plan, Purpose::Read);
         let errors = resolution.errors(&self.discovery.references, &self.km, &plan);
+        // Encrypted variables no reference uses have no place in the config to point at: their
+        // errors name the variable.
+        let variables: Vec<VariableError> = plan
+            .names
+            .iter()
+            .filter(|(_, p)| p.envelope)
+            .filter_map(|(name, _)| match resolution.get(name) {
+                Some(Err(cause)) => {
+                    let variable = self.envelopes.source(name).unwrap_or(name).to_owned();
+                    let origin = self
+                        .env
+                        .lookup(&variable)
+                        .map_or_else(|| "unset".to_owned(), |(_, o)| o.to_string());
+                    Some(VariableError {
+                        variable,
+                        origin,
+                        cause: cause.clone(),
+                    })
+                }
+                _ => None,
+            })
+            .collect();
+        if !variables.is_empty() {
+            return Err(Error::Unresolved(errors, variables));
+        }
         tolerate_missing(errors, ui, allow_missing, "left out")?;
         Ok(plan
             .names
@@ -277,7 +336,7 @@ pub(crate) fn tolerate_missing(
         } else {
             errors
         };
-        return Err(Error::Unresolved(errors));
+        return Err(Error::Unresolved(errors, Vec::new()));
     }
     for e in &errors {
         ui.warn(format_args!("{e} ({what}: --allow-missing)"));

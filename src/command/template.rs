@@ -38,6 +38,7 @@ pub(super) fn run(args: &TemplateArgs, ui: Ui) -> Result<(), Error> {
     };
     let km = session.as_ref().map(|s| s.km.clone()).unwrap_or_default();
     let manager = session.as_ref().and_then(|s| s.manager.clone());
+    let envelopes = session.as_ref().map(|s| s.envelopes.clone()).unwrap_or_default();
     let name = display_name(&args.template).to_string();
     let source = read_text(&args.template)?;
 
@@ -60,7 +61,8 @@ pub(super) fn run(args: &TemplateArgs, ui: Ui) -> Result<(), Error> {
             let _ = ui;
             return emit(args.output.as_deref(), &text);
         }
-        let plan = plan_for(&missing, &km);
+        let mut plan = plan_for(&missing, &km);
+        plan.route_envelopes(&envelopes);
         let resolution = super::block_on(resolve::resolve(&plan, &env, manager.as_ref(), &options, Purpose::Read));
         let mut known = known.lock().expect("not poisoned");
         for n in missing {
@@ -92,6 +94,7 @@ fn plan_for(names: &[String], km: &KeyManagement) -> Plan {
                     route,
                     hosted: false,
                     referenced: true,
+                    envelope: false,
                 },
             )
         })

@@ -16,7 +16,9 @@ use std::sync::Arc;
 fn writable(session: &Session) -> Result<Arc<dyn Backend>, Error> {
     let opened = match &session.manager {
         Some(manager) => Some(Arc::clone(manager)),
-        None => crate::backend::open(&session.km, &session.env).map_err(|e| Error::Config(vec![e]))?,
+        None => {
+            crate::backend::open(&session.km, &session.env, &session.envelopes).map_err(|e| Error::Config(vec![e]))?
+        }
     };
     let Some(manager) = opened else {
         return Err(Error::Backend(BackendError::NotSupported {
@@ -41,15 +43,7 @@ pub(super) fn put(args: &PutArgs, _ui: Ui) -> Result<(), Error> {
     }
     let session = Session::load(&args.config)?;
     let manager = writable(&session)?;
-    let mut raw = read_input(Path::new("-"))?;
-    if raw.ends_with(b"\n") {
-        raw.pop();
-        if raw.ends_with(b"\r") {
-            raw.pop();
-        }
-    }
-    let value = String::from_utf8(raw).map_err(|_| Error::Usage("the value on stdin is not valid UTF-8".into()))?;
-    let value = SecretValue::new(value);
+    let value = read_value()?;
     let name = session.km.settings.stored_name(&args.name);
     let ctx = Context::new(
         session.options.concurrency,
@@ -61,6 +55,24 @@ pub(super) fn put(args: &PutArgs, _ui: Ui) -> Result<(), Error> {
     Ok(())
 }
 
+/// The value on stdin, one trailing newline removed.
+pub(super) fn read_value() -> Result<SecretValue, Error> {
+    let mut raw = read_input(Path::new("-"))?;
+    if raw.ends_with(b"\n") {
+        raw.pop();
+        if raw.ends_with(b"\r") {
+            raw.pop();
+        }
+    }
+    match String::from_utf8(raw) {
+        Ok(value) => Ok(SecretValue::new(value)),
+        Err(e) => {
+            zeroize::Zeroize::zeroize(&mut e.into_bytes());
+            Err(Error::Usage("the value on stdin is not valid UTF-8".into()))
+        }
+    }
+}
+
 pub(super) fn delete(args: &DeleteArgs, _ui: Ui) -> Result<(), Error> {
     let session = Session::load(&args.config)?;
     let manager = writable(&session)?;
@@ -70,7 +82,12 @@ pub(super) fn delete(args: &DeleteArgs, _ui: Ui) -> Result<(), Error> {
         session.options.request_timeout,
         session.options.retry,
     );
-    block_on(manager.delete(&name, DeleteMode::Recoverable, &ctx))?;
+    let mode = if args.force {
+        DeleteMode::Permanent
+    } else {
+        DeleteMode::Recoverable
+    };
+    block_on(manager.delete(&name, mode, &ctx))?;
     tracing::info!(name = %name, backend = %manager.describe(), "deleted");
     Ok(())
 }

@@ -1,7 +1,10 @@
 //! One integration-test binary: the CLI run the way a user runs it.
 
+#[cfg(feature = "aws")]
+mod aws;
 mod canary;
 mod cli;
 mod fixtures;
 mod properties;
+mod servers;
 mod support;

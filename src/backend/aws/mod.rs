@@ -1,0 +1,516 @@
+//! AWS: what Secrets Manager and KMS share — where the region, endpoint and credentials come
+//! from, and how a failed call is classified.
+//!
+//! The SDK's own retries are turned off: every request goes through the run's [`Context`]
+//! (concurrency bound, per-request timeout, [`crate::retry::RetryPolicy`]), so the attempts an
+//! error reports are the attempts made.
+
+pub mod kms;
+pub mod secrets_manager;
+
+use super::{Context, Environment};
+use crate::error::{BackendError, KeyError};
+use crate::secret::SecretValue;
+use crate::settings::KeyManagementSettings;
+use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig};
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider, error::CredentialsError, future};
+use aws_sdk_secretsmanager::config::http::HttpResponse;
+use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use std::fmt;
+use std::future::Future;
+
+/// Which AWS service, for the endpoint variables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Service {
+    SecretsManager,
+    Kms,
+}
+
+impl Service {
+    fn endpoint_variable(self) -> &'static str {
+        match self {
+            Self::SecretsManager => "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+            Self::Kms => "AWS_ENDPOINT_URL_KMS",
+        }
+    }
+
+    fn host_prefix(self) -> &'static str {
+        match self {
+            Self::SecretsManager => "secretsmanager",
+            Self::Kms => "kms",
+        }
+    }
+}
+
+/// Region, endpoint and credential sources, read once from the settings and the environment
+/// (process and `--env-file`, so a dotenv file can carry `AWS_REGION` too).
+#[derive(Clone)]
+pub(crate) struct AwsSettings {
+    service: Service,
+    region: Option<String>,
+    endpoint: Option<String>,
+    profile: Option<String>,
+    role_arn: Option<String>,
+    session_name: Option<String>,
+    external_id: Option<String>,
+    web_identity_token: Option<SecretValue>,
+    sts_endpoint: Option<String>,
+    static_keys: Option<(String, SecretValue, Option<SecretValue>)>,
+    /// The region the SDK settled on, once loaded (it may come from a profile).
+    loaded_region: std::sync::OnceLock<String>,
+}
+
+impl fmt::Debug for AwsSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AwsSettings")
+            .field("service", &self.service)
+            .field("region", &self.region)
+            .field("endpoint", &self.endpoint)
+            .field("profile", &self.profile)
+            .field("role_arn", &self.role_arn)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AwsSettings {
+    /// LiteLLM's precedence: the settings field, then `AWS_REGION_NAME`, `AWS_REGION`,
+    /// `AWS_DEFAULT_REGION`; then the AWS config file (profile) when the SDK loads.
+    pub(crate) fn new(service: Service, s: &KeyManagementSettings, env: &Environment) -> Self {
+        let var = |name: &str| {
+            env.get(name)
+                .ok()
+                .map(|v| v.expose().trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let secret = |name: &str| env.get(name).ok().filter(|v| !v.expose().is_empty());
+        let region = s
+            .aws_region_name
+            .clone()
+            .or_else(|| var("AWS_REGION_NAME"))
+            .or_else(|| var("AWS_REGION"))
+            .or_else(|| var("AWS_DEFAULT_REGION"));
+        let endpoint = if var("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+            None
+        } else {
+            var(service.endpoint_variable()).or_else(|| var("AWS_ENDPOINT_URL"))
+        };
+        let static_keys = match (var("AWS_ACCESS_KEY_ID"), secret("AWS_SECRET_ACCESS_KEY")) {
+            (Some(id), Some(key)) => Some((id, key, secret("AWS_SESSION_TOKEN"))),
+            _ => None,
+        };
+        Self {
+            service,
+            region,
+            endpoint,
+            profile: s.aws_profile_name.clone().or_else(|| var("AWS_PROFILE_NAME")),
+            role_arn: s.aws_role_name.clone().or_else(|| var("AWS_ROLE_NAME")),
+            session_name: s.aws_session_name.clone().or_else(|| var("AWS_SESSION_NAME")),
+            external_id: s.aws_external_id.clone().or_else(|| var("AWS_EXTERNAL_ID")),
+            web_identity_token: s
+                .aws_web_identity_token
+                .clone()
+                .map(SecretValue::new)
+                .or_else(|| secret("AWS_WEB_IDENTITY_TOKEN")),
+            sts_endpoint: s.aws_sts_endpoint.clone().or_else(|| var("AWS_STS_ENDPOINT")),
+            static_keys,
+            loaded_region: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The endpoint override, if any.
+    pub(crate) fn endpoint(&self) -> Option<&str> {
+        self.endpoint.as_deref()
+    }
+
+    /// The endpoint URL requests go to (as far as it is known before the SDK loads).
+    pub(crate) fn url(&self) -> String {
+        match (&self.endpoint, self.region.as_ref().or(self.loaded_region.get())) {
+            (Some(url), _) => url.clone(),
+            (None, Some(region)) => format!("https://{}.{region}.amazonaws.com", self.service.host_prefix()),
+            (None, None) => format!("https://{}.<no region>.amazonaws.com", self.service.host_prefix()),
+        }
+    }
+
+    /// How messages name the service: the system and the endpoint URL it talks to.
+    pub(crate) fn describe(&self, system: &str) -> String {
+        format!("{system} ({})", self.url())
+    }
+
+    /// Load the SDK configuration. No request is made here: credentials are fetched on first
+    /// use by the SDK, and cached for the run.
+    pub(crate) async fn load(&self, system: &str) -> Result<SdkConfig, BackendError> {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(RetryConfig::disabled());
+        if let Some(region) = &self.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        if let Some(profile) = &self.profile {
+            loader = loader.profile_name(profile);
+        } else if let Some((id, key, token)) = &self.static_keys {
+            // Only reached when the variables are set: the same first step as the SDK's chain,
+            // but it also sees `--env-file` values.
+            loader = loader.credentials_provider(Credentials::new(
+                id,
+                key.expose(),
+                token.as_ref().map(|t| t.expose().to_owned()),
+                None,
+                "osenv environment",
+            ));
+        }
+        let base = loader.load().await;
+        let Some(region) = base.region() else {
+            return Err(BackendError::Setup {
+                backend: system.to_owned(),
+                reason: "no AWS region: set key_management_settings.aws_region_name, AWS_REGION_NAME or AWS_REGION"
+                    .into(),
+            });
+        };
+        let _ = self.loaded_region.set(region.to_string());
+        let sts_config = match &self.sts_endpoint {
+            Some(url) => base.to_builder().endpoint_url(url).build(),
+            None => base.clone(),
+        };
+        let role_session = self.session_name.clone().unwrap_or_else(|| "osenv".into());
+        let provider: Option<SharedCredentialsProvider> = match (&self.web_identity_token, &self.role_arn) {
+            (Some(token), Some(role)) => Some(SharedCredentialsProvider::new(WebIdentity {
+                sts: aws_sdk_sts::Client::new(&sts_config),
+                role_arn: role.clone(),
+                session_name: role_session,
+                token: token.clone(),
+            })),
+            (None, Some(role)) => {
+                let mut builder = aws_config::sts::AssumeRoleProvider::builder(role).session_name(role_session);
+                if let Some(id) = &self.external_id {
+                    builder = builder.external_id(id);
+                }
+                Some(SharedCredentialsProvider::new(
+                    builder.configure(&sts_config).build().await,
+                ))
+            }
+            _ => None,
+        };
+        Ok(match provider {
+            Some(p) => base.to_builder().credentials_provider(p).build(),
+            None => base,
+        })
+    }
+}
+
+/// `AssumeRoleWithWebIdentity` with a token given as a value (LiteLLM's
+/// `aws_web_identity_token`), where the SDK's own provider only reads a token file.
+struct WebIdentity {
+    sts: aws_sdk_sts::Client,
+    role_arn: String,
+    session_name: String,
+    token: SecretValue,
+}
+
+impl fmt::Debug for WebIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebIdentity")
+            .field("role_arn", &self.role_arn)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WebIdentity {
+    async fn credentials(&self) -> Result<Credentials, CredentialsError> {
+        let out = self
+            .sts
+            .assume_role_with_web_identity()
+            .role_arn(&self.role_arn)
+            .role_session_name(&self.session_name)
+            .web_identity_token(self.token.expose())
+            .send()
+            .await
+            .map_err(|e| CredentialsError::provider_error(DisplayErrorContext(e).to_string()))?;
+        let c = out
+            .credentials()
+            .ok_or_else(|| CredentialsError::provider_error("AssumeRoleWithWebIdentity returned no credentials"))?;
+        Ok(Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_owned()),
+            std::time::SystemTime::try_from(*c.expiration()).ok(),
+            "WebIdentityToken",
+        ))
+    }
+}
+
+impl ProvideCredentials for WebIdentity {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::new(self.credentials())
+    }
+}
+
+/// A failed AWS request, reduced to what can be shown: the error code and the service's
+/// message (AWS messages name resources, never secret values).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AwsFailure {
+    /// The service's error code, e.g. `ThrottlingException`.
+    pub code: Option<String>,
+    /// What went wrong.
+    pub message: String,
+    /// The HTTP status, when a response arrived.
+    pub status: Option<u16>,
+    /// Worth retrying.
+    pub transient: bool,
+}
+
+impl fmt::Display for AwsFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.code, self.status) {
+            (Some(code), _) if self.message.is_empty() => write!(f, "{code}"),
+            (Some(code), _) => write!(f, "{code}: {}", self.message),
+            (None, Some(status)) => write!(f, "HTTP {status}: {}", self.message),
+            (None, None) => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for AwsFailure {}
+
+impl AwsFailure {
+    fn timeout(after: std::time::Duration) -> Self {
+        Self {
+            code: None,
+            message: format!("no response within {}s", after.as_secs_f64()),
+            status: None,
+            transient: true,
+        }
+    }
+
+    /// Classify an SDK error. By value, so that it reads `map_err(AwsFailure::from_sdk)`.
+    #[allow(clippy::needless_pass_by_value)]
+    pub(crate) fn from_sdk<E>(err: SdkError<E, HttpResponse>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let status = err.raw_response().map(|r| r.status().as_u16());
+        match &err {
+            SdkError::ServiceError(service) => {
+                let code = service.err().code().map(str::to_owned);
+                let message = service.err().message().unwrap_or_default().to_owned();
+                let transient = is_transient(code.as_deref(), status);
+                Self {
+                    code,
+                    message,
+                    status,
+                    transient,
+                }
+            }
+            // Connection refused or reset, TLS, a timeout inside the SDK, a truncated body.
+            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => Self {
+                code: None,
+                message: DisplayErrorContext(&err).to_string(),
+                status,
+                transient: true,
+            },
+            _ => Self {
+                code: None,
+                message: DisplayErrorContext(&err).to_string(),
+                status,
+                transient: false,
+            },
+        }
+    }
+
+    /// The per-key meaning of this failure, when it is about the key rather than the call.
+    pub(crate) fn key_error(&self, within: &str) -> Option<KeyError> {
+        let within = within.to_owned();
+        let code = self.code.as_deref()?;
+        Some(match code {
+            "ResourceNotFoundException" | "NotFoundException" => KeyError::NotFound { within },
+            "AccessDeniedException" | "AccessDenied" => KeyError::AccessDenied { within },
+            "InvalidRequestException" if self.message.contains("deleted") || self.message.contains("deletion") => {
+                KeyError::Unavailable {
+                    within,
+                    reason: "the secret is scheduled for deletion (restore it with RestoreSecret)".into(),
+                }
+            }
+            "DecryptionFailure" => KeyError::Unavailable {
+                within,
+                reason: format!("Secrets Manager cannot decrypt it with its KMS key: {self}"),
+            },
+            "DisabledException" => KeyError::Unavailable {
+                within,
+                reason: format!("the KMS key is disabled: {self}"),
+            },
+            "KMSInvalidStateException" | "KeyUnavailableException" => KeyError::Unavailable {
+                within,
+                reason: format!("the KMS key cannot be used: {self}"),
+            },
+            "InvalidCiphertextException" | "IncorrectKeyException" => KeyError::InvalidValue {
+                within,
+                reason: format!("KMS cannot decrypt it (a ciphertext for another key or context?): {self}"),
+            },
+            _ => return None,
+        })
+    }
+
+    /// This failure as the error of a whole call.
+    pub(crate) fn into_backend(self, backend: String, endpoint: String, attempts: u32) -> BackendError {
+        BackendError::Request {
+            backend,
+            endpoint,
+            attempts,
+            source: Box::new(self),
+        }
+    }
+}
+
+/// Throttling and server-side failures are retried; everything else is final.
+pub(crate) fn is_transient(code: Option<&str>, status: Option<u16>) -> bool {
+    let by_code = matches!(
+        code,
+        Some(
+            "ThrottlingException"
+                | "Throttling"
+                | "TooManyRequestsException"
+                | "RequestLimitExceeded"
+                | "RequestThrottled"
+                | "SlowDown"
+                | "InternalServiceError"
+                | "InternalFailure"
+                | "InternalError"
+                | "ServiceUnavailable"
+                | "ServiceUnavailableException"
+                | "KMSInternalException"
+                | "DependencyTimeoutException"
+                | "RequestTimeout"
+                | "RequestTimeoutException"
+        )
+    );
+    by_code || status.is_some_and(|s| s == 429 || s >= 500)
+}
+
+/// One AWS request under the run's limits: a concurrency permit per attempt, the per-request
+/// timeout, retries of transient failures. Returns the result and the attempts made.
+pub(crate) async fn call<T, F, Fut>(ctx: &Context, op: F) -> (Result<T, AwsFailure>, u32)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<T, AwsFailure>>,
+{
+    let op = &op;
+    ctx.retry
+        .run(
+            |e: &AwsFailure| e.transient,
+            || async move {
+                let _permit = ctx.limiter.acquire().await.expect("the run's limiter is never closed");
+                match tokio::time::timeout(ctx.request_timeout, op()).await {
+                    Ok(result) => result,
+                    Err(_) => Err(AwsFailure::timeout(ctx.request_timeout)),
+                }
+            },
+        )
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::retry::RetryPolicy;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::time::Duration;
+
+    fn failure(code: &str, message: &str, status: u16) -> AwsFailure {
+        AwsFailure {
+            code: Some(code.into()),
+            message: message.into(),
+            status: Some(status),
+            transient: is_transient(Some(code), Some(status)),
+        }
+    }
+
+    #[test]
+    fn throttling_and_server_errors_are_transient() {
+        assert!(is_transient(Some("ThrottlingException"), Some(400)));
+        assert!(is_transient(Some("InternalServiceError"), Some(500)));
+        assert!(is_transient(None, Some(503)));
+        assert!(is_transient(None, Some(429)));
+        assert!(!is_transient(Some("AccessDeniedException"), Some(400)));
+        assert!(!is_transient(Some("ResourceNotFoundException"), Some(400)));
+        assert!(!is_transient(Some("DisabledException"), Some(400)));
+    }
+
+    #[test]
+    fn per_key_failures_map_to_key_errors() {
+        let within = "aws_kms (x)";
+        let show = |f: AwsFailure| f.key_error(within).map(|e| e.to_string());
+        assert_eq!(
+            show(failure("AccessDeniedException", "", 400)).as_deref(),
+            Some("access denied by aws_kms (x)")
+        );
+        assert_eq!(
+            show(failure("ResourceNotFoundException", "no", 400)).as_deref(),
+            Some("not found in aws_kms (x)")
+        );
+        assert_eq!(
+            show(failure("DisabledException", "arn:k is disabled.", 400)).as_deref(),
+            Some("unavailable in aws_kms (x): the KMS key is disabled: DisabledException: arn:k is disabled.")
+        );
+        assert!(
+            show(failure(
+                "InvalidRequestException",
+                "You can't perform this operation on the secret because it was marked for deletion.",
+                400
+            ))
+            .unwrap()
+            .contains("scheduled for deletion")
+        );
+        assert!(
+            show(failure("IncorrectKeyException", "", 400))
+                .unwrap()
+                .contains("KMS cannot decrypt it")
+        );
+        // A throttled call is not a fact about the key.
+        assert_eq!(show(failure("ThrottlingException", "Rate exceeded", 400)), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttling_is_retried_and_access_denied_is_not() {
+        let ctx = Context::new(4, Duration::from_secs(5), RetryPolicy::default());
+        let calls = AtomicU32::new(0);
+        let (result, attempts) = call(&ctx, || {
+            let n = calls.fetch_add(1, Ordering::SeqCst);
+            async move {
+                if n < 2 {
+                    Err(failure("ThrottlingException", "Rate exceeded", 400))
+                } else {
+                    Ok(n)
+                }
+            }
+        })
+        .await;
+        assert_eq!((result, attempts), (Ok(2), 3));
+
+        let (result, attempts) = call(&ctx, || async {
+            Err::<(), _>(failure("AccessDeniedException", "", 400))
+        })
+        .await;
+        assert_eq!(attempts, 1);
+        assert!(result.is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_request_times_out_and_is_retried() {
+        let ctx = Context::new(
+            1,
+            Duration::from_secs(1),
+            RetryPolicy {
+                attempts: 2,
+                ..RetryPolicy::default()
+            },
+        );
+        let (result, attempts) = call(&ctx, || async {
+            tokio::time::sleep(Duration::from_hours(1)).await;
+            Ok::<(), AwsFailure>(())
+        })
+        .await;
+        assert_eq!(attempts, 2);
+        assert!(result.unwrap_err().message.contains("no response within 1s"));
+    }
+}

@@ -1,0 +1,437 @@
+//! `key_management_system: aws_secret_manager`.
+//!
+//! Reads use `BatchGetSecretValue` with up to 20 ids per request, the requests in parallel under
+//! the run's bound, where LiteLLM sends one blocking `GetSecretValue` per reference. Every id the
+//! service reports in `Errors[]` becomes that reference's error; none becomes a silent `null`.
+//! `BatchGetSecretValue` is its own IAM action that many policies lack: when the call itself is
+//! denied, this run falls back to concurrent `GetSecretValue` (and says so at info level).
+//! `aws_batch_reads: false` chooses `GetSecretValue` from the start, for fleets that would hit
+//! the batch API's 100 requests/s account quota.
+
+use super::{AwsFailure, AwsSettings, Service, call};
+use crate::backend::{Backend, Context, DeleteMode, Environment, KeyResults};
+use crate::error::{BackendError, KeyError};
+use crate::secret::SecretValue;
+use crate::settings::KeyManagementSettings;
+use async_trait::async_trait;
+use aws_sdk_secretsmanager::Client;
+use aws_sdk_secretsmanager::primitives::Blob;
+use aws_sdk_secretsmanager::types::{ReplicaRegionType, Tag};
+use futures_util::future::join_all;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::sync::OnceCell;
+
+const SYSTEM: &str = "aws_secret_manager";
+
+/// The service's limit of ids per `BatchGetSecretValue`.
+pub const BATCH_SIZE: usize = 20;
+
+/// AWS Secrets Manager.
+#[derive(Debug)]
+pub struct SecretsManager {
+    aws: AwsSettings,
+    client: OnceCell<Client>,
+    primary: Option<String>,
+    batch: bool,
+    batch_denied: AtomicBool,
+    write: WriteSettings,
+}
+
+#[derive(Debug, Clone, Default)]
+struct WriteSettings {
+    description: Option<String>,
+    tags: Vec<(String, String)>,
+    kms_key_id: Option<String>,
+    replica_regions: Vec<String>,
+}
+
+impl SecretsManager {
+    /// Set up from the settings; no I/O until the first request.
+    pub fn new(settings: &KeyManagementSettings, env: &Environment) -> Self {
+        Self {
+            aws: AwsSettings::new(Service::SecretsManager, settings, env),
+            client: OnceCell::new(),
+            primary: settings.primary_secret_name.clone(),
+            batch: settings.aws_batch_reads,
+            batch_denied: AtomicBool::new(false),
+            write: WriteSettings {
+                description: settings.description.clone(),
+                tags: settings
+                    .tags
+                    .iter()
+                    .flatten()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+                kms_key_id: settings.kms_key_id.clone(),
+                replica_regions: settings.replica_regions.clone().unwrap_or_default(),
+            },
+        }
+    }
+
+    async fn client(&self) -> Result<&Client, BackendError> {
+        self.client
+            .get_or_try_init(|| async {
+                let config = self.aws.load(SYSTEM).await?;
+                let mut builder = aws_sdk_secretsmanager::config::Builder::from(&config);
+                if let Some(url) = self.aws.endpoint() {
+                    builder = builder.endpoint_url(url);
+                }
+                Ok(Client::from_conf(builder.build()))
+            })
+            .await
+    }
+
+    fn within(&self) -> String {
+        self.describe()
+    }
+
+    fn request_failed(&self, operation: &str, failure: AwsFailure, attempts: u32) -> BackendError {
+        failure.into_backend(self.describe(), format!("{} {operation}", self.aws.url()), attempts)
+    }
+
+    /// One `BatchGetSecretValue` chunk (following `NextToken`). `Ok(None)` when the call itself
+    /// is denied, so the caller can fall back.
+    async fn batch_chunk(&self, client: &Client, ids: &[String], ctx: &Context) -> Option<KeyResults<SecretValue>> {
+        let mut found: Vec<Option<Result<SecretValue, KeyError>>> = vec![None; ids.len()];
+        let mut next: Option<String> = None;
+        loop {
+            let token = next.clone();
+            let (result, attempts) = call(ctx, || {
+                let request = client
+                    .batch_get_secret_value()
+                    .set_secret_id_list(Some(ids.to_vec()))
+                    .set_next_token(token.clone());
+                async move { request.send().await.map_err(AwsFailure::from_sdk) }
+            })
+            .await;
+            let out = match result {
+                Ok(out) => out,
+                Err(f) if f.code.as_deref() == Some("AccessDeniedException") => return None,
+                Err(f) => {
+                    let shared = Arc::new(self.request_failed("BatchGetSecretValue", f, attempts));
+                    return Some(
+                        ids.iter()
+                            .map(|_| Err(KeyError::Backend(Arc::clone(&shared))))
+                            .collect(),
+                    );
+                }
+            };
+            for entry in out.secret_values() {
+                let value = value_of(entry.secret_string(), entry.secret_binary(), &self.within());
+                for (i, id) in ids.iter().enumerate() {
+                    if found[i].is_none() && matches_id(id, entry.name(), entry.arn()) {
+                        found[i] = Some(value.clone());
+                    }
+                }
+            }
+            for error in out.errors() {
+                let failure = AwsFailure {
+                    code: error.error_code().map(str::to_owned),
+                    message: error.message().unwrap_or_default().to_owned(),
+                    status: None,
+                    transient: false,
+                };
+                let cause = failure
+                    .key_error(&self.within())
+                    .unwrap_or_else(|| KeyError::Unavailable {
+                        within: self.within(),
+                        reason: failure.to_string(),
+                    });
+                for (i, id) in ids.iter().enumerate() {
+                    if found[i].is_none() && error.secret_id() == Some(id.as_str()) {
+                        found[i] = Some(Err(cause.clone()));
+                    }
+                }
+            }
+            next = out.next_token().map(str::to_owned);
+            if next.is_none() || found.iter().all(Option::is_some) {
+                break;
+            }
+        }
+        Some(
+            found
+                .into_iter()
+                .map(|f| {
+                    f.unwrap_or_else(|| {
+                        Err(KeyError::Unavailable {
+                            within: self.within(),
+                            reason: "BatchGetSecretValue returned neither a value nor an error for this id".into(),
+                        })
+                    })
+                })
+                .collect(),
+        )
+    }
+
+    async fn get_one(&self, client: &Client, id: &str, ctx: &Context) -> Result<SecretValue, KeyError> {
+        let (result, attempts) = call(ctx, || {
+            let request = client.get_secret_value().secret_id(id);
+            async move { request.send().await.map_err(AwsFailure::from_sdk) }
+        })
+        .await;
+        match result {
+            Ok(out) => value_of(out.secret_string(), out.secret_binary(), &self.within()),
+            Err(f) => Err(f
+                .key_error(&self.within())
+                .unwrap_or_else(|| KeyError::Backend(Arc::new(self.request_failed("GetSecretValue", f, attempts))))),
+        }
+    }
+
+    async fn get_each(&self, client: &Client, ids: &[String], ctx: &Context) -> KeyResults<SecretValue> {
+        join_all(ids.iter().map(|id| self.get_one(client, id, ctx))).await
+    }
+
+    async fn fetch_primary(&self, primary: &str, keys: &[String], ctx: &Context) -> KeyResults<SecretValue> {
+        let fetched = match self.client().await {
+            Ok(client) => self.get_one(client, primary, ctx).await,
+            Err(e) => Err(KeyError::Backend(Arc::new(e))),
+        };
+        let within = format!("primary secret `{primary}` of {}", self.describe());
+        let parsed: Result<serde_json::Map<String, serde_json::Value>, KeyError> = fetched.and_then(|v| {
+            serde_json::from_str::<serde_json::Value>(v.expose())
+                .ok()
+                .and_then(|j| match j {
+                    serde_json::Value::Object(map) => Some(map),
+                    _ => None,
+                })
+                .ok_or_else(|| KeyError::InvalidValue {
+                    within: self.describe(),
+                    reason: format!("primary secret `{primary}` is not a JSON object"),
+                })
+        });
+        keys.iter()
+            .map(|key| match &parsed {
+                Err(e) => Err(e.clone()),
+                Ok(map) => match map.get(key) {
+                    None => Err(KeyError::NotFound { within: within.clone() }),
+                    Some(serde_json::Value::String(s)) => Ok(SecretValue::new(s.clone())),
+                    // LiteLLM returns the JSON value itself; as text it is its JSON form.
+                    Some(other) => Ok(SecretValue::new(other.to_string())),
+                },
+            })
+            .collect()
+    }
+
+    async fn describe_one(&self, client: &Client, id: &str, ctx: &Context) -> Result<(), KeyError> {
+        let (result, attempts) = call(ctx, || {
+            let request = client.describe_secret().secret_id(id);
+            async move { request.send().await.map_err(AwsFailure::from_sdk) }
+        })
+        .await;
+        match result {
+            Ok(out) if out.deleted_date().is_some() => Err(KeyError::Unavailable {
+                within: self.within(),
+                reason: "the secret is scheduled for deletion (restore it with RestoreSecret)".into(),
+            }),
+            Ok(_) => Ok(()),
+            Err(f) => Err(f
+                .key_error(&self.within())
+                .unwrap_or_else(|| KeyError::Backend(Arc::new(self.request_failed("DescribeSecret", f, attempts))))),
+        }
+    }
+
+    async fn create(&self, client: &Client, name: &str, value: &SecretValue, ctx: &Context) -> Result<(), AwsFailure> {
+        let tags: Vec<Tag> = self
+            .write
+            .tags
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect();
+        let (result, _) = call(ctx, || {
+            let request = client
+                .create_secret()
+                .name(name)
+                .secret_string(value.expose())
+                .set_description(self.write.description.clone())
+                .set_kms_key_id(self.write.kms_key_id.clone())
+                .set_tags((!tags.is_empty()).then(|| tags.clone()));
+            async move { request.send().await.map_err(AwsFailure::from_sdk) }
+        })
+        .await;
+        result.map(drop)
+    }
+}
+
+/// Whether a returned entry answers the requested id: a name, a full ARN, or a partial ARN
+/// (without the six random characters AWS appends).
+fn matches_id(id: &str, name: Option<&str>, arn: Option<&str>) -> bool {
+    name == Some(id)
+        || arn == Some(id)
+        || (id.starts_with("arn:")
+            && arn.is_some_and(|a| {
+                a.strip_prefix(id)
+                    .is_some_and(|rest| rest.len() == 7 && rest.starts_with('-'))
+            }))
+}
+
+/// `SecretString` verbatim; a binary secret only when it is UTF-8 text.
+fn value_of(string: Option<&str>, binary: Option<&Blob>, within: &str) -> Result<SecretValue, KeyError> {
+    match (string, binary) {
+        (Some(s), _) => Ok(SecretValue::new(s)),
+        (None, Some(b)) => std::str::from_utf8(b.as_ref())
+            .map(SecretValue::new)
+            .map_err(|_| KeyError::InvalidValue {
+                within: within.to_owned(),
+                reason: "the secret is binary (SecretBinary) and not UTF-8 text; store it as SecretString".into(),
+            }),
+        (None, None) => Err(KeyError::InvalidValue {
+            within: within.to_owned(),
+            reason: "the secret has no value".into(),
+        }),
+    }
+}
+
+#[async_trait]
+impl Backend for SecretsManager {
+    fn describe(&self) -> String {
+        self.aws.describe(SYSTEM)
+    }
+
+    async fn fetch(&self, keys: &[String], ctx: &Context) -> Result<KeyResults<SecretValue>, BackendError> {
+        if let Some(primary) = &self.primary {
+            return Ok(self.fetch_primary(primary, keys, ctx).await);
+        }
+        let client = self.client().await?;
+        if !self.batch {
+            return Ok(self.get_each(client, keys, ctx).await);
+        }
+        let chunks = keys.chunks(BATCH_SIZE).map(|chunk| async move {
+            if !self.batch_denied.load(Ordering::Relaxed)
+                && let Some(results) = self.batch_chunk(client, chunk, ctx).await
+            {
+                return results;
+            }
+            if !self.batch_denied.swap(true, Ordering::Relaxed) {
+                tracing::info!(
+                    backend = %self.describe(),
+                    "BatchGetSecretValue is denied; reading each secret with GetSecretValue (grant secretsmanager:BatchGetSecretValue to batch)"
+                );
+            }
+            self.get_each(client, chunk, ctx).await
+        });
+        Ok(join_all(chunks).await.into_iter().flatten().collect())
+    }
+
+    async fn exists(&self, keys: &[String], ctx: &Context) -> Result<KeyResults<()>, BackendError> {
+        if let Some(primary) = &self.primary {
+            // The keys live inside one value: reading it (once) is the only way to know.
+            return Ok(self
+                .fetch_primary(primary, keys, ctx)
+                .await
+                .into_iter()
+                .map(|r| r.map(drop))
+                .collect());
+        }
+        let client = self.client().await?;
+        Ok(join_all(keys.iter().map(|id| self.describe_one(client, id, ctx))).await)
+    }
+
+    async fn write(&self, name: &str, value: &SecretValue, ctx: &Context) -> Result<(), BackendError> {
+        let client = self.client().await?;
+        match self.create(client, name, value, ctx).await {
+            Ok(()) => {
+                if !self.write.replica_regions.is_empty() {
+                    let regions: Vec<ReplicaRegionType> = self
+                        .write
+                        .replica_regions
+                        .iter()
+                        .map(|r| ReplicaRegionType::builder().region(r).build())
+                        .collect();
+                    let (result, _) = call(ctx, || {
+                        let request = client
+                            .replicate_secret_to_regions()
+                            .secret_id(name)
+                            .set_add_replica_regions(Some(regions.clone()));
+                        async move { request.send().await.map_err(AwsFailure::from_sdk) }
+                    })
+                    .await;
+                    if let Err(f) = result {
+                        tracing::warn!(
+                            "`{name}` was created but not replicated to {}: {f}",
+                            self.write.replica_regions.join(", ")
+                        );
+                    }
+                }
+                return Ok(());
+            }
+            Err(f) if f.code.as_deref() == Some("ResourceExistsException") => {}
+            Err(f) => return Err(self.request_failed("CreateSecret", f, 1)),
+        }
+        // It exists: restore it if it is scheduled for deletion, then add a version.
+        let (described, attempts) = call(ctx, || {
+            let request = client.describe_secret().secret_id(name);
+            async move { request.send().await.map_err(AwsFailure::from_sdk) }
+        })
+        .await;
+        let described = described.map_err(|f| self.request_failed("DescribeSecret", f, attempts))?;
+        if described.deleted_date().is_some() {
+            let (restored, attempts) = call(ctx, || {
+                let request = client.restore_secret().secret_id(name);
+                async move { request.send().await.map_err(AwsFailure::from_sdk) }
+            })
+            .await;
+            restored.map_err(|f| self.request_failed("RestoreSecret", f, attempts))?;
+            tracing::info!(name, "restored a secret that was scheduled for deletion");
+        }
+        let (put, attempts) = call(ctx, || {
+            let request = client.put_secret_value().secret_id(name).secret_string(value.expose());
+            async move { request.send().await.map_err(AwsFailure::from_sdk) }
+        })
+        .await;
+        put.map(drop)
+            .map_err(|f| self.request_failed("PutSecretValue", f, attempts))
+    }
+
+    async fn delete(&self, name: &str, mode: DeleteMode, ctx: &Context) -> Result<(), BackendError> {
+        let client = self.client().await?;
+        let (result, attempts) = call(ctx, || {
+            let request = client.delete_secret().secret_id(name);
+            let request = match mode {
+                DeleteMode::Recoverable => request.recovery_window_in_days(7),
+                DeleteMode::Permanent => request.force_delete_without_recovery(true),
+            };
+            async move { request.send().await.map_err(AwsFailure::from_sdk) }
+        })
+        .await;
+        result.map(drop).map_err(|f| match f.key_error(&self.within()) {
+            Some(KeyError::NotFound { .. }) => BackendError::Setup {
+                backend: self.describe(),
+                reason: format!("no secret `{name}` to delete"),
+            },
+            _ => self.request_failed("DeleteSecret", f, attempts),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_match_names_and_arns() {
+        let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/key-AbCdEf";
+        assert!(matches_id("prod/key", Some("prod/key"), Some(arn)));
+        assert!(matches_id(arn, Some("prod/key"), Some(arn)));
+        assert!(matches_id(
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/key",
+            Some("prod/key"),
+            Some(arn)
+        ));
+        assert!(!matches_id("prod/ke", Some("prod/key"), Some(arn)));
+        assert!(!matches_id(
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod",
+            Some("prod/key"),
+            Some(arn)
+        ));
+    }
+
+    #[test]
+    fn binary_secrets_must_be_text() {
+        let ok = value_of(None, Some(&Blob::new(b"text".to_vec())), "w").unwrap();
+        assert_eq!(ok.expose(), "text");
+        let err = value_of(None, Some(&Blob::new(vec![0xff, 0xfe])), "w").unwrap_err();
+        assert!(err.to_string().contains("not UTF-8"), "{err}");
+        assert_eq!(value_of(Some("s"), None, "w").unwrap().expose(), "s");
+    }
+}

@@ -1,0 +1,526 @@
+//! AWS Secrets Manager and KMS, end to end against a real moto server.
+
+use crate::servers::{CountingProxy, Moto, moto, runtime};
+use crate::support::{Run, osenv, workdir};
+use aws_sdk_secretsmanager::primitives::Blob;
+use std::fmt::Write as _;
+use std::path::Path;
+
+const SM: &str = "general_settings:\n  key_management_system: aws_secret_manager\n";
+
+fn run_with(dir: &Path, endpoint: &str, args: &[&str], extra: &[(&str, &str)], stdin: Option<&str>) -> Run {
+    let mut cmd = osenv(dir).args(args);
+    for (k, v) in Moto::env(endpoint) {
+        cmd = cmd.env(k, &v);
+    }
+    for (k, v) in extra {
+        cmd = cmd.env(k, v);
+    }
+    if let Some(input) = stdin {
+        cmd = cmd.stdin(input);
+    }
+    cmd.run()
+}
+
+fn seed(moto: &Moto, secrets: &[(&str, &str)]) {
+    let client = moto.secrets();
+    runtime().block_on(async {
+        for (name, value) in secrets {
+            client
+                .create_secret()
+                .name(*name)
+                .secret_string(*value)
+                .send()
+                .await
+                .expect("seed secret");
+        }
+    });
+}
+
+#[test]
+fn many_references_cost_one_batch_request_per_twenty_names() {
+    let Some(moto) = moto() else { return };
+    let names: Vec<String> = (0..45).map(|i| format!("app/key-{i:02}")).collect();
+    let values: Vec<String> = (0..45).map(|i| format!("value-{i:02}")).collect();
+    seed(
+        &moto,
+        &names
+            .iter()
+            .zip(&values)
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect::<Vec<_>>(),
+    );
+    // Every name twice: duplicates are fetched once.
+    let mut config = format!("{SM}model_list:\n");
+    for name in names.iter().chain(&names) {
+        writeln!(config, "  - litellm_params:\n      api_key: os.environ/{name}").unwrap();
+    }
+    let dir = workdir(&[("config.yaml", &config)]);
+    let proxy = CountingProxy::start(&moto.url, "X-Amz-Target");
+    let out = run_with(dir.path(), &proxy.url, &["render", "config.yaml"], &[], None);
+    out.success();
+    for (i, value) in values.iter().enumerate() {
+        assert_eq!(
+            out.stdout.matches(&format!("api_key: {value}\n")).count(),
+            2,
+            "value {i}"
+        );
+    }
+    assert_eq!(
+        proxy.counts().into_iter().collect::<Vec<_>>(),
+        [("secretsmanager.BatchGetSecretValue".to_owned(), 3)],
+        "45 distinct names must cost ceil(45/20) = 3 reads"
+    );
+}
+
+#[test]
+fn missing_deleted_binary_and_arn_references() {
+    let Some(moto) = moto() else { return };
+    seed(
+        &moto,
+        &[("present", "p-value"), ("doomed", "d-value"), ("json", r#"{"a": 1}"#)],
+    );
+    let client = moto.secrets();
+    let arn = runtime().block_on(async {
+        client
+            .delete_secret()
+            .secret_id("doomed")
+            .recovery_window_in_days(7)
+            .send()
+            .await
+            .unwrap();
+        client
+            .create_secret()
+            .name("bin-text")
+            .secret_binary(Blob::new(b"bin-value".to_vec()))
+            .send()
+            .await
+            .unwrap();
+        client
+            .create_secret()
+            .name("bin-raw")
+            .secret_binary(Blob::new(vec![0xff, 0x00, 0xfe]))
+            .send()
+            .await
+            .unwrap();
+        client
+            .describe_secret()
+            .secret_id("present")
+            .send()
+            .await
+            .unwrap()
+            .arn()
+            .unwrap()
+            .to_owned()
+    });
+    let config = format!(
+        "{SM}a: os.environ/present\nb: os.environ/doomed\nc: os.environ/absent\nd: os.environ/json\n\
+         e: os.environ/bin-text\nf: os.environ/bin-raw\ng: os.environ/{arn}\n"
+    );
+    let dir = workdir(&[("config.yaml", &config)]);
+    let out = run_with(dir.path(), &moto.url, &["render", "config.yaml"], &[], None);
+    out.code(1);
+    let errors: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 4, "{}", out.stderr);
+    assert!(
+        errors[0].starts_with(
+            "error: config.yaml:4:4: cannot resolve `os.environ/doomed`: unavailable in aws_secret_manager ("
+        ),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        errors[0].ends_with("the secret is scheduled for deletion (restore it with RestoreSecret)"),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        errors[1].starts_with(
+            "error: config.yaml:5:4: cannot resolve `os.environ/absent`: not found in aws_secret_manager ("
+        ),
+        "{}",
+        errors[1]
+    );
+    assert!(
+        errors[2].starts_with("error: config.yaml:8:4: cannot resolve `os.environ/bin-raw`"),
+        "{}",
+        errors[2]
+    );
+    assert!(
+        errors[2].contains("binary (SecretBinary) and not UTF-8"),
+        "{}",
+        errors[2]
+    );
+    assert_eq!(errors[3], "error: 3 references could not be resolved");
+    assert!(out.stdout.is_empty(), "no partial output");
+    for value in ["p-value", "d-value", "bin-value"] {
+        assert!(!out.stderr.contains(value), "a value leaked: {}", out.stderr);
+    }
+
+    let config =
+        format!("{SM}a: os.environ/present\nd: os.environ/json\ne: os.environ/bin-text\ng: os.environ/{arn}\n");
+    let dir = workdir(&[("config.yaml", &config)]);
+    let out = run_with(dir.path(), &moto.url, &["render", "config.yaml"], &[], None);
+    out.success();
+    assert_eq!(
+        out.stdout,
+        "general_settings: {}\na: p-value\nd: \"{\\\"a\\\": 1}\"\ne: bin-value\ng: p-value\n"
+    );
+}
+
+#[test]
+fn primary_secret_is_read_once_and_looked_up_per_name() {
+    let Some(moto) = moto() else { return };
+    seed(
+        &moto,
+        &[(
+            "litellm-primary",
+            r#"{"OPENAI_API_KEY": "sk-o", "PORT": 5432, "NESTED": {"k": [1, true]}}"#,
+        )],
+    );
+    let config = format!(
+        "{SM}  key_management_settings:\n    primary_secret_name: litellm-primary\n\
+         a: os.environ/OPENAI_API_KEY\nb: os.environ/PORT\nc: os.environ/NESTED\nd: os.environ/OPENAI_API_KEY\n"
+    );
+    let dir = workdir(&[("config.yaml", &config)]);
+    let proxy = CountingProxy::start(&moto.url, "X-Amz-Target");
+    let out = run_with(dir.path(), &proxy.url, &["render", "config.yaml"], &[], None);
+    out.success();
+    assert_eq!(
+        out.stdout,
+        "general_settings: {}\na: sk-o\nb: \"5432\"\nc: \"{\\\"k\\\":[1,true]}\"\nd: sk-o\n"
+    );
+    assert_eq!(proxy.count("secretsmanager.GetSecretValue"), 1, "{:?}", proxy.counts());
+
+    let config = format!("{config}e: os.environ/MISSING\n");
+    std::fs::write(dir.path().join("config.yaml"), config).unwrap();
+    let out = run_with(dir.path(), &moto.url, &["render", "config.yaml"], &[], None);
+    out.code(1);
+    assert!(
+        out.stderr.contains("config.yaml:9:4: cannot resolve `os.environ/MISSING`: not found in primary secret `litellm-primary` of aws_secret_manager"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("sk-o"));
+}
+
+#[test]
+fn check_describes_secrets_without_reading_them() {
+    let Some(moto) = moto() else { return };
+    seed(&moto, &[("one", "v1"), ("two", "v2")]);
+    let config = format!("{SM}a: os.environ/one\nb: os.environ/two\nc: os.environ/three\n");
+    let dir = workdir(&[("config.yaml", &config)]);
+    let proxy = CountingProxy::start(&moto.url, "X-Amz-Target");
+    let out = run_with(dir.path(), &proxy.url, &["check", "config.yaml"], &[], None);
+    out.code(1);
+    assert!(
+        out.stderr
+            .contains("config.yaml:5:4: cannot resolve `os.environ/three`: not found"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        proxy.counts().into_iter().collect::<Vec<_>>(),
+        [("secretsmanager.DescribeSecret".to_owned(), 3)]
+    );
+    assert!(!out.stdout.contains("v1") && !out.stdout.contains("v2"));
+}
+
+#[test]
+fn batch_reads_can_be_turned_off() {
+    let Some(moto) = moto() else { return };
+    seed(&moto, &[("one", "v1"), ("two", "v2")]);
+    let config =
+        format!("{SM}  key_management_settings:\n    aws_batch_reads: false\na: os.environ/one\nb: os.environ/two\n");
+    let dir = workdir(&[("config.yaml", &config)]);
+    let proxy = CountingProxy::start(&moto.url, "X-Amz-Target");
+    run_with(dir.path(), &proxy.url, &["render", "config.yaml"], &[], None).success();
+    assert_eq!(
+        proxy.counts().into_iter().collect::<Vec<_>>(),
+        [("secretsmanager.GetSecretValue".to_owned(), 2)]
+    );
+}
+
+#[test]
+fn write_read_overwrite_delete_restore() {
+    let Some(moto) = moto() else { return };
+    let config = format!(
+        "{SM}  key_management_settings:\n    access_mode: read_and_write\n    description: stored by osenv\n    tags: {{team: ml}}\n\
+         key: os.environ/litellm/virtual-key\n"
+    );
+    let dir = workdir(&[("config.yaml", &config)]);
+    let d = dir.path();
+    let render = || run_with(d, &moto.url, &["render", "config.yaml"], &[], None);
+
+    run_with(
+        d,
+        &moto.url,
+        &["put", "config.yaml", "virtual-key"],
+        &[],
+        Some("sk-first\n"),
+    )
+    .success();
+    assert!(render().success().stdout.contains("key: sk-first\n"));
+    let described = runtime()
+        .block_on(moto.secrets().describe_secret().secret_id("litellm/virtual-key").send())
+        .unwrap();
+    assert_eq!(described.description(), Some("stored by osenv"));
+    assert_eq!(
+        described.tags().first().map(|t| (t.key(), t.value())),
+        Some((Some("team"), Some("ml")))
+    );
+
+    run_with(
+        d,
+        &moto.url,
+        &["put", "config.yaml", "virtual-key"],
+        &[],
+        Some("sk-second"),
+    )
+    .success();
+    assert!(render().success().stdout.contains("key: sk-second\n"));
+
+    run_with(d, &moto.url, &["delete", "config.yaml", "virtual-key"], &[], None).success();
+    let out = render();
+    out.code(1);
+    assert!(out.stderr.contains("scheduled for deletion"), "{}", out.stderr);
+
+    // Writing a secret scheduled for deletion restores it first.
+    run_with(
+        d,
+        &moto.url,
+        &["put", "config.yaml", "virtual-key"],
+        &[],
+        Some("sk-third"),
+    )
+    .success();
+    assert!(render().success().stdout.contains("key: sk-third\n"));
+
+    run_with(
+        d,
+        &moto.url,
+        &["delete", "config.yaml", "virtual-key", "--force"],
+        &[],
+        None,
+    )
+    .success();
+    let out = render();
+    out.code(1);
+    assert!(out.stderr.contains("not found in aws_secret_manager"), "{}", out.stderr);
+
+    let out = run_with(d, &moto.url, &["delete", "config.yaml", "virtual-key"], &[], None);
+    out.code(1);
+    assert!(
+        out.stderr.contains("no secret `litellm/virtual-key` to delete"),
+        "{}",
+        out.stderr
+    );
+    for value in ["sk-first", "sk-second", "sk-third"] {
+        assert!(!out.stderr.contains(value));
+    }
+}
+
+#[test]
+fn writes_need_an_access_mode_that_allows_them() {
+    let Some(moto) = moto() else { return };
+    for (settings, mode) in [
+        ("", "read_only"),
+        ("  key_management_settings:\n    access_mode: read_only\n", "read_only"),
+    ] {
+        let dir = workdir(&[("config.yaml", &format!("{SM}{settings}"))]);
+        let out = run_with(dir.path(), &moto.url, &["put", "config.yaml", "k"], &[], Some("v"));
+        out.code(1);
+        assert!(
+            out.stderr.contains(&format!(
+                "access_mode is `{mode}`; set key_management_settings.access_mode to `write_only` or `read_and_write`"
+            )),
+            "{}",
+            out.stderr
+        );
+        let out = run_with(dir.path(), &moto.url, &["delete", "config.yaml", "k"], &[], None);
+        out.code(1);
+    }
+    // Nothing was written.
+    let listed = runtime().block_on(moto.secrets().list_secrets().send()).unwrap();
+    assert!(listed.secret_list().is_empty());
+
+    // write_only writes, and reads come from the environment (no manager needed to render).
+    let config = format!("{SM}  key_management_settings:\n    access_mode: write_only\nk: os.environ/LOCAL\n");
+    let dir = workdir(&[("config.yaml", &config)]);
+    run_with(dir.path(), &moto.url, &["put", "config.yaml", "k"], &[], Some("v")).success();
+    let out = run_with(
+        dir.path(),
+        &moto.url,
+        &["render", "config.yaml"],
+        &[("LOCAL", "from-env")],
+        None,
+    );
+    assert!(out.success().stdout.contains("k: from-env"));
+}
+
+fn create_key(moto: &Moto, alias: &str) -> String {
+    let kms = moto.kms();
+    runtime().block_on(async {
+        let key = kms.create_key().send().await.unwrap();
+        let id = key.key_metadata().unwrap().key_id().to_owned();
+        kms.create_alias()
+            .alias_name(alias)
+            .target_key_id(&id)
+            .send()
+            .await
+            .unwrap();
+        id
+    })
+}
+
+fn encrypt(dir: &Path, moto: &Moto, key: &str, plaintext: &str, extra: &[&str]) -> String {
+    let mut args = vec!["encrypt", "--key-id", key];
+    args.extend_from_slice(extra);
+    let out = run_with(dir, &moto.url, &args, &[], Some(plaintext));
+    out.success();
+    assert!(!out.stdout.contains(plaintext.trim()));
+    out.stdout.trim().to_owned()
+}
+
+#[test]
+fn kms_round_trip_through_osenv_encrypt() {
+    let Some(moto) = moto() else { return };
+    create_key(&moto, "alias/litellm");
+    let dir = workdir(&[]);
+    let master = encrypt(dir.path(), &moto, "alias/litellm", "sk-master-1234\n", &[]);
+    let other = encrypt(dir.path(), &moto, "alias/litellm", "  padded  ", &[]);
+    let prefixed = encrypt(dir.path(), &moto, "alias/litellm", "sk-prefixed", &["--prefix"]);
+    assert!(prefixed.starts_with("aws_kms/"));
+
+    let config = "general_settings:\n  master_key: os.environ/LITELLM_MASTER_KEY\n  key_management_system: aws_kms\n  \
+                  key_management_settings:\n    hosted_keys: [LITELLM_MASTER_KEY, OTHER, PREFIXED]\n\
+                  other: os.environ/OTHER\nprefixed: os.environ/PREFIXED\nplain: os.environ/PLAIN\n";
+    std::fs::write(dir.path().join("config.yaml"), config).unwrap();
+    let env = [
+        ("LITELLM_MASTER_KEY", master.as_str()),
+        ("OTHER", other.as_str()),
+        ("PREFIXED", prefixed.as_str()),
+        ("PLAIN", "not-encrypted"),
+    ];
+    let out = run_with(dir.path(), &moto.url, &["render", "config.yaml"], &env, None);
+    out.success();
+    assert_eq!(
+        out.stdout,
+        "general_settings:\n  master_key: sk-master-1234\nother: padded\nprefixed: sk-prefixed\nplain: not-encrypted\n"
+    );
+}
+
+#[test]
+fn kms_litellm_v2_variables_are_decrypted_and_exported() {
+    let Some(moto) = moto() else { return };
+    create_key(&moto, "alias/v2");
+    let dir = workdir(&[]);
+    let openai = encrypt(dir.path(), &moto, "alias/v2", "sk-openai", &[]);
+    let db = encrypt(dir.path(), &moto, "alias/v2", "postgres://u:p@db/x", &["--prefix"]);
+    std::fs::write(
+        dir.path().join("config.yaml"),
+        "model: {api_key: os.environ/OPENAI_API_KEY}\n",
+    )
+    .unwrap();
+    let env = [
+        ("USE_AWS_KMS", "True"),
+        ("LITELLM_SECRET_AWS_KMS_OPENAI_API_KEY", openai.as_str()),
+        ("DATABASE_URL", db.as_str()),
+    ];
+    let out = run_with(dir.path(), &moto.url, &["render", "config.yaml"], &env, None);
+    assert_eq!(out.success().stdout, "model: {api_key: sk-openai}\n");
+    let out = run_with(
+        dir.path(),
+        &moto.url,
+        &["env", "config.yaml", "--format", "dotenv"],
+        &env,
+        None,
+    );
+    out.success();
+    assert!(
+        out.stdout
+            .ends_with("DATABASE_URL='postgres://u:p@db/x'\nOPENAI_API_KEY='sk-openai'\n"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn kms_bad_ciphertexts_are_located_and_never_used() {
+    let Some(moto) = moto() else { return };
+    create_key(&moto, "alias/k");
+    let dir = workdir(&[(
+        "config.yaml",
+        "general_settings:\n  key_management_system: aws_kms\n  key_management_settings:\n    hosted_keys: [BAD_B64, GARBAGE, UNSET]\n\
+         a: os.environ/BAD_B64\nb: os.environ/GARBAGE\n",
+    )]);
+    let garbage = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let env = [("BAD_B64", "not*base64"), ("GARBAGE", garbage)];
+    let out = run_with(dir.path(), &moto.url, &["render", "config.yaml"], &env, None);
+    out.code(1);
+    let errors: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert!(
+        errors[0].starts_with("error: config.yaml:4:37: cannot resolve `UNSET`: not found in the environment"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        errors[1]
+            .starts_with("error: config.yaml:5:4: cannot resolve `os.environ/BAD_B64`: unusable value in aws_kms ("),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        errors[1].contains("(ciphertext in `BAD_B64`, process environment)"),
+        "{}",
+        out.stderr
+    );
+    assert!(errors[1].contains("not valid base64"), "{}", out.stderr);
+    assert!(
+        errors[2].starts_with("error: config.yaml:6:4: cannot resolve `os.environ/GARBAGE`"),
+        "{}",
+        out.stderr
+    );
+    assert!(errors[2].contains("KMS cannot decrypt it"), "{}", out.stderr);
+    assert!(out.stdout.is_empty());
+    assert!(!out.stderr.contains(garbage) && !out.stderr.contains("not*base64"));
+}
+
+#[test]
+fn no_value_reaches_stderr_at_any_verbosity() {
+    let Some(moto) = moto() else { return };
+    let canary = "CANARY-aws-7f3e9b";
+    seed(
+        &moto,
+        &[("canary", canary), ("primary", &format!(r#"{{"X": "{canary}"}}"#))],
+    );
+    for settings in ["", "  key_management_settings:\n    primary_secret_name: primary\n"] {
+        let config = format!("{SM}{settings}a: os.environ/canary\nx: os.environ/X\nmissing: os.environ/missing\n");
+        let dir = workdir(&[("config.yaml", &config)]);
+        for verbosity in ["-v", "-vv", "-vvv"] {
+            let out = run_with(dir.path(), &moto.url, &[verbosity, "render", "config.yaml"], &[], None);
+            out.code(1);
+            assert!(!out.stderr.contains(canary), "{verbosity}: {}", out.stderr);
+            assert!(!out.stdout.contains(canary));
+        }
+    }
+}
+
+#[test]
+fn a_missing_region_is_a_clear_error() {
+    // No server needed: the region is checked before the first request.
+    let dir = workdir(&[("config.yaml", &format!("{SM}a: os.environ/x\n"))]);
+    let out = osenv(dir.path())
+        .args(["render", "config.yaml"])
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .run();
+    out.code(1);
+    assert!(
+        out.stderr.contains(
+            "error: config.yaml:3:4: cannot resolve `os.environ/x`: aws_secret_manager: no AWS region: set key_management_settings.aws_region_name, AWS_REGION_NAME or AWS_REGION"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("WARN"), "SDK noise: {}", out.stderr);
+}

@@ -1,0 +1,192 @@
+//! The test servers started by `scripts/testbed` (their URLs come in `OSENV_TEST_*`
+//! variables) and a request-counting TCP proxy to put in front of them.
+//!
+//! A test that needs a server and does not find it skips with a message when run by hand,
+//! and fails under `CI=true`: a missing server must never look like a pass.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+#[cfg(feature = "aws")]
+use std::sync::MutexGuard;
+use std::sync::{Arc, Mutex};
+
+/// The URL of a test server, or `None` (skip) when it is not running outside CI.
+pub fn server_url(variable: &str, what: &str) -> Option<String> {
+    match std::env::var(variable) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("{what} is not running ({variable} is unset); run the tests with scripts/test")
+        }
+        _ => {
+            eprintln!("skipped: {what} is not running ({variable} is unset); run the tests with scripts/test");
+            None
+        }
+    }
+}
+
+#[cfg(feature = "aws")]
+pub use moto::{Moto, moto, runtime};
+
+#[cfg(feature = "aws")]
+mod moto {
+    use super::*;
+
+    /// moto, reset for the test that holds this guard. Tests against moto run one at a time,
+    /// because a reset wipes every account and region.
+    pub struct Moto {
+        pub url: String,
+        _exclusive: MutexGuard<'static, ()>,
+    }
+
+    static MOTO: Mutex<()> = Mutex::new(());
+
+    /// moto for one test, freshly reset; `None` when skipped.
+    pub fn moto() -> Option<Moto> {
+        let url = server_url("OSENV_TEST_MOTO", "moto (AWS Secrets Manager and KMS)")?;
+        let guard = MOTO.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        http_post(&url, "/moto-api/reset");
+        Some(Moto { url, _exclusive: guard })
+    }
+
+    impl Moto {
+        /// The environment the SDK needs to reach this moto (or a proxy in front of it).
+        pub fn env(endpoint: &str) -> Vec<(&'static str, String)> {
+            vec![
+                ("AWS_ENDPOINT_URL", endpoint.to_owned()),
+                ("AWS_REGION", "us-east-1".into()),
+                ("AWS_ACCESS_KEY_ID", "test".into()),
+                ("AWS_SECRET_ACCESS_KEY", "test".into()),
+                ("AWS_EC2_METADATA_DISABLED", "true".into()),
+            ]
+        }
+
+        /// An SDK configuration pointing at this moto, for seeding.
+        pub fn sdk_config(&self) -> aws_config::SdkConfig {
+            runtime().block_on(
+                aws_config::defaults(aws_config::BehaviorVersion::latest())
+                    .region(aws_config::Region::new("us-east-1"))
+                    .endpoint_url(&self.url)
+                    .credentials_provider(aws_credential_types::Credentials::new(
+                        "test", "test", None, None, "test",
+                    ))
+                    .load(),
+            )
+        }
+
+        pub fn secrets(&self) -> aws_sdk_secretsmanager::Client {
+            aws_sdk_secretsmanager::Client::new(&self.sdk_config())
+        }
+
+        pub fn kms(&self) -> aws_sdk_kms::Client {
+            aws_sdk_kms::Client::new(&self.sdk_config())
+        }
+    }
+
+    #[cfg(feature = "aws")]
+    pub fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    }
+}
+
+#[cfg_attr(not(feature = "aws"), allow(dead_code))]
+/// A bodiless POST, enough for moto's reset endpoint.
+fn http_post(base: &str, path: &str) {
+    let addr = base.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = TcpStream::connect(addr).expect("connect to test server");
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    assert!(
+        response.starts_with("HTTP/1.1 200") || response.starts_with("HTTP/1.0 200"),
+        "{response}"
+    );
+}
+
+/// A TCP proxy that forwards to `upstream` and counts requests by a header's value
+/// (`X-Amz-Target` for AWS), seen on the wire before they reach the server.
+pub struct CountingProxy {
+    pub url: String,
+    counts: Arc<Mutex<BTreeMap<String, usize>>>,
+}
+
+impl CountingProxy {
+    pub fn start(upstream: &str, header: &str) -> Self {
+        let upstream: SocketAddr = upstream
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .parse()
+            .expect("upstream address");
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let counts: Arc<Mutex<BTreeMap<String, usize>>> = Arc::default();
+        let header = format!("{}:", header.to_ascii_lowercase());
+        let shared = Arc::clone(&counts);
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                let Ok(server) = TcpStream::connect(upstream) else {
+                    continue;
+                };
+                let (counts, header) = (Arc::clone(&shared), header.clone());
+                let (mut client_r, mut server_w) =
+                    (client.try_clone().expect("clone"), server.try_clone().expect("clone"));
+                std::thread::spawn(move || forward_counting(&mut client_r, &mut server_w, &header, &counts));
+                let (mut server_r, mut client_w) = (server, client);
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut server_r, &mut client_w);
+                    let _ = client_w.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        });
+        Self { url, counts }
+    }
+
+    /// Requests seen per header value.
+    pub fn counts(&self) -> BTreeMap<String, usize> {
+        self.counts.lock().expect("not poisoned").clone()
+    }
+
+    pub fn count(&self, value: &str) -> usize {
+        self.counts().get(value).copied().unwrap_or(0)
+    }
+}
+
+fn forward_counting(from: &mut TcpStream, to: &mut TcpStream, header: &str, counts: &Mutex<BTreeMap<String, usize>>) {
+    let mut pending: Vec<u8> = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        pending.extend_from_slice(&buf[..n]);
+        // Count complete header lines before the bytes reach the server.
+        let mut consumed = 0;
+        while let Some(end) = pending[consumed..].windows(2).position(|w| w == b"\r\n") {
+            let line = String::from_utf8_lossy(&pending[consumed..consumed + end]).to_ascii_lowercase();
+            if let Some(value) = line.strip_prefix(header) {
+                let raw = String::from_utf8_lossy(&pending[consumed + header.len()..consumed + end]);
+                let _ = value;
+                *counts
+                    .lock()
+                    .expect("not poisoned")
+                    .entry(raw.trim().to_owned())
+                    .or_default() += 1;
+            }
+            consumed += end + 2;
+        }
+        pending.drain(..consumed);
+        if to.write_all(&buf[..n]).is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown(std::net::Shutdown::Write);
+}
