@@ -141,6 +141,10 @@ pub struct KeyManagementSettings {
     /// AWS (osenv only; LiteLLM ignores it): read with `BatchGetSecretValue` (default) or, when
     /// false, with one `GetSecretValue` per secret.
     pub aws_batch_reads: bool,
+    /// Vault (osenv only): the field read when a reference names none (LiteLLM: `key`).
+    pub vault_field: String,
+    /// Vault (osenv only): the KV engine version of the mount, 1 or 2 (LiteLLM: 2 only).
+    pub vault_kv_version: u8,
 }
 
 impl Default for KeyManagementSettings {
@@ -163,6 +167,8 @@ impl Default for KeyManagementSettings {
             aws_sts_endpoint: None,
             replica_regions: None,
             aws_batch_reads: true,
+            vault_field: "key".into(),
+            vault_kv_version: 2,
         }
     }
 }
@@ -494,6 +500,19 @@ impl Reader<'_> {
                     "aws_sts_endpoint" => s.aws_sts_endpoint = self.string(v, key)?,
                     "replica_regions" => s.replica_regions = self.list(v, key)?,
                     "aws_batch_reads" => s.aws_batch_reads = self.bool(v, key)?.unwrap_or(true),
+                    "vault_field" => match self.string(v, key)? {
+                        Some(field) if field.trim().is_empty() => {
+                            return Err(self.invalid(v, key, "the field name is empty"));
+                        }
+                        field => s.vault_field = field.unwrap_or_else(|| "key".into()),
+                    },
+                    "vault_kv_version" => {
+                        s.vault_kv_version = match self.string(v, key)?.as_deref().map(str::trim) {
+                            None | Some("2") => 2,
+                            Some("1") => 1,
+                            Some(_) => return Err(self.invalid(v, key, "expected 1 or 2")),
+                        }
+                    }
                     "custom_secret_manager" => {}
                     other => {
                         warning = Some(SettingWarning {

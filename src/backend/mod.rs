@@ -11,6 +11,8 @@ pub mod aws;
 pub mod dotenv;
 pub mod env;
 pub mod envelope;
+#[cfg(feature = "vault")]
+pub mod vault;
 
 use crate::error::{BackendError, ConfigError, KeyError};
 use crate::retry::RetryPolicy;
@@ -47,6 +49,37 @@ impl Context {
             retry,
         }
     }
+}
+
+/// A failed request, as the retry loop of [`call`] needs to see it.
+pub(crate) trait RequestFailure {
+    /// Worth retrying (throttling, 5xx, a reset connection, a timeout).
+    fn transient(&self) -> bool;
+    /// The failure for a request that got no answer within `after`.
+    fn timed_out(after: Duration) -> Self;
+}
+
+/// One request under the run's limits: a concurrency permit per attempt, the per-request
+/// timeout, retries of transient failures. Returns the result and the attempts made.
+pub(crate) async fn call<T, E, F, Fut>(ctx: &Context, op: F) -> (Result<T, E>, u32)
+where
+    E: RequestFailure,
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    let op = &op;
+    ctx.retry
+        .run(
+            |e: &E| e.transient(),
+            || async move {
+                let _permit = ctx.limiter.acquire().await.expect("the run's limiter is never closed");
+                match tokio::time::timeout(ctx.request_timeout, op()).await {
+                    Ok(result) => result,
+                    Err(_) => Err(E::timed_out(ctx.request_timeout)),
+                }
+            },
+        )
+        .await
 }
 
 /// One result per requested key, in request order.
@@ -132,8 +165,11 @@ pub fn open(
         KeyManagementSystem::AwsSecretManager | KeyManagementSystem::AwsKms => Err(missing(
             "is not available in this osenv build (built without cargo feature `aws`)",
         )),
+        #[cfg(feature = "vault")]
+        KeyManagementSystem::HashicorpVault => Ok(Some(Arc::new(vault::Vault::new(&km.settings, env)))),
+        #[cfg(not(feature = "vault"))]
         KeyManagementSystem::HashicorpVault => Err(missing(
-            "is not available in this osenv build (cargo feature `vault` has no backend yet)",
+            "is not available in this osenv build (built without cargo feature `vault`)",
         )),
         KeyManagementSystem::AzureKeyVault => Err(missing(
             "is not available in this osenv build (cargo feature `azure` has no backend yet)",

@@ -8,3 +8,5 @@ mod fixtures;
 mod properties;
 mod servers;
 mod support;
+#[cfg(feature = "vault")]
+mod vault;

@@ -110,8 +110,9 @@ fn http_post(base: &str, path: &str) {
     );
 }
 
-/// A TCP proxy that forwards to `upstream` and counts requests by a header's value
-/// (`X-Amz-Target` for AWS), seen on the wire before they reach the server.
+/// A TCP proxy that forwards to `upstream` and counts requests, seen on the wire before they
+/// reach the server: by a header's value (`X-Amz-Target` for AWS) and by request line
+/// (`GET /v1/secret/data/x`, without the query).
 pub struct CountingProxy {
     pub url: String,
     counts: Arc<Mutex<BTreeMap<String, usize>>>,
@@ -172,14 +173,14 @@ fn forward_counting(from: &mut TcpStream, to: &mut TcpStream, header: &str, coun
         let mut consumed = 0;
         while let Some(end) = pending[consumed..].windows(2).position(|w| w == b"\r\n") {
             let line = String::from_utf8_lossy(&pending[consumed..consumed + end]).to_ascii_lowercase();
-            if let Some(value) = line.strip_prefix(header) {
-                let raw = String::from_utf8_lossy(&pending[consumed + header.len()..consumed + end]);
-                let _ = value;
-                *counts
-                    .lock()
-                    .expect("not poisoned")
-                    .entry(raw.trim().to_owned())
-                    .or_default() += 1;
+            let text = String::from_utf8_lossy(&pending[consumed..consumed + end]);
+            let key = if line.starts_with(header) {
+                Some(text[header.len()..].trim().to_owned())
+            } else {
+                request_line(&text)
+            };
+            if let Some(key) = key {
+                *counts.lock().expect("not poisoned").entry(key).or_default() += 1;
             }
             consumed += end + 2;
         }
@@ -189,4 +190,32 @@ fn forward_counting(from: &mut TcpStream, to: &mut TcpStream, header: &str, coun
         }
     }
     let _ = to.shutdown(std::net::Shutdown::Write);
+}
+
+/// `METHOD /path` of an HTTP/1.1 request line. A POST body has no line end of its own, so the
+/// next request line may follow it directly: the method is the uppercase tail before the path.
+fn request_line(line: &str) -> Option<String> {
+    let rest = line.strip_suffix(" HTTP/1.1")?;
+    let (before, path) = rest.rsplit_once(' ')?;
+    let method: String = before
+        .chars()
+        .rev()
+        .take_while(char::is_ascii_uppercase)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let path = path.split('?').next().unwrap_or(path);
+    (!method.is_empty() && path.starts_with('/')).then(|| format!("{method} {path}"))
+}
+
+impl CountingProxy {
+    /// Requests whose `METHOD /path` starts with `prefix`.
+    pub fn requests(&self, prefix: &str) -> usize {
+        self.counts()
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(_, n)| n)
+            .sum()
+    }
 }

@@ -8,7 +8,8 @@
 pub mod kms;
 pub mod secrets_manager;
 
-use super::{Context, Environment};
+pub(crate) use super::call;
+use super::{Environment, RequestFailure};
 use crate::error::{BackendError, KeyError};
 use crate::secret::SecretValue;
 use crate::settings::KeyManagementSettings;
@@ -18,7 +19,6 @@ use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvid
 use aws_sdk_secretsmanager::config::http::HttpResponse;
 use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use std::fmt;
-use std::future::Future;
 
 /// Which AWS service, for the endpoint variables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -387,31 +387,20 @@ pub(crate) fn is_transient(code: Option<&str>, status: Option<u16>) -> bool {
     by_code || status.is_some_and(|s| s == 429 || s >= 500)
 }
 
-/// One AWS request under the run's limits: a concurrency permit per attempt, the per-request
-/// timeout, retries of transient failures. Returns the result and the attempts made.
-pub(crate) async fn call<T, F, Fut>(ctx: &Context, op: F) -> (Result<T, AwsFailure>, u32)
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = Result<T, AwsFailure>>,
-{
-    let op = &op;
-    ctx.retry
-        .run(
-            |e: &AwsFailure| e.transient,
-            || async move {
-                let _permit = ctx.limiter.acquire().await.expect("the run's limiter is never closed");
-                match tokio::time::timeout(ctx.request_timeout, op()).await {
-                    Ok(result) => result,
-                    Err(_) => Err(AwsFailure::timeout(ctx.request_timeout)),
-                }
-            },
-        )
-        .await
+impl RequestFailure for AwsFailure {
+    fn transient(&self) -> bool {
+        self.transient
+    }
+
+    fn timed_out(after: std::time::Duration) -> Self {
+        Self::timeout(after)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::Context;
     use crate::retry::RetryPolicy;
     use std::sync::atomic::{AtomicU32, Ordering};
     use std::time::Duration;

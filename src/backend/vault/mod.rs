@@ -1,0 +1,597 @@
+//! `key_management_system: hashicorp_vault` (HashiCorp Vault and OpenBao), over the HTTP API.
+//!
+//! One login per run (AppRole, else TLS certificate, else a token), its token reused by every
+//! request; reads run concurrently under the run's bound. A read is
+//! `GET {addr}/v1/[{namespace}/]{mount}/data/[{prefix}/]{path}` (KV v2; LiteLLM's URL) and the
+//! value is field `key` of the secret's data, or the field and version the reference selects
+//! (see [`secret_path`]). KV v1 mounts are supported with `vault_kv_version: 1`. `check` reads
+//! the metadata endpoint, never the data. TLS verification is always on; `VAULT_CACERT` adds a
+//! CA, and the system roots honour `SSL_CERT_FILE`.
+
+pub mod config;
+pub mod secret_path;
+
+use super::{Backend, Context, DeleteMode, Environment, KeyResults, RequestFailure, call};
+use crate::error::{BackendError, KeyError};
+use crate::secret::SecretValue;
+use crate::settings::KeyManagementSettings;
+use async_trait::async_trait;
+use config::{Auth, KvVersion, VaultConfig};
+use futures_util::future::join_all;
+use secret_path::SecretPath;
+use serde_json::Value;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::OnceCell;
+
+const SYSTEM: &str = "hashicorp_vault";
+
+/// HashiCorp Vault / OpenBao.
+#[derive(Debug)]
+pub struct Vault {
+    config: VaultConfig,
+    session: OnceCell<Session>,
+}
+
+/// The HTTP client and the token of this run.
+struct Session {
+    http: reqwest::Client,
+    token: SecretValue,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session").finish_non_exhaustive()
+    }
+}
+
+/// A failed Vault request: the HTTP status (if any) and Vault's `errors` text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaultFailure {
+    /// The HTTP status, when a response arrived.
+    pub status: Option<u16>,
+    /// Vault's `errors`, or the transport error.
+    pub message: String,
+    transient: bool,
+}
+
+impl fmt::Display for VaultFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.status {
+            Some(status) if self.message.is_empty() => write!(f, "HTTP {status}"),
+            Some(status) => write!(f, "HTTP {status}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for VaultFailure {}
+
+impl RequestFailure for VaultFailure {
+    fn transient(&self) -> bool {
+        self.transient
+    }
+
+    fn timed_out(after: Duration) -> Self {
+        Self {
+            status: None,
+            message: format!("no response within {}s", after.as_secs_f64()),
+            transient: true,
+        }
+    }
+}
+
+/// Statuses worth retrying: rate limits, a standby or sealed node, a gateway in between, and
+/// 412 (a performance standby that has not caught up yet).
+fn transient_status(status: u16) -> bool {
+    matches!(status, 412 | 429 | 500 | 502 | 503 | 504)
+}
+
+/// Vault's error text: the lines of `{"errors": ["..."]}` joined, without the
+/// `1 error occurred:` headers and `*` bullets of multi-errors; never a body echoed verbatim.
+fn errors_of(body: &Value) -> String {
+    let Some(errors) = body.get("errors").and_then(Value::as_array) else {
+        return String::new();
+    };
+    errors
+        .iter()
+        .filter_map(Value::as_str)
+        .flat_map(str::lines)
+        .map(|line| line.trim().trim_start_matches("* ").trim())
+        .filter(|line| !line.is_empty() && !line.ends_with("error occurred:") && !line.ends_with("errors occurred:"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// A reqwest failure without its URL (shown separately, as the endpoint) and with its causes.
+fn transport_message(e: &reqwest::Error) -> String {
+    let mut message = String::from(if e.is_connect() {
+        "cannot connect"
+    } else if e.is_timeout() {
+        "timed out"
+    } else if e.is_body() || e.is_decode() {
+        "the response body could not be read"
+    } else {
+        "request failed"
+    });
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
+/// Send a request made by `make` under the run's limits. A response with a non-transient
+/// status is returned for the caller to map; transient ones are retried.
+async fn send(ctx: &Context, make: impl Fn() -> reqwest::RequestBuilder) -> (Result<(u16, Value), VaultFailure>, u32) {
+    call(ctx, || {
+        let request = make();
+        async move {
+            let response = request.send().await.map_err(|e| VaultFailure {
+                status: None,
+                message: transport_message(&e),
+                transient: true,
+            })?;
+            let status = response.status().as_u16();
+            let bytes = response.bytes().await.map_err(|e| VaultFailure {
+                status: Some(status),
+                message: transport_message(&e),
+                transient: true,
+            })?;
+            let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            if transient_status(status) {
+                return Err(VaultFailure {
+                    status: Some(status),
+                    message: errors_of(&body),
+                    transient: true,
+                });
+            }
+            Ok((status, body))
+        }
+    })
+    .await
+}
+
+impl Vault {
+    /// Set up from the settings and the environment; no I/O until the first request.
+    pub fn new(settings: &KeyManagementSettings, env: &Environment) -> Self {
+        let config = VaultConfig::new(settings, env);
+        if config.skip_verify_requested {
+            tracing::warn!(
+                "VAULT_SKIP_VERIFY is ignored: osenv always verifies TLS (set VAULT_CACERT to trust a private CA)"
+            );
+        }
+        Self {
+            config,
+            session: OnceCell::new(),
+        }
+    }
+
+    fn setup_error(&self, reason: impl Into<String>) -> BackendError {
+        BackendError::Setup {
+            backend: self.describe(),
+            reason: reason.into(),
+        }
+    }
+
+    fn client(&self) -> Result<reqwest::Client, BackendError> {
+        let mut builder = reqwest::Client::builder();
+        if let Some(ca) = &self.config.ca_cert {
+            let pem = std::fs::read(ca)
+                .map_err(|e| self.setup_error(format!("cannot read VAULT_CACERT `{}`: {e}", ca.display())))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|_| self.setup_error(format!("VAULT_CACERT `{}` holds no PEM certificate", ca.display())))?;
+            builder = builder.tls_certs_merge(certs);
+        }
+        if let (Ok(Auth::Cert { .. }), Some((cert, key))) = (&self.config.auth, &self.config.client_identity) {
+            let read = |path: &std::path::Path, what: &str| {
+                std::fs::read(path)
+                    .map_err(|e| self.setup_error(format!("cannot read the client {what} `{}`: {e}", path.display())))
+            };
+            let mut pem = read(key, "key")?;
+            pem.push(b'\n');
+            pem.extend(read(cert, "certificate")?);
+            let identity = reqwest::Identity::from_pem(&pem);
+            zeroize::Zeroize::zeroize(&mut pem);
+            builder = builder.identity(identity.map_err(|_| {
+                self.setup_error(format!(
+                    "the client certificate `{}` and key `{}` are not a usable PEM pair",
+                    cert.display(),
+                    key.display()
+                ))
+            })?);
+        }
+        builder
+            .build()
+            .map_err(|e| self.setup_error(format!("cannot set up HTTPS: {}", transport_message(&e))))
+    }
+
+    /// The client and the run's token: one login per run, shared by every request.
+    async fn session(&self, ctx: &Context) -> Result<&Session, BackendError> {
+        self.session
+            .get_or_try_init(|| async {
+                let auth = self.config.auth.clone().map_err(|reason| self.setup_error(reason))?;
+                let http = self.client()?;
+                let token = match &auth {
+                    Auth::Token(token) => token.clone(),
+                    Auth::AppRole {
+                        mount,
+                        role_id,
+                        secret_id,
+                    } => {
+                        let body = serde_json::json!({"role_id": role_id, "secret_id": secret_id.expose()});
+                        self.login(&http, &auth, &format!("auth/{mount}/login"), &body, ctx)
+                            .await?
+                    }
+                    Auth::Cert { role } => {
+                        let body = serde_json::json!({ "name": role });
+                        self.login(&http, &auth, "auth/cert/login", &body, ctx).await?
+                    }
+                };
+                tracing::debug!(method = auth.method(), addr = %self.config.addr, "vault session ready");
+                Ok(Session { http, token })
+            })
+            .await
+    }
+
+    async fn login(
+        &self,
+        http: &reqwest::Client,
+        auth: &Auth,
+        path: &str,
+        body: &Value,
+        ctx: &Context,
+    ) -> Result<SecretValue, BackendError> {
+        let url = format!("{}/v1/{path}", self.config.addr);
+        let (result, attempts) = send(ctx, || {
+            let mut request = http.post(&url).json(body);
+            if let Some(ns) = &self.config.login_namespace {
+                request = request.header("X-Vault-Namespace", ns);
+            }
+            request
+        })
+        .await;
+        let failed = |failure: VaultFailure, attempts| BackendError::Request {
+            backend: self.describe(),
+            endpoint: format!("POST {url} ({} login)", auth.method()),
+            attempts,
+            source: Box::new(failure),
+        };
+        let (status, body) = result.map_err(|f| failed(f, attempts))?;
+        match body.pointer("/auth/client_token").and_then(Value::as_str) {
+            Some(token) if status == 200 => Ok(SecretValue::new(token)),
+            _ => Err(failed(
+                VaultFailure {
+                    status: Some(status),
+                    message: errors_of(&body),
+                    transient: false,
+                },
+                attempts,
+            )),
+        }
+    }
+
+    /// `{addr}/v1/[{ns}/]{mount}/{kind}/[{prefix}/]{path}`; KV v1 has no `kind` segment.
+    fn url(&self, kind: &str, path: &SecretPath) -> String {
+        let mut url = format!("{}/v1/", self.config.addr);
+        if let Some(ns) = &self.config.secret_namespace {
+            url.push_str(ns);
+            url.push('/');
+        }
+        url.push_str(&self.config.mount);
+        url.push('/');
+        if self.config.kv == KvVersion::V2 {
+            url.push_str(kind);
+            url.push('/');
+        }
+        if let Some(prefix) = &self.config.path_prefix {
+            url.push_str(prefix);
+            url.push('/');
+        }
+        url.push_str(&path.encoded());
+        url
+    }
+
+    fn within(&self, path: &SecretPath) -> String {
+        format!("{} at `{}`", self.describe(), path.segments.join("/"))
+    }
+
+    /// Map a final answer about one secret (not 200) to that reference's error.
+    fn key_error(&self, path: &SecretPath, status: u16, body: &Value, url: &str, attempts: u32) -> KeyError {
+        let within = self.within(path);
+        match status {
+            404 => match body.pointer("/data/metadata") {
+                Some(meta) if meta.get("destroyed").and_then(Value::as_bool) == Some(true) => KeyError::Unavailable {
+                    within,
+                    reason: "this version was destroyed".into(),
+                },
+                Some(meta)
+                    if meta
+                        .get("deletion_time")
+                        .and_then(Value::as_str)
+                        .is_some_and(|t| !t.is_empty()) =>
+                {
+                    KeyError::Unavailable {
+                        within,
+                        reason: "this version was deleted (undelete it, or write a new version)".into(),
+                    }
+                }
+                _ => KeyError::NotFound { within },
+            },
+            403 => KeyError::AccessDenied { within },
+            _ => KeyError::Backend(Arc::new(BackendError::Request {
+                backend: self.describe(),
+                endpoint: format!("GET {url}"),
+                attempts,
+                source: Box::new(VaultFailure {
+                    status: Some(status),
+                    message: errors_of(body),
+                    transient: false,
+                }),
+            })),
+        }
+    }
+
+    async fn read(&self, session: &Session, name: &str, ctx: &Context) -> Result<SecretValue, KeyError> {
+        let path = SecretPath::parse(name).map_err(|reason| KeyError::InvalidName { reason })?;
+        if path.version.is_some() && self.config.kv == KvVersion::V1 {
+            return Err(KeyError::InvalidName {
+                reason: "a version (`@N`) needs a KV v2 mount",
+            });
+        }
+        let mut url = self.url("data", &path);
+        if let Some(v) = path.version {
+            url.push_str("?version=");
+            url.push_str(&v.to_string());
+        }
+        let (result, attempts) = send(ctx, || {
+            session.http.get(&url).header("X-Vault-Token", session.token.expose())
+        })
+        .await;
+        let (status, body) = result.map_err(|f| {
+            KeyError::Backend(Arc::new(BackendError::Request {
+                backend: self.describe(),
+                endpoint: format!("GET {url}"),
+                attempts,
+                source: Box::new(f),
+            }))
+        })?;
+        if status != 200 {
+            return Err(self.key_error(&path, status, &body, &url, attempts));
+        }
+        let data = match self.config.kv {
+            KvVersion::V2 => body.pointer("/data/data"),
+            KvVersion::V1 => body.get("data"),
+        };
+        let field = path.field.as_deref().unwrap_or(&self.config.field);
+        match data.and_then(|d| d.get(field)) {
+            Some(Value::String(s)) => Ok(SecretValue::new(s.as_str())),
+            None | Some(Value::Null) => Err(KeyError::NotFound {
+                within: format!("field `{field}` of {}", self.within(&path)),
+            }),
+            // A number, boolean, list or object is written as its JSON text.
+            Some(other) => Ok(SecretValue::new(other.to_string())),
+        }
+    }
+
+    async fn exists_one(&self, session: &Session, name: &str, ctx: &Context) -> Result<(), KeyError> {
+        let path = SecretPath::parse(name).map_err(|reason| KeyError::InvalidName { reason })?;
+        let url = self.url("metadata", &path);
+        let (result, attempts) = send(ctx, || {
+            session.http.get(&url).header("X-Vault-Token", session.token.expose())
+        })
+        .await;
+        let (status, body) = result.map_err(|f| {
+            KeyError::Backend(Arc::new(BackendError::Request {
+                backend: self.describe(),
+                endpoint: format!("GET {url}"),
+                attempts,
+                source: Box::new(f),
+            }))
+        })?;
+        if status != 200 {
+            return Err(self.key_error(&path, status, &body, &url, attempts));
+        }
+        let version = path
+            .version
+            .or_else(|| body.pointer("/data/current_version").and_then(Value::as_u64))
+            .unwrap_or(0);
+        let within = self.within(&path);
+        match body.pointer(&format!("/data/versions/{version}")) {
+            None => Err(KeyError::NotFound { within }),
+            Some(v) if v.get("destroyed").and_then(Value::as_bool) == Some(true) => Err(KeyError::Unavailable {
+                within,
+                reason: "this version was destroyed".into(),
+            }),
+            Some(v)
+                if v.get("deletion_time")
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| !t.is_empty()) =>
+            {
+                Err(KeyError::Unavailable {
+                    within,
+                    reason: "this version was deleted (undelete it, or write a new version)".into(),
+                })
+            }
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// A write or delete whose answer must be 2xx.
+    async fn change(
+        &self,
+        ctx: &Context,
+        method: reqwest::Method,
+        url: &str,
+        body: Option<&Value>,
+    ) -> Result<(), BackendError> {
+        let session = self.session(ctx).await?;
+        let (result, attempts) = send(ctx, || {
+            let request = session
+                .http
+                .request(method.clone(), url)
+                .header("X-Vault-Token", session.token.expose());
+            match body {
+                Some(b) => request.json(b),
+                None => request,
+            }
+        })
+        .await;
+        let failed = |failure, attempts| BackendError::Request {
+            backend: self.describe(),
+            endpoint: format!("{method} {url}"),
+            attempts,
+            source: Box::new(failure),
+        };
+        let (status, body) = result.map_err(|f| failed(f, attempts))?;
+        if (200..300).contains(&status) {
+            Ok(())
+        } else {
+            Err(failed(
+                VaultFailure {
+                    status: Some(status),
+                    message: errors_of(&body),
+                    transient: false,
+                },
+                attempts,
+            ))
+        }
+    }
+}
+
+#[async_trait]
+impl Backend for Vault {
+    fn describe(&self) -> String {
+        format!("{SYSTEM} ({})", self.config.addr)
+    }
+
+    async fn fetch(&self, keys: &[String], ctx: &Context) -> Result<KeyResults<SecretValue>, BackendError> {
+        let session = self.session(ctx).await?;
+        Ok(join_all(keys.iter().map(|k| self.read(session, k, ctx))).await)
+    }
+
+    async fn exists(&self, keys: &[String], ctx: &Context) -> Result<KeyResults<()>, BackendError> {
+        if self.config.kv == KvVersion::V1 {
+            // KV v1 keeps no metadata: reading is the only way to know.
+            return Ok(self.fetch(keys, ctx).await?.into_iter().map(|r| r.map(drop)).collect());
+        }
+        let session = self.session(ctx).await?;
+        Ok(join_all(keys.iter().map(|k| self.exists_one(session, k, ctx))).await)
+    }
+
+    async fn write(&self, name: &str, value: &SecretValue, ctx: &Context) -> Result<(), BackendError> {
+        let path = SecretPath::parse(name).map_err(|reason| self.setup_error(format!("`{name}`: {reason}")))?;
+        if path.version.is_some() {
+            return Err(self.setup_error("a write cannot pick a version (`@N`)"));
+        }
+        let field = path.field.clone().unwrap_or_else(|| self.config.field.clone());
+        let mut data = serde_json::Map::new();
+        data.insert(field, Value::String(value.expose().to_owned()));
+        if let Some(description) = &self.config.description {
+            data.entry("description").or_insert(Value::String(description.clone()));
+        }
+        let body = match self.config.kv {
+            KvVersion::V2 => serde_json::json!({ "data": data }),
+            KvVersion::V1 => Value::Object(data),
+        };
+        self.change(ctx, reqwest::Method::POST, &self.url("data", &path), Some(&body))
+            .await
+    }
+
+    async fn delete(&self, name: &str, mode: DeleteMode, ctx: &Context) -> Result<(), BackendError> {
+        let path = SecretPath::parse(name).map_err(|reason| self.setup_error(format!("`{name}`: {reason}")))?;
+        let kind = match mode {
+            // Soft delete of the latest version: `vault kv undelete` brings it back.
+            DeleteMode::Recoverable => "data",
+            // Every version and the metadata.
+            DeleteMode::Permanent => "metadata",
+        };
+        self.change(ctx, reqwest::Method::DELETE, &self.url(kind, &path), None)
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn vault(vars: &[(&str, &str)], kv: u8) -> Vault {
+        let settings = KeyManagementSettings {
+            vault_kv_version: kv,
+            ..KeyManagementSettings::default()
+        };
+        Vault::new(&settings, &Environment::new(vars.iter().copied(), vec![]))
+    }
+
+    #[test]
+    fn urls_follow_litellm() {
+        let v = vault(
+            &[
+                ("HCP_VAULT_ADDR", "https://vault:8200/"),
+                ("HCP_VAULT_NAMESPACE", "team1"),
+                ("HCP_VAULT_MOUNT_NAME", "/kv/"),
+                ("HCP_VAULT_PATH_PREFIX", "litellm"),
+            ],
+            2,
+        );
+        let p = SecretPath::parse("app/OPENAI_API_KEY").unwrap();
+        assert_eq!(
+            v.url("data", &p),
+            "https://vault:8200/v1/team1/kv/data/litellm/app/OPENAI_API_KEY"
+        );
+        assert_eq!(
+            v.url("metadata", &p),
+            "https://vault:8200/v1/team1/kv/metadata/litellm/app/OPENAI_API_KEY"
+        );
+        let v1 = vault(&[], 1);
+        assert_eq!(v1.url("data", &p), "http://127.0.0.1:8200/v1/secret/app/OPENAI_API_KEY");
+    }
+
+    #[test]
+    fn answers_map_to_key_errors() {
+        let v = vault(&[], 2);
+        let p = SecretPath::parse("x").unwrap();
+        let show = |status, body: Value| v.key_error(&p, status, &body, "u", 1).to_string();
+        assert_eq!(
+            show(404, serde_json::json!({"errors": []})),
+            "not found in hashicorp_vault (http://127.0.0.1:8200) at `x`"
+        );
+        assert!(show(404, serde_json::json!({"data": {"data": null, "metadata": {"deletion_time": "2026-01-01T00:00:00Z", "destroyed": false}}})).contains("was deleted"));
+        assert!(
+            show(
+                404,
+                serde_json::json!({"data": {"data": null, "metadata": {"deletion_time": "", "destroyed": true}}})
+            )
+            .contains("destroyed")
+        );
+        assert_eq!(
+            show(403, serde_json::json!({"errors": ["permission denied"]})),
+            "access denied by hashicorp_vault (http://127.0.0.1:8200) at `x`"
+        );
+        assert!(
+            show(400, serde_json::json!({"errors": ["bad"]})).contains("request to GET u failed after 1 attempt(s)")
+        );
+    }
+
+    #[test]
+    fn multi_errors_are_flattened() {
+        let body = json!({"errors": ["1 error occurred:\n\t* permission denied\n\n"]});
+        assert_eq!(errors_of(&body), "permission denied");
+        assert_eq!(errors_of(&json!({"errors": ["a", "b"]})), "a; b");
+        assert_eq!(errors_of(&json!(null)), "");
+    }
+
+    #[test]
+    fn retried_statuses() {
+        for s in [412, 429, 500, 502, 503, 504] {
+            assert!(transient_status(s));
+        }
+        for s in [200, 204, 400, 403, 404] {
+            assert!(!transient_status(s));
+        }
+    }
+}

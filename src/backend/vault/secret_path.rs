@@ -1,0 +1,127 @@
+//! What a name means to Vault: a path, and optionally a field and a version.
+//!
+//! LiteLLM reads field `key` of the latest version. osenv lets a reference pick another field
+//! with `#field` and a version with `@N` before it: `os.environ/app/db@3#password`. Both stay
+//! inside the name LiteLLM passes through, and neither character can be part of a path that
+//! LiteLLM could read (it puts the name into the URL unencoded, where `#` starts a fragment).
+//! Names are checked before any request: no `..` or `.` segment, no empty segment, no control
+//! or non-breaking-space character (LiteLLM's `raise_if_unsafe_secret_name`, plus empty segments).
+
+/// A parsed Vault reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretPath {
+    /// Path segments under the mount (and prefix), without empty segments.
+    pub segments: Vec<String>,
+    /// The field within the secret's data, when the name selects one.
+    pub field: Option<String>,
+    /// A pinned version (KV v2).
+    pub version: Option<u64>,
+}
+
+impl SecretPath {
+    /// Parse and check a name.
+    pub fn parse(name: &str) -> Result<Self, &'static str> {
+        if name.chars().any(|c| c.is_control() || c == '\u{a0}') {
+            return Err("a Vault path cannot contain control or non-breaking-space characters");
+        }
+        let (rest, field) = match name.rsplit_once('#') {
+            Some((_, "")) => return Err("`#` must be followed by a field name"),
+            Some((rest, field)) => (rest, Some(field.to_owned())),
+            None => (name, None),
+        };
+        let (path, version) = match rest.rsplit_once('@') {
+            Some((path, v)) if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) => {
+                let version = v.parse::<u64>().map_err(|_| "the version after `@` is too large")?;
+                if version == 0 {
+                    return Err("Vault versions start at 1");
+                }
+                (path, Some(version))
+            }
+            _ => (rest, None),
+        };
+        let trimmed = path.trim_matches('/');
+        if trimmed.is_empty() {
+            return Err("the Vault path is empty");
+        }
+        let mut segments = Vec::new();
+        for segment in trimmed.split('/') {
+            match segment {
+                "" => return Err("a Vault path cannot contain an empty segment (`//`)"),
+                "." | ".." => return Err("a Vault path cannot contain `.` or `..` segments"),
+                s => segments.push(s.to_owned()),
+            }
+        }
+        Ok(Self {
+            segments,
+            field,
+            version,
+        })
+    }
+
+    /// The segments, percent-encoded for a URL path and joined with `/`.
+    pub fn encoded(&self) -> String {
+        self.segments
+            .iter()
+            .map(|s| encode_segment(s))
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+}
+
+/// Percent-encode one path segment (RFC 3986 unreserved characters stay as they are).
+pub fn encode_segment(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for b in segment.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            const HEX: &[u8; 16] = b"0123456789ABCDEF";
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0x0f)]));
+        }
+    }
+    out
+}
+
+/// A settings value (mount, prefix, namespace) as path segments: whitespace and surrounding
+/// `/` stripped, as LiteLLM does; `None` when nothing is left.
+pub fn clean_component(value: &str) -> Option<String> {
+    let v = value.trim().trim_matches('/').trim();
+    (!v.is_empty()).then(|| v.split('/').map(encode_segment).collect::<Vec<_>>().join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_fields_and_versions() {
+        let p = SecretPath::parse("app/db@3#password").unwrap();
+        assert_eq!(
+            (p.encoded(), p.field.as_deref(), p.version),
+            ("app/db".into(), Some("password"), Some(3))
+        );
+        let p = SecretPath::parse("/OPENAI_API_KEY/").unwrap();
+        assert_eq!((p.encoded(), p.field, p.version), ("OPENAI_API_KEY".into(), None, None));
+        let p = SecretPath::parse("user@example.com").unwrap();
+        assert_eq!(p.encoded(), "user%40example.com");
+        assert_eq!(SecretPath::parse("a b/c?d").unwrap().encoded(), "a%20b/c%3Fd");
+    }
+
+    #[test]
+    fn unsafe_names_are_rejected() {
+        for bad in [
+            "../etc", "a/../b", "a/./b", "a//b", "a\nb", "a\u{a0}b", "x#", "/", "a@0",
+        ] {
+            assert!(SecretPath::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn components_are_trimmed() {
+        assert_eq!(clean_component(" /team1/ "), Some("team1".into()));
+        assert_eq!(clean_component("a/b"), Some("a/b".into()));
+        assert_eq!(clean_component(" / "), None);
+    }
+}

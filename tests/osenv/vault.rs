@@ -1,0 +1,484 @@
+//! HashiCorp Vault, end to end against a real OpenBao server started by `scripts/testbed`
+//! (token, AppRole and TLS-certificate auth, a namespace, a KV v1 mount).
+
+use crate::servers::{CountingProxy, server_url};
+use crate::support::{Run, osenv, workdir};
+use serde_json::{Value, json};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+const VAULT: &str = "general_settings:\n  key_management_system: hashicorp_vault\n";
+// Fixed in scripts/testbed_vault.py.
+const ROLE_ID: &str = "osenv-test-role";
+const SECRET_ID: &str = "osenv-test-secret-id";
+
+struct Server {
+    addr: String,
+    tls_addr: String,
+    certs: PathBuf,
+}
+
+fn server() -> Option<Server> {
+    let addr = server_url("OSENV_TEST_VAULT_ADDR", "OpenBao (Vault)")?;
+    Some(Server {
+        addr,
+        tls_addr: std::env::var("OSENV_TEST_VAULT_TLS_ADDR").expect("set with OSENV_TEST_VAULT_ADDR"),
+        certs: std::env::var("OSENV_TEST_VAULT_CERTS")
+            .expect("set with OSENV_TEST_VAULT_ADDR")
+            .into(),
+    })
+}
+
+/// A root-token API call, for seeding.
+fn api(server: &Server, method: &str, path: &str, body: Option<Value>, namespace: Option<&str>) -> Value {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = reqwest::Client::new();
+        let mut request = client
+            .request(method.parse().unwrap(), format!("{}/v1/{path}", server.addr))
+            .header("X-Vault-Token", "root");
+        if let Some(ns) = namespace {
+            request = request.header("X-Vault-Namespace", ns);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert!(
+            status.is_success() || status.as_u16() == 404,
+            "{method} {path}: {status} {text}"
+        );
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    })
+}
+
+fn seed(server: &Server, path: &str, data: &Value) {
+    api(
+        server,
+        "POST",
+        &format!("secret/data/{path}"),
+        Some(json!({ "data": data })),
+        None,
+    );
+}
+
+fn run(dir: &Path, env: &[(&str, &str)], args: &[&str], stdin: Option<&str>) -> Run {
+    let mut cmd = osenv(dir).args(args);
+    for (k, v) in env {
+        cmd = cmd.env(k, v);
+    }
+    if let Some(input) = stdin {
+        cmd = cmd.stdin(input);
+    }
+    cmd.run()
+}
+
+/// A unique path segment per test, since the server is shared by tests running in parallel.
+fn unique(test: &str) -> String {
+    format!("{test}-{}", std::process::id())
+}
+
+#[test]
+fn token_auth_fields_and_versions() {
+    let Some(server) = server() else { return };
+    let base = unique("tok");
+    seed(&server, &format!("{base}/a"), &json!({"key": "value-a"}));
+    seed(
+        &server,
+        &format!("{base}/b"),
+        &json!({"key": "b-v1", "password": "pw-1", "port": 5432}),
+    );
+    seed(
+        &server,
+        &format!("{base}/b"),
+        &json!({"key": "b-v2", "password": "pw-2"}),
+    );
+    let config = format!(
+        "{VAULT}a: os.environ/{base}/a\nb: os.environ/{base}/b\npw: os.environ/{base}/b#password\n\
+         old: os.environ/{base}/b@1\nold_pw: os.environ/{base}/b@1#password\nport: os.environ/{base}/b@1#port\n"
+    );
+    let dir = workdir(&[("config.yaml", &config)]);
+    let env = [("HCP_VAULT_ADDR", server.addr.as_str()), ("HCP_VAULT_TOKEN", "root")];
+    let out = run(dir.path(), &env, &["render", "config.yaml"], None);
+    out.success();
+    assert_eq!(
+        out.stdout,
+        "general_settings: {}\na: value-a\nb: b-v2\npw: pw-2\nold: b-v1\nold_pw: pw-1\nport: \"5432\"\n"
+    );
+
+    // The standard Vault variables work where LiteLLM's are unset.
+    let env = [("VAULT_ADDR", server.addr.as_str()), ("VAULT_TOKEN", "root")];
+    run(dir.path(), &env, &["render", "config.yaml"], None).success();
+    // And LiteLLM's win over them.
+    let env = [
+        ("HCP_VAULT_ADDR", server.addr.as_str()),
+        ("HCP_VAULT_TOKEN", "root"),
+        ("VAULT_ADDR", "http://127.0.0.1:1"),
+        ("VAULT_TOKEN", "wrong"),
+    ];
+    run(dir.path(), &env, &["render", "config.yaml"], None).success();
+}
+
+#[test]
+fn approle_logs_in_once_for_many_references() {
+    let Some(server) = server() else { return };
+    let base = format!("app/{}", unique("many"));
+    let mut config = format!("{VAULT}refs:\n");
+    for i in 0..30 {
+        seed(&server, &format!("{base}/s{i}"), &json!({"key": format!("v{i}")}));
+        // Each name twice: fetched once.
+        writeln!(config, "  r{i}: os.environ/{base}/s{i}\n  d{i}: os.environ/{base}/s{i}").unwrap();
+    }
+    let dir = workdir(&[("config.yaml", &config)]);
+    let proxy = CountingProxy::start(&server.addr, "X-Osenv-Unused");
+    let env = [
+        ("HCP_VAULT_ADDR", proxy.url.as_str()),
+        ("HCP_VAULT_APPROLE_ROLE_ID", ROLE_ID),
+        ("HCP_VAULT_APPROLE_SECRET_ID", SECRET_ID),
+        // A token too: AppRole comes first.
+        ("HCP_VAULT_TOKEN", "not-a-token"),
+    ];
+    let out = run(dir.path(), &env, &["render", "config.yaml", "--concurrency", "8"], None);
+    out.success();
+    for i in 0..30 {
+        assert!(
+            out.stdout.contains(&format!("  r{i}: v{i}\n  d{i}: v{i}\n")),
+            "{}",
+            out.stdout
+        );
+    }
+    assert_eq!(proxy.requests("POST /v1/auth/approle/login"), 1, "{:?}", proxy.counts());
+    assert_eq!(proxy.requests("GET /v1/secret/data/"), 30, "{:?}", proxy.counts());
+}
+
+#[test]
+fn denied_missing_and_unsafe_references_are_located() {
+    let Some(server) = server() else { return };
+    let base = unique("deny");
+    seed(&server, &format!("outside/{base}"), &json!({"key": "hidden-value"}));
+    seed(&server, &format!("app/{base}/nokey"), &json!({"other": "x"}));
+    let config = format!(
+        "{VAULT}a: os.environ/outside/{base}\nb: os.environ/app/{base}/missing\nc: os.environ/app/../outside/{base}\n\
+         d: os.environ/app/{base}/nokey\n"
+    );
+    let dir = workdir(&[("config.yaml", &config)]);
+    let proxy = CountingProxy::start(&server.addr, "X-Osenv-Unused");
+    let env = [
+        ("HCP_VAULT_ADDR", proxy.url.as_str()),
+        ("HCP_VAULT_APPROLE_ROLE_ID", ROLE_ID),
+        ("HCP_VAULT_APPROLE_SECRET_ID", SECRET_ID),
+    ];
+    let out = run(dir.path(), &env, &["render", "config.yaml"], None);
+    out.code(1);
+    let errors: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    let vault = format!("hashicorp_vault ({})", proxy.url);
+    assert_eq!(
+        errors,
+        [
+            format!("error: config.yaml:3:4: cannot resolve `os.environ/outside/{base}`: access denied by {vault} at `outside/{base}`").as_str(),
+            &format!("error: config.yaml:4:4: cannot resolve `os.environ/app/{base}/missing`: not found in {vault} at `app/{base}/missing`"),
+            &format!("error: config.yaml:5:4: cannot resolve `os.environ/app/../outside/{base}`: invalid name: a Vault path cannot contain `.` or `..` segments"),
+            &format!("error: config.yaml:6:4: cannot resolve `os.environ/app/{base}/nokey`: not found in field `key` of {vault} at `app/{base}/nokey`"),
+            "error: 4 references could not be resolved",
+        ]
+    );
+    // The unsafe name never reached the server.
+    assert_eq!(proxy.requests("GET /v1/secret/data/outside"), 1, "{:?}", proxy.counts());
+    assert_eq!(proxy.requests("GET /v1/secret/data/app/.."), 0);
+    assert!(!out.stderr.contains("hidden-value") && !out.stderr.contains(SECRET_ID));
+}
+
+#[test]
+fn a_failed_login_names_the_address_and_method_not_the_secret() {
+    let Some(server) = server() else { return };
+    let dir = workdir(&[("config.yaml", &format!("{VAULT}a: os.environ/app/x\n"))]);
+    let env = [
+        ("HCP_VAULT_ADDR", server.addr.as_str()),
+        ("HCP_VAULT_APPROLE_ROLE_ID", ROLE_ID),
+        ("HCP_VAULT_APPROLE_SECRET_ID", "wrong-secret-id-canary"),
+    ];
+    let out = run(dir.path(), &env, &["-vvv", "render", "config.yaml"], None);
+    out.code(1);
+    assert!(
+        out.stderr.contains(&format!(
+            "request to POST {}/v1/auth/approle/login (AppRole login) failed after 1 attempt(s)",
+            server.addr
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("HTTP 400: invalid role or secret ID"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("wrong-secret-id-canary"), "{}", out.stderr);
+
+    let out = run(
+        dir.path(),
+        &[("HCP_VAULT_ADDR", server.addr.as_str())],
+        &["render", "config.yaml"],
+        None,
+    );
+    out.code(1);
+    assert!(out.stderr.contains("no Vault credentials"), "{}", out.stderr);
+}
+
+#[test]
+fn tls_certificate_auth() {
+    let Some(server) = server() else { return };
+    let base = unique("cert");
+    seed(&server, &format!("app/{base}"), &json!({"key": "via-mtls"}));
+    let dir = workdir(&[("config.yaml", &format!("{VAULT}a: os.environ/app/{base}\n"))]);
+    let file = |name: &str| server.certs.join(name).to_string_lossy().into_owned();
+    let (ca, cert, key) = (file("ca.pem"), file("client.pem"), file("client.key"));
+    let env = [
+        ("HCP_VAULT_ADDR", server.tls_addr.as_str()),
+        ("VAULT_CACERT", ca.as_str()),
+        ("HCP_VAULT_CLIENT_CERT", cert.as_str()),
+        ("HCP_VAULT_CLIENT_KEY", key.as_str()),
+        ("HCP_VAULT_CERT_ROLE", "web"),
+    ];
+    let out = run(dir.path(), &env, &["render", "config.yaml"], None);
+    assert_eq!(out.success().stdout, "general_settings: {}\na: via-mtls\n");
+    // The standard variable names, and no role.
+    let env = [
+        ("VAULT_ADDR", server.tls_addr.as_str()),
+        ("VAULT_CACERT", ca.as_str()),
+        ("VAULT_CLIENT_CERT", cert.as_str()),
+        ("VAULT_CLIENT_KEY", key.as_str()),
+    ];
+    run(dir.path(), &env, &["render", "config.yaml"], None).success();
+
+    // A certificate the server's CA did not sign is refused at login.
+    let (rogue, rogue_key) = (file("rogue.pem"), file("rogue.key"));
+    let env = [
+        ("HCP_VAULT_ADDR", server.tls_addr.as_str()),
+        ("VAULT_CACERT", ca.as_str()),
+        ("HCP_VAULT_CLIENT_CERT", rogue.as_str()),
+        ("HCP_VAULT_CLIENT_KEY", rogue_key.as_str()),
+    ];
+    let out = run(dir.path(), &env, &["render", "config.yaml"], None);
+    out.code(1);
+    assert!(out.stderr.contains("(TLS certificate login) failed"), "{}", out.stderr);
+
+    // Without the CA the server certificate is not trusted: verification is always on, and
+    // VAULT_SKIP_VERIFY does not turn it off (it is reported as ignored).
+    let env = [
+        ("HCP_VAULT_ADDR", server.tls_addr.as_str()),
+        ("HCP_VAULT_CLIENT_CERT", cert.as_str()),
+        ("HCP_VAULT_CLIENT_KEY", key.as_str()),
+        ("VAULT_SKIP_VERIFY", "true"),
+    ];
+    let out = run(dir.path(), &env, &["render", "config.yaml", "--attempts", "1"], None);
+    out.code(1);
+    assert!(out.stderr.contains("VAULT_SKIP_VERIFY is ignored"), "{}", out.stderr);
+    assert!(out.stderr.to_lowercase().contains("certificate"), "{}", out.stderr);
+}
+
+#[test]
+fn namespaces_in_path_and_login_header() {
+    let Some(server) = server() else { return };
+    let base = unique("ns");
+    api(
+        &server,
+        "POST",
+        &format!("secret/data/app/{base}"),
+        Some(json!({"data": {"key": "in-team1"}})),
+        Some("team1"),
+    );
+    let dir = workdir(&[("config.yaml", &format!("{VAULT}a: os.environ/app/{base}\n"))]);
+    // AppRole inside the namespace: the login sends X-Vault-Namespace, the read puts the
+    // namespace in the path.
+    let env = [
+        ("HCP_VAULT_ADDR", server.addr.as_str()),
+        ("HCP_VAULT_NAMESPACE", "team1"),
+        ("HCP_VAULT_APPROLE_ROLE_ID", ROLE_ID),
+        ("HCP_VAULT_APPROLE_SECRET_ID", SECRET_ID),
+    ];
+    let out = run(dir.path(), &env, &["render", "config.yaml"], None);
+    assert_eq!(out.success().stdout, "general_settings: {}\na: in-team1\n");
+    // A root token with only the secret namespace.
+    let env = [
+        ("HCP_VAULT_ADDR", server.addr.as_str()),
+        ("HCP_VAULT_SECRET_NAMESPACE", "team1"),
+        ("HCP_VAULT_TOKEN", "root"),
+    ];
+    run(dir.path(), &env, &["render", "config.yaml"], None).success();
+    // Not in the root namespace.
+    let env = [("HCP_VAULT_ADDR", server.addr.as_str()), ("HCP_VAULT_TOKEN", "root")];
+    let out = run(dir.path(), &env, &["render", "config.yaml"], None);
+    out.code(1);
+    assert!(out.stderr.contains("not found in hashicorp_vault"), "{}", out.stderr);
+}
+
+#[test]
+fn custom_mount_prefix_and_kv_v1() {
+    let Some(server) = server() else { return };
+    let mount = unique("kv2mount");
+    api(
+        &server,
+        "POST",
+        &format!("sys/mounts/{mount}"),
+        Some(json!({"type": "kv", "options": {"version": "2"}})),
+        None,
+    );
+    api(
+        &server,
+        "POST",
+        &format!("{mount}/data/pfx/name"),
+        Some(json!({"data": {"key": "in-custom-mount"}})),
+        None,
+    );
+    let dir = workdir(&[("config.yaml", &format!("{VAULT}a: os.environ/name\n"))]);
+    let env = [
+        ("HCP_VAULT_ADDR", server.addr.as_str()),
+        ("HCP_VAULT_TOKEN", "root"),
+        ("HCP_VAULT_MOUNT_NAME", mount.as_str()),
+        ("HCP_VAULT_PATH_PREFIX", "/pfx/"),
+    ];
+    let out = run(dir.path(), &env, &["render", "config.yaml"], None);
+    assert_eq!(out.success().stdout, "general_settings: {}\na: in-custom-mount\n");
+
+    let base = unique("v1");
+    api(
+        &server,
+        "POST",
+        &format!("kv1/{base}"),
+        Some(json!({"key": "v1-value", "user": "admin"})),
+        None,
+    );
+    let config = format!(
+        "{VAULT}  key_management_settings:\n    vault_kv_version: 1\n    vault_field: user\n\
+         a: os.environ/{base}\nb: os.environ/{base}#key\nc: os.environ/{base}@2\n"
+    );
+    let dir = workdir(&[("config.yaml", &config)]);
+    let env = [
+        ("HCP_VAULT_ADDR", server.addr.as_str()),
+        ("HCP_VAULT_TOKEN", "root"),
+        ("HCP_VAULT_MOUNT_NAME", "kv1"),
+    ];
+    let out = run(dir.path(), &env, &["render", "config.yaml"], None);
+    out.code(1);
+    assert!(
+        out.stderr.contains(
+            "`os.environ/{base}@2`: invalid name: a version (`@N`) needs a KV v2 mount"
+                .replace("{base}", &base)
+                .as_str()
+        ),
+        "{}",
+        out.stderr
+    );
+    let config = config.replace(&format!("c: os.environ/{base}@2\n"), "");
+    std::fs::write(dir.path().join("config.yaml"), config).unwrap();
+    let out = run(dir.path(), &env, &["render", "config.yaml"], None);
+    assert!(
+        out.success().stdout.ends_with("a: admin\nb: v1-value\n"),
+        "{}",
+        out.stdout
+    );
+    run(dir.path(), &env, &["check", "config.yaml"], None).success();
+}
+
+#[test]
+fn check_reads_metadata_only() {
+    let Some(server) = server() else { return };
+    let base = unique("check");
+    seed(&server, &format!("{base}/x"), &json!({"key": "metadata-only"}));
+    seed(&server, &format!("{base}/gone"), &json!({"key": "soon-deleted"}));
+    api(&server, "DELETE", &format!("secret/data/{base}/gone"), None, None);
+    let config = format!("{VAULT}a: os.environ/{base}/x\nb: os.environ/{base}/gone\nc: os.environ/{base}/none\n");
+    let dir = workdir(&[("config.yaml", &config)]);
+    let proxy = CountingProxy::start(&server.addr, "X-Osenv-Unused");
+    let env = [("HCP_VAULT_ADDR", proxy.url.as_str()), ("HCP_VAULT_TOKEN", "root")];
+    let out = run(dir.path(), &env, &["check", "config.yaml"], None);
+    out.code(1);
+    assert!(
+        out.stderr.contains(&format!(
+            "config.yaml:4:4: cannot resolve `os.environ/{base}/gone`: unavailable in"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("was deleted"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "config.yaml:5:4: cannot resolve `os.environ/{base}/none`: not found"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(proxy.requests("GET /v1/secret/metadata/"), 3, "{:?}", proxy.counts());
+    assert_eq!(proxy.requests("GET /v1/secret/data/"), 0, "{:?}", proxy.counts());
+    assert!(!out.stdout.contains("metadata-only"));
+
+    // Reading the deleted one says so too.
+    let out = run(dir.path(), &env, &["render", "config.yaml"], None);
+    assert!(out.stderr.contains("was deleted"), "{}", out.stderr);
+}
+
+#[test]
+fn write_read_delete_destroy() {
+    let Some(server) = server() else { return };
+    let name = unique("vk");
+    let config = format!(
+        "{VAULT}  key_management_settings:\n    access_mode: read_and_write\n    description: from osenv\n\
+         key: os.environ/litellm/{name}\n"
+    );
+    let dir = workdir(&[("config.yaml", &config)]);
+    let d = dir.path();
+    let env = [("HCP_VAULT_ADDR", server.addr.as_str()), ("HCP_VAULT_TOKEN", "root")];
+    let render = || run(d, &env, &["render", "config.yaml"], None);
+
+    run(d, &env, &["put", "config.yaml", &name], Some("sk-one\n")).success();
+    assert!(render().success().stdout.contains("key: sk-one\n"));
+    let stored = api(&server, "GET", &format!("secret/data/litellm/{name}"), None, None);
+    assert_eq!(
+        stored.pointer("/data/data"),
+        Some(&json!({"key": "sk-one", "description": "from osenv"}))
+    );
+
+    run(d, &env, &["put", "config.yaml", &name], Some("sk-two")).success();
+    assert!(render().success().stdout.contains("key: sk-two\n"));
+
+    run(d, &env, &["delete", "config.yaml", &name], None).success();
+    let out = render();
+    out.code(1);
+    assert!(out.stderr.contains("was deleted"), "{}", out.stderr);
+    // Soft delete: the metadata and the earlier version are kept.
+    let meta = api(&server, "GET", &format!("secret/metadata/litellm/{name}"), None, None);
+    assert_eq!(meta.pointer("/data/current_version"), Some(&json!(2)));
+
+    run(d, &env, &["put", "config.yaml", &name], Some("sk-three")).success();
+    assert!(render().success().stdout.contains("key: sk-three\n"));
+
+    run(d, &env, &["delete", "config.yaml", &name, "--destroy"], None).success();
+    let meta = api(&server, "GET", &format!("secret/metadata/litellm/{name}"), None, None);
+    assert_eq!(meta, json!({"errors": []}));
+    let out = render();
+    out.code(1);
+    assert!(out.stderr.contains("not found in hashicorp_vault"), "{}", out.stderr);
+
+    // Read-only (the default) refuses.
+    let dir = workdir(&[("config.yaml", VAULT)]);
+    let out = run(dir.path(), &env, &["put", "config.yaml", &name], Some("x"));
+    out.code(1);
+    assert!(out.stderr.contains("access_mode is `read_only`"), "{}", out.stderr);
+
+    // A token whose policy does not allow writing gets Vault's answer.
+    let dir = workdir(&[("config.yaml", &config)]);
+    let env = [
+        ("HCP_VAULT_ADDR", server.addr.as_str()),
+        ("HCP_VAULT_APPROLE_ROLE_ID", ROLE_ID),
+        ("HCP_VAULT_APPROLE_SECRET_ID", SECRET_ID),
+    ];
+    let out = run(dir.path(), &env, &["put", "config.yaml", &name], Some("sk-denied"));
+    out.code(1);
+    assert!(out.stderr.contains("HTTP 403: permission denied"), "{}", out.stderr);
+    assert!(!out.stderr.contains("sk-denied"));
+}
