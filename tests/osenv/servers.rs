@@ -152,7 +152,20 @@ impl CountingProxy {
 
     /// Requests seen per header value.
     pub fn counts(&self) -> BTreeMap<String, usize> {
-        self.counts.lock().expect("not poisoned").clone()
+        self.seen("header ")
+    }
+
+    /// Requests seen per `METHOD /path`.
+    pub fn lines(&self) -> BTreeMap<String, usize> {
+        self.seen("line ")
+    }
+
+    fn seen(&self, kind: &str) -> BTreeMap<String, usize> {
+        let counts = self.counts.lock().expect("not poisoned");
+        counts
+            .iter()
+            .filter_map(|(k, n)| k.strip_prefix(kind).map(|k| (k.to_owned(), *n)))
+            .collect()
     }
 
     pub fn count(&self, value: &str) -> usize {
@@ -175,9 +188,9 @@ fn forward_counting(from: &mut TcpStream, to: &mut TcpStream, header: &str, coun
             let line = String::from_utf8_lossy(&pending[consumed..consumed + end]).to_ascii_lowercase();
             let text = String::from_utf8_lossy(&pending[consumed..consumed + end]);
             let key = if line.starts_with(header) {
-                Some(text[header.len()..].trim().to_owned())
+                Some(format!("header {}", text[header.len()..].trim()))
             } else {
-                request_line(&text)
+                request_line(&text).map(|r| format!("line {r}"))
             };
             if let Some(key) = key {
                 *counts.lock().expect("not poisoned").entry(key).or_default() += 1;
@@ -212,7 +225,7 @@ fn request_line(line: &str) -> Option<String> {
 impl CountingProxy {
     /// Requests whose `METHOD /path` starts with `prefix`.
     pub fn requests(&self, prefix: &str) -> usize {
-        self.counts()
+        self.lines()
             .iter()
             .filter(|(k, _)| k.starts_with(prefix))
             .map(|(_, n)| n)

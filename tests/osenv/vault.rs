@@ -152,8 +152,8 @@ fn approle_logs_in_once_for_many_references() {
             out.stdout
         );
     }
-    assert_eq!(proxy.requests("POST /v1/auth/approle/login"), 1, "{:?}", proxy.counts());
-    assert_eq!(proxy.requests("GET /v1/secret/data/"), 30, "{:?}", proxy.counts());
+    assert_eq!(proxy.requests("POST /v1/auth/approle/login"), 1, "{:?}", proxy.lines());
+    assert_eq!(proxy.requests("GET /v1/secret/data/"), 30, "{:?}", proxy.lines());
 }
 
 #[test]
@@ -188,7 +188,7 @@ fn denied_missing_and_unsafe_references_are_located() {
         ]
     );
     // The unsafe name never reached the server.
-    assert_eq!(proxy.requests("GET /v1/secret/data/outside"), 1, "{:?}", proxy.counts());
+    assert_eq!(proxy.requests("GET /v1/secret/data/outside"), 1, "{:?}", proxy.lines());
     assert_eq!(proxy.requests("GET /v1/secret/data/app/.."), 0);
     assert!(!out.stderr.contains("hidden-value") && !out.stderr.contains(SECRET_ID));
 }
@@ -413,8 +413,8 @@ fn check_reads_metadata_only() {
         "{}",
         out.stderr
     );
-    assert_eq!(proxy.requests("GET /v1/secret/metadata/"), 3, "{:?}", proxy.counts());
-    assert_eq!(proxy.requests("GET /v1/secret/data/"), 0, "{:?}", proxy.counts());
+    assert_eq!(proxy.requests("GET /v1/secret/metadata/"), 3, "{:?}", proxy.lines());
+    assert_eq!(proxy.requests("GET /v1/secret/data/"), 0, "{:?}", proxy.lines());
     assert!(!out.stdout.contains("metadata-only"));
 
     // Reading the deleted one says so too.
