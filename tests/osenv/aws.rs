@@ -245,7 +245,7 @@ fn batch_reads_can_be_turned_off() {
 fn write_read_overwrite_delete_restore() {
     let Some(moto) = moto() else { return };
     let config = format!(
-        "{SM}  key_management_settings:\n    access_mode: read_and_write\n    description: stored by osenv\n    tags: {{team: ml}}\n\
+        "{SM}  key_management_settings:\n    access_mode: read_and_write\n    description: stored by osenv\n    tags: {{team: ml}}\n    replica_regions: [eu-west-1]\n\
          key: os.environ/litellm/virtual-key\n"
     );
     let dir = workdir(&[("config.yaml", &config)]);

@@ -385,15 +385,27 @@ impl Backend for SecretsManager {
 
     async fn delete(&self, name: &str, mode: DeleteMode, ctx: &Context) -> Result<(), BackendError> {
         let client = self.client().await?;
-        let (result, attempts) = call(ctx, || {
-            let request = client.delete_secret().secret_id(name);
-            let request = match mode {
-                DeleteMode::Recoverable => request.recovery_window_in_days(7),
-                DeleteMode::Permanent => request.force_delete_without_recovery(true),
-            };
-            async move { request.send().await.map_err(AwsFailure::from_sdk) }
-        })
-        .await;
+        let delete = || async {
+            call(ctx, || {
+                let request = client.delete_secret().secret_id(name);
+                let request = match mode {
+                    DeleteMode::Recoverable => request.recovery_window_in_days(7),
+                    DeleteMode::Permanent => request.force_delete_without_recovery(true),
+                };
+                async move { request.send().await.map_err(AwsFailure::from_sdk) }
+            })
+            .await
+        };
+        let (mut result, mut attempts) = delete().await;
+        // AWS refuses to delete a secret that still has replicas (which `put` creates from
+        // `replica_regions`): remove them, then delete.
+        if let Err(f) = &result
+            && f.code.as_deref() == Some("InvalidParameterException")
+            && f.message.contains("replica")
+        {
+            self.remove_replicas(client, name, ctx).await?;
+            (result, attempts) = delete().await;
+        }
         result.map(drop).map_err(|f| match f.key_error(&self.within()) {
             Some(KeyError::NotFound { .. }) => BackendError::Setup {
                 backend: self.describe(),
@@ -401,6 +413,36 @@ impl Backend for SecretsManager {
             },
             _ => self.request_failed("DeleteSecret", f, attempts),
         })
+    }
+}
+
+impl SecretsManager {
+    async fn remove_replicas(&self, client: &Client, name: &str, ctx: &Context) -> Result<(), BackendError> {
+        let (described, attempts) = call(ctx, || {
+            let request = client.describe_secret().secret_id(name);
+            async move { request.send().await.map_err(AwsFailure::from_sdk) }
+        })
+        .await;
+        let described = described.map_err(|f| self.request_failed("DescribeSecret", f, attempts))?;
+        let regions: Vec<String> = described
+            .replication_status()
+            .iter()
+            .filter_map(|r| r.region().map(str::to_owned))
+            .collect();
+        if regions.is_empty() {
+            return Ok(());
+        }
+        let (removed, attempts) = call(ctx, || {
+            let request = client
+                .remove_regions_from_replication()
+                .secret_id(name)
+                .set_remove_replica_regions(Some(regions.clone()));
+            async move { request.send().await.map_err(AwsFailure::from_sdk) }
+        })
+        .await;
+        removed.map_err(|f| self.request_failed("RemoveRegionsFromReplication", f, attempts))?;
+        tracing::info!(name, regions = %regions.join(", "), "removed replicas before deleting");
+        Ok(())
     }
 }
 
