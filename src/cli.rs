@@ -230,14 +230,18 @@ pub enum KmsSystem {
     /// AWS KMS.
     #[value(name = "aws_kms")]
     AwsKms,
+    /// Google Cloud KMS.
+    #[value(name = "google_kms")]
+    GoogleKms,
 }
 
 /// `osenv encrypt`.
 #[derive(Debug, Args)]
 pub struct EncryptArgs {
-    /// The key: id, ARN, alias (`alias/name`) or alias ARN.
+    /// The key. AWS: id, ARN, alias (`alias/name`) or alias ARN (required). Google:
+    /// `projects/…/locations/…/keyRings/…/cryptoKeys/…` (default: GOOGLE_KMS_RESOURCE_NAME).
     #[arg(long, value_name = "KEY")]
-    pub key_id: String,
+    pub key_id: Option<String>,
     /// Which KMS.
     #[arg(long, value_enum, default_value = "aws_kms")]
     pub system: KmsSystem,
@@ -247,7 +251,7 @@ pub struct EncryptArgs {
     /// Dotenv file(s) added to the environment (e.g. `AWS_REGION`).
     #[arg(long = "env-file", value_name = "FILE")]
     pub env_files: Vec<PathBuf>,
-    /// Print `aws_kms/<base64>`, the value form LiteLLM's `USE_AWS_KMS` recognises.
+    /// Print `aws_kms/<base64>`, the value form LiteLLM's `USE_AWS_KMS` recognises (AWS only).
     #[arg(long)]
     pub prefix: bool,
     /// Concurrency, timeouts, retries.

@@ -11,6 +11,8 @@ pub mod aws;
 pub mod dotenv;
 pub mod env;
 pub mod envelope;
+#[cfg(feature = "gcp")]
+pub mod gcp;
 #[cfg(feature = "vault")]
 pub mod vault;
 
@@ -174,8 +176,13 @@ pub fn open(
         KeyManagementSystem::AzureKeyVault => Err(missing(
             "is not available in this osenv build (cargo feature `azure` has no backend yet)",
         )),
+        #[cfg(feature = "gcp")]
+        KeyManagementSystem::GoogleSecretManager => Ok(Some(Arc::new(gcp::secret_manager::SecretManager::new(env)))),
+        #[cfg(feature = "gcp")]
+        KeyManagementSystem::GoogleKms => Ok(Some(Arc::new(gcp::kms::GoogleKms::new(Arc::clone(env))))),
+        #[cfg(not(feature = "gcp"))]
         KeyManagementSystem::GoogleSecretManager | KeyManagementSystem::GoogleKms => Err(missing(
-            "is not available in this osenv build (cargo feature `gcp` has no backend yet)",
+            "is not available in this osenv build (built without cargo feature `gcp`)",
         )),
     }
 }

@@ -31,8 +31,20 @@ pub(super) fn run(args: &EncryptArgs, _ui: Ui) -> Result<(), Error> {
         return Err(Error::Usage("nothing to encrypt: stdin is empty".into()));
     }
     let ctx = Context::new(options.concurrency, options.request_timeout, options.retry);
+    if args.prefix && args.system != KmsSystem::AwsKms {
+        return Err(Error::Usage(
+            "--prefix is LiteLLM's AWS KMS convention; it needs --system aws_kms".into(),
+        ));
+    }
     let ciphertext = match args.system {
-        KmsSystem::AwsKms => aws(&settings, env, &args.key_id, &value, &ctx, options.deadline)?,
+        KmsSystem::AwsKms => {
+            let key = args
+                .key_id
+                .as_deref()
+                .ok_or_else(|| Error::Usage("--key-id is required for aws_kms".into()))?;
+            aws(&settings, env, key, &value, &ctx, options.deadline)?
+        }
+        KmsSystem::GoogleKms => google(env, args.key_id.as_deref(), &value, &ctx, options.deadline)?,
     };
     let prefix = if args.prefix {
         crate::backend::envelope::VALUE_PREFIX
@@ -72,5 +84,36 @@ fn aws(
 ) -> Result<String, Error> {
     Err(Error::Usage(
         "this osenv build has no AWS KMS (built without cargo feature `aws`)".into(),
+    ))
+}
+
+#[cfg(feature = "gcp")]
+fn google(
+    env: Arc<crate::backend::Environment>,
+    key: Option<&str>,
+    value: &crate::secret::SecretValue,
+    ctx: &Context,
+    deadline: std::time::Duration,
+) -> Result<String, Error> {
+    let kms = crate::backend::gcp::kms::GoogleKms::new(env);
+    let encrypted = super::block_on(async { tokio::time::timeout(deadline, kms.encrypt(key, value, ctx)).await });
+    Ok(encrypted.unwrap_or_else(|_| {
+        Err(crate::error::BackendError::Deadline {
+            backend: crate::backend::Backend::describe(&kms),
+            seconds: deadline.as_secs(),
+        })
+    })?)
+}
+
+#[cfg(not(feature = "gcp"))]
+fn google(
+    _: Arc<crate::backend::Environment>,
+    _: Option<&str>,
+    _: &crate::secret::SecretValue,
+    _: &Context,
+    _: std::time::Duration,
+) -> Result<String, Error> {
+    Err(Error::Usage(
+        "this osenv build has no Google Cloud KMS (built without cargo feature `gcp`)".into(),
     ))
 }

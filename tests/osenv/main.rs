@@ -5,6 +5,8 @@ mod aws;
 mod canary;
 mod cli;
 mod fixtures;
+#[cfg(feature = "gcp")]
+mod gcp;
 mod properties;
 mod servers;
 mod support;

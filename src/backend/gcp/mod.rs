@@ -1,0 +1,154 @@
+//! Google Cloud: Secret Manager and Cloud KMS on the official REST clients
+//! (`google-cloud-secretmanager-v1`, `google-cloud-kms-v1`) with Application Default
+//! Credentials: `GOOGLE_APPLICATION_CREDENTIALS` (a service-account key or other credential
+//! file), the gcloud user credentials, or the metadata server (GCE, GKE workload identity, Cloud
+//! Run). The clients' own retries are off: every request goes through the run's
+//! [`Context`](super::Context), so limits and reported attempts are the run's.
+
+pub mod kms;
+pub mod secret_manager;
+
+use super::RequestFailure;
+use crate::error::KeyError;
+use google_cloud_gax::error::Error as GaxError;
+use google_cloud_gax::error::rpc::Code;
+use std::fmt;
+use std::time::Duration;
+
+/// A failed Google API call, reduced to its status code and message.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct GcpFailure {
+    /// The RPC status code, when the service answered.
+    pub code: Option<Code>,
+    /// The service's message, or the transport error.
+    pub message: String,
+    transient: bool,
+}
+
+impl fmt::Display for GcpFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.code {
+            Some(code) => write!(f, "{}: {}", code.name(), self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for GcpFailure {}
+
+impl RequestFailure for GcpFailure {
+    fn transient(&self) -> bool {
+        self.transient
+    }
+
+    fn timed_out(after: Duration) -> Self {
+        Self {
+            code: None,
+            message: format!("no response within {}s", after.as_secs_f64()),
+            transient: true,
+        }
+    }
+}
+
+/// Codes worth retrying (AIP-194, plus quota exhaustion and deadlines, which pass with time).
+fn transient_code(code: Code) -> bool {
+    matches!(
+        code,
+        Code::Unavailable | Code::ResourceExhausted | Code::DeadlineExceeded | Code::Aborted | Code::Internal
+    )
+}
+
+impl GcpFailure {
+    /// Classify a client error.
+    #[allow(clippy::needless_pass_by_value)] // reads as `map_err(GcpFailure::from_gax)`
+    pub(crate) fn from_gax(e: GaxError) -> Self {
+        if let Some(status) = e.status() {
+            let code = status.code;
+            return Self {
+                code: Some(code),
+                message: status.message.clone(),
+                transient: transient_code(code),
+            };
+        }
+        let message = chain(&e);
+        let transient = e.is_timeout()
+            || e.is_io()
+            || e.is_connect()
+            || e.is_transient_and_before_rpc()
+            || e.http_status_code().is_some_and(|s| s == 429 || s >= 500);
+        Self {
+            code: None,
+            message,
+            transient,
+        }
+    }
+
+    /// The per-key meaning of this failure, when it is about the key rather than the call.
+    pub(crate) fn key_error(&self, within: &str) -> Option<KeyError> {
+        let within = within.to_owned();
+        Some(match self.code? {
+            Code::NotFound => KeyError::NotFound { within },
+            Code::PermissionDenied => KeyError::AccessDenied { within },
+            Code::FailedPrecondition => KeyError::Unavailable {
+                within,
+                reason: format!("{self} (a disabled or destroyed version, or a disabled key?)"),
+            },
+            Code::InvalidArgument => KeyError::InvalidValue {
+                within,
+                reason: self.to_string(),
+            },
+            _ => return None,
+        })
+    }
+}
+
+/// An error and its causes on one line.
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
+/// The retry policy given to the clients: none, since the run retries.
+pub(crate) fn no_retries() -> google_cloud_gax::retry_policy::NeverRetry {
+    google_cloud_gax::retry_policy::NeverRetry
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(code: Code) -> GcpFailure {
+        GcpFailure {
+            code: Some(code),
+            message: "m".into(),
+            transient: transient_code(code),
+        }
+    }
+
+    #[test]
+    fn status_codes_map_to_key_errors() {
+        let show = |c| failure(c).key_error("w").map(|e| e.to_string());
+        assert_eq!(show(Code::NotFound).as_deref(), Some("not found in w"));
+        assert_eq!(show(Code::PermissionDenied).as_deref(), Some("access denied by w"));
+        assert!(
+            show(Code::FailedPrecondition)
+                .unwrap()
+                .starts_with("unavailable in w: FAILED_PRECONDITION: m")
+        );
+        assert_eq!(show(Code::Unavailable), None);
+    }
+
+    #[test]
+    fn transient_codes() {
+        assert!(failure(Code::Unavailable).transient);
+        assert!(failure(Code::ResourceExhausted).transient);
+        assert!(!failure(Code::PermissionDenied).transient);
+        assert!(!failure(Code::NotFound).transient);
+    }
+}

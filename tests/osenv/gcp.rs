@@ -1,0 +1,358 @@
+//! Google Secret Manager and Cloud KMS, end to end against drongo (a REST fake started by
+//! `scripts/testbed`) through the official Rust clients, authenticated with a generated
+//! service-account key (Application Default Credentials).
+
+use crate::servers::{CountingProxy, server_url};
+use crate::support::{Run, osenv, workdir};
+use base64::Engine as _;
+use serde_json::{Value, json};
+use std::fmt::Write as _;
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+const GSM: &str = "general_settings:\n  key_management_system: google_secret_manager\n";
+
+struct Drongo {
+    url: String,
+    credentials: String,
+    _exclusive: MutexGuard<'static, ()>,
+}
+
+static DRONGO: Mutex<()> = Mutex::new(());
+
+/// drongo, reset for this test; tests against it run one at a time.
+fn drongo() -> Option<Drongo> {
+    let url = server_url("OSENV_TEST_DRONGO", "drongo (Google Secret Manager and Cloud KMS)")?;
+    let guard = DRONGO.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let d = Drongo {
+        credentials: std::env::var("OSENV_TEST_GOOGLE_CREDENTIALS").expect("set with OSENV_TEST_DRONGO"),
+        url,
+        _exclusive: guard,
+    };
+    d.call("POST", "/drongo/reset", None);
+    Some(d)
+}
+
+impl Drongo {
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut request = reqwest::Client::new().request(method.parse().unwrap(), format!("{}{path}", self.url));
+            if let Some(body) = body {
+                request = request.json(&body);
+            }
+            let response = request.send().await.unwrap();
+            let status = response.status();
+            let text = response.text().await.unwrap();
+            assert!(status.is_success(), "{method} {path}: {status} {text}");
+            serde_json::from_str(&text).unwrap_or(Value::Null)
+        })
+    }
+
+    fn secret(&self, id: &str, values: &[&str]) {
+        self.call(
+            "POST",
+            &format!("/v1/projects/p1/secrets?secretId={id}"),
+            Some(json!({"replication": {"automatic": {}}})),
+        );
+        for value in values {
+            let data = base64::engine::general_purpose::STANDARD.encode(value);
+            self.call(
+                "POST",
+                &format!("/v1/projects/p1/secrets/{id}:addVersion"),
+                Some(json!({"payload": {"data": data}})),
+            );
+        }
+    }
+
+    fn key(&self) -> String {
+        self.call(
+            "POST",
+            "/v1/projects/p1/locations/global/keyRings?keyRingId=ring",
+            Some(json!({})),
+        );
+        self.call(
+            "POST",
+            "/v1/projects/p1/locations/global/keyRings/ring/cryptoKeys?cryptoKeyId=litellm",
+            Some(json!({"purpose": "ENCRYPT_DECRYPT"})),
+        );
+        "projects/p1/locations/global/keyRings/ring/cryptoKeys/litellm".into()
+    }
+
+    fn env(&self, endpoint: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("GOOGLE_APPLICATION_CREDENTIALS", self.credentials.clone()),
+            ("GOOGLE_SECRET_MANAGER_PROJECT_ID", "p1".into()),
+            ("GOOGLE_SECRET_MANAGER_ENDPOINT", endpoint.to_owned()),
+            ("GOOGLE_KMS_ENDPOINT", endpoint.to_owned()),
+        ]
+    }
+}
+
+fn run(d: &Drongo, dir: &Path, endpoint: &str, args: &[&str], extra: &[(&str, &str)], stdin: Option<&str>) -> Run {
+    let mut cmd = osenv(dir).args(args);
+    for (k, v) in d.env(endpoint) {
+        cmd = cmd.env(k, &v);
+    }
+    for (k, v) in extra {
+        cmd = cmd.env(k, v);
+    }
+    if let Some(input) = stdin {
+        cmd = cmd.stdin(input);
+    }
+    cmd.run()
+}
+
+#[test]
+fn secrets_versions_and_resource_names() {
+    let Some(d) = drongo() else { return };
+    d.secret("OPENAI_API_KEY", &["sk-old", "sk-new"]);
+    for i in 0..12 {
+        d.secret(&format!("key_{i}"), &[&format!("value-{i}")]);
+    }
+    let mut config = format!(
+        "{GSM}a: os.environ/OPENAI_API_KEY\nb: os.environ/OPENAI_API_KEY@1\nc: os.environ/projects/p1/secrets/OPENAI_API_KEY/versions/2\n"
+    );
+    for i in 0..12 {
+        writeln!(config, "k{i}: os.environ/key_{i}").unwrap();
+    }
+    let dir = workdir(&[("config.yaml", &config)]);
+    let proxy = CountingProxy::start(&d.url, "X-Osenv-Unused");
+    let out = run(&d, dir.path(), &proxy.url, &["render", "config.yaml"], &[], None);
+    out.success();
+    assert!(
+        out.stdout
+            .starts_with("general_settings: {}\na: sk-new\nb: sk-old\nc: sk-new\nk0: value-0\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.ends_with("k11: value-11\n"));
+    // One access per distinct version: OPENAI_API_KEY latest, @1 and /versions/2 are three.
+    assert_eq!(
+        proxy.requests("GET /v1/projects/p1/secrets/"),
+        15,
+        "{:?}",
+        proxy.lines()
+    );
+}
+
+#[test]
+fn missing_disabled_and_invalid_names_are_located() {
+    let Some(d) = drongo() else { return };
+    d.secret("disabled", &["hidden-disabled-value"]);
+    d.call(
+        "POST",
+        "/v1/projects/p1/secrets/disabled/versions/1:disable",
+        Some(json!({})),
+    );
+    let config = format!(
+        "{GSM}a: os.environ/missing\nb: os.environ/disabled@1\nc: os.environ/litellm/key\nd: os.environ/AZURE-API-KEY@\n"
+    );
+    let dir = workdir(&[("config.yaml", &config)]);
+    let out = run(&d, dir.path(), &d.url, &["render", "config.yaml"], &[], None);
+    out.code(1);
+    let errors: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    let gsm = format!("google_secret_manager ({})", d.url);
+    assert_eq!(
+        errors[0],
+        format!(
+            "error: config.yaml:3:4: cannot resolve `os.environ/missing`: not found in {gsm} at `projects/p1/secrets/missing/versions/latest`"
+        )
+    );
+    assert!(errors[1].starts_with(&format!("error: config.yaml:4:4: cannot resolve `os.environ/disabled@1`: unavailable in {gsm} at `projects/p1/secrets/disabled/versions/1`: FAILED_PRECONDITION")), "{}", errors[1]);
+    assert_eq!(
+        errors[2],
+        "error: config.yaml:5:4: cannot resolve `os.environ/litellm/key`: invalid name: a Google Secret Manager secret id has 1 to 255 letters, digits, `-` and `_` only"
+    );
+    assert!(errors[3].contains("the version after `@` must be"), "{}", errors[3]);
+    assert!(!out.stderr.contains("hidden-disabled-value"));
+
+    // `check` sees the disabled version from its metadata, without accessing it.
+    let proxy = CountingProxy::start(&d.url, "X-Osenv-Unused");
+    let out = run(&d, dir.path(), &proxy.url, &["check", "config.yaml"], &[], None);
+    out.code(1);
+    assert!(out.stderr.contains("the version is disabled"), "{}", out.stderr);
+    assert_eq!(
+        proxy.requests("GET /v1/projects/p1/secrets/disabled/versions/1"),
+        1,
+        "{:?}",
+        proxy.lines()
+    );
+    assert!(
+        !proxy.lines().keys().any(|k| k.ends_with(":access")),
+        "{:?}",
+        proxy.lines()
+    );
+}
+
+#[test]
+fn put_adds_versions_and_delete_removes_the_secret() {
+    let Some(d) = drongo() else { return };
+    let config = format!(
+        "{GSM}  key_management_settings:\n    access_mode: read_and_write\n    prefix_for_stored_virtual_keys: \"\"\nkey: os.environ/virtual-key\n"
+    );
+    let dir = workdir(&[("config.yaml", &config)]);
+    let p = dir.path();
+    run(
+        &d,
+        p,
+        &d.url,
+        &["put", "config.yaml", "virtual-key"],
+        &[],
+        Some("sk-one\n"),
+    )
+    .success();
+    assert!(
+        run(&d, p, &d.url, &["render", "config.yaml"], &[], None)
+            .success()
+            .stdout
+            .ends_with("key: sk-one\n")
+    );
+    run(
+        &d,
+        p,
+        &d.url,
+        &["put", "config.yaml", "virtual-key"],
+        &[],
+        Some("sk-two"),
+    )
+    .success();
+    assert!(
+        run(&d, p, &d.url, &["render", "config.yaml"], &[], None)
+            .success()
+            .stdout
+            .ends_with("key: sk-two\n")
+    );
+    let versions = d.call("GET", "/v1/projects/p1/secrets/virtual-key/versions", None);
+    assert_eq!(versions["versions"].as_array().map(Vec::len), Some(2), "{versions}");
+    run(&d, p, &d.url, &["delete", "config.yaml", "virtual-key"], &[], None).success();
+    let out = run(&d, p, &d.url, &["render", "config.yaml"], &[], None);
+    out.code(1);
+    assert!(
+        out.stderr.contains("not found in google_secret_manager"),
+        "{}",
+        out.stderr
+    );
+
+    // LiteLLM's default prefix `litellm/` cannot be a secret id: said before any request.
+    let config = format!("{GSM}  key_management_settings:\n    access_mode: read_and_write\n");
+    let dir = workdir(&[("config.yaml", &config)]);
+    let out = run(&d, dir.path(), &d.url, &["put", "config.yaml", "k"], &[], Some("v"));
+    out.code(1);
+    assert!(
+        out.stderr.contains("set it to `\"\"` for Google Secret Manager"),
+        "{}",
+        out.stderr
+    );
+    // And read_only refuses.
+    let dir = workdir(&[("config.yaml", GSM)]);
+    let out = run(&d, dir.path(), &d.url, &["put", "config.yaml", "k"], &[], Some("v"));
+    out.code(1);
+    assert!(out.stderr.contains("access_mode is `read_only`"), "{}", out.stderr);
+}
+
+#[test]
+fn google_kms_round_trip_base64_and_bytes_literal() {
+    let Some(d) = drongo() else { return };
+    let key = d.key();
+    let dir = workdir(&[]);
+    let out = run(
+        &d,
+        dir.path(),
+        &d.url,
+        &["encrypt", "--system", "google_kms", "--key-id", &key],
+        &[],
+        Some("sk-master\n"),
+    );
+    out.success();
+    let b64 = out.stdout.trim().to_owned();
+    assert!(!b64.contains("sk-master"));
+    // The same ciphertext as the Python bytes literal LiteLLM's docs show.
+    let raw = base64::engine::general_purpose::STANDARD.decode(&b64).unwrap();
+    let mut literal = String::from("b'");
+    for b in &raw {
+        write!(literal, "\\x{b:02x}").unwrap();
+    }
+    literal.push('\'');
+    // With GOOGLE_KMS_RESOURCE_NAME set, --key-id is optional.
+    let out = run(
+        &d,
+        dir.path(),
+        &d.url,
+        &["encrypt", "--system", "google_kms"],
+        &[("GOOGLE_KMS_RESOURCE_NAME", &key)],
+        Some("  spaced  "),
+    );
+    let spaced = out.success().stdout.trim().to_owned();
+
+    let config = "general_settings:\n  master_key: os.environ/LITELLM_MASTER_KEY\n  key_management_system: google_kms\n  \
+                  key_management_settings:\n    hosted_keys: [LITELLM_MASTER_KEY, AS_LITERAL, SPACED]\n\
+                  lit: os.environ/AS_LITERAL\nsp: os.environ/SPACED\nplain: os.environ/PLAIN\n";
+    std::fs::write(dir.path().join("config.yaml"), config).unwrap();
+    let env = [
+        ("GOOGLE_KMS_RESOURCE_NAME", key.as_str()),
+        ("LITELLM_MASTER_KEY", b64.as_str()),
+        ("AS_LITERAL", literal.as_str()),
+        ("SPACED", spaced.as_str()),
+        ("PLAIN", "not-encrypted"),
+    ];
+    let out = run(&d, dir.path(), &d.url, &["render", "config.yaml"], &env, None);
+    out.success();
+    assert_eq!(
+        out.stdout,
+        "general_settings:\n  master_key: sk-master\nlit: sk-master\nsp: \"  spaced  \"\nplain: not-encrypted\n"
+    );
+
+    // Bad values are located, name their variable, and never become the value.
+    let env = [
+        ("GOOGLE_KMS_RESOURCE_NAME", key.as_str()),
+        ("LITELLM_MASTER_KEY", "__import__('os').system('x')"),
+        ("AS_LITERAL", "b'\\xZZ'"),
+        ("SPACED", "bm90IGEgY2lwaGVydGV4dA=="),
+    ];
+    let out = run(&d, dir.path(), &d.url, &["render", "config.yaml"], &env, None);
+    out.code(1);
+    let errors: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert!(
+        errors[0].starts_with(
+            "error: config.yaml:2:15: cannot resolve `os.environ/LITELLM_MASTER_KEY`: unusable value in google_kms ("
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        errors[0].contains("(ciphertext in `LITELLM_MASTER_KEY`, process environment): not canonical base64"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        errors[1].contains("`os.environ/AS_LITERAL`") && errors[1].contains("not a valid bytes literal"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        errors[2].contains("`os.environ/SPACED`") && errors[2].contains("INVALID_ARGUMENT"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.is_empty());
+
+    // Without the key name the run says what is missing.
+    let out = run(
+        &d,
+        dir.path(),
+        &d.url,
+        &["render", "config.yaml"],
+        &[("LITELLM_MASTER_KEY", "AQID")],
+        None,
+    );
+    out.code(1);
+    assert!(
+        out.stderr.contains("GOOGLE_KMS_RESOURCE_NAME is not set"),
+        "{}",
+        out.stderr
+    );
+}
