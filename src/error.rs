@@ -149,7 +149,7 @@ pub enum KeyError {
     #[error("invalid name: {reason}")]
     InvalidName {
         /// What is wrong with it.
-        reason: &'static str,
+        reason: std::borrow::Cow<'static, str>,
     },
     /// The key exists but its value cannot be used.
     #[error("unusable value in {within}: {reason}")]

@@ -194,7 +194,7 @@ pub async fn resolve(
     let mut remote = Vec::new();
     for (name, planned) in &plan.names {
         if let Err(reason) = reference::validate_name(name) {
-            values.insert(name.clone(), Err(KeyError::InvalidName { reason }));
+            values.insert(name.clone(), Err(KeyError::InvalidName { reason: reason.into() }));
             continue;
         }
         match (planned.route, manager) {

@@ -145,6 +145,8 @@ pub struct KeyManagementSettings {
     pub vault_field: String,
     /// Vault (osenv only): the KV engine version of the mount, 1 or 2 (LiteLLM: 2 only).
     pub vault_kv_version: u8,
+    /// Azure (osenv only): map `_` and `/` in names to `-`, the only separator Key Vault allows.
+    pub azure_map_to_dashes: bool,
 }
 
 impl Default for KeyManagementSettings {
@@ -169,6 +171,7 @@ impl Default for KeyManagementSettings {
             aws_batch_reads: true,
             vault_field: "key".into(),
             vault_kv_version: 2,
+            azure_map_to_dashes: false,
         }
     }
 }
@@ -500,6 +503,7 @@ impl Reader<'_> {
                     "aws_sts_endpoint" => s.aws_sts_endpoint = self.string(v, key)?,
                     "replica_regions" => s.replica_regions = self.list(v, key)?,
                     "aws_batch_reads" => s.aws_batch_reads = self.bool(v, key)?.unwrap_or(true),
+                    "azure_map_to_dashes" => s.azure_map_to_dashes = self.bool(v, key)?.unwrap_or(false),
                     "vault_field" => match self.string(v, key)? {
                         Some(field) if field.trim().is_empty() => {
                             return Err(self.invalid(v, key, "the field name is empty"));

@@ -8,6 +8,8 @@
 
 #[cfg(feature = "aws")]
 pub mod aws;
+#[cfg(feature = "azure")]
+pub mod azure;
 pub mod dotenv;
 pub mod env;
 pub mod envelope;
@@ -146,6 +148,7 @@ pub fn open(
     let _ = (env, envelopes);
     // A backend left out of this build says so, instead of silently reading the environment
     // the way LiteLLM falls back.
+    #[allow(unused_variables)] // used only when a backend is left out of the build
     let missing = |feature: &'static str| ConfigError::UnsupportedBackend {
         location: location.clone(),
         value: system.as_str().to_owned(),
@@ -173,8 +176,11 @@ pub fn open(
         KeyManagementSystem::HashicorpVault => Err(missing(
             "is not available in this osenv build (built without cargo feature `vault`)",
         )),
+        #[cfg(feature = "azure")]
+        KeyManagementSystem::AzureKeyVault => Ok(Some(Arc::new(azure::KeyVault::new(&km.settings, Arc::clone(env))))),
+        #[cfg(not(feature = "azure"))]
         KeyManagementSystem::AzureKeyVault => Err(missing(
-            "is not available in this osenv build (cargo feature `azure` has no backend yet)",
+            "is not available in this osenv build (built without cargo feature `azure`)",
         )),
         #[cfg(feature = "gcp")]
         KeyManagementSystem::GoogleSecretManager => Ok(Some(Arc::new(gcp::secret_manager::SecretManager::new(env)))),

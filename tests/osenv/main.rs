@@ -2,6 +2,8 @@
 
 #[cfg(feature = "aws")]
 mod aws;
+#[cfg(feature = "azure")]
+mod azure;
 mod canary;
 mod cli;
 mod fixtures;

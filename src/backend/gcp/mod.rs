@@ -104,14 +104,18 @@ impl GcpFailure {
 
 /// An error and its causes on one line.
 pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    // SDK errors often repeat their source in their own text: a cause already said is skipped.
     let mut message = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
         source = cause.source();
     }
-    message
+    message.replace('\n', " ")
 }
 
 /// The retry policy given to the clients: none, since the run retries.

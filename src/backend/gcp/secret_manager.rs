@@ -147,8 +147,8 @@ impl SecretManager {
     }
 
     async fn read(&self, client: &SecretManagerService, key: &str, ctx: &Context) -> Result<SecretValue, KeyError> {
-        let name =
-            SecretName::parse(key, self.project.as_deref()).map_err(|reason| KeyError::InvalidName { reason })?;
+        let name = SecretName::parse(key, self.project.as_deref())
+            .map_err(|reason| KeyError::InvalidName { reason: reason.into() })?;
         let version = name.version_name();
         let (result, attempts) = call(ctx, || {
             let request = client.access_secret_version().set_name(&version);
@@ -167,8 +167,8 @@ impl SecretManager {
     }
 
     async fn exists_one(&self, client: &SecretManagerService, key: &str, ctx: &Context) -> Result<(), KeyError> {
-        let name =
-            SecretName::parse(key, self.project.as_deref()).map_err(|reason| KeyError::InvalidName { reason })?;
+        let name = SecretName::parse(key, self.project.as_deref())
+            .map_err(|reason| KeyError::InvalidName { reason: reason.into() })?;
         let version = name.version_name();
         let (result, attempts) = call(ctx, || {
             let request = client.get_secret_version().set_name(&version);

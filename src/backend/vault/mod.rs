@@ -336,10 +336,10 @@ impl Vault {
     }
 
     async fn read(&self, session: &Session, name: &str, ctx: &Context) -> Result<SecretValue, KeyError> {
-        let path = SecretPath::parse(name).map_err(|reason| KeyError::InvalidName { reason })?;
+        let path = SecretPath::parse(name).map_err(|reason| KeyError::InvalidName { reason: reason.into() })?;
         if path.version.is_some() && self.config.kv == KvVersion::V1 {
             return Err(KeyError::InvalidName {
-                reason: "a version (`@N`) needs a KV v2 mount",
+                reason: "a version (`@N`) needs a KV v2 mount".into(),
             });
         }
         let mut url = self.url("data", &path);
@@ -378,7 +378,7 @@ impl Vault {
     }
 
     async fn exists_one(&self, session: &Session, name: &str, ctx: &Context) -> Result<(), KeyError> {
-        let path = SecretPath::parse(name).map_err(|reason| KeyError::InvalidName { reason })?;
+        let path = SecretPath::parse(name).map_err(|reason| KeyError::InvalidName { reason: reason.into() })?;
         let url = self.url("metadata", &path);
         let (result, attempts) = send(ctx, || {
             session.http.get(&url).header("X-Vault-Token", session.token.expose())

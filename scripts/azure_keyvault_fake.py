@@ -1,0 +1,398 @@
+"""A faithful fake of the Azure Key Vault secrets data plane, plus the two token endpoints osenv's
+Azure credentials use in tests. Started by scripts/testbed; standard library only.
+
+    python azure_keyvault_fake.py --cert server.pem --key server.key --port-file FILE
+
+It serves, over HTTPS:
+  * the Key Vault secrets REST API (api-version 7.x and 2025-07-01): set (PUT), get latest and by
+    version, update properties (PATCH), list and list versions with `nextLink` paging, delete (soft),
+    get/purge/recover deleted secrets;
+  * the challenge flow: a request without a bearer token gets 401 with
+    `WWW-Authenticate: Bearer authorization="https://login.microsoftonline.com/<tenant>",
+    resource="https://vault.azure.net"`, then the client retries with a token;
+  * the Microsoft Entra client-credentials token endpoint `POST /{tenant}/oauth2/v2.0/token`
+    (reached through AZURE_AUTHORITY_HOST), checking the client secret;
+and over plain HTTP the App Service managed-identity endpoint (IDENTITY_ENDPOINT/IDENTITY_HEADER),
+`GET /msi/token?api-version=2019-08-01&resource=...` checking the `X-IDENTITY-HEADER`.
+
+Response shapes, status codes, error codes and messages follow the public REST specification
+(Azure/azure-rest-api-specs, specification/keyvault/data-plane/Microsoft.KeyVault/stable/7.4/secrets.json)
+and recorded service traffic in the Azure SDK repositories (Azure/azure-sdk-for-js
+sdk/keyvault/keyvault-secrets/recordings, Azure/azure-sdk-for-python
+sdk/keyvault/azure-keyvault-secrets/tests/recordings): the `{"error": {"code", "message"}}` body,
+`SecretNotFound` (404), `Conflict` for a name in the deleted-but-recoverable state (409),
+`BadParameter` for an invalid name (400), `Forbidden` with inner code `SecretDisabled` or
+`AccessDenied` (403), `x-ms-request-id` and `x-ms-keyvault-service-version` headers, unix-second
+timestamps in `attributes`, 32-hex-digit versions.
+
+Identities: a managed-identity token may do everything; the client-secret application
+`osenv-reader` may only get and list (writes get 403 `AccessDenied`), `osenv-writer` everything.
+`GET /_fake/requests` returns the requests seen (method and path) and `POST /_fake/reset` clears
+every secret and the counters, for the tests.
+"""
+
+import argparse
+import json
+import re
+import ssl
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+CHALLENGE = (
+    f'Bearer authorization="https://login.microsoftonline.com/{TENANT}", '
+    'resource="https://vault.azure.net"'
+)
+IDENTITY_HEADER = "osenv-test-identity-header"
+CLIENTS = {"osenv-reader": "reader-secret", "osenv-writer": "writer-secret"}
+NAME = re.compile(r"^[0-9a-zA-Z-]{1,127}$")
+PAGE = 2  # small, so that paging is exercised
+
+LOCK = threading.Lock()
+STATE = {"secrets": {}, "deleted": {}, "tokens": {}, "requests": []}
+
+
+def now():
+    return int(time.time())
+
+
+def error(code, message, inner=None):
+    body = {"error": {"code": code, "message": message}}
+    if inner:
+        body["error"]["innererror"] = {"code": inner}
+    return body
+
+
+def not_found(name):
+    return 404, error(
+        "SecretNotFound",
+        f"A secret with (name/id) {name} was not found in this key vault. If you recently deleted this "
+        "secret you may be able to recover it using the correct recovery command. For help resolving "
+        "this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182",
+    )
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):  # quiet
+        pass
+
+    # -- plumbing ----------------------------------------------------------------------------
+    def send(self, status, body=None, headers=None):
+        data = b"" if body is None else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("x-ms-request-id", str(uuid.uuid4()))
+        self.send_header("x-ms-keyvault-service-version", "1.9.1200.1")
+        if body is not None:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def body(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def do_GET(self):
+        self.route("GET")
+
+    def do_PUT(self):
+        self.route("PUT")
+
+    def do_POST(self):
+        self.route("POST")
+
+    def do_PATCH(self):
+        self.route("PATCH")
+
+    def do_DELETE(self):
+        self.route("DELETE")
+
+    def route(self, method):
+        url = urlsplit(self.path)
+        query = parse_qs(url.query)
+        path = url.path
+        raw = self.body()
+        if path.startswith("/_fake/"):
+            return self.fake_control(method, path)
+        with LOCK:
+            STATE["requests"].append(f"{method} {path}")
+        if path == "/msi/token":
+            return self.managed_identity(query)
+        if re.fullmatch(r"/[^/]+/oauth2/v2\.0/token", path) and method == "POST":
+            return self.client_credentials(raw)
+        if "api-version" not in query:
+            return self.send(400, error("BadParameter", "The request is missing the api-version query parameter."))
+        identity = self.identity()
+        if identity is None:
+            return self.send(
+                401,
+                error("Unauthorized", "AKV10000: Request is missing a Bearer or PoP token."),
+                {"WWW-Authenticate": CHALLENGE},
+            )
+        if identity is False:
+            return self.send(
+                401,
+                error("Unauthorized", "AKV10032: Invalid issuer. Expected one of https://sts.windows.net/..."),
+                {"WWW-Authenticate": CHALLENGE},
+            )
+        parts = [p for p in path.split("/") if p]
+        status, body = self.vault(method, parts, query, raw, identity)
+        self.send(status, body)
+
+    def fake_control(self, method, path):
+        if path == "/_fake/reset" and method == "POST":
+            with LOCK:
+                STATE["secrets"].clear()
+                STATE["deleted"].clear()
+                STATE["requests"].clear()
+            return self.send(200, {"reset": True})
+        if path == "/_fake/requests":
+            with LOCK:
+                return self.send(200, {"requests": list(STATE["requests"])})
+        return self.send(404, error("NotFound", "no such control endpoint"))
+
+    # -- token endpoints ---------------------------------------------------------------------
+    def issue(self, identity):
+        token = f"fake-{uuid.uuid4().hex}"
+        with LOCK:
+            STATE["tokens"][token] = identity
+        return token
+
+    def managed_identity(self, query):
+        if self.headers.get("X-IDENTITY-HEADER") != IDENTITY_HEADER:
+            return self.send(
+                400, {"statusCode": 400, "message": "Required metadata header not specified or not correct"}
+            )
+        resource = (query.get("resource") or [""])[0]
+        token = self.issue({"id": "managed-identity", "write": True})
+        self.send(
+            200,
+            {
+                "access_token": token,
+                "expires_on": str(now() + 3600),
+                "resource": resource,
+                "token_type": "Bearer",
+                "client_id": "00000000-0000-0000-0000-00000000beef",
+            },
+        )
+
+    def client_credentials(self, raw):
+        form = parse_qs(raw.decode())
+        client = (form.get("client_id") or [""])[0]
+        secret = (form.get("client_secret") or [""])[0]
+        if CLIENTS.get(client) != secret:
+            return self.send(
+                401,
+                {
+                    "error": "invalid_client",
+                    "error_description": f"AADSTS7000215: Invalid client secret provided. Ensure the secret "
+                    f"being sent in the request is the client secret value, not the client secret ID, for a "
+                    f"secret added to app '{client}'.",
+                    "error_codes": [7000215],
+                },
+            )
+        token = self.issue({"id": client, "write": client == "osenv-writer"})
+        self.send(200, {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token})
+
+    def identity(self):
+        auth = self.headers.get("Authorization", "")
+        if not auth.startswith("Bearer "):
+            return None
+        with LOCK:
+            return STATE["tokens"].get(auth[len("Bearer "):], False)
+
+    # -- the vault -------------------------------------------------------------------------
+    def host(self):
+        return f"https://{self.headers.get('Host', 'localhost')}"
+
+    def bundle(self, name, version, with_value=True):
+        v = STATE["secrets"][name]["versions"][version]
+        b = {
+            "id": f"{self.host()}/secrets/{name}/{version}",
+            "attributes": {
+                "enabled": v["enabled"],
+                "created": v["created"],
+                "updated": v["updated"],
+                "recoveryLevel": "Recoverable+Purgeable",
+                "recoverableDays": 90,
+            },
+            "tags": v["tags"],
+        }
+        if v.get("contentType"):
+            b["contentType"] = v["contentType"]
+        if with_value:
+            b["value"] = v["value"]
+        return b
+
+    def deleted_bundle(self, name):
+        d = STATE["deleted"][name]
+        latest = d["latest"]
+        b = {
+            "recoveryId": f"{self.host()}/deletedsecrets/{name}",
+            "deletedDate": d["deletedDate"],
+            "scheduledPurgeDate": d["deletedDate"] + 90 * 86400,
+            "id": f"{self.host()}/secrets/{name}/{latest}",
+            "attributes": {
+                "enabled": d["versions"][latest]["enabled"],
+                "created": d["versions"][latest]["created"],
+                "updated": d["versions"][latest]["updated"],
+                "recoveryLevel": "Recoverable+Purgeable",
+                "recoverableDays": 90,
+            },
+            "tags": d["versions"][latest]["tags"],
+        }
+        return b
+
+    def page(self, items, query, base):
+        skip = int((query.get("$skiptoken") or ["0"])[0])
+        size = min(int((query.get("maxresults") or [str(PAGE)])[0]), 25)
+        chunk = items[skip : skip + size]
+        next_link = None
+        if skip + size < len(items):
+            api = query["api-version"][0]
+            next_link = f"{self.host()}{base}?api-version={api}&$skiptoken={skip + size}&maxresults={size}"
+        return {"value": chunk, "nextLink": next_link}
+
+    def vault(self, method, parts, query, raw, identity):
+        with LOCK:
+            secrets, deleted = STATE["secrets"], STATE["deleted"]
+            if parts and parts[0] in ("secrets", "deletedsecrets") and len(parts) >= 2:
+                if not NAME.match(parts[1]):
+                    return 400, error("BadParameter", f"The request URI contains an invalid name: {parts[1]}")
+            writes = method in ("PUT", "PATCH", "DELETE") or (method == "POST" and parts[-1:] == ["recover"])
+            if writes and not identity["write"]:
+                return 403, error(
+                    "Forbidden",
+                    f"The user, group or application 'appid={identity['id']};iss=https://sts.windows.net/{TENANT}/' "
+                    f"does not have secrets {method.lower()} permission on key vault 'osenv-test'. For help "
+                    "resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287",
+                    "AccessDenied",
+                )
+            # /secrets
+            if parts == ["secrets"] and method == "GET":
+                items = [
+                    {k: v for k, v in self.bundle(n, s["latest"], False).items() if k != "id"}
+                    | {"id": f"{self.host()}/secrets/{n}"}
+                    for n, s in sorted(secrets.items())
+                ]
+                return 200, self.page(items, query, "/secrets")
+            if len(parts) == 2 and parts[0] == "secrets":
+                name = parts[1]
+                if method == "PUT":
+                    if name in deleted:
+                        return 409, error(
+                            "Conflict",
+                            f"Secret {name} is currently in a deleted but recoverable state, and its name "
+                            "cannot be reused; in this state, the secret can only be recovered or purged.",
+                            "ObjectIsDeletedButRecoverable",
+                        )
+                    try:
+                        params = json.loads(raw or b"{}")
+                    except ValueError:
+                        return 400, error("BadParameter", "The request body is not valid JSON.")
+                    if not isinstance(params.get("value"), str):
+                        return 400, error("BadParameter", "Property value is required.")
+                    version = uuid.uuid4().hex
+                    s = secrets.setdefault(name, {"versions": {}, "latest": None})
+                    s["versions"][version] = {
+                        "value": params["value"],
+                        "enabled": (params.get("attributes") or {}).get("enabled", True),
+                        "created": now(),
+                        "updated": now(),
+                        "tags": params.get("tags") or {},
+                        "contentType": params.get("contentType"),
+                    }
+                    s["latest"] = version
+                    return 200, self.bundle(name, version)
+                if method == "GET":
+                    return self.get(name, None)
+                if method == "DELETE":
+                    if name not in secrets:
+                        return not_found(name)
+                    s = secrets.pop(name)
+                    deleted[name] = s | {"deletedDate": now()}
+                    return 200, self.deleted_bundle(name)
+            if len(parts) == 3 and parts[0] == "secrets" and parts[2] == "versions" and method == "GET":
+                name = parts[1]
+                if name not in secrets:
+                    return not_found(name)
+                items = [
+                    self.bundle(name, v, False)
+                    for v in sorted(secrets[name]["versions"], key=lambda v: secrets[name]["versions"][v]["created"])
+                ]
+                return 200, self.page(items, query, f"/secrets/{name}/versions")
+            if len(parts) == 3 and parts[0] == "secrets":
+                name, version = parts[1], parts[2]
+                if method == "GET":
+                    return self.get(name, version)
+                if method == "PATCH":
+                    if name not in secrets or version not in secrets[name]["versions"]:
+                        return not_found(f"{name}/{version}")
+                    params = json.loads(raw or b"{}")
+                    v = secrets[name]["versions"][version]
+                    if "enabled" in (params.get("attributes") or {}):
+                        v["enabled"] = params["attributes"]["enabled"]
+                    if "tags" in params:
+                        v["tags"] = params["tags"]
+                    v["updated"] = now()
+                    return 200, self.bundle(name, version, False)
+            if len(parts) == 2 and parts[0] == "deletedsecrets":
+                name = parts[1]
+                if name not in deleted:
+                    return 404, error("SecretNotFound", f"Deleted Secret not found: {name}")
+                if method == "GET":
+                    return 200, self.deleted_bundle(name)
+                if method == "DELETE":
+                    del deleted[name]
+                    return 204, None
+            if len(parts) == 3 and parts[0] == "deletedsecrets" and parts[2] == "recover" and method == "POST":
+                name = parts[1]
+                if name not in deleted:
+                    return 404, error("SecretNotFound", f"Deleted Secret not found: {name}")
+                d = deleted.pop(name)
+                d.pop("deletedDate")
+                secrets[name] = d
+                return 200, self.bundle(name, d["latest"], False)
+            return 405 if parts and parts[0] in ("secrets", "deletedsecrets") else 404, error(
+                "NotFound" if not parts or parts[0] not in ("secrets", "deletedsecrets") else "MethodNotAllowed",
+                f"{method} {'/'.join(parts)} is not supported",
+            )
+
+    def get(self, name, version):
+        secrets = STATE["secrets"]
+        if name not in secrets:
+            return not_found(name)
+        version = version or secrets[name]["latest"]
+        if version not in secrets[name]["versions"]:
+            return not_found(f"{name}/{version}")
+        if not secrets[name]["versions"][version]["enabled"]:
+            return 403, error("Forbidden", "Operation get is not allowed on a disabled secret.", "SecretDisabled")
+        return 200, self.bundle(name, version)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cert", required=True)
+    parser.add_argument("--key", required=True)
+    parser.add_argument("--port-file", required=True)
+    args = parser.parse_args()
+    https = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(args.cert, args.key)
+    https.socket = context.wrap_socket(https.socket, server_side=True)
+    plain = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    with open(args.port_file, "w") as f:
+        f.write(f"{https.server_address[1]} {plain.server_address[1]}\n")
+    threading.Thread(target=plain.serve_forever, daemon=True).start()
+    https.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

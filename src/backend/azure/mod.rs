@@ -1,0 +1,620 @@
+//! `key_management_system: azure_key_vault`, on the official `azure_security_keyvault_secrets`
+//! client and `azure_identity` credentials (see [`credential`] for the order).
+//!
+//! The vault is `AZURE_KEY_VAULT_URI`. Reads are concurrent under the run's bound; `NAME@VERSION`
+//! pins a version. Key Vault names allow only letters, digits and `-`: a reference such as
+//! `os.environ/AZURE_API_KEY` is an error that suggests `AZURE-API-KEY` (the form LiteLLM's
+//! documentation uses), unless `azure_map_to_dashes: true` maps `_` and `/` to `-`. `check`
+//! reads version properties, never values. Unlike LiteLLM (which never writes to Azure), `put`
+//! sets a new version (recovering a soft-deleted name first), `delete` soft-deletes and
+//! `--purge` purges. Trust for a private CA comes from `SSL_CERT_FILE`.
+
+pub mod credential;
+
+use super::{Backend, Context, DeleteMode, Environment, KeyResults, RequestFailure, call};
+use crate::error::{BackendError, KeyError};
+use crate::secret::SecretValue;
+use crate::settings::KeyManagementSettings;
+use async_trait::async_trait;
+use azure_core::http::{ClientOptions, RetryOptions};
+use azure_security_keyvault_secrets::models::{
+    SecretClientGetSecretOptions, SecretClientListSecretPropertiesVersionsOptions, SetSecretParameters,
+};
+use azure_security_keyvault_secrets::{SecretClient, SecretClientOptions};
+use futures_util::StreamExt as _;
+use futures_util::future::join_all;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::OnceCell;
+
+const SYSTEM: &str = "azure_key_vault";
+
+/// Azure Key Vault secrets.
+pub struct KeyVault {
+    uri: Option<String>,
+    map_to_dashes: bool,
+    tags: Option<std::collections::HashMap<String, String>>,
+    env: Arc<Environment>,
+    session: OnceCell<Session>,
+}
+
+struct Session {
+    client: SecretClient,
+}
+
+impl fmt::Debug for KeyVault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyVault")
+            .field("uri", &self.uri)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A failed Key Vault call: status, the service's error code (inner code when more precise)
+/// and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AzureFailure {
+    /// HTTP status, when the service answered.
+    pub status: Option<u16>,
+    /// `error.code` (e.g. `SecretNotFound`, `Forbidden`).
+    pub code: Option<String>,
+    /// `error.innererror.code` (e.g. `SecretDisabled`, `AccessDenied`).
+    pub inner: Option<String>,
+    /// `error.message`, or the transport error.
+    pub message: String,
+    transient: bool,
+}
+
+impl fmt::Display for AzureFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.status, &self.code) {
+            (Some(s), Some(c)) => write!(f, "HTTP {s} {c}: {}", self.message),
+            (Some(s), None) => write!(f, "HTTP {s}: {}", self.message),
+            _ => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for AzureFailure {}
+
+impl RequestFailure for AzureFailure {
+    fn transient(&self) -> bool {
+        self.transient
+    }
+
+    fn timed_out(after: Duration) -> Self {
+        Self {
+            status: None,
+            code: None,
+            inner: None,
+            message: format!("no response within {}s", after.as_secs_f64()),
+            transient: true,
+        }
+    }
+}
+
+impl AzureFailure {
+    /// Classify a client error; the body is read only for Key Vault's `error` object.
+    #[allow(clippy::needless_pass_by_value)] // reads as `map_err(AzureFailure::from_azure)`
+    pub fn from_azure(e: azure_core::Error) -> Self {
+        use azure_core::error::ErrorKind;
+        match e.kind() {
+            ErrorKind::HttpResponse {
+                status,
+                error_code,
+                raw_response,
+            } => {
+                let body: serde_json::Value = raw_response
+                    .as_ref()
+                    .and_then(|r| serde_json::from_slice(r.body().as_ref()).ok())
+                    .unwrap_or_default();
+                let status = u16::from(*status);
+                Self {
+                    status: Some(status),
+                    code: error_code
+                        .clone()
+                        .or_else(|| body.pointer("/error/code").and_then(|c| c.as_str()).map(str::to_owned)),
+                    inner: body
+                        .pointer("/error/innererror/code")
+                        .and_then(|c| c.as_str())
+                        .map(str::to_owned),
+                    message: body
+                        .pointer("/error/message")
+                        .and_then(|m| m.as_str())
+                        .unwrap_or_default()
+                        .to_owned(),
+                    transient: status == 429 || status >= 500,
+                }
+            }
+            kind => Self {
+                status: None,
+                code: None,
+                inner: None,
+                message: chain(&e),
+                transient: matches!(kind, ErrorKind::Io | ErrorKind::Connection),
+            },
+        }
+    }
+
+    fn key_error(&self, within: &str) -> Option<KeyError> {
+        let within = within.to_owned();
+        Some(match (self.status?, self.inner.as_deref()) {
+            (404, _) => KeyError::NotFound { within },
+            (403, Some("SecretDisabled")) => KeyError::Unavailable {
+                within,
+                reason: "the secret version is disabled".into(),
+            },
+            (403, _) => KeyError::AccessDenied { within },
+            (400, _) => KeyError::InvalidValue {
+                within,
+                reason: self.to_string(),
+            },
+            _ => return None,
+        })
+    }
+}
+
+/// A reference name as Key Vault sees it: the secret name and an optional version.
+pub fn vault_name(name: &str, map_to_dashes: bool) -> Result<(String, Option<String>), String> {
+    let (base, version) = match name.rsplit_once('@') {
+        Some((base, v)) if !v.is_empty() && v.bytes().all(|b| b.is_ascii_alphanumeric()) => (base, Some(v.to_owned())),
+        Some(_) => return Err("the version after `@` must be letters and digits".into()),
+        None => (name, None),
+    };
+    let mapped = if map_to_dashes {
+        base.replace(['_', '/'], "-")
+    } else {
+        base.to_owned()
+    };
+    let valid = |n: &str| (1..=127).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if valid(&mapped) {
+        return Ok((mapped, version));
+    }
+    let suggestion = base.replace(['_', '/'], "-");
+    if !map_to_dashes && valid(&suggestion) {
+        Err(format!(
+            "Key Vault secret names allow only letters, digits and `-`: write `os.environ/{suggestion}`, or set key_management_settings.azure_map_to_dashes: true to map `_` and `/` to `-`"
+        ))
+    } else {
+        Err("Key Vault secret names are 1 to 127 letters, digits and `-`".into())
+    }
+}
+
+/// Whether the vault is on this machine (a local emulator or the tests' fake): no Azure domain
+/// can match such a host, so the client's check of the challenge's resource domain is off.
+fn is_loopback(uri: &str) -> bool {
+    azure_core::http::Url::parse(uri)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .is_some_and(|h| {
+            h == "localhost"
+                || h.trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        })
+}
+
+/// The token scope for a vault URI: `https://vault.azure.net/.default` for the public cloud,
+/// the vault's DNS suffix for sovereign clouds and managed HSM.
+fn scope_for(uri: &str) -> String {
+    let host = azure_core::http::Url::parse(uri)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_default();
+    match host.split_once('.') {
+        Some((_, suffix)) if suffix.starts_with("vault.") || suffix.starts_with("managedhsm.") => {
+            format!("https://{suffix}/.default")
+        }
+        _ => "https://vault.azure.net/.default".into(),
+    }
+}
+
+impl KeyVault {
+    /// Set up from the settings and environment; no I/O until the first request.
+    pub fn new(settings: &KeyManagementSettings, env: Arc<Environment>) -> Self {
+        let uri = env
+            .get("AZURE_KEY_VAULT_URI")
+            .ok()
+            .map(|v| v.expose().trim().to_owned())
+            .filter(|v| !v.is_empty());
+        Self {
+            uri,
+            map_to_dashes: settings.azure_map_to_dashes,
+            tags: settings.tags.clone().map(|t| t.into_iter().collect()),
+            env,
+            session: OnceCell::new(),
+        }
+    }
+
+    fn setup(&self, reason: impl Into<String>) -> BackendError {
+        BackendError::Setup {
+            backend: self.describe(),
+            reason: reason.into(),
+        }
+    }
+
+    fn failed(&self, operation: &str, name: &str, failure: AzureFailure, attempts: u32) -> BackendError {
+        BackendError::Request {
+            backend: self.describe(),
+            endpoint: format!("{operation} `{name}`"),
+            attempts,
+            source: Box::new(failure),
+        }
+    }
+
+    async fn session(&self, ctx: &Context) -> Result<&Session, BackendError> {
+        self.session
+            .get_or_try_init(|| async {
+                let uri = self
+                    .uri
+                    .clone()
+                    .ok_or_else(|| self.setup("AZURE_KEY_VAULT_URI is not set (https://<vault>.vault.azure.net)"))?;
+                let chosen = credential::choose(&self.env).map_err(|e| self.setup(e))?;
+                // One token before any read, so a credential problem is one error, not one per
+                // reference; the credential caches it for the reads.
+                let scope = scope_for(&uri);
+                let (token, attempts) = call(ctx, || {
+                    let credential = Arc::clone(&chosen.credential);
+                    let scope = scope.clone();
+                    async move {
+                        credential
+                            .get_token(&[scope.as_str()], None)
+                            .await
+                            .map_err(AzureFailure::from_azure)
+                    }
+                })
+                .await;
+                token.map_err(|f| BackendError::Request {
+                    backend: self.describe(),
+                    endpoint: format!("token for {scope} ({})", chosen.method),
+                    attempts,
+                    source: Box::new(f),
+                })?;
+                let options = SecretClientOptions {
+                    client_options: ClientOptions {
+                        retry: RetryOptions::none(),
+                        ..Default::default()
+                    },
+                    verify_challenge_resource: Some(!is_loopback(&uri)),
+                    ..Default::default()
+                };
+                let client = SecretClient::new(&uri, chosen.credential, Some(options))
+                    .map_err(|e| self.setup(format!("invalid AZURE_KEY_VAULT_URI: {e}")))?;
+                tracing::debug!(method = %chosen.method, "azure key vault session ready");
+                Ok(Session { client })
+            })
+            .await
+    }
+
+    fn within(&self, name: &str) -> String {
+        format!("{} at `{name}`", self.describe())
+    }
+
+    /// After a 404: say so more precisely when the name is soft-deleted.
+    async fn not_found(&self, session: &Session, name: &str, ctx: &Context) -> KeyError {
+        let (deleted, _) = call(ctx, || async {
+            session
+                .client
+                .get_deleted_secret(name, None)
+                .await
+                .map_err(AzureFailure::from_azure)
+        })
+        .await;
+        match deleted {
+            Ok(_) => KeyError::Unavailable {
+                within: self.within(name),
+                reason:
+                    "the secret is deleted (soft delete): recover it, or `osenv put` recovers it and adds a version"
+                        .into(),
+            },
+            Err(_) => KeyError::NotFound {
+                within: self.within(name),
+            },
+        }
+    }
+
+    async fn read(&self, session: &Session, key: &str, ctx: &Context) -> Result<SecretValue, KeyError> {
+        let (name, version) =
+            vault_name(key, self.map_to_dashes).map_err(|r| KeyError::InvalidName { reason: r.into() })?;
+        let (result, attempts) = call(ctx, || {
+            let options = SecretClientGetSecretOptions {
+                secret_version: version.clone(),
+                ..Default::default()
+            };
+            let name = name.clone();
+            async move {
+                let response = session
+                    .client
+                    .get_secret(&name, Some(options))
+                    .await
+                    .map_err(AzureFailure::from_azure)?;
+                response.into_model().map_err(AzureFailure::from_azure)
+            }
+        })
+        .await;
+        match result {
+            Ok(secret) => secret
+                .value
+                .map(SecretValue::new)
+                .ok_or_else(|| KeyError::InvalidValue {
+                    within: self.within(&name),
+                    reason: "the secret has no value".into(),
+                }),
+            Err(f) if f.status == Some(404) && version.is_none() => Err(self.not_found(session, &name, ctx).await),
+            Err(f) => Err(f
+                .key_error(&self.within(&name))
+                .unwrap_or_else(|| KeyError::Backend(Arc::new(self.failed("get secret", &name, f, attempts))))),
+        }
+    }
+
+    async fn exists_one(&self, session: &Session, key: &str, ctx: &Context) -> Result<(), KeyError> {
+        let (name, version) =
+            vault_name(key, self.map_to_dashes).map_err(|r| KeyError::InvalidName { reason: r.into() })?;
+        let (result, attempts) = call(ctx, || {
+            let name = name.clone();
+            async move {
+                let mut pager = session
+                    .client
+                    .list_secret_properties_versions(
+                        &name,
+                        Some(SecretClientListSecretPropertiesVersionsOptions::default()),
+                    )
+                    .map_err(AzureFailure::from_azure)?;
+                let mut versions = Vec::new();
+                while let Some(item) = pager.next().await {
+                    versions.push(item.map_err(AzureFailure::from_azure)?);
+                }
+                Ok::<_, AzureFailure>(versions)
+            }
+        })
+        .await;
+        let versions = match result {
+            Ok(v) => v,
+            Err(f) if f.status == Some(404) => return Err(self.not_found(session, &name, ctx).await),
+            Err(f) => {
+                return Err(f.key_error(&self.within(&name)).unwrap_or_else(|| {
+                    KeyError::Backend(Arc::new(self.failed("list secret versions", &name, f, attempts)))
+                }));
+            }
+        };
+        let chosen = match &version {
+            Some(v) => versions
+                .iter()
+                .find(|p| p.id.as_deref().is_some_and(|id| id.ends_with(&format!("/{v}")))),
+            None => versions
+                .iter()
+                .max_by_key(|p| p.attributes.as_ref().and_then(|a| a.created)),
+        };
+        match chosen.and_then(|p| p.attributes.as_ref()) {
+            None => Err(self.not_found(session, &name, ctx).await),
+            Some(a) if a.enabled == Some(false) => Err(KeyError::Unavailable {
+                within: self.within(&name),
+                reason: "the secret version is disabled".into(),
+            }),
+            Some(_) => Ok(()),
+        }
+    }
+
+    fn stored(&self, name: &str) -> Result<String, BackendError> {
+        match vault_name(name, self.map_to_dashes) {
+            Ok((n, None)) => Ok(n),
+            Ok((_, Some(_))) => Err(self.setup("a write cannot pick a version (`@VERSION`)")),
+            Err(reason) => Err(self.setup(format!(
+                "cannot store `{name}`: {reason} (the default prefix_for_stored_virtual_keys `litellm/` contains `/`)"
+            ))),
+        }
+    }
+
+    async fn set(&self, session: &Session, name: &str, value: &SecretValue, ctx: &Context) -> Result<(), AzureFailure> {
+        let (result, _) = call(ctx, || async {
+            let parameters = SetSecretParameters {
+                value: Some(value.expose().to_owned()),
+                tags: self.tags.clone(),
+                ..Default::default()
+            };
+            let content = parameters.try_into().map_err(AzureFailure::from_azure)?;
+            session
+                .client
+                .set_secret(name, content, None)
+                .await
+                .map(drop)
+                .map_err(AzureFailure::from_azure)
+        })
+        .await;
+        result
+    }
+}
+
+/// An error and its causes on one line.
+fn chain(e: &dyn std::error::Error) -> String {
+    // SDK errors often repeat their source in their own text: a cause already said is skipped.
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message.replace('\n', " ")
+}
+
+#[async_trait]
+impl Backend for KeyVault {
+    fn describe(&self) -> String {
+        format!(
+            "{SYSTEM} ({})",
+            self.uri.as_deref().unwrap_or("AZURE_KEY_VAULT_URI unset")
+        )
+    }
+
+    async fn fetch(&self, keys: &[String], ctx: &Context) -> Result<KeyResults<SecretValue>, BackendError> {
+        let session = self.session(ctx).await?;
+        // The client learns the token scope from the vault's 401 challenge to its first request:
+        // one request goes first, so the rest carry a token instead of each drawing a 401.
+        let Some((first, rest)) = keys.split_first() else {
+            return Ok(Vec::new());
+        };
+        let mut results = vec![self.read(session, first, ctx).await];
+        results.extend(join_all(rest.iter().map(|k| self.read(session, k, ctx))).await);
+        Ok(results)
+    }
+
+    async fn exists(&self, keys: &[String], ctx: &Context) -> Result<KeyResults<()>, BackendError> {
+        let session = self.session(ctx).await?;
+        let Some((first, rest)) = keys.split_first() else {
+            return Ok(Vec::new());
+        };
+        let mut results = vec![self.exists_one(session, first, ctx).await];
+        results.extend(join_all(rest.iter().map(|k| self.exists_one(session, k, ctx))).await);
+        Ok(results)
+    }
+
+    async fn write(&self, name: &str, value: &SecretValue, ctx: &Context) -> Result<(), BackendError> {
+        let name = self.stored(name)?;
+        let session = self.session(ctx).await?;
+        match self.set(session, &name, value, ctx).await {
+            Ok(()) => return Ok(()),
+            Err(f) if f.status == Some(409) => {}
+            Err(f) => return Err(self.failed("set secret", &name, f, 1)),
+        }
+        // 409: the name is soft-deleted. Recover it, then add the version; recovery completes
+        // asynchronously in the service, so the set is retried for a while.
+        let (recovered, attempts) = call(ctx, || async {
+            session
+                .client
+                .recover_deleted_secret(&name, None)
+                .await
+                .map(drop)
+                .map_err(AzureFailure::from_azure)
+        })
+        .await;
+        recovered.map_err(|f| self.failed("recover deleted secret", &name, f, attempts))?;
+        tracing::info!(name = %name, "recovered a soft-deleted secret before writing it");
+        let mut last = None;
+        for attempt in 0..10u32 {
+            match self.set(session, &name, value, ctx).await {
+                Ok(()) => return Ok(()),
+                Err(f) if f.status == Some(409) => {
+                    last = Some(f);
+                    tokio::time::sleep(Duration::from_millis(200) * (attempt + 1)).await;
+                }
+                Err(f) => return Err(self.failed("set secret", &name, f, attempt + 1)),
+            }
+        }
+        Err(self.failed("set secret", &name, last.expect("a 409 was seen"), 10))
+    }
+
+    async fn delete(&self, name: &str, mode: DeleteMode, ctx: &Context) -> Result<(), BackendError> {
+        let name = self.stored(name)?;
+        let session = self.session(ctx).await?;
+        let (deleted, attempts) = call(ctx, || async {
+            session
+                .client
+                .delete_secret(&name, None)
+                .await
+                .map(drop)
+                .map_err(AzureFailure::from_azure)
+        })
+        .await;
+        match deleted {
+            Ok(()) => {}
+            // Already soft-deleted: only a purge has anything left to do.
+            Err(f) if f.status == Some(404) && mode == DeleteMode::Permanent => {}
+            Err(f) if f.status == Some(404) => {
+                return Err(self.setup(format!("no secret `{name}` to delete")));
+            }
+            Err(f) => return Err(self.failed("delete secret", &name, f, attempts)),
+        }
+        if mode == DeleteMode::Recoverable {
+            return Ok(());
+        }
+        // The deletion completes asynchronously; a purge before that answers 409.
+        let mut last = None;
+        for attempt in 0..10u32 {
+            let (purged, _) = call(ctx, || async {
+                session
+                    .client
+                    .purge_deleted_secret(&name, None)
+                    .await
+                    .map(drop)
+                    .map_err(AzureFailure::from_azure)
+            })
+            .await;
+            match purged {
+                Ok(()) => return Ok(()),
+                Err(f) if f.status == Some(409) => {
+                    last = Some(f);
+                    tokio::time::sleep(Duration::from_millis(200) * (attempt + 1)).await;
+                }
+                Err(f) if f.status == Some(404) => return Err(self.setup(format!("no secret `{name}` to purge"))),
+                Err(f) => return Err(self.failed("purge deleted secret", &name, f, attempt + 1)),
+            }
+        }
+        Err(self.failed("purge deleted secret", &name, last.expect("a 409 was seen"), 10))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_checked_and_mapped_on_request() {
+        assert_eq!(
+            vault_name("AZURE-API-KEY", false).unwrap(),
+            ("AZURE-API-KEY".into(), None)
+        );
+        let err = vault_name("AZURE_API_KEY", false).unwrap_err();
+        assert!(err.contains("write `os.environ/AZURE-API-KEY`"), "{err}");
+        assert_eq!(vault_name("AZURE_API_KEY", true).unwrap().0, "AZURE-API-KEY");
+        assert_eq!(vault_name("litellm/my_key", true).unwrap().0, "litellm-my-key");
+        assert_eq!(
+            vault_name("key@0123abcd", false).unwrap(),
+            ("key".into(), Some("0123abcd".into()))
+        );
+        assert!(vault_name("bad.name", true).unwrap_err().contains("1 to 127"));
+        assert!(vault_name(&"a".repeat(128), false).is_err());
+        assert!(vault_name("k@", false).is_err());
+    }
+
+    #[test]
+    fn loopback_and_scopes() {
+        assert!(is_loopback("https://127.0.0.1:8443"));
+        assert!(is_loopback("https://localhost:8443/"));
+        assert!(is_loopback("https://[::1]:8443/"));
+        assert!(!is_loopback("https://myvault.vault.azure.net"));
+        assert_eq!(
+            scope_for("https://myvault.vault.azure.net/"),
+            "https://vault.azure.net/.default"
+        );
+        assert_eq!(scope_for("https://v.vault.azure.cn"), "https://vault.azure.cn/.default");
+        assert_eq!(scope_for("https://127.0.0.1:8443"), "https://vault.azure.net/.default");
+    }
+
+    #[test]
+    fn failures_map_to_key_errors() {
+        let f = |status, inner: Option<&str>| AzureFailure {
+            status: Some(status),
+            code: Some("X".into()),
+            inner: inner.map(str::to_owned),
+            message: "m".into(),
+            transient: false,
+        };
+        let show = |a: AzureFailure| a.key_error("w").map(|e| e.to_string());
+        assert_eq!(show(f(404, None)).as_deref(), Some("not found in w"));
+        assert_eq!(
+            show(f(403, Some("AccessDenied"))).as_deref(),
+            Some("access denied by w")
+        );
+        assert_eq!(
+            show(f(403, Some("SecretDisabled"))).as_deref(),
+            Some("unavailable in w: the secret version is disabled")
+        );
+        assert_eq!(show(f(500, None)), None);
+    }
+}
