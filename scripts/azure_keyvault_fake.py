@@ -8,8 +8,9 @@ It serves, over HTTPS:
     version, update properties (PATCH), list and list versions with `nextLink` paging, delete (soft),
     get/purge/recover deleted secrets;
   * the challenge flow: a request without a bearer token gets 401 with
-    `WWW-Authenticate: Bearer authorization="https://login.microsoftonline.com/<tenant>",
-    resource="https://vault.azure.net"`, then the client retries with a token;
+    `WWW-Authenticate: Bearer authorization="https://login.windows.net/<tenant>",
+    resource="https://vault.azure.net"` and `{"error": {"code": "Unauthorized", "message": "Request is
+    missing a Bearer or PoP token."}}` (as recorded), then the client retries with a token;
   * the Microsoft Entra client-credentials token endpoint `POST /{tenant}/oauth2/v2.0/token`
     (reached through AZURE_AUTHORITY_HOST), checking the client secret;
 and over plain HTTP the App Service managed-identity endpoint (IDENTITY_ENDPOINT/IDENTITY_HEADER),
@@ -28,7 +29,7 @@ timestamps in `attributes`, 32-hex-digit versions.
 Identities: a managed-identity token may do everything; the client-secret application
 `osenv-reader` may only get and list (writes get 403 `AccessDenied`), `osenv-writer` everything.
 `GET /_fake/requests` returns the requests seen (method and path) and `POST /_fake/reset` clears
-every secret and the counters, for the tests.
+every secret and the counters, `POST /_fake/forget-requests` only the counters, for the tests.
 """
 
 import argparse
@@ -43,7 +44,7 @@ from urllib.parse import parse_qs, urlsplit
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 CHALLENGE = (
-    f'Bearer authorization="https://login.microsoftonline.com/{TENANT}", '
+    f'Bearer authorization="https://login.windows.net/{TENANT}", '
     'resource="https://vault.azure.net"'
 )
 IDENTITY_HEADER = "osenv-test-identity-header"
@@ -133,7 +134,7 @@ class Handler(BaseHTTPRequestHandler):
         if identity is None:
             return self.send(
                 401,
-                error("Unauthorized", "AKV10000: Request is missing a Bearer or PoP token."),
+                error("Unauthorized", "Request is missing a Bearer or PoP token."),
                 {"WWW-Authenticate": CHALLENGE},
             )
         if identity is False:
@@ -153,6 +154,10 @@ class Handler(BaseHTTPRequestHandler):
                 STATE["deleted"].clear()
                 STATE["requests"].clear()
             return self.send(200, {"reset": True})
+        if path == "/_fake/forget-requests" and method == "POST":
+            with LOCK:
+                STATE["requests"].clear()
+            return self.send(200, {"forgotten": True})
         if path == "/_fake/requests":
             with LOCK:
                 return self.send(200, {"requests": list(STATE["requests"])})

@@ -56,6 +56,10 @@ impl Context {
 }
 
 /// A failed request, as the retry loop of [`call`] needs to see it.
+#[cfg_attr(
+    not(any(feature = "aws", feature = "vault", feature = "azure", feature = "gcp")),
+    allow(dead_code)
+)]
 pub(crate) trait RequestFailure {
     /// Worth retrying (throttling, 5xx, a reset connection, a timeout).
     fn transient(&self) -> bool;
@@ -65,6 +69,10 @@ pub(crate) trait RequestFailure {
 
 /// One request under the run's limits: a concurrency permit per attempt, the per-request
 /// timeout, retries of transient failures. Returns the result and the attempts made.
+#[cfg_attr(
+    not(any(feature = "aws", feature = "vault", feature = "azure", feature = "gcp")),
+    allow(dead_code)
+)]
 pub(crate) async fn call<T, E, F, Fut>(ctx: &Context, op: F) -> (Result<T, E>, u32)
 where
     E: RequestFailure,
