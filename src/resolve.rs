@@ -13,7 +13,8 @@ use crate::reference::{self, Reference};
 use crate::retry::RetryPolicy;
 use crate::secret::SecretValue;
 use crate::settings::KeyManagement;
-use std::collections::{BTreeMap, HashMap};
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -190,7 +191,7 @@ pub async fn resolve(
     options: &ResolveOptions,
     purpose: Purpose,
 ) -> Resolution {
-    let mut values = HashMap::with_capacity(plan.names.len());
+    let mut values = HashMap::with_capacity_and_hasher(plan.names.len(), rustc_hash::FxBuildHasher);
     let mut remote = Vec::new();
     for (name, planned) in &plan.names {
         if let Err(reason) = reference::validate_name(name) {

@@ -7,7 +7,7 @@
 use crate::error::DotenvError;
 use crate::location::{LineIndex, Location};
 use crate::secret::SecretValue;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
 /// One parsed dotenv file.
@@ -22,7 +22,7 @@ impl DotenvFile {
     pub fn parse(path: impl Into<Arc<str>>, text: &str) -> Result<Self, DotenvError> {
         let path = path.into();
         let lines = LineIndex::new(Arc::clone(&path), text);
-        let mut vars = HashMap::new();
+        let mut vars = HashMap::default();
         let lines_by_name = definition_lines(text);
         for item in dotenvy::from_read_iter(text.as_bytes()) {
             match item {
@@ -74,7 +74,7 @@ impl DotenvFile {
 /// For each name, the last line that assigns it (later assignments win in dotenvy too); one
 /// pass over the file, so large files stay linear.
 fn definition_lines(text: &str) -> HashMap<&str, usize> {
-    let mut lines = HashMap::new();
+    let mut lines = HashMap::default();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim_start();
         let line = line.strip_prefix("export ").map_or(line, str::trim_start);

@@ -9,7 +9,7 @@ use super::{Backend, Context, KeyResults};
 use crate::error::{BackendError, KeyError};
 use crate::secret::SecretValue;
 use async_trait::async_trait;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::ffi::OsString;
 use std::sync::Arc;
 

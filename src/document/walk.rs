@@ -11,7 +11,7 @@ use super::{Document, Entry, NodeId, NodeKind, STR_TAG};
 use crate::error::ConfigError;
 use crate::location::Location;
 use crate::reference::{self, Reference};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 /// LiteLLM's default recursion limit for resolving references.
 pub const DEFAULT_MAX_DEPTH: usize = 100;
@@ -109,14 +109,59 @@ pub const KEY_MANAGEMENT_KEYS: [&str; 4] = [
     "use_azure_key_vault",
 ];
 
+/// One step of the path to a value: a mapping key, or an index into the list under the key
+/// before it.
+#[derive(Clone, Copy)]
+enum Step<'d> {
+    Key(&'d str),
+    Index(usize),
+}
+
+/// Node ids follow document order, so ordered maps keyed by id yield references and notices
+/// already sorted by position.
 struct Walker<'d> {
     doc: &'d Document,
     max_depth: usize,
-    refs: HashMap<NodeId, Reference>,
-    notices: HashMap<NodeId, Notice>,
+    refs: BTreeMap<NodeId, Reference>,
+    notices: BTreeMap<NodeId, Notice>,
     errors: Vec<ConfigError>,
-    visited: HashSet<NodeId>,
-    path: Vec<String>,
+    visited: Vec<bool>,
+    path: Vec<Step<'d>>,
+}
+
+impl<'d> Walker<'d> {
+    /// `model_list[0].litellm_params.api_key`.
+    fn path_text(&self) -> String {
+        let mut text = String::new();
+        for step in &self.path {
+            match step {
+                Step::Key(key) => {
+                    if !text.is_empty() {
+                        text.push('.');
+                    }
+                    text.push_str(key);
+                }
+                Step::Index(i) => {
+                    text.push('[');
+                    text.push_str(&i.to_string());
+                    text.push(']');
+                }
+            }
+        }
+        text
+    }
+
+    /// The innermost mapping key.
+    fn last_key(&self) -> &'d str {
+        self.path
+            .iter()
+            .rev()
+            .find_map(|s| match s {
+                Step::Key(k) => Some(*k),
+                Step::Index(_) => None,
+            })
+            .unwrap_or_default()
+    }
 }
 
 impl Document {
@@ -125,10 +170,10 @@ impl Document {
         let mut w = Walker {
             doc: self,
             max_depth,
-            refs: HashMap::new(),
-            notices: HashMap::new(),
+            refs: BTreeMap::new(),
+            notices: BTreeMap::new(),
             errors: Vec::new(),
-            visited: HashSet::new(),
+            visited: vec![false; self.len()],
             path: Vec::new(),
         };
         w.mapping(self.root(), 1);
@@ -139,6 +184,7 @@ impl Document {
             ..
         } = w;
         notices.retain(|id, _| !refs.contains_key(id));
+        // Already in node order (document order); the stable sorts only confirm it in one pass.
         let mut references: Vec<Reference> = refs.into_values().collect();
         references.sort_by_key(|r| r.span.start);
         let mut notices: Vec<Notice> = notices.into_values().collect();
@@ -152,7 +198,7 @@ impl Document {
     }
 }
 
-impl Walker<'_> {
+impl<'d> Walker<'d> {
     fn mapping(&mut self, id: NodeId, depth: usize) {
         let id = self.doc.resolve_alias(id);
         if depth > self.max_depth {
@@ -160,16 +206,16 @@ impl Walker<'_> {
             self.scan(id, &NoticeKind::TooDeep { limit });
             return;
         }
-        if !self.visited.insert(id) {
+        if std::mem::replace(&mut self.visited[id], true) {
             return;
         }
         let doc = self.doc;
         let Some(entries) = doc.entries(id) else {
             return;
         };
-        let skip_key_management = self.path.len() == 1 && self.path[0] == "general_settings";
+        let skip_key_management = matches!(self.path.as_slice(), [Step::Key("general_settings")]);
         for &Entry { key, value } in entries {
-            let key_text = doc.scalar(key).unwrap_or("?").to_owned();
+            let key_text: &'d str = doc.scalar(key).unwrap_or("?");
             if key_text == "<<" {
                 // Merge key: the merged mappings' entries belong to this mapping.
                 let target = doc.resolve_alias(value);
@@ -184,10 +230,10 @@ impl Walker<'_> {
                 }
                 continue;
             }
-            if skip_key_management && KEY_MANAGEMENT_KEYS.contains(&key_text.as_str()) {
+            if skip_key_management && KEY_MANAGEMENT_KEYS.contains(&key_text) {
                 continue;
             }
-            self.path.push(key_text);
+            self.path.push(Step::Key(key_text));
             self.value(value, depth);
             self.path.pop();
         }
@@ -210,11 +256,9 @@ impl Walker<'_> {
                     let item = doc.resolve_alias(item);
                     match &doc.node(item).kind {
                         NodeKind::Mapping { .. } => {
-                            let last = self.path.pop().unwrap_or_default();
-                            self.path.push(format!("{last}[{i}]"));
+                            self.path.push(Step::Index(i));
                             self.mapping(item, depth + 1);
                             self.path.pop();
-                            self.path.push(last);
                         }
                         NodeKind::Sequence { .. } => self.scan(item, &NoticeKind::NestedSequence),
                         _ => self.notice_if_reference(item, NoticeKind::InSequence),
@@ -226,8 +270,7 @@ impl Walker<'_> {
                     return;
                 }
                 let node = self.doc.node(target);
-                let key = self.path.last().cloned().unwrap_or_default();
-                let bare_key = key.split('[').next().unwrap_or_default();
+                let bare_key = self.last_key();
                 let name = reference::name_of(text).unwrap_or_default();
                 if let Some(tag) = node.tag.as_deref().filter(|t| *t != STR_TAG) {
                     let tag = tag
@@ -250,13 +293,17 @@ impl Walker<'_> {
                     });
                 } else {
                     let style = *style;
+                    if self.refs.contains_key(&target) {
+                        return;
+                    }
+                    let path = self.path_text();
                     self.refs.entry(target).or_insert_with(|| Reference {
                         location: self.doc.location(target),
                         written: self.doc.source(target).to_owned(),
                         name,
                         node: target,
                         span: node.span.clone(),
-                        path: self.path.join("."),
+                        path,
                         style,
                         tagged: node.tag.is_some(),
                     });
