@@ -6,9 +6,15 @@ mod aws;
 mod azure;
 mod canary;
 mod cli;
+#[cfg(all(feature = "aws", feature = "vault"))]
+mod fault;
+#[cfg(all(feature = "aws", feature = "vault"))]
+mod faults;
 mod fixtures;
 #[cfg(feature = "gcp")]
 mod gcp;
+#[cfg(unix)]
+mod hygiene;
 mod properties;
 mod servers;
 mod support;

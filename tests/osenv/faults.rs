@@ -1,0 +1,325 @@
+//! Faults between osenv and real servers (moto, OpenBao), injected by [`FaultProxy`]:
+//! transient answers are retried with backoff, permanent ones are not, timeouts and the
+//! deadline hold, every failure is located and names the backend, endpoint and attempts, and no
+//! output file is created or changed. Under load the concurrency bound holds.
+
+use crate::fault::{Fault, FaultProxy};
+use crate::servers::{Moto, moto, runtime, server_url};
+use crate::support::{Run, osenv, workdir};
+use futures_util::StreamExt as _;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const SM: &str = "general_settings:\n  key_management_system: aws_secret_manager\n";
+const OLD: &str = "old: content\n";
+
+fn aws(dir: &Path, endpoint: &str, extra: &[&str]) -> Run {
+    let mut cmd = osenv(dir).args(["render", "config.yaml", "-o", "out.yaml"]).args(extra);
+    for (k, v) in Moto::env(endpoint) {
+        cmd = cmd.env(k, &v);
+    }
+    cmd.run()
+}
+
+fn seed(moto: &Moto, names: &[String]) {
+    let client = moto.secrets();
+    runtime().block_on(async {
+        futures_util::stream::iter(names.iter().map(|name| {
+            let client = client.clone();
+            async move {
+                client
+                    .create_secret()
+                    .name(name)
+                    .secret_string(format!("value-of-{name}"))
+                    .send()
+                    .await
+                    .expect("seed");
+            }
+        }))
+        // One at a time: moto 5.2.5 is not safe for concurrent CreateSecret ("dictionary changed
+        // size during iteration"); its concurrent reads are fine.
+        .buffer_unordered(1)
+        .collect::<Vec<()>>()
+        .await;
+    });
+}
+
+/// The output file still holds what it held, and nothing else was left in the directory.
+#[track_caller]
+fn untouched(dir: &Path) {
+    assert_eq!(std::fs::read_to_string(dir.join("out.yaml")).unwrap(), OLD);
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["config.yaml", "out.yaml"], "a temp file was left behind");
+}
+
+fn setup(moto: &Moto) -> tempfile::TempDir {
+    seed(moto, &["a".to_owned()]);
+    workdir(&[("config.yaml", &format!("{SM}a: os.environ/a\n")), ("out.yaml", OLD)])
+}
+
+#[test]
+fn transient_faults_are_retried_until_an_answer() {
+    let Some(moto) = moto() else { return };
+    let dir = setup(&moto);
+    let proxy = FaultProxy::start(&moto.url);
+    proxy.plan([
+        Fault::status(500),
+        Fault::retry_after(503, 1),
+        Fault::status(502),
+        Fault::status(429),
+        Fault::aws_throttling(),
+        Fault::Truncate,
+        Fault::Close,
+    ]);
+    let out = aws(dir.path(), &proxy.url, &["--attempts", "10", "--timeout", "5"]);
+    out.success();
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out.yaml")).unwrap(),
+        "general_settings: {}\na: value-of-a\n"
+    );
+    assert_eq!(proxy.requests(), 8, "seven faults, then the answer");
+}
+
+#[test]
+fn permanent_failures_are_not_retried_and_change_nothing() {
+    let Some(moto) = moto() else { return };
+    let dir = setup(&moto);
+    let proxy = FaultProxy::start(&moto.url);
+    proxy.always(Fault::aws_error("UnrecognizedClientException"));
+    let out = aws(dir.path(), &proxy.url, &[]);
+    out.code(1);
+    assert_eq!(proxy.requests(), 1);
+    assert!(
+        out.stderr
+            .contains("error: config.yaml:3:4: cannot resolve `os.environ/a`: "),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains(&format!(
+            "aws_secret_manager ({}): request to {} BatchGetSecretValue failed after 1 attempt(s)",
+            proxy.url, proxy.url
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("UnrecognizedClientException"), "{}", out.stderr);
+    untouched(dir.path());
+}
+
+#[test]
+fn retries_stop_at_the_attempt_budget() {
+    let Some(moto) = moto() else { return };
+    let dir = setup(&moto);
+    let proxy = FaultProxy::start(&moto.url);
+    proxy.always(Fault::status(503));
+    let out = aws(dir.path(), &proxy.url, &["--attempts", "3"]);
+    out.code(1);
+    assert_eq!(proxy.requests(), 3);
+    assert!(
+        out.stderr.contains("BatchGetSecretValue failed after 3 attempt(s)"),
+        "{}",
+        out.stderr
+    );
+    untouched(dir.path());
+}
+
+#[test]
+fn a_stalled_backend_cannot_outlast_the_deadline() {
+    let Some(moto) = moto() else { return };
+    let dir = setup(&moto);
+    let proxy = FaultProxy::start(&moto.url);
+    proxy.always(Fault::Stall);
+    let started = Instant::now();
+    let out = aws(
+        dir.path(),
+        &proxy.url,
+        &["--timeout", "1", "--deadline", "3", "--attempts", "20"],
+    );
+    let took = started.elapsed();
+    out.code(1);
+    assert!(took < Duration::from_secs(8), "took {took:?}");
+    assert!(out.stderr.contains("deadline of 3s exceeded"), "{}", out.stderr);
+    assert!(proxy.requests() >= 2, "the per-request timeout fired and was retried");
+    untouched(dir.path());
+}
+
+#[test]
+fn a_slow_trickle_times_out_and_is_retried() {
+    let Some(moto) = moto() else { return };
+    let dir = setup(&moto);
+    let proxy = FaultProxy::start(&moto.url);
+    proxy.plan([Fault::Trickle(Duration::from_millis(100))]);
+    let out = aws(dir.path(), &proxy.url, &["--timeout", "1"]);
+    out.success();
+    assert_eq!(proxy.requests(), 2);
+}
+
+#[test]
+fn connection_refused_is_retried_then_reported() {
+    let Some(moto) = moto() else { return };
+    let dir = setup(&moto);
+    // A port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let out = aws(dir.path(), &url, &["--attempts", "2"]);
+    out.code(1);
+    assert!(out.stderr.contains("failed after 2 attempt(s)"), "{}", out.stderr);
+    assert!(out.stderr.to_lowercase().contains("connect"), "{}", out.stderr);
+    untouched(dir.path());
+}
+
+#[test]
+fn ten_thousand_references_against_moto_stay_within_the_bound() {
+    let Some(moto) = moto() else { return };
+    // 2,000 secrets, each referenced five times: 10,000 references, 100 batch reads. (moto
+    // creates secrets one at a time in time linear in the secrets it has, so 10,000 distinct
+    // ones would take minutes to seed.)
+    let names: Vec<String> = (0..2_000).map(|i| format!("load/{i:05}")).collect();
+    seed(&moto, &names);
+    let mut config = String::from(SM);
+    config.push_str("model_list:\n");
+    for name in names.iter().cycle().take(10_000) {
+        config.push_str("  - litellm_params: {api_key: os.environ/");
+        config.push_str(name);
+        config.push_str("}\n");
+    }
+    let dir = workdir(&[("config.yaml", &config)]);
+    let proxy = FaultProxy::start(&moto.url);
+    let mut cmd = osenv(dir.path()).args(["render", "config.yaml", "--concurrency", "16", "--deadline", "120"]);
+    for (k, v) in Moto::env(&proxy.url) {
+        cmd = cmd.env(k, &v);
+    }
+    let out = cmd.run();
+    out.success();
+    assert_eq!(out.stdout.matches("value-of-load/").count(), 10_000);
+    assert_eq!(proxy.requests(), 100, "2,000 distinct names in batches of 20");
+    assert!(proxy.max_in_flight() <= 16, "in flight: {}", proxy.max_in_flight());
+    // moto closes every connection after its answer, so osenv opens one per request (100): a
+    // leak would keep them open. A closing connection can overlap its successor for an instant.
+    assert!(
+        proxy.max_open_connections() <= 2 * 16,
+        "open connections: {}",
+        proxy.max_open_connections()
+    );
+}
+
+// --- Vault ---------------------------------------------------------------------------------
+
+fn vault() -> Option<String> {
+    server_url("OSENV_TEST_VAULT_ADDR", "OpenBao (Vault)")
+}
+
+fn vault_seed(addr: &str, paths: &[String]) {
+    let rt = runtime();
+    rt.block_on(async {
+        let client = reqwest::Client::new();
+        futures_util::stream::iter(paths.iter().map(|path| {
+            let client = client.clone();
+            async move {
+                let response = client
+                    .post(format!("{addr}/v1/secret/data/{path}"))
+                    .header("X-Vault-Token", "root")
+                    .json(&serde_json::json!({"data": {"key": format!("value-of-{path}")}}))
+                    .send()
+                    .await
+                    .expect("seed");
+                assert!(response.status().is_success());
+            }
+        }))
+        .buffer_unordered(32)
+        .collect::<Vec<()>>()
+        .await;
+    });
+}
+
+fn vault_run(dir: &Path, addr: &str, extra: &[&str]) -> Run {
+    osenv(dir)
+        .args(["render", "config.yaml", "-o", "out.yaml"])
+        .args(extra)
+        .env("HCP_VAULT_ADDR", addr)
+        .env("HCP_VAULT_TOKEN", "root")
+        .run()
+}
+
+#[test]
+fn vault_faults_are_retried_and_permanent_ones_reported() {
+    let Some(addr) = vault() else { return };
+    let path = format!("faults/{}/a", std::process::id());
+    vault_seed(&addr, std::slice::from_ref(&path));
+    let dir = workdir(&[
+        (
+            "config.yaml",
+            &format!("general_settings:\n  key_management_system: hashicorp_vault\na: os.environ/{path}\n"),
+        ),
+        ("out.yaml", OLD),
+    ]);
+    let proxy = FaultProxy::start(&addr);
+    proxy.plan([
+        Fault::retry_after(503, 1),
+        Fault::status(429),
+        Fault::Close,
+        Fault::Truncate,
+    ]);
+    let out = vault_run(dir.path(), &proxy.url, &["--attempts", "6"]);
+    out.success();
+    assert_eq!(proxy.requests(), 5);
+
+    let proxy = FaultProxy::start(&addr);
+    proxy.always(Fault::Respond(
+        400,
+        vec![],
+        r#"{"errors": ["injected bad request"]}"#.into(),
+    ));
+    std::fs::write(dir.path().join("out.yaml"), OLD).unwrap();
+    let out = vault_run(dir.path(), &proxy.url, &[]);
+    out.code(1);
+    assert_eq!(proxy.requests(), 1);
+    assert!(out.stderr.contains("config.yaml:3:4: cannot resolve"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "request to GET {}/v1/secret/data/{path} failed after 1 attempt(s)",
+            proxy.url
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("HTTP 400: injected bad request"), "{}", out.stderr);
+    untouched(dir.path());
+}
+
+#[test]
+fn ten_thousand_references_against_openbao_stay_within_the_bound() {
+    let Some(addr) = vault() else { return };
+    let base = format!("load/{}", std::process::id());
+    let paths: Vec<String> = (0..10_000).map(|i| format!("{base}/{i:05}")).collect();
+    vault_seed(&addr, &paths);
+    let mut config = String::from("general_settings:\n  key_management_system: hashicorp_vault\nmodel_list:\n");
+    for path in &paths {
+        config.push_str("  - litellm_params: {api_key: os.environ/");
+        config.push_str(path);
+        config.push_str("}\n");
+    }
+    let dir = workdir(&[("config.yaml", &config)]);
+    let proxy = FaultProxy::start(&addr);
+    let out = osenv(dir.path())
+        .args(["render", "config.yaml", "--concurrency", "24", "--deadline", "120"])
+        .env("HCP_VAULT_ADDR", &proxy.url)
+        .env("HCP_VAULT_TOKEN", "root")
+        .run();
+    out.success();
+    assert_eq!(out.stdout.matches("value-of-load/").count(), 10_000);
+    assert_eq!(proxy.requests(), 10_000);
+    assert!(proxy.max_in_flight() <= 24, "in flight: {}", proxy.max_in_flight());
+    // OpenBao keeps connections alive: at most one per request in flight.
+    assert!(
+        proxy.max_open_connections() <= 24,
+        "open connections: {}",
+        proxy.max_open_connections()
+    );
+}
