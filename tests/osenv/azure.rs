@@ -185,7 +185,8 @@ fn names_missing_disabled_and_deleted_secrets() {
         "{AKV}a: os.environ/AZURE_API_KEY\nb: os.environ/missing\nc: os.environ/disabled\nd: os.environ/gone\n"
     );
     let dir = workdir(&[("config.yaml", &config)]);
-    let out = run(dir.path(), &f.managed_identity(), &["render", "config.yaml"], None);
+    // At the highest verbosity: the SDK's and HTTP stack's debug output stays out of the log.
+    let out = run(dir.path(), &f.managed_identity(), &["-vvv", "render", "config.yaml"], None);
     out.code(1);
     let errors: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("error:")).collect();
     let akv = format!("azure_key_vault ({})", f.vault);

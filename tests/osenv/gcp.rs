@@ -152,7 +152,8 @@ fn missing_disabled_and_invalid_names_are_located() {
         "{GSM}a: os.environ/missing\nb: os.environ/disabled@1\nc: os.environ/litellm/key\nd: os.environ/AZURE-API-KEY@\n"
     );
     let dir = workdir(&[("config.yaml", &config)]);
-    let out = run(&d, dir.path(), &d.url, &["render", "config.yaml"], &[], None);
+    // At the highest verbosity: the SDK's and HTTP stack's debug output stays out of the log.
+    let out = run(&d, dir.path(), &d.url, &["-vvv", "render", "config.yaml"], &[], None);
     out.code(1);
     let errors: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("error:")).collect();
     let gsm = format!("google_secret_manager ({})", d.url);
