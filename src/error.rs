@@ -234,7 +234,7 @@ pub enum BackendError {
 
 /// A reference that could not be resolved (exit code 1).
 #[derive(Debug, Error, Clone)]
-#[error("{location}: cannot resolve `{written}`: {cause}")]
+#[error("{location}: cannot resolve `{}`: {cause}", Shortened(written))]
 pub struct ReferenceError {
     /// Where the reference is.
     pub location: Location,
@@ -335,6 +335,20 @@ impl Error {
             Self::Exec { source, .. } if source.kind() == std::io::ErrorKind::NotFound => 127,
             Self::Exec { .. } => 126,
             Self::Unresolved(..) | Self::Output(_) | Self::Backend(_) | Self::Format { .. } | Self::Template(_) => 1,
+        }
+    }
+}
+
+/// User input shown in a message, cut after 200 characters so that a hostile config cannot
+/// flood the terminal.
+struct Shortened<'a>(&'a str);
+
+impl fmt::Display for Shortened<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const SHOWN: usize = 200;
+        match self.0.char_indices().nth(SHOWN) {
+            None => f.write_str(self.0),
+            Some((cut, _)) => write!(f, "{}… ({} characters)", &self.0[..cut], self.0.chars().count()),
         }
     }
 }

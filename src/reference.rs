@@ -36,8 +36,11 @@ pub fn name_of(value: &str) -> Option<String> {
     value.starts_with(PREFIX).then(|| value.replace(PREFIX, ""))
 }
 
+/// The longest name osenv looks up.
+pub const MAX_NAME_BYTES: usize = 1024;
+
 /// Check that a name can be looked up at all. Control characters (also a newline from a block
-/// scalar) and empty names are refused before any backend sees them.
+/// scalar), empty and overlong names are refused before any backend sees them.
 pub fn validate_name(name: &str) -> Result<(), &'static str> {
     if name.is_empty() {
         return Err("the name after `os.environ/` is empty");
@@ -47,6 +50,10 @@ pub fn validate_name(name: &str) -> Result<(), &'static str> {
     }
     if name.contains('=') {
         return Err("the name contains `=`, which no environment variable can");
+    }
+    // Longer than any secret manager's names (AWS: 512) and than any sane variable name.
+    if name.len() > MAX_NAME_BYTES {
+        return Err("the name is longer than 1024 bytes");
     }
     Ok(())
 }

@@ -76,7 +76,12 @@ fn display_name(path: &Path) -> Arc<str> {
     }
 }
 
-/// Read a file, or stdin for `-`.
+/// The largest input osenv reads (config, env file, template, value). LiteLLM configs are
+/// kilobytes; a hostile or mistaken multi-megabyte input is refused instead of parsed (the parse
+/// state is about 30 times the text).
+pub const MAX_INPUT_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Read a file, or stdin for `-`, up to [`MAX_INPUT_BYTES`].
 pub(crate) fn read_input(path: &Path) -> Result<Vec<u8>, Error> {
     let err = |source| {
         Error::Input(IoError {
@@ -85,18 +90,31 @@ pub(crate) fn read_input(path: &Path) -> Result<Vec<u8>, Error> {
             source,
         })
     };
-    if path == Path::new("-") {
-        let mut buf = Vec::new();
-        std::io::stdin().lock().read_to_end(&mut buf).map_err(err)?;
-        Ok(buf)
+    let too_big = || {
+        err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "larger than {} MiB, the most osenv reads",
+                MAX_INPUT_BYTES / (1024 * 1024)
+            ),
+        ))
+    };
+    let mut buf = Vec::new();
+    let read = if path == Path::new("-") {
+        std::io::stdin().lock().take(MAX_INPUT_BYTES + 1).read_to_end(&mut buf)
     } else {
-        fs_err::read(path).map_err(|e| {
-            err(std::io::Error::new(
-                e.kind(),
-                e.into_inner().unwrap_or_else(|| "read failed".into()),
-            ))
-        })
+        // std's error: the message already names the path, so the cause need not repeat it.
+        let file = std::fs::File::open(path).map_err(err)?;
+        if file.metadata().is_ok_and(|m| m.len() > MAX_INPUT_BYTES) {
+            return Err(too_big());
+        }
+        file.take(MAX_INPUT_BYTES + 1).read_to_end(&mut buf)
+    };
+    read.map_err(err)?;
+    if buf.len() as u64 > MAX_INPUT_BYTES {
+        return Err(too_big());
     }
+    Ok(buf)
 }
 
 /// Read a UTF-8 text input; invalid UTF-8 is located.

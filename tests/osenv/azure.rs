@@ -186,7 +186,12 @@ fn names_missing_disabled_and_deleted_secrets() {
     );
     let dir = workdir(&[("config.yaml", &config)]);
     // At the highest verbosity: the SDK's and HTTP stack's debug output stays out of the log.
-    let out = run(dir.path(), &f.managed_identity(), &["-vvv", "render", "config.yaml"], None);
+    let out = run(
+        dir.path(),
+        &f.managed_identity(),
+        &["-vvv", "render", "config.yaml"],
+        None,
+    );
     out.code(1);
     let errors: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("error:")).collect();
     let akv = format!("azure_key_vault ({})", f.vault);

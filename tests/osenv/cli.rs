@@ -436,3 +436,19 @@ fn hostile_yaml_fails_cleanly_or_stays_small() {
             .contains("warning: bomb.yaml:1:10: `os.environ/X` is not resolved: a string inside a list")
     );
 }
+
+#[test]
+fn oversized_inputs_are_refused_before_parsing() {
+    // 17 MiB: above the 16 MiB limit, as a file and on stdin.
+    let big = "a: b\n".repeat(17 * 1024 * 1024 / 5);
+    let dir = workdir(&[("big.yaml", &big)]);
+    let run = osenv(dir.path()).args(["render", "big.yaml"]).run();
+    run.code(2);
+    assert_eq!(
+        run.stderr,
+        "error: cannot read `big.yaml`\n  caused by: larger than 16 MiB, the most osenv reads\n"
+    );
+    let run = osenv(dir.path()).args(["render", "-"]).stdin(big).run();
+    run.code(2);
+    assert!(run.stderr.contains("larger than 16 MiB"), "{}", run.stderr);
+}
