@@ -95,6 +95,15 @@ impl Environment {
         })
     }
 
+    /// A configuration variable (an address, a region, a file name; not a secret): trimmed, and
+    /// `None` when unset or blank.
+    pub fn setting(&self, name: &str) -> Option<String> {
+        self.get(name)
+            .ok()
+            .map(|v| v.expose().trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
     /// A value by name, or the reason there is none.
     pub fn get(&self, name: &str) -> Result<SecretValue, KeyError> {
         match self.lookup(name) {

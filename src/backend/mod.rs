@@ -94,6 +94,23 @@ where
         .await
 }
 
+/// An error and its causes on one line. SDK errors often repeat their source in their own text:
+/// a cause already said is skipped.
+#[cfg_attr(not(any(feature = "azure", feature = "gcp")), allow(dead_code))]
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message.replace('\n', " ")
+}
+
 /// One result per requested key, in request order.
 pub type KeyResults<T> = Vec<Result<T, KeyError>>;
 

@@ -77,12 +77,7 @@ impl AwsSettings {
     /// LiteLLM's precedence: the settings field, then `AWS_REGION_NAME`, `AWS_REGION`,
     /// `AWS_DEFAULT_REGION`; then the AWS config file (profile) when the SDK loads.
     pub(crate) fn new(service: Service, s: &KeyManagementSettings, env: &Environment) -> Self {
-        let var = |name: &str| {
-            env.get(name)
-                .ok()
-                .map(|v| v.expose().trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
+        let var = |name: &str| env.setting(name);
         let secret = |name: &str| env.get(name).ok().filter(|v| !v.expose().is_empty());
         let region = s
             .aws_region_name

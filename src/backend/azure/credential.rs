@@ -33,12 +33,7 @@ pub struct Chosen {
 
 /// Pick the credential from the environment.
 pub fn choose(env: &Environment) -> Result<Chosen, String> {
-    let var = |name: &str| {
-        env.get(name)
-            .ok()
-            .map(|v| v.expose().trim().to_owned())
-            .filter(|v| !v.is_empty())
-    };
+    let var = |name: &str| env.setting(name);
     let tenant = var("AZURE_TENANT_ID");
     let client = var("AZURE_CLIENT_ID");
     let secret = env.get("AZURE_CLIENT_SECRET").ok().filter(|v| !v.expose().is_empty());

@@ -131,7 +131,7 @@ impl AzureFailure {
                 status: None,
                 code: None,
                 inner: None,
-                message: chain(&e),
+                message: super::error_chain(&e),
                 transient: matches!(kind, ErrorKind::Io | ErrorKind::Connection),
             },
         }
@@ -214,11 +214,7 @@ fn scope_for(uri: &str) -> String {
 impl KeyVault {
     /// Set up from the settings and environment; no I/O until the first request.
     pub fn new(settings: &KeyManagementSettings, env: Arc<Environment>) -> Self {
-        let uri = env
-            .get("AZURE_KEY_VAULT_URI")
-            .ok()
-            .map(|v| v.expose().trim().to_owned())
-            .filter(|v| !v.is_empty());
+        let uri = env.setting("AZURE_KEY_VAULT_URI");
         Self {
             uri,
             map_to_dashes: settings.azure_map_to_dashes,
@@ -425,22 +421,6 @@ impl KeyVault {
         .await;
         result
     }
-}
-
-/// An error and its causes on one line.
-fn chain(e: &dyn std::error::Error) -> String {
-    // SDK errors often repeat their source in their own text: a cause already said is skipped.
-    let mut message = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = cause.source();
-    }
-    message.replace('\n', " ")
 }
 
 #[async_trait]

@@ -7,7 +7,7 @@
 //! never evaluated. The plaintext is UTF-8, used as is (LiteLLM does not strip it). A bad value or
 //! a failed decrypt is an error that names the variable, never the ciphertext used as the value.
 
-use super::{GcpFailure, chain, no_retries};
+use super::{GcpFailure, no_retries, request_failed, setup_failed};
 use crate::backend::{Backend, Context, Environment, KeyResults, call};
 use crate::error::{BackendError, KeyError};
 use crate::secret::SecretValue;
@@ -111,12 +111,7 @@ fn bytes_literal(body: &str, quote: char) -> Result<Vec<u8>, String> {
 impl GoogleKms {
     /// Set up from the environment; no I/O until the first request.
     pub fn new(env: Arc<Environment>) -> Self {
-        let var = |name: &str| {
-            env.get(name)
-                .ok()
-                .map(|v| v.expose().trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
+        let var = |name: &str| env.setting(name);
         Self {
             key: var("GOOGLE_KMS_RESOURCE_NAME"),
             endpoint: var("GOOGLE_KMS_ENDPOINT"),
@@ -132,21 +127,14 @@ impl GoogleKms {
                 if let Some(endpoint) = &self.endpoint {
                     builder = builder.with_endpoint(endpoint.trim_end_matches('/'));
                 }
-                builder.build().await.map_err(|e| BackendError::Setup {
-                    backend: self.describe(),
-                    reason: format!("cannot set up the client (credentials?): {}", chain(&e)),
-                })
+                builder.build().await.map_err(|e| setup_failed(self.describe(), &e))
             })
             .await
     }
 
     fn failed(&self, operation: &str, failure: GcpFailure, attempts: u32) -> BackendError {
-        BackendError::Request {
-            backend: self.describe(),
-            endpoint: format!("{} {operation}", self.endpoint.as_deref().unwrap_or(DEFAULT_ENDPOINT)),
-            attempts,
-            source: Box::new(failure),
-        }
+        let endpoint = self.endpoint.as_deref().unwrap_or(DEFAULT_ENDPOINT);
+        request_failed(self.describe(), endpoint, operation, failure, attempts)
     }
 
     async fn decrypt_key(

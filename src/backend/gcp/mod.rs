@@ -70,7 +70,7 @@ impl GcpFailure {
                 transient: transient_code(code),
             };
         }
-        let message = chain(&e);
+        let message = super::error_chain(&e);
         let transient = e.is_timeout()
             || e.is_io()
             || e.is_connect()
@@ -102,20 +102,28 @@ impl GcpFailure {
     }
 }
 
-/// An error and its causes on one line.
-pub(crate) fn chain(e: &dyn std::error::Error) -> String {
-    // SDK errors often repeat their source in their own text: a cause already said is skipped.
-    let mut message = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = cause.source();
+/// A request that failed after `attempts`.
+pub(crate) fn request_failed(
+    backend: String,
+    endpoint: &str,
+    operation: &str,
+    failure: GcpFailure,
+    attempts: u32,
+) -> crate::error::BackendError {
+    crate::error::BackendError::Request {
+        backend,
+        endpoint: format!("{endpoint} {operation}"),
+        attempts,
+        source: Box::new(failure),
     }
-    message.replace('\n', " ")
+}
+
+/// A client that could not be built (credentials are looked up then).
+pub(crate) fn setup_failed(backend: String, e: &dyn std::error::Error) -> crate::error::BackendError {
+    crate::error::BackendError::Setup {
+        backend,
+        reason: format!("cannot set up the client (credentials?): {}", super::error_chain(e)),
+    }
 }
 
 /// The retry policy given to the clients: none, since the run retries.

@@ -7,7 +7,7 @@
 //! the run's bound; not found, permission denied and a disabled version are distinct errors
 //! (LiteLLM turns them all into a silent fallback to the environment).
 
-use super::{GcpFailure, chain, no_retries};
+use super::{GcpFailure, no_retries, request_failed, setup_failed};
 use crate::backend::{Backend, Context, DeleteMode, Environment, KeyResults, call};
 use crate::error::{BackendError, KeyError};
 use crate::secret::SecretValue;
@@ -105,12 +105,7 @@ pub fn payload_value(data: &[u8], crc32c: Option<i64>) -> Result<SecretValue, St
 impl SecretManager {
     /// Set up from the environment; no I/O until the first request.
     pub fn new(env: &Environment) -> Self {
-        let var = |name: &str| {
-            env.get(name)
-                .ok()
-                .map(|v| v.expose().trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
+        let var = |name: &str| env.setting(name);
         Self {
             project: var("GOOGLE_SECRET_MANAGER_PROJECT_ID"),
             endpoint: var("GOOGLE_SECRET_MANAGER_ENDPOINT"),
@@ -125,10 +120,7 @@ impl SecretManager {
                 if let Some(endpoint) = &self.endpoint {
                     builder = builder.with_endpoint(endpoint.trim_end_matches('/'));
                 }
-                builder.build().await.map_err(|e| BackendError::Setup {
-                    backend: self.describe(),
-                    reason: format!("cannot set up the client (credentials?): {}", chain(&e)),
-                })
+                builder.build().await.map_err(|e| setup_failed(self.describe(), &e))
             })
             .await
     }
@@ -138,12 +130,8 @@ impl SecretManager {
     }
 
     fn failed(&self, operation: &str, failure: GcpFailure, attempts: u32) -> BackendError {
-        BackendError::Request {
-            backend: self.describe(),
-            endpoint: format!("{} {operation}", self.endpoint.as_deref().unwrap_or(DEFAULT_ENDPOINT)),
-            attempts,
-            source: Box::new(failure),
-        }
+        let endpoint = self.endpoint.as_deref().unwrap_or(DEFAULT_ENDPOINT);
+        request_failed(self.describe(), endpoint, operation, failure, attempts)
     }
 
     async fn read(&self, client: &SecretManagerService, key: &str, ctx: &Context) -> Result<SecretValue, KeyError> {

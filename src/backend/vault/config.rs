@@ -91,12 +91,7 @@ pub struct VaultConfig {
 impl VaultConfig {
     /// Read the settings.
     pub fn new(settings: &KeyManagementSettings, env: &Environment) -> Self {
-        let var = |name: &str| {
-            env.get(name)
-                .ok()
-                .map(|v| v.expose().trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
+        let var = |name: &str| env.setting(name);
         let first = |names: &[&str]| names.iter().find_map(|n| var(n));
         let secret = |name: &str| env.get(name).ok().filter(|v| !v.expose().trim().is_empty());
 

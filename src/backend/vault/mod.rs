@@ -335,6 +335,27 @@ impl Vault {
         }
     }
 
+    /// `GET url` for the secret at `path`; anything but 200 is that reference's error.
+    async fn get(&self, session: &Session, path: &SecretPath, url: &str, ctx: &Context) -> Result<Value, KeyError> {
+        let (result, attempts) = send(ctx, || {
+            session.http.get(url).header("X-Vault-Token", session.token.expose())
+        })
+        .await;
+        let (status, body) = result.map_err(|f| {
+            KeyError::Backend(Arc::new(BackendError::Request {
+                backend: self.describe(),
+                endpoint: format!("GET {url}"),
+                attempts,
+                source: Box::new(f),
+            }))
+        })?;
+        if status == 200 {
+            Ok(body)
+        } else {
+            Err(self.key_error(path, status, &body, url, attempts))
+        }
+    }
+
     async fn read(&self, session: &Session, name: &str, ctx: &Context) -> Result<SecretValue, KeyError> {
         let path = SecretPath::parse(name).map_err(|reason| KeyError::InvalidName { reason: reason.into() })?;
         if path.version.is_some() && self.config.kv == KvVersion::V1 {
@@ -347,21 +368,7 @@ impl Vault {
             url.push_str("?version=");
             url.push_str(&v.to_string());
         }
-        let (result, attempts) = send(ctx, || {
-            session.http.get(&url).header("X-Vault-Token", session.token.expose())
-        })
-        .await;
-        let (status, body) = result.map_err(|f| {
-            KeyError::Backend(Arc::new(BackendError::Request {
-                backend: self.describe(),
-                endpoint: format!("GET {url}"),
-                attempts,
-                source: Box::new(f),
-            }))
-        })?;
-        if status != 200 {
-            return Err(self.key_error(&path, status, &body, &url, attempts));
-        }
+        let body = self.get(session, &path, &url, ctx).await?;
         let data = match self.config.kv {
             KvVersion::V2 => body.pointer("/data/data"),
             KvVersion::V1 => body.get("data"),
@@ -380,21 +387,7 @@ impl Vault {
     async fn exists_one(&self, session: &Session, name: &str, ctx: &Context) -> Result<(), KeyError> {
         let path = SecretPath::parse(name).map_err(|reason| KeyError::InvalidName { reason: reason.into() })?;
         let url = self.url("metadata", &path);
-        let (result, attempts) = send(ctx, || {
-            session.http.get(&url).header("X-Vault-Token", session.token.expose())
-        })
-        .await;
-        let (status, body) = result.map_err(|f| {
-            KeyError::Backend(Arc::new(BackendError::Request {
-                backend: self.describe(),
-                endpoint: format!("GET {url}"),
-                attempts,
-                source: Box::new(f),
-            }))
-        })?;
-        if status != 200 {
-            return Err(self.key_error(&path, status, &body, &url, attempts));
-        }
+        let body = self.get(session, &path, &url, ctx).await?;
         let version = path
             .version
             .or_else(|| body.pointer("/data/current_version").and_then(Value::as_u64))
