@@ -9,11 +9,22 @@ fuzz_target!(|data: &[u8]| {
     let Ok(value) = std::str::from_utf8(data) else { return };
     let secret = SecretValue::new(value);
     let vars = [("FUZZ_VALUE", &secret)];
-    for format in [Format::Dotenv, Format::Shell, Format::Docker, Format::Json, Format::K8sSecret] {
+    for format in [
+        Format::Dotenv,
+        Format::Shell,
+        Format::Docker,
+        Format::Json,
+        Format::K8sSecret,
+    ] {
         let _ = env_format::render(format, &vars, &K8sOptions::default());
     }
     if let Ok(text) = env_format::render(Format::Dotenv, &vars, &K8sOptions::default()) {
         let parsed: Vec<(String, String)> = dotenvy::from_read_iter(text.as_bytes()).flatten().collect();
-        assert_eq!(parsed, [("FUZZ_VALUE".to_owned(), value.to_owned())], "dotenv output:\n{}", &*text);
+        assert_eq!(
+            parsed,
+            [("FUZZ_VALUE".to_owned(), value.to_owned())],
+            "dotenv output:\n{}",
+            &*text
+        );
     }
 });

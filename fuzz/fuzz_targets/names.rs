@@ -10,7 +10,10 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(path) = osenv::backend::vault::secret_path::SecretPath::parse(text) {
         let encoded = path.encoded();
-        assert!(!encoded.split('/').any(|s| s == ".." || s == "." || s.is_empty()), "{encoded}");
+        assert!(
+            !encoded.split('/').any(|s| s == ".." || s == "." || s.is_empty()),
+            "{encoded}"
+        );
         assert!(!encoded.contains(['?', '#', ' ']), "{encoded}");
     }
     if let Ok((name, _)) = osenv::backend::azure::vault_name(text, true) {

@@ -10,7 +10,9 @@ use std::collections::HashMap;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
-    let Ok(doc) = Document::parse("fuzz.yaml", text.to_owned()) else { return };
+    let Ok(doc) = Document::parse("fuzz.yaml", text.to_owned()) else {
+        return;
+    };
     let discovery = doc.discover(100);
     let values: HashMap<String, SecretValue> = discovery
         .references
@@ -21,7 +23,10 @@ fuzz_target!(|data: &[u8]| {
         &doc,
         &discovery.references,
         |r| values.get(&r.name),
-        RenderOptions { keep_key_management: true, coercion: Coercion::Off },
+        RenderOptions {
+            keep_key_management: true,
+            coercion: Coercion::Off,
+        },
     );
     let again = Document::parse("rendered.yaml", rendered.text.to_string())
         .unwrap_or_else(|e| panic!("rendered YAML does not parse: {e:?}\n---\n{}", &*rendered.text));

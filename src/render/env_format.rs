@@ -190,7 +190,10 @@ mod tests {
     #[test]
     fn each_format_writes_a_line_per_variable() {
         assert_eq!(one(Format::Dotenv, "A", "x y").unwrap(), "A='x y'\n");
-        assert!(one(Format::Dotenv, "A", "\r").is_err(), "no dotenv escape for a carriage return");
+        assert!(
+            one(Format::Dotenv, "A", "\r").is_err(),
+            "no dotenv escape for a carriage return"
+        );
         assert_eq!(
             one(Format::Dotenv, "A", "it's $HOME\n").unwrap(),
             "A=\"it's \\$HOME\\n\"\n"
