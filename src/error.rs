@@ -212,7 +212,17 @@ pub enum BackendError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
-    /// The backend cannot be set up (missing region, credentials, address).
+    /// The secret a `delete` (or purge) names does not exist.
+    #[error("{backend}: no secret `{name}` to {operation}")]
+    Missing {
+        /// The backend.
+        backend: String,
+        /// The stored name.
+        name: String,
+        /// `delete` or `purge`.
+        operation: &'static str,
+    },
+    /// The backend cannot be set up (missing region, credentials, address), or cannot store a name.
     #[error("{backend}: {reason}")]
     Setup {
         /// The backend.

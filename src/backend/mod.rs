@@ -96,7 +96,7 @@ where
 
 /// An error and its causes on one line. SDK errors often repeat their source in their own text:
 /// a cause already said is skipped.
-#[cfg_attr(not(any(feature = "azure", feature = "gcp")), allow(dead_code))]
+#[cfg_attr(not(any(feature = "vault", feature = "azure", feature = "gcp")), allow(dead_code))]
 pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut message = e.to_string();
     let mut source = e.source();

@@ -11,6 +11,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub(super) fn run(args: &EncryptArgs, _ui: Ui) -> Result<(), Error> {
+    if args.prefix && args.system != KmsSystem::AwsKms {
+        return Err(Error::Usage(
+            "--prefix is LiteLLM's AWS KMS convention; it needs --system aws_kms".into(),
+        ));
+    }
     let options = args.limits.options()?;
     let env = Arc::new(load_environment(&args.env_files)?);
     let settings: KeyManagementSettings = match &args.config {
@@ -31,11 +36,6 @@ pub(super) fn run(args: &EncryptArgs, _ui: Ui) -> Result<(), Error> {
         return Err(Error::Usage("nothing to encrypt: stdin is empty".into()));
     }
     let ctx = Context::new(options.concurrency, options.request_timeout, options.retry);
-    if args.prefix && args.system != KmsSystem::AwsKms {
-        return Err(Error::Usage(
-            "--prefix is LiteLLM's AWS KMS convention; it needs --system aws_kms".into(),
-        ));
-    }
     let ciphertext = match args.system {
         KmsSystem::AwsKms => {
             let key = args
@@ -54,6 +54,22 @@ pub(super) fn run(args: &EncryptArgs, _ui: Ui) -> Result<(), Error> {
     emit(None, &format!("{prefix}{ciphertext}\n"))
 }
 
+/// Run one KMS call to completion under `--deadline`.
+#[cfg(any(feature = "aws", feature = "gcp"))]
+fn within_deadline(
+    kms: &dyn crate::backend::Backend,
+    deadline: std::time::Duration,
+    call: impl std::future::Future<Output = Result<String, crate::error::BackendError>>,
+) -> Result<String, Error> {
+    let result = super::block_on(async { tokio::time::timeout(deadline, call).await });
+    Ok(result.unwrap_or_else(|_| {
+        Err(crate::error::BackendError::Deadline {
+            backend: kms.describe(),
+            seconds: deadline.as_secs(),
+        })
+    })?)
+}
+
 #[cfg(feature = "aws")]
 fn aws(
     settings: &KeyManagementSettings,
@@ -64,13 +80,7 @@ fn aws(
     deadline: std::time::Duration,
 ) -> Result<String, Error> {
     let kms = crate::backend::aws::kms::Kms::new(settings, env, crate::backend::envelope::Envelopes::default());
-    let encrypted = super::block_on(async { tokio::time::timeout(deadline, kms.encrypt(key_id, value, ctx)).await });
-    Ok(encrypted.unwrap_or_else(|_| {
-        Err(crate::error::BackendError::Deadline {
-            backend: crate::backend::Backend::describe(&kms),
-            seconds: deadline.as_secs(),
-        })
-    })?)
+    within_deadline(&kms, deadline, kms.encrypt(key_id, value, ctx))
 }
 
 #[cfg(not(feature = "aws"))]
@@ -96,13 +106,7 @@ fn google(
     deadline: std::time::Duration,
 ) -> Result<String, Error> {
     let kms = crate::backend::gcp::kms::GoogleKms::new(env);
-    let encrypted = super::block_on(async { tokio::time::timeout(deadline, kms.encrypt(key, value, ctx)).await });
-    Ok(encrypted.unwrap_or_else(|_| {
-        Err(crate::error::BackendError::Deadline {
-            backend: crate::backend::Backend::describe(&kms),
-            seconds: deadline.as_secs(),
-        })
-    })?)
+    within_deadline(&kms, deadline, kms.encrypt(key, value, ctx))
 }
 
 #[cfg(not(feature = "gcp"))]

@@ -68,7 +68,6 @@ struct Shared {
     /// Used when the plan is empty.
     default: Mutex<Option<Fault>>,
     requests: AtomicUsize,
-    connections: AtomicUsize,
     open: AtomicUsize,
     max_open: AtomicUsize,
     in_flight: AtomicUsize,
@@ -89,7 +88,6 @@ impl FaultProxy {
         let s = Arc::clone(&shared);
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
-                s.connections.fetch_add(1, Ordering::SeqCst);
                 let open = s.open.fetch_add(1, Ordering::SeqCst) + 1;
                 s.max_open.fetch_max(open, Ordering::SeqCst);
                 let (s, upstream) = (Arc::clone(&s), upstream.clone());
@@ -114,11 +112,6 @@ impl FaultProxy {
 
     pub fn requests(&self) -> usize {
         self.shared.requests.load(Ordering::SeqCst)
-    }
-
-    #[allow(dead_code)]
-    pub fn connections(&self) -> usize {
-        self.shared.connections.load(Ordering::SeqCst)
     }
 
     /// The most client connections open at once.

@@ -231,14 +231,20 @@ impl SecretsManager {
         }
     }
 
-    async fn create(&self, client: &Client, name: &str, value: &SecretValue, ctx: &Context) -> Result<(), AwsFailure> {
+    async fn create(
+        &self,
+        client: &Client,
+        name: &str,
+        value: &SecretValue,
+        ctx: &Context,
+    ) -> (Result<(), AwsFailure>, u32) {
         let tags: Vec<Tag> = self
             .write
             .tags
             .iter()
             .map(|(k, v)| Tag::builder().key(k).value(v).build())
             .collect();
-        let (result, _) = call(ctx, || {
+        let (result, attempts) = call(ctx, || {
             let request = client
                 .create_secret()
                 .name(name)
@@ -249,7 +255,7 @@ impl SecretsManager {
             async move { request.send().await.map_err(AwsFailure::from_sdk) }
         })
         .await;
-        result.map(drop)
+        (result.map(drop), attempts)
     }
 }
 
@@ -329,7 +335,8 @@ impl Backend for SecretsManager {
 
     async fn write(&self, name: &str, value: &SecretValue, ctx: &Context) -> Result<(), BackendError> {
         let client = self.client().await?;
-        match self.create(client, name, value, ctx).await {
+        let (created, attempts) = self.create(client, name, value, ctx).await;
+        match created {
             Ok(()) => {
                 if !self.write.replica_regions.is_empty() {
                     let regions: Vec<ReplicaRegionType> = self
@@ -356,7 +363,7 @@ impl Backend for SecretsManager {
                 return Ok(());
             }
             Err(f) if f.code.as_deref() == Some("ResourceExistsException") => {}
-            Err(f) => return Err(self.request_failed("CreateSecret", f, 1)),
+            Err(f) => return Err(self.request_failed("CreateSecret", f, attempts)),
         }
         // It exists: restore it if it is scheduled for deletion, then add a version.
         let (described, attempts) = call(ctx, || {
@@ -407,9 +414,10 @@ impl Backend for SecretsManager {
             (result, attempts) = delete().await;
         }
         result.map(drop).map_err(|f| match f.key_error(&self.within()) {
-            Some(KeyError::NotFound { .. }) => BackendError::Setup {
+            Some(KeyError::NotFound { .. }) => BackendError::Missing {
                 backend: self.describe(),
-                reason: format!("no secret `{name}` to delete"),
+                name: name.to_owned(),
+                operation: "delete",
             },
             _ => self.request_failed("DeleteSecret", f, attempts),
         })

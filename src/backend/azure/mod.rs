@@ -403,24 +403,59 @@ impl KeyVault {
         }
     }
 
-    async fn set(&self, session: &Session, name: &str, value: &SecretValue, ctx: &Context) -> Result<(), AzureFailure> {
-        let (result, _) = call(ctx, || async {
-            let parameters = SetSecretParameters {
-                value: Some(value.expose().to_owned()),
-                tags: self.tags.clone(),
-                ..Default::default()
-            };
-            let content = parameters.try_into().map_err(AzureFailure::from_azure)?;
-            session
-                .client
-                .set_secret(name, content, None)
-                .await
-                .map(drop)
-                .map_err(AzureFailure::from_azure)
-        })
-        .await;
-        result
+    /// One `set secret` request (a new version).
+    async fn set_once(&self, session: &Session, name: &str, value: &SecretValue) -> Result<(), AzureFailure> {
+        let parameters = SetSecretParameters {
+            value: Some(value.expose().to_owned()),
+            tags: self.tags.clone(),
+            ..Default::default()
+        };
+        let content = parameters.try_into().map_err(AzureFailure::from_azure)?;
+        session
+            .client
+            .set_secret(name, content, None)
+            .await
+            .map(drop)
+            .map_err(AzureFailure::from_azure)
     }
+}
+
+/// Run `op` (with the run's retries) until it stops answering 409 Conflict, which Key Vault sends
+/// while a delete or recovery it accepted is still being carried out: at most 10 rounds, waiting
+/// 200 ms longer each time. Returns the last answer and every attempt made.
+async fn after_conflicts<F, Fut>(ctx: &Context, op: F) -> (Result<(), AzureFailure>, u32)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<(), AzureFailure>>,
+{
+    const ROUNDS: u32 = 10;
+    let mut total = 0;
+    let mut round = 1;
+    loop {
+        let (result, attempts) = call(ctx, &op).await;
+        total += attempts;
+        match result {
+            Err(f) if f.status == Some(409) && round < ROUNDS => {
+                tokio::time::sleep(Duration::from_millis(200) * round).await;
+                round += 1;
+            }
+            other => return (other, total),
+        }
+    }
+}
+
+/// The client learns the token scope from the vault's 401 challenge to its first request: one
+/// request goes first, so that the rest carry a token instead of each drawing a 401.
+async fn first_then_rest<'k, T, Fut>(keys: &'k [String], each: impl Fn(&'k String) -> Fut) -> Vec<T>
+where
+    Fut: std::future::Future<Output = T>,
+{
+    let Some((first, rest)) = keys.split_first() else {
+        return Vec::new();
+    };
+    let mut results = vec![each(first).await];
+    results.extend(join_all(rest.iter().map(each)).await);
+    results
 }
 
 #[async_trait]
@@ -434,36 +469,25 @@ impl Backend for KeyVault {
 
     async fn fetch(&self, keys: &[String], ctx: &Context) -> Result<KeyResults<SecretValue>, BackendError> {
         let session = self.session(ctx).await?;
-        // The client learns the token scope from the vault's 401 challenge to its first request:
-        // one request goes first, so the rest carry a token instead of each drawing a 401.
-        let Some((first, rest)) = keys.split_first() else {
-            return Ok(Vec::new());
-        };
-        let mut results = vec![self.read(session, first, ctx).await];
-        results.extend(join_all(rest.iter().map(|k| self.read(session, k, ctx))).await);
-        Ok(results)
+        Ok(first_then_rest(keys, |k| self.read(session, k, ctx)).await)
     }
 
     async fn exists(&self, keys: &[String], ctx: &Context) -> Result<KeyResults<()>, BackendError> {
         let session = self.session(ctx).await?;
-        let Some((first, rest)) = keys.split_first() else {
-            return Ok(Vec::new());
-        };
-        let mut results = vec![self.exists_one(session, first, ctx).await];
-        results.extend(join_all(rest.iter().map(|k| self.exists_one(session, k, ctx))).await);
-        Ok(results)
+        Ok(first_then_rest(keys, |k| self.exists_one(session, k, ctx)).await)
     }
 
     async fn write(&self, name: &str, value: &SecretValue, ctx: &Context) -> Result<(), BackendError> {
         let name = self.stored(name)?;
         let session = self.session(ctx).await?;
-        match self.set(session, &name, value, ctx).await {
+        let set = || self.set_once(session, &name, value);
+        let (result, attempts) = call(ctx, set).await;
+        match result {
             Ok(()) => return Ok(()),
             Err(f) if f.status == Some(409) => {}
-            Err(f) => return Err(self.failed("set secret", &name, f, 1)),
+            Err(f) => return Err(self.failed("set secret", &name, f, attempts)),
         }
-        // 409: the name is soft-deleted. Recover it, then add the version; recovery completes
-        // asynchronously in the service, so the set is retried for a while.
+        // 409: the name is soft-deleted. Recover it, then add the version.
         let (recovered, attempts) = call(ctx, || async {
             session
                 .client
@@ -475,23 +499,18 @@ impl Backend for KeyVault {
         .await;
         recovered.map_err(|f| self.failed("recover deleted secret", &name, f, attempts))?;
         tracing::info!(name = %name, "recovered a soft-deleted secret before writing it");
-        let mut last = None;
-        for attempt in 0..10u32 {
-            match self.set(session, &name, value, ctx).await {
-                Ok(()) => return Ok(()),
-                Err(f) if f.status == Some(409) => {
-                    last = Some(f);
-                    tokio::time::sleep(Duration::from_millis(200) * (attempt + 1)).await;
-                }
-                Err(f) => return Err(self.failed("set secret", &name, f, attempt + 1)),
-            }
-        }
-        Err(self.failed("set secret", &name, last.expect("a 409 was seen"), 10))
+        let (result, attempts) = after_conflicts(ctx, set).await;
+        result.map_err(|f| self.failed("set secret", &name, f, attempts))
     }
 
     async fn delete(&self, name: &str, mode: DeleteMode, ctx: &Context) -> Result<(), BackendError> {
         let name = self.stored(name)?;
         let session = self.session(ctx).await?;
+        let missing = |operation| BackendError::Missing {
+            backend: self.describe(),
+            name: name.clone(),
+            operation,
+        };
         let (deleted, attempts) = call(ctx, || async {
             session
                 .client
@@ -505,37 +524,26 @@ impl Backend for KeyVault {
             Ok(()) => {}
             // Already soft-deleted: only a purge has anything left to do.
             Err(f) if f.status == Some(404) && mode == DeleteMode::Permanent => {}
-            Err(f) if f.status == Some(404) => {
-                return Err(self.setup(format!("no secret `{name}` to delete")));
-            }
+            Err(f) if f.status == Some(404) => return Err(missing("delete")),
             Err(f) => return Err(self.failed("delete secret", &name, f, attempts)),
         }
         if mode == DeleteMode::Recoverable {
             return Ok(());
         }
-        // The deletion completes asynchronously; a purge before that answers 409.
-        let mut last = None;
-        for attempt in 0..10u32 {
-            let (purged, _) = call(ctx, || async {
-                session
-                    .client
-                    .purge_deleted_secret(&name, None)
-                    .await
-                    .map(drop)
-                    .map_err(AzureFailure::from_azure)
-            })
-            .await;
-            match purged {
-                Ok(()) => return Ok(()),
-                Err(f) if f.status == Some(409) => {
-                    last = Some(f);
-                    tokio::time::sleep(Duration::from_millis(200) * (attempt + 1)).await;
-                }
-                Err(f) if f.status == Some(404) => return Err(self.setup(format!("no secret `{name}` to purge"))),
-                Err(f) => return Err(self.failed("purge deleted secret", &name, f, attempt + 1)),
-            }
+        let (purged, attempts) = after_conflicts(ctx, || async {
+            session
+                .client
+                .purge_deleted_secret(&name, None)
+                .await
+                .map(drop)
+                .map_err(AzureFailure::from_azure)
+        })
+        .await;
+        match purged {
+            Ok(()) => Ok(()),
+            Err(f) if f.status == Some(404) => Err(missing("purge")),
+            Err(f) => Err(self.failed("purge deleted secret", &name, f, attempts)),
         }
-        Err(self.failed("purge deleted secret", &name, last.expect("a 409 was seen"), 10))
     }
 }
 

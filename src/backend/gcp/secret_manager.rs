@@ -264,9 +264,10 @@ impl Backend for SecretManager {
         })
         .await;
         result.map(drop).map_err(|f| match f.code {
-            Some(google_cloud_gax::error::rpc::Code::NotFound) => BackendError::Setup {
+            Some(google_cloud_gax::error::rpc::Code::NotFound) => BackendError::Missing {
                 backend: self.describe(),
-                reason: format!("no secret `{}` to delete", target.secret),
+                name: target.secret.clone(),
+                operation: "delete",
             },
             _ => self.failed("DeleteSecret", f, attempts),
         })

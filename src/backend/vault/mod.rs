@@ -34,10 +34,11 @@ pub struct Vault {
     session: OnceCell<Session>,
 }
 
-/// The HTTP client and the token of this run.
+/// The HTTP client and the token of this run, as a header value marked sensitive (so no
+/// `Debug` of a request shows it), built once for every request.
 struct Session {
     http: reqwest::Client,
-    token: SecretValue,
+    token: reqwest::header::HeaderValue,
 }
 
 impl fmt::Debug for Session {
@@ -106,7 +107,7 @@ fn errors_of(body: &Value) -> String {
 
 /// A reqwest failure without its URL (shown separately, as the endpoint) and with its causes.
 fn transport_message(e: &reqwest::Error) -> String {
-    let mut message = String::from(if e.is_connect() {
+    let kind = if e.is_connect() {
         "cannot connect"
     } else if e.is_timeout() {
         "timed out"
@@ -114,14 +115,11 @@ fn transport_message(e: &reqwest::Error) -> String {
         "the response body could not be read"
     } else {
         "request failed"
-    });
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
+    };
+    match std::error::Error::source(e) {
+        Some(cause) => format!("{kind}: {}", super::error_chain(cause)),
+        None => kind.to_owned(),
     }
-    message
 }
 
 /// Send a request made by `make` under the run's limits. A response with a non-transient
@@ -232,6 +230,9 @@ impl Vault {
                     }
                 };
                 tracing::debug!(method = auth.method(), addr = %self.config.addr, "vault session ready");
+                let mut token = reqwest::header::HeaderValue::from_str(token.expose())
+                    .map_err(|_| self.setup_error("the Vault token has characters an HTTP header cannot carry"))?;
+                token.set_sensitive(true);
                 Ok(Session { http, token })
             })
             .await
@@ -338,7 +339,7 @@ impl Vault {
     /// `GET url` for the secret at `path`; anything but 200 is that reference's error.
     async fn get(&self, session: &Session, path: &SecretPath, url: &str, ctx: &Context) -> Result<Value, KeyError> {
         let (result, attempts) = send(ctx, || {
-            session.http.get(url).header("X-Vault-Token", session.token.expose())
+            session.http.get(url).header("X-Vault-Token", session.token.clone())
         })
         .await;
         let (status, body) = result.map_err(|f| {
@@ -426,7 +427,7 @@ impl Vault {
             let request = session
                 .http
                 .request(method.clone(), url)
-                .header("X-Vault-Token", session.token.expose());
+                .header("X-Vault-Token", session.token.clone());
             match body {
                 Some(b) => request.json(b),
                 None => request,
