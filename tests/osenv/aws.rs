@@ -9,17 +9,12 @@ use std::path::Path;
 const SM: &str = "general_settings:\n  key_management_system: aws_secret_manager\n";
 
 fn run_with(dir: &Path, endpoint: &str, args: &[&str], extra: &[(&str, &str)], stdin: Option<&str>) -> Run {
-    let mut cmd = osenv(dir).args(args);
-    for (k, v) in Moto::env(endpoint) {
-        cmd = cmd.env(k, &v);
-    }
-    for (k, v) in extra {
-        cmd = cmd.env(k, v);
-    }
-    if let Some(input) = stdin {
-        cmd = cmd.stdin(input);
-    }
-    cmd.run()
+    osenv(dir)
+        .args(args)
+        .envs(Moto::env(endpoint))
+        .envs(extra.iter().copied())
+        .stdin_opt(stdin)
+        .run()
 }
 
 fn seed(moto: &Moto, secrets: &[(&str, &str)]) {

@@ -127,14 +127,11 @@ impl Fake {
 }
 
 fn run(dir: &Path, env: &[(&'static str, String)], args: &[&str], stdin: Option<&str>) -> Run {
-    let mut cmd = osenv(dir).args(args);
-    for (k, v) in env {
-        cmd = cmd.env(k, v);
-    }
-    if let Some(input) = stdin {
-        cmd = cmd.stdin(input);
-    }
-    cmd.run()
+    osenv(dir)
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin_opt(stdin)
+        .run()
 }
 
 #[test]

@@ -14,11 +14,11 @@ const SM: &str = "general_settings:\n  key_management_system: aws_secret_manager
 const OLD: &str = "old: content\n";
 
 fn aws(dir: &Path, endpoint: &str, extra: &[&str]) -> Run {
-    let mut cmd = osenv(dir).args(["render", "config.yaml", "-o", "out.yaml"]).args(extra);
-    for (k, v) in Moto::env(endpoint) {
-        cmd = cmd.env(k, &v);
-    }
-    cmd.run()
+    osenv(dir)
+        .args(["render", "config.yaml", "-o", "out.yaml"])
+        .args(extra)
+        .envs(Moto::env(endpoint))
+        .run()
 }
 
 fn seed(moto: &Moto, names: &[String]) {
@@ -191,11 +191,10 @@ fn ten_thousand_references_against_moto_stay_within_the_bound() {
     }
     let dir = workdir(&[("config.yaml", &config)]);
     let proxy = FaultProxy::start(&moto.url);
-    let mut cmd = osenv(dir.path()).args(["render", "config.yaml", "--concurrency", "16", "--deadline", "120"]);
-    for (k, v) in Moto::env(&proxy.url) {
-        cmd = cmd.env(k, &v);
-    }
-    let out = cmd.run();
+    let out = osenv(dir.path())
+        .args(["render", "config.yaml", "--concurrency", "16", "--deadline", "120"])
+        .envs(Moto::env(&proxy.url))
+        .run();
     out.success();
     assert_eq!(out.stdout.matches("value-of-load/").count(), 10_000);
     assert_eq!(proxy.requests(), 100, "2,000 distinct names in batches of 20");

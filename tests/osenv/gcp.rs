@@ -93,17 +93,12 @@ impl Drongo {
 }
 
 fn run(d: &Drongo, dir: &Path, endpoint: &str, args: &[&str], extra: &[(&str, &str)], stdin: Option<&str>) -> Run {
-    let mut cmd = osenv(dir).args(args);
-    for (k, v) in d.env(endpoint) {
-        cmd = cmd.env(k, &v);
-    }
-    for (k, v) in extra {
-        cmd = cmd.env(k, v);
-    }
-    if let Some(input) = stdin {
-        cmd = cmd.stdin(input);
-    }
-    cmd.run()
+    osenv(dir)
+        .args(args)
+        .envs(d.env(endpoint))
+        .envs(extra.iter().copied())
+        .stdin_opt(stdin)
+        .run()
 }
 
 #[test]

@@ -2,22 +2,11 @@
 //! and not followed, and a run killed while it waits for its backend leaves the old file and no
 //! temp file behind.
 
-use crate::support::workdir;
+use crate::support::{osenv, workdir};
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 const CONFIG: &str = "a: os.environ/A\n";
-
-fn osenv_cmd(dir: &std::path::Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_osenv"));
-    cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd
-}
 
 #[test]
 fn output_is_private_whatever_the_umask() {
@@ -46,9 +35,10 @@ fn output_is_private_whatever_the_umask() {
 fn a_symlink_at_the_output_path_is_replaced_not_followed() {
     let dir = workdir(&[("config.yaml", CONFIG), ("precious.txt", "do not touch\n")]);
     std::os::unix::fs::symlink(dir.path().join("precious.txt"), dir.path().join("out.yaml")).unwrap();
-    let out = osenv_cmd(dir.path())
+    let out = osenv(dir.path())
         .args(["render", "config.yaml", "-o", "out.yaml"])
         .env("A", "value")
+        .into_command()
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -83,10 +73,11 @@ fn sigterm_while_waiting_leaves_the_old_file() {
         ),
         ("out.yaml", "old: content\n"),
     ]);
-    let child = osenv_cmd(dir.path())
+    let child = osenv(dir.path())
         .args(["render", "config.yaml", "-o", "out.yaml"])
-        .env("HCP_VAULT_ADDR", format!("http://{addr}"))
+        .env("HCP_VAULT_ADDR", &format!("http://{addr}"))
         .env("HCP_VAULT_TOKEN", "t")
+        .into_command()
         .spawn()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(700));

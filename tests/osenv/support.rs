@@ -58,6 +58,32 @@ impl Osenv {
         self
     }
 
+    /// The command itself, stdout and stderr piped, for tests that must spawn it and act on
+    /// the running process.
+    pub fn into_command(mut self) -> Command {
+        self.cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        self.cmd
+    }
+
+    /// Several variables at once.
+    pub fn envs<K: AsRef<str>, V: AsRef<str>>(mut self, vars: impl IntoIterator<Item = (K, V)>) -> Self {
+        for (k, v) in vars {
+            self.cmd.env(k.as_ref(), v.as_ref());
+        }
+        self
+    }
+
+    /// Input on stdin, when there is any.
+    pub fn stdin_opt(self, input: Option<&str>) -> Self {
+        match input {
+            Some(input) => self.stdin(input),
+            None => self,
+        }
+    }
+
     pub fn stdin(mut self, input: impl Into<Vec<u8>>) -> Self {
         self.stdin = Some(input.into());
         self

@@ -68,14 +68,11 @@ fn seed(server: &Server, path: &str, data: &Value) {
 }
 
 fn run(dir: &Path, env: &[(&str, &str)], args: &[&str], stdin: Option<&str>) -> Run {
-    let mut cmd = osenv(dir).args(args);
-    for (k, v) in env {
-        cmd = cmd.env(k, v);
-    }
-    if let Some(input) = stdin {
-        cmd = cmd.stdin(input);
-    }
-    cmd.run()
+    osenv(dir)
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin_opt(stdin)
+        .run()
 }
 
 /// A unique path segment per test, since the server is shared by tests running in parallel.
