@@ -347,8 +347,8 @@ impl Reader<'_> {
 
     /// A scalar's value with its YAML style, through aliases.
     fn scalar(&self, id: NodeId) -> Option<(&str, ScalarStyle)> {
-        match &self.doc.node(self.doc.resolve_alias(id)).kind {
-            NodeKind::Scalar { value, style } => Some((value, *style)),
+        match self.doc.node(self.doc.resolve_alias(id)).kind {
+            NodeKind::Scalar { style } => Some((self.doc.scalar(id)?, style)),
             _ => None,
         }
     }
@@ -403,9 +403,9 @@ impl Reader<'_> {
 
     fn list(&self, id: NodeId, setting: &str) -> Result<Option<Vec<String>>, ConfigError> {
         let target = self.doc.resolve_alias(id);
-        match &self.doc.node(target).kind {
+        match self.doc.items(target) {
             _ if self.is_null(target) => Ok(None),
-            NodeKind::Sequence { items, .. } => items
+            Some(items) => items
                 .iter()
                 .map(|&item| {
                     self.string(item, setting)?
@@ -419,9 +419,9 @@ impl Reader<'_> {
 
     fn map(&self, id: NodeId, setting: &str) -> Result<Option<BTreeMap<String, String>>, ConfigError> {
         let target = self.doc.resolve_alias(id);
-        match &self.doc.node(target).kind {
+        match self.doc.entries(target) {
             _ if self.is_null(target) => Ok(None),
-            NodeKind::Mapping { entries, .. } => {
+            Some(entries) => {
                 let mut out = BTreeMap::new();
                 for e in entries {
                     let key = self.string(e.key, setting)?.unwrap_or_default();
@@ -436,9 +436,9 @@ impl Reader<'_> {
 
     fn settings(&self, id: NodeId, km: &mut KeyManagement) -> Result<(), Vec<ConfigError>> {
         let target = self.doc.resolve_alias(id);
-        let entries = match &self.doc.node(target).kind {
+        let entries = match self.doc.entries(target) {
             _ if self.is_null(target) => return Ok(()),
-            NodeKind::Mapping { entries, .. } => entries,
+            Some(entries) => entries,
             _ => {
                 return Err(vec![self.invalid(id, "key_management_settings", "expected a mapping")]);
             }
@@ -456,9 +456,7 @@ impl Reader<'_> {
                 match key {
                     "hosted_keys" => {
                         s.hosted_keys = self.list(v, key)?;
-                        if let (Some(names), NodeKind::Sequence { items, .. }) =
-                            (&s.hosted_keys, &self.doc.node(self.doc.resolve_alias(v)).kind)
-                        {
+                        if let (Some(names), Some(items)) = (&s.hosted_keys, self.doc.items(v)) {
                             hosted = Some(
                                 names
                                     .iter()

@@ -163,6 +163,13 @@ impl LimitArgs {
     }
 }
 
+/// Parse a config and find its references; neither needs the environment.
+fn parse_config(file: Arc<str>, text: String) -> Result<(Document, Discovery), Error> {
+    let doc = Document::parse(file, text).map_err(Error::Config)?;
+    let discovery = doc.discover(max_depth_from_env());
+    Ok((doc, discovery))
+}
+
 /// A loaded config: the document, its references, settings and backends.
 pub(crate) struct Session {
     pub doc: Document,
@@ -179,8 +186,25 @@ impl Session {
     /// Read, parse and validate a config; every config error is collected and sorted.
     pub fn load(args: &ConfigArgs) -> Result<Self, Error> {
         let options = args.limits.options()?;
-        let env = Arc::new(load_environment(&args.env_files)?);
-        Self::from_text(display_name(&args.config), read_text(&args.config)?, env, options)
+        let parse = || read_text(&args.config).and_then(|text| parse_config(display_name(&args.config), text));
+        // The env files and the config are independent until the settings are read, and on a
+        // large config each takes a good part of the run: with env files, parse them on a
+        // second thread meanwhile. An env-file error still wins over a config error, as before.
+        let (env, parsed) = if args.env_files.is_empty() {
+            (load_environment(&[]), parse())
+        } else {
+            std::thread::scope(|scope| {
+                let env = scope.spawn(|| load_environment(&args.env_files));
+                let parsed = parse();
+                (
+                    env.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                    parsed,
+                )
+            })
+        };
+        let env = Arc::new(env?);
+        let (doc, discovery) = parsed?;
+        Self::assemble(doc, discovery, env, options)
     }
 
     /// Build a session from text already read.
@@ -190,8 +214,17 @@ impl Session {
         env: Arc<Environment>,
         options: ResolveOptions,
     ) -> Result<Self, Error> {
-        let doc = Document::parse(file, text).map_err(Error::Config)?;
-        let mut discovery = doc.discover(max_depth_from_env());
+        let (doc, discovery) = parse_config(file, text)?;
+        Self::assemble(doc, discovery, env, options)
+    }
+
+    /// Settings and backends for a parsed config; every config error is collected and sorted.
+    fn assemble(
+        doc: Document,
+        mut discovery: Discovery,
+        env: Arc<Environment>,
+        options: ResolveOptions,
+    ) -> Result<Self, Error> {
         let mut errors = std::mem::take(&mut discovery.errors);
         let km = match KeyManagement::from_document(&doc, &env) {
             Ok(km) => Some(km),

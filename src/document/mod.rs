@@ -48,27 +48,22 @@ pub struct Entry {
     pub value: NodeId,
 }
 
-/// What a node is.
-#[derive(Debug, Clone)]
+/// What a node is. Its contents (a scalar's value, a collection's children) are read through
+/// the [`Document`]: [`Document::scalar`], [`Document::items`], [`Document::entries`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NodeKind {
-    /// A scalar and its decoded value.
+    /// A scalar.
     Scalar {
-        /// The value after YAML unescaping and folding.
-        value: String,
         /// How it was written.
         style: ScalarStyle,
     },
     /// A sequence.
     Sequence {
-        /// Items in order.
-        items: Vec<NodeId>,
         /// Written as `[...]`.
         flow: bool,
     },
     /// A mapping.
     Mapping {
-        /// Entries in source order.
-        entries: Vec<Entry>,
         /// Written as `{...}`.
         flow: bool,
     },
@@ -77,6 +72,21 @@ pub enum NodeKind {
         /// The anchored node.
         target: NodeId,
     },
+}
+
+/// Where a node's contents are kept. A 10,000-reference config has about 100,000 nodes, so the
+/// document holds them in a few flat arrays instead of a `String` or `Vec` per node.
+#[derive(Debug, Clone)]
+enum Contents {
+    /// A scalar whose value is exactly its source text (most plain scalars).
+    Source,
+    /// A scalar's decoded value (quoted, folded or escaped), a range of [`Document::values`].
+    Decoded(Range<usize>),
+    /// A sequence's items (in [`Document::items`]) or a mapping's entries (in
+    /// [`Document::entries`]).
+    Children(Range<usize>),
+    /// An alias.
+    None,
 }
 
 /// A node and where its text is.
@@ -88,10 +98,9 @@ pub struct Node {
     /// the value as written (quotes included; anchor and tag excluded). For collections it
     /// runs from the opening indicator or first child to the end of the last child.
     pub span: Range<usize>,
-    /// The resolved tag, if one was written (`tag:yaml.org,2002:str` for `!!str`).
-    pub tag: Option<String>,
     /// The node carries an anchor (`&name`).
     pub anchored: bool,
+    contents: Contents,
 }
 
 /// A parsed config: source text, line index and the node tree.
@@ -100,6 +109,15 @@ pub struct Document {
     text: String,
     lines: LineIndex,
     nodes: Vec<Node>,
+    /// Decoded scalar values that differ from their source text, back to back.
+    values: String,
+    /// Sequence items, each sequence's contiguous.
+    items: Vec<NodeId>,
+    /// Mapping entries, each mapping's contiguous.
+    entries: Vec<Entry>,
+    /// Tags as written and resolved (`tag:yaml.org,2002:str` for `!!str`), by node id in
+    /// increasing order; few nodes have one.
+    tags: Vec<(NodeId, Box<str>)>,
     root: NodeId,
 }
 
@@ -177,20 +195,40 @@ impl Document {
         &self.lines
     }
 
-    /// The string value of a scalar node (through aliases), if it is one.
+    /// The string value of a scalar node (through aliases), if it is one: after YAML unescaping
+    /// and folding.
     pub fn scalar(&self, id: NodeId) -> Option<&str> {
-        match &self.nodes[self.resolve_alias(id)].kind {
-            NodeKind::Scalar { value, .. } => Some(value),
+        let node = &self.nodes[self.resolve_alias(id)];
+        match &node.contents {
+            Contents::Source => Some(&self.text[node.span.clone()]),
+            Contents::Decoded(range) => Some(&self.values[range.clone()]),
+            Contents::Children(_) | Contents::None => None,
+        }
+    }
+
+    /// The items of a sequence node (through aliases), if it is one.
+    pub fn items(&self, id: NodeId) -> Option<&[NodeId]> {
+        let node = &self.nodes[self.resolve_alias(id)];
+        match (&node.kind, &node.contents) {
+            (NodeKind::Sequence { .. }, Contents::Children(range)) => Some(&self.items[range.clone()]),
             _ => None,
         }
     }
 
     /// The entries of a mapping node (through aliases), if it is one.
     pub fn entries(&self, id: NodeId) -> Option<&[Entry]> {
-        match &self.nodes[self.resolve_alias(id)].kind {
-            NodeKind::Mapping { entries, .. } => Some(entries),
+        let node = &self.nodes[self.resolve_alias(id)];
+        match (&node.kind, &node.contents) {
+            (NodeKind::Mapping { .. }, Contents::Children(range)) => Some(&self.entries[range.clone()]),
             _ => None,
         }
+    }
+
+    /// The tag written on node `id` (not through aliases), resolved: `tag:yaml.org,2002:str`
+    /// for `!!str`.
+    pub fn tag(&self, id: NodeId) -> Option<&str> {
+        let at = self.tags.binary_search_by_key(&id, |(node, _)| *node).ok()?;
+        Some(&self.tags[at].1)
     }
 
     /// The value of `key` in mapping `id`, if present.

@@ -4,7 +4,7 @@
 //! closing quote over trailing blanks and comments; a scalar's span also starts at its anchor or
 //! tag. This module turns all of that into exact byte ranges of the value as written.
 
-use super::{Document, Entry, Node, NodeId, NodeKind, ScalarStyle};
+use super::{Contents, Document, Entry, Node, NodeId, NodeKind, ScalarStyle};
 use crate::error::ConfigError;
 use crate::location::{LineIndex, Location};
 use saphyr_parser::{Event, Parser, ScalarStyle as SaphyrStyle, Span};
@@ -44,17 +44,32 @@ impl Offsets {
     }
 }
 
+/// An open collection. Its children collect at the end of the builder's `open_items` /
+/// `open_entries` from `first` on, and move to the document's arrays when it closes, so each
+/// collection's children end up contiguous without a `Vec` per collection.
 enum Frame {
-    Sequence(NodeId),
-    Mapping { id: NodeId, key: Option<NodeId> },
+    Sequence {
+        id: NodeId,
+        first: usize,
+    },
+    Mapping {
+        id: NodeId,
+        first: usize,
+        key: Option<NodeId>,
+    },
 }
 
 struct Builder {
     file: Arc<str>,
-    text: String,
     lines: LineIndex,
     offsets: Offsets,
     nodes: Vec<Node>,
+    values: String,
+    items: Vec<NodeId>,
+    entries: Vec<Entry>,
+    open_items: Vec<NodeId>,
+    open_entries: Vec<Entry>,
+    tags: Vec<(NodeId, Box<str>)>,
     stack: Vec<Frame>,
     anchors: HashMap<usize, NodeId>,
     root: Option<NodeId>,
@@ -69,19 +84,21 @@ pub(super) fn parse(file: Arc<str>, text: String) -> Result<Document, Vec<Config
         file,
         lines,
         offsets,
-        // About one node per 16 bytes of a typical config: one allocation instead of a chain of
-        // doubling copies for large files.
-        nodes: Vec::with_capacity(text.len() / 16),
+        // About one node per 10 bytes of a typical config: one allocation instead of a chain
+        // of doubling copies for large files.
+        nodes: Vec::with_capacity(text.len() / 10),
+        values: String::new(),
+        items: Vec::new(),
+        entries: Vec::new(),
+        open_items: Vec::new(),
+        open_entries: Vec::new(),
+        tags: Vec::new(),
         stack: Vec::new(),
         anchors: HashMap::new(),
         root: None,
         errors: Vec::new(),
-        text: String::new(),
     };
-    // The parser borrows the text; the builder only needs it for span fixes, so parse from a
-    // separate borrow and hand the string over at the end.
-    let body = &text[base..];
-    for event in Parser::new_from_str(body).keep_tags(true) {
+    for event in Parser::new_from_str(&text[base..]).keep_tags(true) {
         match event {
             Ok((event, span)) => {
                 if let Some(err) = b.event(&text, event, span) {
@@ -99,7 +116,6 @@ pub(super) fn parse(file: Arc<str>, text: String) -> Result<Document, Vec<Config
             }
         }
     }
-    b.text = text;
     if !b.errors.is_empty() {
         b.errors.sort_by(|a, c| a.location().cmp(&c.location()));
         return Err(b.errors);
@@ -108,27 +124,33 @@ pub(super) fn parse(file: Arc<str>, text: String) -> Result<Document, Vec<Config
         return Err(vec![ConfigError::Empty { file: b.file }]);
     };
     let root_node = &b.nodes[root];
-    match &root_node.kind {
+    match root_node.kind {
         NodeKind::Mapping { .. } => {}
-        NodeKind::Scalar { value, style } if value.is_empty() && *style == ScalarStyle::Plain => {
+        NodeKind::Scalar {
+            style: ScalarStyle::Plain,
+        } if b.value(&text, root).is_empty() => {
             return Err(vec![ConfigError::Empty { file: b.file }]);
         }
         kind => {
             return Err(vec![ConfigError::NotAMapping {
-                location: b.lines.locate(&b.text, root_node.span.start),
+                location: b.lines.locate(&text, root_node.span.start),
                 found: kind_name(kind),
             }]);
         }
     }
     Ok(Document {
-        text: b.text,
+        text,
         lines: b.lines,
         nodes: b.nodes,
+        values: b.values,
+        items: b.items,
+        entries: b.entries,
+        tags: b.tags,
         root,
     })
 }
 
-fn kind_name(kind: &NodeKind) -> &'static str {
+fn kind_name(kind: NodeKind) -> &'static str {
     match kind {
         NodeKind::Scalar { .. } => "a scalar",
         NodeKind::Sequence { .. } => "a sequence",
@@ -142,11 +164,21 @@ impl Builder {
         self.lines.locate(text, offset)
     }
 
+    /// A scalar's value, as [`Document::scalar`] reads it.
+    fn value<'t>(&'t self, text: &'t str, id: NodeId) -> &'t str {
+        let node = &self.nodes[id];
+        match &node.contents {
+            Contents::Source => &text[node.span.clone()],
+            Contents::Decoded(range) => &self.values[range.clone()],
+            Contents::Children(_) | Contents::None => "",
+        }
+    }
+
     /// Handle one event; returns an error that stops parsing.
     fn event(&mut self, text: &str, event: Event<'_>, span: Span) -> Option<ConfigError> {
         let start = self.offsets.byte(span.start.index());
         let end = self.offsets.byte(span.end.index()).max(start);
-        let is_map_start = matches!(event, Event::MappingStart(..));
+        let is_map = matches!(event, Event::MappingStart(..));
         match event {
             Event::DocumentStart(_) if self.root.is_some() => {
                 return Some(ConfigError::MultipleDocuments {
@@ -154,8 +186,7 @@ impl Builder {
                 });
             }
             Event::Scalar(value, style, anchor, tag) => {
-                let has_props = anchor > 0 || tag.is_some();
-                let vstart = if has_props {
+                let vstart = if anchor > 0 || tag.is_some() {
                     skip_properties(text, start, end)
                 } else {
                     start
@@ -171,52 +202,53 @@ impl Builder {
                     ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => closing_quote(text, vstart).unwrap_or(end),
                     _ => end,
                 };
-                let node = Node {
-                    kind: NodeKind::Scalar {
-                        value: value.into_owned(),
-                        style,
-                    },
-                    span: vstart..vend.max(vstart),
-                    tag: tag.map(|t| format!("{}{}", t.handle, t.suffix)),
-                    anchored: anchor > 0,
+                let span = vstart..vend.max(vstart);
+                // Most values are their source text; only the others are kept.
+                let contents = if text[span.clone()] == *value {
+                    Contents::Source
+                } else {
+                    let at = self.values.len();
+                    self.values.push_str(&value);
+                    Contents::Decoded(at..self.values.len())
                 };
-                let id = self.push(node, anchor);
+                let node = Node {
+                    kind: NodeKind::Scalar { style },
+                    span,
+                    anchored: anchor > 0,
+                    contents,
+                };
+                let id = self.push(node, anchor, tag.map(|t| format!("{}{}", t.handle, t.suffix)));
                 self.attach(id);
             }
             Event::SequenceStart(anchor, tag) | Event::MappingStart(anchor, tag) => {
-                let is_map = is_map_start;
-                let has_props = anchor > 0 || tag.is_some();
-                let vstart = if has_props {
+                let vstart = if anchor > 0 || tag.is_some() {
                     skip_properties(text, start, text.len())
                 } else {
                     start
                 };
                 let flow = text.as_bytes().get(vstart) == Some(if is_map { &b'{' } else { &b'[' });
-                let kind = if is_map {
-                    NodeKind::Mapping {
-                        entries: Vec::new(),
-                        flow,
-                    }
-                } else {
-                    NodeKind::Sequence {
-                        items: Vec::new(),
-                        flow,
-                    }
-                };
-                let tag = tag.map(|t| format!("{}{}", t.handle, t.suffix));
-                let id = self.push(
-                    Node {
-                        kind,
-                        span: vstart..vstart,
-                        tag,
-                        anchored: anchor > 0,
+                let node = Node {
+                    kind: if is_map {
+                        NodeKind::Mapping { flow }
+                    } else {
+                        NodeKind::Sequence { flow }
                     },
-                    anchor,
-                );
+                    span: vstart..vstart,
+                    anchored: anchor > 0,
+                    contents: Contents::Children(0..0),
+                };
+                let id = self.push(node, anchor, tag.map(|t| format!("{}{}", t.handle, t.suffix)));
                 self.stack.push(if is_map {
-                    Frame::Mapping { id, key: None }
+                    Frame::Mapping {
+                        id,
+                        first: self.open_entries.len(),
+                        key: None,
+                    }
                 } else {
-                    Frame::Sequence(id)
+                    Frame::Sequence {
+                        id,
+                        first: self.open_items.len(),
+                    }
                 });
             }
             Event::SequenceEnd | Event::MappingEnd => self.close(text, end),
@@ -230,10 +262,10 @@ impl Builder {
                 let node = Node {
                     kind: NodeKind::Alias { target },
                     span: start..end,
-                    tag: None,
                     anchored: false,
+                    contents: Contents::None,
                 };
-                let id = self.push(node, 0);
+                let id = self.push(node, 0, None);
                 self.attach(id);
             }
             _ => {}
@@ -241,40 +273,52 @@ impl Builder {
         None
     }
 
-    /// The end of a sequence or mapping: its span ends at `]`/`}` or at its last child.
+    /// The end of a sequence or mapping: its children move to the document's arrays, and its
+    /// span ends at `]`/`}` or at its last child.
     fn close(&mut self, text: &str, end: usize) {
-        let Some(Frame::Sequence(id) | Frame::Mapping { id, .. }) = self.stack.pop() else {
-            return;
+        let (id, children, last_child_end) = match self.stack.pop() {
+            Some(Frame::Sequence { id, first }) => {
+                let at = self.items.len();
+                self.items.extend(self.open_items.drain(first..));
+                let last = self.items[at..].last().map(|&c| self.nodes[c].span.end);
+                (id, at..self.items.len(), last)
+            }
+            Some(Frame::Mapping { id, first, .. }) => {
+                let at = self.entries.len();
+                self.entries.extend(self.open_entries.drain(first..));
+                let last = self.entries[at..]
+                    .last()
+                    .map(|e| self.nodes[e.value].span.end.max(self.nodes[e.key].span.end));
+                (id, at..self.entries.len(), last)
+            }
+            None => return,
         };
+        let node = &mut self.nodes[id];
         let flow = matches!(
-            self.nodes[id].kind,
-            NodeKind::Sequence { flow: true, .. } | NodeKind::Mapping { flow: true, .. }
+            node.kind,
+            NodeKind::Sequence { flow: true } | NodeKind::Mapping { flow: true }
         );
-        let last_child_end = match &self.nodes[id].kind {
-            NodeKind::Sequence { items, .. } => items.last().map(|&c| self.nodes[c].span.end),
-            NodeKind::Mapping { entries, .. } => entries
-                .last()
-                .map(|e| self.nodes[e.value].span.end.max(self.nodes[e.key].span.end)),
-            _ => None,
-        };
-        let node_start = self.nodes[id].span.start;
-        self.nodes[id].span.end = if flow {
+        node.span.end = if flow {
             end
         } else {
-            last_child_end.unwrap_or(node_start)
+            last_child_end.unwrap_or(node.span.start)
         }
-        .max(node_start);
-        if let Some(err) = self.check_duplicates(text, id) {
-            self.errors.extend(err);
+        .max(node.span.start);
+        if matches!(node.kind, NodeKind::Mapping { .. }) {
+            self.check_duplicates(text, children.clone());
         }
+        self.nodes[id].contents = Contents::Children(children);
         self.attach(id);
     }
 
-    fn push(&mut self, node: Node, anchor: usize) -> NodeId {
+    fn push(&mut self, node: Node, anchor: usize, tag: Option<String>) -> NodeId {
         let id = self.nodes.len();
         self.nodes.push(node);
         if anchor > 0 {
             self.anchors.insert(anchor, id);
+        }
+        if let Some(tag) = tag {
+            self.tags.push((id, tag.into_boxed_str()));
         }
         id
     }
@@ -282,28 +326,19 @@ impl Builder {
     fn attach(&mut self, id: NodeId) {
         match self.stack.last_mut() {
             None => self.root = Some(id),
-            Some(Frame::Sequence(seq)) => {
-                if let NodeKind::Sequence { items, .. } = &mut self.nodes[*seq].kind {
-                    items.push(id);
-                }
-            }
-            Some(Frame::Mapping { id: map, key }) => match key.take() {
+            Some(Frame::Sequence { .. }) => self.open_items.push(id),
+            Some(Frame::Mapping { key, .. }) => match key.take() {
                 None => *key = Some(id),
-                Some(k) => {
-                    if let NodeKind::Mapping { entries, .. } = &mut self.nodes[*map].kind {
-                        entries.push(Entry { key: k, value: id });
-                    }
-                }
+                Some(k) => self.open_entries.push(Entry { key: k, value: id }),
             },
         }
     }
 
-    fn check_duplicates(&self, text: &str, id: NodeId) -> Option<Vec<ConfigError>> {
-        let NodeKind::Mapping { entries, .. } = &self.nodes[id].kind else {
-            return None;
-        };
-        let key = |e: &Entry| match &self.nodes[e.key].kind {
-            NodeKind::Scalar { value, .. } => Some(value.as_str()),
+    /// Report keys that repeat within the mapping whose entries are `self.entries[range]`.
+    fn check_duplicates(&mut self, text: &str, range: std::ops::Range<usize>) {
+        let entries = &self.entries[range];
+        let key = |e: &Entry| match self.nodes[e.key].kind {
+            NodeKind::Scalar { .. } => Some(self.value(text, e.key)),
             _ => None,
         };
         // Most mappings are small: a pairwise scan beats building a hash map for each one.
@@ -313,7 +348,7 @@ impl Builder {
                 .enumerate()
                 .any(|(i, a)| key(a).is_some_and(|ka| entries[..i].iter().any(|b| key(b) == Some(ka))));
             if !clash {
-                return None;
+                return;
             }
         }
         let mut seen: HashMap<&str, NodeId> = HashMap::with_capacity(entries.len());
@@ -332,7 +367,7 @@ impl Builder {
                 seen.insert(value, e.key);
             }
         }
-        (!errors.is_empty()).then_some(errors)
+        self.errors.extend(errors);
     }
 }
 
@@ -388,10 +423,8 @@ mod tests {
     fn spans(src: &str) -> Vec<(String, String)> {
         let doc = Document::parse("t.yaml", src.to_owned()).unwrap();
         (0..doc.len())
-            .filter_map(|id| match &doc.node(id).kind {
-                NodeKind::Scalar { value, .. } => Some((value.clone(), doc.source(id).to_owned())),
-                _ => None,
-            })
+            .filter(|&id| matches!(doc.node(id).kind, NodeKind::Scalar { .. }))
+            .map(|id| (doc.scalar(id).unwrap().to_owned(), doc.source(id).to_owned()))
             .collect()
     }
 

@@ -219,10 +219,10 @@ impl<'d> Walker<'d> {
             if key_text == "<<" {
                 // Merge key: the merged mappings' entries belong to this mapping.
                 let target = doc.resolve_alias(value);
-                match &doc.node(target).kind {
+                match doc.node(target).kind {
                     NodeKind::Mapping { .. } => self.merged(target, depth),
-                    NodeKind::Sequence { items, .. } => {
-                        for &item in items {
+                    NodeKind::Sequence { .. } => {
+                        for &item in doc.items(target).unwrap_or_default() {
                             self.merged(item, depth);
                         }
                     }
@@ -249,10 +249,10 @@ impl<'d> Walker<'d> {
     fn value(&mut self, value: NodeId, depth: usize) {
         let doc = self.doc;
         let target = doc.resolve_alias(value);
-        match &doc.node(target).kind {
+        match doc.node(target).kind {
             NodeKind::Mapping { .. } => self.mapping(target, depth + 1),
-            NodeKind::Sequence { items, .. } => {
-                for (i, &item) in items.iter().enumerate() {
+            NodeKind::Sequence { .. } => {
+                for (i, &item) in doc.items(target).unwrap_or_default().iter().enumerate() {
                     let item = doc.resolve_alias(item);
                     match &doc.node(item).kind {
                         NodeKind::Mapping { .. } => {
@@ -265,14 +265,16 @@ impl<'d> Walker<'d> {
                     }
                 }
             }
-            NodeKind::Scalar { value: text, style } => {
+            NodeKind::Scalar { style } => {
+                let text = doc.scalar(target).unwrap_or_default();
                 if !text.starts_with(reference::PREFIX) {
                     return;
                 }
                 let node = self.doc.node(target);
                 let bare_key = self.last_key();
                 let name = reference::name_of(text).unwrap_or_default();
-                if let Some(tag) = node.tag.as_deref().filter(|t| *t != STR_TAG) {
+                let tag = doc.tag(target);
+                if let Some(tag) = tag.filter(|t| *t != STR_TAG) {
                     let tag = tag
                         .strip_prefix("tag:yaml.org,2002:")
                         .map_or_else(|| tag.to_owned(), |t| format!("!!{t}"));
@@ -292,7 +294,6 @@ impl<'d> Walker<'d> {
                         written: text.trim_end().to_owned(),
                     });
                 } else {
-                    let style = *style;
                     if self.refs.contains_key(&target) {
                         return;
                     }
@@ -305,7 +306,7 @@ impl<'d> Walker<'d> {
                         span: node.span.clone(),
                         path,
                         style,
-                        tagged: node.tag.is_some(),
+                        tagged: tag.is_some(),
                     });
                 }
             }
@@ -338,10 +339,12 @@ impl<'d> Walker<'d> {
             if !seen.insert(id) {
                 continue;
             }
-            match &doc.node(id).kind {
+            match doc.node(id).kind {
                 NodeKind::Scalar { .. } => self.notice_if_reference(id, kind.clone()),
-                NodeKind::Sequence { items, .. } => stack.extend(items.iter().rev()),
-                NodeKind::Mapping { entries, .. } => stack.extend(entries.iter().rev().map(|e| e.value)),
+                NodeKind::Sequence { .. } => stack.extend(doc.items(id).unwrap_or_default().iter().rev()),
+                NodeKind::Mapping { .. } => {
+                    stack.extend(doc.entries(id).unwrap_or_default().iter().rev().map(|e| e.value));
+                }
                 NodeKind::Alias { .. } => {}
             }
         }

@@ -178,9 +178,8 @@ fn key_management_edits(doc: &Document) -> Result<Vec<Edit>, Location> {
         return Ok(Vec::new());
     };
     let map = general.value;
-    let (entries, flow) = match &doc.node(map).kind {
-        NodeKind::Mapping { entries, flow } => (entries, *flow),
-        _ => return Ok(Vec::new()),
+    let (Some(entries), NodeKind::Mapping { flow }) = (doc.entries(map), doc.node(map).kind) else {
+        return Ok(Vec::new());
     };
     let removed: Vec<_> = entries
         .iter()

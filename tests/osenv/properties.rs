@@ -24,10 +24,12 @@ const LAYOUTS: &[&str] = &[
 
 /// The tree as plain data: scalars by value, aliases followed.
 fn tree(doc: &Document, id: NodeId) -> serde_json::Value {
-    match &doc.node(doc.resolve_alias(id)).kind {
-        NodeKind::Scalar { value, .. } => serde_json::Value::String(value.clone()),
-        NodeKind::Sequence { items, .. } => items.iter().map(|&i| tree(doc, i)).collect(),
-        NodeKind::Mapping { entries, .. } => entries
+    match doc.node(doc.resolve_alias(id)).kind {
+        NodeKind::Scalar { .. } => serde_json::Value::String(doc.scalar(id).unwrap().to_owned()),
+        NodeKind::Sequence { .. } => doc.items(id).unwrap().iter().map(|&i| tree(doc, i)).collect(),
+        NodeKind::Mapping { .. } => doc
+            .entries(id)
+            .unwrap()
             .iter()
             .map(|e| (doc.scalar(e.key).unwrap_or("?").to_owned(), tree(doc, e.value)))
             .collect::<serde_json::Map<_, _>>()
