@@ -48,6 +48,14 @@ pub enum ConfigError {
         /// The file.
         file: Arc<str>,
     },
+    /// Larger than a config can be.
+    #[error("{file}: the config is larger than {limit} bytes")]
+    TooLarge {
+        /// The file.
+        file: Arc<str>,
+        /// The most a config can be.
+        limit: usize,
+    },
     /// The root is not a mapping.
     #[error("{location}: the config root is {found}; expected a mapping")]
     NotAMapping {
@@ -121,7 +129,7 @@ impl ConfigError {
     /// Where the error is; errors without a line sort first.
     pub fn location(&self) -> Option<&Location> {
         match self {
-            Self::Empty { .. } | Self::Environment { .. } => None,
+            Self::Empty { .. } | Self::TooLarge { .. } | Self::Environment { .. } => None,
             Self::Syntax { location, .. }
             | Self::DuplicateKey { location, .. }
             | Self::MultipleDocuments { location }

@@ -48,12 +48,7 @@ impl LineIndex {
     /// Index `text`, which is shown to users as `file`.
     pub fn new(file: Arc<str>, text: &str) -> Self {
         let mut line_starts = vec![0];
-        line_starts.extend(
-            text.bytes()
-                .enumerate()
-                .filter(|&(_, b)| b == b'\n')
-                .map(|(i, _)| i + 1),
-        );
+        line_starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
         Self { file, line_starts }
     }
 

@@ -33,7 +33,14 @@ pub struct Reference {
 /// LiteLLM does `value.replace("os.environ/", "")`, so every occurrence is removed, not only the
 /// prefix; osenv does the same so the same key is looked up.
 pub fn name_of(value: &str) -> Option<String> {
-    value.starts_with(PREFIX).then(|| value.replace(PREFIX, ""))
+    let rest = value.strip_prefix(PREFIX)?;
+    // The same as `value.replace(PREFIX, "")`: the first occurrence is the prefix, and a
+    // second one is rare enough to check for first.
+    Some(if rest.contains(PREFIX) {
+        rest.replace(PREFIX, "")
+    } else {
+        rest.to_owned()
+    })
 }
 
 /// The longest name osenv looks up.

@@ -83,15 +83,23 @@ impl Plan {
                 Route::Environment
             }
         };
-        let mut names = BTreeMap::new();
-        for r in references {
-            names.entry(r.name.clone()).or_insert_with(|| Planned {
-                route: route(&r.name),
-                hosted: false,
-                referenced: true,
-                envelope: false,
-            });
-        }
+        // Sorted and deduplicated first, so the map is built in one pass rather than by an
+        // insert per reference.
+        let mut unique: Vec<&str> = references.iter().map(|r| r.name.as_str()).collect();
+        unique.sort_unstable();
+        unique.dedup();
+        let mut names: BTreeMap<String, Planned> = unique
+            .into_iter()
+            .map(|name| {
+                let planned = Planned {
+                    route: route(name),
+                    hosted: false,
+                    referenced: true,
+                    envelope: false,
+                };
+                (name.to_owned(), planned)
+            })
+            .collect();
         if km.system.is_some() {
             for (name, _) in &km.hosted {
                 names

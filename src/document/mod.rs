@@ -67,40 +67,49 @@ pub enum NodeKind {
         /// Written as `{...}`.
         flow: bool,
     },
-    /// `*name`: a use of an anchored node.
-    Alias {
-        /// The anchored node.
-        target: NodeId,
-    },
+    /// `*name`: a use of an anchored node ([`Document::resolve_alias`] follows it).
+    Alias,
 }
 
 /// Where a node's contents are kept. A 10,000-reference config has about 100,000 nodes, so the
-/// document holds them in a few flat arrays instead of a `String` or `Vec` per node.
-#[derive(Debug, Clone)]
+/// document holds them in a few flat arrays instead of a `String` or `Vec` per node, and
+/// positions as `u32` (a config is at most [`MAX_TEXT_BYTES`]).
+#[derive(Debug, Clone, Copy)]
 enum Contents {
     /// A scalar whose value is exactly its source text (most plain scalars).
     Source,
     /// A scalar's decoded value (quoted, folded or escaped), a range of [`Document::values`].
-    Decoded(Range<usize>),
+    Decoded { start: u32, end: u32 },
     /// A sequence's items (in [`Document::items`]) or a mapping's entries (in
     /// [`Document::entries`]).
-    Children(Range<usize>),
-    /// An alias.
-    None,
+    Children { start: u32, end: u32 },
+    /// The anchored node an alias stands for.
+    Alias(u32),
 }
+
+/// The largest text [`Document::parse`] accepts, so that every position and arena index fits
+/// in a `u32` (decoded values can be half again as long as their source).
+pub const MAX_TEXT_BYTES: usize = 1 << 30;
 
 /// A node and where its text is.
 #[derive(Debug, Clone)]
 pub struct Node {
     /// What the node is.
     pub kind: NodeKind,
+    /// The node carries an anchor (`&name`).
+    pub anchored: bool,
+    start: u32,
+    end: u32,
+    contents: Contents,
+}
+
+impl Node {
     /// Byte range of the node's own text in [`Document::text`]. For scalars this is exactly
     /// the value as written (quotes included; anchor and tag excluded). For collections it
     /// runs from the opening indicator or first child to the end of the last child.
-    pub span: Range<usize>,
-    /// The node carries an anchor (`&name`).
-    pub anchored: bool,
-    contents: Contents,
+    pub fn span(&self) -> Range<usize> {
+        self.start as usize..self.end as usize
+    }
 }
 
 /// A parsed config: source text, line index and the node tree.
@@ -167,8 +176,8 @@ impl Document {
     pub fn resolve_alias(&self, mut id: NodeId) -> NodeId {
         // Aliases point at nodes that were complete when the alias was read, so chains end.
         for _ in 0..self.nodes.len() {
-            match self.nodes[id].kind {
-                NodeKind::Alias { target } => id = target,
+            match self.nodes[id].contents {
+                Contents::Alias(target) => id = target as usize,
                 _ => return id,
             }
         }
@@ -182,12 +191,12 @@ impl Document {
 
     /// The location where node `id` starts.
     pub fn location(&self, id: NodeId) -> Location {
-        self.locate(self.nodes[id].span.start)
+        self.locate(self.nodes[id].span().start)
     }
 
     /// The source text of node `id`.
     pub fn source(&self, id: NodeId) -> &str {
-        &self.text[self.nodes[id].span.clone()]
+        &self.text[self.nodes[id].span()]
     }
 
     /// The line index of the document.
@@ -199,18 +208,20 @@ impl Document {
     /// and folding.
     pub fn scalar(&self, id: NodeId) -> Option<&str> {
         let node = &self.nodes[self.resolve_alias(id)];
-        match &node.contents {
-            Contents::Source => Some(&self.text[node.span.clone()]),
-            Contents::Decoded(range) => Some(&self.values[range.clone()]),
-            Contents::Children(_) | Contents::None => None,
+        match node.contents {
+            Contents::Source => Some(&self.text[node.span()]),
+            Contents::Decoded { start, end } => Some(&self.values[start as usize..end as usize]),
+            Contents::Children { .. } | Contents::Alias(_) => None,
         }
     }
 
     /// The items of a sequence node (through aliases), if it is one.
     pub fn items(&self, id: NodeId) -> Option<&[NodeId]> {
         let node = &self.nodes[self.resolve_alias(id)];
-        match (&node.kind, &node.contents) {
-            (NodeKind::Sequence { .. }, Contents::Children(range)) => Some(&self.items[range.clone()]),
+        match (node.kind, node.contents) {
+            (NodeKind::Sequence { .. }, Contents::Children { start, end }) => {
+                Some(&self.items[start as usize..end as usize])
+            }
             _ => None,
         }
     }
@@ -218,8 +229,10 @@ impl Document {
     /// The entries of a mapping node (through aliases), if it is one.
     pub fn entries(&self, id: NodeId) -> Option<&[Entry]> {
         let node = &self.nodes[self.resolve_alias(id)];
-        match (&node.kind, &node.contents) {
-            (NodeKind::Mapping { .. }, Contents::Children(range)) => Some(&self.entries[range.clone()]),
+        match (node.kind, node.contents) {
+            (NodeKind::Mapping { .. }, Contents::Children { start, end }) => {
+                Some(&self.entries[start as usize..end as usize])
+            }
             _ => None,
         }
     }
@@ -237,5 +250,16 @@ impl Document {
             .iter()
             .copied()
             .find(|e| self.scalar(e.key) == Some(key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Node;
+
+    #[test]
+    fn nodes_stay_small() {
+        // 100,000 of them in a 10,000-reference config; every byte here is 100 kB of memory.
+        assert_eq!(std::mem::size_of::<Node>(), 24);
     }
 }

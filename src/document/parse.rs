@@ -4,7 +4,7 @@
 //! closing quote over trailing blanks and comments; a scalar's span also starts at its anchor or
 //! tag. This module turns all of that into exact byte ranges of the value as written.
 
-use super::{Contents, Document, Entry, Node, NodeId, NodeKind, ScalarStyle};
+use super::{Contents, Document, Entry, MAX_TEXT_BYTES, Node, NodeId, NodeKind, ScalarStyle};
 use crate::error::ConfigError;
 use crate::location::{LineIndex, Location};
 use saphyr_parser::{Event, Parser, ScalarStyle as SaphyrStyle, Span};
@@ -77,6 +77,12 @@ struct Builder {
 }
 
 pub(super) fn parse(file: Arc<str>, text: String) -> Result<Document, Vec<ConfigError>> {
+    if text.len() > MAX_TEXT_BYTES {
+        return Err(vec![ConfigError::TooLarge {
+            file,
+            limit: MAX_TEXT_BYTES,
+        }]);
+    }
     let base = if text.starts_with(BOM) { BOM.len() } else { 0 };
     let lines = LineIndex::new(Arc::clone(&file), &text);
     let offsets = Offsets::new(&text, base);
@@ -133,7 +139,7 @@ pub(super) fn parse(file: Arc<str>, text: String) -> Result<Document, Vec<Config
         }
         kind => {
             return Err(vec![ConfigError::NotAMapping {
-                location: b.lines.locate(&text, root_node.span.start),
+                location: b.lines.locate(&text, root_node.span().start),
                 found: kind_name(kind),
             }]);
         }
@@ -150,12 +156,27 @@ pub(super) fn parse(file: Arc<str>, text: String) -> Result<Document, Vec<Config
     })
 }
 
+/// A position or index in a document, which [`MAX_TEXT_BYTES`] keeps within `u32`.
+fn pos(at: usize) -> u32 {
+    u32::try_from(at).expect("a document is at most MAX_TEXT_BYTES long")
+}
+
+fn node(kind: NodeKind, span: std::ops::Range<usize>, anchored: bool, contents: Contents) -> Node {
+    Node {
+        kind,
+        anchored,
+        start: pos(span.start),
+        end: pos(span.end),
+        contents,
+    }
+}
+
 fn kind_name(kind: NodeKind) -> &'static str {
     match kind {
         NodeKind::Scalar { .. } => "a scalar",
         NodeKind::Sequence { .. } => "a sequence",
         NodeKind::Mapping { .. } => "a mapping",
-        NodeKind::Alias { .. } => "an alias",
+        NodeKind::Alias => "an alias",
     }
 }
 
@@ -167,10 +188,10 @@ impl Builder {
     /// A scalar's value, as [`Document::scalar`] reads it.
     fn value<'t>(&'t self, text: &'t str, id: NodeId) -> &'t str {
         let node = &self.nodes[id];
-        match &node.contents {
-            Contents::Source => &text[node.span.clone()],
-            Contents::Decoded(range) => &self.values[range.clone()],
-            Contents::Children(_) | Contents::None => "",
+        match node.contents {
+            Contents::Source => &text[node.span()],
+            Contents::Decoded { start, end } => &self.values[start as usize..end as usize],
+            Contents::Children { .. } | Contents::Alias(_) => "",
         }
     }
 
@@ -209,14 +230,12 @@ impl Builder {
                 } else {
                     let at = self.values.len();
                     self.values.push_str(&value);
-                    Contents::Decoded(at..self.values.len())
+                    Contents::Decoded {
+                        start: pos(at),
+                        end: pos(self.values.len()),
+                    }
                 };
-                let node = Node {
-                    kind: NodeKind::Scalar { style },
-                    span,
-                    anchored: anchor > 0,
-                    contents,
-                };
+                let node = node(NodeKind::Scalar { style }, span, anchor > 0, contents);
                 let id = self.push(node, anchor, tag.map(|t| format!("{}{}", t.handle, t.suffix)));
                 self.attach(id);
             }
@@ -227,16 +246,17 @@ impl Builder {
                     start
                 };
                 let flow = text.as_bytes().get(vstart) == Some(if is_map { &b'{' } else { &b'[' });
-                let node = Node {
-                    kind: if is_map {
-                        NodeKind::Mapping { flow }
-                    } else {
-                        NodeKind::Sequence { flow }
-                    },
-                    span: vstart..vstart,
-                    anchored: anchor > 0,
-                    contents: Contents::Children(0..0),
+                let kind = if is_map {
+                    NodeKind::Mapping { flow }
+                } else {
+                    NodeKind::Sequence { flow }
                 };
+                let node = node(
+                    kind,
+                    vstart..vstart,
+                    anchor > 0,
+                    Contents::Children { start: 0, end: 0 },
+                );
                 let id = self.push(node, anchor, tag.map(|t| format!("{}{}", t.handle, t.suffix)));
                 self.stack.push(if is_map {
                     Frame::Mapping {
@@ -259,12 +279,7 @@ impl Builder {
                         message: "unknown anchor".into(),
                     });
                 };
-                let node = Node {
-                    kind: NodeKind::Alias { target },
-                    span: start..end,
-                    anchored: false,
-                    contents: Contents::None,
-                };
+                let node = node(NodeKind::Alias, start..end, false, Contents::Alias(pos(target)));
                 let id = self.push(node, 0, None);
                 self.attach(id);
             }
@@ -280,7 +295,7 @@ impl Builder {
             Some(Frame::Sequence { id, first }) => {
                 let at = self.items.len();
                 self.items.extend(self.open_items.drain(first..));
-                let last = self.items[at..].last().map(|&c| self.nodes[c].span.end);
+                let last = self.items[at..].last().map(|&c| self.nodes[c].end);
                 (id, at..self.items.len(), last)
             }
             Some(Frame::Mapping { id, first, .. }) => {
@@ -288,7 +303,7 @@ impl Builder {
                 self.entries.extend(self.open_entries.drain(first..));
                 let last = self.entries[at..]
                     .last()
-                    .map(|e| self.nodes[e.value].span.end.max(self.nodes[e.key].span.end));
+                    .map(|e| self.nodes[e.value].end.max(self.nodes[e.key].end));
                 (id, at..self.entries.len(), last)
             }
             None => return,
@@ -298,16 +313,19 @@ impl Builder {
             node.kind,
             NodeKind::Sequence { flow: true } | NodeKind::Mapping { flow: true }
         );
-        node.span.end = if flow {
-            end
+        node.end = if flow {
+            pos(end)
         } else {
-            last_child_end.unwrap_or(node.span.start)
+            last_child_end.unwrap_or(node.start)
         }
-        .max(node.span.start);
+        .max(node.start);
         if matches!(node.kind, NodeKind::Mapping { .. }) {
             self.check_duplicates(text, children.clone());
         }
-        self.nodes[id].contents = Contents::Children(children);
+        self.nodes[id].contents = Contents::Children {
+            start: pos(children.start),
+            end: pos(children.end),
+        };
         self.attach(id);
     }
 
@@ -359,9 +377,9 @@ impl Builder {
             };
             if let Some(&first) = seen.get(value) {
                 errors.push(ConfigError::DuplicateKey {
-                    location: self.locate(text, self.nodes[e.key].span.start),
+                    location: self.locate(text, self.nodes[e.key].span().start),
                     key: value.to_owned(),
-                    first: self.locate(text, self.nodes[first].span.start),
+                    first: self.locate(text, self.nodes[first].span().start),
                 });
             } else {
                 seen.insert(value, e.key);

@@ -117,43 +117,45 @@ enum Step<'d> {
     Index(usize),
 }
 
-/// Node ids follow document order, so ordered maps keyed by id yield references and notices
-/// already sorted by position.
-struct Walker<'d> {
-    doc: &'d Document,
-    max_depth: usize,
-    refs: BTreeMap<NodeId, Reference>,
-    notices: BTreeMap<NodeId, Notice>,
-    errors: Vec<ConfigError>,
-    visited: Vec<bool>,
-    path: Vec<Step<'d>>,
+/// The path from the root to the value being walked, also kept as text
+/// (`model_list[0].litellm_params.api_key`) so each reference copies it instead of formatting
+/// it again.
+#[derive(Default)]
+struct Path<'d> {
+    steps: Vec<Step<'d>>,
+    text: String,
+    /// The length of `text` before each step.
+    marks: Vec<usize>,
 }
 
-impl<'d> Walker<'d> {
-    /// `model_list[0].litellm_params.api_key`.
-    fn path_text(&self) -> String {
-        let mut text = String::new();
-        for step in &self.path {
-            match step {
-                Step::Key(key) => {
-                    if !text.is_empty() {
-                        text.push('.');
-                    }
-                    text.push_str(key);
+impl<'d> Path<'d> {
+    fn push(&mut self, step: Step<'d>) {
+        use std::fmt::Write as _;
+        self.marks.push(self.text.len());
+        match step {
+            Step::Key(key) => {
+                if !self.text.is_empty() {
+                    self.text.push('.');
                 }
-                Step::Index(i) => {
-                    text.push('[');
-                    text.push_str(&i.to_string());
-                    text.push(']');
-                }
+                self.text.push_str(key);
+            }
+            Step::Index(i) => {
+                let _ = write!(self.text, "[{i}]");
             }
         }
-        text
+        self.steps.push(step);
+    }
+
+    fn pop(&mut self) {
+        self.steps.pop();
+        if let Some(mark) = self.marks.pop() {
+            self.text.truncate(mark);
+        }
     }
 
     /// The innermost mapping key.
     fn last_key(&self) -> &'d str {
-        self.path
+        self.steps
             .iter()
             .rev()
             .find_map(|s| match s {
@@ -164,28 +166,44 @@ impl<'d> Walker<'d> {
     }
 }
 
+/// Node ids follow document order, so ordered maps keyed by id yield notices already sorted by
+/// position.
+struct Walker<'d> {
+    doc: &'d Document,
+    max_depth: usize,
+    refs: Vec<Reference>,
+    /// By node id: a reference was made of it (an anchored scalar is reached once per alias).
+    referenced: Vec<bool>,
+    notices: BTreeMap<NodeId, Notice>,
+    errors: Vec<ConfigError>,
+    visited: Vec<bool>,
+    path: Path<'d>,
+}
+
 impl Document {
     /// Find every reference with LiteLLM's rules; `max_depth` is LiteLLM's recursion limit.
     pub fn discover(&self, max_depth: usize) -> Discovery {
         let mut w = Walker {
             doc: self,
             max_depth,
-            refs: BTreeMap::new(),
+            refs: Vec::new(),
+            referenced: vec![false; self.len()],
             notices: BTreeMap::new(),
             errors: Vec::new(),
             visited: vec![false; self.len()],
-            path: Vec::new(),
+            path: Path::default(),
         };
         w.mapping(self.root(), 1);
         let Walker {
-            refs,
+            refs: mut references,
+            referenced,
             mut notices,
             mut errors,
             ..
         } = w;
-        notices.retain(|id, _| !refs.contains_key(id));
-        // Already in node order (document order); the stable sorts only confirm it in one pass.
-        let mut references: Vec<Reference> = refs.into_values().collect();
+        notices.retain(|&id, _| !referenced[id]);
+        // Mostly in document order already (merges and aliases can reach a node late); the
+        // stable sorts only confirm that in one pass.
         references.sort_by_key(|r| r.span.start);
         let mut notices: Vec<Notice> = notices.into_values().collect();
         notices.sort_by(|a, b| a.location.cmp(&b.location));
@@ -213,7 +231,7 @@ impl<'d> Walker<'d> {
         let Some(entries) = doc.entries(id) else {
             return;
         };
-        let skip_key_management = matches!(self.path.as_slice(), [Step::Key("general_settings")]);
+        let skip_key_management = matches!(self.path.steps.as_slice(), [Step::Key("general_settings")]);
         for &Entry { key, value } in entries {
             let key_text: &'d str = doc.scalar(key).unwrap_or("?");
             if key_text == "<<" {
@@ -271,7 +289,7 @@ impl<'d> Walker<'d> {
                     return;
                 }
                 let node = self.doc.node(target);
-                let bare_key = self.last_key();
+                let bare_key = self.path.last_key();
                 let name = reference::name_of(text).unwrap_or_default();
                 let tag = doc.tag(target);
                 if let Some(tag) = tag.filter(|t| *t != STR_TAG) {
@@ -293,24 +311,20 @@ impl<'d> Walker<'d> {
                         location: self.doc.location(target),
                         written: text.trim_end().to_owned(),
                     });
-                } else {
-                    if self.refs.contains_key(&target) {
-                        return;
-                    }
-                    let path = self.path_text();
-                    self.refs.entry(target).or_insert_with(|| Reference {
+                } else if !std::mem::replace(&mut self.referenced[target], true) {
+                    self.refs.push(Reference {
                         location: self.doc.location(target),
                         written: self.doc.source(target).to_owned(),
                         name,
                         node: target,
-                        span: node.span.clone(),
-                        path,
+                        span: node.span(),
+                        path: self.path.text.clone(),
                         style,
                         tagged: tag.is_some(),
                     });
                 }
             }
-            NodeKind::Alias { .. } => {}
+            NodeKind::Alias => {}
         }
     }
 
@@ -345,7 +359,7 @@ impl<'d> Walker<'d> {
                 NodeKind::Mapping { .. } => {
                     stack.extend(doc.entries(id).unwrap_or_default().iter().rev().map(|e| e.value));
                 }
-                NodeKind::Alias { .. } => {}
+                NodeKind::Alias => {}
             }
         }
     }

@@ -208,26 +208,26 @@ fn key_management_edits(doc: &Document) -> Result<Vec<Edit>, Location> {
             }
             let run_end = doc
                 .node(entries[j].value)
-                .span
+                .span()
                 .end
-                .max(doc.node(entries[j].key).span.end);
+                .max(doc.node(entries[j].key).span().end);
             let range = if j + 1 < entries.len() {
-                doc.node(entries[i].key).span.start..doc.node(entries[j + 1].key).span.start
+                doc.node(entries[i].key).span().start..doc.node(entries[j + 1].key).span().start
             } else if i > 0 {
                 doc.node(entries[i - 1].value)
-                    .span
+                    .span()
                     .end
-                    .max(doc.node(entries[i - 1].key).span.end)..run_end
+                    .max(doc.node(entries[i - 1].key).span().end)..run_end
             } else {
-                doc.node(entries[i].key).span.start..run_end
+                doc.node(entries[i].key).span().start..run_end
             };
             ranges.push((i, range));
             i = j + 1;
         }
     } else {
         for (i, e) in entries.iter().enumerate().filter(|(i, _)| is_removed(*i)) {
-            let start = doc.node(e.key).span.start;
-            let end = doc.node(e.value).span.end.max(doc.node(e.key).span.end);
+            let start = doc.node(e.key).span().start;
+            let end = doc.node(e.value).span().end.max(doc.node(e.key).span().end);
             let line = doc.lines().line_range(text, start);
             let start = if text[line.start..start].trim().is_empty() {
                 line.start
@@ -245,7 +245,7 @@ fn key_management_edits(doc: &Document) -> Result<Vec<Edit>, Location> {
     let mut edits = Vec::new();
     for (i, range) in ranges {
         // An anchor inside a removed entry may be used elsewhere; removing it would break the YAML.
-        if (0..doc.len()).any(|id| doc.node(id).anchored && range.contains(&doc.node(id).span.start)) {
+        if (0..doc.len()).any(|id| doc.node(id).anchored && range.contains(&doc.node(id).span().start)) {
             return Err(doc.location(entries[i].key));
         }
         edits.push(Edit {
@@ -255,7 +255,7 @@ fn key_management_edits(doc: &Document) -> Result<Vec<Edit>, Location> {
     }
     if !flow && removed.len() == entries.len() {
         // Leave `general_settings: {}` rather than a null LiteLLM would have to special-case.
-        let key_end = doc.node(general.key).span.end;
+        let key_end = doc.node(general.key).span().end;
         if let Some(colon) = text[key_end..].find(':') {
             let at = key_end + colon + 1;
             edits.push(Edit {

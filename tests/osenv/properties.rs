@@ -34,7 +34,7 @@ fn tree(doc: &Document, id: NodeId) -> serde_json::Value {
             .map(|e| (doc.scalar(e.key).unwrap_or("?").to_owned(), tree(doc, e.value)))
             .collect::<serde_json::Map<_, _>>()
             .into(),
-        NodeKind::Alias { .. } => unreachable!(),
+        NodeKind::Alias => unreachable!(),
     }
 }
 
