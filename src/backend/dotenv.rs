@@ -22,8 +22,9 @@ impl DotenvFile {
     pub fn parse(path: impl Into<Arc<str>>, text: &str) -> Result<Self, DotenvError> {
         let path = path.into();
         let lines = LineIndex::new(Arc::clone(&path), text);
-        let mut vars = HashMap::default();
         let lines_by_name = definition_lines(text);
+        // At most one variable per assignment line: sized once, not rehashed as it grows.
+        let mut vars = HashMap::with_capacity_and_hasher(lines_by_name.len(), rustc_hash::FxBuildHasher);
         for item in dotenvy::from_read_iter(text.as_bytes()) {
             match item {
                 Ok((name, value)) => {
@@ -74,7 +75,8 @@ impl DotenvFile {
 /// For each name, the last line that assigns it (later assignments win in dotenvy too); one
 /// pass over the file, so large files stay linear.
 fn definition_lines(text: &str) -> HashMap<&str, usize> {
-    let mut lines = HashMap::default();
+    let line_count = memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1;
+    let mut lines = HashMap::with_capacity_and_hasher(line_count, rustc_hash::FxBuildHasher);
     for (i, line) in text.lines().enumerate() {
         let line = line.trim_start();
         let line = line.strip_prefix("export ").map_or(line, str::trim_start);

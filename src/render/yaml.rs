@@ -31,11 +31,18 @@ impl Coercion {
     /// The boolean LiteLLM turns `value` into, if any.
     pub fn apply(self, value: &str) -> Option<bool> {
         match self {
-            Self::Environment => match value.trim().to_lowercase().as_str() {
-                "true" => Some(true),
-                "false" => Some(false),
-                _ => None,
-            },
+            // LiteLLM compares `value.lower()`; only ASCII letters lower-case into these words,
+            // and comparing in place makes no unwiped copy of the value.
+            Self::Environment => {
+                let value = value.trim();
+                if value.eq_ignore_ascii_case("true") {
+                    Some(true)
+                } else if value.eq_ignore_ascii_case("false") {
+                    Some(false)
+                } else {
+                    None
+                }
+            }
             Self::Manager => match value.trim_start_matches([' ', '\t']).trim_end() {
                 "True" => Some(true),
                 "False" => Some(false),
@@ -64,9 +71,28 @@ pub struct Rendered {
     pub kept_key_management: Option<Location>,
 }
 
-struct Edit {
+struct Edit<'a> {
     range: Range<usize>,
-    text: Zeroizing<String>,
+    text: Replacement<'a>,
+}
+
+/// What an edit writes.
+enum Replacement<'a> {
+    /// A value written as it is (a safe plain scalar): borrowed, so there is no copy to wipe.
+    Value(&'a str),
+    /// Fixed text: `null`, `true`/`false`, ` {}`, or nothing for a removed entry.
+    Fixed(&'static str),
+    /// A value quoted for YAML: a copy, wiped when dropped.
+    Quoted(Zeroizing<String>),
+}
+
+impl Replacement<'_> {
+    fn as_str(&self) -> &str {
+        match self {
+            Self::Value(text) | Self::Fixed(text) => text,
+            Self::Quoted(text) => text,
+        }
+    }
 }
 
 /// Render `doc` with each reference replaced by `value_of(reference)`; `None` writes `null`
@@ -81,12 +107,16 @@ pub fn render<'a>(
         .iter()
         .map(|r| {
             let text = match value_of(r) {
-                None => Zeroizing::new("null".to_owned()),
+                None => Replacement::Fixed("null"),
                 Some(v) => {
                     let coercion = if r.tagged { Coercion::Off } else { options.coercion };
                     match coercion.apply(v.expose()) {
-                        Some(b) => Zeroizing::new(b.to_string()),
-                        None => Zeroizing::new(scalar(v.expose()).into_owned()),
+                        Some(true) => Replacement::Fixed("true"),
+                        Some(false) => Replacement::Fixed("false"),
+                        None => match scalar(v.expose()) {
+                            Cow::Borrowed(value) => Replacement::Value(value),
+                            Cow::Owned(quoted) => Replacement::Quoted(Zeroizing::new(quoted)),
+                        },
                     }
                 }
             };
@@ -112,7 +142,7 @@ pub fn render<'a>(
             continue; // inside a removed entry
         }
         out.push_str(&src[at..edit.range.start]);
-        out.push_str(&edit.text);
+        out.push_str(edit.text.as_str());
         at = edit.range.end;
     }
     out.push_str(&src[at..]);
@@ -141,10 +171,9 @@ fn is_safe_plain(value: &str) -> bool {
         && value
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "_./+=-@".contains(c))
-        && !matches!(
-            value.to_ascii_lowercase().as_str(),
-            "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n" | "null"
-        )
+        && !["true", "false", "yes", "no", "on", "off", "y", "n", "null"]
+            .iter()
+            .any(|word| value.eq_ignore_ascii_case(word))
 }
 
 fn double_quoted(value: &str) -> String {
@@ -172,7 +201,7 @@ fn double_quoted(value: &str) -> String {
 
 /// Edits that remove the key-management keys from `general_settings`, so LiteLLM does not set
 /// up the manager again from the rendered config. `Err` when that would break an alias.
-fn key_management_edits(doc: &Document) -> Result<Vec<Edit>, Location> {
+fn key_management_edits(doc: &Document) -> Result<Vec<Edit<'static>>, Location> {
     let text = doc.text();
     let Some(general) = doc.get(doc.root(), "general_settings") else {
         return Ok(Vec::new());
@@ -250,7 +279,7 @@ fn key_management_edits(doc: &Document) -> Result<Vec<Edit>, Location> {
         }
         edits.push(Edit {
             range,
-            text: Zeroizing::new(String::new()),
+            text: Replacement::Fixed(""),
         });
     }
     if !flow && removed.len() == entries.len() {
@@ -260,7 +289,7 @@ fn key_management_edits(doc: &Document) -> Result<Vec<Edit>, Location> {
             let at = key_end + colon + 1;
             edits.push(Edit {
                 range: at..at,
-                text: Zeroizing::new(" {}".into()),
+                text: Replacement::Fixed(" {}"),
             });
         }
     }
