@@ -288,6 +288,17 @@ impl Session {
         })
     }
 
+    /// End a run whose process exits next. The document and the references are left to the
+    /// operating system: freeing 100,000 nodes and 10,000 references one by one only costs time
+    /// (about 5 % of a 10,000-reference render), and neither holds a resolved value. Everything
+    /// that does (the environment, the backends, the caller's resolution) is dropped as usual,
+    /// which wipes it.
+    pub fn finish(self) {
+        let Self { doc, discovery, .. } = self;
+        std::mem::forget(doc);
+        std::mem::forget(discovery);
+    }
+
     /// The unique names and their routes.
     pub fn plan(&self) -> Plan {
         let mut plan = Plan::new(&self.discovery.references, &self.km);
