@@ -78,7 +78,7 @@ fn display_name(path: &Path) -> Arc<str> {
 
 /// The largest input osenv reads (config, env file, template, value). LiteLLM configs are
 /// kilobytes; a hostile or mistaken multi-megabyte input is refused instead of parsed (the parse
-/// state is about 30 times the text).
+/// state is about 15 times the text).
 pub const MAX_INPUT_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Read a file, or stdin for `-`, up to [`MAX_INPUT_BYTES`].
