@@ -110,6 +110,15 @@ impl Node {
     pub fn span(&self) -> Range<usize> {
         self.start as usize..self.end as usize
     }
+
+    /// A scalar's value, from the document's text or its decoded values.
+    fn value<'d>(&self, text: &'d str, values: &'d str) -> Option<&'d str> {
+        match self.contents {
+            Contents::Source => Some(&text[self.span()]),
+            Contents::Decoded { start, end } => Some(&values[start as usize..end as usize]),
+            Contents::Children { .. } | Contents::Alias(_) => None,
+        }
+    }
 }
 
 /// A parsed config: source text, line index and the node tree.
@@ -207,12 +216,7 @@ impl Document {
     /// The string value of a scalar node (through aliases), if it is one: after YAML unescaping
     /// and folding.
     pub fn scalar(&self, id: NodeId) -> Option<&str> {
-        let node = &self.nodes[self.resolve_alias(id)];
-        match node.contents {
-            Contents::Source => Some(&self.text[node.span()]),
-            Contents::Decoded { start, end } => Some(&self.values[start as usize..end as usize]),
-            Contents::Children { .. } | Contents::Alias(_) => None,
-        }
+        self.nodes[self.resolve_alias(id)].value(&self.text, &self.values)
     }
 
     /// The items of a sequence node (through aliases), if it is one.

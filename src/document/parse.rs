@@ -187,12 +187,7 @@ impl Builder {
 
     /// A scalar's value, as [`Document::scalar`] reads it.
     fn value<'t>(&'t self, text: &'t str, id: NodeId) -> &'t str {
-        let node = &self.nodes[id];
-        match node.contents {
-            Contents::Source => &text[node.span()],
-            Contents::Decoded { start, end } => &self.values[start as usize..end as usize],
-            Contents::Children { .. } | Contents::Alias(_) => "",
-        }
+        self.nodes[id].value(text, &self.values).unwrap_or_default()
     }
 
     /// Handle one event; returns an error that stops parsing.
