@@ -145,6 +145,19 @@ fn exit_code_two_for_unusable_input() {
         "{}",
         run.stderr
     );
+    // The env file is parsed on a second thread while the config parses; when both are bad,
+    // the env file's error is still the one reported, every time.
+    for _ in 0..5 {
+        let run = osenv(dir.path())
+            .args(["render", "bad.yaml", "--env-file", "bad.env"])
+            .run();
+        run.code(2);
+        assert!(
+            run.stderr.contains("bad.env:1:1: invalid dotenv line") && !run.stderr.contains("bad.yaml"),
+            "{}",
+            run.stderr
+        );
+    }
     osenv(dir.path()).args(["render"]).run().code(2);
     osenv(dir.path()).args(["frobnicate"]).run().code(2);
     osenv(dir.path())
