@@ -63,8 +63,8 @@ impl Context {
 pub(crate) trait RequestFailure {
     /// Worth retrying (throttling, 5xx, a reset connection, a timeout).
     fn transient(&self) -> bool;
-    /// The failure for a request that got no answer within `after`.
-    fn timed_out(after: Duration) -> Self;
+    /// The failure for a request that got no answer in time; `message` says how long it waited.
+    fn timed_out(message: String) -> Self;
 }
 
 /// One request under the run's limits: a concurrency permit per attempt, the per-request
@@ -87,7 +87,10 @@ where
                 let _permit = ctx.limiter.acquire().await.expect("the run's limiter is never closed");
                 match tokio::time::timeout(ctx.request_timeout, op()).await {
                     Ok(result) => result,
-                    Err(_) => Err(E::timed_out(ctx.request_timeout)),
+                    Err(_) => Err(E::timed_out(format!(
+                        "no response within {}s",
+                        ctx.request_timeout.as_secs_f64()
+                    ))),
                 }
             },
         )

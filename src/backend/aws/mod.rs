@@ -269,15 +269,6 @@ impl fmt::Display for AwsFailure {
 impl std::error::Error for AwsFailure {}
 
 impl AwsFailure {
-    fn timeout(after: std::time::Duration) -> Self {
-        Self {
-            code: None,
-            message: format!("no response within {}s", after.as_secs_f64()),
-            status: None,
-            transient: true,
-        }
-    }
-
     /// Classify an SDK error. By value, so that it reads `map_err(AwsFailure::from_sdk)`.
     #[allow(clippy::needless_pass_by_value)]
     pub(crate) fn from_sdk<E>(err: SdkError<E, HttpResponse>) -> Self
@@ -387,8 +378,13 @@ impl RequestFailure for AwsFailure {
         self.transient
     }
 
-    fn timed_out(after: std::time::Duration) -> Self {
-        Self::timeout(after)
+    fn timed_out(message: String) -> Self {
+        Self {
+            code: None,
+            message,
+            status: None,
+            transient: true,
+        }
     }
 }
 

@@ -83,12 +83,12 @@ impl RequestFailure for AzureFailure {
         self.transient
     }
 
-    fn timed_out(after: Duration) -> Self {
+    fn timed_out(message: String) -> Self {
         Self {
             status: None,
             code: None,
             inner: None,
-            message: format!("no response within {}s", after.as_secs_f64()),
+            message,
             transient: true,
         }
     }

@@ -13,7 +13,6 @@ use crate::error::KeyError;
 use google_cloud_gax::error::Error as GaxError;
 use google_cloud_gax::error::rpc::Code;
 use std::fmt;
-use std::time::Duration;
 
 /// A failed Google API call, reduced to its status code and message.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,10 +40,10 @@ impl RequestFailure for GcpFailure {
         self.transient
     }
 
-    fn timed_out(after: Duration) -> Self {
+    fn timed_out(message: String) -> Self {
         Self {
             code: None,
-            message: format!("no response within {}s", after.as_secs_f64()),
+            message,
             transient: true,
         }
     }

@@ -22,7 +22,6 @@ use secret_path::SecretPath;
 use serde_json::Value;
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::OnceCell;
 
 const SYSTEM: &str = "hashicorp_vault";
@@ -74,10 +73,10 @@ impl RequestFailure for VaultFailure {
         self.transient
     }
 
-    fn timed_out(after: Duration) -> Self {
+    fn timed_out(message: String) -> Self {
         Self {
             status: None,
-            message: format!("no response within {}s", after.as_secs_f64()),
+            message,
             transient: true,
         }
     }
