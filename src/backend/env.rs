@@ -95,6 +95,26 @@ impl Environment {
         })
     }
 
+    /// The ciphertext a KMS backend (`system`, described as `backend`) decrypts: the value of
+    /// environment variable `variable`, and how errors about that value name where it came from.
+    #[cfg_attr(not(any(feature = "aws", feature = "gcp")), allow(dead_code))]
+    pub(crate) fn ciphertext(
+        &self,
+        variable: &str,
+        system: &str,
+        backend: &str,
+    ) -> Result<(SecretValue, String), KeyError> {
+        let Some((raw, origin)) = self.lookup(variable) else {
+            return Err(KeyError::NotFound {
+                within: format!(
+                    "{} ({system} decrypts the ciphertext in environment variable `{variable}`)",
+                    self.describe()
+                ),
+            });
+        };
+        Ok((raw?, format!("{backend} (ciphertext in `{variable}`, {origin})")))
+    }
+
     /// A configuration variable (an address, a region, a file name; not a secret): trimmed, and
     /// `None` when unset or blank.
     pub fn setting(&self, name: &str) -> Option<String> {

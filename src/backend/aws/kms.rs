@@ -61,16 +61,8 @@ impl Kms {
 
     async fn decrypt_key(&self, client: &Client, key: &str, ctx: &Context) -> Result<SecretValue, KeyError> {
         let variable = self.envelopes.source(key).unwrap_or(key);
-        let Some((raw, origin)) = self.env.lookup(variable) else {
-            return Err(KeyError::NotFound {
-                within: format!(
-                    "{} (aws_kms decrypts the ciphertext in environment variable `{variable}`)",
-                    self.env.describe()
-                ),
-            });
-        };
-        let within = format!("{} (ciphertext in `{variable}`, {origin})", self.describe());
-        let blob = decode_ciphertext(raw?.expose()).map_err(|reason| KeyError::InvalidValue {
+        let (raw, within) = self.env.ciphertext(variable, "aws_kms", &self.describe())?;
+        let blob = decode_ciphertext(raw.expose()).map_err(|reason| KeyError::InvalidValue {
             within: within.clone(),
             reason,
         })?;

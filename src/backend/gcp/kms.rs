@@ -144,16 +144,8 @@ impl GoogleKms {
         name: &str,
         ctx: &Context,
     ) -> Result<SecretValue, KeyError> {
-        let Some((raw, origin)) = self.env.lookup(name) else {
-            return Err(KeyError::NotFound {
-                within: format!(
-                    "{} (google_kms decrypts the ciphertext in environment variable `{name}`)",
-                    self.env.describe()
-                ),
-            });
-        };
-        let within = format!("{} (ciphertext in `{name}`, {origin})", self.describe());
-        let ciphertext = decode_ciphertext(raw?.expose()).map_err(|reason| KeyError::InvalidValue {
+        let (raw, within) = self.env.ciphertext(name, "google_kms", &self.describe())?;
+        let ciphertext = decode_ciphertext(raw.expose()).map_err(|reason| KeyError::InvalidValue {
             within: within.clone(),
             reason,
         })?;
