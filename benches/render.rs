@@ -6,13 +6,14 @@
 #![allow(missing_docs)]
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use osenv::Document;
-use osenv::backend::Environment;
-use osenv::render::yaml::{self, Coercion, RenderOptions};
-use osenv::resolve::{self, Plan, Purpose, ResolveOptions};
-use osenv::settings::KeyManagement;
+use osenv::environment::DotenvFile;
+use osenv::plan::Scope;
+use osenv::render::yaml::{self, RenderOptions};
+use osenv::resolve::Purpose;
+use osenv::{Document, Environment, Session};
 use std::fmt::Write as _;
 use std::hint::black_box;
+use std::sync::Arc;
 
 /// A LiteLLM config with `n` models, each with one reference (half of them shared names).
 fn config(n: usize) -> (String, Vec<(String, String)>) {
@@ -29,26 +30,16 @@ fn config(n: usize) -> (String, Vec<(String, String)>) {
     (text, env)
 }
 
-fn pipeline(text: &str, env: &Environment, rt: &tokio::runtime::Runtime) -> usize {
+fn pipeline(text: &str, env: &Arc<Environment>, rt: &tokio::runtime::Runtime) -> usize {
     let doc = Document::parse("bench.yaml", text.to_owned()).expect("valid");
-    let km = KeyManagement::from_document(&doc, env).expect("valid");
-    let refs = doc.discover(100).references;
-    let plan = Plan::new(&refs, &km);
-    let resolution = rt.block_on(resolve::resolve(
-        &plan,
-        env,
-        None,
-        &ResolveOptions::default(),
-        Purpose::Read,
-    ));
+    let session = Session::new(doc, Arc::clone(env)).expect("valid");
+    let plan = session.plan(Scope::References(session.references()));
+    let resolution = rt.block_on(session.resolve(plan, Purpose::Read));
     let out = yaml::render(
-        &doc,
-        &refs,
-        |r| resolution.get(&r.name)?.as_ref().ok(),
-        RenderOptions {
-            keep_key_management: false,
-            coercion: Coercion::Environment,
-        },
+        session.document(),
+        session.references(),
+        |r| resolution.value(&r.name),
+        RenderOptions::default(),
     );
     out.text.len()
 }
@@ -61,7 +52,7 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("render_from_environment");
     for n in [1_000, 10_000] {
         let (text, vars) = config(n);
-        let env = Environment::new(vars, vec![]);
+        let env = Arc::new(Environment::new(vars, vec![]));
         group.throughput(Throughput::Elements(n as u64));
         group.bench_with_input(BenchmarkId::from_parameter(n), &text, |b, text| {
             b.iter(|| black_box(pipeline(text, &env, &rt)));
@@ -91,7 +82,7 @@ fn bench(c: &mut Criterion) {
     group.bench_function(BenchmarkId::from_parameter(n), |b| {
         b.iter(|| {
             black_box(
-                osenv::backend::dotenv::DotenvFile::parse(".env", &text)
+                DotenvFile::parse(".env", &text)
                     .expect("valid")
                     .path()
                     .len(),

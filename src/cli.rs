@@ -1,8 +1,13 @@
-//! Command-line types (clap derive). Validation beyond parsing happens in `command`.
+//! Command-line types (clap derive) and their validation step: raw flags become the library's
+//! validated types ([`Limits`], [`Format`]) here, before any command runs.
 
-use crate::render::env_format::Format;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use osenv::backend::retry::RetryPolicy;
+use osenv::error::UsageError;
+use osenv::render::env_format::Format;
+use osenv::resolve::Limits;
 use std::path::PathBuf;
+use std::time::Duration;
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -101,6 +106,55 @@ pub struct LimitArgs {
     pub attempts: u32,
 }
 
+impl LimitArgs {
+    /// The run's validated limits.
+    pub fn limits(&self) -> Result<Limits, UsageError> {
+        let secs = |v: f64, flag: &'static str| {
+            if v.is_finite() && v > 0.0 && v <= 86_400.0 {
+                Ok(Duration::from_secs_f64(v))
+            } else {
+                Err(UsageError::Seconds { flag })
+            }
+        };
+        Ok(Limits {
+            concurrency: usize::from(self.concurrency),
+            request_timeout: secs(self.timeout, "timeout")?,
+            deadline: secs(self.deadline, "deadline")?,
+            retry: RetryPolicy {
+                attempts: self.attempts,
+                ..RetryPolicy::default()
+            },
+        })
+    }
+}
+
+/// `--format` of `osenv env`; the library's [`Format`] knows nothing of clap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// `NAME='value'` for dotenv loaders and `docker compose` `env_file`.
+    Dotenv,
+    /// `export NAME='value'` for a POSIX shell's `source` / `.`.
+    Shell,
+    /// `NAME=value` for `docker run --env-file` (values are taken verbatim, no quoting).
+    Docker,
+    /// A JSON object `{"NAME": "value"}`.
+    Json,
+    /// A Kubernetes `Secret` manifest with base64 `data`.
+    K8sSecret,
+}
+
+impl From<FormatArg> for Format {
+    fn from(arg: FormatArg) -> Self {
+        match arg {
+            FormatArg::Dotenv => Self::Dotenv,
+            FormatArg::Shell => Self::Shell,
+            FormatArg::Docker => Self::Docker,
+            FormatArg::Json => Self::Json,
+            FormatArg::K8sSecret => Self::K8sSecret,
+        }
+    }
+}
+
 /// `osenv render`.
 #[derive(Debug, Args)]
 pub struct RenderArgs {
@@ -129,8 +183,8 @@ pub struct EnvArgs {
     #[command(flatten)]
     pub config: ConfigArgs,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Dotenv)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = FormatArg::Dotenv)]
+    pub format: FormatArg,
     /// Write here (atomically, mode 0600) instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,

@@ -75,14 +75,14 @@ pub enum ConfigError {
         written: String,
     },
     /// `key_management_system` names no backend osenv knows.
-    #[error("{location}: unknown key_management_system `{value}`; expected one of: {valid}")]
+    #[error("{location}: unknown key_management_system `{value}`; expected one of: {}", valid.join(", "))]
     UnknownBackend {
         /// The value.
         location: Location,
         /// As written (after resolving `os.environ/`).
         value: String,
-        /// The valid values, comma separated.
-        valid: &'static str,
+        /// The valid values.
+        valid: &'static [&'static str],
     },
     /// A backend osenv knows but cannot use.
     #[error("{location}: key_management_system `{value}` {why}")]
@@ -207,6 +207,17 @@ pub enum BackendError {
         /// The deadline.
         seconds: u64,
     },
+    /// The backend answered for a different number of keys than it was asked for, so no answer
+    /// can be matched to its key.
+    #[error("{backend} answered for {answered} of {asked} names")]
+    Answers {
+        /// The backend.
+        backend: String,
+        /// Keys asked for.
+        asked: usize,
+        /// Results returned.
+        answered: usize,
+    },
     /// A request failed after retries.
     #[error("{backend}: request to {endpoint} failed after {attempts} attempt(s)")]
     Request {
@@ -252,7 +263,7 @@ pub enum BackendError {
 
 /// A reference that could not be resolved (exit code 1).
 #[derive(Debug, Error, Clone)]
-#[error("{location}: cannot resolve `{}`: {cause}", Shortened(written))]
+#[error("{location}: cannot resolve `{}`: {cause}", self.shown())]
 pub struct ReferenceError {
     /// Where the reference is.
     pub location: Location,
@@ -260,6 +271,23 @@ pub struct ReferenceError {
     pub written: String,
     /// Why.
     pub cause: KeyError,
+}
+
+impl ReferenceError {
+    /// The reference as written, cut after 200 characters so that a hostile config cannot flood
+    /// the terminal.
+    pub fn shown(&self) -> impl fmt::Display + '_ {
+        Shortened(&self.written)
+    }
+
+    /// The error for a `hosted_keys` entry `name` at `location` that no reference uses.
+    pub fn hosted(name: &str, location: &Location, cause: KeyError) -> Self {
+        Self {
+            location: location.clone(),
+            written: name.to_owned(),
+            cause,
+        }
+    }
 }
 
 /// An environment variable whose value could not be used (no config location exists for it).
@@ -293,6 +321,57 @@ pub struct IoError {
 pub struct DotenvError {
     /// The line (column 1).
     pub location: Location,
+}
+
+/// A command line that parsed but cannot be run (exit code 2).
+#[derive(Debug, Error)]
+pub enum UsageError {
+    /// A number of seconds out of range.
+    #[error("`--{flag}` must be a number of seconds between 0 and 86400")]
+    Seconds {
+        /// The flag, without `--`.
+        flag: &'static str,
+    },
+    /// The command reads a value from stdin, so the config cannot come from there too.
+    #[error("{command} reads the value from stdin, so the config cannot be `-`")]
+    StdinTaken {
+        /// The command.
+        command: &'static str,
+    },
+    /// `template - --config -`.
+    #[error("the template and the config cannot both be `-`")]
+    BothStdin,
+    /// `exec` without a command.
+    #[error("exec needs a command after `--`")]
+    NoCommand,
+    /// `encrypt` with nothing on stdin.
+    #[error("nothing to encrypt: stdin is empty")]
+    EmptyInput,
+    /// A value on stdin that is not text.
+    #[error("the value on stdin is not valid UTF-8")]
+    NotUtf8,
+    /// `encrypt --system aws_kms` without `--key-id`.
+    #[error("--key-id is required for aws_kms")]
+    MissingKeyId,
+    /// `encrypt --prefix` with another KMS.
+    #[error("--prefix is LiteLLM's AWS KMS convention; it needs --system aws_kms")]
+    PrefixNeedsAws,
+    /// A backend left out of this build.
+    #[error("this osenv build has no {what} (built without cargo feature `{feature}`)")]
+    NotBuilt {
+        /// The service.
+        what: &'static str,
+        /// The cargo feature.
+        feature: &'static str,
+    },
+    /// A Kubernetes object name that is not a DNS-1123 subdomain.
+    #[error("{flag} `{value}` is not a valid Kubernetes name (lowercase letters, digits, `-`, `.`)")]
+    KubernetesName {
+        /// The flag.
+        flag: &'static str,
+        /// The value given.
+        value: String,
+    },
 }
 
 /// Everything a command can fail with. [`Error::exit_code`] maps it to the documented codes.
@@ -331,8 +410,8 @@ pub enum Error {
     #[error("{0}")]
     Template(String),
     /// A usage error found after argument parsing.
-    #[error("{0}")]
-    Usage(String),
+    #[error(transparent)]
+    Usage(#[from] UsageError),
     /// The command for `exec` could not be started.
     #[error("cannot execute `{program}`")]
     Exec {
@@ -342,19 +421,6 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-}
-
-impl Error {
-    /// The process exit code: 2 for unusable input, 1 for failures to resolve or write,
-    /// 126/127 when `exec` cannot start its command (as shells do).
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            Self::Config(_) | Self::Input(_) | Self::Dotenv(_) | Self::Usage(_) => 2,
-            Self::Exec { source, .. } if source.kind() == std::io::ErrorKind::NotFound => 127,
-            Self::Exec { .. } => 126,
-            Self::Unresolved(..) | Self::Output(_) | Self::Backend(_) | Self::Format { .. } | Self::Template(_) => 1,
-        }
-    }
 }
 
 /// User input shown in a message, cut after 200 characters so that a hostile config cannot
@@ -383,55 +449,5 @@ impl<T: fmt::Display> fmt::Display for Joined<'_, T> {
             write!(f, "{item}")?;
         }
         Ok(())
-    }
-}
-
-impl Error {
-    /// The lines to print on stderr: one `error:` line per problem, sorted, then each distinct
-    /// backend failure's cause chain once (a failure shared by many references is one cause).
-    pub fn report(&self) -> Vec<String> {
-        let mut lines = Vec::new();
-        let chain = |lines: &mut Vec<String>, err: &dyn std::error::Error| {
-            let mut source = err.source();
-            while let Some(cause) = source {
-                lines.push(format!("  caused by: {cause}"));
-                source = cause.source();
-            }
-        };
-        match self {
-            Self::Config(items) => {
-                lines.extend(items.iter().map(|e| format!("error: {e}")));
-                if items.len() > 1 {
-                    lines.push(format!("error: the config has {} problems", items.len()));
-                }
-            }
-            Self::Unresolved(references, variables) => {
-                lines.extend(references.iter().map(|e| format!("error: {e}")));
-                lines.extend(variables.iter().map(|e| format!("error: {e}")));
-                let mut shown: Vec<&Arc<BackendError>> = Vec::new();
-                let causes = references
-                    .iter()
-                    .map(|e| &e.cause)
-                    .chain(variables.iter().map(|e| &e.cause));
-                for cause in causes {
-                    if let KeyError::Backend(cause) = cause
-                        && !shown.iter().any(|s| Arc::ptr_eq(s, cause))
-                    {
-                        shown.push(cause);
-                        lines.push(format!("error: {cause}"));
-                        chain(&mut lines, cause.as_ref());
-                    }
-                }
-                let count = references.len() + variables.len();
-                if count > 1 {
-                    lines.push(format!("error: {count} references could not be resolved"));
-                }
-            }
-            other => {
-                lines.push(format!("error: {other}"));
-                chain(&mut lines, other);
-            }
-        }
-        lines
     }
 }

@@ -2,39 +2,45 @@
 //! environment or a secret manager, in one deduplicated, batched pass, and writes the rendered
 //! config, an env file, or a process environment.
 //!
-//! The pipeline is a line: [`Document`] (text and spans) → [`Discovery`] (located references,
-//! LiteLLM's rules) → [`resolve::Resolution`] (values, through a [`Backend`]) →
-//! [`render::yaml::render`] (the same text with only the reference scalars changed).
+//! The pipeline is a line, and the modules follow it, each importing only those before it:
+//! [`input`] (files with a size bound) → [`environment`] (the run's input) → [`Document`]
+//! (text and spans) → [`references`] (located references, LiteLLM's walk) → [`settings`]
+//! (typed key management) → [`plan`] (unique names and routes) → [`backend`] (the sources,
+//! picked by [`backend::registry`]) → [`resolve`] (values) → [`render`] (the same text with
+//! only the reference scalars changed, or an env file). The command-line application is the
+//! `osenv` binary, not part of this API.
 //!
 //! ```
-//! use osenv::{Document, backend::Environment, resolve, render::yaml, settings::KeyManagement};
+//! use osenv::{Document, Environment, Session};
+//! use osenv::render::yaml::{RenderOptions, render};
 //!
-//! let doc = Document::parse("config.yaml", "model_list:\n  - model_name: gpt\n    litellm_params:\n      api_key: os.environ/OPENAI_API_KEY # from env\n".to_owned()).unwrap();
+//! let config = "model_list:\n  - model_name: gpt\n    litellm_params:\n      api_key: os.environ/OPENAI_API_KEY # from env\n";
 //! let env = Environment::new([("OPENAI_API_KEY", "sk-test")], vec![]);
-//! let km = KeyManagement::from_document(&doc, &env).unwrap();
-//! let refs = doc.discover(100).references;
-//! let plan = resolve::Plan::new(&refs, &km);
-//! let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-//! let res = rt.block_on(resolve::resolve(&plan, &env, None, &Default::default(), resolve::Purpose::Read));
-//! let out = yaml::render(&doc, &refs, |r| res.get(&r.name)?.as_ref().ok(),
-//!     yaml::RenderOptions { keep_key_management: false, coercion: yaml::Coercion::Environment });
+//! let session = Session::new(Document::parse("config.yaml", config.to_owned()).unwrap(), env.into()).unwrap();
+//! let resolution = session.resolve_blocking();
+//! assert!(resolution.errors().is_empty());
+//! let out = render(session.document(), session.references(), |r| resolution.value(&r.name), RenderOptions::default());
 //! assert!(out.text.contains("api_key: sk-test # from env"));
 //! ```
 
 pub mod backend;
-pub mod cli;
-pub mod command;
 pub mod document;
+pub mod environment;
 pub mod error;
+pub mod input;
 pub mod location;
-pub mod reference;
+pub mod plan;
+pub mod references;
 pub mod render;
 pub mod resolve;
-pub mod retry;
 pub mod secret;
+mod session;
 pub mod settings;
 
 pub use backend::Backend;
-pub use document::{Discovery, Document};
+pub use document::Document;
+pub use environment::Environment;
 pub use error::Error;
+pub use references::Discovery;
 pub use secret::SecretValue;
+pub use session::Session;

@@ -1,4 +1,8 @@
-//! The `osenv` binary: parse arguments, run, print errors once, exit with the documented code.
+//! The `osenv` binary: parse arguments, set up logging and the one runtime, run the command,
+//! print the report once, exit with the documented code.
+
+mod cli;
+mod command;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -6,15 +10,22 @@ use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
 fn main() -> ExitCode {
-    let cli = osenv::cli::Cli::parse();
+    let cli = cli::Cli::parse();
     init_logging(cli.verbose, cli.quiet);
-    match osenv::command::run(cli) {
+    let app = match command::App::new(command::Ui { quiet: cli.quiet }) {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime\n  caused by: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match command::run(cli, &app) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            for line in err.report() {
+            for line in command::report::lines(&err) {
                 eprintln!("{line}");
             }
-            ExitCode::from(err.exit_code())
+            ExitCode::from(command::report::exit_code(&err))
         }
     }
 }

@@ -1,37 +1,32 @@
-//! From references to values: dedupe names, route each to the environment or the manager,
-//! call each backend once with all its keys, under a deadline.
-//!
-//! Routing is LiteLLM's (`get_secret`): with a manager that reads, a name goes to it unless
-//! `hosted_keys` is set and does not list it; `hosted_keys` names are resolved even when no
-//! reference uses them, because LiteLLM looks them up itself. Unlike LiteLLM, a manager failure
-//! never falls back to the environment: it is an error the user sees.
+//! From a plan to values: environment names locally, manager names in one call to the backend,
+//! under a deadline. Unlike LiteLLM, a manager failure never falls back to the environment: it
+//! is an error the user sees.
 
-use crate::backend::envelope::Envelopes;
-use crate::backend::{Backend, Context, Environment};
-use crate::error::{BackendError, KeyError, ReferenceError};
-use crate::reference::{self, Reference};
-use crate::retry::RetryPolicy;
+use crate::backend::retry::RetryPolicy;
+use crate::backend::{Backend, Context};
+use crate::environment::Environment;
+use crate::error::{BackendError, KeyError, ReferenceError, VariableError};
+use crate::plan::{Plan, Route};
+use crate::references;
 use crate::secret::SecretValue;
-use crate::settings::KeyManagement;
 use rustc_hash::FxHashMap as HashMap;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// Limits for one run.
 #[derive(Debug, Clone)]
-pub struct ResolveOptions {
+pub struct Limits {
     /// Requests in flight at most.
     pub concurrency: usize,
     /// Timeout of one request.
     pub request_timeout: Duration,
-    /// Deadline for the whole resolution.
+    /// Deadline for the whole resolution (or write).
     pub deadline: Duration,
     /// Retries of transient failures.
     pub retry: RetryPolicy,
 }
 
-impl Default for ResolveOptions {
+impl Default for Limits {
     fn default() -> Self {
         Self {
             concurrency: 32,
@@ -42,143 +37,25 @@ impl Default for ResolveOptions {
     }
 }
 
-/// Where a name is read from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Route {
-    /// The process environment and `--env-file`s.
-    Environment,
-    /// The configured secret manager.
-    Manager,
-}
-
-/// One unique name to resolve.
-#[derive(Debug, Clone)]
-pub struct Planned {
-    /// Where it is read from.
-    pub route: Route,
-    /// Listed in `hosted_keys`.
-    pub hosted: bool,
-    /// Used by at least one reference.
-    pub referenced: bool,
-    /// Exported because LiteLLM decrypts its variable into the environment (`USE_AWS_KMS`),
-    /// though no reference uses it.
-    pub envelope: bool,
-}
-
-/// The unique names of a run and their routes, sorted by name.
-#[derive(Debug, Clone, Default)]
-pub struct Plan {
-    /// Name → plan.
-    pub names: BTreeMap<String, Planned>,
-}
-
-impl Plan {
-    /// Plan the references of a config under its key-management settings.
-    pub fn new(references: &[Reference], km: &KeyManagement) -> Self {
-        let route = |name: &str| {
-            if km.routes_to_manager(name) {
-                Route::Manager
-            } else {
-                Route::Environment
-            }
-        };
-        // Sorted and deduplicated first, so the map is built in one pass rather than by an
-        // insert per reference.
-        let mut unique: Vec<&str> = references.iter().map(|r| r.name.as_str()).collect();
-        unique.sort_unstable();
-        unique.dedup();
-        let mut names: BTreeMap<String, Planned> = unique
-            .into_iter()
-            .map(|name| {
-                let planned = Planned {
-                    route: route(name),
-                    hosted: false,
-                    referenced: true,
-                    envelope: false,
-                };
-                (name.to_owned(), planned)
-            })
-            .collect();
-        if km.system.is_some() {
-            for (name, _) in &km.hosted {
-                names
-                    .entry(name.clone())
-                    .or_insert_with(|| Planned {
-                        route: route(name),
-                        hosted: true,
-                        referenced: false,
-                        envelope: false,
-                    })
-                    .hosted = true;
-            }
-        }
-        Self { names }
+impl Limits {
+    /// The context a backend call runs in.
+    pub fn context(&self) -> Context {
+        Context::new(self.concurrency, self.request_timeout, self.retry)
     }
 
-    /// Route names whose variables hold KMS ciphertexts (LiteLLM's `USE_AWS_KMS` convention)
-    /// to the manager, which decrypts them.
-    pub fn route_envelopes(&mut self, envelopes: &Envelopes) {
-        for (name, planned) in &mut self.names {
-            if envelopes.source(name).is_some() {
-                planned.route = Route::Manager;
-            }
+    /// Run one backend operation (`backend` names it in the error) under the deadline.
+    pub async fn within_deadline<T>(
+        &self,
+        backend: &dyn Backend,
+        operation: impl Future<Output = Result<T, BackendError>>,
+    ) -> Result<T, BackendError> {
+        match tokio::time::timeout(self.deadline, operation).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(BackendError::Deadline {
+                backend: backend.describe(),
+                seconds: self.deadline.as_secs(),
+            }),
         }
-    }
-
-    /// Add every encrypted variable's name, for commands that export the whole environment
-    /// LiteLLM would see (`env`, `exec`).
-    pub fn add_envelopes(&mut self, envelopes: &Envelopes) {
-        for (name, _) in envelopes.iter() {
-            self.names.entry(name.to_owned()).or_insert(Planned {
-                route: Route::Manager,
-                hosted: false,
-                referenced: false,
-                envelope: true,
-            });
-        }
-    }
-}
-
-/// What a run found for each name.
-#[derive(Debug, Default)]
-pub struct Resolution {
-    values: HashMap<String, Result<SecretValue, KeyError>>,
-}
-
-impl Resolution {
-    /// The result for `name`.
-    pub fn get(&self, name: &str) -> Option<&Result<SecretValue, KeyError>> {
-        self.values.get(name)
-    }
-
-    /// One error per reference whose name did not resolve, sorted by location, plus hosted keys
-    /// that did not resolve (located at their `hosted_keys` entry).
-    pub fn errors(&self, references: &[Reference], km: &KeyManagement, plan: &Plan) -> Vec<ReferenceError> {
-        let mut errors: Vec<ReferenceError> = references
-            .iter()
-            .filter_map(|r| match self.values.get(&r.name) {
-                Some(Err(cause)) => Some(ReferenceError {
-                    location: r.location.clone(),
-                    written: r.written.clone(),
-                    cause: cause.clone(),
-                }),
-                _ => None,
-            })
-            .collect();
-        for (name, location) in &km.hosted {
-            let unreferenced = plan.names.get(name).is_some_and(|p| !p.referenced);
-            if let (true, Some(Err(cause))) = (unreferenced, self.values.get(name)) {
-                errors.push(ReferenceError {
-                    location: location.clone(),
-                    written: name.clone(),
-                    cause: cause.clone(),
-                });
-            }
-        }
-        errors.sort_by(|a, b| a.location.cmp(&b.location));
-        errors.dedup_by(|a, b| a.location == b.location);
-        errors
     }
 }
 
@@ -191,30 +68,113 @@ pub enum Purpose {
     Exists,
 }
 
-/// Resolve every planned name: environment names locally, manager names in one batch call.
-pub async fn resolve(
-    plan: &Plan,
-    env: &Environment,
-    manager: Option<&Arc<dyn Backend>>,
-    options: &ResolveOptions,
+/// What a run found for each planned name, with the plan it answers.
+#[derive(Debug)]
+pub struct Resolution<'a> {
+    plan: Plan<'a>,
+    env: &'a Environment,
+    values: HashMap<String, Result<SecretValue, KeyError>>,
+}
+
+impl<'a> Resolution<'a> {
+    /// The result for `name`.
+    pub fn get(&self, name: &str) -> Option<&Result<SecretValue, KeyError>> {
+        self.values.get(name)
+    }
+
+    /// The value of `name`, when it resolved.
+    pub fn value(&self, name: &str) -> Option<&SecretValue> {
+        self.values.get(name)?.as_ref().ok()
+    }
+
+    /// The plan this resolution answers.
+    pub fn plan(&self) -> &Plan<'a> {
+        &self.plan
+    }
+
+    /// One error per reference whose name did not resolve, plus `hosted_keys` entries no
+    /// reference uses that did not resolve (located at their entry), sorted by location.
+    pub fn errors(&self) -> Vec<ReferenceError> {
+        let mut errors: Vec<ReferenceError> = self
+            .plan
+            .references()
+            .iter()
+            .filter_map(|r| match self.values.get(&r.name) {
+                Some(Err(cause)) => Some(r.error(cause.clone())),
+                _ => None,
+            })
+            .collect();
+        for (name, location) in self.plan.hosted() {
+            let unreferenced = self.plan.get(name).is_some_and(|p| !p.referenced);
+            if let (true, Some(Err(cause))) = (unreferenced, self.values.get(name)) {
+                errors.push(ReferenceError::hosted(name, location, cause.clone()));
+            }
+        }
+        errors.sort_by(|a, b| a.location.cmp(&b.location));
+        errors.dedup_by(|a, b| a.location == b.location);
+        errors
+    }
+
+    /// Encrypted variables no reference uses that did not decrypt; they have no place in the
+    /// config to point at, so their errors name the variable. Sorted by name.
+    pub fn variable_errors(&self) -> Vec<VariableError> {
+        self.plan
+            .names()
+            .filter(|(_, p)| p.envelope)
+            .filter_map(|(name, _)| match self.values.get(name) {
+                Some(Err(cause)) => {
+                    let variable = self.plan.ciphertext_variable(name).unwrap_or(name).to_owned();
+                    let origin = self
+                        .env
+                        .lookup(&variable)
+                        .map_or_else(|| "unset".to_owned(), |(_, o)| o.to_string());
+                    Some(VariableError {
+                        variable,
+                        origin,
+                        cause: cause.clone(),
+                    })
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Every planned name that resolved, with its value, sorted by name.
+    pub fn exports(&self) -> Vec<(&str, &SecretValue)> {
+        self.plan
+            .names()
+            .filter_map(|(name, _)| match self.values.get(name) {
+                Some(Ok(value)) => Some((name, value)),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// Resolve every planned name: environment names locally, manager names in one call.
+pub async fn resolve<'a>(
+    plan: Plan<'a>,
+    env: &'a Environment,
+    manager: Option<&dyn Backend>,
+    limits: &Limits,
     purpose: Purpose,
-) -> Resolution {
-    let mut values = HashMap::with_capacity_and_hasher(plan.names.len(), rustc_hash::FxBuildHasher);
+) -> Resolution<'a> {
+    let mut values = HashMap::with_capacity_and_hasher(plan.len(), rustc_hash::FxBuildHasher);
     let mut remote = Vec::new();
-    for (name, planned) in &plan.names {
-        if let Err(reason) = reference::validate_name(name) {
-            values.insert(name.clone(), Err(KeyError::InvalidName { reason: reason.into() }));
+    for (name, planned) in plan.names() {
+        if let Err(reason) = references::validate_name(name) {
+            values.insert(name.to_owned(), Err(KeyError::InvalidName { reason: reason.into() }));
             continue;
         }
         match (planned.route, manager) {
-            (Route::Manager, Some(_)) => remote.push(name.clone()),
+            (Route::Manager, Some(_)) => remote.push(name.to_owned()),
             _ => {
-                values.insert(name.clone(), env.get(name));
+                values.insert(name.to_owned(), env.get(name));
             }
         }
     }
     if let (false, Some(manager)) = (remote.is_empty(), manager) {
-        let ctx = Context::new(options.concurrency, options.request_timeout, options.retry);
+        let ctx = limits.context();
         let call = async {
             match purpose {
                 Purpose::Read => manager.fetch(&remote, &ctx).await,
@@ -225,18 +185,21 @@ pub async fn resolve(
                 }),
             }
         };
-        let outcome = match tokio::time::timeout(options.deadline, call).await {
-            Ok(outcome) => outcome,
-            Err(_) => Err(BackendError::Deadline {
-                backend: manager.describe(),
-                seconds: options.deadline.as_secs(),
-            }),
-        };
-        match outcome {
-            Ok(results) => {
-                debug_assert_eq!(results.len(), remote.len());
-                values.extend(remote.into_iter().zip(results));
+        let outcome = limits.within_deadline(manager, call).await.and_then(|results| {
+            // The answer is matched to the names by position, so a backend that answers for
+            // more or fewer names than it was asked has answered for none of them reliably.
+            if results.len() == remote.len() {
+                Ok(results)
+            } else {
+                Err(BackendError::Answers {
+                    backend: manager.describe(),
+                    asked: remote.len(),
+                    answered: results.len(),
+                })
             }
+        });
+        match outcome {
+            Ok(results) => values.extend(remote.into_iter().zip(results)),
             Err(err) => {
                 let shared = Arc::new(err);
                 values.extend(
@@ -247,58 +210,107 @@ pub async fn resolve(
             }
         }
     }
-    Resolution { values }
+    Resolution { plan, env, values }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::memory::Memory;
     use crate::document::Document;
+    use crate::plan::Scope;
+    use crate::references::{Discovery, Reference};
+    use crate::settings::KeyManagement;
+    use crate::settings::envelope::Envelopes;
 
-    fn setup(src: &str) -> (Vec<Reference>, KeyManagement) {
+    fn setup(src: &str, env: &Environment) -> (Vec<Reference>, KeyManagement) {
         let doc = Document::parse("c.yaml", src.to_owned()).unwrap();
-        let km = KeyManagement::from_document(&doc, &Environment::default()).unwrap();
-        (doc.discover(100).references, km)
+        let km = KeyManagement::from_document(&doc, env).unwrap();
+        (Discovery::of(&doc, 100).references, km)
     }
 
-    #[test]
-    fn plans_unique_names_and_hosted_keys() {
-        let (refs, km) = setup(
-            "general_settings:\n  key_management_system: aws_secret_manager\n  key_management_settings:\n    hosted_keys: [A, H]\n\
-             a: os.environ/A\nb: os.environ/A\nc: os.environ/C\n",
-        );
-        let plan = Plan::new(&refs, &km);
-        let got: Vec<_> = plan
-            .names
-            .iter()
-            .map(|(n, p)| (n.as_str(), p.route, p.hosted, p.referenced))
-            .collect();
-        assert_eq!(
-            got,
-            [
-                ("A", Route::Manager, true, true),
-                ("C", Route::Environment, false, true),
-                ("H", Route::Manager, true, false)
-            ]
-        );
+    fn messages(errors: &[ReferenceError]) -> Vec<String> {
+        errors.iter().map(ToString::to_string).collect()
     }
 
     #[tokio::test]
     async fn missing_names_are_located_errors() {
-        let (refs, km) = setup("a: os.environ/A\nb: os.environ/B\nc: os.environ/\n");
-        let plan = Plan::new(&refs, &km);
         let env = Environment::new([("A", "1")], vec![]);
-        let resolution = resolve(&plan, &env, None, &ResolveOptions::default(), Purpose::Read).await;
-        let errors: Vec<String> = resolution
-            .errors(&refs, &km, &plan)
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+        let (refs, km) = setup("a: os.environ/A\nb: os.environ/B\nc: os.environ/\n", &env);
+        let envelopes = Envelopes::default();
+        let plan = Plan::new(Scope::References(&refs), &km, &envelopes);
+        let resolution = resolve(plan, &env, None, &Limits::default(), Purpose::Read).await;
         assert_eq!(
-            errors,
+            messages(&resolution.errors()),
             [
                 "c.yaml:2:4: cannot resolve `os.environ/B`: not found in the environment",
                 "c.yaml:3:4: cannot resolve `os.environ/`: invalid name: the name after `os.environ/` is empty",
+            ]
+        );
+    }
+
+    const HOSTED: &str = "general_settings:\n  key_management_system: hashicorp_vault\n  key_management_settings:\n    hosted_keys: [A, H]\n\
+                          a: os.environ/A\nb: os.environ/B\n";
+
+    #[tokio::test]
+    async fn hosted_keys_go_to_the_manager_and_the_rest_to_the_environment() {
+        let env = Environment::new([("A", "from-env"), ("B", "from-env")], vec![]);
+        let (refs, km) = setup(HOSTED, &env);
+        let manager = Memory::new([("A", "from-manager"), ("H", "hosted")]);
+        let envelopes = Envelopes::default();
+        let plan = Plan::new(Scope::Export(&refs), &km, &envelopes);
+        let resolution = resolve(plan, &env, Some(&manager), &Limits::default(), Purpose::Read).await;
+        let got: Vec<_> = resolution.exports().into_iter().map(|(n, v)| (n, v.expose())).collect();
+        assert_eq!(got, [("A", "from-manager"), ("B", "from-env"), ("H", "hosted")]);
+        assert_eq!(manager.asked(), [vec!["A".to_owned(), "H".to_owned()]]);
+    }
+
+    #[tokio::test]
+    async fn an_unreferenced_hosted_key_is_located_at_its_entry() {
+        let env = Environment::new([("B", "from-env")], vec![]);
+        let (refs, km) = setup(HOSTED, &env);
+        let manager = Memory::new([("A", "a")]);
+        let envelopes = Envelopes::default();
+        let plan = Plan::new(Scope::References(&refs), &km, &envelopes);
+        let resolution = resolve(plan, &env, Some(&manager), &Limits::default(), Purpose::Read).await;
+        assert_eq!(
+            messages(&resolution.errors()),
+            ["c.yaml:4:22: cannot resolve `H`: not found in memory (test)"]
+        );
+    }
+
+    #[tokio::test]
+    async fn write_only_reads_nothing_from_the_manager() {
+        let env = Environment::new([("A", "from-env")], vec![]);
+        let (refs, km) = setup(
+            "general_settings:\n  key_management_system: hashicorp_vault\n  key_management_settings: {access_mode: write_only}\na: os.environ/A\n",
+            &env,
+        );
+        let manager = Memory::new([("A", "from-manager")]);
+        let envelopes = Envelopes::default();
+        let plan = Plan::new(Scope::References(&refs), &km, &envelopes);
+        let resolution = resolve(plan, &env, Some(&manager), &Limits::default(), Purpose::Read).await;
+        assert_eq!(resolution.get("A").unwrap().as_ref().unwrap().expose(), "from-env");
+        assert!(manager.asked().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_backend_that_answers_short_fails_every_name_it_was_asked() {
+        let env = Environment::default();
+        let (refs, km) = setup(
+            "general_settings:\n  key_management_system: hashicorp_vault\na: os.environ/A\nb: os.environ/B\n",
+            &env,
+        );
+        let manager = Memory::new([("A", "a"), ("B", "b")]).answering_short();
+        let envelopes = Envelopes::default();
+        let plan = Plan::new(Scope::References(&refs), &km, &envelopes);
+        let resolution = resolve(plan, &env, Some(&manager), &Limits::default(), Purpose::Read).await;
+        assert!(resolution.exports().is_empty());
+        assert_eq!(
+            messages(&resolution.errors()),
+            [
+                "c.yaml:3:4: cannot resolve `os.environ/A`: memory (test) answered for 1 of 2 names",
+                "c.yaml:4:4: cannot resolve `os.environ/B`: memory (test) answered for 1 of 2 names",
             ]
         );
     }

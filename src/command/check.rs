@@ -1,11 +1,13 @@
 //! `osenv check`: every reference, where it is and where it resolves; never a value.
 
-use super::{Session, Ui, emit};
-use crate::backend::Backend;
+use super::App;
+use super::output::emit;
 use crate::cli::{CheckArgs, CheckFormat};
-use crate::error::Error;
-use crate::location::Location;
-use crate::resolve::{Purpose, Resolution, Route};
+use osenv::Session;
+use osenv::error::Error;
+use osenv::location::Location;
+use osenv::plan::{Route, Scope};
+use osenv::resolve::{Purpose, Resolution};
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -39,34 +41,33 @@ struct Warning {
     message: String,
 }
 
-pub(super) fn run(args: &CheckArgs, _ui: Ui) -> Result<(), Error> {
-    let session = Session::load(&args.config)?;
-    let plan = session.plan();
+pub(super) fn run(args: &CheckArgs, app: &App) -> Result<(), Error> {
+    let session = Session::load(&args.config.config, &args.config.env_files, args.config.limits.limits()?)?;
+    let plan = session.plan(Scope::References(session.references()));
     let resolution = if args.offline {
         None
     } else {
-        Some(session.resolve(&plan, Purpose::Exists))
+        Some(app.block_on(session.resolve(plan.clone(), Purpose::Exists)))
     };
+    let env = session.environment();
     let source = |name: &str, route: Route| match route {
-        Route::Manager => session.manager.as_ref().map_or_else(String::new, |m| m.describe()),
-        Route::Environment => session
-            .env
+        Route::Manager => session.manager().map_or_else(String::new, osenv::Backend::describe),
+        Route::Environment => env
             .lookup(name)
-            .map_or_else(|| session.env.describe(), |(_, origin)| origin.to_string()),
+            .map_or_else(|| env.describe(), |(_, origin)| origin.to_string()),
     };
     let status = |name: &str| -> (&'static str, Option<String>) {
-        match resolution.as_ref().and_then(|r: &Resolution| r.get(name)) {
+        match resolution.as_ref().and_then(|r| r.get(name)) {
             None => ("unchecked", None),
             Some(Ok(_)) => ("ok", None),
             Some(Err(e)) => ("error", Some(e.to_string())),
         }
     };
     let references: Vec<Row> = session
-        .discovery
-        .references
+        .references()
         .iter()
         .map(|r| {
-            let route = plan.names.get(&r.name).map_or(Route::Environment, |p| p.route);
+            let route = plan.get(&r.name).map_or(Route::Environment, |p| p.route);
             let (status, error) = status(&r.name);
             Row {
                 location: r.location.clone(),
@@ -80,13 +81,12 @@ pub(super) fn run(args: &CheckArgs, _ui: Ui) -> Result<(), Error> {
             }
         })
         .collect();
-    let hosted_keys: Vec<Row> = session
-        .km
-        .hosted
+    let hosted_keys: Vec<Row> = plan
+        .hosted()
         .iter()
-        .filter(|(name, _)| plan.names.get(name).is_some_and(|p| !p.referenced))
+        .filter(|(name, _)| plan.get(name).is_some_and(|p| !p.referenced))
         .map(|(name, location)| {
-            let route = plan.names.get(name).map_or(Route::Environment, |p| p.route);
+            let route = plan.get(name).map_or(Route::Environment, |p| p.route);
             let (status, error) = status(name);
             Row {
                 location: location.clone(),
@@ -101,29 +101,22 @@ pub(super) fn run(args: &CheckArgs, _ui: Ui) -> Result<(), Error> {
         })
         .collect();
     let mut warnings: Vec<Warning> = session
-        .discovery
-        .notices
+        .notices()
         .iter()
         .map(|n| Warning {
             location: n.location.clone(),
             message: format!("`{}` is not resolved: {}", n.written, n.kind),
         })
-        .chain(session.km.warnings.iter().map(|w| Warning {
+        .chain(session.key_management().warnings.iter().map(|w| Warning {
             location: w.location.clone(),
             message: w.message.clone(),
         }))
         .collect();
     warnings.sort_by(|a, b| a.location.cmp(&b.location));
-    let errors = resolution
-        .as_ref()
-        .map(|r| r.errors(&session.discovery.references, &session.km, &plan))
-        .unwrap_or_default();
+    let errors = resolution.as_ref().map(Resolution::errors).unwrap_or_default();
     let report = Report {
-        config: session.doc.file(),
-        backend: session
-            .manager
-            .as_ref()
-            .map_or_else(|| session.env.describe(), |m| m.describe()),
+        config: session.document().file(),
+        backend: session.backend_name(),
         ok: errors.is_empty(),
         references,
         hosted_keys,

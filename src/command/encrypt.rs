@@ -2,122 +2,104 @@
 //! the AWS CLI. The plaintext comes from stdin, never from argv, so it stays out of shell
 //! history and `ps`.
 
-use super::{Session, Ui, display_name, emit, load_environment, read_text, write::read_value};
-use crate::backend::Context;
+use super::App;
+use super::output::emit;
+use super::write::read_value;
 use crate::cli::{EncryptArgs, KmsSystem};
-use crate::error::Error;
-use crate::settings::KeyManagementSettings;
+use osenv::environment::Environment;
+use osenv::error::{Error, UsageError};
+use osenv::input::{self, display_name, read_text};
+use osenv::resolve::Limits;
+use osenv::secret::SecretValue;
+use osenv::settings::KeyManagementSettings;
+use osenv::settings::envelope::VALUE_PREFIX;
+use osenv::{Document, Session};
 use std::path::Path;
 use std::sync::Arc;
 
-pub(super) fn run(args: &EncryptArgs, _ui: Ui) -> Result<(), Error> {
+pub(super) fn run(args: &EncryptArgs, app: &App) -> Result<(), Error> {
     if args.prefix && args.system != KmsSystem::AwsKms {
-        return Err(Error::Usage(
-            "--prefix is LiteLLM's AWS KMS convention; it needs --system aws_kms".into(),
-        ));
+        return Err(UsageError::PrefixNeedsAws.into());
     }
-    let options = args.limits.options()?;
-    let env = Arc::new(load_environment(&args.env_files)?);
+    let limits = args.limits.limits()?;
+    let env = Arc::new(input::environment(&args.env_files)?);
     let settings: KeyManagementSettings = match &args.config {
         Some(path) if path == Path::new("-") => {
-            return Err(Error::Usage(
-                "encrypt reads the value from stdin, so the config cannot be `-`".into(),
-            ));
+            return Err(UsageError::StdinTaken { command: "encrypt" }.into());
         }
         Some(path) => {
-            Session::from_text(display_name(path), read_text(path)?, Arc::clone(&env), options.clone())?
-                .km
+            let doc = Document::parse(display_name(path), read_text(path)?).map_err(Error::Config)?;
+            Session::new(doc, Arc::clone(&env))
+                .map_err(Error::Config)?
+                .key_management()
                 .settings
+                .clone()
         }
         None => KeyManagementSettings::default(),
     };
     let value = read_value()?;
     if value.expose().is_empty() {
-        return Err(Error::Usage("nothing to encrypt: stdin is empty".into()));
+        return Err(UsageError::EmptyInput.into());
     }
-    let ctx = Context::new(options.concurrency, options.request_timeout, options.retry);
     let ciphertext = match args.system {
         KmsSystem::AwsKms => {
-            let key = args
-                .key_id
-                .as_deref()
-                .ok_or_else(|| Error::Usage("--key-id is required for aws_kms".into()))?;
-            aws(&settings, env, key, &value, &ctx, options.deadline)?
+            let key = args.key_id.as_deref().ok_or(UsageError::MissingKeyId)?;
+            aws(app, &settings, env, key, &value, &limits)?
         }
-        KmsSystem::GoogleKms => google(env, args.key_id.as_deref(), &value, &ctx, options.deadline)?,
+        KmsSystem::GoogleKms => google(app, env, args.key_id.as_deref(), &value, &limits)?,
     };
-    let prefix = if args.prefix {
-        crate::backend::envelope::VALUE_PREFIX
-    } else {
-        ""
-    };
+    let prefix = if args.prefix { VALUE_PREFIX } else { "" };
     emit(None, &format!("{prefix}{ciphertext}\n"))
-}
-
-/// Run one KMS call to completion under `--deadline`.
-#[cfg(any(feature = "aws", feature = "gcp"))]
-fn within_deadline(
-    kms: &dyn crate::backend::Backend,
-    deadline: std::time::Duration,
-    call: impl std::future::Future<Output = Result<String, crate::error::BackendError>>,
-) -> Result<String, Error> {
-    let result = super::block_on(async { tokio::time::timeout(deadline, call).await });
-    Ok(result.unwrap_or_else(|_| {
-        Err(crate::error::BackendError::Deadline {
-            backend: kms.describe(),
-            seconds: deadline.as_secs(),
-        })
-    })?)
 }
 
 #[cfg(feature = "aws")]
 fn aws(
+    app: &App,
     settings: &KeyManagementSettings,
-    env: Arc<crate::backend::Environment>,
+    env: Arc<Environment>,
     key_id: &str,
-    value: &crate::secret::SecretValue,
-    ctx: &Context,
-    deadline: std::time::Duration,
+    value: &SecretValue,
+    limits: &Limits,
 ) -> Result<String, Error> {
-    let kms = crate::backend::aws::kms::Kms::new(settings, env, crate::backend::envelope::Envelopes::default());
-    within_deadline(&kms, deadline, kms.encrypt(key_id, value, ctx))
+    let kms = osenv::backend::aws::kms::Kms::new(&settings.aws, env, osenv::settings::envelope::Envelopes::default());
+    let ctx = limits.context();
+    Ok(app.block_on(limits.within_deadline(&kms, kms.encrypt(key_id, value, &ctx)))?)
 }
 
 #[cfg(not(feature = "aws"))]
 fn aws(
+    _: &App,
     _: &KeyManagementSettings,
-    _: Arc<crate::backend::Environment>,
+    _: Arc<Environment>,
     _: &str,
-    _: &crate::secret::SecretValue,
-    _: &Context,
-    _: std::time::Duration,
+    _: &SecretValue,
+    _: &Limits,
 ) -> Result<String, Error> {
-    Err(Error::Usage(
-        "this osenv build has no AWS KMS (built without cargo feature `aws`)".into(),
-    ))
+    Err(UsageError::NotBuilt {
+        what: "AWS KMS",
+        feature: "aws",
+    }
+    .into())
 }
 
 #[cfg(feature = "gcp")]
 fn google(
-    env: Arc<crate::backend::Environment>,
+    app: &App,
+    env: Arc<Environment>,
     key: Option<&str>,
-    value: &crate::secret::SecretValue,
-    ctx: &Context,
-    deadline: std::time::Duration,
+    value: &SecretValue,
+    limits: &Limits,
 ) -> Result<String, Error> {
-    let kms = crate::backend::gcp::kms::GoogleKms::new(env);
-    within_deadline(&kms, deadline, kms.encrypt(key, value, ctx))
+    let kms = osenv::backend::gcp::kms::GoogleKms::new(env);
+    let ctx = limits.context();
+    Ok(app.block_on(limits.within_deadline(&kms, kms.encrypt(key, value, &ctx)))?)
 }
 
 #[cfg(not(feature = "gcp"))]
-fn google(
-    _: Arc<crate::backend::Environment>,
-    _: Option<&str>,
-    _: &crate::secret::SecretValue,
-    _: &Context,
-    _: std::time::Duration,
-) -> Result<String, Error> {
-    Err(Error::Usage(
-        "this osenv build has no Google Cloud KMS (built without cargo feature `gcp`)".into(),
-    ))
+fn google(_: &App, _: Arc<Environment>, _: Option<&str>, _: &SecretValue, _: &Limits) -> Result<String, Error> {
+    Err(UsageError::NotBuilt {
+        what: "Google Cloud KMS",
+        feature: "gcp",
+    }
+    .into())
 }

@@ -1,42 +1,41 @@
 //! `osenv env`: the resolved variables as an env file.
 
-use super::{Session, Ui, emit};
+use super::App;
+use super::output::emit;
+use super::report::tolerate_missing;
 use crate::cli::EnvArgs;
-use crate::error::Error;
-use crate::render::env_format::{self, Format, K8sOptions};
+use osenv::Session;
+use osenv::error::{Error, UsageError};
+use osenv::plan::Scope;
+use osenv::render::env_format::{self, Format, K8sField, K8sOptions};
+use osenv::resolve::Purpose;
 
-pub(super) fn run(args: &EnvArgs, ui: Ui) -> Result<(), Error> {
-    if args.format == Format::K8sSecret {
-        check_k8s_name("--secret-name", &args.secret_name)?;
-        if let Some(ns) = &args.namespace {
-            check_k8s_name("--namespace", ns)?;
-        }
-    }
-    let session = Session::load(&args.config)?;
-    let vars = session.exported(ui, args.allow_missing)?;
-    let refs: Vec<_> = vars.iter().map(|(name, value)| (name.as_str(), value)).collect();
+pub(super) fn run(args: &EnvArgs, app: &App) -> Result<(), Error> {
+    let format = Format::from(args.format);
     let k8s = K8sOptions {
         name: args.secret_name.clone(),
         namespace: args.namespace.clone(),
     };
-    let text = env_format::render(args.format, &refs, &k8s)?;
-    emit(args.output.as_deref(), &text)
-}
-
-/// A DNS-1123 subdomain, as Kubernetes requires for object names.
-fn check_k8s_name(flag: &str, name: &str) -> Result<(), Error> {
-    let ok = !name.is_empty()
-        && name.len() <= 253
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::Usage(format!(
-            "{flag} `{name}` is not a valid Kubernetes name (lowercase letters, digits, `-`, `.`)"
-        )))
+    // Checked before anything is read or resolved; the renderer checks again for itself.
+    if format == Format::K8sSecret {
+        k8s.validate().map_err(|field| UsageError::KubernetesName {
+            flag: match field {
+                K8sField::Name => "--secret-name",
+                K8sField::Namespace => "--namespace",
+            },
+            value: match field {
+                K8sField::Name => k8s.name.clone(),
+                K8sField::Namespace => k8s.namespace.clone().unwrap_or_default(),
+            },
+        })?;
     }
+    let session = Session::load(&args.config.config, &args.config.env_files, args.config.limits.limits()?)?;
+    let resolution = app.block_on(session.resolve(session.plan(Scope::Export(session.references())), Purpose::Read));
+    let variables = resolution.variable_errors();
+    if !variables.is_empty() {
+        return Err(Error::Unresolved(resolution.errors(), variables));
+    }
+    tolerate_missing(resolution.errors(), app.ui, args.allow_missing, "left out")?;
+    let text = env_format::render(format, &resolution.exports(), &k8s)?;
+    emit(args.output.as_deref(), &text)
 }

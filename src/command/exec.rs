@@ -1,21 +1,28 @@
 //! `osenv exec`: replace osenv with the command, the values in its environment only.
 
-use super::{Session, Ui};
+use super::App;
+use super::report::tolerate_missing;
 use crate::cli::ExecArgs;
-use crate::error::Error;
+use osenv::Session;
+use osenv::error::{Error, UsageError};
+use osenv::plan::Scope;
+use osenv::resolve::Purpose;
 
-pub(super) fn run(args: &ExecArgs, ui: Ui) -> Result<(), Error> {
-    let session = Session::load(&args.config)?;
-    let vars = session.exported(ui, args.allow_missing)?;
-    let (program, rest) = args
-        .command
-        .split_first()
-        .ok_or_else(|| Error::Usage("exec needs a command after `--`".into()))?;
+pub(super) fn run(args: &ExecArgs, app: &App) -> Result<(), Error> {
+    let (program, rest) = args.command.split_first().ok_or(UsageError::NoCommand)?;
+    let session = Session::load(&args.config.config, &args.config.env_files, args.config.limits.limits()?)?;
+    let resolution = app.block_on(session.resolve(session.plan(Scope::Export(session.references())), Purpose::Read));
+    let variables = resolution.variable_errors();
+    if !variables.is_empty() {
+        return Err(Error::Unresolved(resolution.errors(), variables));
+    }
+    tolerate_missing(resolution.errors(), app.ui, args.allow_missing, "left out")?;
     let mut command = std::process::Command::new(program);
     command.args(rest);
-    for (name, value) in &vars {
+    for (name, value) in resolution.exports() {
         command.env(name, value.expose());
     }
+    drop(resolution);
     drop(session);
     Err(Error::Exec {
         program: program.to_string_lossy().into_owned(),

@@ -5,13 +5,16 @@
 //! (bounded). Error messages have every resolved value scrubbed, since minijinja may quote a
 //! value it could not convert.
 
-use super::{Session, Ui, display_name, emit, load_environment, read_text};
+use super::App;
+use super::output::emit;
 use crate::cli::TemplateArgs;
-use crate::error::{Error, KeyError};
-use crate::render::env_format;
-use crate::resolve::{self, Plan, Planned, Purpose, Route};
-use crate::secret::SecretValue;
-use crate::settings::KeyManagement;
+use osenv::error::{Error, KeyError, UsageError};
+use osenv::input::{self, display_name, read_text};
+use osenv::plan::Scope;
+use osenv::render::env_format;
+use osenv::resolve::Purpose;
+use osenv::secret::SecretValue;
+use osenv::{Document, Session};
 use minijinja::{ErrorKind, UndefinedBehavior};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -21,24 +24,19 @@ const MAX_ROUNDS: usize = 8;
 
 type Known = BTreeMap<String, Result<SecretValue, KeyError>>;
 
-pub(super) fn run(args: &TemplateArgs, ui: Ui) -> Result<(), Error> {
+pub(super) fn run(args: &TemplateArgs, app: &App) -> Result<(), Error> {
     if args.template == Path::new("-") && args.config.as_deref() == Some(Path::new("-")) {
-        return Err(Error::Usage("the template and the config cannot both be `-`".into()));
+        return Err(UsageError::BothStdin.into());
     }
-    let options = args.limits.options()?;
-    let env = Arc::new(load_environment(&args.env_files)?);
-    let session = match &args.config {
-        Some(path) => Some(Session::from_text(
-            display_name(path),
-            read_text(path)?,
-            Arc::clone(&env),
-            options.clone(),
-        )?),
-        None => None,
-    };
-    let km = session.as_ref().map(|s| s.km.clone()).unwrap_or_default();
-    let manager = session.as_ref().and_then(|s| s.manager.clone());
-    let envelopes = session.as_ref().map(|s| s.envelopes.clone()).unwrap_or_default();
+    let limits = args.limits.limits()?;
+    let env = Arc::new(input::environment(&args.env_files)?);
+    // Without a config, a session of an empty one: every name comes from the environment.
+    let doc = match &args.config {
+        Some(path) => Document::parse(display_name(path), read_text(path)?),
+        None => Document::parse("<no config>", "{}".to_owned()),
+    }
+    .map_err(Error::Config)?;
+    let session = Session::new(doc, Arc::clone(&env)).map_err(Error::Config)?.with_limits(limits);
     let name = display_name(&args.template).to_string();
     let source = read_text(&args.template)?;
 
@@ -58,48 +56,22 @@ pub(super) fn run(args: &TemplateArgs, ui: Ui) -> Result<(), Error> {
         };
         if missing.is_empty() {
             let text = result.map_err(|e| template_error(&name, &e, &known.lock().expect("not poisoned")))?;
-            let _ = ui;
             return emit(args.output.as_deref(), &text);
         }
-        let mut plan = plan_for(&missing, &km);
-        plan.route_envelopes(&envelopes);
-        let resolution = super::block_on(resolve::resolve(&plan, &env, manager.as_ref(), &options, Purpose::Read));
+        let resolution = app.block_on(session.resolve(session.plan(Scope::Names(&missing)), Purpose::Read));
         let mut known = known.lock().expect("not poisoned");
-        for n in missing {
-            let value = resolution.get(&n).cloned().unwrap_or_else(|| {
+        for n in &missing {
+            let value = resolution.get(n).cloned().unwrap_or_else(|| {
                 Err(KeyError::NotFound {
-                    within: env.describe_backend(),
+                    within: env.describe(),
                 })
             });
-            known.insert(n, value);
+            known.insert(n.clone(), value);
         }
     }
     Err(Error::Template(format!(
         "{name}: secrets still requested after {MAX_ROUNDS} rounds of rendering"
     )))
-}
-
-fn plan_for(names: &[String], km: &KeyManagement) -> Plan {
-    let names = names
-        .iter()
-        .map(|n| {
-            let route = if km.routes_to_manager(n) {
-                Route::Manager
-            } else {
-                Route::Environment
-            };
-            (
-                n.clone(),
-                Planned {
-                    route,
-                    hosted: false,
-                    referenced: true,
-                    envelope: false,
-                },
-            )
-        })
-        .collect();
-    Plan { names }
 }
 
 fn render_once(

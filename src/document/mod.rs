@@ -6,9 +6,6 @@
 //! also keeps alias bombs from expanding.
 
 mod parse;
-mod walk;
-
-pub use walk::{DEFAULT_MAX_DEPTH, Discovery, KEY_MANAGEMENT_KEYS, Notice, NoticeKind, max_depth_from_env};
 
 use crate::location::{LineIndex, Location};
 use std::ops::Range;

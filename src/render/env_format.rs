@@ -11,7 +11,7 @@ use minijinja::{Environment, context};
 use zeroize::Zeroizing;
 
 /// An output format of `osenv env`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// `NAME='value'` for dotenv loaders and `docker compose` `env_file`.
     Dotenv,
@@ -91,6 +91,39 @@ pub struct K8sOptions {
     pub namespace: Option<String>,
 }
 
+/// Which Kubernetes name is not valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum K8sField {
+    /// `metadata.name`.
+    Name,
+    /// `metadata.namespace`.
+    Namespace,
+}
+
+impl K8sOptions {
+    /// Check that the name and namespace are DNS-1123 subdomains, as Kubernetes requires for
+    /// object names. The template writes them unquoted, so this check is what keeps a name
+    /// from adding YAML of its own.
+    pub fn validate(&self) -> Result<(), K8sField> {
+        let ok = |name: &str| {
+            !name.is_empty()
+                && name.len() <= 253
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+                && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+                && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+        };
+        if !ok(&self.name) {
+            return Err(K8sField::Name);
+        }
+        if self.namespace.as_deref().is_some_and(|ns| !ok(ns)) {
+            return Err(K8sField::Namespace);
+        }
+        Ok(())
+    }
+}
+
 /// POSIX shell single quoting: every byte literal, `'` written as `'\''`.
 pub fn shell_quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', "'\\''"))
@@ -141,6 +174,19 @@ pub fn environment() -> Environment<'static> {
 
 /// Render `vars` (sorted by name) in `format`.
 pub fn render(format: Format, vars: &[(&str, &SecretValue)], k8s: &K8sOptions) -> Result<Zeroizing<String>, Error> {
+    if format == Format::K8sSecret {
+        k8s.validate().map_err(|field| Error::Format {
+            name: match field {
+                K8sField::Name => k8s.name.clone(),
+                K8sField::Namespace => k8s.namespace.clone().unwrap_or_default(),
+            },
+            format: format.as_str(),
+            reason: match field {
+                K8sField::Name => "the Secret name is not a valid Kubernetes name (lowercase letters, digits, `-`, `.`)",
+                K8sField::Namespace => "the namespace is not a valid Kubernetes name (lowercase letters, digits, `-`, `.`)",
+            },
+        })?;
+    }
     for (name, value) in vars {
         format.check(name, value.expose()).map_err(|reason| Error::Format {
             name: (*name).to_owned(),
@@ -214,6 +260,19 @@ mod tests {
         assert!(one(Format::Shell, "app/db", "x").is_err());
         assert!(one(Format::K8sSecret, "app/db", "x").is_err());
         assert!(one(Format::Json, "app/db", "x").is_ok());
+    }
+
+    #[test]
+    fn the_renderer_refuses_kubernetes_names_that_would_add_yaml() {
+        let v = SecretValue::new("x");
+        for (name, namespace) in [("x\nkind: Pod", None), ("ok", Some("a: b")), ("Upper", None), ("", None)] {
+            let k8s = K8sOptions {
+                name: name.into(),
+                namespace: namespace.map(Into::into),
+            };
+            let err = render(Format::K8sSecret, &[("A", &v)], &k8s).unwrap_err().to_string();
+            assert!(err.contains("not a valid Kubernetes name"), "{err}");
+        }
     }
 
     #[test]

@@ -1,6 +1,4 @@
-//! Writing resolved values out: the config in place ([`yaml`]), env files ([`env_format`]),
-//! and the atomic file writer ([`output`]).
+//! Writing resolved values out: the config in place ([`yaml`]) and env files ([`env_format`]).
 
 pub mod env_format;
-pub mod output;
 pub mod yaml;

@@ -5,9 +5,9 @@
 //! double-quoted scalar with escapes. Either way it occupies exactly the old scalar's place, so
 //! a value containing `: `, `#`, quotes or newlines can never add a key.
 
-use crate::document::{Document, KEY_MANAGEMENT_KEYS, NodeKind};
+use crate::document::{Document, NodeKind};
 use crate::location::Location;
-use crate::reference::Reference;
+use crate::references::{KEY_MANAGEMENT_KEYS, Reference};
 use crate::secret::SecretValue;
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -53,13 +53,23 @@ impl Coercion {
     }
 }
 
-/// Options for [`render`].
+/// Options for [`render`]. The default removes the key-management settings and coerces as
+/// LiteLLM does with no manager reading.
 #[derive(Debug, Clone, Copy)]
 pub struct RenderOptions {
     /// Keep `key_management_system` and `key_management_settings` in the output.
     pub keep_key_management: bool,
     /// Which coercion to apply.
     pub coercion: Coercion,
+}
+
+impl Default for RenderOptions {
+    fn default() -> Self {
+        Self {
+            keep_key_management: false,
+            coercion: Coercion::Environment,
+        }
+    }
 }
 
 /// The rendered config; zeroized when dropped, since it holds secret values.

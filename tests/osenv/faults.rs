@@ -3,7 +3,7 @@
 //! deadline hold, every failure is located and names the backend, endpoint and attempts, and no
 //! output file is created or changed. Under load the concurrency bound holds.
 
-use crate::fault::{Fault, FaultProxy};
+use crate::fault_proxy::{Fault, FaultProxy};
 use crate::servers::{Moto, moto, runtime, server_url};
 use crate::support::{Run, osenv, workdir};
 use futures_util::StreamExt as _;
@@ -94,16 +94,16 @@ fn permanent_failures_are_not_retried_and_change_nothing() {
     out.code(1);
     assert_eq!(proxy.requests(), 1);
     assert!(
-        out.stderr
-            .contains("error: config.yaml:3:4: cannot resolve `os.environ/a`: "),
+        out.stderr.contains(&format!(
+            "error: aws_secret_manager ({}): request to {} BatchGetSecretValue failed after 1 attempt(s)\n",
+            proxy.url, proxy.url
+        )),
         "{}",
         out.stderr
     );
     assert!(
-        out.stderr.contains(&format!(
-            "aws_secret_manager ({}): request to {} BatchGetSecretValue failed after 1 attempt(s)",
-            proxy.url, proxy.url
-        )),
+        out.stderr
+            .contains("\n  --> config.yaml:3:4: cannot resolve `os.environ/a`"),
         "{}",
         out.stderr
     );

@@ -7,7 +7,7 @@ mod azure;
 mod canary;
 mod cli;
 #[cfg(all(feature = "aws", feature = "vault"))]
-mod fault;
+mod fault_proxy;
 #[cfg(all(feature = "aws", feature = "vault"))]
 mod faults;
 mod fixtures;

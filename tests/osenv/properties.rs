@@ -3,7 +3,8 @@
 
 use base64::Engine as _;
 use osenv::SecretValue;
-use osenv::backend::Environment;
+use osenv::Environment;
+use osenv::references::Discovery;
 use osenv::document::{Document, NodeId, NodeKind};
 use osenv::render::env_format::{self, Format, K8sOptions};
 use osenv::render::yaml::{self, Coercion, RenderOptions};
@@ -49,7 +50,7 @@ fn substitute(v: &mut serde_json::Value, secret: &str) {
 
 fn render(layout: &str, secret: &str) -> String {
     let doc = Document::parse("p.yaml", layout.to_owned()).unwrap();
-    let refs = doc.discover(100).references;
+    let refs = Discovery::of(&doc, 100).references;
     let value = SecretValue::new(secret);
     let out = yaml::render(
         &doc,

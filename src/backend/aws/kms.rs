@@ -9,11 +9,12 @@
 //! the variable, never a silent fallback to the ciphertext itself.
 
 use super::{AwsFailure, AwsSettings, Service, call};
-use crate::backend::envelope::{Envelopes, VALUE_PREFIX};
-use crate::backend::{Backend, Context, Environment, KeyResults};
+use crate::settings::envelope::{Envelopes, VALUE_PREFIX};
+use crate::backend::{Backend, Context, KeyResults};
+use crate::environment::Environment;
 use crate::error::{BackendError, KeyError};
 use crate::secret::SecretValue;
-use crate::settings::KeyManagementSettings;
+use crate::settings::AwsOptions;
 use async_trait::async_trait;
 use aws_sdk_kms::Client;
 use aws_sdk_kms::primitives::Blob;
@@ -37,7 +38,7 @@ pub struct Kms {
 impl Kms {
     /// Set up from the settings; `envelopes` are the `LITELLM_SECRET_AWS_KMS_*` variables in
     /// use. No I/O until the first request.
-    pub fn new(settings: &KeyManagementSettings, env: Arc<Environment>, envelopes: Envelopes) -> Self {
+    pub fn new(settings: &AwsOptions, env: Arc<Environment>, envelopes: Envelopes) -> Self {
         Self {
             aws: AwsSettings::new(Service::Kms, settings, &env),
             client: OnceCell::new(),

@@ -2,17 +2,18 @@
 //! from, and how a failed call is classified.
 //!
 //! The SDK's own retries are turned off: every request goes through the run's [`Context`]
-//! (concurrency bound, per-request timeout, [`crate::retry::RetryPolicy`]), so the attempts an
+//! (concurrency bound, per-request timeout, [`crate::backend::retry::RetryPolicy`]), so the attempts an
 //! error reports are the attempts made.
 
 pub mod kms;
 pub mod secrets_manager;
 
 pub(crate) use super::call;
-use super::{Environment, RequestFailure};
+use super::RequestFailure;
+use crate::environment::Environment;
 use crate::error::{BackendError, KeyError};
 use crate::secret::SecretValue;
-use crate::settings::KeyManagementSettings;
+use crate::settings::AwsOptions;
 use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider, error::CredentialsError, future};
@@ -76,11 +77,11 @@ impl fmt::Debug for AwsSettings {
 impl AwsSettings {
     /// LiteLLM's precedence: the settings field, then `AWS_REGION_NAME`, `AWS_REGION`,
     /// `AWS_DEFAULT_REGION`; then the AWS config file (profile) when the SDK loads.
-    pub(crate) fn new(service: Service, s: &KeyManagementSettings, env: &Environment) -> Self {
+    pub(crate) fn new(service: Service, s: &AwsOptions, env: &Environment) -> Self {
         let var = |name: &str| env.setting(name);
         let secret = |name: &str| env.get(name).ok().filter(|v| !v.expose().is_empty());
         let region = s
-            .aws_region_name
+            .region_name
             .clone()
             .or_else(|| var("AWS_REGION_NAME"))
             .or_else(|| var("AWS_REGION"))
@@ -98,16 +99,16 @@ impl AwsSettings {
             service,
             region,
             endpoint,
-            profile: s.aws_profile_name.clone().or_else(|| var("AWS_PROFILE_NAME")),
-            role_arn: s.aws_role_name.clone().or_else(|| var("AWS_ROLE_NAME")),
-            session_name: s.aws_session_name.clone().or_else(|| var("AWS_SESSION_NAME")),
-            external_id: s.aws_external_id.clone().or_else(|| var("AWS_EXTERNAL_ID")),
+            profile: s.profile_name.clone().or_else(|| var("AWS_PROFILE_NAME")),
+            role_arn: s.role_name.clone().or_else(|| var("AWS_ROLE_NAME")),
+            session_name: s.session_name.clone().or_else(|| var("AWS_SESSION_NAME")),
+            external_id: s.external_id.clone().or_else(|| var("AWS_EXTERNAL_ID")),
             web_identity_token: s
-                .aws_web_identity_token
+                .web_identity_token
                 .clone()
                 .map(SecretValue::new)
                 .or_else(|| secret("AWS_WEB_IDENTITY_TOKEN")),
-            sts_endpoint: s.aws_sts_endpoint.clone().or_else(|| var("AWS_STS_ENDPOINT")),
+            sts_endpoint: s.sts_endpoint.clone().or_else(|| var("AWS_STS_ENDPOINT")),
             static_keys,
             loaded_region: std::sync::OnceLock::new(),
         }
@@ -392,7 +393,7 @@ impl RequestFailure for AwsFailure {
 mod tests {
     use super::*;
     use crate::backend::Context;
-    use crate::retry::RetryPolicy;
+    use crate::backend::retry::RetryPolicy;
     use std::sync::atomic::{AtomicU32, Ordering};
     use std::time::Duration;
 

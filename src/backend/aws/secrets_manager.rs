@@ -9,10 +9,11 @@
 //! the batch API's 100 requests/s account quota.
 
 use super::{AwsFailure, AwsSettings, Service, call};
-use crate::backend::{Backend, Context, DeleteMode, Environment, KeyResults};
+use crate::backend::{Backend, Context, DeleteMode, KeyResults};
+use crate::environment::Environment;
 use crate::error::{BackendError, KeyError};
 use crate::secret::SecretValue;
-use crate::settings::KeyManagementSettings;
+use crate::settings::{AwsOptions, WrittenSecrets};
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::primitives::Blob;
@@ -48,16 +49,16 @@ struct WriteSettings {
 
 impl SecretsManager {
     /// Set up from the settings; no I/O until the first request.
-    pub fn new(settings: &KeyManagementSettings, env: &Environment) -> Self {
+    pub fn new(settings: &AwsOptions, written: &WrittenSecrets, env: &Environment) -> Self {
         Self {
             aws: AwsSettings::new(Service::SecretsManager, settings, env),
             client: OnceCell::new(),
             primary: settings.primary_secret_name.clone(),
-            batch: settings.aws_batch_reads,
+            batch: settings.batch_reads,
             batch_denied: AtomicBool::new(false),
             write: WriteSettings {
-                description: settings.description.clone(),
-                tags: settings
+                description: written.description.clone(),
+                tags: written
                     .tags
                     .iter()
                     .flatten()

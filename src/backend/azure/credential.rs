@@ -13,7 +13,7 @@
 //! 1 and 2 are chosen when their variables are set (also from `--env-file`); a half-set
 //! client-secret configuration is an error rather than a silent fall-through.
 
-use crate::backend::Environment;
+use crate::environment::Environment;
 use async_trait::async_trait;
 use azure_core::credentials::{AccessToken, Secret, TokenCredential, TokenRequestOptions};
 use azure_identity::{

@@ -11,10 +11,11 @@
 
 pub mod credential;
 
-use super::{Backend, Context, DeleteMode, Environment, KeyResults, RequestFailure, call};
+use super::{Backend, Context, DeleteMode, KeyResults, RequestFailure, call};
+use crate::environment::Environment;
 use crate::error::{BackendError, KeyError};
 use crate::secret::SecretValue;
-use crate::settings::KeyManagementSettings;
+use crate::settings::{AzureOptions, WrittenSecrets};
 use async_trait::async_trait;
 use azure_core::http::{ClientOptions, RetryOptions};
 use azure_security_keyvault_secrets::models::{
@@ -213,12 +214,12 @@ fn scope_for(uri: &str) -> String {
 
 impl KeyVault {
     /// Set up from the settings and environment; no I/O until the first request.
-    pub fn new(settings: &KeyManagementSettings, env: Arc<Environment>) -> Self {
+    pub fn new(settings: &AzureOptions, written: &WrittenSecrets, env: Arc<Environment>) -> Self {
         let uri = env.setting("AZURE_KEY_VAULT_URI");
         Self {
             uri,
-            map_to_dashes: settings.azure_map_to_dashes,
-            tags: settings.tags.clone().map(|t| t.into_iter().collect()),
+            map_to_dashes: settings.map_to_dashes,
+            tags: written.tags.clone().map(|t| t.into_iter().collect()),
             env,
             session: OnceCell::new(),
         }

@@ -8,7 +8,8 @@
 //! a failed decrypt is an error that names the variable, never the ciphertext used as the value.
 
 use super::{GcpFailure, no_retries, request_failed, setup_failed};
-use crate::backend::{Backend, Context, Environment, KeyResults, call};
+use crate::backend::{Backend, Context, KeyResults, call};
+use crate::environment::Environment;
 use crate::error::{BackendError, KeyError};
 use crate::secret::SecretValue;
 use async_trait::async_trait;

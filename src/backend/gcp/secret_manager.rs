@@ -8,7 +8,8 @@
 //! (LiteLLM turns them all into a silent fallback to the environment).
 
 use super::{GcpFailure, no_retries, request_failed, setup_failed};
-use crate::backend::{Backend, Context, DeleteMode, Environment, KeyResults, call};
+use crate::backend::{Backend, Context, DeleteMode, KeyResults, call};
+use crate::environment::Environment;
 use crate::error::{BackendError, KeyError};
 use crate::secret::SecretValue;
 use async_trait::async_trait;

@@ -3,9 +3,9 @@
 //! environment (process and `--env-file`).
 
 use super::secret_path::clean_component;
-use crate::backend::Environment;
+use crate::environment::Environment;
 use crate::secret::SecretValue;
-use crate::settings::KeyManagementSettings;
+use crate::settings::{VaultOptions, WrittenSecrets};
 use std::fmt;
 use std::path::PathBuf;
 
@@ -90,7 +90,7 @@ pub struct VaultConfig {
 
 impl VaultConfig {
     /// Read the settings.
-    pub fn new(settings: &KeyManagementSettings, env: &Environment) -> Self {
+    pub fn new(settings: &VaultOptions, written: &WrittenSecrets, env: &Environment) -> Self {
         let var = |name: &str| env.setting(name);
         let first = |names: &[&str]| names.iter().find_map(|n| var(n));
         let secret = |name: &str| env.get(name).ok().filter(|v| !v.expose().trim().is_empty());
@@ -151,13 +151,13 @@ impl VaultConfig {
             path_prefix: var("HCP_VAULT_PATH_PREFIX").and_then(|p| clean_component(&p)),
             client_identity,
             ca_cert: first(&["VAULT_CACERT"]).map(PathBuf::from),
-            field: settings.vault_field.clone(),
-            kv: if settings.vault_kv_version == 1 {
+            field: settings.field.clone(),
+            kv: if settings.kv_version == 1 {
                 KvVersion::V1
             } else {
                 KvVersion::V2
             },
-            description: settings.description.clone(),
+            description: written.description.clone(),
             skip_verify_requested: var("VAULT_SKIP_VERIFY")
                 .is_some_and(|v| !matches!(v.to_ascii_lowercase().as_str(), "0" | "false" | "no")),
         }
@@ -170,7 +170,8 @@ mod tests {
 
     fn config(vars: &[(&str, &str)]) -> VaultConfig {
         VaultConfig::new(
-            &KeyManagementSettings::default(),
+            &VaultOptions::default(),
+            &WrittenSecrets::default(),
             &Environment::new(vars.iter().copied(), vec![]),
         )
     }

@@ -11,10 +11,11 @@
 pub mod config;
 pub mod secret_path;
 
-use super::{Backend, Context, DeleteMode, Environment, KeyResults, RequestFailure, call};
+use super::{Backend, Context, DeleteMode, KeyResults, RequestFailure, call};
+use crate::environment::Environment;
 use crate::error::{BackendError, KeyError};
 use crate::secret::SecretValue;
-use crate::settings::KeyManagementSettings;
+use crate::settings::{VaultOptions, WrittenSecrets};
 use async_trait::async_trait;
 use config::{Auth, KvVersion, VaultConfig};
 use futures_util::future::join_all;
@@ -154,8 +155,8 @@ async fn send(ctx: &Context, make: impl Fn() -> reqwest::RequestBuilder) -> (Res
 
 impl Vault {
     /// Set up from the settings and the environment; no I/O until the first request.
-    pub fn new(settings: &KeyManagementSettings, env: &Environment) -> Self {
-        let config = VaultConfig::new(settings, env);
+    pub fn new(settings: &VaultOptions, written: &WrittenSecrets, env: &Environment) -> Self {
+        let config = VaultConfig::new(settings, written, env);
         if config.skip_verify_requested {
             tracing::warn!(
                 "VAULT_SKIP_VERIFY is ignored: osenv always verifies TLS (set VAULT_CACERT to trust a private CA)"
@@ -513,11 +514,15 @@ mod tests {
     use serde_json::json;
 
     fn vault(vars: &[(&str, &str)], kv: u8) -> Vault {
-        let settings = KeyManagementSettings {
-            vault_kv_version: kv,
-            ..KeyManagementSettings::default()
+        let settings = VaultOptions {
+            kv_version: kv,
+            ..VaultOptions::default()
         };
-        Vault::new(&settings, &Environment::new(vars.iter().copied(), vec![]))
+        Vault::new(
+            &settings,
+            &WrittenSecrets::default(),
+            &Environment::new(vars.iter().copied(), vec![]),
+        )
     }
 
     #[test]

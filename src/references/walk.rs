@@ -7,20 +7,21 @@
 //! reports the reference-looking values LiteLLM would leave alone as notices, so `check` can
 //! warn about them.
 
-use super::{Document, Entry, NodeId, NodeKind, STR_TAG};
+use super::{self as reference, Reference};
+use crate::document::{Document, Entry, NodeId, NodeKind, STR_TAG};
+use crate::environment::Environment;
 use crate::error::ConfigError;
 use crate::location::Location;
-use crate::reference::{self, Reference};
 use std::collections::{BTreeMap, HashSet};
 
 /// LiteLLM's default recursion limit for resolving references.
 pub const DEFAULT_MAX_DEPTH: usize = 100;
 
-/// The recursion limit LiteLLM would use in this environment (`DEFAULT_MAX_RECURSE_DEPTH`).
-pub fn max_depth_from_env() -> usize {
-    std::env::var("DEFAULT_MAX_RECURSE_DEPTH")
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
+/// The recursion limit LiteLLM would use in `env` (`DEFAULT_MAX_RECURSE_DEPTH`, read like every
+/// other LiteLLM variable, so an `--env-file` can set it too).
+pub fn max_depth(env: &Environment) -> usize {
+    env.setting("DEFAULT_MAX_RECURSE_DEPTH")
+        .and_then(|v| v.parse().ok())
         .unwrap_or(DEFAULT_MAX_DEPTH)
 }
 
@@ -180,22 +181,23 @@ struct Walker<'d> {
     path: Path<'d>,
 }
 
-impl Document {
-    /// Find every reference with LiteLLM's rules; `max_depth` is LiteLLM's recursion limit.
-    pub fn discover(&self, max_depth: usize) -> Discovery {
+impl Discovery {
+    /// Find every reference in `doc` with LiteLLM's rules; `max_depth` is LiteLLM's recursion
+    /// limit ([`max_depth`]).
+    pub fn of(doc: &Document, max_depth: usize) -> Self {
         let mut w = Walker {
-            doc: self,
+            doc,
             max_depth,
             // A model list has about one reference per ten nodes; reserving that up front saves
             // copying a large list as it grows (untouched capacity costs no memory).
-            refs: Vec::with_capacity(self.len() / 10),
-            referenced: vec![false; self.len()],
+            refs: Vec::with_capacity(doc.len() / 10),
+            referenced: vec![false; doc.len()],
             notices: BTreeMap::new(),
             errors: Vec::new(),
-            visited: vec![false; self.len()],
+            visited: vec![false; doc.len()],
             path: Path::default(),
         };
-        w.mapping(self.root(), 1);
+        w.mapping(doc.root(), 1);
         let Walker {
             refs: mut references,
             referenced,
@@ -372,9 +374,7 @@ mod tests {
     use super::*;
 
     fn discover(src: &str) -> Discovery {
-        Document::parse("t.yaml", src.to_owned())
-            .unwrap()
-            .discover(DEFAULT_MAX_DEPTH)
+        Discovery::of(&Document::parse("t.yaml", src.to_owned()).unwrap(), DEFAULT_MAX_DEPTH)
     }
 
     #[test]
@@ -414,8 +414,8 @@ mod tests {
     fn respects_litellm_depth_limit() {
         let deep = "a:\n  b:\n    c: os.environ/X\n";
         let doc = Document::parse("t.yaml", deep.to_owned()).unwrap();
-        assert_eq!(doc.discover(3).references.len(), 1);
-        let d = doc.discover(2);
+        assert_eq!(Discovery::of(&doc, 3).references.len(), 1);
+        let d = Discovery::of(&doc, 2);
         assert!(d.references.is_empty());
         assert_eq!(d.notices[0].kind, NoticeKind::TooDeep { limit: 2 });
     }

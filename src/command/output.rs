@@ -1,12 +1,30 @@
-//! Atomic output files: a temp file in the target's directory, mode 0600, fsync, rename.
+//! Where output goes: stdout, or an atomic output file (a temp file in the target's directory,
+//! mode 0600, fsync, rename).
 //!
 //! The temp file is created with `O_EXCL` under a random name, so a symlink planted at a
 //! predictable path cannot redirect the write. On any error the temp file is removed and the
 //! target is untouched; readers see the old file or the whole new one, never a part.
 
-use crate::error::IoError;
+use osenv::error::{Error, IoError};
 use std::io::Write;
 use std::path::Path;
+
+/// Write `text` to `output` atomically, or to stdout.
+pub(crate) fn emit(output: Option<&Path>, text: &str) -> Result<(), Error> {
+    if let Some(path) = output {
+        return write_atomic(path, text.as_bytes()).map_err(Error::Output);
+    }
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|source| {
+            Error::Output(IoError {
+                verb: "cannot write",
+                path: "<stdout>".into(),
+                source,
+            })
+        })
+}
 
 /// Write `contents` to `path` atomically with mode 0600.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), IoError> {

@@ -1,6 +1,12 @@
-//! What an `os.environ/` reference is: a located scalar and the name LiteLLM derives from it.
+//! From a document to located references: what an `os.environ/` reference is (a located scalar
+//! and the name LiteLLM derives from it), and LiteLLM's walk that finds them ([`Discovery`]).
+
+mod walk;
+
+pub use walk::{DEFAULT_MAX_DEPTH, Discovery, KEY_MANAGEMENT_KEYS, Notice, NoticeKind, max_depth};
 
 use crate::document::{NodeId, ScalarStyle};
+use crate::error::{KeyError, ReferenceError};
 use crate::location::Location;
 use std::ops::Range;
 
@@ -26,6 +32,18 @@ pub struct Reference {
     pub style: ScalarStyle,
     /// Written with an explicit `!!str` tag: the author asked for a string, so no coercion.
     pub tagged: bool,
+}
+
+impl Reference {
+    /// The error for this reference, which could not be resolved because of `cause`: located
+    /// where the reference is, showing it as written.
+    pub fn error(&self, cause: KeyError) -> ReferenceError {
+        ReferenceError {
+            location: self.location.clone(),
+            written: self.written.clone(),
+            cause,
+        }
+    }
 }
 
 /// The name a reference value stands for, if the value is a reference.

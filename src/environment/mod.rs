@@ -1,14 +1,19 @@
-//! The local backend: the process environment plus `--env-file` dotenv files.
+//! The run's input: the process environment plus `--env-file` dotenv files.
+//!
+//! Everything above reads it: the settings resolve their `os.environ/` values here, the
+//! backends read their configuration variables here, and names that no manager serves are
+//! looked up here. It sits below all of them and knows none of them.
 //!
 //! The process environment wins over files, and a later file wins over an earlier one, which is
 //! how dotenv loaders and `docker compose` treat an `.env` file: an explicit variable in the
 //! shell is never silently replaced by a file.
 
-use super::dotenv::DotenvFile;
-use super::{Backend, Context, KeyResults};
-use crate::error::{BackendError, KeyError};
+mod dotenv;
+
+pub use dotenv::DotenvFile;
+
+use crate::error::KeyError;
 use crate::secret::SecretValue;
-use async_trait::async_trait;
 use rustc_hash::FxHashMap as HashMap;
 use std::ffi::OsString;
 use std::sync::Arc;
@@ -134,29 +139,14 @@ impl Environment {
         }
     }
 
-    /// How messages name this environment (the same text as [`Backend::describe`]).
-    pub fn describe_backend(&self) -> String {
-        Backend::describe(self)
-    }
-
-    fn describe_files(&self) -> String {
-        let files: Vec<&str> = self.files.iter().map(|f| &**f.path()).collect();
-        files.join(", ")
-    }
-}
-
-#[async_trait]
-impl Backend for Environment {
-    fn describe(&self) -> String {
+    /// How messages name this environment: `the environment`, or `the environment or a.env, b.env`.
+    pub fn describe(&self) -> String {
         if self.files.is_empty() {
             "the environment".into()
         } else {
-            format!("the environment or {}", self.describe_files())
+            let files: Vec<&str> = self.files.iter().map(|f| &**f.path()).collect();
+            format!("the environment or {}", files.join(", "))
         }
-    }
-
-    async fn fetch(&self, keys: &[String], _ctx: &Context) -> Result<KeyResults<SecretValue>, BackendError> {
-        Ok(keys.iter().map(|k| self.get(k)).collect())
     }
 }
 

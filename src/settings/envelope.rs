@@ -1,4 +1,5 @@
-//! LiteLLM's AWS KMS "v2" environment convention (`USE_AWS_KMS=True`).
+//! LiteLLM's AWS KMS "v2" environment convention (`USE_AWS_KMS=True`), the whole rule in one
+//! place: which variables are ciphertexts, what they are exported as, and when the rule applies.
 //!
 //! LiteLLM decrypts, before it reads the config, every environment variable whose name starts
 //! with `LITELLM_SECRET_AWS_KMS` (case-insensitive) or whose value starts with `aws_kms/`, and
@@ -6,7 +7,9 @@
 //! same name. osenv finds the same variables here and routes those names to the KMS backend,
 //! so they are decrypted in the run's one concurrent pass and every failure is reported.
 
-use super::Environment;
+use super::{KeyManagement, KeyManagementSystem, Selected};
+use crate::environment::Environment;
+use crate::error::ConfigError;
 use std::collections::BTreeMap;
 
 /// The value prefix that marks a ciphertext.
@@ -26,6 +29,26 @@ pub struct Envelopes {
 }
 
 impl Envelopes {
+    /// The encrypted variables this run decrypts. LiteLLM decrypts them when `USE_AWS_KMS=True`;
+    /// with `key_management_system: aws_kms` osenv does the same without the switch. The switch
+    /// with another manager is refused: osenv reads from one backend per run.
+    pub fn for_run(env: &Environment, km: &KeyManagement) -> Result<Self, ConfigError> {
+        let switched_on = Self::switched_on(env);
+        match &km.selected {
+            Some(Selected {
+                system: KeyManagementSystem::AwsKms,
+                ..
+            }) => Ok(Self::scan(env)),
+            None if switched_on => Ok(Self::scan(env)),
+            Some(Selected { system, location }) if switched_on => Err(ConfigError::UnsupportedBackend {
+                location: location.clone(),
+                value: system.as_str().to_owned(),
+                why: "cannot be combined with USE_AWS_KMS=True: osenv reads from one backend per run (unset USE_AWS_KMS, or use key_management_system: aws_kms)",
+            }),
+            _ => Ok(Self::default()),
+        }
+    }
+
     /// Find LiteLLM's encrypted variables in `env`.
     pub fn scan(env: &Environment) -> Self {
         let mut targets = BTreeMap::new();
@@ -46,7 +69,7 @@ impl Envelopes {
     }
 
     /// Whether LiteLLM's switch is on in `env`.
-    pub fn switched_on(env: &Environment) -> bool {
+    fn switched_on(env: &Environment) -> bool {
         env.get(SWITCH).is_ok_and(|v| v.expose() == "True")
     }
 

@@ -1,0 +1,60 @@
+//! An in-memory backend for unit tests of routing and of the resolver's contract: it records
+//! what it was asked and can be made to break the one-result-per-key rule.
+
+use super::{Backend, Context, KeyResults};
+use crate::error::{BackendError, KeyError};
+use crate::secret::SecretValue;
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+/// Secrets held in a map.
+#[derive(Debug, Default)]
+pub(crate) struct Memory {
+    values: BTreeMap<String, String>,
+    asked: Mutex<Vec<Vec<String>>>,
+    short: bool,
+}
+
+impl Memory {
+    pub(crate) fn new<'a>(values: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        Self {
+            values: values.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+            ..Self::default()
+        }
+    }
+
+    /// Answer one result fewer than asked, as a broken backend would.
+    pub(crate) fn answering_short(mut self) -> Self {
+        self.short = true;
+        self
+    }
+
+    /// The keys of every call so far.
+    pub(crate) fn asked(&self) -> Vec<Vec<String>> {
+        self.asked.lock().expect("not poisoned").clone()
+    }
+}
+
+#[async_trait]
+impl Backend for Memory {
+    fn describe(&self) -> String {
+        "memory (test)".into()
+    }
+
+    async fn fetch(&self, keys: &[String], _ctx: &Context) -> Result<KeyResults<SecretValue>, BackendError> {
+        self.asked.lock().expect("not poisoned").push(keys.to_vec());
+        let answered = if self.short { keys.len().saturating_sub(1) } else { keys.len() };
+        Ok(keys[..answered]
+            .iter()
+            .map(|k| {
+                self.values
+                    .get(k)
+                    .map(|v| SecretValue::new(v.as_str()))
+                    .ok_or_else(|| KeyError::NotFound {
+                        within: self.describe(),
+                    })
+            })
+            .collect())
+    }
+}

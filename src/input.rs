@@ -1,0 +1,81 @@
+//! Reading what the user hands osenv (configs, env files, templates, stdin) with one size bound;
+//! every error names the path.
+
+use crate::environment::{DotenvFile, Environment};
+use crate::error::{ConfigError, Error, IoError};
+use crate::location::LineIndex;
+use std::io::Read;
+use std::path::Path;
+use std::sync::Arc;
+
+/// The largest input osenv reads (config, env file, template, value). LiteLLM configs are
+/// kilobytes; a hostile or mistaken multi-megabyte input is refused instead of parsed (the parse
+/// state is about 15 times the text).
+pub const MAX_INPUT_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The name a path is shown as in messages (`-` is `<stdin>`).
+pub fn display_name(path: &Path) -> Arc<str> {
+    if path == Path::new("-") {
+        "<stdin>".into()
+    } else {
+        path.to_string_lossy().into()
+    }
+}
+
+/// Read a file, or stdin for `-`, up to [`MAX_INPUT_BYTES`].
+pub fn read_bytes(path: &Path) -> Result<Vec<u8>, Error> {
+    let err = |source| {
+        Error::Input(IoError {
+            verb: "cannot read",
+            path: path.to_owned(),
+            source,
+        })
+    };
+    let too_big = || {
+        err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "larger than {} MiB, the most osenv reads",
+                MAX_INPUT_BYTES / (1024 * 1024)
+            ),
+        ))
+    };
+    let mut buf = Vec::new();
+    let read = if path == Path::new("-") {
+        std::io::stdin().lock().take(MAX_INPUT_BYTES + 1).read_to_end(&mut buf)
+    } else {
+        // std's error: the message already names the path, so the cause need not repeat it.
+        let file = std::fs::File::open(path).map_err(err)?;
+        if file.metadata().is_ok_and(|m| m.len() > MAX_INPUT_BYTES) {
+            return Err(too_big());
+        }
+        file.take(MAX_INPUT_BYTES + 1).read_to_end(&mut buf)
+    };
+    read.map_err(err)?;
+    if buf.len() as u64 > MAX_INPUT_BYTES {
+        return Err(too_big());
+    }
+    Ok(buf)
+}
+
+/// Read a UTF-8 text input; invalid UTF-8 is located.
+pub fn read_text(path: &Path) -> Result<String, Error> {
+    let bytes = read_bytes(path)?;
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = e.utf8_error().valid_up_to();
+        let bytes = e.into_bytes();
+        let prefix = String::from_utf8_lossy(&bytes[..valid]).into_owned();
+        let location = LineIndex::new(display_name(path), &prefix).locate(&prefix, valid);
+        Error::Config(vec![ConfigError::Encoding { location }])
+    })
+}
+
+/// The run's environment: this process's variables plus the `--env-file`s, in order.
+pub fn environment(files: &[std::path::PathBuf]) -> Result<Environment, Error> {
+    let mut parsed = Vec::with_capacity(files.len());
+    for path in files {
+        let text = read_text(path)?;
+        parsed.push(DotenvFile::parse(display_name(path), &text)?);
+    }
+    Ok(Environment::from_process(parsed))
+}

@@ -1,0 +1,289 @@
+//! `general_settings.key_management_system` and `key_management_settings`, typed.
+//!
+//! Field names, types and defaults are LiteLLM's (`KeyManagementSettings`). LiteLLM resolves
+//! `os.environ/` values in these settings against the real environment before it starts the
+//! secret manager; osenv does the same with the local environment (process plus
+//! `--env-file`). Unlike LiteLLM, unknown fields are reported (LiteLLM drops them silently, which
+//! hides typos such as `hosted_key`), and a wrong type is an error, not a surprise later.
+//!
+//! The options are grouped by the backend that uses them ([`AwsOptions`], [`VaultOptions`],
+//! [`AzureOptions`]), so each backend is handed only its own.
+
+pub mod envelope;
+mod reader;
+mod system;
+
+pub use system::{AccessMode, KeyManagementSystem};
+
+use crate::document::Document;
+use crate::environment::Environment;
+use crate::error::ConfigError;
+use crate::location::Location;
+use std::collections::BTreeMap;
+
+/// LiteLLM's `KeyManagementSettings`, with its defaults.
+#[derive(Debug, Clone)]
+pub struct KeyManagementSettings {
+    /// When set, only these names are read from the manager; the rest come from the environment.
+    pub hosted_keys: Option<Vec<String>>,
+    /// LiteLLM writes virtual keys to the manager.
+    pub store_virtual_keys: bool,
+    /// Prefix of stored names (`litellm/`).
+    pub prefix_for_stored_virtual_keys: String,
+    /// Read/write gating.
+    pub access_mode: AccessMode,
+    /// What written secrets are labelled with (AWS, Vault and Azure writes).
+    pub written: WrittenSecrets,
+    /// AWS Secrets Manager and KMS.
+    pub aws: AwsOptions,
+    /// HashiCorp Vault (osenv's own options; LiteLLM has none).
+    pub vault: VaultOptions,
+    /// Azure Key Vault (osenv's own options).
+    pub azure: AzureOptions,
+}
+
+/// Labels given to secrets osenv writes.
+#[derive(Debug, Clone, Default)]
+pub struct WrittenSecrets {
+    /// `description`.
+    pub description: Option<String>,
+    /// `tags`.
+    pub tags: Option<BTreeMap<String, String>>,
+}
+
+/// The AWS fields of `key_management_settings` (LiteLLM's names without the `aws_` prefix).
+#[derive(Debug, Clone)]
+pub struct AwsOptions {
+    /// `primary_secret_name`: one JSON secret that holds many keys.
+    pub primary_secret_name: Option<String>,
+    /// `kms_key_id`: the KMS key for new secrets.
+    pub kms_key_id: Option<String>,
+    /// `aws_region_name`.
+    pub region_name: Option<String>,
+    /// `aws_role_name`: a role to assume.
+    pub role_name: Option<String>,
+    /// `aws_session_name`: the session name for the assumed role.
+    pub session_name: Option<String>,
+    /// `aws_external_id`: the external id for the assumed role.
+    pub external_id: Option<String>,
+    /// `aws_profile_name`.
+    pub profile_name: Option<String>,
+    /// `aws_web_identity_token`.
+    pub web_identity_token: Option<String>,
+    /// `aws_sts_endpoint`.
+    pub sts_endpoint: Option<String>,
+    /// `replica_regions`: regions new secrets are replicated to.
+    pub replica_regions: Option<Vec<String>>,
+    /// `aws_batch_reads` (osenv only; LiteLLM ignores it): read with `BatchGetSecretValue`
+    /// (default) or, when false, with one `GetSecretValue` per secret.
+    pub batch_reads: bool,
+}
+
+impl Default for AwsOptions {
+    fn default() -> Self {
+        Self {
+            primary_secret_name: None,
+            kms_key_id: None,
+            region_name: None,
+            role_name: None,
+            session_name: None,
+            external_id: None,
+            profile_name: None,
+            web_identity_token: None,
+            sts_endpoint: None,
+            replica_regions: None,
+            batch_reads: true,
+        }
+    }
+}
+
+/// The Vault fields of `key_management_settings` (osenv only).
+#[derive(Debug, Clone)]
+pub struct VaultOptions {
+    /// `vault_field`: the field read when a reference names none (LiteLLM: `key`).
+    pub field: String,
+    /// `vault_kv_version`: the KV engine version of the mount, 1 or 2 (LiteLLM: 2 only).
+    pub kv_version: u8,
+}
+
+impl Default for VaultOptions {
+    fn default() -> Self {
+        Self {
+            field: "key".into(),
+            kv_version: 2,
+        }
+    }
+}
+
+/// The Azure fields of `key_management_settings` (osenv only).
+#[derive(Debug, Clone, Default)]
+pub struct AzureOptions {
+    /// `azure_map_to_dashes`: map `_` and `/` in names to `-`, the only separator Key Vault allows.
+    pub map_to_dashes: bool,
+}
+
+/// LiteLLM's default `prefix_for_stored_virtual_keys`.
+const DEFAULT_PREFIX: &str = "litellm/";
+
+impl Default for KeyManagementSettings {
+    fn default() -> Self {
+        Self {
+            hosted_keys: None,
+            store_virtual_keys: false,
+            prefix_for_stored_virtual_keys: DEFAULT_PREFIX.into(),
+            access_mode: AccessMode::ReadOnly,
+            written: WrittenSecrets::default(),
+            aws: AwsOptions::default(),
+            vault: VaultOptions::default(),
+            azure: AzureOptions::default(),
+        }
+    }
+}
+
+impl KeyManagementSettings {
+    /// The stored name for `name`: the prefix, a `/` unless the prefix ends with one, the name
+    /// (LiteLLM's `_get_secret_name`).
+    pub fn stored_name(&self, name: &str) -> String {
+        let prefix = &self.prefix_for_stored_virtual_keys;
+        if prefix.is_empty() || prefix.ends_with('/') {
+            format!("{prefix}{name}")
+        } else {
+            format!("{prefix}/{name}")
+        }
+    }
+}
+
+/// A settings problem that does not stop the run.
+#[derive(Debug, Clone)]
+pub struct SettingWarning {
+    /// Where.
+    pub location: Location,
+    /// What.
+    pub message: String,
+}
+
+impl std::fmt::Display for SettingWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.location, self.message)
+    }
+}
+
+/// The selected manager and where the config selects it.
+#[derive(Debug, Clone)]
+pub struct Selected {
+    /// The manager.
+    pub system: KeyManagementSystem,
+    /// The `key_management_system` value (or the deprecated flag) that selects it.
+    pub location: Location,
+}
+
+/// The secret-manager part of a config.
+#[derive(Debug, Clone, Default)]
+pub struct KeyManagement {
+    /// The selected manager; `None` reads everything from the environment.
+    pub selected: Option<Selected>,
+    /// The settings.
+    pub settings: KeyManagementSettings,
+    /// Each `hosted_keys` name and where it is written.
+    pub hosted: Vec<(String, Location)>,
+    /// Unknown fields and settings that have no effect.
+    pub warnings: Vec<SettingWarning>,
+}
+
+impl KeyManagement {
+    /// The selected manager, if any.
+    pub fn system(&self) -> Option<KeyManagementSystem> {
+        self.selected.as_ref().map(|s| s.system)
+    }
+
+    /// A manager is selected and reads go to it.
+    pub fn reads_from_manager(&self) -> bool {
+        self.selected.is_some() && self.settings.access_mode.reads()
+    }
+
+    /// The names LiteLLM would send to the manager.
+    pub fn routes_to_manager(&self, name: &str) -> bool {
+        self.reads_from_manager()
+            && self
+                .settings
+                .hosted_keys
+                .as_ref()
+                .is_none_or(|keys| keys.iter().any(|k| k == name))
+    }
+
+    /// Read the settings from `doc`, resolving `os.environ/` values in them from `env`.
+    pub fn from_document(doc: &Document, env: &Environment) -> Result<Self, Vec<ConfigError>> {
+        reader::Reader { doc, env }.key_management()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn km(src: &str, env: &[(&str, &str)]) -> Result<KeyManagement, Vec<ConfigError>> {
+        let doc = Document::parse("c.yaml", src.to_owned()).unwrap();
+        KeyManagement::from_document(&doc, &Environment::new(env.iter().copied(), vec![]))
+    }
+
+    #[test]
+    fn defaults_match_litellm() {
+        let k = km("general_settings:\n  master_key: x\n", &[]).unwrap();
+        assert_eq!(k.system(), None);
+        assert_eq!(k.settings.prefix_for_stored_virtual_keys, "litellm/");
+        assert_eq!(k.settings.access_mode, AccessMode::ReadOnly);
+        assert!(!k.settings.store_virtual_keys);
+        assert_eq!(k.settings.stored_name("a"), "litellm/a");
+    }
+
+    #[test]
+    fn reads_every_field_and_env_references() {
+        let k = km(
+            "general_settings:\n  key_management_system: os.environ/KMS\n  key_management_settings:\n    hosted_keys: [A, B]\n    \
+             store_virtual_keys: yes\n    access_mode: read_and_write\n    prefix_for_stored_virtual_keys: team\n    tags: {env: prod}\n    \
+             aws_region_name: os.environ/REGION\n    hosted_key: typo\n",
+            &[("KMS", "aws_secret_manager"), ("REGION", "eu-west-1")],
+        )
+        .unwrap();
+        assert_eq!(k.system(), Some(KeyManagementSystem::AwsSecretManager));
+        assert_eq!(
+            k.settings.hosted_keys.as_deref(),
+            Some(&["A".to_owned(), "B".to_owned()][..])
+        );
+        assert!(k.settings.store_virtual_keys);
+        assert_eq!(k.settings.access_mode, AccessMode::ReadAndWrite);
+        assert_eq!(k.settings.stored_name("x"), "team/x");
+        assert_eq!(k.settings.aws.region_name.as_deref(), Some("eu-west-1"));
+        assert_eq!(k.warnings.len(), 1);
+        assert!(k.warnings[0].message.contains("hosted_key"));
+        assert!(k.routes_to_manager("A") && !k.routes_to_manager("C"));
+    }
+
+    #[test]
+    fn bad_values_are_located_errors() {
+        let e = km("general_settings:\n  key_management_system: vault\n", &[]).unwrap_err();
+        assert_eq!(
+            e[0].to_string(),
+            "c.yaml:2:26: unknown key_management_system `vault`; expected one of: aws_secret_manager, aws_kms, hashicorp_vault, azure_key_vault, google_secret_manager, google_kms"
+        );
+        let e = km("general_settings:\n  key_management_system: local\n", &[]).unwrap_err();
+        assert!(e[0].to_string().contains("rejected by LiteLLM"));
+        let e = km(
+            "general_settings:\n  key_management_settings:\n    hosted_keys: A\n    access_mode: sometimes\n",
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(e.len(), 2);
+        assert!(e[0].to_string().starts_with("c.yaml:3:18: invalid `hosted_keys`"));
+        let e = km("general_settings:\n  key_management_system: os.environ/KMS\n", &[]).unwrap_err();
+        assert!(e[0].to_string().contains("cannot resolve `os.environ/KMS`"));
+    }
+
+    #[test]
+    fn write_only_reads_from_the_environment() {
+        let k = km("general_settings:\n  key_management_system: hashicorp_vault\n  key_management_settings: {access_mode: write_only}\n", &[])
+            .unwrap();
+        assert!(!k.reads_from_manager());
+        assert!(!k.routes_to_manager("A"));
+    }
+}

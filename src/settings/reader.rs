@@ -1,0 +1,334 @@
+//! Reading `general_settings` into [`KeyManagement`]: scalars with PyYAML's meaning, `os.environ/`
+//! values from the environment, and one reader per group of fields.
+
+use super::{
+    AccessMode, AwsOptions, AzureOptions, KeyManagement, KeyManagementSystem, Selected, SettingWarning, VaultOptions,
+};
+use crate::document::{Document, NodeId, NodeKind, ScalarStyle};
+use crate::environment::Environment;
+use crate::error::ConfigError;
+use crate::references;
+use std::collections::BTreeMap;
+
+pub(super) struct Reader<'a> {
+    pub(super) doc: &'a Document,
+    pub(super) env: &'a Environment,
+}
+
+/// PyYAML's booleans (YAML 1.1), since LiteLLM loads configs with PyYAML.
+fn plain_bool(s: &str) -> Option<bool> {
+    match s {
+        "true" | "True" | "TRUE" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => Some(true),
+        "false" | "False" | "FALSE" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => Some(false),
+        _ => None,
+    }
+}
+
+fn plain_null(s: &str) -> bool {
+    matches!(s, "" | "~" | "null" | "Null" | "NULL")
+}
+
+/// Whether a field name belongs to the group whose reader was asked.
+type Known = bool;
+
+impl Reader<'_> {
+    pub(super) fn key_management(&self) -> Result<KeyManagement, Vec<ConfigError>> {
+        let doc = self.doc;
+        let mut km = KeyManagement::default();
+        let mut errors = Vec::new();
+        let Some(general) = doc.get(doc.root(), "general_settings") else {
+            return Ok(km);
+        };
+        let general = general.value;
+
+        let mut system_value = None;
+        if let Some(entry) = doc.get(general, "key_management_system") {
+            match self.string(entry.value, "key_management_system") {
+                Ok(Some(value)) => {
+                    // A value read from the environment is not echoed in messages.
+                    let written = doc.scalar(entry.value).filter(|v| references::name_of(v).is_some());
+                    let shown = written.map_or_else(|| value.clone(), |w| format!("{w}` (value not shown) `"));
+                    system_value = Some((value, doc.location(entry.value), shown));
+                }
+                Ok(None) => {}
+                Err(e) => errors.push(e),
+            }
+        }
+        for (flag, system) in [
+            ("use_google_kms", KeyManagementSystem::GoogleKms),
+            ("use_azure_key_vault", KeyManagementSystem::AzureKeyVault),
+        ] {
+            if let Some(entry) = doc.get(general, flag) {
+                match self.bool(entry.value, flag) {
+                    Ok(Some(true)) if system_value.is_none() => {
+                        let name = system.as_str();
+                        system_value = Some((name.to_owned(), doc.location(entry.value), name.to_owned()));
+                        km.warnings.push(SettingWarning {
+                            location: doc.location(entry.key),
+                            message: format!(
+                                "`{flag}` is deprecated in LiteLLM; write `key_management_system: {name}`"
+                            ),
+                        });
+                    }
+                    Ok(_) => {}
+                    Err(e) => errors.push(e),
+                }
+            }
+        }
+        if let Some((value, location, shown)) = system_value {
+            match KeyManagementSystem::from_name(&value) {
+                Some(system) => km.selected = Some(Selected { system, location }),
+                None => errors.push(match KeyManagementSystem::refusal(&value) {
+                    Some(why) => ConfigError::UnsupportedBackend {
+                        location,
+                        value: shown,
+                        why,
+                    },
+                    None => ConfigError::UnknownBackend {
+                        location,
+                        value: shown,
+                        valid: KeyManagementSystem::NAMES,
+                    },
+                }),
+            }
+        }
+
+        if let Some(entry) = doc.get(general, "key_management_settings") {
+            if let Err(mut e) = self.settings(entry.value, &mut km) {
+                errors.append(&mut e);
+            }
+            if km.selected.is_none() {
+                km.warnings.push(SettingWarning {
+                    location: doc.location(entry.key),
+                    message: "key_management_settings has no effect without key_management_system".into(),
+                });
+            }
+        }
+        if errors.is_empty() {
+            Ok(km)
+        } else {
+            errors.sort_by(|a, b| a.location().cmp(&b.location()));
+            Err(errors)
+        }
+    }
+
+    fn invalid(&self, id: NodeId, setting: &str, reason: impl Into<String>) -> ConfigError {
+        ConfigError::InvalidSetting {
+            location: self.doc.location(id),
+            setting: setting.to_owned(),
+            reason: reason.into(),
+        }
+    }
+
+    /// A scalar's value with its YAML style, through aliases.
+    fn scalar(&self, id: NodeId) -> Option<(&str, ScalarStyle)> {
+        match self.doc.node(self.doc.resolve_alias(id)).kind {
+            NodeKind::Scalar { style } => Some((self.doc.scalar(id)?, style)),
+            _ => None,
+        }
+    }
+
+    /// A string setting; `null` is `None`; `os.environ/X` is read from the environment.
+    fn string(&self, id: NodeId, setting: &str) -> Result<Option<String>, ConfigError> {
+        let Some((value, style)) = self.scalar(id) else {
+            return Err(self.invalid(id, setting, "expected a string"));
+        };
+        if style == ScalarStyle::Plain && plain_null(value) {
+            return Ok(None);
+        }
+        match references::name_of(value) {
+            Some(name) => match self.env.get(&name) {
+                Ok(v) => Ok(Some(v.expose().to_owned())),
+                Err(cause) => Err(ConfigError::SettingReference {
+                    location: self.doc.location(id),
+                    written: self.doc.source(self.doc.resolve_alias(id)).to_owned(),
+                    cause,
+                }),
+            },
+            None => Ok(Some(value.to_owned())),
+        }
+    }
+
+    fn bool(&self, id: NodeId, setting: &str) -> Result<Option<bool>, ConfigError> {
+        let Some((value, style)) = self.scalar(id) else {
+            return Err(self.invalid(id, setting, "expected true or false"));
+        };
+        if style == ScalarStyle::Plain && plain_null(value) {
+            return Ok(None);
+        }
+        let text = if let Some(name) = references::name_of(value) {
+            self.string(id, setting)?.unwrap_or(name)
+        } else {
+            value.to_owned()
+        };
+        let parsed = if style == ScalarStyle::Plain || references::name_of(value).is_some() {
+            plain_bool(&text)
+        } else {
+            None
+        };
+        parsed
+            .map(Some)
+            .ok_or_else(|| self.invalid(id, setting, "expected true or false"))
+    }
+
+    /// A plain `null`, `~` or empty value, through aliases.
+    fn is_null(&self, id: NodeId) -> bool {
+        matches!(self.scalar(id), Some((value, ScalarStyle::Plain)) if plain_null(value))
+    }
+
+    fn list(&self, id: NodeId, setting: &str) -> Result<Option<Vec<String>>, ConfigError> {
+        let target = self.doc.resolve_alias(id);
+        match self.doc.items(target) {
+            _ if self.is_null(target) => Ok(None),
+            Some(items) => items
+                .iter()
+                .map(|&item| {
+                    self.string(item, setting)?
+                        .ok_or_else(|| self.invalid(item, setting, "expected a string, found null"))
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            _ => Err(self.invalid(id, setting, "expected a list of strings")),
+        }
+    }
+
+    fn map(&self, id: NodeId, setting: &str) -> Result<Option<BTreeMap<String, String>>, ConfigError> {
+        let target = self.doc.resolve_alias(id);
+        match self.doc.entries(target) {
+            _ if self.is_null(target) => Ok(None),
+            Some(entries) => {
+                let mut out = BTreeMap::new();
+                for e in entries {
+                    let key = self.string(e.key, setting)?.unwrap_or_default();
+                    let value = self.string(e.value, setting)?.unwrap_or_default();
+                    out.insert(key, value);
+                }
+                Ok(Some(out))
+            }
+            _ => Err(self.invalid(id, setting, "expected a mapping of strings")),
+        }
+    }
+
+    /// `key_management_settings`: each field goes to the reader of its group; a field no group
+    /// knows is a warning, a bad value an error (all of them collected).
+    fn settings(&self, id: NodeId, km: &mut KeyManagement) -> Result<(), Vec<ConfigError>> {
+        let target = self.doc.resolve_alias(id);
+        let entries = match self.doc.entries(target) {
+            _ if self.is_null(target) => return Ok(()),
+            Some(entries) => entries,
+            _ => {
+                return Err(vec![self.invalid(id, "key_management_settings", "expected a mapping")]);
+            }
+        };
+        let mut errors = Vec::new();
+        for e in entries {
+            let Some(key) = self.doc.scalar(e.key) else {
+                continue;
+            };
+            let known = self.common(key, e.value, km).and_then(|known| {
+                Ok(known
+                    || self.aws(key, e.value, &mut km.settings.aws)?
+                    || self.vault(key, e.value, &mut km.settings.vault)?
+                    || self.azure(key, e.value, &mut km.settings.azure)?)
+            });
+            match known {
+                Ok(true) => {}
+                Ok(false) => km.warnings.push(SettingWarning {
+                    location: self.doc.location(e.key),
+                    message: format!("unknown key_management_settings field `{key}` (LiteLLM ignores it)"),
+                }),
+                Err(e) => errors.push(e),
+            }
+        }
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
+
+    /// The fields every manager reads.
+    fn common(&self, key: &str, v: NodeId, km: &mut KeyManagement) -> Result<Known, ConfigError> {
+        let s = &mut km.settings;
+        match key {
+            "hosted_keys" => {
+                s.hosted_keys = self.list(v, key)?;
+                if let (Some(names), Some(items)) = (&s.hosted_keys, self.doc.items(v)) {
+                    km.hosted = names
+                        .iter()
+                        .cloned()
+                        .zip(items.iter().map(|&i| self.doc.location(i)))
+                        .collect();
+                }
+            }
+            "store_virtual_keys" => s.store_virtual_keys = self.bool(v, key)?.unwrap_or(false),
+            "prefix_for_stored_virtual_keys" => {
+                s.prefix_for_stored_virtual_keys = self.string(v, key)?.unwrap_or_else(|| super::DEFAULT_PREFIX.into());
+            }
+            "access_mode" => {
+                s.access_mode = match self.string(v, key)?.as_deref() {
+                    None => AccessMode::default(),
+                    Some(name) => AccessMode::from_name(name).ok_or_else(|| {
+                        self.invalid(
+                            v,
+                            key,
+                            // As written: a value read from the environment is not echoed.
+                            format!(
+                                "`{}`; expected read_only, write_only or read_and_write",
+                                self.doc.source(self.doc.resolve_alias(v))
+                            ),
+                        )
+                    })?,
+                }
+            }
+            "description" => s.written.description = self.string(v, key)?,
+            "tags" => s.written.tags = self.map(v, key)?,
+            // LiteLLM's hook for its own Python class; nothing osenv can use, nothing to warn of.
+            "custom_secret_manager" => {}
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    fn aws(&self, key: &str, v: NodeId, aws: &mut AwsOptions) -> Result<Known, ConfigError> {
+        match key {
+            "primary_secret_name" => aws.primary_secret_name = self.string(v, key)?,
+            "kms_key_id" => aws.kms_key_id = self.string(v, key)?,
+            "aws_region_name" => aws.region_name = self.string(v, key)?,
+            "aws_role_name" => aws.role_name = self.string(v, key)?,
+            "aws_session_name" => aws.session_name = self.string(v, key)?,
+            "aws_external_id" => aws.external_id = self.string(v, key)?,
+            "aws_profile_name" => aws.profile_name = self.string(v, key)?,
+            "aws_web_identity_token" => aws.web_identity_token = self.string(v, key)?,
+            "aws_sts_endpoint" => aws.sts_endpoint = self.string(v, key)?,
+            "replica_regions" => aws.replica_regions = self.list(v, key)?,
+            "aws_batch_reads" => aws.batch_reads = self.bool(v, key)?.unwrap_or(true),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    fn vault(&self, key: &str, v: NodeId, vault: &mut VaultOptions) -> Result<Known, ConfigError> {
+        match key {
+            "vault_field" => match self.string(v, key)? {
+                Some(field) if field.trim().is_empty() => {
+                    return Err(self.invalid(v, key, "the field name is empty"));
+                }
+                field => vault.field = field.unwrap_or_else(|| VaultOptions::default().field),
+            },
+            "vault_kv_version" => {
+                vault.kv_version = match self.string(v, key)?.as_deref().map(str::trim) {
+                    None | Some("2") => 2,
+                    Some("1") => 1,
+                    Some(_) => return Err(self.invalid(v, key, "expected 1 or 2")),
+                }
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    fn azure(&self, key: &str, v: NodeId, azure: &mut AzureOptions) -> Result<Known, ConfigError> {
+        match key {
+            "azure_map_to_dashes" => azure.map_to_dashes = self.bool(v, key)?.unwrap_or(false),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
