@@ -80,14 +80,7 @@ fn bench(c: &mut Criterion) {
     });
     group.throughput(Throughput::Elements(n));
     group.bench_function(BenchmarkId::from_parameter(n), |b| {
-        b.iter(|| {
-            black_box(
-                DotenvFile::parse(".env", &text)
-                    .expect("valid")
-                    .path()
-                    .len(),
-            )
-        });
+        b.iter(|| black_box(DotenvFile::parse(".env", &text).expect("valid").path().len()));
     });
     group.finish();
 }

@@ -30,7 +30,7 @@ pub struct Cli {
     /// Only errors on stderr; no warnings.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
-    /// The command.
+    /// The subcommand to run.
     #[command(subcommand)]
     pub command: Command,
 }

@@ -25,7 +25,7 @@ pub enum ConfigError {
     DuplicateKey {
         /// The second occurrence.
         location: Location,
-        /// The key.
+        /// The key as written.
         key: String,
         /// The first occurrence.
         first: Location,
@@ -45,13 +45,13 @@ pub enum ConfigError {
     /// No document, or an empty one.
     #[error("{file}: the config is empty; expected a mapping")]
     Empty {
-        /// The file.
+        /// The file as the user named it.
         file: Arc<str>,
     },
     /// Larger than a config can be.
     #[error("{file}: the config is larger than {limit} bytes")]
     TooLarge {
-        /// The file.
+        /// The file as the user named it.
         file: Arc<str>,
         /// The most a config can be.
         limit: usize,
@@ -69,7 +69,7 @@ pub enum ConfigError {
         "{location}: `{written}` is a block scalar (`|` or `>`); write the reference on one line, as `key: os.environ/NAME`"
     )]
     BlockScalarReference {
-        /// The scalar.
+        /// Where the scalar starts.
         location: Location,
         /// The reference as written.
         written: String,
@@ -77,7 +77,7 @@ pub enum ConfigError {
     /// `key_management_system` names no backend osenv knows.
     #[error("{location}: unknown key_management_system `{value}`; expected one of: {}", valid.join(", "))]
     UnknownBackend {
-        /// The value.
+        /// Where the value is.
         location: Location,
         /// As written (after resolving `os.environ/`).
         value: String,
@@ -87,7 +87,7 @@ pub enum ConfigError {
     /// A backend osenv knows but cannot use.
     #[error("{location}: key_management_system `{value}` {why}")]
     UnsupportedBackend {
-        /// The value.
+        /// Where the value is.
         location: Location,
         /// As written.
         value: String,
@@ -97,7 +97,7 @@ pub enum ConfigError {
     /// An environment switch osenv honours cannot be used.
     #[error("environment variable `{variable}` {why}")]
     Environment {
-        /// The variable.
+        /// The environment variable.
         variable: &'static str,
         /// Why it cannot be used.
         why: &'static str,
@@ -105,9 +105,9 @@ pub enum ConfigError {
     /// A `key_management_settings` field has the wrong shape or value.
     #[error("{location}: invalid `{setting}`: {reason}")]
     InvalidSetting {
-        /// The value.
+        /// Where the value is.
         location: Location,
-        /// The field.
+        /// The `key_management_settings` field.
         setting: String,
         /// What is wrong, without any secret value.
         reason: String,
@@ -116,11 +116,11 @@ pub enum ConfigError {
     /// environment (LiteLLM resolves these against the environment only).
     #[error("{location}: cannot resolve `{written}` in key-management settings: {cause}")]
     SettingReference {
-        /// The reference.
+        /// Where the reference is.
         location: Location,
         /// As written.
         written: String,
-        /// Why.
+        /// Why it could not be read.
         cause: KeyError,
     },
 }
@@ -194,7 +194,7 @@ pub enum BackendError {
     /// The operation exists but this backend cannot do it.
     #[error("{backend} does not support {operation}")]
     NotSupported {
-        /// The backend.
+        /// How messages name the backend, e.g. `hashicorp_vault (https://vault:8200)`.
         backend: String,
         /// e.g. `writing secrets`.
         operation: &'static str,
@@ -202,7 +202,7 @@ pub enum BackendError {
     /// The overall deadline passed before every key was resolved.
     #[error("{backend}: deadline of {seconds}s exceeded")]
     Deadline {
-        /// The backend.
+        /// How messages name the backend, e.g. `hashicorp_vault (https://vault:8200)`.
         backend: String,
         /// The deadline.
         seconds: u64,
@@ -211,7 +211,7 @@ pub enum BackendError {
     /// can be matched to its key.
     #[error("{backend} answered for {answered} of {asked} names")]
     Answers {
-        /// The backend.
+        /// How messages name the backend, e.g. `hashicorp_vault (https://vault:8200)`.
         backend: String,
         /// Keys asked for.
         asked: usize,
@@ -221,7 +221,7 @@ pub enum BackendError {
     /// A request failed after retries.
     #[error("{backend}: request to {endpoint} failed after {attempts} attempt(s)")]
     Request {
-        /// The backend.
+        /// How messages name the backend, e.g. `hashicorp_vault (https://vault:8200)`.
         backend: String,
         /// The URL or service endpoint.
         endpoint: String,
@@ -234,7 +234,7 @@ pub enum BackendError {
     /// The secret a `delete` (or purge) names does not exist.
     #[error("{backend}: no secret `{name}` to {operation}")]
     Missing {
-        /// The backend.
+        /// How messages name the backend, e.g. `hashicorp_vault (https://vault:8200)`.
         backend: String,
         /// The stored name.
         name: String,
@@ -244,7 +244,7 @@ pub enum BackendError {
     /// The backend cannot be set up (missing region, credentials, address), or cannot store a name.
     #[error("{backend}: {reason}")]
     Setup {
-        /// The backend.
+        /// How messages name the backend, e.g. `hashicorp_vault (https://vault:8200)`.
         backend: String,
         /// What is missing or wrong.
         reason: String,
@@ -254,7 +254,7 @@ pub enum BackendError {
         "writing to {backend} is disabled: access_mode is `{access_mode}`; set key_management_settings.access_mode to `write_only` or `read_and_write` to allow it"
     )]
     ReadOnly {
-        /// The backend.
+        /// How messages name the backend, e.g. `hashicorp_vault (https://vault:8200)`.
         backend: String,
         /// The configured mode.
         access_mode: &'static str,
@@ -269,7 +269,7 @@ pub struct ReferenceError {
     pub location: Location,
     /// The reference as written in the file.
     pub written: String,
-    /// Why.
+    /// Why it could not be read.
     pub cause: KeyError,
 }
 
@@ -298,7 +298,7 @@ pub struct VariableError {
     pub variable: String,
     /// Where it was set (`process environment` or `file:line`).
     pub origin: String,
-    /// Why.
+    /// Why it could not be read.
     pub cause: KeyError,
 }
 
@@ -308,7 +308,7 @@ pub struct VariableError {
 pub struct IoError {
     /// What was being done, e.g. `cannot read`.
     pub verb: &'static str,
-    /// The file.
+    /// The file as the user named it.
     pub path: PathBuf,
     /// The cause.
     #[source]
@@ -335,7 +335,7 @@ pub enum UsageError {
     /// The command reads a value from stdin, so the config cannot come from there too.
     #[error("{command} reads the value from stdin, so the config cannot be `-`")]
     StdinTaken {
-        /// The command.
+        /// The command that reads stdin.
         command: &'static str,
     },
     /// `template - --config -`.
@@ -417,7 +417,7 @@ pub enum Error {
     Exec {
         /// argv[0].
         program: String,
-        /// Why.
+        /// The underlying failure.
         #[source]
         source: std::io::Error,
     },

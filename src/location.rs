@@ -1,4 +1,6 @@
-//! Where something is in a source file: file name, 1-based line and column, byte span.
+//! Where something is in a source file: file name, 1-based line and column ([`Location`]),
+//! and the index that turns byte offsets into them ([`LineIndex`]). Byte spans stay with what
+//! they belong to (a document node, a reference).
 //!
 //! Every error about a reference carries a [`Location`], so no message can lose it. Columns count
 //! characters, not bytes, like rustc does, so they line up with what an editor shows.

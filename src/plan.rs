@@ -79,8 +79,10 @@ impl<'a> Plan<'a> {
         let mut unique = asked;
         unique.sort_unstable();
         unique.dedup();
-        let mut names: BTreeMap<String, Planned> =
-            unique.into_iter().map(|name| (name.to_owned(), planned(name))).collect();
+        let mut names: BTreeMap<String, Planned> = unique
+            .into_iter()
+            .map(|name| (name.to_owned(), planned(name)))
+            .collect();
         let hosted: &[(String, Location)] = match scope {
             Scope::References(_) | Scope::Export(_) if km.selected.is_some() => &km.hosted,
             _ => &[],

@@ -45,7 +45,8 @@ impl Session {
     /// plus `env_files`.
     pub fn load(path: &Path, env_files: &[PathBuf], limits: Limits) -> Result<Self, Error> {
         let parse = || {
-            input::read_text(path).and_then(|text| Document::parse(input::display_name(path), text).map_err(Error::Config))
+            input::read_text(path)
+                .and_then(|text| Document::parse(input::display_name(path), text).map_err(Error::Config))
         };
         // The env files and the config are independent until the settings are read, and on a
         // large config each takes a good part of the run: with env files, parse them on a
@@ -56,10 +57,7 @@ impl Session {
             std::thread::scope(|scope| {
                 let env = scope.spawn(|| input::environment(env_files));
                 let doc = parse();
-                (
-                    env.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-                    doc,
-                )
+                (env.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), doc)
             })
         };
         let env = Arc::new(env?);
@@ -150,7 +148,9 @@ impl Session {
 
     /// How messages name where values come from: the manager, or the environment.
     pub fn backend_name(&self) -> String {
-        self.manager.as_ref().map_or_else(|| self.env.describe(), |m| m.describe())
+        self.manager
+            .as_ref()
+            .map_or_else(|| self.env.describe(), |m| m.describe())
     }
 
     /// The names `scope` asks for, routed under this config.

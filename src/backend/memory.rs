@@ -44,7 +44,11 @@ impl Backend for Memory {
 
     async fn fetch(&self, keys: &[String], _ctx: &Context) -> Result<KeyResults<SecretValue>, BackendError> {
         self.asked.lock().expect("not poisoned").push(keys.to_vec());
-        let answered = if self.short { keys.len().saturating_sub(1) } else { keys.len() };
+        let answered = if self.short {
+            keys.len().saturating_sub(1)
+        } else {
+            keys.len()
+        };
         Ok(keys[..answered]
             .iter()
             .map(|k| {

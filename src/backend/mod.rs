@@ -77,4 +77,3 @@ pub trait Backend: Send + Sync {
         })
     }
 }
-

@@ -89,4 +89,3 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     }
     message.replace('\n', " ")
 }
-

@@ -42,7 +42,11 @@ struct Warning {
 }
 
 pub(super) fn run(args: &CheckArgs, app: &App) -> Result<(), Error> {
-    let session = Session::load(&args.config.config, &args.config.env_files, args.config.limits.limits()?)?;
+    let session = Session::load(
+        &args.config.config,
+        &args.config.env_files,
+        args.config.limits.limits()?,
+    )?;
     let plan = session.plan(Scope::References(session.references()));
     let resolution = if args.offline {
         None

@@ -29,7 +29,11 @@ pub(super) fn run(args: &EnvArgs, app: &App) -> Result<(), Error> {
             },
         })?;
     }
-    let session = Session::load(&args.config.config, &args.config.env_files, args.config.limits.limits()?)?;
+    let session = Session::load(
+        &args.config.config,
+        &args.config.env_files,
+        args.config.limits.limits()?,
+    )?;
     let resolution = app.block_on(session.resolve(session.plan(Scope::Export(session.references())), Purpose::Read));
     let variables = resolution.variable_errors();
     if !variables.is_empty() {

@@ -10,7 +10,11 @@ use osenv::resolve::Purpose;
 
 pub(super) fn run(args: &ExecArgs, app: &App) -> Result<(), Error> {
     let (program, rest) = args.command.split_first().ok_or(UsageError::NoCommand)?;
-    let session = Session::load(&args.config.config, &args.config.env_files, args.config.limits.limits()?)?;
+    let session = Session::load(
+        &args.config.config,
+        &args.config.env_files,
+        args.config.limits.limits()?,
+    )?;
     let resolution = app.block_on(session.resolve(session.plan(Scope::Export(session.references())), Purpose::Read));
     let variables = resolution.variable_errors();
     if !variables.is_empty() {

@@ -11,7 +11,11 @@ use osenv::render::yaml::{self, Coercion, RenderOptions};
 use osenv::resolve::Purpose;
 
 pub(super) fn run(args: &RenderArgs, app: &App) -> Result<(), Error> {
-    let session = Session::load(&args.config.config, &args.config.env_files, args.config.limits.limits()?)?;
+    let session = Session::load(
+        &args.config.config,
+        &args.config.env_files,
+        args.config.limits.limits()?,
+    )?;
     let plan = session.plan(Scope::References(session.references()));
     let resolution = app.block_on(session.resolve(plan, Purpose::Read));
     tolerate_missing(resolution.errors(), app.ui, args.allow_missing, "rendered as null")?;

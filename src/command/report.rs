@@ -88,38 +88,103 @@ fn causes(lines: &mut Vec<String>, err: &dyn std::error::Error) {
     }
 }
 
-/// One line per reference or variable with a cause of its own, then each shared backend failure
-/// once, with what it affected under it, then the count.
+/// One line per reference or variable with a cause of its own, then each backend failure once
+/// with what it affected under it, then the count.
+///
+/// A failure is "one" when it is shared (the whole call failed) or when separate requests
+/// failed the same way: the same backend, the same attempts, the same cause (a Vault that
+/// refuses connections fails every read, each at its own URL). Such a group is shown once, each
+/// reference with the request it made.
 fn unresolved(lines: &mut Vec<String>, references: &[ReferenceError], variables: &[osenv::error::VariableError]) {
-    // What each distinct failure affected, in the order failures are first met (the errors are
-    // sorted, so that is the order of their first reference).
-    let mut shared: Vec<(&Arc<BackendError>, Vec<String>)> = Vec::new();
+    let mut groups: Vec<Group<'_>> = Vec::new();
     let items = references
         .iter()
-        .map(|e| (&e.cause, format!("{}: cannot resolve `{}`", e.location, e.shown()), e.to_string()))
-        .chain(
-            variables
-                .iter()
-                .map(|e| (&e.cause, format!("environment variable `{}` ({})", e.variable, e.origin), e.to_string())),
-        );
+        .map(|e| {
+            (
+                &e.cause,
+                format!("{}: cannot resolve `{}`", e.location, e.shown()),
+                e.to_string(),
+            )
+        })
+        .chain(variables.iter().map(|e| {
+            (
+                &e.cause,
+                format!("environment variable `{}` ({})", e.variable, e.origin),
+                e.to_string(),
+            )
+        }));
     for (cause, what, own) in items {
-        if let KeyError::Backend(failure) = cause {
-            match shared.iter_mut().find(|(f, _)| Arc::ptr_eq(f, failure)) {
-                Some((_, list)) => list.push(what),
-                None => shared.push((failure, vec![what])),
-            }
-        } else {
+        let KeyError::Backend(failure) = cause else {
             lines.push(format!("error: {own}"));
+            continue;
+        };
+        let key = OutageKey::of(failure);
+        match groups
+            .iter_mut()
+            .find(|g| Arc::ptr_eq(g.first, failure) || (key.is_some() && g.key == key))
+        {
+            Some(group) => group.affected.push((failure, what)),
+            None => groups.push(Group {
+                first: failure,
+                key,
+                affected: vec![(failure, what)],
+            }),
         }
     }
-    for (failure, list) in shared {
-        lines.push(format!("error: {failure}"));
-        causes(lines, failure.as_ref());
-        lines.extend(list.into_iter().map(|what| format!("  --> {what}")));
+    for group in groups {
+        let distinct = group.affected.iter().any(|(f, _)| !Arc::ptr_eq(f, group.first));
+        match (&**group.first, distinct) {
+            (BackendError::Request { backend, attempts, .. }, true) => lines.push(format!(
+                "error: {backend}: {} requests failed after {attempts} attempt(s)",
+                group.affected.len()
+            )),
+            _ => lines.push(format!("error: {}", group.first)),
+        }
+        causes(lines, group.first.as_ref());
+        for (failure, what) in group.affected {
+            match (&**failure, distinct) {
+                (BackendError::Request { endpoint, .. }, true) => lines.push(format!("  --> {what} ({endpoint})")),
+                _ => lines.push(format!("  --> {what}")),
+            }
+        }
     }
     let count = references.len() + variables.len();
     if count > 1 {
         lines.push(format!("error: {count} references could not be resolved"));
+    }
+}
+
+/// Failures shown as one, with what each affected.
+struct Group<'a> {
+    first: &'a Arc<BackendError>,
+    key: Option<OutageKey>,
+    affected: Vec<(&'a Arc<BackendError>, String)>,
+}
+
+/// What makes two failed requests the same failure: backend, attempts and the cause chain.
+#[derive(PartialEq, Eq)]
+struct OutageKey {
+    backend: String,
+    attempts: u32,
+    chain: Vec<String>,
+}
+
+impl OutageKey {
+    fn of(failure: &BackendError) -> Option<Self> {
+        let BackendError::Request { backend, attempts, .. } = failure else {
+            return None;
+        };
+        let mut chain = Vec::new();
+        let mut source = std::error::Error::source(failure);
+        while let Some(cause) = source {
+            chain.push(cause.to_string());
+            source = cause.source();
+        }
+        Some(Self {
+            backend: backend.clone(),
+            attempts: *attempts,
+            chain,
+        })
     }
 }
 
@@ -163,6 +228,29 @@ mod tests {
                 "  --> c.yaml:2:4: cannot resolve `os.environ/A`",
                 "  --> c.yaml:4:4: cannot resolve `os.environ/C`",
                 "error: 3 references could not be resolved",
+            ]
+        );
+    }
+
+    #[test]
+    fn requests_that_failed_the_same_way_are_one_failure() {
+        let failed = |path: &str| {
+            KeyError::Backend(Arc::new(BackendError::Request {
+                backend: "hashicorp_vault (http://v)".into(),
+                endpoint: format!("GET http://v/v1/secret/data/{path}"),
+                attempts: 2,
+                source: Box::new(std::io::Error::other("Connection refused")),
+            }))
+        };
+        let errors = vec![at(2, "os.environ/a", failed("a")), at(3, "os.environ/b", failed("b"))];
+        assert_eq!(
+            lines(&Error::Unresolved(errors, Vec::new())),
+            [
+                "error: hashicorp_vault (http://v): 2 requests failed after 2 attempt(s)",
+                "  caused by: Connection refused",
+                "  --> c.yaml:2:4: cannot resolve `os.environ/a` (GET http://v/v1/secret/data/a)",
+                "  --> c.yaml:3:4: cannot resolve `os.environ/b` (GET http://v/v1/secret/data/b)",
+                "error: 2 references could not be resolved",
             ]
         );
     }

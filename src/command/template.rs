@@ -8,6 +8,7 @@
 use super::App;
 use super::output::emit;
 use crate::cli::TemplateArgs;
+use minijinja::{ErrorKind, UndefinedBehavior};
 use osenv::error::{Error, KeyError, UsageError};
 use osenv::input::{self, display_name, read_text};
 use osenv::plan::Scope;
@@ -15,7 +16,6 @@ use osenv::render::env_format;
 use osenv::resolve::Purpose;
 use osenv::secret::SecretValue;
 use osenv::{Document, Session};
-use minijinja::{ErrorKind, UndefinedBehavior};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -36,7 +36,9 @@ pub(super) fn run(args: &TemplateArgs, app: &App) -> Result<(), Error> {
         None => Document::parse("<no config>", "{}".to_owned()),
     }
     .map_err(Error::Config)?;
-    let session = Session::new(doc, Arc::clone(&env)).map_err(Error::Config)?.with_limits(limits);
+    let session = Session::new(doc, Arc::clone(&env))
+        .map_err(Error::Config)?
+        .with_limits(limits);
     let name = display_name(&args.template).to_string();
     let source = read_text(&args.template)?;
 
@@ -61,11 +63,10 @@ pub(super) fn run(args: &TemplateArgs, app: &App) -> Result<(), Error> {
         let resolution = app.block_on(session.resolve(session.plan(Scope::Names(&missing)), Purpose::Read));
         let mut known = known.lock().expect("not poisoned");
         for n in &missing {
-            let value = resolution.get(n).cloned().unwrap_or_else(|| {
-                Err(KeyError::NotFound {
-                    within: env.describe(),
-                })
-            });
+            let value = resolution
+                .get(n)
+                .cloned()
+                .unwrap_or_else(|| Err(KeyError::NotFound { within: env.describe() }));
             known.insert(n.clone(), value);
         }
     }

@@ -19,7 +19,11 @@ pub(super) fn put(args: &PutArgs, app: &App) -> Result<(), Error> {
     if args.config.config == Path::new("-") {
         return Err(UsageError::StdinTaken { command: "put" }.into());
     }
-    let session = Session::load(&args.config.config, &args.config.env_files, args.config.limits.limits()?)?;
+    let session = Session::load(
+        &args.config.config,
+        &args.config.env_files,
+        args.config.limits.limits()?,
+    )?;
     let manager = session.writer()?;
     let value = read_value()?;
     let name = session.key_management().settings.stored_name(&args.name);
@@ -49,7 +53,11 @@ pub(super) fn read_value() -> Result<SecretValue, Error> {
 }
 
 pub(super) fn delete(args: &DeleteArgs, app: &App) -> Result<(), Error> {
-    let session = Session::load(&args.config.config, &args.config.env_files, args.config.limits.limits()?)?;
+    let session = Session::load(
+        &args.config.config,
+        &args.config.env_files,
+        args.config.limits.limits()?,
+    )?;
     let manager = session.writer()?;
     let name = session.key_management().settings.stored_name(&args.name);
     let mode = if args.force {

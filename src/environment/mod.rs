@@ -25,7 +25,7 @@ pub enum Origin {
     Process,
     /// A dotenv file and line.
     File {
-        /// The file.
+        /// The file as the user named it.
         path: Arc<str>,
         /// The line that set it.
         line: usize,

@@ -35,7 +35,7 @@ pub enum NoticeKind {
     NestedSequence,
     /// Under a `*_ref` key, which holds a pointer, not a secret.
     PointerKey {
-        /// The key.
+        /// The key as written.
         key: String,
     },
     /// An `oidc/` token reference, resolved by LiteLLM at request time.

@@ -182,8 +182,12 @@ pub fn render(format: Format, vars: &[(&str, &SecretValue)], k8s: &K8sOptions) -
             },
             format: format.as_str(),
             reason: match field {
-                K8sField::Name => "the Secret name is not a valid Kubernetes name (lowercase letters, digits, `-`, `.`)",
-                K8sField::Namespace => "the namespace is not a valid Kubernetes name (lowercase letters, digits, `-`, `.`)",
+                K8sField::Name => {
+                    "the Secret name is not a valid Kubernetes name (lowercase letters, digits, `-`, `.`)"
+                }
+                K8sField::Namespace => {
+                    "the namespace is not a valid Kubernetes name (lowercase letters, digits, `-`, `.`)"
+                }
             },
         })?;
     }
@@ -265,7 +269,12 @@ mod tests {
     #[test]
     fn the_renderer_refuses_kubernetes_names_that_would_add_yaml() {
         let v = SecretValue::new("x");
-        for (name, namespace) in [("x\nkind: Pod", None), ("ok", Some("a: b")), ("Upper", None), ("", None)] {
+        for (name, namespace) in [
+            ("x\nkind: Pod", None),
+            ("ok", Some("a: b")),
+            ("Upper", None),
+            ("", None),
+        ] {
             let k8s = K8sOptions {
                 name: name.into(),
                 namespace: namespace.map(Into::into),

@@ -156,9 +156,9 @@ impl KeyManagementSettings {
 /// A settings problem that does not stop the run.
 #[derive(Debug, Clone)]
 pub struct SettingWarning {
-    /// Where.
+    /// Where in the config.
     pub location: Location,
-    /// What.
+    /// What is wrong, in words.
     pub message: String,
 }
 

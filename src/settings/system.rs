@@ -96,7 +96,10 @@ mod tests {
     #[test]
     fn names_round_trip() {
         for name in KeyManagementSystem::NAMES {
-            assert_eq!(KeyManagementSystem::from_name(name).map(KeyManagementSystem::as_str), Some(*name));
+            assert_eq!(
+                KeyManagementSystem::from_name(name).map(KeyManagementSystem::as_str),
+                Some(*name)
+            );
         }
         for name in AccessMode::NAMES {
             assert_eq!(AccessMode::from_name(name).map(AccessMode::as_str), Some(*name));

@@ -322,3 +322,31 @@ fn ten_thousand_references_against_openbao_stay_within_the_bound() {
         proxy.max_open_connections()
     );
 }
+
+#[test]
+fn put_and_delete_cannot_outlast_the_deadline() {
+    let Some(moto) = moto() else { return };
+    let proxy = FaultProxy::start(&moto.url);
+    proxy.always(Fault::Stall);
+    let config = format!("{SM}  key_management_settings:\n    access_mode: read_and_write\n");
+    let dir = workdir(&[("config.yaml", &config)]);
+    let limits = ["--timeout", "1", "--deadline", "2", "--attempts", "20"];
+    for command in [&["put", "config.yaml", "k"][..], &["delete", "config.yaml", "k"][..]] {
+        let started = Instant::now();
+        let out = osenv(dir.path())
+            .args(command)
+            .args(limits)
+            .envs(Moto::env(&proxy.url))
+            .stdin("a value\n")
+            .run();
+        let took = started.elapsed();
+        out.code(1);
+        assert!(
+            out.stderr.contains("deadline of 2s exceeded"),
+            "{}: {}",
+            command[0],
+            out.stderr
+        );
+        assert!(took < Duration::from_secs(7), "{} took {took:?}", command[0]);
+    }
+}

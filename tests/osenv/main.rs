@@ -16,6 +16,7 @@ mod gcp;
 #[cfg(unix)]
 mod hygiene;
 mod properties;
+mod report;
 // Shared by the backend tests above; with some backends left out, parts go unused.
 #[cfg_attr(
     not(all(feature = "aws", feature = "vault", feature = "azure", feature = "gcp")),

@@ -2,10 +2,10 @@
 //! substituted, and every env format reads back as the secret (or osenv refuses).
 
 use base64::Engine as _;
-use osenv::SecretValue;
 use osenv::Environment;
-use osenv::references::Discovery;
+use osenv::SecretValue;
 use osenv::document::{Document, NodeId, NodeKind};
+use osenv::references::Discovery;
 use osenv::render::env_format::{self, Format, K8sOptions};
 use osenv::render::yaml::{self, Coercion, RenderOptions};
 use proptest::prelude::*;

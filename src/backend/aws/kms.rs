@@ -9,12 +9,12 @@
 //! the variable, never a silent fallback to the ciphertext itself.
 
 use super::{AwsFailure, AwsSettings, Service, call};
-use crate::settings::envelope::{Envelopes, VALUE_PREFIX};
 use crate::backend::{Backend, Context, KeyResults};
 use crate::environment::Environment;
 use crate::error::{BackendError, KeyError};
 use crate::secret::SecretValue;
 use crate::settings::AwsOptions;
+use crate::settings::envelope::{Envelopes, VALUE_PREFIX};
 use async_trait::async_trait;
 use aws_sdk_kms::Client;
 use aws_sdk_kms::primitives::Blob;

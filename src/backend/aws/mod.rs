@@ -8,8 +8,8 @@
 pub mod kms;
 pub mod secrets_manager;
 
-pub(crate) use super::call;
 use super::RequestFailure;
+pub(crate) use super::call;
 use crate::environment::Environment;
 use crate::error::{BackendError, KeyError};
 use crate::secret::SecretValue;
