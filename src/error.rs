@@ -144,14 +144,93 @@ impl ConfigError {
     }
 }
 
+/// Where a key was looked for, as messages name it: the backend (or the environment) and,
+/// where the service has one, the key's place in it. Typed, so a backend states the facts and
+/// this one `Display` writes every phrase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Within {
+    /// How messages name the backend, e.g. `hashicorp_vault (https://vault:8200)` or
+    /// `the environment or .env`.
+    pub backend: Arc<str>,
+    /// The key's place in the backend, when it has one (boxed: most errors have none, and a
+    /// run holds one result per name).
+    pub place: Option<Box<Place>>,
+}
+
+/// A key's place in a backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Place {
+    /// A path, secret name or resource name: `… at `app/db``.
+    At(String),
+    /// A field of a secret: `field `key` of … at `app/db``.
+    Field {
+        /// The field.
+        field: String,
+        /// The secret.
+        at: String,
+    },
+    /// A key inside one JSON secret that holds many (AWS `primary_secret_name`).
+    Primary(String),
+    /// The environment variable whose ciphertext a KMS decrypted, and where it was set.
+    Ciphertext {
+        /// The variable.
+        variable: String,
+        /// `process environment` or `file:line`.
+        origin: String,
+    },
+    /// The environment, asked for the ciphertext a KMS (`system`) would decrypt.
+    CiphertextVariable {
+        /// The KMS.
+        system: &'static str,
+        /// The variable.
+        variable: String,
+    },
+}
+
+impl Within {
+    /// The backend as a whole.
+    pub fn backend(backend: impl Into<Arc<str>>) -> Self {
+        Self {
+            backend: backend.into(),
+            place: None,
+        }
+    }
+
+    /// The same backend, at `place`.
+    #[must_use]
+    pub fn at(mut self, place: Place) -> Self {
+        self.place = Some(Box::new(place));
+        self
+    }
+}
+
+impl fmt::Display for Within {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let backend = &self.backend;
+        match self.place.as_deref() {
+            None => write!(f, "{backend}"),
+            Some(Place::At(at)) => write!(f, "{backend} at `{at}`"),
+            Some(Place::Field { field, at }) => write!(f, "field `{field}` of {backend} at `{at}`"),
+            Some(Place::Primary(primary)) => write!(f, "primary secret `{primary}` of {backend}"),
+            Some(Place::Ciphertext { variable, origin }) => {
+                write!(f, "{backend} (ciphertext in `{variable}`, {origin})")
+            }
+            Some(Place::CiphertextVariable { system, variable }) => write!(
+                f,
+                "{backend} ({system} decrypts the ciphertext in environment variable `{variable}`)"
+            ),
+        }
+    }
+}
+
 /// Why one key could not be supplied by a backend.
 #[derive(Debug, Error, Clone)]
 pub enum KeyError {
     /// The backend has no such key.
     #[error("not found in {within}")]
     NotFound {
-        /// The backend and where it looked, e.g. `the environment`.
-        within: String,
+        /// Where it was looked for.
+        within: Within,
     },
     /// The name cannot be a key at all.
     #[error("invalid name: {reason}")]
@@ -162,8 +241,8 @@ pub enum KeyError {
     /// The key exists but its value cannot be used.
     #[error("unusable value in {within}: {reason}")]
     InvalidValue {
-        /// The backend.
-        within: String,
+        /// Where it was looked for.
+        within: Within,
         /// What is wrong, never the value itself.
         reason: String,
     },
@@ -171,16 +250,16 @@ pub enum KeyError {
     /// disabled, its KMS key unusable).
     #[error("unavailable in {within}: {reason}")]
     Unavailable {
-        /// The backend.
-        within: String,
+        /// Where it was looked for.
+        within: Within,
         /// The state, never the value.
         reason: String,
     },
     /// The backend refused access to this key.
     #[error("access denied by {within}")]
     AccessDenied {
-        /// The backend.
-        within: String,
+        /// Where it was looked for.
+        within: Within,
     },
     /// The whole call to the backend failed; the cause is reported once, separately.
     #[error("{0}")]

@@ -11,13 +11,15 @@
 //! `osenv` binary, not part of this API.
 //!
 //! ```
-//! use osenv::{Document, Environment, Session};
+//! use osenv::{Document, Environment, Session, plan::Scope, resolve::Purpose};
 //! use osenv::render::yaml::{RenderOptions, render};
 //!
 //! let config = "model_list:\n  - model_name: gpt\n    litellm_params:\n      api_key: os.environ/OPENAI_API_KEY # from env\n";
 //! let env = Environment::new([("OPENAI_API_KEY", "sk-test")], vec![]);
 //! let session = Session::new(Document::parse("config.yaml", config.to_owned()).unwrap(), env.into()).unwrap();
-//! let resolution = session.resolve_blocking();
+//! let plan = session.plan(Scope::References(session.references()));
+//! let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+//! let resolution = runtime.block_on(session.resolve(plan, Purpose::Read));
 //! assert!(resolution.errors().is_empty());
 //! let out = render(session.document(), session.references(), |r| resolution.value(&r.name), RenderOptions::default());
 //! assert!(out.text.contains("api_key: sk-test # from env"));

@@ -2,7 +2,7 @@
 //! what it was asked and can be made to break the one-result-per-key rule.
 
 use super::{Backend, Context, KeyResults};
-use crate::error::{BackendError, KeyError};
+use crate::error::{BackendError, KeyError, Within};
 use crate::secret::SecretValue;
 use async_trait::async_trait;
 use std::collections::BTreeMap;
@@ -56,7 +56,7 @@ impl Backend for Memory {
                     .get(k)
                     .map(|v| SecretValue::new(v.as_str()))
                     .ok_or_else(|| KeyError::NotFound {
-                        within: self.describe(),
+                        within: Within::backend(self.describe()),
                     })
             })
             .collect())

@@ -9,7 +9,7 @@ use super::App;
 use super::output::emit;
 use crate::cli::TemplateArgs;
 use minijinja::{ErrorKind, UndefinedBehavior};
-use osenv::error::{Error, KeyError, UsageError};
+use osenv::error::{Error, KeyError, UsageError, Within};
 use osenv::input::{self, display_name, read_text};
 use osenv::plan::Scope;
 use osenv::render::env_format;
@@ -63,10 +63,11 @@ pub(super) fn run(args: &TemplateArgs, app: &App) -> Result<(), Error> {
         let resolution = app.block_on(session.resolve(session.plan(Scope::Names(&missing)), Purpose::Read));
         let mut known = known.lock().expect("not poisoned");
         for n in &missing {
-            let value = resolution
-                .get(n)
-                .cloned()
-                .unwrap_or_else(|| Err(KeyError::NotFound { within: env.describe() }));
+            let value = resolution.get(n).cloned().unwrap_or_else(|| {
+                Err(KeyError::NotFound {
+                    within: Within::backend(env.describe()),
+                })
+            });
             known.insert(n.clone(), value);
         }
     }

@@ -12,7 +12,7 @@ mod dotenv;
 
 pub use dotenv::DotenvFile;
 
-use crate::error::KeyError;
+use crate::error::{KeyError, Place, Within};
 use crate::secret::SecretValue;
 use rustc_hash::FxHashMap as HashMap;
 use std::ffi::OsString;
@@ -82,7 +82,7 @@ impl Environment {
     pub fn lookup(&self, name: &str) -> Option<(Result<SecretValue, KeyError>, Origin)> {
         if let Some(v) = self.process.get(std::ffi::OsStr::new(name)) {
             let value = v.to_str().map(SecretValue::new).ok_or_else(|| KeyError::InvalidValue {
-                within: "the process environment".into(),
+                within: Within::backend("the process environment"),
                 reason: "the value is not valid UTF-8".into(),
             });
             return Some((value, Origin::Process));
@@ -106,18 +106,22 @@ impl Environment {
     pub(crate) fn ciphertext(
         &self,
         variable: &str,
-        system: &str,
+        system: &'static str,
         backend: &str,
-    ) -> Result<(SecretValue, String), KeyError> {
+    ) -> Result<(SecretValue, Within), KeyError> {
         let Some((raw, origin)) = self.lookup(variable) else {
             return Err(KeyError::NotFound {
-                within: format!(
-                    "{} ({system} decrypts the ciphertext in environment variable `{variable}`)",
-                    self.describe()
-                ),
+                within: Within::backend(self.describe()).at(Place::CiphertextVariable {
+                    system,
+                    variable: variable.to_owned(),
+                }),
             });
         };
-        Ok((raw?, format!("{backend} (ciphertext in `{variable}`, {origin})")))
+        let within = Within::backend(backend).at(Place::Ciphertext {
+            variable: variable.to_owned(),
+            origin: origin.to_string(),
+        });
+        Ok((raw?, within))
     }
 
     /// A configuration variable (an address, a region, a file name; not a secret): trimmed, and
@@ -134,7 +138,7 @@ impl Environment {
         match self.lookup(name) {
             Some((value, _)) => value,
             None => Err(KeyError::NotFound {
-                within: self.describe(),
+                within: Within::backend(self.describe()),
             }),
         }
     }

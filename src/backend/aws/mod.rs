@@ -11,7 +11,7 @@ pub mod secrets_manager;
 use super::RequestFailure;
 pub(crate) use super::call;
 use crate::environment::Environment;
-use crate::error::{BackendError, KeyError};
+use crate::error::{BackendError, KeyError, Within};
 use crate::secret::SecretValue;
 use crate::settings::AwsOptions;
 use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig};
@@ -306,8 +306,8 @@ impl AwsFailure {
     }
 
     /// The per-key meaning of this failure, when it is about the key rather than the call.
-    pub(crate) fn key_error(&self, within: &str) -> Option<KeyError> {
-        let within = within.to_owned();
+    pub(crate) fn key_error(&self, within: &Within) -> Option<KeyError> {
+        let within = within.clone();
         let code = self.code.as_deref()?;
         Some(match code {
             "ResourceNotFoundException" | "NotFoundException" => KeyError::NotFound { within },
@@ -419,8 +419,8 @@ mod tests {
 
     #[test]
     fn per_key_failures_map_to_key_errors() {
-        let within = "aws_kms (x)";
-        let show = |f: AwsFailure| f.key_error(within).map(|e| e.to_string());
+        let within = Within::backend("aws_kms (x)");
+        let show = |f: AwsFailure| f.key_error(&within).map(|e| e.to_string());
         assert_eq!(
             show(failure("AccessDeniedException", "", 400)).as_deref(),
             Some("access denied by aws_kms (x)")

@@ -11,7 +11,7 @@
 use super::{AwsFailure, AwsSettings, Service, call};
 use crate::backend::{Backend, Context, DeleteMode, KeyResults};
 use crate::environment::Environment;
-use crate::error::{BackendError, KeyError};
+use crate::error::{BackendError, KeyError, Place, Within};
 use crate::secret::SecretValue;
 use crate::settings::{AwsOptions, WrittenSecrets};
 use async_trait::async_trait;
@@ -83,8 +83,8 @@ impl SecretsManager {
             .await
     }
 
-    fn within(&self) -> String {
-        self.describe()
+    fn within(&self) -> Within {
+        Within::backend(self.describe())
     }
 
     fn request_failed(&self, operation: &str, failure: AwsFailure, attempts: u32) -> BackendError {
@@ -188,7 +188,7 @@ impl SecretsManager {
             Ok(client) => self.get_one(client, primary, ctx).await,
             Err(e) => Err(KeyError::Backend(Arc::new(e))),
         };
-        let within = format!("primary secret `{primary}` of {}", self.describe());
+        let within = self.within().at(Place::Primary(primary.to_owned()));
         let parsed: Result<serde_json::Map<String, serde_json::Value>, KeyError> = fetched.and_then(|v| {
             serde_json::from_str::<serde_json::Value>(v.expose())
                 .ok()
@@ -197,7 +197,7 @@ impl SecretsManager {
                     _ => None,
                 })
                 .ok_or_else(|| KeyError::InvalidValue {
-                    within: self.describe(),
+                    within: self.within(),
                     reason: format!("primary secret `{primary}` is not a JSON object"),
                 })
         });
@@ -273,17 +273,17 @@ fn matches_id(id: &str, name: Option<&str>, arn: Option<&str>) -> bool {
 }
 
 /// `SecretString` verbatim; a binary secret only when it is UTF-8 text.
-fn value_of(string: Option<&str>, binary: Option<&Blob>, within: &str) -> Result<SecretValue, KeyError> {
+fn value_of(string: Option<&str>, binary: Option<&Blob>, within: &Within) -> Result<SecretValue, KeyError> {
     match (string, binary) {
         (Some(s), _) => Ok(SecretValue::new(s)),
         (None, Some(b)) => std::str::from_utf8(b.as_ref())
             .map(SecretValue::new)
             .map_err(|_| KeyError::InvalidValue {
-                within: within.to_owned(),
+                within: within.clone(),
                 reason: "the secret is binary (SecretBinary) and not UTF-8 text; store it as SecretString".into(),
             }),
         (None, None) => Err(KeyError::InvalidValue {
-            within: within.to_owned(),
+            within: within.clone(),
             reason: "the secret has no value".into(),
         }),
     }
@@ -479,10 +479,10 @@ mod tests {
 
     #[test]
     fn binary_secrets_must_be_text() {
-        let ok = value_of(None, Some(&Blob::new(b"text".to_vec())), "w").unwrap();
+        let ok = value_of(None, Some(&Blob::new(b"text".to_vec())), &Within::backend("w")).unwrap();
         assert_eq!(ok.expose(), "text");
-        let err = value_of(None, Some(&Blob::new(vec![0xff, 0xfe])), "w").unwrap_err();
+        let err = value_of(None, Some(&Blob::new(vec![0xff, 0xfe])), &Within::backend("w")).unwrap_err();
         assert!(err.to_string().contains("not UTF-8"), "{err}");
-        assert_eq!(value_of(Some("s"), None, "w").unwrap().expose(), "s");
+        assert_eq!(value_of(Some("s"), None, &Within::backend("w")).unwrap().expose(), "s");
     }
 }

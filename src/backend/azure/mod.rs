@@ -13,7 +13,7 @@ pub mod credential;
 
 use super::{Backend, Context, DeleteMode, KeyResults, RequestFailure, call};
 use crate::environment::Environment;
-use crate::error::{BackendError, KeyError};
+use crate::error::{BackendError, KeyError, Place, Within};
 use crate::secret::SecretValue;
 use crate::settings::{AzureOptions, WrittenSecrets};
 use async_trait::async_trait;
@@ -138,8 +138,8 @@ impl AzureFailure {
         }
     }
 
-    fn key_error(&self, within: &str) -> Option<KeyError> {
-        let within = within.to_owned();
+    fn key_error(&self, within: &Within) -> Option<KeyError> {
+        let within = within.clone();
         Some(match (self.status?, self.inner.as_deref()) {
             (404, _) => KeyError::NotFound { within },
             (403, Some("SecretDisabled")) => KeyError::Unavailable {
@@ -285,8 +285,8 @@ impl KeyVault {
             .await
     }
 
-    fn within(&self, name: &str) -> String {
-        format!("{} at `{name}`", self.describe())
+    fn within(&self, name: &str) -> Within {
+        Within::backend(self.describe()).at(Place::At(name.to_owned()))
     }
 
     /// After a 404: say so more precisely when the name is soft-deleted.
@@ -594,7 +594,7 @@ mod tests {
             message: "m".into(),
             transient: false,
         };
-        let show = |a: AzureFailure| a.key_error("w").map(|e| e.to_string());
+        let show = |a: AzureFailure| a.key_error(&Within::backend("w")).map(|e| e.to_string());
         assert_eq!(show(f(404, None)).as_deref(), Some("not found in w"));
         assert_eq!(
             show(f(403, Some("AccessDenied"))).as_deref(),

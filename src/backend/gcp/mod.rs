@@ -9,7 +9,7 @@ pub mod kms;
 pub mod secret_manager;
 
 use super::RequestFailure;
-use crate::error::KeyError;
+use crate::error::{KeyError, Within};
 use google_cloud_gax::error::Error as GaxError;
 use google_cloud_gax::error::rpc::Code;
 use std::fmt;
@@ -83,8 +83,8 @@ impl GcpFailure {
     }
 
     /// The per-key meaning of this failure, when it is about the key rather than the call.
-    pub(crate) fn key_error(&self, within: &str) -> Option<KeyError> {
-        let within = within.to_owned();
+    pub(crate) fn key_error(&self, within: &Within) -> Option<KeyError> {
+        let within = within.clone();
         Some(match self.code? {
             Code::NotFound => KeyError::NotFound { within },
             Code::PermissionDenied => KeyError::AccessDenied { within },
@@ -144,7 +144,7 @@ mod tests {
 
     #[test]
     fn status_codes_map_to_key_errors() {
-        let show = |c| failure(c).key_error("w").map(|e| e.to_string());
+        let show = |c| failure(c).key_error(&Within::backend("w")).map(|e| e.to_string());
         assert_eq!(show(Code::NotFound).as_deref(), Some("not found in w"));
         assert_eq!(show(Code::PermissionDenied).as_deref(), Some("access denied by w"));
         assert!(

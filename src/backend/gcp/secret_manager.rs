@@ -10,7 +10,7 @@
 use super::{GcpFailure, no_retries, request_failed, setup_failed};
 use crate::backend::{Backend, Context, DeleteMode, KeyResults, call};
 use crate::environment::Environment;
-use crate::error::{BackendError, KeyError};
+use crate::error::{BackendError, KeyError, Place, Within};
 use crate::secret::SecretValue;
 use async_trait::async_trait;
 use futures_util::future::join_all;
@@ -126,8 +126,8 @@ impl SecretManager {
             .await
     }
 
-    fn within(&self, name: &SecretName) -> String {
-        format!("{} at `{}`", self.describe(), name.version_name())
+    fn within(&self, name: &SecretName) -> Within {
+        Within::backend(self.describe()).at(Place::At(name.version_name().clone()))
     }
 
     fn failed(&self, operation: &str, failure: GcpFailure, attempts: u32) -> BackendError {

@@ -13,7 +13,7 @@ pub mod secret_path;
 
 use super::{Backend, Context, DeleteMode, KeyResults, RequestFailure, call};
 use crate::environment::Environment;
-use crate::error::{BackendError, KeyError};
+use crate::error::{BackendError, KeyError, Place, Within};
 use crate::secret::SecretValue;
 use crate::settings::{VaultOptions, WrittenSecrets};
 use async_trait::async_trait;
@@ -296,8 +296,8 @@ impl Vault {
         url
     }
 
-    fn within(&self, path: &SecretPath) -> String {
-        format!("{} at `{}`", self.describe(), path.segments.join("/"))
+    fn within(&self, path: &SecretPath) -> Within {
+        Within::backend(self.describe()).at(Place::At(path.segments.join("/")))
     }
 
     /// Map a final answer about one secret (not 200) to that reference's error.
@@ -378,7 +378,10 @@ impl Vault {
         match data.and_then(|d| d.get(field)) {
             Some(Value::String(s)) => Ok(SecretValue::new(s.as_str())),
             None | Some(Value::Null) => Err(KeyError::NotFound {
-                within: format!("field `{field}` of {}", self.within(&path)),
+                within: Within::backend(self.describe()).at(Place::Field {
+                    field: field.to_owned(),
+                    at: path.segments.join("/"),
+                }),
             }),
             // A number, boolean, list or object is written as its JSON text.
             Some(other) => Ok(SecretValue::new(other.to_string())),
