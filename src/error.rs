@@ -320,12 +320,39 @@ pub enum BackendError {
         /// `delete` or `purge`.
         operation: &'static str,
     },
-    /// The backend cannot be set up (missing region, credentials, address), or cannot store a name.
+    /// A configuration variable or setting the backend needs is missing or unusable (a region,
+    /// an address, a CA file, a key name).
     #[error("{backend}: {reason}")]
-    Setup {
+    Configuration {
         /// How messages name the backend, e.g. `hashicorp_vault (https://vault:8200)`.
         backend: String,
-        /// What is missing or wrong.
+        /// What is missing or wrong, naming the variable or setting.
+        reason: String,
+    },
+    /// No usable credentials: none configured, conflicting, or not in a usable form.
+    #[error("{backend}: {reason}")]
+    Credentials {
+        /// How messages name the backend, e.g. `hashicorp_vault (https://vault:8200)`.
+        backend: String,
+        /// What is missing or wrong, never a credential itself.
+        reason: String,
+    },
+    /// The HTTP client itself cannot be built (TLS set-up).
+    #[error("{backend}: {reason}")]
+    Client {
+        /// How messages name the backend, e.g. `hashicorp_vault (https://vault:8200)`.
+        backend: String,
+        /// What failed.
+        reason: String,
+    },
+    /// A name this backend cannot store (a write or delete).
+    #[error("{backend}: cannot store `{name}`: {reason}")]
+    Name {
+        /// How messages name the backend, e.g. `hashicorp_vault (https://vault:8200)`.
+        backend: String,
+        /// The stored name (with its prefix).
+        name: String,
+        /// Why not.
         reason: String,
     },
     /// Writes are refused by the settings.

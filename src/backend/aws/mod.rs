@@ -155,7 +155,7 @@ impl AwsSettings {
         }
         let base = loader.load().await;
         let Some(region) = base.region() else {
-            return Err(BackendError::Setup {
+            return Err(BackendError::Configuration {
                 backend: system.to_owned(),
                 reason: "no AWS region: set key_management_settings.aws_region_name, AWS_REGION_NAME or AWS_REGION"
                     .into(),

@@ -225,8 +225,8 @@ impl KeyVault {
         }
     }
 
-    fn setup(&self, reason: impl Into<String>) -> BackendError {
-        BackendError::Setup {
+    fn configuration(&self, reason: impl Into<String>) -> BackendError {
+        BackendError::Configuration {
             backend: self.describe(),
             reason: reason.into(),
         }
@@ -244,11 +244,13 @@ impl KeyVault {
     async fn session(&self, ctx: &Context) -> Result<&Session, BackendError> {
         self.session
             .get_or_try_init(|| async {
-                let uri = self
-                    .uri
-                    .clone()
-                    .ok_or_else(|| self.setup("AZURE_KEY_VAULT_URI is not set (https://<vault>.vault.azure.net)"))?;
-                let chosen = credential::choose(&self.env).map_err(|e| self.setup(e))?;
+                let uri = self.uri.clone().ok_or_else(|| {
+                    self.configuration("AZURE_KEY_VAULT_URI is not set (https://<vault>.vault.azure.net)")
+                })?;
+                let chosen = credential::choose(&self.env).map_err(|reason| BackendError::Credentials {
+                    backend: self.describe(),
+                    reason,
+                })?;
                 // One token before any read, so a credential problem is one error, not one per
                 // reference; the credential caches it for the reads.
                 let scope = scope_for(&uri);
@@ -278,7 +280,7 @@ impl KeyVault {
                     ..Default::default()
                 };
                 let client = SecretClient::new(&uri, chosen.credential, Some(options))
-                    .map_err(|e| self.setup(format!("invalid AZURE_KEY_VAULT_URI: {e}")))?;
+                    .map_err(|e| self.configuration(format!("invalid AZURE_KEY_VAULT_URI: {e}")))?;
                 tracing::debug!(method = %chosen.method, "azure key vault session ready");
                 Ok(Session { client })
             })
@@ -397,10 +399,16 @@ impl KeyVault {
     fn stored(&self, name: &str) -> Result<String, BackendError> {
         match vault_name(name, self.map_to_dashes) {
             Ok((n, None)) => Ok(n),
-            Ok((_, Some(_))) => Err(self.setup("a write cannot pick a version (`@VERSION`)")),
-            Err(reason) => Err(self.setup(format!(
-                "cannot store `{name}`: {reason} (the default prefix_for_stored_virtual_keys `litellm/` contains `/`)"
-            ))),
+            Ok((_, Some(_))) => Err(BackendError::Name {
+                backend: self.describe(),
+                name: name.to_owned(),
+                reason: "a write cannot pick a version (`@VERSION`)".into(),
+            }),
+            Err(reason) => Err(BackendError::Name {
+                backend: self.describe(),
+                name: name.to_owned(),
+                reason: format!("{reason} (the default prefix_for_stored_virtual_keys `litellm/` contains `/`)"),
+            }),
         }
     }
 

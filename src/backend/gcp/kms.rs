@@ -202,7 +202,7 @@ impl GoogleKms {
     }
 
     fn no_key(&self) -> BackendError {
-        BackendError::Setup {
+        BackendError::Configuration {
             backend: self.describe(),
             reason: "GOOGLE_KMS_RESOURCE_NAME is not set (projects/…/locations/…/keyRings/…/cryptoKeys/…)".into(),
         }

@@ -119,7 +119,7 @@ pub(crate) fn request_failed(
 
 /// A client that could not be built (credentials are looked up then).
 pub(crate) fn setup_failed(backend: String, e: &dyn std::error::Error) -> crate::error::BackendError {
-    crate::error::BackendError::Setup {
+    crate::error::BackendError::Credentials {
         backend,
         reason: format!("cannot set up the client (credentials?): {}", super::error_chain(e)),
     }

@@ -188,14 +188,16 @@ impl SecretManager {
     fn stored(&self, name: &str) -> Result<SecretName, BackendError> {
         match SecretName::parse(name, self.project.as_deref()) {
             Ok(n) if n.version == "latest" => Ok(n),
-            Ok(_) => Err(BackendError::Setup {
+            Ok(_) => Err(BackendError::Name {
                 backend: self.describe(),
+                name: name.to_owned(),
                 reason: "a write cannot pick a version (`@VERSION`)".into(),
             }),
-            Err(reason) => Err(BackendError::Setup {
+            Err(reason) => Err(BackendError::Name {
                 backend: self.describe(),
+                name: name.to_owned(),
                 reason: format!(
-                    "cannot store `{name}`: {reason} (the default prefix_for_stored_virtual_keys `litellm/` contains `/`; set it to `\"\"` for Google Secret Manager)"
+                    "{reason} (the default prefix_for_stored_virtual_keys `litellm/` contains `/`; set it to `\"\"` for Google Secret Manager)"
                 ),
             }),
         }

@@ -168,9 +168,24 @@ impl Vault {
         }
     }
 
-    fn setup_error(&self, reason: impl Into<String>) -> BackendError {
-        BackendError::Setup {
+    fn configuration(&self, reason: impl Into<String>) -> BackendError {
+        BackendError::Configuration {
             backend: self.describe(),
+            reason: reason.into(),
+        }
+    }
+
+    fn credentials(&self, reason: impl Into<String>) -> BackendError {
+        BackendError::Credentials {
+            backend: self.describe(),
+            reason: reason.into(),
+        }
+    }
+
+    fn unstorable(&self, name: &str, reason: impl Into<String>) -> BackendError {
+        BackendError::Name {
+            backend: self.describe(),
+            name: name.to_owned(),
             reason: reason.into(),
         }
     }
@@ -179,15 +194,15 @@ impl Vault {
         let mut builder = reqwest::Client::builder();
         if let Some(ca) = &self.config.ca_cert {
             let pem = std::fs::read(ca)
-                .map_err(|e| self.setup_error(format!("cannot read VAULT_CACERT `{}`: {e}", ca.display())))?;
+                .map_err(|e| self.configuration(format!("cannot read VAULT_CACERT `{}`: {e}", ca.display())))?;
             let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|_| self.setup_error(format!("VAULT_CACERT `{}` holds no PEM certificate", ca.display())))?;
+                .map_err(|_| self.configuration(format!("VAULT_CACERT `{}` holds no PEM certificate", ca.display())))?;
             builder = builder.tls_certs_merge(certs);
         }
         if let (Ok(Auth::Cert { .. }), Some((cert, key))) = (&self.config.auth, &self.config.client_identity) {
             let read = |path: &std::path::Path, what: &str| {
                 std::fs::read(path)
-                    .map_err(|e| self.setup_error(format!("cannot read the client {what} `{}`: {e}", path.display())))
+                    .map_err(|e| self.configuration(format!("cannot read the client {what} `{}`: {e}", path.display())))
             };
             let mut pem = read(key, "key")?;
             pem.push(b'\n');
@@ -195,23 +210,24 @@ impl Vault {
             let identity = reqwest::Identity::from_pem(&pem);
             zeroize::Zeroize::zeroize(&mut pem);
             builder = builder.identity(identity.map_err(|_| {
-                self.setup_error(format!(
+                self.configuration(format!(
                     "the client certificate `{}` and key `{}` are not a usable PEM pair",
                     cert.display(),
                     key.display()
                 ))
             })?);
         }
-        builder
-            .build()
-            .map_err(|e| self.setup_error(format!("cannot set up HTTPS: {}", transport_message(&e))))
+        builder.build().map_err(|e| BackendError::Client {
+            backend: self.describe(),
+            reason: format!("cannot set up HTTPS: {}", transport_message(&e)),
+        })
     }
 
     /// The client and the run's token: one login per run, shared by every request.
     async fn session(&self, ctx: &Context) -> Result<&Session, BackendError> {
         self.session
             .get_or_try_init(|| async {
-                let auth = self.config.auth.clone().map_err(|reason| self.setup_error(reason))?;
+                let auth = self.config.auth.clone().map_err(|reason| self.credentials(reason))?;
                 let http = self.client()?;
                 let token = match &auth {
                     Auth::Token(token) => token.clone(),
@@ -231,7 +247,7 @@ impl Vault {
                 };
                 tracing::debug!(method = auth.method(), addr = %self.config.addr, "vault session ready");
                 let mut token = reqwest::header::HeaderValue::from_str(token.expose())
-                    .map_err(|_| self.setup_error("the Vault token has characters an HTTP header cannot carry"))?;
+                    .map_err(|_| self.credentials("the Vault token has characters an HTTP header cannot carry"))?;
                 token.set_sensitive(true);
                 Ok(Session { http, token })
             })
@@ -480,9 +496,9 @@ impl Backend for Vault {
     }
 
     async fn write(&self, name: &str, value: &SecretValue, ctx: &Context) -> Result<(), BackendError> {
-        let path = SecretPath::parse(name).map_err(|reason| self.setup_error(format!("`{name}`: {reason}")))?;
+        let path = SecretPath::parse(name).map_err(|reason| self.unstorable(name, reason))?;
         if path.version.is_some() {
-            return Err(self.setup_error("a write cannot pick a version (`@N`)"));
+            return Err(self.unstorable(name, "a write cannot pick a version (`@N`)"));
         }
         let field = path.field.clone().unwrap_or_else(|| self.config.field.clone());
         let mut data = serde_json::Map::new();
@@ -499,7 +515,7 @@ impl Backend for Vault {
     }
 
     async fn delete(&self, name: &str, mode: DeleteMode, ctx: &Context) -> Result<(), BackendError> {
-        let path = SecretPath::parse(name).map_err(|reason| self.setup_error(format!("`{name}`: {reason}")))?;
+        let path = SecretPath::parse(name).map_err(|reason| self.unstorable(name, reason))?;
         let kind = match mode {
             // Soft delete of the latest version: `vault kv undelete` brings it back.
             DeleteMode::Recoverable => "data",
