@@ -14,7 +14,7 @@ const AKV: &str = "general_settings:\n  key_management_system: azure_key_vault\n
 const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 const IDENTITY_HEADER: &str = "osenv-test-identity-header";
 
-struct Fake {
+pub(crate) struct Fake {
     vault: String,
     msi: String,
     ca: String,
@@ -23,7 +23,7 @@ struct Fake {
 
 static FAKE: Mutex<()> = Mutex::new(());
 
-fn fake() -> Option<Fake> {
+pub(crate) fn fake() -> Option<Fake> {
     let vault = server_url("OSENV_TEST_AZURE_VAULT", "the Azure Key Vault fake")?;
     let guard = FAKE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let f = Fake {
@@ -105,7 +105,7 @@ impl Fake {
             .collect()
     }
 
-    fn managed_identity(&self) -> Vec<(&'static str, String)> {
+    pub(crate) fn managed_identity(&self) -> Vec<(&'static str, String)> {
         vec![
             ("AZURE_KEY_VAULT_URI", self.vault.clone()),
             ("SSL_CERT_FILE", self.ca.clone()),

@@ -12,8 +12,8 @@ use std::sync::{Mutex, MutexGuard};
 
 const GSM: &str = "general_settings:\n  key_management_system: google_secret_manager\n";
 
-struct Drongo {
-    url: String,
+pub(crate) struct Drongo {
+    pub(crate) url: String,
     credentials: String,
     _exclusive: MutexGuard<'static, ()>,
 }
@@ -21,7 +21,7 @@ struct Drongo {
 static DRONGO: Mutex<()> = Mutex::new(());
 
 /// drongo, reset for this test; tests against it run one at a time.
-fn drongo() -> Option<Drongo> {
+pub(crate) fn drongo() -> Option<Drongo> {
     let url = server_url("OSENV_TEST_DRONGO", "drongo (Google Secret Manager and Cloud KMS)")?;
     let guard = DRONGO.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let d = Drongo {
@@ -82,7 +82,7 @@ impl Drongo {
         "projects/p1/locations/global/keyRings/ring/cryptoKeys/litellm".into()
     }
 
-    fn env(&self, endpoint: &str) -> Vec<(&'static str, String)> {
+    pub(crate) fn env(&self, endpoint: &str) -> Vec<(&'static str, String)> {
         vec![
             ("GOOGLE_APPLICATION_CREDENTIALS", self.credentials.clone()),
             ("GOOGLE_SECRET_MANAGER_PROJECT_ID", "p1".into()),

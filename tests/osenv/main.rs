@@ -6,6 +6,7 @@ mod aws;
 mod azure;
 mod canary;
 mod cli;
+mod conformance;
 #[cfg(all(feature = "aws", feature = "vault"))]
 mod fault_proxy;
 #[cfg(all(feature = "aws", feature = "vault"))]

@@ -12,13 +12,13 @@ const VAULT: &str = "general_settings:\n  key_management_system: hashicorp_vault
 const ROLE_ID: &str = "osenv-test-role";
 const SECRET_ID: &str = "osenv-test-secret-id";
 
-struct Server {
-    addr: String,
+pub(crate) struct Server {
+    pub(crate) addr: String,
     tls_addr: String,
     certs: PathBuf,
 }
 
-fn server() -> Option<Server> {
+pub(crate) fn server() -> Option<Server> {
     let addr = server_url("OSENV_TEST_VAULT_ADDR", "OpenBao (Vault)")?;
     Some(Server {
         addr,

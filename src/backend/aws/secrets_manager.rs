@@ -393,6 +393,18 @@ impl Backend for SecretsManager {
 
     async fn delete(&self, name: &str, mode: DeleteMode, ctx: &Context) -> Result<(), BackendError> {
         let client = self.client().await?;
+        // A forced delete of a secret that does not exist succeeds on AWS (so that retries are
+        // safe), which would let a mistyped name "succeed": look first. A denied look (a policy
+        // that allows DeleteSecret only) is no answer, so the delete goes ahead.
+        if mode == DeleteMode::Permanent
+            && let Err(KeyError::NotFound { .. }) = self.describe_one(client, name, ctx).await
+        {
+            return Err(BackendError::Missing {
+                backend: self.describe(),
+                name: name.to_owned(),
+                operation: "delete",
+            });
+        }
         let delete = || async {
             call(ctx, || {
                 let request = client.delete_secret().secret_id(name);

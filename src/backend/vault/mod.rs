@@ -516,6 +516,21 @@ impl Backend for Vault {
 
     async fn delete(&self, name: &str, mode: DeleteMode, ctx: &Context) -> Result<(), BackendError> {
         let path = SecretPath::parse(name).map_err(|reason| self.unstorable(name, reason))?;
+        // Vault answers 204 for a path that holds nothing, which would let a mistyped name
+        // "succeed": look first. A denied look (a policy with `delete` only) is no answer, so the
+        // delete goes ahead.
+        let session = self.session(ctx).await?;
+        let look = match self.config.kv {
+            KvVersion::V2 => self.url("metadata", &path),
+            KvVersion::V1 => self.url("data", &path),
+        };
+        if let Err(KeyError::NotFound { .. }) = self.get(session, &path, &look, ctx).await {
+            return Err(BackendError::Missing {
+                backend: self.describe(),
+                name: name.to_owned(),
+                operation: "delete",
+            });
+        }
         let kind = match mode {
             // Soft delete of the latest version: `vault kv undelete` brings it back.
             DeleteMode::Recoverable => "data",
