@@ -1,7 +1,7 @@
 //! Any dotenv text: a parse or a located error, never a panic; values match dotenvy's.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use osenv::backend::dotenv::DotenvFile;
+use osenv::environment::DotenvFile;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };

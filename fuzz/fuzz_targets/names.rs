@@ -5,8 +5,8 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
-    if let Some(name) = osenv::reference::name_of(text) {
-        let _ = osenv::reference::validate_name(&name);
+    if let Some(name) = osenv::references::name_of(text) {
+        let _ = osenv::references::validate_name(&name);
     }
     if let Ok(path) = osenv::backend::vault::secret_path::SecretPath::parse(text) {
         let encoded = path.encoded();

@@ -4,6 +4,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use osenv::document::Document;
+use osenv::references::Discovery;
 use osenv::render::yaml::{self, Coercion, RenderOptions};
 use osenv::secret::SecretValue;
 use std::collections::HashMap;
@@ -13,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(doc) = Document::parse("fuzz.yaml", text.to_owned()) else {
         return;
     };
-    let discovery = doc.discover(100);
+    let discovery = Discovery::of(&doc, 100);
     let values: HashMap<String, SecretValue> = discovery
         .references
         .iter()
@@ -30,6 +31,6 @@ fuzz_target!(|data: &[u8]| {
     );
     let again = Document::parse("rendered.yaml", rendered.text.to_string())
         .unwrap_or_else(|e| panic!("rendered YAML does not parse: {e:?}\n---\n{}", &*rendered.text));
-    let left = again.discover(100).references.len();
+    let left = Discovery::of(&again, 100).references.len();
     assert_eq!(left, 0, "references left after rendering:\n{}", &*rendered.text);
 });

@@ -47,11 +47,18 @@ pub(super) fn run(args: &CheckArgs, app: &App) -> Result<(), Error> {
         &args.config.env_files,
         args.config.limits.limits()?,
     )?;
-    let plan = session.plan(Scope::References(session.references()));
+    let scope = Scope::References(session.references());
     let resolution = if args.offline {
         None
     } else {
-        Some(app.block_on(session.resolve(plan.clone(), Purpose::Exists)))
+        Some(app.block_on(session.resolve(session.plan(scope), Purpose::Exists)))
+    };
+    let offline;
+    let plan = if let Some(resolution) = &resolution {
+        resolution.plan()
+    } else {
+        offline = session.plan(scope);
+        &offline
     };
     let env = session.environment();
     let source = |name: &str, route: Route| match route {
@@ -104,19 +111,7 @@ pub(super) fn run(args: &CheckArgs, app: &App) -> Result<(), Error> {
             }
         })
         .collect();
-    let mut warnings: Vec<Warning> = session
-        .notices()
-        .iter()
-        .map(|n| Warning {
-            location: n.location.clone(),
-            message: format!("`{}` is not resolved: {}", n.written, n.kind),
-        })
-        .chain(session.key_management().warnings.iter().map(|w| Warning {
-            location: w.location.clone(),
-            message: w.message.clone(),
-        }))
-        .collect();
-    warnings.sort_by(|a, b| a.location.cmp(&b.location));
+    let warnings = warnings(&session);
     let errors = resolution.as_ref().map(Resolution::errors).unwrap_or_default();
     let report = Report {
         config: session.document().file(),
@@ -136,6 +131,24 @@ pub(super) fn run(args: &CheckArgs, app: &App) -> Result<(), Error> {
     } else {
         Err(Error::Unresolved(errors, Vec::new()))
     }
+}
+
+/// What LiteLLM leaves alone and what the settings say, sorted by location.
+fn warnings(session: &Session) -> Vec<Warning> {
+    let mut warnings: Vec<Warning> = session
+        .notices()
+        .iter()
+        .map(|n| Warning {
+            location: n.location.clone(),
+            message: format!("`{}` is not resolved: {}", n.written, n.kind),
+        })
+        .chain(session.key_management().warnings.iter().map(|w| Warning {
+            location: w.location.clone(),
+            message: w.message.clone(),
+        }))
+        .collect();
+    warnings.sort_by(|a, b| a.location.cmp(&b.location));
+    warnings
 }
 
 fn text(report: &Report<'_>) -> String {

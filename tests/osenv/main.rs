@@ -6,6 +6,7 @@ mod aws;
 mod azure;
 mod canary;
 mod cli;
+#[cfg(any(feature = "aws", feature = "vault", feature = "azure", feature = "gcp"))]
 mod conformance;
 #[cfg(all(feature = "aws", feature = "vault"))]
 mod fault_proxy;

@@ -1,8 +1,10 @@
 //! The test servers started by `scripts/testbed` (their URLs come in `OSENV_TEST_*`
 //! variables) and a request-counting TCP proxy to put in front of them.
 //!
-//! A test that needs a server and does not find it skips with a message when run by hand,
-//! and fails under `CI=true`: a missing server must never look like a pass.
+//! A test that needs a server and does not find it fails, unless the developer asked to skip
+//! that server by name (`OSENV_SKIP_SERVERS=moto,vault,...` or `all`; never under `CI=true`).
+//! A skip is written to `OSENV_SKIP_LOG`, which `scripts/test` prints after the run, so it is
+//! visible in the summary instead of passing silently.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -11,17 +13,43 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::MutexGuard;
 use std::sync::{Arc, Mutex};
 
-/// The URL of a test server, or `None` (skip) when it is not running outside CI.
+/// The URL of a test server, or `None` (skip) when it is not running and its skip was asked
+/// for by name.
 pub fn server_url(variable: &str, what: &str) -> Option<String> {
-    match std::env::var(variable) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("{what} is not running ({variable} is unset); run the tests with scripts/test")
-        }
-        _ => {
-            eprintln!("skipped: {what} is not running ({variable} is unset); run the tests with scripts/test");
-            None
-        }
+    if let Ok(url) = std::env::var(variable)
+        && !url.is_empty()
+    {
+        return Some(url);
+    }
+    let name = skip_name(variable);
+    let asked = std::env::var("OSENV_SKIP_SERVERS")
+        .is_ok_and(|list| list.split(',').map(str::trim).any(|n| n == name || n == "all"));
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    assert!(
+        asked && !ci,
+        "{what} is not running ({variable} is unset); run the tests with scripts/test, or skip it with OSENV_SKIP_SERVERS={name} (not under CI=true)"
+    );
+    let test = std::thread::current().name().unwrap_or("a test").to_owned();
+    let line = format!("skipped: {test}: {what} is not running (OSENV_SKIP_SERVERS)\n");
+    eprint!("{line}");
+    if let Ok(log) = std::env::var("OSENV_SKIP_LOG") {
+        let _ = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .and_then(|mut f| f.write_all(line.as_bytes()));
+    }
+    None
+}
+
+/// The name a server is skipped by.
+fn skip_name(variable: &str) -> &'static str {
+    match variable {
+        "OSENV_TEST_MOTO" => "moto",
+        "OSENV_TEST_VAULT_ADDR" => "vault",
+        "OSENV_TEST_DRONGO" => "drongo",
+        "OSENV_TEST_AZURE_VAULT" => "azure",
+        _ => "all",
     }
 }
 

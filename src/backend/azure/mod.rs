@@ -37,10 +37,10 @@ pub struct KeyVault {
     map_to_dashes: bool,
     tags: Option<std::collections::HashMap<String, String>>,
     env: Arc<Environment>,
-    session: OnceCell<Session>,
+    session: OnceCell<Connection>,
 }
 
-struct Session {
+struct Connection {
     client: SecretClient,
 }
 
@@ -241,7 +241,7 @@ impl KeyVault {
         }
     }
 
-    async fn session(&self, ctx: &Context) -> Result<&Session, BackendError> {
+    async fn session(&self, ctx: &Context) -> Result<&Connection, BackendError> {
         self.session
             .get_or_try_init(|| async {
                 let uri = self.uri.clone().ok_or_else(|| {
@@ -282,7 +282,7 @@ impl KeyVault {
                 let client = SecretClient::new(&uri, chosen.credential, Some(options))
                     .map_err(|e| self.configuration(format!("invalid AZURE_KEY_VAULT_URI: {e}")))?;
                 tracing::debug!(method = %chosen.method, "azure key vault session ready");
-                Ok(Session { client })
+                Ok(Connection { client })
             })
             .await
     }
@@ -292,7 +292,7 @@ impl KeyVault {
     }
 
     /// After a 404: say so more precisely when the name is soft-deleted.
-    async fn not_found(&self, session: &Session, name: &str, ctx: &Context) -> KeyError {
+    async fn not_found(&self, session: &Connection, name: &str, ctx: &Context) -> KeyError {
         let (deleted, _) = call(ctx, || async {
             session
                 .client
@@ -314,7 +314,7 @@ impl KeyVault {
         }
     }
 
-    async fn read(&self, session: &Session, key: &str, ctx: &Context) -> Result<SecretValue, KeyError> {
+    async fn read(&self, session: &Connection, key: &str, ctx: &Context) -> Result<SecretValue, KeyError> {
         let (name, version) =
             vault_name(key, self.map_to_dashes).map_err(|r| KeyError::InvalidName { reason: r.into() })?;
         let (result, attempts) = call(ctx, || {
@@ -348,7 +348,7 @@ impl KeyVault {
         }
     }
 
-    async fn exists_one(&self, session: &Session, key: &str, ctx: &Context) -> Result<(), KeyError> {
+    async fn exists_one(&self, session: &Connection, key: &str, ctx: &Context) -> Result<(), KeyError> {
         let (name, version) =
             vault_name(key, self.map_to_dashes).map_err(|r| KeyError::InvalidName { reason: r.into() })?;
         let (result, attempts) = call(ctx, || {
@@ -413,7 +413,7 @@ impl KeyVault {
     }
 
     /// One `set secret` request (a new version).
-    async fn set_once(&self, session: &Session, name: &str, value: &SecretValue) -> Result<(), AzureFailure> {
+    async fn set_once(&self, session: &Connection, name: &str, value: &SecretValue) -> Result<(), AzureFailure> {
         let parameters = SetSecretParameters {
             value: Some(value.expose().to_owned()),
             tags: self.tags.clone(),

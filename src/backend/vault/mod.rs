@@ -31,19 +31,19 @@ const SYSTEM: &str = "hashicorp_vault";
 #[derive(Debug)]
 pub struct Vault {
     config: VaultConfig,
-    session: OnceCell<Session>,
+    session: OnceCell<Connection>,
 }
 
 /// The HTTP client and the token of this run, as a header value marked sensitive (so no
 /// `Debug` of a request shows it), built once for every request.
-struct Session {
+struct Connection {
     http: reqwest::Client,
     token: reqwest::header::HeaderValue,
 }
 
-impl fmt::Debug for Session {
+impl fmt::Debug for Connection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Session").finish_non_exhaustive()
+        f.debug_struct("Connection").finish_non_exhaustive()
     }
 }
 
@@ -224,7 +224,7 @@ impl Vault {
     }
 
     /// The client and the run's token: one login per run, shared by every request.
-    async fn session(&self, ctx: &Context) -> Result<&Session, BackendError> {
+    async fn session(&self, ctx: &Context) -> Result<&Connection, BackendError> {
         self.session
             .get_or_try_init(|| async {
                 let auth = self.config.auth.clone().map_err(|reason| self.credentials(reason))?;
@@ -249,7 +249,7 @@ impl Vault {
                 let mut token = reqwest::header::HeaderValue::from_str(token.expose())
                     .map_err(|_| self.credentials("the Vault token has characters an HTTP header cannot carry"))?;
                 token.set_sensitive(true);
-                Ok(Session { http, token })
+                Ok(Connection { http, token })
             })
             .await
     }
@@ -353,7 +353,7 @@ impl Vault {
     }
 
     /// `GET url` for the secret at `path`; anything but 200 is that reference's error.
-    async fn get(&self, session: &Session, path: &SecretPath, url: &str, ctx: &Context) -> Result<Value, KeyError> {
+    async fn get(&self, session: &Connection, path: &SecretPath, url: &str, ctx: &Context) -> Result<Value, KeyError> {
         let (result, attempts) = send(ctx, || {
             session.http.get(url).header("X-Vault-Token", session.token.clone())
         })
@@ -373,7 +373,7 @@ impl Vault {
         }
     }
 
-    async fn read(&self, session: &Session, name: &str, ctx: &Context) -> Result<SecretValue, KeyError> {
+    async fn read(&self, session: &Connection, name: &str, ctx: &Context) -> Result<SecretValue, KeyError> {
         let path = SecretPath::parse(name).map_err(|reason| KeyError::InvalidName { reason: reason.into() })?;
         if path.version.is_some() && self.config.kv == KvVersion::V1 {
             return Err(KeyError::InvalidName {
@@ -404,7 +404,7 @@ impl Vault {
         }
     }
 
-    async fn exists_one(&self, session: &Session, name: &str, ctx: &Context) -> Result<(), KeyError> {
+    async fn exists_one(&self, session: &Connection, name: &str, ctx: &Context) -> Result<(), KeyError> {
         let path = SecretPath::parse(name).map_err(|reason| KeyError::InvalidName { reason: reason.into() })?;
         let url = self.url("metadata", &path);
         let body = self.get(session, &path, &url, ctx).await?;
