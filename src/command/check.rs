@@ -42,11 +42,7 @@ struct Warning {
 }
 
 pub(super) fn run(args: &CheckArgs, app: &App) -> Result<(), Error> {
-    let session = Session::load(
-        &args.config.config,
-        &args.config.env_files,
-        args.config.limits.limits()?,
-    )?;
+    let session = super::load(&args.config)?;
     let scope = Scope::References(session.references());
     let resolution = if args.offline {
         None

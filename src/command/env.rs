@@ -2,13 +2,9 @@
 
 use super::App;
 use super::output::emit;
-use super::report::tolerate_missing;
 use crate::cli::EnvArgs;
-use osenv::Session;
 use osenv::error::{Error, UsageError};
-use osenv::plan::Scope;
 use osenv::render::env_format::{self, Format, K8sField, K8sOptions};
-use osenv::resolve::Purpose;
 
 pub(super) fn run(args: &EnvArgs, app: &App) -> Result<(), Error> {
     let format = Format::from(args.format);
@@ -29,17 +25,8 @@ pub(super) fn run(args: &EnvArgs, app: &App) -> Result<(), Error> {
             },
         })?;
     }
-    let session = Session::load(
-        &args.config.config,
-        &args.config.env_files,
-        args.config.limits.limits()?,
-    )?;
-    let resolution = app.block_on(session.resolve(session.plan(Scope::Export(session.references())), Purpose::Read));
-    let variables = resolution.variable_errors();
-    if !variables.is_empty() {
-        return Err(Error::Unresolved(resolution.errors(), variables));
-    }
-    tolerate_missing(resolution.errors(), app.ui, args.allow_missing, "left out")?;
+    let session = super::load(&args.config)?;
+    let resolution = super::exported(&session, app, args.allow_missing)?;
     let text = env_format::render(format, &resolution.exports(), &k8s)?;
     emit(args.output.as_deref(), &text)
 }

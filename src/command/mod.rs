@@ -11,8 +11,11 @@ pub mod report;
 mod template;
 mod write;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, ConfigArgs};
+use osenv::Session;
 use osenv::error::Error;
+use osenv::plan::Scope;
+use osenv::resolve::{Purpose, Resolution};
 pub use report::Ui;
 
 /// What every command shares for the length of the process: where warnings go, and the one
@@ -50,4 +53,22 @@ pub fn run(cli: Cli, app: &App) -> Result<(), Error> {
         Command::Delete(args) => write::delete(&args, app),
         Command::Encrypt(args) => encrypt::run(&args, app),
     }
+}
+
+/// Read, parse and set up the config a command names, under its limits.
+fn load(args: &ConfigArgs) -> Result<Session, Error> {
+    Session::load(&args.config, &args.env_files, args.limits.limits()?)
+}
+
+/// Everything LiteLLM would find in its environment (`env`, `exec`): the references, the
+/// `hosted_keys` and the encrypted variables, resolved. An encrypted variable that does not
+/// decrypt is always an error; with `allow_missing`, an absent value is a warning (`left out`).
+fn exported<'a>(session: &'a Session, app: &App, allow_missing: bool) -> Result<Resolution<'a>, Error> {
+    let resolution = app.block_on(session.resolve(session.plan(Scope::Export(session.references())), Purpose::Read));
+    let variables = resolution.variable_errors();
+    if !variables.is_empty() {
+        return Err(Error::Unresolved(resolution.errors(), variables));
+    }
+    report::tolerate_missing(resolution.errors(), app.ui, allow_missing, "left out")?;
+    Ok(resolution)
 }

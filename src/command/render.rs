@@ -4,18 +4,13 @@ use super::App;
 use super::output::emit;
 use super::report::tolerate_missing;
 use crate::cli::RenderArgs;
-use osenv::Session;
 use osenv::error::Error;
 use osenv::plan::Scope;
 use osenv::render::yaml::{self, Coercion, RenderOptions};
 use osenv::resolve::Purpose;
 
 pub(super) fn run(args: &RenderArgs, app: &App) -> Result<(), Error> {
-    let session = Session::load(
-        &args.config.config,
-        &args.config.env_files,
-        args.config.limits.limits()?,
-    )?;
+    let session = super::load(&args.config)?;
     let plan = session.plan(Scope::References(session.references()));
     let resolution = app.block_on(session.resolve(plan, Purpose::Read));
     tolerate_missing(resolution.errors(), app.ui, args.allow_missing, "rendered as null")?;

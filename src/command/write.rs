@@ -8,7 +8,6 @@
 
 use super::App;
 use crate::cli::{DeleteArgs, PutArgs};
-use osenv::Session;
 use osenv::backend::DeleteMode;
 use osenv::error::{Error, UsageError};
 use osenv::input::read_bytes;
@@ -19,11 +18,7 @@ pub(super) fn put(args: &PutArgs, app: &App) -> Result<(), Error> {
     if args.config.config == Path::new("-") {
         return Err(UsageError::StdinTaken { command: "put" }.into());
     }
-    let session = Session::load(
-        &args.config.config,
-        &args.config.env_files,
-        args.config.limits.limits()?,
-    )?;
+    let session = super::load(&args.config)?;
     let manager = session.writer()?;
     let value = read_value()?;
     let name = session.key_management().settings.stored_name(&args.name);
@@ -53,11 +48,7 @@ pub(super) fn read_value() -> Result<SecretValue, Error> {
 }
 
 pub(super) fn delete(args: &DeleteArgs, app: &App) -> Result<(), Error> {
-    let session = Session::load(
-        &args.config.config,
-        &args.config.env_files,
-        args.config.limits.limits()?,
-    )?;
+    let session = super::load(&args.config)?;
     let manager = session.writer()?;
     let name = session.key_management().settings.stored_name(&args.name);
     let mode = if args.force {
