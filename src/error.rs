@@ -112,6 +112,56 @@ pub enum ConfigError {
         /// What is wrong, without any secret value.
         reason: String,
     },
+    /// Something LiteLLM's loader (PyYAML `safe_load`) refuses, so LiteLLM could not start with
+    /// this config; osenv refuses it too rather than render or pass a config that cannot load.
+    #[error("{location}: LiteLLM cannot load this config: {reason}")]
+    Unloadable {
+        /// Where it is.
+        location: Location,
+        /// What PyYAML refuses.
+        reason: String,
+    },
+    /// Text that PyYAML (YAML 1.1, which LiteLLM loads with) reads differently from osenv's
+    /// YAML 1.2 parser, so that LiteLLM could see keys or values `check` never saw.
+    #[error("{location}: PyYAML, which LiteLLM loads configs with, reads this differently: {reason}")]
+    ReadDifferently {
+        /// Where it is.
+        location: Location,
+        /// What differs.
+        reason: String,
+    },
+    /// One anchored reference used both where LiteLLM resolves it and where it does not: a
+    /// rendered file cannot hold the secret in one place and the reference in the other.
+    #[error(
+        "{location}: `{written}` is anchored and used both where LiteLLM resolves it and at {unresolved}, where it does not; write the reference out at each place instead of using an alias"
+    )]
+    MixedAlias {
+        /// The anchored scalar.
+        location: Location,
+        /// As written.
+        written: String,
+        /// A use LiteLLM leaves as written.
+        unresolved: Location,
+    },
+    /// An `include:` entry cannot be followed.
+    #[error("{location}: {reason}")]
+    Include {
+        /// The entry (or the `include` key).
+        location: Location,
+        /// What is wrong, as LiteLLM would report it.
+        reason: String,
+    },
+    /// A resolved value that starts with `os.environ/`: LiteLLM would resolve it a second time
+    /// when it loads the rendered config, reading another secret (or nothing).
+    #[error(
+        "{location}: the value of `{written}` itself starts with `os.environ/`; LiteLLM would resolve it again when it loads the rendered config, so osenv does not write it"
+    )]
+    ValueIsReference {
+        /// Where the reference is.
+        location: Location,
+        /// The reference as written.
+        written: String,
+    },
     /// An `os.environ/` reference in the key-management settings could not be read from the
     /// environment (LiteLLM resolves these against the environment only).
     #[error("{location}: cannot resolve `{written}` in key-management settings: {cause}")]
@@ -139,7 +189,12 @@ impl ConfigError {
             | Self::UnknownBackend { location, .. }
             | Self::UnsupportedBackend { location, .. }
             | Self::InvalidSetting { location, .. }
-            | Self::SettingReference { location, .. } => Some(location),
+            | Self::SettingReference { location, .. }
+            | Self::Unloadable { location, .. }
+            | Self::ReadDifferently { location, .. }
+            | Self::MixedAlias { location, .. }
+            | Self::Include { location, .. }
+            | Self::ValueIsReference { location, .. } => Some(location),
         }
     }
 }

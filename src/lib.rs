@@ -32,6 +32,7 @@ pub mod error;
 pub mod input;
 pub mod location;
 pub mod plan;
+pub mod python;
 pub mod references;
 pub mod render;
 pub mod resolve;

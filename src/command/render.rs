@@ -22,6 +22,7 @@ pub(super) fn run(args: &RenderArgs, app: &App) -> Result<(), Error> {
             session.coercion()
         },
     };
+    yaml::check_values(session.references(), |r| resolution.value(&r.name)).map_err(Error::Config)?;
     let rendered = yaml::render(
         session.document(),
         session.references(),

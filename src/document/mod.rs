@@ -133,6 +133,8 @@ pub struct Document {
     /// Tags as written and resolved (`tag:yaml.org,2002:str` for `!!str`), by node id in
     /// increasing order; few nodes have one.
     tags: Vec<(NodeId, Box<str>)>,
+    /// The byte range of each tag in `tags`, in the same order.
+    tag_spans: Vec<Range<u32>>,
     root: NodeId,
 }
 
@@ -243,6 +245,13 @@ impl Document {
     pub fn tag(&self, id: NodeId) -> Option<&str> {
         let at = self.tags.binary_search_by_key(&id, |(node, _)| *node).ok()?;
         Some(&self.tags[at].1)
+    }
+
+    /// The byte range of the tag written on node `id`, if any.
+    pub fn tag_span(&self, id: NodeId) -> Option<Range<usize>> {
+        let at = self.tags.binary_search_by_key(&id, |(node, _)| *node).ok()?;
+        let span = &self.tag_spans[at];
+        Some(span.start as usize..span.end as usize)
     }
 
     /// The value of `key` in mapping `id`, if present.

@@ -70,6 +70,7 @@ struct Builder {
     open_items: Vec<NodeId>,
     open_entries: Vec<Entry>,
     tags: Vec<(NodeId, Box<str>)>,
+    tag_spans: Vec<std::ops::Range<u32>>,
     stack: Vec<Frame>,
     anchors: HashMap<usize, NodeId>,
     root: Option<NodeId>,
@@ -85,6 +86,9 @@ pub(super) fn parse(file: Arc<str>, text: String) -> Result<Document, Vec<Config
     }
     let base = if text.starts_with(BOM) { BOM.len() } else { 0 };
     let lines = LineIndex::new(Arc::clone(&file), &text);
+    if let Some(err) = characters_pyyaml_reads_differently(&text[base..], base, &lines, &text) {
+        return Err(vec![err]);
+    }
     let offsets = Offsets::new(&text, base);
     let mut b = Builder {
         file,
@@ -99,6 +103,7 @@ pub(super) fn parse(file: Arc<str>, text: String) -> Result<Document, Vec<Config
         open_items: Vec::new(),
         open_entries: Vec::new(),
         tags: Vec::new(),
+        tag_spans: Vec::new(),
         stack: Vec::new(),
         anchors: HashMap::new(),
         root: None,
@@ -152,6 +157,7 @@ pub(super) fn parse(file: Arc<str>, text: String) -> Result<Document, Vec<Config
         items: b.items,
         entries: b.entries,
         tags: b.tags,
+        tag_spans: b.tag_spans,
         root,
     })
 }
@@ -230,8 +236,27 @@ impl Builder {
                         end: pos(self.values.len()),
                     }
                 };
+                if let Some(err) = self.properties(text, start, vstart) {
+                    return Some(err);
+                }
+                if style == ScalarStyle::Plain && tag.is_none() {
+                    let in_key = matches!(self.stack.last(), Some(Frame::Mapping { key: None, .. }));
+                    // PyYAML resolves a plain `=` to its `value` tag and a plain `<<` to `merge`,
+                    // and safe_load constructs neither where a value is expected.
+                    if &*value == "=" || (&*value == "<<" && !in_key) {
+                        return Some(ConfigError::Unloadable {
+                            location: self.locate(text, vstart),
+                            reason: format!("a plain `{value}` is not a value to PyYAML; quote it"),
+                        });
+                    }
+                }
+                let tag = tag.map(|t| format!("{}{}", t.handle, t.suffix));
+                if let Some(err) = tag.as_deref().and_then(|t| self.check_tag(text, vstart, t, true)) {
+                    return Some(err);
+                }
                 let node = node(NodeKind::Scalar { style }, span, anchor > 0, contents);
-                let id = self.push(node, anchor, tag.map(|t| format!("{}{}", t.handle, t.suffix)));
+                let tag_span = tag.as_ref().and_then(|_| tag_range(text, start, vstart));
+                let id = self.push(node, anchor, tag, tag_span);
                 self.attach(id);
             }
             Event::SequenceStart(anchor, tag) | Event::MappingStart(anchor, tag) => {
@@ -246,13 +271,21 @@ impl Builder {
                 } else {
                     NodeKind::Sequence { flow }
                 };
+                if let Some(err) = self.properties(text, start, vstart) {
+                    return Some(err);
+                }
+                let tag = tag.map(|t| format!("{}{}", t.handle, t.suffix));
+                if let Some(err) = tag.as_deref().and_then(|t| self.check_tag(text, vstart, t, false)) {
+                    return Some(err);
+                }
                 let node = node(
                     kind,
                     vstart..vstart,
                     anchor > 0,
                     Contents::Children { start: 0, end: 0 },
                 );
-                let id = self.push(node, anchor, tag.map(|t| format!("{}{}", t.handle, t.suffix)));
+                let tag_span = tag.as_ref().and_then(|_| tag_range(text, start, vstart));
+                let id = self.push(node, anchor, tag, tag_span);
                 self.stack.push(if is_map {
                     Frame::Mapping {
                         id,
@@ -275,7 +308,7 @@ impl Builder {
                     });
                 };
                 let node = node(NodeKind::Alias, start..end, false, Contents::Alias(pos(target)));
-                let id = self.push(node, 0, None);
+                let id = self.push(node, 0, None, None);
                 self.attach(id);
             }
             _ => {}
@@ -324,7 +357,13 @@ impl Builder {
         self.attach(id);
     }
 
-    fn push(&mut self, node: Node, anchor: usize, tag: Option<String>) -> NodeId {
+    fn push(
+        &mut self,
+        node: Node,
+        anchor: usize,
+        tag: Option<String>,
+        tag_span: Option<std::ops::Range<usize>>,
+    ) -> NodeId {
         let id = self.nodes.len();
         self.nodes.push(node);
         if anchor > 0 {
@@ -332,8 +371,65 @@ impl Builder {
         }
         if let Some(tag) = tag {
             self.tags.push((id, tag.into_boxed_str()));
+            let span = tag_span.unwrap_or(0..0);
+            self.tag_spans.push(pos(span.start)..pos(span.end));
         }
         id
+    }
+
+    /// Anchor names PyYAML accepts: letters, digits, `-` and `_` only (YAML 1.2 allows more).
+    fn properties(&self, text: &str, start: usize, vstart: usize) -> Option<ConfigError> {
+        let bytes = text.as_bytes();
+        let mut at = start;
+        while at < vstart {
+            if bytes[at] == b'#' {
+                while at < vstart && bytes[at] != b'\n' {
+                    at += 1;
+                }
+            } else if bytes[at] == b'&' {
+                let name_start = at + 1;
+                let mut end = name_start;
+                while end < vstart && !matches!(bytes[end], b' ' | b'\t' | b'\r' | b'\n') {
+                    end += 1;
+                }
+                let name = &text[name_start..end];
+                if !name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                {
+                    return Some(ConfigError::Unloadable {
+                        location: self.locate(text, at),
+                        reason: format!(
+                            "the anchor `&{name}` has characters PyYAML does not allow in a name (letters, digits, `-`, `_`)"
+                        ),
+                    });
+                }
+                at = end;
+            } else {
+                at += 1;
+            }
+        }
+        None
+    }
+
+    /// Tags PyYAML's safe loader can construct; any other makes LiteLLM fail to start.
+    fn check_tag(&self, text: &str, at: usize, tag: &str, scalar: bool) -> Option<ConfigError> {
+        const SCALAR: [&str; 7] = ["str", "int", "float", "bool", "null", "binary", "timestamp"];
+        const COLLECTION: [&str; 5] = ["seq", "map", "set", "omap", "pairs"];
+        let known = match tag.strip_prefix("tag:yaml.org,2002:") {
+            Some(name) if scalar => SCALAR.contains(&name) || name == "merge",
+            Some(name) => COLLECTION.contains(&name),
+            None => tag == "!",
+        };
+        (!known).then(|| {
+            let shown = tag
+                .strip_prefix("tag:yaml.org,2002:")
+                .map_or_else(|| tag.to_owned(), |t| format!("!!{t}"));
+            ConfigError::Unloadable {
+                location: self.locate(text, at),
+                reason: format!("PyYAML's safe loader has no constructor for the tag `{shown}` here"),
+            }
+        })
     }
 
     fn attach(&mut self, id: NodeId) {
@@ -382,6 +478,81 @@ impl Builder {
         }
         self.errors.extend(errors);
     }
+}
+
+/// The byte range of the tag (`!t`, `!!t`, `!<uri>`, `!`) among a node's properties, which run
+/// from `start` to the value at `limit`.
+fn tag_range(text: &str, start: usize, limit: usize) -> Option<std::ops::Range<usize>> {
+    let bytes = text.as_bytes();
+    let mut at = start;
+    while at < limit {
+        match bytes[at] {
+            b'#' => {
+                while at < limit && bytes[at] != b'\n' {
+                    at += 1;
+                }
+            }
+            b'!' => {
+                let tag_start = at;
+                if bytes.get(at + 1) == Some(&b'<') {
+                    while at < limit && bytes[at] != b'>' {
+                        at += 1;
+                    }
+                    at += 1;
+                } else {
+                    while at < limit && !matches!(bytes[at], b' ' | b'\t' | b'\r' | b'\n') {
+                        at += 1;
+                    }
+                }
+                return Some(tag_start..at.min(limit));
+            }
+            b'&' => {
+                while at < limit && !matches!(bytes[at], b' ' | b'\t' | b'\r' | b'\n') {
+                    at += 1;
+                }
+            }
+            _ => at += 1,
+        }
+    }
+    None
+}
+
+/// Characters PyYAML refuses (it reads only printable characters) or reads as line breaks where
+/// YAML 1.2 does not (U+0085, U+2028, U+2029: a comment would end there, and what follows would
+/// be a key that osenv and `check` never saw). Written escaped in a double-quoted scalar, each
+/// is fine.
+fn characters_pyyaml_reads_differently(body: &str, base: usize, lines: &LineIndex, text: &str) -> Option<ConfigError> {
+    let printable = |c: char| {
+        matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{7e}' | '\u{85}' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}')
+            || c >= '\u{10000}'
+    };
+    if body.is_ascii()
+        && !body
+            .bytes()
+            .any(|b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r') || b == 0x7f)
+    {
+        return None;
+    }
+    let (at, c) = body
+        .char_indices()
+        .find(|&(_, c)| !printable(c) || matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}'))?;
+    let location = lines.locate(text, base + at);
+    let code = u32::from(c);
+    Some(if printable(c) {
+        ConfigError::ReadDifferently {
+            location,
+            reason: format!(
+                "U+{code:04X} is a line break to PyYAML (YAML 1.1); write it as `\\u{code:04X}` in a double-quoted string"
+            ),
+        }
+    } else {
+        ConfigError::Unloadable {
+            location,
+            reason: format!(
+                "it contains U+{code:04X}, a character PyYAML refuses to read; write it as `\\u{code:04X}` in a double-quoted string"
+            ),
+        }
+    })
 }
 
 /// Skip an anchor (`&a`), a tag (`!t`, `!!t`, `!<uri>`), blanks and comments before a value.

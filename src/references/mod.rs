@@ -3,7 +3,7 @@
 
 mod walk;
 
-pub use walk::{DEFAULT_MAX_DEPTH, Discovery, KEY_MANAGEMENT_KEYS, Notice, NoticeKind, max_depth};
+pub use walk::{DEFAULT_MAX_DEPTH, Discovery, KEY_MANAGEMENT_KEYS, Notice, NoticeKind, POINTER_KEYS, Part, max_depth};
 
 use crate::document::{NodeId, ScalarStyle};
 use crate::error::{KeyError, ReferenceError};
@@ -24,14 +24,19 @@ pub struct Reference {
     pub name: String,
     /// The scalar node (the anchor's node when reached through aliases).
     pub node: NodeId,
+    /// Which of the config's files holds it: 0 is the config itself, then its `include:` files
+    /// in the order LiteLLM reads them.
+    pub source: usize,
     /// Byte range of the scalar in the source.
     pub span: Range<usize>,
+    /// Byte range of its tag (`!!str`, `!`), if written with one. PyYAML drops the tag when it
+    /// loads the value, so LiteLLM coerces a tagged value like any other; the renderer removes
+    /// the tag so that the value it writes (`true`, `null`) means the same.
+    pub tag_span: Option<Range<usize>>,
     /// Dotted path to the first place the reference was found, e.g. `model_list[0].litellm_params.api_key`.
     pub path: String,
     /// How the scalar was written.
     pub style: ScalarStyle,
-    /// Written with an explicit `!!str` tag: the author asked for a string, so no coercion.
-    pub tagged: bool,
 }
 
 impl Reference {

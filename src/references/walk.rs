@@ -1,28 +1,47 @@
 //! Find references the way LiteLLM resolves them (`proxy_server.py`, `_check_for_os_environ_vars`).
 //!
 //! LiteLLM recurses into every mapping from the root, and into the *mapping* items of a
-//! sequence; a string directly in a sequence, anything in a sequence inside a sequence, a
-//! `*_ref` key and an `oidc/` name are left alone, and nothing deeper than
-//! `DEFAULT_MAX_RECURSE_DEPTH` (100) is resolved. osenv finds exactly those references and
-//! reports the reference-looking values LiteLLM would leave alone as notices, so `check` can
-//! warn about them.
+//! sequence; a string directly in a sequence, anything in a sequence inside a sequence, the
+//! workload-identity pointer keys ([`POINTER_KEYS`]) and an `oidc/` name are left alone, and
+//! nothing in a mapping nested deeper than `DEFAULT_MAX_RECURSE_DEPTH` (100; the root mapping is
+//! depth 0) is resolved. osenv finds exactly those references and reports the reference-looking
+//! values LiteLLM would leave alone as notices, so `check` can warn about them.
 
 use super::{self as reference, Reference};
-use crate::document::{Document, Entry, NodeId, NodeKind, STR_TAG};
+use crate::document::{Document, Entry, NodeId, NodeKind, STR_TAG, ScalarStyle};
 use crate::environment::Environment;
 use crate::error::ConfigError;
 use crate::location::Location;
 use std::collections::{BTreeMap, HashSet};
 
 /// LiteLLM's default recursion limit for resolving references.
-pub const DEFAULT_MAX_DEPTH: usize = 100;
+pub const DEFAULT_MAX_DEPTH: i64 = 100;
 
-/// The recursion limit LiteLLM would use in `env` (`DEFAULT_MAX_RECURSE_DEPTH`, read like every
-/// other LiteLLM variable, so an `--env-file` can set it too).
-pub fn max_depth(env: &Environment) -> usize {
-    env.setting("DEFAULT_MAX_RECURSE_DEPTH")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(DEFAULT_MAX_DEPTH)
+/// The keys whose value LiteLLM leaves as written: `_WIF_POINTER_FIELDS` in
+/// `litellm/types/router.py` (the `*_ref` names among the server-owned workload-identity
+/// parameters; a pointer the identity source dereferences itself). Only these: any other key
+/// ending in `_ref` is resolved like every other.
+pub const POINTER_KEYS: [&str; 2] = [
+    "anthropic_issuer_signing_key_ref",
+    "anthropic_keycloak_client_secret_ref",
+];
+
+/// The recursion limit LiteLLM would use in `env`: `DEFAULT_MAX_RECURSE_DEPTH` read as
+/// LiteLLM's `get_env_int` does (Python's `int()` of the stripped value; unset, blank or
+/// unparsable means 100), so an `--env-file` can set it too. A negative limit resolves nothing.
+pub fn max_depth(env: &Environment) -> i64 {
+    let Ok(raw) = env.get("DEFAULT_MAX_RECURSE_DEPTH") else {
+        return DEFAULT_MAX_DEPTH;
+    };
+    match crate::python::int(raw.expose()) {
+        Some(depth) => depth,
+        None => {
+            if !crate::python::strip(raw.expose()).is_empty() {
+                tracing::warn!("DEFAULT_MAX_RECURSE_DEPTH is not a valid int; using 100, as LiteLLM does");
+            }
+            DEFAULT_MAX_DEPTH
+        }
+    }
 }
 
 /// Why a reference-looking value is not resolved.
@@ -33,14 +52,14 @@ pub enum NoticeKind {
     InSequence,
     /// Inside a sequence that is itself inside a sequence.
     NestedSequence,
-    /// Under a `*_ref` key, which holds a pointer, not a secret.
+    /// Under one of LiteLLM's workload-identity pointer keys ([`POINTER_KEYS`]).
     PointerKey {
         /// The key as written.
         key: String,
     },
     /// An `oidc/` token reference, resolved by LiteLLM at request time.
     Oidc,
-    /// A scalar with a tag other than `!!str`, so not a string.
+    /// A scalar tagged `!!binary`, so bytes, not a string.
     Tagged {
         /// The tag.
         tag: String,
@@ -48,7 +67,7 @@ pub enum NoticeKind {
     /// Deeper than LiteLLM's recursion limit.
     TooDeep {
         /// The limit.
-        limit: usize,
+        limit: i64,
     },
 }
 
@@ -57,9 +76,12 @@ impl std::fmt::Display for NoticeKind {
         match self {
             Self::InSequence => f.write_str("a string inside a list; LiteLLM does not resolve list items"),
             Self::NestedSequence => f.write_str("inside a list of lists; LiteLLM does not resolve there"),
-            Self::PointerKey { key } => write!(f, "under `{key}`, a `*_ref` pointer key that LiteLLM leaves verbatim"),
+            Self::PointerKey { key } => write!(
+                f,
+                "under `{key}`, a workload-identity pointer key that LiteLLM leaves verbatim"
+            ),
             Self::Oidc => f.write_str("an `oidc/` reference; LiteLLM fetches OIDC tokens itself at request time"),
-            Self::Tagged { tag } => write!(f, "tagged `{tag}`, so not a string; LiteLLM does not resolve it"),
+            Self::Tagged { tag } => write!(f, "tagged `{tag}`, so bytes, not a string; LiteLLM does not resolve it"),
             Self::TooDeep { limit } => write!(
                 f,
                 "nested deeper than LiteLLM's limit of {limit} levels (DEFAULT_MAX_RECURSE_DEPTH); LiteLLM leaves it unresolved"
@@ -171,57 +193,120 @@ impl<'d> Path<'d> {
 /// position.
 struct Walker<'d> {
     doc: &'d Document,
-    max_depth: usize,
+    /// The document's place among the config's files (0: the config itself).
+    source: usize,
+    max_depth: i64,
     refs: Vec<Reference>,
     /// By node id: a reference was made of it (an anchored scalar is reached once per alias).
     referenced: Vec<bool>,
-    notices: BTreeMap<NodeId, Notice>,
+    /// By node id: the notice, and where the use LiteLLM leaves alone is (an alias or the node).
+    notices: BTreeMap<NodeId, (Notice, Location)>,
     errors: Vec<ConfigError>,
     visited: Vec<bool>,
     path: Path<'d>,
 }
 
+/// The parts of one document that the config's merged view takes: all of its root mapping, or
+/// only some of its top-level entries (the others are overridden by, or override, an included
+/// file's).
+pub struct Part<'d> {
+    /// The document.
+    pub doc: &'d Document,
+    /// Its place among the config's files.
+    pub source: usize,
+    /// The top-level entries LiteLLM's merge keeps from it, in order.
+    pub entries: Vec<Entry>,
+}
+
 impl Discovery {
     /// Find every reference in `doc` with LiteLLM's rules; `max_depth` is LiteLLM's recursion
     /// limit ([`max_depth`]).
-    pub fn of(doc: &Document, max_depth: usize) -> Self {
-        let mut w = Walker {
-            doc,
+    pub fn of(doc: &Document, max_depth: i64) -> Self {
+        let entries = doc.entries(doc.root()).unwrap_or_default().to_vec();
+        Self::of_parts(
+            &[Part {
+                doc,
+                source: 0,
+                entries,
+            }],
             max_depth,
-            // A model list has about one reference per ten nodes; reserving that up front saves
-            // copying a large list as it grows (untouched capacity costs no memory).
-            refs: Vec::with_capacity(doc.len() / 10),
-            referenced: vec![false; doc.len()],
-            notices: BTreeMap::new(),
-            errors: Vec::new(),
-            visited: vec![false; doc.len()],
-            path: Path::default(),
-        };
-        w.mapping(doc.root(), 1);
-        let Walker {
-            refs: mut references,
-            referenced,
-            mut notices,
-            mut errors,
-            ..
-        } = w;
-        notices.retain(|&id, _| !referenced[id]);
+        )
+    }
+
+    /// Find every reference in the top-level entries each part contributes to the merged
+    /// config (the config and its `include:` files).
+    pub fn of_parts(parts: &[Part<'_>], max_depth: i64) -> Self {
+        let mut all = Discovery::default();
+        for part in parts {
+            let doc = part.doc;
+            let mut w = Walker {
+                doc,
+                source: part.source,
+                max_depth,
+                // A model list has about one reference per ten nodes; reserving that up front
+                // saves copying a large list as it grows (untouched capacity costs no memory).
+                refs: Vec::with_capacity(doc.len() / 10),
+                referenced: vec![false; doc.len()],
+                notices: BTreeMap::new(),
+                errors: Vec::new(),
+                visited: vec![false; doc.len()],
+                path: Path::default(),
+            };
+            if max_depth >= 0 {
+                w.visited[doc.root()] = true;
+                w.entries(&part.entries, 0, true);
+            } else {
+                for e in &part.entries {
+                    w.scan(e.value, &NoticeKind::TooDeep { limit: max_depth });
+                }
+            }
+            let Walker {
+                mut refs,
+                referenced,
+                notices,
+                mut errors,
+                ..
+            } = w;
+            for (id, (notice, unresolved)) in notices {
+                if referenced[id] {
+                    errors.push(ConfigError::MixedAlias {
+                        location: notice.location,
+                        written: notice.written,
+                        unresolved,
+                    });
+                } else {
+                    all.notices.push(notice);
+                }
+            }
+            all.references.append(&mut refs);
+            all.errors.append(&mut errors);
+        }
         // Mostly in document order already (merges and aliases can reach a node late); the
         // stable sorts only confirm that in one pass.
-        references.sort_by_key(|r| r.span.start);
-        let mut notices: Vec<Notice> = notices.into_values().collect();
-        notices.sort_by(|a, b| a.location.cmp(&b.location));
-        errors.sort_by(|a, b| a.location().cmp(&b.location()));
-        Discovery {
-            references,
-            notices,
-            errors,
-        }
+        all.references.sort_by_key(|r| (r.source, r.span.start));
+        all.notices.sort_by(|a, b| a.location.cmp(&b.location));
+        all.errors.sort_by(|a, b| a.location().cmp(&b.location()));
+        all
     }
 }
 
+/// A merge key: a plain `<<` (or one tagged `!!merge`); a quoted `"<<"` is an ordinary key to
+/// PyYAML.
+fn is_merge_key(doc: &Document, key: NodeId) -> bool {
+    matches!(
+        doc.node(key).kind,
+        NodeKind::Scalar {
+            style: ScalarStyle::Plain
+        }
+    ) && doc.scalar(key) == Some("<<")
+        && doc.tag(key).is_none_or(|t| t == MERGE_TAG)
+}
+
+const MERGE_TAG: &str = "tag:yaml.org,2002:merge";
+const BINARY_TAG: &str = "tag:yaml.org,2002:binary";
+
 impl<'d> Walker<'d> {
-    fn mapping(&mut self, id: NodeId, depth: usize) {
+    fn mapping(&mut self, id: NodeId, depth: i64) {
         let id = self.doc.resolve_alias(id);
         if depth > self.max_depth {
             let limit = self.max_depth;
@@ -235,10 +320,15 @@ impl<'d> Walker<'d> {
         let Some(entries) = doc.entries(id) else {
             return;
         };
+        self.entries(entries, depth, false);
+    }
+
+    fn entries(&mut self, entries: &[Entry], depth: i64, root: bool) {
+        let doc = self.doc;
         let skip_key_management = matches!(self.path.steps.as_slice(), [Step::Key("general_settings")]);
         for &Entry { key, value } in entries {
             let key_text: &'d str = doc.scalar(key).unwrap_or("?");
-            if key_text == "<<" {
+            if is_merge_key(doc, key) {
                 // Merge key: the merged mappings' entries belong to this mapping.
                 let target = doc.resolve_alias(value);
                 match doc.node(target).kind {
@@ -255,26 +345,36 @@ impl<'d> Walker<'d> {
             if skip_key_management && KEY_MANAGEMENT_KEYS.contains(&key_text) {
                 continue;
             }
+            // LiteLLM removes `include` before it resolves anything.
+            if root && key_text == "include" {
+                continue;
+            }
             self.path.push(Step::Key(key_text));
             self.value(value, depth);
             self.path.pop();
         }
     }
 
-    fn merged(&mut self, id: NodeId, depth: usize) {
+    fn merged(&mut self, id: NodeId, depth: i64) {
         let id = self.doc.resolve_alias(id);
         if matches!(self.doc.node(id).kind, NodeKind::Mapping { .. }) {
-            self.mapping(id, depth);
+            // Merged entries are the mapping's own; only an anchor reached twice is walked once.
+            if std::mem::replace(&mut self.visited[id], true) {
+                return;
+            }
+            let doc = self.doc;
+            self.entries(doc.entries(id).unwrap_or_default(), depth, false);
         }
     }
 
-    fn value(&mut self, value: NodeId, depth: usize) {
+    fn value(&mut self, value: NodeId, depth: i64) {
         let doc = self.doc;
         let target = doc.resolve_alias(value);
         match doc.node(target).kind {
             NodeKind::Mapping { .. } => self.mapping(target, depth + 1),
             NodeKind::Sequence { .. } => {
                 for (i, &item) in doc.items(target).unwrap_or_default().iter().enumerate() {
+                    let used = item;
                     let item = doc.resolve_alias(item);
                     match &doc.node(item).kind {
                         NodeKind::Mapping { .. } => {
@@ -282,8 +382,8 @@ impl<'d> Walker<'d> {
                             self.mapping(item, depth + 1);
                             self.path.pop();
                         }
-                        NodeKind::Sequence { .. } => self.scan(item, &NoticeKind::NestedSequence),
-                        _ => self.notice_if_reference(item, NoticeKind::InSequence),
+                        NodeKind::Sequence { .. } => self.scan(used, &NoticeKind::NestedSequence),
+                        _ => self.notice_if_reference(used, NoticeKind::InSequence),
                     }
                 }
             }
@@ -295,21 +395,36 @@ impl<'d> Walker<'d> {
                 let node = self.doc.node(target);
                 let bare_key = self.path.last_key();
                 let name = reference::name_of(text).unwrap_or_default();
+                // PyYAML hands LiteLLM a `str` for an untagged scalar, `!!str` and the
+                // non-specific `!`; bytes for `!!binary`; and cannot load a reference under
+                // any other tag (`!!int os.environ/X` is not an int).
                 let tag = doc.tag(target);
-                if let Some(tag) = tag.filter(|t| *t != STR_TAG) {
-                    let tag = tag
-                        .strip_prefix("tag:yaml.org,2002:")
-                        .map_or_else(|| tag.to_owned(), |t| format!("!!{t}"));
-                    self.notice(target, NoticeKind::Tagged { tag });
-                } else if bare_key.ends_with("_ref") {
+                match tag {
+                    None | Some(STR_TAG | "!") => {}
+                    Some(BINARY_TAG) => {
+                        self.notice(value, NoticeKind::Tagged { tag: "!!binary".into() });
+                        return;
+                    }
+                    Some(other) => {
+                        let shown = other
+                            .strip_prefix("tag:yaml.org,2002:")
+                            .map_or_else(|| other.to_owned(), |t| format!("!!{t}"));
+                        self.errors.push(ConfigError::Unloadable {
+                            location: self.doc.location(target),
+                            reason: format!("`{}` is tagged `{shown}`, which PyYAML cannot construct from it", text),
+                        });
+                        return;
+                    }
+                }
+                if POINTER_KEYS.contains(&bare_key) {
                     self.notice(
-                        target,
+                        value,
                         NoticeKind::PointerKey {
                             key: bare_key.to_owned(),
                         },
                     );
                 } else if name.starts_with("oidc/") {
-                    self.notice(target, NoticeKind::Oidc);
+                    self.notice(value, NoticeKind::Oidc);
                 } else if style.is_block() {
                     self.errors.push(ConfigError::BlockScalarReference {
                         location: self.doc.location(target),
@@ -321,10 +436,11 @@ impl<'d> Walker<'d> {
                         written: self.doc.source(target).to_owned(),
                         name,
                         node: target,
+                        source: self.source,
                         span: node.span(),
+                        tag_span: tag.and_then(|_| self.doc.tag_span(target)),
                         path: self.path.text.clone(),
                         style,
-                        tagged: tag.is_some(),
                     });
                 }
             }
@@ -332,18 +448,25 @@ impl<'d> Walker<'d> {
         }
     }
 
-    fn notice_if_reference(&mut self, id: NodeId, kind: NoticeKind) {
-        if self.doc.scalar(id).is_some_and(|v| v.starts_with(reference::PREFIX)) {
-            self.notice(id, kind);
+    /// `used` is the node as it appears at this place: an alias, or the value itself.
+    fn notice_if_reference(&mut self, used: NodeId, kind: NoticeKind) {
+        if self.doc.scalar(used).is_some_and(|v| v.starts_with(reference::PREFIX)) {
+            self.notice(used, kind);
         }
     }
 
-    fn notice(&mut self, id: NodeId, kind: NoticeKind) {
-        let id = self.doc.resolve_alias(id);
-        self.notices.entry(id).or_insert_with(|| Notice {
-            location: self.doc.location(id),
-            written: self.doc.source(id).to_owned(),
-            kind,
+    fn notice(&mut self, used: NodeId, kind: NoticeKind) {
+        let id = self.doc.resolve_alias(used);
+        let at = self.doc.location(used);
+        self.notices.entry(id).or_insert_with(|| {
+            (
+                Notice {
+                    location: self.doc.location(id),
+                    written: self.doc.source(id).to_owned(),
+                    kind,
+                },
+                at,
+            )
         });
     }
 
@@ -352,13 +475,13 @@ impl<'d> Walker<'d> {
         let mut seen = HashSet::new();
         let mut stack = vec![id];
         let doc = self.doc;
-        while let Some(id) = stack.pop() {
-            let id = doc.resolve_alias(id);
+        while let Some(used) = stack.pop() {
+            let id = doc.resolve_alias(used);
             if !seen.insert(id) {
                 continue;
             }
             match doc.node(id).kind {
-                NodeKind::Scalar { .. } => self.notice_if_reference(id, kind.clone()),
+                NodeKind::Scalar { .. } => self.notice_if_reference(used, kind.clone()),
                 NodeKind::Sequence { .. } => stack.extend(doc.items(id).unwrap_or_default().iter().rev()),
                 NodeKind::Mapping { .. } => {
                     stack.extend(doc.entries(id).unwrap_or_default().iter().rev().map(|e| e.value));
@@ -381,15 +504,24 @@ mod tests {
     fn finds_references_where_litellm_resolves_them() {
         let d = discover(
             "model_list:\n  - model_name: a\n    litellm_params:\n      api_key: os.environ/A\n\
-             callbacks: [\"os.environ/B\"]\nx: [[{k: os.environ/C}]]\nsigning_key_ref: os.environ/D\n\
-             t: os.environ/oidc/google/aud\nbin: !!binary os.environ/E\ns: !!str os.environ/F\n",
+             callbacks: [\"os.environ/B\"]\nx: [[{k: os.environ/C}]]\nanthropic_issuer_signing_key_ref: os.environ/D\n\
+             t: os.environ/oidc/google/aud\nbin: !!binary os.environ/E\ns: !!str os.environ/F\n\
+             token_ref: os.environ/G\nn: ! os.environ/H\n",
         );
         let names: Vec<_> = d
             .references
             .iter()
             .map(|r| (r.name.as_str(), r.path.as_str()))
             .collect();
-        assert_eq!(names, [("A", "model_list[0].litellm_params.api_key"), ("F", "s")]);
+        assert_eq!(
+            names,
+            [
+                ("A", "model_list[0].litellm_params.api_key"),
+                ("F", "s"),
+                ("G", "token_ref"),
+                ("H", "n")
+            ]
+        );
         let kinds: Vec<_> = d.notices.iter().map(|n| n.kind.clone()).collect();
         assert_eq!(kinds.len(), 5, "{kinds:?}");
         assert_eq!(kinds[0], NoticeKind::InSequence);
@@ -397,7 +529,7 @@ mod tests {
         assert_eq!(
             kinds[2],
             NoticeKind::PointerKey {
-                key: "signing_key_ref".into()
+                key: "anthropic_issuer_signing_key_ref".into()
             }
         );
         assert_eq!(kinds[3], NoticeKind::Oidc);
@@ -412,12 +544,54 @@ mod tests {
 
     #[test]
     fn respects_litellm_depth_limit() {
-        let deep = "a:\n  b:\n    c: os.environ/X\n";
+        // The root mapping is depth 0 and `c` sits in a mapping at depth 2, which LiteLLM
+        // (`depth > max_depth` returns the mapping as it is) still resolves at a limit of 2.
+        let deep = "a:\n  b:\n    c: os.environ/X\nr: os.environ/R\n";
         let doc = Document::parse("t.yaml", deep.to_owned()).unwrap();
-        assert_eq!(Discovery::of(&doc, 3).references.len(), 1);
-        let d = Discovery::of(&doc, 2);
-        assert!(d.references.is_empty());
-        assert_eq!(d.notices[0].kind, NoticeKind::TooDeep { limit: 2 });
+        assert_eq!(Discovery::of(&doc, 2).references.len(), 2);
+        let d = Discovery::of(&doc, 1);
+        assert_eq!(d.references.len(), 1);
+        assert_eq!(d.notices[0].kind, NoticeKind::TooDeep { limit: 1 });
+        assert_eq!(Discovery::of(&doc, 0).references.len(), 1);
+        let none = Discovery::of(&doc, -1);
+        assert!(none.references.is_empty());
+        assert_eq!(none.notices.len(), 2);
+    }
+
+    #[test]
+    fn quoted_merge_keys_are_ordinary_keys() {
+        let d = discover("b: &b {k: os.environ/K}\nm:\n  \"<<\": {x: os.environ/X}\n");
+        assert_eq!(
+            d.references.iter().map(|r| r.path.as_str()).collect::<Vec<_>>(),
+            ["b.k", "m.<<.x"]
+        );
+    }
+
+    #[test]
+    fn an_anchor_used_where_litellm_does_not_resolve_is_an_error() {
+        for src in [
+            "a: &k os.environ/X\ncallbacks: [*k]\n",
+            "callbacks: [&k os.environ/X]\na: *k\n",
+            "m: &m {k: os.environ/X}\nl: [[*m]]\n",
+        ] {
+            let d = discover(src);
+            assert!(
+                matches!(d.errors.as_slice(), [ConfigError::MixedAlias { .. }]),
+                "{src}: {:?}",
+                d.errors
+            );
+        }
+        assert!(discover("a: &k os.environ/X\nb: *k\n").errors.is_empty());
+    }
+
+    #[test]
+    fn references_under_other_tags_cannot_load() {
+        let d = discover("a: !!int os.environ/X\n");
+        assert!(
+            matches!(d.errors.as_slice(), [ConfigError::Unloadable { .. }]),
+            "{:?}",
+            d.errors
+        );
     }
 
     #[test]

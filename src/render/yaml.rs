@@ -6,6 +6,7 @@
 //! a value containing `: `, `#`, quotes or newlines can never add a key.
 
 use crate::document::{Document, NodeKind};
+use crate::error::ConfigError;
 use crate::location::Location;
 use crate::references::{KEY_MANAGEMENT_KEYS, Reference};
 use crate::secret::SecretValue;
@@ -18,10 +19,11 @@ use zeroize::Zeroizing;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Coercion {
     /// No manager reads (none configured, or `access_mode: write_only`): `str_to_bool`, so
-    /// `true`, `TRUE` and ` false ` become booleans.
+    /// `true`, `TRUE` and ` false ` become booleans (stripped as Python strips: U+001C..U+001F
+    /// too).
     Environment,
-    /// A manager reads: `ast.literal_eval`, so only `True` and `False` (surrounding blanks
-    /// allowed) become booleans.
+    /// A manager reads: `ast.literal_eval`, so `True`, `False`, `(True)` and `True # c` become
+    /// booleans, `true` does not ([`crate::python::literal_bool`]).
     Manager,
     /// Keep every value a string.
     Off,
@@ -34,7 +36,7 @@ impl Coercion {
             // LiteLLM compares `value.lower()`; only ASCII letters lower-case into these words,
             // and comparing in place makes no unwiped copy of the value.
             Self::Environment => {
-                let value = value.trim();
+                let value = crate::python::strip(value);
                 if value.eq_ignore_ascii_case("true") {
                     Some(true)
                 } else if value.eq_ignore_ascii_case("false") {
@@ -43,11 +45,7 @@ impl Coercion {
                     None
                 }
             }
-            Self::Manager => match value.trim_start_matches([' ', '\t']).trim_end() {
-                "True" => Some(true),
-                "False" => Some(false),
-                _ => None,
-            },
+            Self::Manager => crate::python::literal_bool(value),
             Self::Off => None,
         }
     }
@@ -105,37 +103,33 @@ impl Replacement<'_> {
     }
 }
 
+/// Values that cannot be written into a rendered config: one that starts with `os.environ/`
+/// would be resolved again by LiteLLM when it loads the file (another secret, or `None`).
+pub fn check_values<'a>(
+    references: &'a [Reference],
+    value_of: impl Fn(&'a Reference) -> Option<&'a SecretValue>,
+) -> Result<(), Vec<ConfigError>> {
+    let errors: Vec<ConfigError> = references
+        .iter()
+        .filter(|r| value_of(r).is_some_and(|v| v.expose().starts_with(crate::references::PREFIX)))
+        .map(|r| ConfigError::ValueIsReference {
+            location: r.location.clone(),
+            written: r.written.clone(),
+        })
+        .collect();
+    if errors.is_empty() { Ok(()) } else { Err(errors) }
+}
+
 /// Render `doc` with each reference replaced by `value_of(reference)`; `None` writes `null`
-/// (LiteLLM's result for a missing value, used with `--allow-missing`).
+/// (LiteLLM's result for a missing value, used with `--allow-missing`). Check the values with
+/// [`check_values`] first.
 pub fn render<'a>(
     doc: &Document,
     references: &'a [Reference],
     value_of: impl Fn(&'a Reference) -> Option<&'a SecretValue>,
     options: RenderOptions,
 ) -> Rendered {
-    let mut edits: Vec<Edit> = references
-        .iter()
-        .map(|r| {
-            let text = match value_of(r) {
-                None => Replacement::Fixed("null"),
-                Some(v) => {
-                    let coercion = if r.tagged { Coercion::Off } else { options.coercion };
-                    match coercion.apply(v.expose()) {
-                        Some(true) => Replacement::Fixed("true"),
-                        Some(false) => Replacement::Fixed("false"),
-                        None => match scalar(v.expose()) {
-                            Cow::Borrowed(value) => Replacement::Value(value),
-                            Cow::Owned(quoted) => Replacement::Quoted(Zeroizing::new(quoted)),
-                        },
-                    }
-                }
-            };
-            Edit {
-                range: r.span.clone(),
-                text,
-            }
-        })
-        .collect();
+    let mut edits = reference_edits(references, value_of, options);
     let mut kept_key_management = None;
     if !options.keep_key_management {
         match key_management_edits(doc) {
@@ -143,23 +137,66 @@ pub fn render<'a>(
             Err(at) => kept_key_management = Some(at),
         }
     }
+    Rendered {
+        text: apply(doc.text(), 0..doc.text().len(), &mut edits),
+        kept_key_management,
+    }
+}
+
+/// `src[range]` with `edits` applied (those inside the range; sorted here).
+fn apply(src: &str, range: Range<usize>, edits: &mut [Edit<'_>]) -> Zeroizing<String> {
     edits.sort_by_key(|e| e.range.start);
-    let src = doc.text();
-    let mut out = Zeroizing::new(String::with_capacity(src.len() + edits.len() * 16));
-    let mut at = 0;
-    for edit in &edits {
+    let mut out = Zeroizing::new(String::with_capacity(range.len() + edits.len() * 16));
+    let mut at = range.start;
+    let first = edits.partition_point(|e| e.range.start < range.start);
+    for edit in &edits[first..] {
+        if edit.range.start >= range.end {
+            break;
+        }
         if edit.range.start < at {
             continue; // inside a removed entry
         }
         out.push_str(&src[at..edit.range.start]);
         out.push_str(edit.text.as_str());
-        at = edit.range.end;
+        at = edit.range.end.min(range.end);
     }
-    out.push_str(&src[at..]);
-    Rendered {
-        text: out,
-        kept_key_management,
+    out.push_str(&src[at..range.end]);
+    out
+}
+
+/// The edits that write each reference's value (and drop its tag, which PyYAML would not keep
+/// either).
+fn reference_edits<'a>(
+    references: &'a [Reference],
+    value_of: impl Fn(&'a Reference) -> Option<&'a SecretValue>,
+    options: RenderOptions,
+) -> Vec<Edit<'a>> {
+    let mut edits: Vec<Edit> = Vec::with_capacity(references.len());
+    for r in references {
+        if let Some(tag) = &r.tag_span {
+            // `!!str` up to the value, so `&a !!str os.environ/X` becomes `&a value`.
+            edits.push(Edit {
+                range: tag.start..r.span.start,
+                text: Replacement::Fixed(""),
+            });
+        }
+        let text = match value_of(r) {
+            None => Replacement::Fixed("null"),
+            Some(v) => match options.coercion.apply(v.expose()) {
+                Some(true) => Replacement::Fixed("true"),
+                Some(false) => Replacement::Fixed("false"),
+                None => match scalar(v.expose()) {
+                    Cow::Borrowed(value) => Replacement::Value(value),
+                    Cow::Owned(quoted) => Replacement::Quoted(Zeroizing::new(quoted)),
+                },
+            },
+        };
+        edits.push(Edit {
+            range: r.span.clone(),
+            text,
+        });
     }
+    edits
 }
 
 /// `value` as a YAML scalar that reads back as exactly this string.

@@ -352,7 +352,7 @@ fn check_lists_references_without_values() {
 fn check_warns_about_references_litellm_leaves_alone() {
     let dir = workdir(&[(
         "config.yaml",
-        "a:\n  cb: [os.environ/X]\n  k_ref: os.environ/Y\n  ok: os.environ/Z\n",
+        "a:\n  cb: [os.environ/X]\n  anthropic_issuer_signing_key_ref: os.environ/Y\n  ok: os.environ/Z\n",
     )]);
     let run = osenv(dir.path()).args(["check", "config.yaml"]).env("Z", "1").run();
     run.success();
@@ -362,10 +362,9 @@ fn check_warns_about_references_litellm_leaves_alone() {
         "{}",
         run.stdout
     );
-    assert!(
-        run.stdout
-            .contains("warning: config.yaml:3:10: `os.environ/Y` is not resolved: under `k_ref`")
-    );
+    assert!(run.stdout.contains(
+        "warning: config.yaml:3:37: `os.environ/Y` is not resolved: under `anthropic_issuer_signing_key_ref`"
+    ));
 }
 
 #[test]

@@ -99,7 +99,7 @@ fn usage_errors_name_the_flag() {
 fn the_recursion_limit_can_come_from_an_env_file() {
     // LiteLLM reads DEFAULT_MAX_RECURSE_DEPTH from its environment; an --env-file is part of it.
     let config = "a:\n  b:\n    c: os.environ/DEEP\nshallow: os.environ/SHALLOW\n";
-    let dir = workdir(&[("config.yaml", config), ("limit.env", "DEFAULT_MAX_RECURSE_DEPTH=2\n")]);
+    let dir = workdir(&[("config.yaml", config), ("limit.env", "DEFAULT_MAX_RECURSE_DEPTH=1\n")]);
     let run = osenv(dir.path())
         .args(["check", "config.yaml", "--offline", "--env-file", "limit.env"])
         .run();

@@ -1,0 +1,247 @@
+//! The few Python string rules LiteLLM's resolver runs under, so that osenv reads a value the
+//! way LiteLLM does: `str.isspace`/`str.strip` (wider than Rust's `trim`: U+001C..U+001F are
+//! whitespace to Python), `int()` of a setting, and when `ast.literal_eval` of a secret gives a
+//! boolean. Each is checked against CPython itself by `scripts/differential`.
+
+/// Python's `str.isspace` for one character: Rust's `White_Space` plus the four information
+/// separators U+001C..U+001F.
+pub fn is_space(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
+}
+
+/// Python's `str.strip()` with no argument.
+pub fn strip(value: &str) -> &str {
+    value.trim_matches(is_space)
+}
+
+/// The first code point of each run of ten Unicode decimal digits (category Nd), which Python's
+/// `int()` accepts as well as ASCII digits (Unicode 15, as in CPython 3.11).
+const DIGIT_ZEROS: [u32; 66] = [
+    0x30, 0x660, 0x6f0, 0x7c0, 0x966, 0x9e6, 0xa66, 0xae6, 0xb66, 0xbe6, 0xc66, 0xce6, 0xd66, 0xde6, 0xe50, 0xed0,
+    0xf20, 0x1040, 0x1090, 0x17e0, 0x1810, 0x1946, 0x19d0, 0x1a80, 0x1a90, 0x1b50, 0x1bb0, 0x1c40, 0x1c50, 0xa620,
+    0xa8d0, 0xa900, 0xa9d0, 0xa9f0, 0xaa50, 0xabf0, 0xff10, 0x104a0, 0x10d30, 0x11066, 0x110f0, 0x11136, 0x111d0,
+    0x112f0, 0x11450, 0x114d0, 0x11650, 0x116c0, 0x11730, 0x118e0, 0x11950, 0x11c50, 0x11d50, 0x11da0, 0x16a60,
+    0x16ac0, 0x16b50, 0x1d7ce, 0x1d7d8, 0x1d7e2, 0x1d7ec, 0x1d7f6, 0x1e140, 0x1e2f0, 0x1e950, 0x1fbf0,
+];
+
+fn decimal(c: char) -> Option<u32> {
+    let c = u32::from(c);
+    let zero = DIGIT_ZEROS[DIGIT_ZEROS.partition_point(|&z| z <= c).checked_sub(1)?];
+    (c - zero < 10).then_some(c - zero)
+}
+
+/// Python's `int(value)`: surrounding whitespace, one sign, decimal digits (any script) with
+/// single underscores between them. Saturates far outside any depth that matters.
+pub fn int(value: &str) -> Option<i64> {
+    let s = strip(value);
+    let (negative, digits) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() || digits.starts_with('_') || digits.ends_with('_') || digits.contains("__") {
+        return None;
+    }
+    let mut n: i64 = 0;
+    for c in digits.chars().filter(|&c| c != '_') {
+        n = n.saturating_mul(10).saturating_add(i64::from(decimal(c)?));
+    }
+    Some(if negative { -n } else { n })
+}
+
+/// The boolean `ast.literal_eval(value)` gives, if it gives one: what LiteLLM turns a value read
+/// from a secret manager into. That is the tokenizer's view of `True`/`False` in any number of
+/// parentheses, with blanks, comments, line breaks and backslash continuations where Python
+/// allows them, and nothing else (`True\u{3000}`, `True\x0b` and `(True,)` are not booleans).
+pub fn literal_bool(value: &str) -> Option<bool> {
+    // `literal_eval` strips leading spaces and tabs, and the tokenizer reads `\r\n` and `\r` as
+    // `\n`; a NUL is refused outright.
+    let s = value.trim_start_matches([' ', '\t']);
+    if s.contains('\0') {
+        return None;
+    }
+    let mut chars = s.chars().peekable();
+    let mut depth = 0usize;
+    let mut opened = 0usize;
+    let mut found: Option<bool> = None;
+    let mut closed = 0usize;
+    // At the start of a logical line at depth 0, where indentation counts.
+    let mut line_start = true;
+    let mut token_on_line = false;
+    loop {
+        if line_start && depth == 0 {
+            let mut col = 0usize;
+            while let Some(&c) = chars.peek() {
+                match c {
+                    ' ' => col += 1,
+                    '\t' => col = (col / 8 + 1) * 8,
+                    '\u{c}' => col = 0,
+                    _ => break,
+                }
+                chars.next();
+            }
+            match chars.peek() {
+                // A blank or comment-only line: no indentation, no token.
+                Some('#' | '\n' | '\r') => {}
+                None if col == 0 => break,
+                // Indentation before a token (or before the end) is an error in an expression.
+                _ if col > 0 => return None,
+                None => break,
+                _ => {}
+            }
+            line_start = false;
+        }
+        let Some(c) = chars.next() else { break };
+        match c {
+            ' ' | '\t' | '\u{c}' => {}
+            '#' => {
+                while chars.peek().is_some_and(|&c| c != '\n' && c != '\r') {
+                    chars.next();
+                }
+            }
+            '\n' | '\r' => {
+                if c == '\r' && chars.peek() == Some(&'\n') {
+                    chars.next();
+                }
+                // Inside parentheses a line break is only a blank.
+                if depth == 0 {
+                    line_start = true;
+                    token_on_line = false;
+                }
+            }
+            '\\' => {
+                match chars.next() {
+                    Some('\n') => {}
+                    Some('\r') => {
+                        if chars.peek() == Some(&'\n') {
+                            chars.next();
+                        }
+                    }
+                    _ => return None,
+                }
+                // A continuation must continue something: at the end it is an error; before
+                // any token, the next line's indentation still counts.
+                chars.peek()?;
+                if !token_on_line {
+                    line_start = true;
+                }
+            }
+            '(' if found.is_none() => {
+                token_on_line = true;
+                depth += 1;
+                opened += 1;
+            }
+            ')' if found.is_some() && closed < opened => {
+                token_on_line = true;
+                closed += 1;
+                depth -= 1;
+            }
+            'T' | 'F' if found.is_none() => {
+                token_on_line = true;
+                let word: String = std::iter::once(c)
+                    .chain(std::iter::from_fn(|| {
+                        chars.next_if(|c| c.is_alphanumeric() || *c == '_')
+                    }))
+                    .collect();
+                found = Some(match word.as_str() {
+                    "True" => true,
+                    "False" => false,
+                    _ => return None,
+                });
+            }
+            _ => return None,
+        }
+    }
+    if closed == opened { found } else { None }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strip_is_pythons() {
+        assert_eq!(strip("\u{1c} true\u{1f}\u{3000}"), "true");
+        assert_eq!(strip("\u{200b}x"), "\u{200b}x", "a zero-width space is not whitespace");
+    }
+
+    #[test]
+    fn int_is_pythons() {
+        for (raw, want) in [
+            ("100", Some(100)),
+            (" +1 ", Some(1)),
+            ("-1", Some(-1)),
+            ("0", Some(0)),
+            ("1_0", Some(10)),
+            ("\u{661}\u{660}", Some(10)),
+            ("1__0", None),
+            ("_1", None),
+            ("1_", None),
+            ("0x10", None),
+            ("1.0", None),
+            ("", None),
+            ("- 1", None),
+        ] {
+            assert_eq!(int(raw), want, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn literal_bool_is_literal_evals() {
+        for (raw, want) in [
+            ("True", Some(true)),
+            ("False", Some(false)),
+            (" \tTrue", Some(true)),
+            ("(True)", Some(true)),
+            ("((False))", Some(false)),
+            ("True # c", Some(true)),
+            ("\nTrue", Some(true)),
+            ("\r\nTrue\r\n", Some(true)),
+            ("\\\nTrue", Some(true)),
+            ("(\n  True\n)", Some(true)),
+            ("(\nTrue)  ", Some(true)),
+            ("True\n\u{c}", Some(true)),
+            ("true", None),
+            ("TRUE", None),
+            ("True\u{3000}", None),
+            ("True\u{a0}", None),
+            ("True\u{b}", None),
+            ("(True,)", None),
+            ("True\n ", None),
+            ("\n True", None),
+            ("True)", None),
+            ("(True", None),
+            ("Truex", None),
+            ("True\0", None),
+            ("", None),
+        ] {
+            assert_eq!(literal_bool(raw), want, "{raw:?}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod against_cpython {
+    /// `OSENV_LITERAL_TABLE=path cargo test -- --ignored literal_table`: a JSON object of
+    /// strings to CPython's `literal_eval` booleans (null when not one), as written by
+    /// `scripts/differential`.
+    #[test]
+    #[ignore = "needs a table written by CPython"]
+    fn literal_table() {
+        let path = std::env::var("OSENV_LITERAL_TABLE").expect("OSENV_LITERAL_TABLE");
+        let table: std::collections::BTreeMap<String, Option<bool>> =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let wrong: Vec<_> = table
+            .iter()
+            .filter(|(s, want)| super::literal_bool(s) != **want)
+            .map(|(s, want)| format!("{s:?}: want {want:?}"))
+            .collect();
+        assert!(
+            wrong.is_empty(),
+            "{} of {} differ:\n{}",
+            wrong.len(),
+            table.len(),
+            wrong[..wrong.len().min(40)].join("\n")
+        );
+    }
+}
