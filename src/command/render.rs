@@ -31,7 +31,7 @@ pub(super) fn run(args: &RenderArgs, app: &App) -> Result<(), Error> {
     );
     if let Some(at) = rendered.kept_key_management {
         app.ui.warn(format_args!(
-            "{at}: key-management settings kept: they hold an anchor used elsewhere in the config"
+            "{at}: key-management settings kept in the output: removing them would change another part of the config (an anchor, alias or `<<` merge)"
         ));
     }
     emit(args.output.as_deref(), &rendered.text)?;

@@ -213,13 +213,7 @@ impl Builder {
                 } else {
                     start
                 };
-                let style = match style {
-                    SaphyrStyle::Plain => ScalarStyle::Plain,
-                    SaphyrStyle::SingleQuoted => ScalarStyle::SingleQuoted,
-                    SaphyrStyle::DoubleQuoted => ScalarStyle::DoubleQuoted,
-                    SaphyrStyle::Literal => ScalarStyle::Literal,
-                    SaphyrStyle::Folded => ScalarStyle::Folded,
-                };
+                let style = style_of(style);
                 let vend = match style {
                     ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => closing_quote(text, vstart).unwrap_or(end),
                     _ => end,
@@ -236,22 +230,8 @@ impl Builder {
                         end: pos(self.values.len()),
                     }
                 };
-                if let Some(err) = self.properties(text, start, vstart) {
-                    return Some(err);
-                }
-                if style == ScalarStyle::Plain && tag.is_none() {
-                    let in_key = matches!(self.stack.last(), Some(Frame::Mapping { key: None, .. }));
-                    // PyYAML resolves a plain `=` to its `value` tag and a plain `<<` to `merge`,
-                    // and safe_load constructs neither where a value is expected.
-                    if &*value == "=" || (&*value == "<<" && !in_key) {
-                        return Some(ConfigError::Unloadable {
-                            location: self.locate(text, vstart),
-                            reason: format!("a plain `{value}` is not a value to PyYAML; quote it"),
-                        });
-                    }
-                }
                 let tag = tag.map(|t| format!("{}{}", t.handle, t.suffix));
-                if let Some(err) = tag.as_deref().and_then(|t| self.check_tag(text, vstart, t, true)) {
+                if let Some(err) = self.check_scalar(text, start..vstart, style, &value, tag.as_deref()) {
                     return Some(err);
                 }
                 let node = node(NodeKind::Scalar { style }, span, anchor > 0, contents);
@@ -377,6 +357,34 @@ impl Builder {
         id
     }
 
+    /// What PyYAML's safe loader refuses in a scalar whose properties (anchor, tag) run over
+    /// `properties` up to the value.
+    fn check_scalar(
+        &self,
+        text: &str,
+        properties: std::ops::Range<usize>,
+        style: ScalarStyle,
+        value: &str,
+        tag: Option<&str>,
+    ) -> Option<ConfigError> {
+        let vstart = properties.end;
+        if let Some(err) = self.properties(text, properties.start, vstart) {
+            return Some(err);
+        }
+        if style == ScalarStyle::Plain && tag.is_none() {
+            let in_key = matches!(self.stack.last(), Some(Frame::Mapping { key: None, .. }));
+            // PyYAML resolves a plain `=` to its `value` tag and a plain `<<` to `merge`, and
+            // safe_load constructs neither where a value is expected.
+            if value == "=" || (value == "<<" && !in_key) {
+                return Some(ConfigError::Unloadable {
+                    location: self.locate(text, vstart),
+                    reason: format!("a plain `{value}` is not a value to PyYAML; quote it"),
+                });
+            }
+        }
+        tag.and_then(|t| self.check_tag(text, vstart, t, true))
+    }
+
     /// Anchor names PyYAML accepts: letters, digits, `-` and `_` only (YAML 1.2 allows more).
     fn properties(&self, text: &str, start: usize, vstart: usize) -> Option<ConfigError> {
         let bytes = text.as_bytes();
@@ -477,6 +485,16 @@ impl Builder {
             }
         }
         self.errors.extend(errors);
+    }
+}
+
+fn style_of(style: SaphyrStyle) -> ScalarStyle {
+    match style {
+        SaphyrStyle::Plain => ScalarStyle::Plain,
+        SaphyrStyle::SingleQuoted => ScalarStyle::SingleQuoted,
+        SaphyrStyle::DoubleQuoted => ScalarStyle::DoubleQuoted,
+        SaphyrStyle::Literal => ScalarStyle::Literal,
+        SaphyrStyle::Folded => ScalarStyle::Folded,
     }
 }
 
@@ -641,5 +659,36 @@ mod tests {
         assert!(err("a: 1\na: 2\n").contains("duplicate key `a`"));
         assert!(err("a: [b\n").contains("invalid YAML"));
         assert!(err("a: *nope\n").contains("anchor"));
+    }
+
+    #[test]
+    fn refuses_what_pyyaml_refuses_or_reads_differently() {
+        let err = |s: &str| Document::parse("t.yaml", s.to_owned()).unwrap_err()[0].to_string();
+        assert!(
+            err("a: 1 # c\u{2028}b: 2\n").contains("line break to PyYAML"),
+            "{}",
+            err("a: 1 # c\u{2028}b: 2\n")
+        );
+        assert!(err("a: x\u{85}\n").starts_with("t.yaml:1:5: PyYAML"));
+        assert!(err("a: \"x\u{1}\"\n").contains("U+0001"));
+        assert!(err("a: x\u{fffe}\n").contains("U+FFFE"));
+        assert!(err("a: &a^ x\nb: *a^\n").contains("anchor `&a^`"));
+        assert!(err("k: =\n").contains("plain `=`"));
+        assert!(err("k: <<\n").contains("plain `<<`"));
+        assert!(err("k: !foo x\n").contains("tag `!foo`"));
+        assert!(err("k: !!python/object x\n").contains("!!python/object"));
+        // What PyYAML loads stays loadable.
+        for ok in [
+            "k: \"=\"\n",
+            "<<: {a: 1}\nb: 2\n",
+            "k: !!str 1\n",
+            "k: ! x\n",
+            "k: \"a\\u2028b\"\n",
+            "k: !!binary aGk=\n",
+            "s: !!set {a, b}\n",
+            "a: &x-1_b v\nb: *x-1_b\n",
+        ] {
+            assert!(Document::parse("t.yaml", ok.to_owned()).is_ok(), "{ok}");
+        }
     }
 }

@@ -8,7 +8,7 @@
 //! values LiteLLM would leave alone as notices, so `check` can warn about them.
 
 use super::{self as reference, Reference};
-use crate::document::{Document, Entry, NodeId, NodeKind, STR_TAG, ScalarStyle};
+use crate::document::{Document, Entry, NodeId, NodeKind, STR_TAG};
 use crate::environment::Environment;
 use crate::error::ConfigError;
 use crate::location::Location;
@@ -33,15 +33,13 @@ pub fn max_depth(env: &Environment) -> i64 {
     let Ok(raw) = env.get("DEFAULT_MAX_RECURSE_DEPTH") else {
         return DEFAULT_MAX_DEPTH;
     };
-    match crate::python::int(raw.expose()) {
-        Some(depth) => depth,
-        None => {
-            if !crate::python::strip(raw.expose()).is_empty() {
-                tracing::warn!("DEFAULT_MAX_RECURSE_DEPTH is not a valid int; using 100, as LiteLLM does");
-            }
-            DEFAULT_MAX_DEPTH
-        }
+    if let Some(depth) = crate::python::int(raw.expose()) {
+        return depth;
     }
+    if !crate::python::strip(raw.expose()).is_empty() {
+        tracing::warn!("DEFAULT_MAX_RECURSE_DEPTH is not a valid int; using 100, as LiteLLM does");
+    }
+    DEFAULT_MAX_DEPTH
 }
 
 /// Why a reference-looking value is not resolved.
@@ -290,19 +288,6 @@ impl Discovery {
     }
 }
 
-/// A merge key: a plain `<<` (or one tagged `!!merge`); a quoted `"<<"` is an ordinary key to
-/// PyYAML.
-fn is_merge_key(doc: &Document, key: NodeId) -> bool {
-    matches!(
-        doc.node(key).kind,
-        NodeKind::Scalar {
-            style: ScalarStyle::Plain
-        }
-    ) && doc.scalar(key) == Some("<<")
-        && doc.tag(key).is_none_or(|t| t == MERGE_TAG)
-}
-
-const MERGE_TAG: &str = "tag:yaml.org,2002:merge";
 const BINARY_TAG: &str = "tag:yaml.org,2002:binary";
 
 impl<'d> Walker<'d> {
@@ -328,7 +313,7 @@ impl<'d> Walker<'d> {
         let skip_key_management = matches!(self.path.steps.as_slice(), [Step::Key("general_settings")]);
         for &Entry { key, value } in entries {
             let key_text: &'d str = doc.scalar(key).unwrap_or("?");
-            if is_merge_key(doc, key) {
+            if doc.is_merge_key(key) {
                 // Merge key: the merged mappings' entries belong to this mapping.
                 let target = doc.resolve_alias(value);
                 match doc.node(target).kind {
@@ -411,7 +396,7 @@ impl<'d> Walker<'d> {
                             .map_or_else(|| other.to_owned(), |t| format!("!!{t}"));
                         self.errors.push(ConfigError::Unloadable {
                             location: self.doc.location(target),
-                            reason: format!("`{}` is tagged `{shown}`, which PyYAML cannot construct from it", text),
+                            reason: format!("`{text}` is tagged `{shown}`, which PyYAML cannot construct from it"),
                         });
                         return;
                     }

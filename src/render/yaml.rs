@@ -8,7 +8,7 @@
 use crate::document::{Document, NodeKind};
 use crate::error::ConfigError;
 use crate::location::Location;
-use crate::references::{KEY_MANAGEMENT_KEYS, Reference};
+use crate::references::Reference;
 use crate::secret::SecretValue;
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -246,28 +246,40 @@ fn double_quoted(value: &str) -> String {
     out
 }
 
+/// The keys of `general_settings` that set up the manager whose work the rendered config
+/// already holds. The deprecated `use_google_kms` / `use_azure_key_vault` flags stay: LiteLLM
+/// acts on them only after resolving references, so they mean the same in the rendered config.
+const RESOLVED_KEYS: [&str; 2] = ["key_management_system", "key_management_settings"];
+
 /// Edits that remove the key-management keys from `general_settings`, so LiteLLM does not set
-/// up the manager again from the rendered config. `Err` when that would break an alias.
+/// up the manager again from the rendered config. `Err` when removing them from the text would
+/// not remove them from what LiteLLM loads, or would change another place: the mapping is
+/// anchored or an alias, or a key comes from a `<<` merge.
 fn key_management_edits(doc: &Document) -> Result<Vec<Edit<'static>>, Location> {
     let text = doc.text();
-    let Some(general) = doc.get(doc.root(), "general_settings") else {
+    let Some(general) = doc.get_merged(doc.root(), "general_settings") else {
         return Ok(Vec::new());
     };
     let map = general.value;
     let (Some(entries), NodeKind::Mapping { flow }) = (doc.entries(map), doc.node(map).kind) else {
         return Ok(Vec::new());
     };
-    let removed: Vec<_> = entries
+    let is_resolved_key = |k: &str| RESOLVED_KEYS.contains(&k);
+    let direct = entries.iter().any(|e| doc.scalar(e.key).is_some_and(is_resolved_key));
+    let merged = RESOLVED_KEYS
         .iter()
-        .filter(|e| doc.scalar(e.key).is_some_and(|k| KEY_MANAGEMENT_KEYS.contains(&k)))
-        .collect();
-    if removed.is_empty() {
+        .any(|k| doc.get(map, k).is_none() && doc.get_merged(map, k).is_some());
+    if !direct && !merged {
         return Ok(Vec::new());
     }
-    let is_removed = |i: usize| {
-        doc.scalar(entries[i].key)
-            .is_some_and(|k| KEY_MANAGEMENT_KEYS.contains(&k))
-    };
+    if merged || doc.node(map).anchored || doc.get(doc.root(), "general_settings").is_none() {
+        return Err(doc.location(general.key));
+    }
+    let removed: Vec<_> = entries
+        .iter()
+        .filter(|e| doc.scalar(e.key).is_some_and(is_resolved_key))
+        .collect();
+    let is_removed = |i: usize| doc.scalar(entries[i].key).is_some_and(is_resolved_key);
     let mut ranges = Vec::new();
     if flow {
         // Remove runs of entries together so the commas stay right: up to the next kept key, or

@@ -177,6 +177,18 @@ pub struct Selected {
     pub location: Location,
 }
 
+/// Names LiteLLM's AWS Secrets Manager client never asks AWS for: it needs them to sign its own
+/// requests, so `AWSSecretsManagerV2.sync_read_secret` returns `os.getenv(name)` for them (a
+/// Bedrock entry's `aws_region_name: os.environ/AWS_REGION_NAME` is read from the environment).
+/// No other manager of LiteLLM's has such names.
+pub const AWS_ENVIRONMENT_NAMES: [&str; 5] = [
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_REGION_NAME",
+    "AWS_REGION",
+    "AWS_BEDROCK_RUNTIME_ENDPOINT",
+];
+
 /// The secret-manager part of a config.
 #[derive(Debug, Clone, Default)]
 pub struct KeyManagement {
@@ -204,6 +216,7 @@ impl KeyManagement {
     /// The names LiteLLM would send to the manager.
     pub fn routes_to_manager(&self, name: &str) -> bool {
         self.reads_from_manager()
+            && !(self.system() == Some(KeyManagementSystem::AwsSecretManager) && AWS_ENVIRONMENT_NAMES.contains(&name))
             && self
                 .settings
                 .hosted_keys
@@ -285,5 +298,19 @@ mod tests {
             .unwrap();
         assert!(!k.reads_from_manager());
         assert!(!k.routes_to_manager("A"));
+    }
+
+    #[test]
+    fn aws_reads_its_own_variables_from_the_environment() {
+        let k = km(
+            "general_settings:\n  key_management_system: aws_secret_manager\n",
+            &[("AWS_REGION_NAME", "us-east-1")],
+        )
+        .unwrap();
+        assert!(!k.routes_to_manager("AWS_REGION_NAME"));
+        assert!(!k.routes_to_manager("AWS_BEDROCK_RUNTIME_ENDPOINT"));
+        assert!(k.routes_to_manager("OPENAI_API_KEY"));
+        let vault = km("general_settings:\n  key_management_system: hashicorp_vault\n", &[]).unwrap();
+        assert!(vault.routes_to_manager("AWS_REGION_NAME"));
     }
 }

@@ -36,13 +36,13 @@ impl Reader<'_> {
         let doc = self.doc;
         let mut km = KeyManagement::default();
         let mut errors = Vec::new();
-        let Some(general) = doc.get(doc.root(), "general_settings") else {
+        let Some(general) = doc.get_merged(doc.root(), "general_settings") else {
             return Ok(km);
         };
         let general = general.value;
 
         let mut system_value = None;
-        if let Some(entry) = doc.get(general, "key_management_system") {
+        if let Some(entry) = doc.get_merged(general, "key_management_system") {
             match self.string(entry.value, "key_management_system") {
                 Ok(Some(value)) => {
                     // A value read from the environment is not echoed in messages.
@@ -58,15 +58,16 @@ impl Reader<'_> {
             ("use_google_kms", KeyManagementSystem::GoogleKms),
             ("use_azure_key_vault", KeyManagementSystem::AzureKeyVault),
         ] {
-            if let Some(entry) = doc.get(general, flag) {
+            if let Some(entry) = doc.get_merged(general, flag) {
                 match self.bool(entry.value, flag) {
-                    Ok(Some(true)) if system_value.is_none() => {
+                    // LiteLLM sets these managers up in `load_config`, after it has resolved
+                    // the config's references from the plain environment; so does osenv.
+                    Ok(Some(true)) => {
                         let name = system.as_str();
-                        system_value = Some((name.to_owned(), doc.location(entry.value), name.to_owned()));
                         km.warnings.push(SettingWarning {
                             location: doc.location(entry.key),
                             message: format!(
-                                "`{flag}` is deprecated in LiteLLM; write `key_management_system: {name}`"
+                                "`{flag}` is deprecated in LiteLLM and set up only after the config's references are resolved, so they are read from the environment; write `key_management_system: {name}` to read them from {name}"
                             ),
                         });
                     }
@@ -93,7 +94,7 @@ impl Reader<'_> {
             }
         }
 
-        if let Some(entry) = doc.get(general, "key_management_settings") {
+        if let Some(entry) = doc.get_merged(general, "key_management_settings") {
             if let Err(mut e) = self.settings(entry.value, &mut km) {
                 errors.append(&mut e);
             }

@@ -175,24 +175,35 @@ fn primary_secret_is_read_once_and_looked_up_per_name() {
     );
     let config = format!(
         "{SM}  key_management_settings:\n    primary_secret_name: litellm-primary\n\
-         a: os.environ/OPENAI_API_KEY\nb: os.environ/PORT\nc: os.environ/NESTED\nd: os.environ/OPENAI_API_KEY\n"
+         a: os.environ/OPENAI_API_KEY\nd: os.environ/OPENAI_API_KEY\n"
     );
     let dir = workdir(&[("config.yaml", &config)]);
     let proxy = CountingProxy::start(&moto.url, "X-Amz-Target");
     let out = run_with(dir.path(), &proxy.url, &["render", "config.yaml"], &[], None);
     out.success();
-    assert_eq!(
-        out.stdout,
-        "general_settings: {}\na: sk-o\nb: \"5432\"\nc: \"{\\\"k\\\":[1,true]}\"\nd: sk-o\n"
-    );
+    assert_eq!(out.stdout, "general_settings: {}\na: sk-o\nd: sk-o\n");
     assert_eq!(proxy.count("secretsmanager.GetSecretValue"), 1, "{:?}", proxy.counts());
+
+    // A value that is not a JSON string is `None` to LiteLLM; osenv refuses it, by name.
+    let typed = format!("{config}b: os.environ/PORT\nc: os.environ/NESTED\n");
+    std::fs::write(dir.path().join("config.yaml"), &typed).unwrap();
+    let out = run_with(dir.path(), &moto.url, &["render", "config.yaml"], &[], None);
+    out.code(1);
+    assert!(
+        out.stderr.contains("config.yaml:7:4: cannot resolve `os.environ/PORT`"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("is a JSON number, not a string"), "{}", out.stderr);
+    assert!(out.stderr.contains("is a JSON object, not a string"), "{}", out.stderr);
+    assert!(!out.stderr.contains("5432"), "{}", out.stderr);
 
     let config = format!("{config}e: os.environ/MISSING\n");
     std::fs::write(dir.path().join("config.yaml"), config).unwrap();
     let out = run_with(dir.path(), &moto.url, &["render", "config.yaml"], &[], None);
     out.code(1);
     assert!(
-        out.stderr.contains("config.yaml:9:4: cannot resolve `os.environ/MISSING`: not found in primary secret `litellm-primary` of aws_secret_manager"),
+        out.stderr.contains("config.yaml:7:4: cannot resolve `os.environ/MISSING`: not found in primary secret `litellm-primary` of aws_secret_manager"),
         "{}",
         out.stderr
     );

@@ -207,8 +207,13 @@ impl SecretsManager {
                 Ok(map) => match map.get(key) {
                     None => Err(KeyError::NotFound { within: within.clone() }),
                     Some(serde_json::Value::String(s)) => Ok(SecretValue::new(s.clone())),
-                    // LiteLLM returns the JSON value itself; as text it is its JSON form.
-                    Some(other) => Ok(SecretValue::new(other.to_string())),
+                    // LiteLLM hands on a number, boolean or object as it is, which its
+                    // resolver then treats as no secret (`None`); osenv fails closed instead of
+                    // guessing a text form.
+                    Some(other) => Err(KeyError::InvalidValue {
+                        within: within.clone(),
+                        reason: format!("the value is a JSON {}, not a string", json_kind(other)),
+                    }),
                 },
             })
             .collect()
@@ -464,6 +469,18 @@ impl SecretsManager {
         removed.map_err(|f| self.request_failed("RemoveRegionsFromReplication", f, attempts))?;
         tracing::info!(name, regions = %regions.join(", "), "removed replicas before deleting");
         Ok(())
+    }
+}
+
+/// How an error names a JSON value's type.
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "boolean",
+        serde_json::Value::Number(_) => "number",
+        serde_json::Value::String(_) => "string",
+        serde_json::Value::Array(_) => "array",
+        serde_json::Value::Object(_) => "object",
     }
 }
 
