@@ -476,12 +476,14 @@ pub struct IoError {
     pub source: std::io::Error,
 }
 
-/// A dotenv file that does not parse.
+/// A dotenv file that cannot be read as LiteLLM reads it.
 #[derive(Debug, Error)]
-#[error("{location}: invalid dotenv line")]
+#[error("{location}: {reason}")]
 pub struct DotenvError {
     /// The line (column 1).
     pub location: Location,
+    /// What is wrong (never the line's text, which may hold a secret).
+    pub reason: &'static str,
 }
 
 /// A command line that parsed but cannot be run (exit code 2).

@@ -2,8 +2,8 @@
 //! every error names the path.
 
 use crate::environment::{DotenvFile, Environment};
-use crate::error::{ConfigError, Error, IoError};
-use crate::location::LineIndex;
+use crate::error::{ConfigError, DotenvError, Error, IoError};
+use crate::location::{LineIndex, Location};
 use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
@@ -70,12 +70,33 @@ pub fn read_text(path: &Path) -> Result<String, Error> {
     })
 }
 
-/// The run's environment: this process's variables plus the `--env-file`s, in order.
+/// The run's environment: this process's variables plus the `--env-file`s, in order. A file's
+/// `${NAME}` reads the process environment, then the file itself, then the files before it.
 pub fn environment(files: &[std::path::PathBuf]) -> Result<Environment, Error> {
-    let mut parsed = Vec::with_capacity(files.len());
+    let mut parsed: Vec<DotenvFile> = Vec::with_capacity(files.len());
     for path in files {
-        let text = read_text(path)?;
-        parsed.push(DotenvFile::parse(display_name(path), &text)?);
+        let bytes = read_bytes(path)?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let valid = e.utf8_error().valid_up_to();
+            let bytes = e.into_bytes();
+            let prefix = String::from_utf8_lossy(&bytes[..valid]).into_owned();
+            let location = LineIndex::new(display_name(path), &prefix).locate(&prefix, valid);
+            Error::Dotenv(DotenvError {
+                location: Location { column: 1, ..location },
+                reason: "the env file is not valid UTF-8",
+            })
+        })?;
+        let text = zeroize::Zeroizing::new(text);
+        let outside = |name: &str| {
+            std::env::var(name).ok().or_else(|| {
+                parsed
+                    .iter()
+                    .rev()
+                    .find_map(|f| f.get(name).map(|(v, _)| v.expose().to_owned()))
+            })
+        };
+        let file = DotenvFile::parse_with(display_name(path), &text, &outside)?;
+        parsed.push(file);
     }
     Ok(Environment::from_process(parsed))
 }

@@ -66,11 +66,21 @@ impl Format {
             Self::Docker if value.contains(['\n', '\r']) => {
                 Err("the value has a line break, which docker --env-file cannot carry")
             }
-            // dotenvy (and so osenv's own --env-file) has no `\r` escape, and a raw carriage
-            // return is not kept by every loader; found by the env_format fuzz target.
+            // python-dotenv reads with universal newlines (a raw `\r` becomes `\n`) and compose
+            // has no `\r` escape; found by the env_format fuzz target.
             Self::Dotenv if value.contains('\r') => {
                 Err("the value has a carriage return, which dotenv loaders do not all read back")
             }
+            // python-dotenv replaces `${NAME}` in every value, quoted or not, and has no escape
+            // for it.
+            Self::Dotenv if value.find("${").is_some_and(|at| value[at..].contains('}')) => {
+                Err("the value has `${...}`, which python-dotenv (LiteLLM's .env loader) would replace")
+            }
+            // Such a value needs double quotes, where compose replaces `$NAME` and python-dotenv
+            // keeps both `$$` and `\$` as written: no spelling reads back the same in both.
+            Self::Dotenv if value.contains('$') && value.contains(['\'', '\\', '\n']) => Err(
+                "the value has `$` and a quote, backslash or line break, which python-dotenv and compose read differently; use --format docker or json",
+            ),
             Self::K8sSecret
                 if !name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) || name.is_empty() =>
             {
@@ -129,9 +139,9 @@ pub fn shell_quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', "'\\''"))
 }
 
-/// Dotenv quoting read back exactly by dotenvy, python-dotenv and compose: single quotes
-/// (literal) when the value has no `'`, `\` or line break; otherwise double quotes with
-/// `\\`, `\"`, `\n`, `\r` and `\$` escapes.
+/// Dotenv quoting read back exactly by python-dotenv (and so osenv's `--env-file`) and compose:
+/// single quotes (literal) when the value has no `'`, `\` or line break; otherwise double quotes
+/// with `\\`, `\"` and `\n` escapes. [`Format::check`] refuses the values no quoting carries.
 pub fn dotenv_quote(value: &str) -> String {
     if !value.contains(['\'', '\\', '\n', '\r']) {
         return format!("'{value}'");
@@ -143,7 +153,6 @@ pub fn dotenv_quote(value: &str) -> String {
             '\\' => out.push_str("\\\\"),
             '"' => out.push_str("\\\""),
             '\n' => out.push_str("\\n"),
-            '$' => out.push_str("\\$"),
             c => out.push(c),
         }
     }
@@ -244,10 +253,9 @@ mod tests {
             one(Format::Dotenv, "A", "\r").is_err(),
             "no dotenv escape for a carriage return"
         );
-        assert_eq!(
-            one(Format::Dotenv, "A", "it's $HOME\n").unwrap(),
-            "A=\"it's \\$HOME\\n\"\n"
-        );
+        assert_eq!(one(Format::Dotenv, "A", "it's home\n").unwrap(), "A=\"it's home\\n\"\n");
+        // python-dotenv keeps `\$` as written, and compose replaces `$HOME` in double quotes.
+        assert!(one(Format::Dotenv, "A", "it's $HOME\n").is_err());
         assert_eq!(one(Format::Shell, "A", "it's").unwrap(), "export A='it'\\''s'\n");
         assert_eq!(one(Format::Docker, "A", " x=\"y\" ").unwrap(), "A= x=\"y\" \n");
         assert_eq!(one(Format::Json, "A", "q\"").unwrap(), "{\n  \"A\": \"q\\\"\"\n}\n");
@@ -285,23 +293,25 @@ mod tests {
     }
 
     #[test]
-    fn dotenv_round_trips_through_dotenvy() {
+    fn dotenv_round_trips_through_the_env_file_reader() {
         for value in [
             "plain",
             "with space",
             "it's",
             "back\\slash",
             "multi\nline",
-            "dollar $X ${Y}",
+            "dollar $X",
             "quote\"d",
             "",
             "#hash",
+            "a # b",
         ] {
             let text = one(Format::Dotenv, "V", value).unwrap();
-            let parsed: Vec<_> = dotenvy::from_read_iter(text.as_bytes())
-                .collect::<Result<_, _>>()
-                .unwrap();
-            assert_eq!(parsed, [("V".to_owned(), value.to_owned())], "{text}");
+            let parsed = crate::environment::DotenvFile::parse(".env", &text).unwrap();
+            assert_eq!(parsed.get("V").map(|(v, _)| v.expose()), Some(value), "{text}");
+        }
+        for refused in ["${Y}", "a${Y}b", "it's $5", "a\\$b", "x\r"] {
+            assert!(one(Format::Dotenv, "V", refused).is_err(), "{refused}");
         }
     }
 }

@@ -141,7 +141,7 @@ fn exit_code_two_for_unusable_input() {
         .run();
     run.code(2);
     assert!(
-        run.stderr.contains("bad.env:1:1: invalid dotenv line"),
+        run.stderr.contains("bad.env:1:1: python-dotenv cannot parse this line"),
         "{}",
         run.stderr
     );
@@ -153,7 +153,8 @@ fn exit_code_two_for_unusable_input() {
             .run();
         run.code(2);
         assert!(
-            run.stderr.contains("bad.env:1:1: invalid dotenv line") && !run.stderr.contains("bad.yaml"),
+            run.stderr.contains("bad.env:1:1: python-dotenv cannot parse this line")
+                && !run.stderr.contains("bad.yaml"),
             "{}",
             run.stderr
         );
