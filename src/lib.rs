@@ -39,6 +39,7 @@ pub mod resolve;
 pub mod secret;
 mod session;
 pub mod settings;
+pub mod sources;
 
 pub use backend::Backend;
 pub use document::Document;

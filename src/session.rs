@@ -14,6 +14,7 @@ use crate::render::yaml::Coercion;
 use crate::resolve::{self, Limits, Purpose, Resolution};
 use crate::settings::KeyManagement;
 use crate::settings::envelope::Envelopes;
+use crate::sources::Sources;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -21,7 +22,7 @@ use std::time::Instant;
 /// A loaded config. Built by [`Session::new`] or [`Session::load`]; every config error is
 /// collected and sorted before one is returned.
 pub struct Session {
-    doc: Document,
+    sources: Sources,
     discovery: Discovery,
     km: KeyManagement,
     env: Arc<Environment>,
@@ -33,7 +34,7 @@ pub struct Session {
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")
-            .field("config", &self.doc.file())
+            .field("config", &self.sources.root().file())
             .field("references", &self.discovery.references.len())
             .field("backend", &self.backend_name())
             .finish_non_exhaustive()
@@ -61,14 +62,27 @@ impl Session {
             })
         };
         let env = Arc::new(env?);
-        Ok(Self::new(doc?, env).map_err(Error::Config)?.with_limits(limits))
+        let sources = Sources::load(doc?, path)?;
+        for warning in &sources.warnings {
+            tracing::warn!("{warning}");
+        }
+        Ok(Self::with_sources(sources, env)
+            .map_err(Error::Config)?
+            .with_limits(limits))
     }
 
-    /// Find the references of `doc`, read its settings against `env`, and pick the backend.
+    /// Find the references of `doc` (whose `include:` is not followed), read its settings
+    /// against `env`, and pick the backend.
     pub fn new(doc: Document, env: Arc<Environment>) -> Result<Self, Vec<ConfigError>> {
-        let mut discovery = Discovery::of(&doc, references::max_depth(&env));
+        Self::with_sources(Sources::single(doc), env)
+    }
+
+    /// Find the references of the merged config, read its settings against `env`, and pick the
+    /// backend.
+    pub fn with_sources(sources: Sources, env: Arc<Environment>) -> Result<Self, Vec<ConfigError>> {
+        let mut discovery = Discovery::of_parts(&sources.parts(), references::max_depth(&env));
         let mut errors = std::mem::take(&mut discovery.errors);
-        let (km, settings_read) = match KeyManagement::from_document(&doc, &env) {
+        let (km, settings_read) = match KeyManagement::from_document(sources.settings_document(), &env) {
             Ok(km) => (km, true),
             Err(mut e) => {
                 errors.append(&mut e);
@@ -94,7 +108,7 @@ impl Session {
             return Err(errors);
         }
         Ok(Self {
-            doc,
+            sources,
             discovery,
             km,
             env,
@@ -111,9 +125,14 @@ impl Session {
         self
     }
 
-    /// The parsed config.
+    /// The parsed config (without its includes).
     pub fn document(&self) -> &Document {
-        &self.doc
+        self.sources.root()
+    }
+
+    /// The config and its `include:` files, merged.
+    pub fn sources(&self) -> &Sources {
+        &self.sources
     }
 
     /// The references LiteLLM resolves, sorted by position.
@@ -211,8 +230,8 @@ impl Session {
     /// that does (the environment, the backends, the caller's resolution) is dropped as usual,
     /// which wipes it.
     pub fn finish(self) {
-        let Self { doc, discovery, .. } = self;
-        std::mem::forget(doc);
+        let Self { sources, discovery, .. } = self;
+        std::mem::forget(sources);
         std::mem::forget(discovery);
     }
 }

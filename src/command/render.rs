@@ -23,12 +23,13 @@ pub(super) fn run(args: &RenderArgs, app: &App) -> Result<(), Error> {
         },
     };
     yaml::check_values(session.references(), |r| resolution.value(&r.name)).map_err(Error::Config)?;
-    let rendered = yaml::render(
-        session.document(),
+    let rendered = yaml::render_sources(
+        session.sources(),
         session.references(),
         |r| resolution.value(&r.name),
         options,
-    );
+    )
+    .map_err(Error::Config)?;
     if let Some(at) = rendered.kept_key_management {
         app.ui.warn(format_args!(
             "{at}: key-management settings kept in the output: removing them would change another part of the config (an anchor, alias or `<<` merge)"

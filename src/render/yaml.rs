@@ -5,11 +5,12 @@
 //! double-quoted scalar with escapes. Either way it occupies exactly the old scalar's place, so
 //! a value containing `: `, `#`, quotes or newlines can never add a key.
 
-use crate::document::{Document, NodeKind};
+use crate::document::{Document, Entry, NodeId, NodeKind};
 use crate::error::ConfigError;
 use crate::location::Location;
 use crate::references::Reference;
 use crate::secret::SecretValue;
+use crate::sources::{INCLUDE_KEY, Sources};
 use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::ops::Range;
@@ -129,7 +130,10 @@ pub fn render<'a>(
     value_of: impl Fn(&'a Reference) -> Option<&'a SecretValue>,
     options: RenderOptions,
 ) -> Rendered {
-    let mut edits = reference_edits(references, value_of, options);
+    let mut edits: Vec<Edit> = reference_edits(references, value_of, options)
+        .into_iter()
+        .map(|(_, e)| e)
+        .collect();
     let mut kept_key_management = None;
     if !options.keep_key_management {
         match key_management_edits(doc) {
@@ -170,15 +174,18 @@ fn reference_edits<'a>(
     references: &'a [Reference],
     value_of: impl Fn(&'a Reference) -> Option<&'a SecretValue>,
     options: RenderOptions,
-) -> Vec<Edit<'a>> {
-    let mut edits: Vec<Edit> = Vec::with_capacity(references.len());
+) -> Vec<(usize, Edit<'a>)> {
+    let mut edits: Vec<(usize, Edit)> = Vec::with_capacity(references.len());
     for r in references {
         if let Some(tag) = &r.tag_span {
             // `!!str` up to the value, so `&a !!str os.environ/X` becomes `&a value`.
-            edits.push(Edit {
-                range: tag.start..r.span.start,
-                text: Replacement::Fixed(""),
-            });
+            edits.push((
+                r.source,
+                Edit {
+                    range: tag.start..r.span.start,
+                    text: Replacement::Fixed(""),
+                },
+            ));
         }
         let text = match value_of(r) {
             None => Replacement::Fixed("null"),
@@ -191,12 +198,197 @@ fn reference_edits<'a>(
                 },
             },
         };
-        edits.push(Edit {
-            range: r.span.clone(),
-            text,
-        });
+        edits.push((
+            r.source,
+            Edit {
+                range: r.span.clone(),
+                text,
+            },
+        ));
     }
     edits
+}
+
+/// Render a config and its `include:` files as one self-contained config, so that it means the
+/// same wherever it is written (an `include:` path relative to the original would not resolve
+/// next to the output). The config's text comes first, as it is except for the references and
+/// the top-level entries the includes replace or extend (and `include` itself); then each merged
+/// key that an included file sets: its entry copied line for line, or, for lists LiteLLM
+/// concatenates, one block list of all their items. `Err` names a place where moving text would
+/// break an alias.
+pub fn render_sources<'a>(
+    sources: &Sources,
+    references: &'a [Reference],
+    value_of: impl Fn(&'a Reference) -> Option<&'a SecretValue>,
+    options: RenderOptions,
+) -> Result<Rendered, Vec<ConfigError>> {
+    if !sources.has_includes() {
+        return Ok(render(sources.root(), references, value_of, options));
+    }
+    let docs = sources.documents();
+    let mut edits: Vec<Vec<Edit>> = docs.iter().map(|_| Vec::new()).collect();
+    for (source, edit) in reference_edits(references, value_of, options) {
+        edits[source].push(edit);
+    }
+    let mut kept_key_management = None;
+    if !options.keep_key_management {
+        let s = sources.settings_source();
+        match key_management_edits(&docs[s]) {
+            Ok(more) => edits[s].extend(more),
+            Err(at) => kept_key_management = Some(at),
+        }
+    }
+    let moved_error = |doc: &Document, at: NodeId| {
+        ConfigError::Include {
+        location: doc.location(at),
+        reason: "an anchor or alias here would be separated from its other half when the included files are merged into one config; write the value out".into(),
+    }
+    };
+    let mut errors = Vec::new();
+    let root = &docs[0];
+    for &entry in root.entries(root.root()).unwrap_or_default() {
+        let key = root.scalar(entry.key).unwrap_or_default();
+        let stays = sources
+            .merged()
+            .iter()
+            .find(|k| k.key == key)
+            .is_some_and(|k| key != INCLUDE_KEY && k.parts.len() == 1 && k.parts[0].0 == 0);
+        if !stays {
+            let range = entry_lines(root, entry);
+            if let Some(at) = aliases_into(root, &range) {
+                errors.push(moved_error(root, at));
+            }
+            edits[0].push(Edit {
+                range,
+                text: Replacement::Fixed(""),
+            });
+        }
+    }
+    let mut out = apply(root.text(), 0..root.text().len(), &mut edits[0]);
+    // What each file has had copied so far: an alias may point into it.
+    let mut copied: Vec<Vec<Range<usize>>> = docs.iter().map(|_| Vec::new()).collect();
+    for merged in sources.merged() {
+        if merged.key == INCLUDE_KEY || (merged.parts.len() == 1 && merged.parts[0].0 == 0) {
+            continue;
+        }
+        if !out.is_empty() && !out.ends_with('\n') {
+            out.push('\n');
+        }
+        if let [(source, entry)] = merged.parts[..] {
+            let doc = &docs[source];
+            let range = entry_lines(doc, entry);
+            copied[source].push(range.clone());
+            if let Some(at) = aliases_leaving(doc, &copied[source]) {
+                errors.push(moved_error(doc, at));
+            }
+            out.push_str(&apply(doc.text(), range, &mut edits[source]));
+            continue;
+        }
+        // Lists from several files: one block list of every item, each re-indented under it.
+        let (first, first_entry) = merged.parts[0];
+        out.push_str(docs[first].source(first_entry.key));
+        out.push_str(":\n");
+        for &(source, entry) in &merged.parts {
+            let doc = &docs[source];
+            for &item in doc.items(entry.value).unwrap_or_default() {
+                let span = doc.node(item).span();
+                let range = with_properties(doc.text(), span.start)..span.end;
+                if let Some(at) =
+                    aliases_leaving(doc, std::slice::from_ref(&range)).or_else(|| aliases_into(doc, &range))
+                {
+                    errors.push(moved_error(doc, at));
+                }
+                let column = doc.locate(range.start).column - 1;
+                push_item(&mut out, &apply(doc.text(), range, &mut edits[source]), column);
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(Rendered {
+            text: out,
+            kept_key_management,
+        })
+    } else {
+        errors.sort_by(|a, b| a.location().cmp(&b.location()));
+        Err(errors)
+    }
+}
+
+/// `text`, an item whose first character was at `column`, as an item of a block list under a
+/// top-level key: `  - ` and its first line, the other lines moved by the same amount.
+fn push_item(out: &mut String, text: &str, column: usize) {
+    out.push_str("  - ");
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+            if !line.trim().is_empty() {
+                let blanks = line.len() - line.trim_start_matches(' ').len();
+                out.push_str("    ");
+                out.push_str(&line[blanks.min(column)..]);
+            }
+        } else {
+            out.push_str(line);
+        }
+    }
+    out.push('\n');
+}
+
+/// The whole lines of a top-level entry: from its key's line to the end of its value's last
+/// line, line break included.
+fn entry_lines(doc: &Document, entry: Entry) -> Range<usize> {
+    let text = doc.text();
+    let start = doc.lines().line_range(text, doc.node(entry.key).span().start).start;
+    let end = doc.node(entry.value).span().end.max(doc.node(entry.key).span().end);
+    let end = if end > start && text[..end].ends_with('\n') {
+        end
+    } else {
+        text[end..].find('\n').map_or(text.len(), |n| end + n + 1)
+    };
+    start..end
+}
+
+/// A node's start with the anchor and tag written before it (`- &a !!map {..}`).
+fn with_properties(text: &str, start: usize) -> usize {
+    let b = text.as_bytes();
+    let mut at = start;
+    loop {
+        let mut i = at;
+        while i > 0 && matches!(b[i - 1], b' ' | b'\t' | b'\n' | b'\r') {
+            i -= 1;
+        }
+        let mut j = i;
+        while j > 0 && !matches!(b[j - 1], b' ' | b'\t' | b'\n' | b'\r' | b'-' | b'[' | b',' | b'{') {
+            j -= 1;
+        }
+        if j < i && matches!(b[j], b'&' | b'!') {
+            at = j;
+        } else {
+            return at;
+        }
+    }
+}
+
+/// An alias outside `range` whose anchor is inside it, if any.
+fn aliases_into(doc: &Document, range: &Range<usize>) -> Option<NodeId> {
+    (0..doc.len()).find(|&id| {
+        let node = doc.node(id);
+        matches!(node.kind, NodeKind::Alias)
+            && !range.contains(&node.span().start)
+            && range.contains(&doc.node(doc.resolve_alias(id)).span().start)
+    })
+}
+
+/// An alias in the last of `ranges` whose anchor is in none of them (the text copied so far),
+/// if any.
+fn aliases_leaving(doc: &Document, ranges: &[Range<usize>]) -> Option<NodeId> {
+    let range = ranges.last()?;
+    (0..doc.len()).find(|&id| {
+        let node = doc.node(id);
+        let target = doc.node(doc.resolve_alias(id)).span().start;
+        matches!(node.kind, NodeKind::Alias)
+            && range.contains(&node.span().start)
+            && !ranges.iter().any(|r| r.contains(&target))
+    })
 }
 
 /// `value` as a YAML scalar that reads back as exactly this string.

@@ -17,6 +17,7 @@ mod fixtures;
 mod gcp;
 #[cfg(unix)]
 mod hygiene;
+mod include;
 mod properties;
 mod report;
 // Shared by the backend tests above; with some backends left out, parts go unused.

@@ -1,0 +1,433 @@
+//! The config and the files its `include:` names, merged the way LiteLLM merges them
+//! (`litellm/proxy/common_utils/config_includes.py`, before any reference is resolved):
+//!
+//! - `include` is a top-level list of paths (anything else is an error), each relative to the
+//!   file that declares it; a path not found there but found next to the root config is read
+//!   from there, as LiteLLM does (it warns; so does osenv);
+//! - files are read breadth-first (an included file's own includes are queued after the ones
+//!   already pending), and a file already read is not read or merged again, so a cycle ends;
+//! - the merge is shallow: for each top-level key, a list value extends the list before it and
+//!   any other value replaces it; keys keep their first position.
+//!
+//! osenv keeps each file as its own [`Document`] and records which top-level entries of which
+//! file make up each merged key, so errors name the included file and line, and the renderer can
+//! write one self-contained config.
+
+use crate::document::{Document, Entry, NodeKind};
+use crate::error::{ConfigError, Error};
+use crate::input;
+use crate::location::Location;
+use crate::references::Part;
+use std::collections::{HashSet, VecDeque};
+use std::path::{Path, PathBuf};
+
+/// LiteLLM's include key.
+pub const INCLUDE_KEY: &str = "include";
+
+/// At most this many included files: far more than any real config, few enough that a hostile
+/// one cannot make osenv read a directory tree.
+pub const MAX_INCLUDED_FILES: usize = 256;
+
+/// One top-level key of the merged config and the entries it is made of, in merge order:
+/// one entry (the last file that set it), or several sequences that LiteLLM concatenates.
+#[derive(Debug, Clone)]
+pub struct MergedKey {
+    /// The key.
+    pub key: String,
+    /// `(file, entry)`: the file's index in [`Sources::documents`] and its top-level entry.
+    pub parts: Vec<(usize, Entry)>,
+}
+
+/// The config file and its includes.
+#[derive(Debug, Clone)]
+pub struct Sources {
+    documents: Vec<Document>,
+    merged: Vec<MergedKey>,
+    /// Warnings about how includes were found (LiteLLM logs the same).
+    pub warnings: Vec<String>,
+}
+
+impl Sources {
+    /// A config without includes to follow (a string, a test, stdin without a directory).
+    pub fn single(doc: Document) -> Self {
+        let merged = merge(std::slice::from_ref(&doc));
+        Self {
+            documents: vec![doc],
+            merged,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// `root`, read from `path`, with every file its `include:` names (relative to `path`'s
+    /// directory; for stdin, the working directory).
+    pub fn load(root: Document, path: &Path) -> Result<Self, Error> {
+        let root_path = if path == Path::new("-") {
+            std::env::current_dir().unwrap_or_default().join("<stdin>")
+        } else {
+            std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
+        };
+        let mut documents = vec![root];
+        let mut paths = vec![root_path.clone()];
+        let mut loaded: HashSet<PathBuf> = HashSet::from([root_path.clone()]);
+        let mut pending: VecDeque<(String, usize, Location)> = entries(&documents[0]).map_err(Error::Config)?.into();
+        let mut warnings = Vec::new();
+        while let Some((entry, declared_in, at)) = pending.pop_front() {
+            let (location, warning) = resolve_path(&entry, &paths[declared_in], &root_path);
+            warnings.extend(warning);
+            if !loaded.insert(location.clone()) {
+                continue;
+            }
+            if documents.len() > MAX_INCLUDED_FILES {
+                return Err(include_error(
+                    at,
+                    format!("more than {MAX_INCLUDED_FILES} included files"),
+                ));
+            }
+            if !location.exists() {
+                return Err(include_error(
+                    at,
+                    format!("Included file not found: {}", location.display()),
+                ));
+            }
+            let text = input::read_text(&location)?;
+            let shown = input::display_name(&relative_to_cwd(&location));
+            let doc = Document::parse(shown, text).map_err(|errors| {
+                let not_a_mapping = errors
+                    .iter()
+                    .any(|e| matches!(e, ConfigError::Empty { .. } | ConfigError::NotAMapping { .. }));
+                if not_a_mapping {
+                    include_error(
+                        at.clone(),
+                        format!("Included config file is not a YAML mapping: {}", location.display()),
+                    )
+                } else {
+                    Error::Config(errors)
+                }
+            })?;
+            let index = documents.len();
+            pending.extend(
+                entries(&doc)
+                    .map_err(Error::Config)?
+                    .into_iter()
+                    .map(|(e, _, loc)| (e, index, loc)),
+            );
+            documents.push(doc);
+            paths.push(location);
+        }
+        if documents.len() > 1 {
+            check_mergeable(&documents).map_err(Error::Config)?;
+        }
+        let merged = merge(&documents);
+        Ok(Self {
+            documents,
+            merged,
+            warnings,
+        })
+    }
+
+    /// The config itself.
+    pub fn root(&self) -> &Document {
+        &self.documents[0]
+    }
+
+    /// Every file: the config, then its includes in the order LiteLLM reads them.
+    pub fn documents(&self) -> &[Document] {
+        &self.documents
+    }
+
+    /// The merged top-level keys, in LiteLLM's order.
+    pub fn merged(&self) -> &[MergedKey] {
+        &self.merged
+    }
+
+    /// The config has an `include` key (which the rendered config does not keep: its files are
+    /// merged into it).
+    pub fn has_includes(&self) -> bool {
+        self.documents.len() > 1 || self.root().get(self.root().root(), INCLUDE_KEY).is_some()
+    }
+
+    /// The parts of each file that the merged config keeps, for the reference walk.
+    pub fn parts(&self) -> Vec<Part<'_>> {
+        let mut parts: Vec<Part<'_>> = self
+            .documents
+            .iter()
+            .enumerate()
+            .map(|(source, doc)| Part {
+                doc,
+                source,
+                entries: Vec::new(),
+            })
+            .collect();
+        for key in &self.merged {
+            for &(source, entry) in &key.parts {
+                parts[source].entries.push(entry);
+            }
+        }
+        parts
+    }
+
+    /// The file whose `general_settings` LiteLLM uses (the last one to set it; the config
+    /// itself when none does).
+    pub fn settings_document(&self) -> &Document {
+        &self.documents[self.settings_source()]
+    }
+
+    /// The index of [`Self::settings_document`].
+    pub fn settings_source(&self) -> usize {
+        self.merged
+            .iter()
+            .find(|k| k.key == "general_settings")
+            .and_then(|k| k.parts.last())
+            .map_or(0, |&(source, _)| source)
+    }
+}
+
+fn include_error(location: Location, reason: String) -> Error {
+    Error::Config(vec![ConfigError::Include { location, reason }])
+}
+
+/// A path as messages show it: relative to the working directory when it is inside it.
+fn relative_to_cwd(path: &Path) -> PathBuf {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_owned))
+        .unwrap_or_else(|| path.to_owned())
+}
+
+/// LiteLLM's `resolve_include_file_path`: next to the declaring file, unless only the one next
+/// to the root config exists.
+fn resolve_path(entry: &str, declared_in: &Path, root: &Path) -> (PathBuf, Option<String>) {
+    let join = |base: &Path| {
+        let dir = base.parent().unwrap_or(Path::new(""));
+        normalize(&dir.join(entry))
+    };
+    let declared = join(declared_in);
+    let rooted = join(root);
+    if declared == rooted || !rooted.exists() {
+        return (declared, None);
+    }
+    if !declared.exists() {
+        let warning = format!(
+            "include `{entry}` declared in {} was not found next to it, so {} was read instead (as LiteLLM does)",
+            declared_in.display(),
+            rooted.display()
+        );
+        return (rooted, Some(warning));
+    }
+    let warning = format!(
+        "include `{entry}` declared in {} matches two files; {} was read and {} skipped (as LiteLLM does)",
+        declared_in.display(),
+        declared.display(),
+        rooted.display()
+    );
+    (declared, Some(warning))
+}
+
+/// `os.path.abspath`: `.` and `..` removed lexically, symlinks left alone.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The `include` entries of `doc`, with where each is written.
+fn entries(doc: &Document) -> Result<Vec<(String, usize, Location)>, Vec<ConfigError>> {
+    let Some(entry) = doc.get(doc.root(), INCLUDE_KEY) else {
+        return Ok(Vec::new());
+    };
+    let bad = || {
+        vec![ConfigError::Include {
+            location: doc.location(entry.key),
+            reason: "'include' must be a list of file paths".into(),
+        }]
+    };
+    let items = doc.items(entry.value).ok_or_else(bad)?;
+    items
+        .iter()
+        .map(|&item| {
+            let target = doc.resolve_alias(item);
+            match (doc.node(target).kind, doc.scalar(target)) {
+                (NodeKind::Scalar { style }, Some(path))
+                    if !(style == crate::document::ScalarStyle::Plain && is_non_string(path)) =>
+                {
+                    Ok((path.to_owned(), 0, doc.location(item)))
+                }
+                _ => Err(bad()),
+            }
+        })
+        .collect()
+}
+
+/// A plain scalar PyYAML would not load as a string (so not a path).
+fn is_non_string(plain: &str) -> bool {
+    matches!(
+        plain,
+        "" | "~"
+            | "null"
+            | "Null"
+            | "NULL"
+            | "true"
+            | "True"
+            | "TRUE"
+            | "false"
+            | "False"
+            | "FALSE"
+            | "yes"
+            | "Yes"
+            | "YES"
+            | "no"
+            | "No"
+            | "NO"
+            | "on"
+            | "On"
+            | "ON"
+            | "off"
+            | "Off"
+            | "OFF"
+    ) || plain.parse::<f64>().is_ok()
+}
+
+/// What osenv needs to merge files as text: block-mapping roots without top-level `<<`
+/// merges (PyYAML would merge those first), whose keys are strings.
+fn check_mergeable(documents: &[Document]) -> Result<(), Vec<ConfigError>> {
+    let mut errors = Vec::new();
+    for doc in documents {
+        let root = doc.root();
+        if matches!(doc.node(root).kind, NodeKind::Mapping { flow: true }) {
+            errors.push(ConfigError::Include {
+                location: doc.location(root),
+                reason: "osenv follows `include:` only between configs written as block mappings, not `{...}`".into(),
+            });
+        }
+        for e in doc.entries(root).unwrap_or_default() {
+            if doc.is_merge_key(e.key) {
+                errors.push(ConfigError::Include {
+                    location: doc.location(e.key),
+                    reason: "a top-level `<<` merge in a config with `include:` is not supported; write the keys out"
+                        .into(),
+                });
+            }
+        }
+    }
+    if errors.is_empty() { Ok(()) } else { Err(errors) }
+}
+
+/// LiteLLM's `_merged`, applied in order: the entries each merged key is made of.
+fn merge(documents: &[Document]) -> Vec<MergedKey> {
+    let mut merged: Vec<MergedKey> = Vec::new();
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (source, doc) in documents.iter().enumerate() {
+        for &entry in doc.entries(doc.root()).unwrap_or_default() {
+            let Some(key) = doc.scalar(entry.key) else {
+                continue;
+            };
+            if source > 0 && key == INCLUDE_KEY {
+                continue;
+            }
+            let is_list = |(s, e): (usize, Entry)| {
+                let d = &documents[s];
+                matches!(d.node(d.resolve_alias(e.value)).kind, NodeKind::Sequence { .. })
+            };
+            match index.get(key) {
+                None => {
+                    index.insert(key.to_owned(), merged.len());
+                    merged.push(MergedKey {
+                        key: key.to_owned(),
+                        parts: vec![(source, entry)],
+                    });
+                }
+                Some(&at) => {
+                    let parts = &mut merged[at].parts;
+                    let extends = is_list((source, entry)) && parts.last().is_some_and(|&p| is_list(p));
+                    if !extends {
+                        parts.clear();
+                    }
+                    parts.push((source, entry));
+                }
+            }
+        }
+    }
+    merged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, files: &[(&str, &str)]) {
+        for (name, text) in files {
+            let path = dir.join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+    }
+
+    fn load(dir: &Path, name: &str) -> Result<Sources, Error> {
+        let path = dir.join(name);
+        let doc = Document::parse(name, std::fs::read_to_string(&path).unwrap()).map_err(Error::Config)?;
+        Sources::load(doc, &path)
+    }
+
+    #[test]
+    fn merges_as_litellm_does() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            &[
+                (
+                    "config.yaml",
+                    "include: [a.yaml, sub/b.yaml]\nmodel_list: [{m: 1}]\nx: root\n",
+                ),
+                ("a.yaml", "model_list: [{m: 2}]\nx: a\nnew: 1\n"),
+                ("sub/b.yaml", "include: [c.yaml]\nmodel_list: [{m: 3}]\n"),
+                ("sub/c.yaml", "include: [../config.yaml]\nx: c\n"),
+            ],
+        );
+        let s = load(dir.path(), "config.yaml").unwrap();
+        assert_eq!(s.documents().len(), 4, "a cycle back to the root is read once");
+        let keys: Vec<_> = s
+            .merged()
+            .iter()
+            .map(|k| (k.key.as_str(), k.parts.iter().map(|p| p.0).collect::<Vec<_>>()))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                ("include", vec![0]),
+                ("model_list", vec![0, 1, 2]),
+                ("x", vec![3]),
+                ("new", vec![1])
+            ]
+        );
+    }
+
+    #[test]
+    fn errors_name_the_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            &[
+                ("missing.yaml", "a: 1\ninclude:\n  - nope.yaml\n"),
+                ("notlist.yaml", "include: nope.yaml\n"),
+                ("scalar.yaml", "include: [s.yaml]\n"),
+                ("s.yaml", "just text\n"),
+            ],
+        );
+        let err = |name| load(dir.path(), name).unwrap_err().to_string();
+        assert!(
+            err("missing.yaml").starts_with("missing.yaml:3:5: Included file not found: "),
+            "{}",
+            err("missing.yaml")
+        );
+        assert!(err("notlist.yaml").contains("'include' must be a list of file paths"));
+        assert!(err("scalar.yaml").contains("Included config file is not a YAML mapping"));
+    }
+}
