@@ -382,6 +382,21 @@ impl Builder {
                 });
             }
         }
+        if tag == Some("tag:yaml.org,2002:binary") {
+            // PyYAML decodes `!!binary` with `base64.decodebytes`, which skips characters outside
+            // the alphabet but refuses bad padding.
+            use base64::Engine as _;
+            let kept: String = value
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '='))
+                .collect();
+            if base64::engine::general_purpose::STANDARD.decode(&kept).is_err() {
+                return Some(ConfigError::Unloadable {
+                    location: self.locate(text, vstart),
+                    reason: "a `!!binary` value that is not valid base64".into(),
+                });
+            }
+        }
         tag.and_then(|t| self.check_tag(text, vstart, t, true))
     }
 
@@ -454,30 +469,44 @@ impl Builder {
     /// Report keys that repeat within the mapping whose entries are `self.entries[range]`.
     fn check_duplicates(&mut self, text: &str, range: std::ops::Range<usize>) {
         let entries = &self.entries[range];
-        let key = |e: &Entry| match self.nodes[e.key].kind {
-            NodeKind::Scalar { .. } => Some(self.value(text, e.key)),
-            _ => None,
+        // Keys compare as the Python values PyYAML makes of them: `1`, `0x1`, `1.0` and `true`
+        // are one key (`True == 1`), `'1'` is another.
+        let key = |e: &Entry| -> Option<std::borrow::Cow<'_, str>> {
+            match self.nodes[e.key].kind {
+                NodeKind::Scalar { style } => {
+                    let value = self.value(text, e.key);
+                    let untagged = self.tags.binary_search_by_key(&e.key, |(id, _)| *id).is_err();
+                    match (style, untagged) {
+                        (ScalarStyle::Plain, true) => match yaml11_value(value) {
+                            Some(Yaml11::Canonical(c)) => Some(c.into()),
+                            None => Some(value.into()),
+                        },
+                        _ => Some(value.into()),
+                    }
+                }
+                _ => None,
+            }
         };
         // Most mappings are small: a pairwise scan beats building a hash map for each one.
         if entries.len() <= 16 {
             let clash = entries
                 .iter()
                 .enumerate()
-                .any(|(i, a)| key(a).is_some_and(|ka| entries[..i].iter().any(|b| key(b) == Some(ka))));
+                .any(|(i, a)| key(a).is_some_and(|ka| entries[..i].iter().any(|b| key(b).as_ref() == Some(&ka))));
             if !clash {
                 return;
             }
         }
-        let mut seen: HashMap<&str, NodeId> = HashMap::with_capacity(entries.len());
+        let mut seen: HashMap<std::borrow::Cow<'_, str>, NodeId> = HashMap::with_capacity(entries.len());
         let mut errors = Vec::new();
         for e in entries {
             let Some(value) = key(e) else {
                 continue;
             };
-            if let Some(&first) = seen.get(value) {
+            if let Some(&first) = seen.get(&value) {
                 errors.push(ConfigError::DuplicateKey {
                     location: self.locate(text, self.nodes[e.key].span().start),
-                    key: value.to_owned(),
+                    key: self.value(text, e.key).to_owned(),
                     first: self.locate(text, self.nodes[first].span().start),
                 });
             } else {
@@ -486,6 +515,107 @@ impl Builder {
         }
         self.errors.extend(errors);
     }
+}
+
+/// A plain scalar that PyYAML (YAML 1.1) loads as something other than a string.
+enum Yaml11 {
+    /// Its value, spelled one way for all spellings (`\0` first: no string key has a NUL).
+    Canonical(String),
+}
+
+/// What PyYAML's resolver makes of a plain scalar, if not a string: null, a boolean (which
+/// Python compares equal to 0 and 1), an int in any YAML 1.1 spelling, or a float.
+fn yaml11_value(v: &str) -> Option<Yaml11> {
+    let number = |n: i128| Some(Yaml11::Canonical(format!("\0{n}")));
+    match v {
+        "" | "~" | "null" | "Null" | "NULL" => return Some(Yaml11::Canonical("\0null".into())),
+        "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => return number(1),
+        "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => return number(0),
+        // PyYAML returns one NaN object for every `.nan`, so they are one key.
+        ".nan" | ".NaN" | ".NAN" => return Some(Yaml11::Canonical("\0nan".into())),
+        _ => {}
+    }
+    let first = v.as_bytes()[0];
+    if !(first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.')) {
+        return None;
+    }
+    let (negative, body) = match first {
+        b'-' => (true, &v[1..]),
+        b'+' => (false, &v[1..]),
+        _ => (false, v),
+    };
+    let signed = |n: i128| if negative { -n } else { n };
+    let digits = |s: &str, radix: u32| -> Option<i128> {
+        let clean: String = s.chars().filter(|&c| c != '_').collect();
+        if clean.is_empty() {
+            return None;
+        }
+        i128::from_str_radix(&clean, radix).ok()
+    };
+    if matches!(body, ".inf" | ".Inf" | ".INF") {
+        return Some(Yaml11::Canonical(format!("\0{}inf", if negative { "-" } else { "" })));
+    }
+    if let Some(bin) = body.strip_prefix("0b") {
+        if !bin.chars().all(|c| matches!(c, '0' | '1' | '_')) {
+            return None;
+        }
+        return digits(bin, 2).and_then(|n| number(signed(n)));
+    }
+    if let Some(hex) = body.strip_prefix("0x") {
+        if !hex.chars().all(|c| c.is_ascii_hexdigit() || c == '_') {
+            return None;
+        }
+        return digits(hex, 16).and_then(|n| number(signed(n)));
+    }
+    let plain_digits = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit() || c == '_');
+    if body.len() > 1 && body.starts_with('0') && body.chars().all(|c| matches!(c, '0'..='7' | '_')) {
+        return digits(body, 8).and_then(|n| number(signed(n)));
+    }
+    if plain_digits(body) && (body == "0" || !body.starts_with('0')) {
+        return digits(body, 10).and_then(|n| number(signed(n)));
+    }
+    // Sexagesimal (`1:30` is 90) and floats; anything else is a string.
+    if body.contains(':') {
+        let mut parts = body.split(':');
+        let head = parts.next()?;
+        if !plain_digits(head) || head.starts_with('0') {
+            return None;
+        }
+        let mut n = digits(head, 10)?;
+        for part in parts {
+            if part.is_empty()
+                || part.len() > 2
+                || !part.chars().all(|c| c.is_ascii_digit())
+                || part.parse::<u8>().ok()? > 59
+            {
+                return None;
+            }
+            n = n.checked_mul(60)?.checked_add(i128::from(part.parse::<u8>().ok()?))?;
+        }
+        return number(signed(n));
+    }
+    let (mantissa, exponent) = match body.find(['e', 'E']) {
+        Some(at) => (&body[..at], Some(&body[at + 1..])),
+        None => (body, None),
+    };
+    let (int_part, frac) = mantissa.split_once('.')?;
+    let int_ok = plain_digits(int_part)
+        || (int_part.is_empty() && !frac.is_empty() && frac.starts_with(|c: char| c.is_ascii_digit()));
+    let frac_ok = frac.chars().all(|c| c.is_ascii_digit() || c == '_');
+    let exp_ok = exponent.is_none_or(|e| {
+        e.len() > 1 && matches!(e.as_bytes()[0], b'-' | b'+') && e[1..].chars().all(|c| c.is_ascii_digit())
+    });
+    if !(int_ok && frac_ok && exp_ok) {
+        return None;
+    }
+    let clean: String = body.chars().filter(|&c| c != '_').collect();
+    let value: f64 = clean.parse().ok()?;
+    let value = if negative { -value } else { value };
+    #[allow(clippy::cast_possible_truncation, clippy::float_cmp)]
+    if value.fract() == 0.0 && value.abs() < 1e30 {
+        return number(value as i128);
+    }
+    Some(Yaml11::Canonical(format!("\0{value:e}")))
 }
 
 fn style_of(style: SaphyrStyle) -> ScalarStyle {
@@ -657,6 +787,23 @@ mod tests {
         assert!(err("- a\n").contains("mapping"));
         assert!(err("a: 1\n---\nb: 2\n").contains("second YAML document"));
         assert!(err("a: 1\na: 2\n").contains("duplicate key `a`"));
+        // Keys compare as PyYAML's values: `True == 1` in Python.
+        for dup in [
+            "1: a\n0x1: b\n",
+            "true: a\nyes: b\n",
+            "1: a\ntrue: b\n",
+            "~: a\nnull: b\n",
+            "1: a\n1.0: b\n",
+            "90: a\n1:30: b\n",
+            "'a': 1\na: 2\n",
+            ".nan: a\n.NaN: b\n",
+            "1: a\n01: b\n",
+        ] {
+            assert!(err(dup).contains("duplicate key"), "{dup}");
+        }
+        for distinct in ["'1': a\n1: b\n", "1: a\n2: b\n1e3: c\n", "a: 1\nA: 2\n"] {
+            assert!(Document::parse("t.yaml", distinct.to_owned()).is_ok(), "{distinct}");
+        }
         assert!(err("a: [b\n").contains("invalid YAML"));
         assert!(err("a: *nope\n").contains("anchor"));
     }
@@ -676,6 +823,7 @@ mod tests {
         assert!(err("k: =\n").contains("plain `=`"));
         assert!(err("k: <<\n").contains("plain `<<`"));
         assert!(err("k: !foo x\n").contains("tag `!foo`"));
+        assert!(err("k: !!binary os.environ/A\n").contains("not valid base64"));
         assert!(err("k: !!python/object x\n").contains("!!python/object"));
         // What PyYAML loads stays loadable.
         for ok in [

@@ -55,7 +55,8 @@ pub enum NoticeKind {
         /// The key as written.
         key: String,
     },
-    /// An `oidc/` token reference, resolved by LiteLLM at request time.
+    /// An `oidc/` token reference: LiteLLM fetches the token itself when it loads the config (a
+    /// short-lived token must be fresh), so osenv leaves it for LiteLLM.
     Oidc,
     /// A scalar tagged `!!binary`, so bytes, not a string.
     Tagged {
@@ -78,7 +79,9 @@ impl std::fmt::Display for NoticeKind {
                 f,
                 "under `{key}`, a workload-identity pointer key that LiteLLM leaves verbatim"
             ),
-            Self::Oidc => f.write_str("an `oidc/` reference; LiteLLM fetches OIDC tokens itself at request time"),
+            Self::Oidc => f.write_str(
+                "an `oidc/` reference; it stays in the output and LiteLLM fetches the token itself when it loads the config",
+            ),
             Self::Tagged { tag } => write!(f, "tagged `{tag}`, so bytes, not a string; LiteLLM does not resolve it"),
             Self::TooDeep { limit } => write!(
                 f,
@@ -490,7 +493,7 @@ mod tests {
         let d = discover(
             "model_list:\n  - model_name: a\n    litellm_params:\n      api_key: os.environ/A\n\
              callbacks: [\"os.environ/B\"]\nx: [[{k: os.environ/C}]]\nanthropic_issuer_signing_key_ref: os.environ/D\n\
-             t: os.environ/oidc/google/aud\nbin: !!binary os.environ/E\ns: !!str os.environ/F\n\
+             t: os.environ/oidc/google/aud\nbin: !!binary os.environ/EE\ns: !!str os.environ/F\n\
              token_ref: os.environ/G\nn: ! os.environ/H\n",
         );
         let names: Vec<_> = d
