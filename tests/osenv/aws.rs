@@ -529,3 +529,28 @@ fn a_missing_region_is_a_clear_error() {
     );
     assert!(!out.stderr.contains("WARN"), "SDK noise: {}", out.stderr);
 }
+
+#[test]
+fn litellms_own_aws_variables_are_read_from_the_environment() {
+    // LiteLLM's Secrets Manager client returns os.getenv for the names it signs its requests
+    // with; a Bedrock entry's aws_region_name must not be looked up in AWS.
+    let Some(moto) = moto() else { return };
+    seed(&moto, &[("OPENAI_API_KEY", "sk-from-aws")]);
+    let config = format!(
+        "{SM}model_list:\n  - model_name: claude\n    litellm_params:\n      aws_region_name: os.environ/AWS_REGION_NAME\n      api_key: os.environ/OPENAI_API_KEY\n"
+    );
+    let dir = workdir(&[("config.yaml", &config)]);
+    let proxy = CountingProxy::start(&moto.url, "X-Amz-Target");
+    let out = run_with(
+        dir.path(),
+        &proxy.url,
+        &["render", "config.yaml"],
+        &[("AWS_REGION_NAME", "us-east-1")],
+        None,
+    );
+    out.success();
+    assert!(out.stdout.contains("aws_region_name: us-east-1\n"), "{}", out.stdout);
+    assert!(out.stdout.contains("api_key: sk-from-aws\n"), "{}", out.stdout);
+    let asked: usize = proxy.counts().values().sum();
+    assert!(asked >= 1, "{:?}", proxy.counts());
+}

@@ -465,3 +465,82 @@ fn oversized_inputs_are_refused_before_parsing() {
     run.code(2);
     assert!(run.stderr.contains("larger than 16 MiB"), "{}", run.stderr);
 }
+
+#[test]
+fn a_value_that_is_itself_a_reference_is_not_rendered() {
+    let dir = workdir(&[("config.yaml", "a:\n  api_key: os.environ/K\n")]);
+    let run = osenv(dir.path())
+        .args(["render", "config.yaml", "-o", "out.yaml"])
+        .env("K", "os.environ/CANARY_OTHER")
+        .run();
+    run.code(1);
+    assert!(
+        run.stderr
+            .contains("config.yaml:2:12: the value of `os.environ/K` itself starts with `os.environ/`"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("CANARY_OTHER"), "{}", run.stderr);
+    assert!(!dir.path().join("out.yaml").exists());
+}
+
+#[test]
+fn deprecated_kms_flags_leave_references_to_the_environment() {
+    // LiteLLM sets up Google KMS from `use_google_kms` only after resolving the references.
+    let dir = workdir(&[(
+        "config.yaml",
+        "general_settings:\n  use_google_kms: true\n  master_key: os.environ/M\n",
+    )]);
+    let run = osenv(dir.path()).args(["render", "config.yaml"]).env("M", "sk-m").run();
+    run.success();
+    assert_eq!(
+        run.stdout,
+        "general_settings:\n  use_google_kms: true\n  master_key: sk-m\n"
+    );
+}
+
+#[test]
+fn an_env_file_is_read_as_python_dotenv_reads_it() {
+    let env = "PASSWORD=pa$sword\nURL=${HOST:-localhost}:5432\nHASH=#not-a-comment\nQ=\"tab\\there\"\n";
+    let dir = workdir(&[
+        (
+            "config.yaml",
+            "a: os.environ/PASSWORD\nb: os.environ/URL\nc: os.environ/HASH\nd: os.environ/Q\n",
+        ),
+        (".env", env),
+        ("bad.env", "A=1\nB='unclosed\n"),
+    ]);
+    let run = osenv(dir.path())
+        .args(["render", "config.yaml", "--env-file", ".env"])
+        .run();
+    run.success();
+    assert_eq!(
+        run.stdout,
+        "a: \"pa$sword\"\nb: \"localhost:5432\"\nc: \"#not-a-comment\"\nd: \"tab\\there\"\n"
+    );
+    let run = osenv(dir.path())
+        .args(["render", "config.yaml", "--env-file", ".env"])
+        .env("HOST", "db")
+        .run();
+    assert!(run.stdout.contains("b: \"db:5432\"\n"), "{}", run.stdout);
+    std::fs::write(dir.path().join("latin1.env"), b"A=caf\xe9\n").unwrap();
+    let run = osenv(dir.path())
+        .args(["render", "config.yaml", "--env-file", "latin1.env"])
+        .run();
+    run.code(2);
+    assert!(
+        run.stderr.contains("latin1.env:1:1: the env file is not valid UTF-8"),
+        "{}",
+        run.stderr
+    );
+    let run = osenv(dir.path())
+        .args(["render", "config.yaml", "--env-file", "bad.env"])
+        .run();
+    run.code(2);
+    assert!(
+        run.stderr.contains("bad.env:2:1: python-dotenv cannot parse this line"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("unclosed"));
+}
