@@ -70,15 +70,35 @@ pub fn literal_bool(value: &str) -> Option<bool> {
     let mut token_on_line = false;
     loop {
         if line_start && depth == 0 {
+            // Indentation; a continuation right after it carries on counting on the next line
+            // (so `\\\n\tTrue` and `\n \\\nTrue` are indented), and one at the end is an error.
             let mut col = 0usize;
-            while let Some(&c) = chars.peek() {
-                match c {
-                    ' ' => col += 1,
-                    '\t' => col = (col / 8 + 1) * 8,
-                    '\u{c}' => col = 0,
+            loop {
+                while let Some(&c) = chars.peek() {
+                    match c {
+                        ' ' => col += 1,
+                        '\t' => col = (col / 8 + 1) * 8,
+                        '\u{c}' => col = 0,
+                        _ => break,
+                    }
+                    chars.next();
+                }
+                if chars.peek() != Some(&'\\') {
+                    break;
+                }
+                let mut ahead = chars.clone();
+                ahead.next();
+                match ahead.next() {
+                    Some('\n') => {}
+                    Some('\r') => {
+                        if ahead.peek() == Some(&'\n') {
+                            ahead.next();
+                        }
+                    }
                     _ => break,
                 }
-                chars.next();
+                ahead.peek()?;
+                chars = ahead;
             }
             match chars.peek() {
                 // A blank or comment-only line: no indentation, no token.
@@ -201,6 +221,10 @@ mod tests {
             ("(\n  True\n)", Some(true)),
             ("(\nTrue)  ", Some(true)),
             ("True\n\u{c}", Some(true)),
+            ("False\r\t\\\r\n\r", Some(false)),
+            ("True\n\\\n\n", Some(true)),
+            ("True\n  \\\n", None),
+            ("\\\n\tTrue", None),
             ("true", None),
             ("TRUE", None),
             ("True\u{3000}", None),
