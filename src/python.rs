@@ -70,36 +70,7 @@ pub fn literal_bool(value: &str) -> Option<bool> {
     let mut token_on_line = false;
     loop {
         if line_start && depth == 0 {
-            // Indentation; a continuation right after it carries on counting on the next line
-            // (so `\\\n\tTrue` and `\n \\\nTrue` are indented), and one at the end is an error.
-            let mut col = 0usize;
-            loop {
-                while let Some(&c) = chars.peek() {
-                    match c {
-                        ' ' => col += 1,
-                        '\t' => col = (col / 8 + 1) * 8,
-                        '\u{c}' => col = 0,
-                        _ => break,
-                    }
-                    chars.next();
-                }
-                if chars.peek() != Some(&'\\') {
-                    break;
-                }
-                let mut ahead = chars.clone();
-                ahead.next();
-                match ahead.next() {
-                    Some('\n') => {}
-                    Some('\r') => {
-                        if ahead.peek() == Some(&'\n') {
-                            ahead.next();
-                        }
-                    }
-                    _ => break,
-                }
-                ahead.peek()?;
-                chars = ahead;
-            }
+            let col = indentation(&mut chars)?;
             match chars.peek() {
                 // A blank or comment-only line: no indentation, no token.
                 Some('#' | '\n' | '\r') => {}
@@ -173,6 +144,40 @@ pub fn literal_bool(value: &str) -> Option<bool> {
         }
     }
     if closed == opened { found } else { None }
+}
+
+/// The indentation at the start of a logical line, in columns (tabs to multiples of eight, a
+/// form feed resets). A continuation right after it carries on counting on the next line (so
+/// `\\\n\tTrue` and `\n \\\nTrue` are indented); `None` for a continuation at the very end.
+fn indentation(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Option<usize> {
+    let mut col = 0usize;
+    loop {
+        while let Some(&c) = chars.peek() {
+            match c {
+                ' ' => col += 1,
+                '\t' => col = (col / 8 + 1) * 8,
+                '\u{c}' => col = 0,
+                _ => break,
+            }
+            chars.next();
+        }
+        if chars.peek() != Some(&'\\') {
+            return Some(col);
+        }
+        let mut ahead = chars.clone();
+        ahead.next();
+        match ahead.next() {
+            Some('\n') => {}
+            Some('\r') => {
+                if ahead.peek() == Some(&'\n') {
+                    ahead.next();
+                }
+            }
+            _ => return Some(col),
+        }
+        ahead.peek()?;
+        *chars = ahead;
+    }
 }
 
 #[cfg(test)]
