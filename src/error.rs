@@ -151,17 +151,6 @@ pub enum ConfigError {
         /// What is wrong, as LiteLLM would report it.
         reason: String,
     },
-    /// A resolved value that starts with `os.environ/`: LiteLLM would resolve it a second time
-    /// when it loads the rendered config, reading another secret (or nothing).
-    #[error(
-        "{location}: the value of `{written}` itself starts with `os.environ/`; LiteLLM would resolve it again when it loads the rendered config, so osenv does not write it"
-    )]
-    ValueIsReference {
-        /// Where the reference is.
-        location: Location,
-        /// The reference as written.
-        written: String,
-    },
     /// An `os.environ/` reference in the key-management settings could not be read from the
     /// environment (LiteLLM resolves these against the environment only).
     #[error("{location}: cannot resolve `{written}` in key-management settings: {cause}")]
@@ -193,8 +182,7 @@ impl ConfigError {
             | Self::Unloadable { location, .. }
             | Self::ReadDifferently { location, .. }
             | Self::MixedAlias { location, .. }
-            | Self::Include { location, .. }
-            | Self::ValueIsReference { location, .. } => Some(location),
+            | Self::Include { location, .. } => Some(location),
         }
     }
 }

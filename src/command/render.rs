@@ -4,8 +4,8 @@ use super::App;
 use super::output::emit;
 use super::report::tolerate_missing;
 use crate::cli::RenderArgs;
-use osenv::error::Error;
-use osenv::plan::Scope;
+use osenv::error::{Error, Within};
+use osenv::plan::{Route, Scope};
 use osenv::render::yaml::{self, Coercion, RenderOptions};
 use osenv::resolve::Purpose;
 
@@ -22,7 +22,17 @@ pub(super) fn run(args: &RenderArgs, app: &App) -> Result<(), Error> {
             session.coercion()
         },
     };
-    yaml::check_values(session.references(), |r| resolution.value(&r.name)).map_err(Error::Config)?;
+    let unwritable = yaml::check_values(
+        session.references(),
+        |r| resolution.value(&r.name),
+        |name| match resolution.plan().get(name).map(|p| p.route) {
+            Some(Route::Manager) => Within::backend(session.backend_name()),
+            _ => Within::backend(session.environment().describe()),
+        },
+    );
+    if !unwritable.is_empty() {
+        return Err(Error::Unresolved(unwritable, Vec::new()));
+    }
     let rendered = yaml::render_sources(
         session.sources(),
         session.references(),

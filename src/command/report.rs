@@ -5,7 +5,7 @@
 //! by many references is one error, shown once with its causes, with the references it
 //! affected listed under it; then a summary line.
 
-use osenv::error::{BackendError, ConfigError, Error, KeyError, ReferenceError};
+use osenv::error::{BackendError, Error, KeyError, ReferenceError};
 use std::sync::Arc;
 
 /// Where warnings go: stderr, unless `-q`.
@@ -53,8 +53,6 @@ pub(crate) fn tolerate_missing(
 /// when `exec` cannot start its command (as shells do).
 pub fn exit_code(err: &Error) -> u8 {
     match err {
-        // A value that cannot be written is a resolution that failed, not a bad config.
-        Error::Config(items) if items.iter().all(|e| matches!(e, ConfigError::ValueIsReference { .. })) => 1,
         Error::Config(_) | Error::Input(_) | Error::Dotenv(_) | Error::Usage(_) => 2,
         Error::Exec { source, .. } if source.kind() == std::io::ErrorKind::NotFound => 127,
         Error::Exec { .. } => 126,

@@ -6,7 +6,7 @@
 //! a value containing `: `, `#`, quotes or newlines can never add a key.
 
 use crate::document::{Document, Entry, NodeId, NodeKind};
-use crate::error::ConfigError;
+use crate::error::{ConfigError, KeyError, ReferenceError, Within};
 use crate::location::Location;
 use crate::references::Reference;
 use crate::secret::SecretValue;
@@ -104,21 +104,25 @@ impl Replacement<'_> {
     }
 }
 
-/// Values that cannot be written into a rendered config: one that starts with `os.environ/`
-/// would be resolved again by LiteLLM when it loads the file (another secret, or `None`).
+/// Values that cannot be written into a rendered config, as the references' errors (a
+/// resolution that failed, like a missing value): one that starts with `os.environ/` would be
+/// resolved again by LiteLLM when it loads the file (another secret, or `None`). `within(name)`
+/// says where the value was read.
 pub fn check_values<'a>(
     references: &'a [Reference],
     value_of: impl Fn(&'a Reference) -> Option<&'a SecretValue>,
-) -> Result<(), Vec<ConfigError>> {
-    let errors: Vec<ConfigError> = references
+    within: impl Fn(&str) -> Within,
+) -> Vec<ReferenceError> {
+    references
         .iter()
         .filter(|r| value_of(r).is_some_and(|v| v.expose().starts_with(crate::references::PREFIX)))
-        .map(|r| ConfigError::ValueIsReference {
-            location: r.location.clone(),
-            written: r.written.clone(),
+        .map(|r| {
+            r.error(KeyError::InvalidValue {
+                within: within(&r.name),
+                reason: "the value itself starts with `os.environ/`, which LiteLLM would resolve again when it loads the rendered config; osenv does not write it".into(),
+            })
         })
-        .collect();
-    if errors.is_empty() { Ok(()) } else { Err(errors) }
+        .collect()
 }
 
 /// Render `doc` with each reference replaced by `value_of(reference)`; `None` writes `null`
