@@ -58,45 +58,37 @@ pub fn read_bytes(path: &Path) -> Result<Vec<u8>, Error> {
     Ok(buf)
 }
 
-/// Read a UTF-8 text input; invalid UTF-8 is located.
-pub fn read_text(path: &Path) -> Result<String, Error> {
-    let bytes = read_bytes(path)?;
+/// `bytes` as UTF-8, or the location of the first invalid byte. The bytes of a file that is not
+/// UTF-8 are wiped: an env file holds secrets.
+fn utf8(path: &Path, bytes: Vec<u8>) -> Result<String, Location> {
     String::from_utf8(bytes).map_err(|e| {
         let valid = e.utf8_error().valid_up_to();
-        let bytes = e.into_bytes();
-        let prefix = String::from_utf8_lossy(&bytes[..valid]).into_owned();
-        let location = LineIndex::new(display_name(path), &prefix).locate(&prefix, valid);
-        Error::Config(vec![ConfigError::Encoding { location }])
+        let bytes = zeroize::Zeroizing::new(e.into_bytes());
+        let prefix = zeroize::Zeroizing::new(String::from_utf8_lossy(&bytes[..valid]).into_owned());
+        LineIndex::new(display_name(path), &prefix).locate(&prefix, valid)
     })
 }
 
-/// The run's environment: this process's variables plus the `--env-file`s, in order. A file's
-/// `${NAME}` reads the process environment, then the file itself, then the files before it.
+/// Read a UTF-8 text input; invalid UTF-8 is located.
+pub fn read_text(path: &Path) -> Result<String, Error> {
+    utf8(path, read_bytes(path)?).map_err(|location| Error::Config(vec![ConfigError::Encoding { location }]))
+}
+
+/// The run's environment: this process's variables (one snapshot) plus the `--env-file`s, in
+/// order. A file's `${NAME}` reads what python-dotenv's `load_dotenv` calls in turn would see:
+/// the process environment, then the files before it, then the file's own earlier lines.
 pub fn environment(files: &[std::path::PathBuf]) -> Result<Environment, Error> {
-    let mut parsed: Vec<DotenvFile> = Vec::with_capacity(files.len());
+    let mut env = Environment::from_process(Vec::with_capacity(files.len()));
     for path in files {
-        let bytes = read_bytes(path)?;
-        let text = String::from_utf8(bytes).map_err(|e| {
-            let valid = e.utf8_error().valid_up_to();
-            let bytes = e.into_bytes();
-            let prefix = String::from_utf8_lossy(&bytes[..valid]).into_owned();
-            let location = LineIndex::new(display_name(path), &prefix).locate(&prefix, valid);
+        let text = zeroize::Zeroizing::new(utf8(path, read_bytes(path)?).map_err(|location| {
             Error::Dotenv(DotenvError {
                 location: Location { column: 1, ..location },
                 reason: "the env file is not valid UTF-8",
             })
-        })?;
-        let text = zeroize::Zeroizing::new(text);
-        let outside = |name: &str| {
-            std::env::var(name).ok().or_else(|| {
-                parsed
-                    .iter()
-                    .rev()
-                    .find_map(|f| f.get(name).map(|(v, _)| v.expose().to_owned()))
-            })
-        };
+        })?);
+        let outside = |name: &str| env.get(name).ok().map(|v| v.expose().to_owned());
         let file = DotenvFile::parse_with(display_name(path), &text, &outside)?;
-        parsed.push(file);
+        env.add_file(file);
     }
-    Ok(Environment::from_process(parsed))
+    Ok(env)
 }

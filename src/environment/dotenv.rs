@@ -14,12 +14,12 @@
 //!   cut at the first blank followed by `#`, trailing blanks removed); `KEY= #c` is empty, while
 //!   `KEY=#c` is `#c`;
 //! - after every value, `${NAME}` and `${NAME:-default}` are replaced (in quoted values too), by
-//!   the process environment first, then earlier bindings of the same file; `$NAME` is kept.
+//!   the process environment first (and, for several `--env-file`s, the files before, as
+//!   `load_dotenv` calls in turn would have set them), then earlier bindings of the same file;
+//!   `$NAME` is kept.
 //!
 //! osenv differs in one place, on purpose: a line python-dotenv cannot parse is skipped by it
-//! with a warning, which hides a mistyped secret; osenv refuses the file and names the line. For
-//! several `--env-file`s, `${NAME}` also reads earlier files (after the process and the file
-//! itself), and a later file wins, as documented in the README.
+//! with a warning, which hides a mistyped secret; osenv refuses the file and names the line.
 //!
 //! Values are held as [`SecretValue`]s from the moment they are read; an error names the line
 //! only, never its text, which may be a secret.

@@ -65,6 +65,11 @@ impl Environment {
         }
     }
 
+    /// Add a file after the others (it wins over them, not over the process).
+    pub fn add_file(&mut self, file: DotenvFile) {
+        self.files.push(file);
+    }
+
     /// Every variable name set in the process or a file, sorted and unique.
     pub fn names(&self) -> Vec<String> {
         let mut names: Vec<String> = self
