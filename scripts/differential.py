@@ -56,6 +56,7 @@ FAIL_CLOSED = (
     "python-dotenv cannot parse",  # python-dotenv skips the line with a warning
     "Included config file is not a YAML mapping",
     "would be separated from its other half",  # an alias across text the merge moves
+    "outside the config's directory",  # includes stay below the root config
     "reads this differently",  # U+0085/U+2028/U+2029: line breaks to PyYAML only
 )
 

@@ -9,6 +9,9 @@
 //! - the merge is shallow: for each top-level key, a list value extends the list before it and
 //!   any other value replaces it; keys keep their first position.
 //!
+//! One rule is osenv's own: an included file must be below the root config's directory (LiteLLM
+//! reads any path), so a config cannot choose which files of the machine end up in the output.
+//!
 //! osenv keeps each file as its own [`Document`] and records which top-level entries of which
 //! file make up each merged key, so errors name the included file and line, and the renderer can
 //! write one self-contained config.
@@ -71,8 +74,21 @@ impl Sources {
         let mut loaded: HashSet<PathBuf> = HashSet::from([root_path.clone()]);
         let mut pending: VecDeque<(String, usize, Location)> = entries(&documents[0]).map_err(Error::Config)?.into();
         let mut warnings = Vec::new();
+        // The config may name files below its own directory, never elsewhere on the machine: a
+        // config from a pull request must not pull `~/.kube/config` into a rendered artifact.
+        let root_dir = normalize(root_path.parent().unwrap_or(Path::new("/")));
         while let Some((entry, declared_in, at)) = pending.pop_front() {
             let (location, warning) = resolve_path(&entry, &paths[declared_in], &root_path);
+            if !location.starts_with(&root_dir) {
+                return Err(include_error(
+                    at,
+                    format!(
+                        "`{entry}` is {}, outside the config's directory {}; osenv reads included files only below it",
+                        location.display(),
+                        root_dir.display()
+                    ),
+                ));
+            }
             warnings.extend(warning);
             if !loaded.insert(location.clone()) {
                 continue;
@@ -253,46 +269,11 @@ fn entries(doc: &Document) -> Result<Vec<(String, usize, Location)>, Vec<ConfigE
     items
         .iter()
         .map(|&item| {
-            let target = doc.resolve_alias(item);
-            match (doc.node(target).kind, doc.scalar(target)) {
-                (NodeKind::Scalar { style }, Some(path))
-                    if !(style == crate::document::ScalarStyle::Plain && is_non_string(path)) =>
-                {
-                    Ok((path.to_owned(), 0, doc.location(item)))
-                }
-                _ => Err(bad()),
-            }
+            doc.string(item)
+                .map(|path| (path.to_owned(), 0, doc.location(item)))
+                .ok_or_else(bad)
         })
         .collect()
-}
-
-/// A plain scalar PyYAML would not load as a string (so not a path).
-fn is_non_string(plain: &str) -> bool {
-    matches!(
-        plain,
-        "" | "~"
-            | "null"
-            | "Null"
-            | "NULL"
-            | "true"
-            | "True"
-            | "TRUE"
-            | "false"
-            | "False"
-            | "FALSE"
-            | "yes"
-            | "Yes"
-            | "YES"
-            | "no"
-            | "No"
-            | "NO"
-            | "on"
-            | "On"
-            | "ON"
-            | "off"
-            | "Off"
-            | "OFF"
-    ) || plain.parse::<f64>().is_ok()
 }
 
 /// What osenv needs to merge files as text: block-mapping roots without top-level `<<`
@@ -417,6 +398,9 @@ mod tests {
             &[
                 ("missing.yaml", "a: 1\ninclude:\n  - nope.yaml\n"),
                 ("notlist.yaml", "include: nope.yaml\n"),
+                ("outside.yaml", "include: [../elsewhere.yaml]\n"),
+                ("absolute.yaml", "include: [/etc/hostname]\n"),
+                ("number.yaml", "include: [1]\n"),
                 ("scalar.yaml", "include: [s.yaml]\n"),
                 ("s.yaml", "just text\n"),
             ],
@@ -428,6 +412,17 @@ mod tests {
             err("missing.yaml")
         );
         assert!(err("notlist.yaml").contains("'include' must be a list of file paths"));
+        assert!(err("number.yaml").contains("'include' must be a list of file paths"));
+        assert!(
+            err("outside.yaml").contains("outside the config's directory"),
+            "{}",
+            err("outside.yaml")
+        );
+        assert!(
+            err("absolute.yaml").contains("outside the config's directory"),
+            "{}",
+            err("absolute.yaml")
+        );
         assert!(err("scalar.yaml").contains("Included config file is not a YAML mapping"));
     }
 }

@@ -254,6 +254,22 @@ impl Document {
         Some(span.start as usize..span.end as usize)
     }
 
+    /// The string PyYAML loads scalar `id` (through aliases) as, if it loads a string: quoted and
+    /// `!!str` scalars always, plain ones unless they read as null, a boolean or a number.
+    pub fn string(&self, id: NodeId) -> Option<&str> {
+        let id = self.resolve_alias(id);
+        let NodeKind::Scalar { style } = self.node(id).kind else {
+            return None;
+        };
+        let value = self.scalar(id)?;
+        match (style, self.tag(id)) {
+            (_, Some(STR_TAG)) => Some(value),
+            (ScalarStyle::Plain, None | Some("!")) => parse::plain_is_string(value).then_some(value),
+            (_, None | Some("!")) => Some(value),
+            _ => None,
+        }
+    }
+
     /// The value of `key` in mapping `id` as PyYAML builds the mapping: its own entry, else the
     /// first merged mapping (`<<: *a` or `<<: [*a, *b]`) that has it.
     pub fn get_merged(&self, id: NodeId, key: &str) -> Option<Entry> {

@@ -523,6 +523,11 @@ enum Yaml11 {
     Canonical(String),
 }
 
+/// A plain scalar PyYAML loads as a `str` (not null, a boolean or a number).
+pub(super) fn plain_is_string(value: &str) -> bool {
+    yaml11_value(value).is_none()
+}
+
 /// What PyYAML's resolver makes of a plain scalar, if not a string: null, a boolean (which
 /// Python compares equal to 0 and 1), an int in any YAML 1.1 spelling, or a float.
 fn yaml11_value(v: &str) -> Option<Yaml11> {
