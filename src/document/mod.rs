@@ -6,6 +6,8 @@
 //! also keeps alias bombs from expanding.
 
 mod parse;
+mod repair;
+mod tabs;
 
 use crate::location::{LineIndex, Location};
 use std::ops::Range;

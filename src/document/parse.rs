@@ -4,10 +4,12 @@
 //! closing quote over trailing blanks and comments; a scalar's span also starts at its anchor or
 //! tag. This module turns all of that into exact byte ranges of the value as written.
 
+use super::repair::{self, Repairs, Shift, Verdict};
 use super::{Contents, Document, Entry, MAX_TEXT_BYTES, Node, NodeId, NodeKind, ScalarStyle};
 use crate::error::ConfigError;
 use crate::location::{LineIndex, Location};
 use saphyr_parser::{Event, Parser, ScalarStyle as SaphyrStyle, Span};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -35,6 +37,15 @@ impl Offsets {
         }
     }
 
+    /// The char index of byte `at` (the inverse of [`Offsets::byte`]).
+    fn char_of(&self, at: usize) -> usize {
+        let at = at - self.base;
+        match &self.table {
+            Some(t) => t.partition_point(|&b| b < at),
+            None => at,
+        }
+    }
+
     fn byte(&self, char_index: usize) -> usize {
         self.base
             + match &self.table {
@@ -59,10 +70,20 @@ enum Frame {
     },
 }
 
-struct Builder {
+struct Builder<'p> {
     file: Arc<str>,
-    lines: LineIndex,
-    offsets: Offsets,
+    lines: &'p LineIndex,
+    offsets: &'p Offsets,
+    /// Spaces a repair inserted into the text saphyr reads ([`repair`]).
+    shifts: Vec<Shift>,
+    /// The stand-in a repair wrote for `-` in plain scalars.
+    sentinel: Option<char>,
+    /// Flow collections open around the current event.
+    flow_depth: usize,
+    /// Where the last event ended.
+    last_end: usize,
+    /// The events ran to the end (none stopped the reading).
+    complete: bool,
     nodes: Vec<Node>,
     values: String,
     items: Vec<NodeId>,
@@ -73,6 +94,8 @@ struct Builder {
     tag_spans: Vec<std::ops::Range<u32>>,
     stack: Vec<Frame>,
     anchors: HashMap<usize, NodeId>,
+    /// Anchor names defined so far.
+    anchor_names: std::collections::HashSet<String>,
     root: Option<NodeId>,
     errors: Vec<ConfigError>,
 }
@@ -90,42 +113,17 @@ pub(super) fn parse(file: Arc<str>, text: String) -> Result<Document, Vec<Config
         return Err(vec![err]);
     }
     let offsets = Offsets::new(&text, base);
-    let mut b = Builder {
-        file,
-        lines,
-        offsets,
-        // About one node per 10 bytes of a typical config: one allocation instead of a chain
-        // of doubling copies for large files.
-        nodes: Vec::with_capacity(text.len() / 10),
-        values: String::new(),
-        items: Vec::new(),
-        entries: Vec::new(),
-        open_items: Vec::new(),
-        open_entries: Vec::new(),
-        tags: Vec::new(),
-        tag_spans: Vec::new(),
-        stack: Vec::new(),
-        anchors: HashMap::new(),
-        root: None,
-        errors: Vec::new(),
+    let mut b = match build(&file, &text, base, &lines, &offsets) {
+        Ok(b) => b,
+        Err(e) => return Err(vec![e]),
     };
-    for event in Parser::new_from_str(&text[base..]).keep_tags(true) {
-        match event {
-            Ok((event, span)) => {
-                if let Some(err) = b.event(&text, event, span) {
-                    b.errors.push(err);
-                    break;
-                }
-            }
-            Err(e) => {
-                let at = b.offsets.byte(e.marker().index());
-                b.errors.push(ConfigError::Syntax {
-                    location: b.lines.locate(&text, at),
-                    message: e.info().to_owned(),
-                });
-                break;
-            }
-        }
+    if b.complete
+        && let Some(at) = super::tabs::refused(&text, &b.nodes)
+    {
+        b.errors.push(ConfigError::Unloadable {
+            location: lines.locate(&text, at),
+            reason: "PyYAML reads a tab only inside quotes, block scalars and comments; use spaces here".into(),
+        });
     }
     if !b.errors.is_empty() {
         b.errors.sort_by(|a, c| a.location().cmp(&c.location()));
@@ -134,31 +132,99 @@ pub(super) fn parse(file: Arc<str>, text: String) -> Result<Document, Vec<Config
     let Some(root) = b.root else {
         return Err(vec![ConfigError::Empty { file: b.file }]);
     };
-    let root_node = &b.nodes[root];
+    let Builder {
+        file,
+        nodes,
+        values,
+        items,
+        entries,
+        tags,
+        tag_spans,
+        ..
+    } = b;
+    let root_node = &nodes[root];
     match root_node.kind {
         NodeKind::Mapping { .. } => {}
         NodeKind::Scalar {
             style: ScalarStyle::Plain,
-        } if b.value(&text, root).is_empty() => {
-            return Err(vec![ConfigError::Empty { file: b.file }]);
+        } if root_node.value(&text, &values).unwrap_or_default().is_empty() => {
+            return Err(vec![ConfigError::Empty { file }]);
         }
         kind => {
             return Err(vec![ConfigError::NotAMapping {
-                location: b.lines.locate(&text, root_node.span().start),
+                location: lines.locate(&text, root_node.span().start),
                 found: kind_name(kind),
             }]);
         }
     }
     Ok(Document {
         text,
-        lines: b.lines,
-        nodes: b.nodes,
-        values: b.values,
-        items: b.items,
-        entries: b.entries,
-        tags: b.tags,
-        tag_spans: b.tag_spans,
+        lines,
+        nodes,
+        values,
+        items,
+        entries,
+        tags,
+        tag_spans,
         root,
+    })
+}
+
+/// Run saphyr over the text, and again over a repaired text where it stops at a form PyYAML
+/// loads ([`repair`]), until it reads through or stops at an error of the config's own.
+fn build<'p>(
+    file: &Arc<str>,
+    text: &str,
+    base: usize,
+    lines: &'p LineIndex,
+    offsets: &'p Offsets,
+) -> Result<Builder<'p>, ConfigError> {
+    let mut repairs = Repairs::default();
+    let mut first_error: Option<(usize, String)> = None;
+    let (mut work, mut reads) = (0, 0);
+    Ok(loop {
+        reads += 1;
+        let (source, shifts) = if repairs.is_empty() {
+            (Cow::Borrowed(&text[base..]), Vec::new())
+        } else {
+            let (source, shifts) = repairs.source(text, base, |at| offsets.char_of(at));
+            (Cow::Owned(source), shifts)
+        };
+        work += source.len();
+        let mut b = Builder::new(Arc::clone(file), lines, offsets, shifts, repairs.sentinel(), text.len());
+        match b.run(text, &source) {
+            None if repairs.is_empty() => break b,
+            None => match repairs.verify(&b.nodes) {
+                Verdict::Holds => break b,
+                Verdict::Revert(sites) => repairs.revert(&sites),
+                Verdict::Fails => {
+                    let (at, message) = first_error.expect("a repair follows an error");
+                    return Err(ConfigError::Syntax {
+                        location: lines.locate(text, at),
+                        message,
+                    });
+                }
+            },
+            Some((at, message)) => {
+                first_error.get_or_insert_with(|| (at, message.clone()));
+                let context = b.context();
+                let spent = work >= repair::MAX_WORK;
+                if spent || !repairs.add(text, at, &message, &context) {
+                    let message = if spent && repair::is_repairable(&message) {
+                        format!(
+                            "{message} (PyYAML would read it; osenv read the file {reads} times for such places and stops here)"
+                        )
+                    } else {
+                        message
+                    };
+                    b.errors.push(ConfigError::Syntax {
+                        location: lines.locate(text, at),
+                        message,
+                    });
+                    break b;
+                }
+            }
+        }
     })
 }
 
@@ -186,7 +252,95 @@ fn kind_name(kind: NodeKind) -> &'static str {
     }
 }
 
-impl Builder {
+impl<'p> Builder<'p> {
+    fn new(
+        file: Arc<str>,
+        lines: &'p LineIndex,
+        offsets: &'p Offsets,
+        shifts: Vec<Shift>,
+        sentinel: Option<char>,
+        len: usize,
+    ) -> Self {
+        Self {
+            file,
+            lines,
+            offsets,
+            shifts,
+            sentinel,
+            flow_depth: 0,
+            last_end: 0,
+            complete: false,
+            // About one node per 10 bytes of a typical config: one allocation instead of a
+            // chain of doubling copies for large files.
+            nodes: Vec::with_capacity(len / 10),
+            values: String::new(),
+            items: Vec::new(),
+            entries: Vec::new(),
+            open_items: Vec::new(),
+            open_entries: Vec::new(),
+            tags: Vec::new(),
+            tag_spans: Vec::new(),
+            stack: Vec::new(),
+            anchors: HashMap::new(),
+            anchor_names: std::collections::HashSet::new(),
+            root: None,
+            errors: Vec::new(),
+        }
+    }
+
+    /// Build from saphyr's events over `source` (the text, repaired or not); returns saphyr's
+    /// error (byte offset in `text`, message) if it stopped at one.
+    fn run(&mut self, text: &str, source: &str) -> Option<(usize, String)> {
+        for event in Parser::new_from_str(source).keep_tags(true) {
+            match event {
+                Ok((event, span)) => {
+                    if let Some(err) = self.event(text, event, span) {
+                        // What PyYAML refuses in one value does not stop the reading: the
+                        // others are reported in the same run.
+                        let go_on = matches!(err, ConfigError::Unloadable { .. } | ConfigError::ReadDifferently { .. });
+                        self.errors.push(err);
+                        if !go_on {
+                            return None;
+                        }
+                    }
+                }
+                Err(e) => return Some((self.byte(e.marker().index()), e.info().to_owned())),
+            }
+        }
+        self.complete = true;
+        None
+    }
+
+    /// Byte offset in the text of saphyr's char index.
+    fn byte(&self, index: usize) -> usize {
+        self.offsets.byte(Shift::original(&self.shifts, index))
+    }
+
+    /// A plain value with the stand-in a repair wrote for `-` turned back.
+    fn restore_dashes<'v>(&self, style: SaphyrStyle, value: Cow<'v, str>) -> Cow<'v, str> {
+        match self.sentinel {
+            Some(c) if style == SaphyrStyle::Plain && value.contains(c) => value.replace(c, "-").into(),
+            _ => value,
+        }
+    }
+
+    /// What a repair needs to know about where the parse stopped.
+    fn context(&self) -> repair::Context {
+        let outer_flow = self.stack.iter().find_map(|f| {
+            let (Frame::Sequence { id, .. } | Frame::Mapping { id, .. }) = f;
+            let node = &self.nodes[*id];
+            matches!(
+                node.kind,
+                NodeKind::Sequence { flow: true } | NodeKind::Mapping { flow: true }
+            )
+            .then_some(node.start as usize)
+        });
+        repair::Context {
+            last_end: self.last_end,
+            outer_flow,
+        }
+    }
+
     fn locate(&self, text: &str, offset: usize) -> Location {
         self.lines.locate(text, offset)
     }
@@ -198,8 +352,9 @@ impl Builder {
 
     /// Handle one event; returns an error that stops parsing.
     fn event(&mut self, text: &str, event: Event<'_>, span: Span) -> Option<ConfigError> {
-        let start = self.offsets.byte(span.start.index());
-        let end = self.offsets.byte(span.end.index()).max(start);
+        let start = self.byte(span.start.index());
+        let end = self.byte(span.end.index()).max(start);
+        self.last_end = end;
         let is_map = matches!(event, Event::MappingStart(..));
         match event {
             Event::DocumentStart(_) if self.root.is_some() => {
@@ -208,6 +363,7 @@ impl Builder {
                 });
             }
             Event::Scalar(value, style, anchor, tag) => {
+                let value = self.restore_dashes(style, value);
                 let vstart = if anchor > 0 || tag.is_some() {
                     skip_properties(text, start, end)
                 } else {
@@ -237,7 +393,7 @@ impl Builder {
                 let node = node(NodeKind::Scalar { style }, span, anchor > 0, contents);
                 let tag_span = tag.as_ref().and_then(|_| tag_range(text, start, vstart));
                 let id = self.push(node, anchor, tag, tag_span);
-                self.attach(id);
+                self.attach(text, id);
             }
             Event::SequenceStart(anchor, tag) | Event::MappingStart(anchor, tag) => {
                 let vstart = if anchor > 0 || tag.is_some() {
@@ -257,6 +413,9 @@ impl Builder {
                 let tag = tag.map(|t| format!("{}{}", t.handle, t.suffix));
                 if let Some(err) = tag.as_deref().and_then(|t| self.check_tag(text, vstart, t, false)) {
                     return Some(err);
+                }
+                if flow {
+                    self.flow_depth += 1;
                 }
                 let node = node(
                     kind,
@@ -289,7 +448,7 @@ impl Builder {
                 };
                 let node = node(NodeKind::Alias, start..end, false, Contents::Alias(pos(target)));
                 let id = self.push(node, 0, None, None);
-                self.attach(id);
+                self.attach(text, id);
             }
             _ => {}
         }
@@ -321,6 +480,9 @@ impl Builder {
             node.kind,
             NodeKind::Sequence { flow: true } | NodeKind::Mapping { flow: true }
         );
+        if flow {
+            self.flow_depth -= 1;
+        }
         node.end = if flow {
             pos(end)
         } else {
@@ -334,7 +496,7 @@ impl Builder {
             start: pos(children.start),
             end: pos(children.end),
         };
-        self.attach(id);
+        self.attach(text, id);
     }
 
     fn push(
@@ -360,7 +522,7 @@ impl Builder {
     /// What PyYAML's safe loader refuses in a scalar whose properties (anchor, tag) run over
     /// `properties` up to the value.
     fn check_scalar(
-        &self,
+        &mut self,
         text: &str,
         properties: std::ops::Range<usize>,
         style: ScalarStyle,
@@ -379,6 +541,30 @@ impl Builder {
                 return Some(ConfigError::Unloadable {
                     location: self.locate(text, vstart),
                     reason: format!("a plain `{value}` is not a value to PyYAML; quote it"),
+                });
+            }
+            // Inside `[]`/`{}` PyYAML reads a leading `?` as the key indicator (`[?a]` is
+            // `[{a: null}]` to it, `['?a']` to YAML 1.2), and ends a plain scalar at any other
+            // `?`, after which it cannot parse the rest.
+            if self.flow_depth > 0 && value.starts_with('?') {
+                return Some(ConfigError::ReadDifferently {
+                    location: self.locate(text, vstart),
+                    reason: "inside `[...]` or `{...}` a leading `?` makes a mapping key; write `? key` for that, or quote the value"
+                        .into(),
+                });
+            }
+            if self.flow_depth > 0 && (value.starts_with('|') || value.starts_with('>')) {
+                return Some(ConfigError::Unloadable {
+                    location: self.locate(text, vstart),
+                    reason: "PyYAML reads a leading `|` or `>` as a block scalar, which cannot stand inside `[...]` or `{...}`; quote it"
+                        .into(),
+                });
+            }
+            if self.flow_depth > 0 && value.contains('?') {
+                return Some(ConfigError::Unloadable {
+                    location: self.locate(text, vstart),
+                    reason: "PyYAML ends a plain scalar at `?` inside `[...]` or `{...}` and cannot read on; quote it"
+                        .into(),
                 });
             }
         }
@@ -401,7 +587,7 @@ impl Builder {
     }
 
     /// Anchor names PyYAML accepts: letters, digits, `-` and `_` only (YAML 1.2 allows more).
-    fn properties(&self, text: &str, start: usize, vstart: usize) -> Option<ConfigError> {
+    fn properties(&mut self, text: &str, start: usize, vstart: usize) -> Option<ConfigError> {
         let bytes = text.as_bytes();
         let mut at = start;
         while at < vstart {
@@ -425,6 +611,14 @@ impl Builder {
                         reason: format!(
                             "the anchor `&{name}` has characters PyYAML does not allow in a name (letters, digits, `-`, `_`)"
                         ),
+                    });
+                }
+                // YAML 1.2 lets a later anchor of the same name replace the first; PyYAML's
+                // composer refuses it ("found duplicate anchor").
+                if !self.anchor_names.insert(name.to_owned()) {
+                    return Some(ConfigError::Unloadable {
+                        location: self.locate(text, at),
+                        reason: format!("the anchor `&{name}` is defined a second time, which PyYAML refuses"),
                     });
                 }
                 at = end;
@@ -455,14 +649,52 @@ impl Builder {
         })
     }
 
-    fn attach(&mut self, id: NodeId) {
+    fn attach(&mut self, text: &str, id: NodeId) {
         match self.stack.last_mut() {
             None => self.root = Some(id),
             Some(Frame::Sequence { .. }) => self.open_items.push(id),
             Some(Frame::Mapping { key, .. }) => match key.take() {
-                None => *key = Some(id),
+                None => {
+                    *key = Some(id);
+                    self.check_key(text, id);
+                }
                 Some(k) => self.open_entries.push(Entry { key: k, value: id }),
             },
+        }
+    }
+
+    /// Keys PyYAML refuses and YAML 1.2 allows. PyYAML builds a `dict` of each mapping, so a
+    /// key that is a list or a mapping fails with "found unhashable key"; and a `:` with no
+    /// key before it (and no `?`) is a parse error to it.
+    fn check_key(&mut self, text: &str, id: NodeId) {
+        let node = &self.nodes[id];
+        let explicit = text[..node.start as usize].trim_end().ends_with('?');
+        if !explicit
+            && node.kind
+                == (NodeKind::Scalar {
+                    style: ScalarStyle::Plain,
+                })
+            && node.start == node.end
+            && text.as_bytes().get(node.start as usize) == Some(&b':')
+        {
+            self.errors.push(ConfigError::Unloadable {
+                location: self.locate(text, node.start as usize),
+                reason: "a `:` with no key before it; PyYAML wants `? ` for an empty key".into(),
+            });
+            return;
+        }
+        let target = match node.contents {
+            Contents::Alias(target) if node.kind == NodeKind::Alias => &self.nodes[target as usize],
+            _ => node,
+        };
+        if matches!(target.kind, NodeKind::Sequence { .. } | NodeKind::Mapping { .. }) {
+            self.errors.push(ConfigError::Unloadable {
+                location: self.locate(text, node.start as usize),
+                reason: format!(
+                    "{} is a key here, and PyYAML cannot use a list or mapping as a key (unhashable)",
+                    kind_name(target.kind)
+                ),
+            });
         }
     }
 
@@ -738,7 +970,7 @@ fn skip_properties(text: &str, mut at: usize, limit: usize) -> usize {
 }
 
 /// The byte after the closing quote of the quoted scalar that starts at `start`.
-fn closing_quote(text: &str, start: usize) -> Option<usize> {
+pub(super) fn closing_quote(text: &str, start: usize) -> Option<usize> {
     let bytes = text.as_bytes();
     let quote = *bytes.get(start)?;
     let mut i = start + 1;
@@ -843,5 +1075,108 @@ mod tests {
         ] {
             assert!(Document::parse("t.yaml", ok.to_owned()).is_ok(), "{ok}");
         }
+        assert!(err("k: [a?b]\n").contains("at `?`"));
+        assert!(err("k: {a: b?}\n").contains("at `?`"));
+        assert!(err("k: [?a]\n").contains("reads this differently"));
+        assert!(err("k: [>]\n").contains("block scalar"));
+        assert!(err("a: &x 1\nb: &x 2\nc: *x\n").contains("`&x` is defined a second time"));
+        for no_key in ["k: 1\n: 2\n", "k:\n  : 2\n", "k: {: 2}\n"] {
+            assert!(err(no_key).contains("no key before it"), "{no_key:?}: {}", err(no_key));
+        }
+        for ok in ["?\n: 2\n", "k: {? : 2}\n", "? \n: x\n"] {
+            assert!(Document::parse("t.yaml", ok.to_owned()).is_ok(), "{ok:?}");
+        }
+        for unhashable in [
+            "? [a]\n: b\n",
+            "k: {[a]: b}\n",
+            "a: &m {x: 1}\nb: {*m : 1}\n",
+            "? - a\n",
+        ] {
+            assert!(
+                err(unhashable).contains("unhashable"),
+                "{unhashable:?}: {}",
+                err(unhashable)
+            );
+        }
+        for tab in [
+            "k: >\t\n  x\n",
+            "k: |-\t# c\n  x\n",
+            "k: \tv\n",
+            "k: a\tb\n",
+            "k: v\t# c\n",
+            "k: [a,\tb]\n",
+            "k: [a,\n\tb]\n",
+            "\tk: v\n",
+            "k: 'x'\t\n",
+        ] {
+            assert!(err(tab).contains("tab"), "{tab:?}");
+        }
+        for tab in [
+            "k: | # \t\n  x\n",
+            "k: |\n  a\tb\n  c\nz: >-\n  \tx\n",
+            "k: 'a\tb'\n",
+            "k: v # a\tb\n",
+            "k: \"a\n\tb\"\n",
+            "# \t\nk: [a, \"\t\"]\n",
+        ] {
+            assert!(Document::parse("t.yaml", tab.to_owned()).is_ok(), "{tab:?}");
+        }
+    }
+
+    /// The forms PyYAML loads and YAML 1.2 refuses, each with the value PyYAML gives it.
+    #[test]
+    fn loads_what_pyyaml_loads() {
+        let value = |src: &str, path: &[&str]| -> (String, String) {
+            let doc = Document::parse("t.yaml", src.to_owned()).unwrap_or_else(|e| panic!("{src:?}: {}", e[0]));
+            let mut id = doc.root();
+            for key in path {
+                id = match key.parse::<usize>() {
+                    Ok(i) => doc.items(id).unwrap()[i],
+                    Err(_) => doc.get(id, key).unwrap().value,
+                };
+            }
+            (doc.scalar(id).unwrap().to_owned(), doc.location(id).to_string())
+        };
+        let at = |s: &str, l: &str| (s.to_owned(), l.to_owned());
+        assert_eq!(value("k: {a: -}\n", &["k", "a"]), at("-", "t.yaml:1:8"));
+        assert_eq!(value("k: [-]\nz: 1\n", &["k", "0"]), at("-", "t.yaml:1:5"));
+        assert_eq!(value("k: [a, -, ü -]\n", &["k", "2"]), at("ü -", "t.yaml:1:11"));
+        assert_eq!(value("k: [a -,b]\n", &["k", "0"]), at("a -", "t.yaml:1:5"));
+        // The stand-in is undone where it landed in a quoted or block scalar or a comment.
+        let mixed = "a: \"[-]\" # [-]\nb: |\n  {x: -}\nc: [-]\nd: '-,'\n";
+        assert_eq!(value(mixed, &["a"]).0, "[-]");
+        assert_eq!(value(mixed, &["b"]).0, "{x: -}\n");
+        assert_eq!(value(mixed, &["c", "0"]), at("-", "t.yaml:4:5"));
+        assert_eq!(value(mixed, &["d"]).0, "-,");
+        // Continuation lines less indented than the parent.
+        assert_eq!(value("k: \"abc\ndef\"\n", &["k"]), at("abc def", "t.yaml:1:4"));
+        assert_eq!(
+            value("a:\n  k: 'ab\n c\n\n d'\nb: 1\n", &["a", "k"]),
+            at("ab c\nd", "t.yaml:2:6")
+        );
+        assert_eq!(value("k: \"abc\n\tdef\"\n", &["k"]).0, "abc def");
+        assert_eq!(
+            value("k: [a,\nb, \"c\nd\"]\nz: x\n", &["k", "2"]),
+            at("c d", "t.yaml:2:4")
+        );
+        assert_eq!(
+            value("a:\n  k: {x: 1,\n y: [2,\n-]}\n", &["a", "k", "y", "1"]),
+            at("-", "t.yaml:4:1")
+        );
+        assert_eq!(
+            value("k: \"abc\ndef\"\nz: [ü,\nos.environ/A]\n", &["z", "1"]),
+            at("os.environ/A", "t.yaml:4:1")
+        );
+        // A comment right after a closing bracket or quote.
+        assert_eq!(value("k: [a]#c\nz: 'q'#c\n", &["z"]), at("q", "t.yaml:2:4"));
+        assert_eq!(value("k: {a: \"x\"}# c\n", &["k", "a"]).0, "x");
+        // What PyYAML refuses too stays refused.
+        let err = |s: &str| Document::parse("t.yaml", s.to_owned()).unwrap_err()[0].to_string();
+        assert!(err("k: \"abc\n--- def\"\n").contains("document indicator"));
+        assert!(err("k: [-[a]]\n").contains("invalid YAML"));
+        assert!(err("k: [ - ]\n").contains("invalid YAML"));
+        // Each such place costs a parse; a file of thousands stops at a bound, with a reason.
+        let many: String = (0..3000).map(|i| format!("k{i}: \"a\nb\"\n")).collect();
+        assert!(err(&many).contains("stops here"), "{}", err(&many));
     }
 }
