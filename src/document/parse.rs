@@ -297,7 +297,10 @@ impl<'p> Builder<'p> {
                     if let Some(err) = self.event(text, event, span) {
                         // What PyYAML refuses in one value does not stop the reading: the
                         // others are reported in the same run.
-                        let go_on = matches!(err, ConfigError::Unloadable { .. } | ConfigError::ReadDifferently { .. });
+                        let go_on = matches!(
+                            err,
+                            ConfigError::Unloadable { .. } | ConfigError::ReadDifferently { .. }
+                        );
                         self.errors.push(err);
                         if !go_on {
                             return None;
@@ -1176,7 +1179,11 @@ mod tests {
         assert!(err("k: [-[a]]\n").contains("invalid YAML"));
         assert!(err("k: [ - ]\n").contains("invalid YAML"));
         // Each such place costs a parse; a file of thousands stops at a bound, with a reason.
-        let many: String = (0..3000).map(|i| format!("k{i}: \"a\nb\"\n")).collect();
+        let many = (0..3000).fold(String::new(), |mut s, i| {
+            use std::fmt::Write as _;
+            let _ = write!(s, "k{i}: \"a\nb\"\n");
+            s
+        });
         assert!(err(&many).contains("stops here"), "{}", err(&many));
     }
 }

@@ -401,6 +401,35 @@ mod tests {
         assert_eq!(flow_end("k: [a", 3), None);
     }
 
+    proptest::proptest! {
+        /// However little the continuation lines of a quoted scalar or a flow list are
+        /// indented (as PyYAML allows), the values are those of the same text indented as
+        /// YAML 1.2 wants, and `-` items stay `-`.
+        #[test]
+        fn under_indentation_does_not_change_values(
+            words in proptest::collection::vec("[a-z]{1,4}|-", 1..6),
+            indents in proptest::collection::vec(0usize..4, 6),
+            quote in proptest::sample::select(vec!['"', '\'']),
+        ) {
+            let parse = |t: &str| crate::document::Document::parse("t.yaml", t.to_owned());
+            let build = |pad: &dyn Fn(usize) -> String| {
+                let quoted: Vec<String> = words.iter().enumerate().map(|(i, w)| if i == 0 { w.clone() } else { format!("{}{w}", pad(i)) }).collect();
+                let flow: Vec<String> = words.iter().enumerate().map(|(i, w)| if i == 0 { w.clone() } else { format!("{}{w}", pad(i)) }).collect();
+                format!("a:\n  q: {quote}{}{quote}\n  f: [{}]\n", quoted.join("\n"), flow.join(",\n"))
+            };
+            let lax = build(&|i| " ".repeat(indents[i % indents.len()]));
+            let strict = build(&|_| " ".repeat(6));
+            let (lax_doc, strict_doc) = (parse(&lax).expect("PyYAML loads it"), parse(&strict).unwrap());
+            let values = |d: &crate::document::Document| -> Vec<String> {
+                let a = d.get(d.root(), "a").unwrap().value;
+                let q = d.get(a, "q").unwrap().value;
+                let f = d.get(a, "f").unwrap().value;
+                std::iter::once(q).chain(d.items(f).unwrap().iter().copied()).map(|id| d.scalar(id).unwrap().to_owned()).collect()
+            };
+            proptest::prop_assert_eq!(values(&lax_doc), values(&strict_doc));
+        }
+    }
+
     #[test]
     fn quote_around_finds_the_open_scalar() {
         let t = "a: it's # 'c\nk: \"abc\n\tdef\"\n";
