@@ -101,9 +101,10 @@ pub struct LimitArgs {
     /// Deadline for resolving everything, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
     pub deadline: f64,
-    /// Attempts per request for transient failures (throttling, 5xx, resets).
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=20))]
-    pub attempts: u32,
+    /// At most this many attempts per request; by default transient failures (throttling, 5xx,
+    /// refused or reset connections) are retried until the deadline.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub attempts: Option<u32>,
 }
 
 impl LimitArgs {

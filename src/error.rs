@@ -341,14 +341,14 @@ pub enum BackendError {
         answered: usize,
     },
     /// A request failed after retries.
-    #[error("{backend}: request to {endpoint} failed after {attempts} attempt(s)")]
+    #[error("{backend}: request to {endpoint} failed after {attempts}")]
     Request {
         /// How messages name the backend, e.g. `hashicorp_vault (https://vault:8200)`.
         backend: String,
         /// The URL or service endpoint.
         endpoint: String,
-        /// How many attempts were made.
-        attempts: u32,
+        /// How many attempts were made, and how long they took.
+        attempts: crate::backend::retry::Attempts,
         /// The last failure.
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,

@@ -54,6 +54,8 @@ fn init_logging(verbose: u8, quiet: bool) {
         .with(
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
+                // Colour only on a terminal: in a pod's log or a CI job an escape code is noise.
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
                 .with_target(false)
                 .without_time(),
         )

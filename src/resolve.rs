@@ -38,9 +38,12 @@ impl Default for Limits {
 }
 
 impl Limits {
-    /// The context a backend call runs in.
-    pub fn context(&self) -> Context {
+    /// The context a call to `backend` runs in: its retries end at the deadline, which starts
+    /// now, as [`Limits::within_deadline`] does.
+    pub fn context(&self, backend: &dyn Backend) -> Context {
         Context::new(self.concurrency, self.request_timeout, self.retry)
+            .until(tokio::time::Instant::now() + self.deadline)
+            .for_backend(backend.describe())
     }
 
     /// Run one backend operation (`backend` names it in the error) under the deadline.
@@ -174,7 +177,7 @@ pub async fn resolve<'a>(
         }
     }
     if let (false, Some(manager)) = (remote.is_empty(), manager) {
-        let ctx = limits.context();
+        let ctx = limits.context(manager);
         let call = async {
             match purpose {
                 Purpose::Read => manager.fetch(&remote, &ctx).await,

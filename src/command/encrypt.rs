@@ -62,7 +62,7 @@ fn aws(
     limits: &Limits,
 ) -> Result<String, Error> {
     let kms = osenv::backend::aws::kms::Kms::new(&settings.aws, env, osenv::settings::envelope::Envelopes::default());
-    let ctx = limits.context();
+    let ctx = limits.context(&kms);
     Ok(app.block_on(limits.within_deadline(&kms, kms.encrypt(key_id, value, &ctx)))?)
 }
 
@@ -91,7 +91,7 @@ fn google(
     limits: &Limits,
 ) -> Result<String, Error> {
     let kms = osenv::backend::gcp::kms::GoogleKms::new(env);
-    let ctx = limits.context();
+    let ctx = limits.context(&kms);
     Ok(app.block_on(limits.within_deadline(&kms, kms.encrypt(key, value, &ctx)))?)
 }
 

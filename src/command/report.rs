@@ -5,6 +5,7 @@
 //! by many references is one error, shown once with its causes, with the references it
 //! affected listed under it; then a summary line.
 
+use osenv::backend::retry::Attempts;
 use osenv::error::{BackendError, Error, KeyError, ReferenceError};
 use std::sync::Arc;
 
@@ -92,7 +93,7 @@ fn causes(lines: &mut Vec<String>, err: &dyn std::error::Error) {
 /// with what it affected under it, then the count.
 ///
 /// A failure is "one" when it is shared (the whole call failed) or when separate requests
-/// failed the same way: the same backend, the same attempts, the same cause (a Vault that
+/// failed the same way: the same backend and the same cause (a Vault that
 /// refuses connections fails every read, each at its own URL). Such a group is shown once, each
 /// reference with the request it made.
 fn unresolved(lines: &mut Vec<String>, references: &[ReferenceError], variables: &[osenv::error::VariableError]) {
@@ -134,10 +135,23 @@ fn unresolved(lines: &mut Vec<String>, references: &[ReferenceError], variables:
     for group in groups {
         let distinct = group.affected.iter().any(|(f, _)| !Arc::ptr_eq(f, group.first));
         match (&**group.first, distinct) {
-            (BackendError::Request { backend, attempts, .. }, true) => lines.push(format!(
-                "error: {backend}: {} requests failed after {attempts} attempt(s)",
-                group.affected.len()
-            )),
+            (BackendError::Request { backend, .. }, true) => {
+                // Each request retried on its own clock: say the most any of them took.
+                let most = group
+                    .affected
+                    .iter()
+                    .fold(Attempts::default(), |most, (f, _)| match &***f {
+                        BackendError::Request { attempts, .. } => Attempts {
+                            count: most.count.max(attempts.count),
+                            elapsed: most.elapsed.max(attempts.elapsed),
+                        },
+                        _ => most,
+                    });
+                lines.push(format!(
+                    "error: {backend}: {} requests failed after up to {most}",
+                    group.affected.len()
+                ));
+            }
             _ => lines.push(format!("error: {}", group.first)),
         }
         causes(lines, group.first.as_ref());
@@ -161,17 +175,16 @@ struct Group<'a> {
     affected: Vec<(&'a Arc<BackendError>, String)>,
 }
 
-/// What makes two failed requests the same failure: backend, attempts and the cause chain.
+/// What makes two failed requests the same failure: backend and the cause chain.
 #[derive(PartialEq, Eq)]
 struct OutageKey {
     backend: String,
-    attempts: u32,
     chain: Vec<String>,
 }
 
 impl OutageKey {
     fn of(failure: &BackendError) -> Option<Self> {
-        let BackendError::Request { backend, attempts, .. } = failure else {
+        let BackendError::Request { backend, .. } = failure else {
             return None;
         };
         let mut chain = Vec::new();
@@ -182,7 +195,6 @@ impl OutageKey {
         }
         Some(Self {
             backend: backend.clone(),
-            attempts: *attempts,
             chain,
         })
     }
@@ -211,7 +223,10 @@ mod tests {
         let failure = Arc::new(BackendError::Request {
             backend: "hashicorp_vault (http://127.0.0.1:1)".into(),
             endpoint: "GET http://127.0.0.1:1/v1/secret/data/a".into(),
-            attempts: 4,
+            attempts: Attempts {
+                count: 4,
+                elapsed: std::time::Duration::from_millis(700),
+            },
             source: Box::new(io),
         });
         let errors = vec![
@@ -223,7 +238,7 @@ mod tests {
             lines(&Error::Unresolved(errors, Vec::new())),
             [
                 "error: c.yaml:3:4: cannot resolve `os.environ/B`: invalid name: bad",
-                "error: hashicorp_vault (http://127.0.0.1:1): request to GET http://127.0.0.1:1/v1/secret/data/a failed after 4 attempt(s)",
+                "error: hashicorp_vault (http://127.0.0.1:1): request to GET http://127.0.0.1:1/v1/secret/data/a failed after 4 attempts in 0.7 s",
                 "  caused by: Connection refused",
                 "  --> c.yaml:2:4: cannot resolve `os.environ/A`",
                 "  --> c.yaml:4:4: cannot resolve `os.environ/C`",
@@ -238,7 +253,10 @@ mod tests {
             KeyError::Backend(Arc::new(BackendError::Request {
                 backend: "hashicorp_vault (http://v)".into(),
                 endpoint: format!("GET http://v/v1/secret/data/{path}"),
-                attempts: 2,
+                attempts: Attempts {
+                    count: if path == "a" { 2 } else { 3 },
+                    elapsed: std::time::Duration::from_millis(if path == "a" { 300 } else { 200 }),
+                },
                 source: Box::new(std::io::Error::other("Connection refused")),
             }))
         };
@@ -246,7 +264,7 @@ mod tests {
         assert_eq!(
             lines(&Error::Unresolved(errors, Vec::new())),
             [
-                "error: hashicorp_vault (http://v): 2 requests failed after 2 attempt(s)",
+                "error: hashicorp_vault (http://v): 2 requests failed after up to 3 attempts in 0.3 s",
                 "  caused by: Connection refused",
                 "  --> c.yaml:2:4: cannot resolve `os.environ/a` (GET http://v/v1/secret/data/a)",
                 "  --> c.yaml:3:4: cannot resolve `os.environ/b` (GET http://v/v1/secret/data/b)",

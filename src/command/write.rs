@@ -23,7 +23,7 @@ pub(super) fn put(args: &PutArgs, app: &App) -> Result<(), Error> {
     let value = read_value()?;
     let name = session.key_management().settings.stored_name(&args.name);
     let limits = session.limits();
-    let ctx = limits.context();
+    let ctx = limits.context(manager.as_ref());
     app.block_on(limits.within_deadline(manager.as_ref(), manager.write(&name, &value, &ctx)))?;
     tracing::info!(name = %name, backend = %manager.describe(), "stored");
     Ok(())
@@ -57,7 +57,7 @@ pub(super) fn delete(args: &DeleteArgs, app: &App) -> Result<(), Error> {
         DeleteMode::Recoverable
     };
     let limits = session.limits();
-    let ctx = limits.context();
+    let ctx = limits.context(manager.as_ref());
     app.block_on(limits.within_deadline(manager.as_ref(), manager.delete(&name, mode, &ctx)))?;
     tracing::info!(name = %name, backend = %manager.describe(), "deleted");
     Ok(())

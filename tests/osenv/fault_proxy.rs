@@ -81,12 +81,29 @@ pub struct FaultProxy {
 
 impl FaultProxy {
     pub fn start(upstream: &str) -> Self {
+        Self::start_after(upstream, std::time::Duration::ZERO)
+    }
+
+    /// A proxy whose port refuses connections for `delay` first: a backend behind a sidecar
+    /// or a service that is not ready when osenv starts.
+    pub fn start_after(upstream: &str, delay: std::time::Duration) -> Self {
         let upstream = upstream.trim_start_matches("http://").trim_end_matches('/').to_owned();
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let probe = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = probe.local_addr().expect("addr");
+        let listener = if delay.is_zero() {
+            Some(probe)
+        } else {
+            drop(probe);
+            None
+        };
+        let url = format!("http://{addr}");
         let shared: Arc<Shared> = Arc::default();
         let s = Arc::clone(&shared);
         std::thread::spawn(move || {
+            let listener = listener.unwrap_or_else(|| {
+                std::thread::sleep(delay);
+                TcpListener::bind(addr).expect("bind the late port")
+            });
             for client in listener.incoming().flatten() {
                 let open = s.open.fetch_add(1, Ordering::SeqCst) + 1;
                 s.max_open.fetch_max(open, Ordering::SeqCst);

@@ -95,7 +95,7 @@ fn permanent_failures_are_not_retried_and_change_nothing() {
     assert_eq!(proxy.requests(), 1);
     assert!(
         out.stderr.contains(&format!(
-            "error: aws_secret_manager ({}): request to {} BatchGetSecretValue failed after 1 attempt(s)\n",
+            "error: aws_secret_manager ({}): request to {} BatchGetSecretValue failed after 1 attempt in ",
             proxy.url, proxy.url
         )),
         "{}",
@@ -121,7 +121,7 @@ fn retries_stop_at_the_attempt_budget() {
     out.code(1);
     assert_eq!(proxy.requests(), 3);
     assert!(
-        out.stderr.contains("BatchGetSecretValue failed after 3 attempt(s)"),
+        out.stderr.contains("BatchGetSecretValue failed after 3 attempts in "),
         "{}",
         out.stderr
     );
@@ -169,7 +169,7 @@ fn connection_refused_is_retried_then_reported() {
     drop(closed);
     let out = aws(dir.path(), &url, &["--attempts", "2"]);
     out.code(1);
-    assert!(out.stderr.contains("failed after 2 attempt(s)"), "{}", out.stderr);
+    assert!(out.stderr.contains("failed after 2 attempts in "), "{}", out.stderr);
     assert!(out.stderr.to_lowercase().contains("connect"), "{}", out.stderr);
     untouched(dir.path());
 }
@@ -246,6 +246,70 @@ fn vault_run(dir: &Path, addr: &str, extra: &[&str]) -> Run {
         .run()
 }
 
+/// A Vault that starts accepting connections 3 s after osenv starts (a sidecar or a service
+/// still getting endpoints) is waited for under the default deadline, with one waiting line
+/// however many requests are waiting.
+#[test]
+fn a_backend_that_comes_up_late_is_waited_for() {
+    let Some(addr) = vault() else { return };
+    let paths: Vec<String> = (0..5).map(|i| format!("late/{}/k{i}", std::process::id())).collect();
+    vault_seed(&addr, &paths);
+    let refs: String = paths
+        .iter()
+        .map(|p| format!("{}: os.environ/{p}\n", p.replace('/', "_")))
+        .collect();
+    let dir = workdir(&[(
+        "config.yaml",
+        &format!("general_settings:\n  key_management_system: hashicorp_vault\n{refs}"),
+    )]);
+    let proxy = FaultProxy::start_after(&addr, std::time::Duration::from_secs(3));
+    let started = std::time::Instant::now();
+    let out = osenv(dir.path())
+        .args(["render", "config.yaml"])
+        .env("HCP_VAULT_ADDR", &proxy.url)
+        .env("HCP_VAULT_TOKEN", "root")
+        .run();
+    out.success();
+    assert!(started.elapsed() >= std::time::Duration::from_secs(3));
+    assert_eq!(
+        out.stderr.matches("waiting for hashicorp_vault").count(),
+        1,
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("retrying until the deadline in"), "{}", out.stderr);
+    for p in &paths {
+        assert!(out.stdout.contains(&format!("value-of-{p}")), "{}", out.stdout);
+    }
+}
+
+/// A 429 with `Retry-After` is waited out, at least as long as asked.
+#[test]
+fn retry_after_is_honoured() {
+    let Some(addr) = vault() else { return };
+    let path = format!("retry-after/{}/a", std::process::id());
+    vault_seed(&addr, std::slice::from_ref(&path));
+    let dir = workdir(&[(
+        "config.yaml",
+        &format!("general_settings:\n  key_management_system: hashicorp_vault\na: os.environ/{path}\n"),
+    )]);
+    let proxy = FaultProxy::start(&addr);
+    proxy.plan([Fault::retry_after(429, 2)]);
+    let started = std::time::Instant::now();
+    let out = osenv(dir.path())
+        .args(["render", "config.yaml"])
+        .env("HCP_VAULT_ADDR", &proxy.url)
+        .env("HCP_VAULT_TOKEN", "root")
+        .run();
+    out.success();
+    assert_eq!(proxy.requests(), 2);
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
 #[test]
 fn vault_faults_are_retried_and_permanent_ones_reported() {
     let Some(addr) = vault() else { return };
@@ -282,7 +346,7 @@ fn vault_faults_are_retried_and_permanent_ones_reported() {
     assert!(out.stderr.contains("config.yaml:3:4: cannot resolve"), "{}", out.stderr);
     assert!(
         out.stderr.contains(&format!(
-            "request to GET {}/v1/secret/data/{path} failed after 1 attempt(s)",
+            "request to GET {}/v1/secret/data/{path} failed after 1 attempt in ",
             proxy.url
         )),
         "{}",

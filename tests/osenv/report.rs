@@ -23,13 +23,39 @@ fn report(run: &Run) -> String {
     let stderr = run
         .stderr
         .lines()
-        .map(|l| match l.find("caused by:") {
-            Some(at) if l.contains("onnection refused") => format!("{}caused by: [connection refused]", &l[..at]),
-            _ => l.to_owned(),
+        .map(|l| match (l.find("caused by:"), l.find("; retrying")) {
+            (Some(at), _) if l.contains("onnection refused") => format!("{}caused by: [connection refused]", &l[..at]),
+            (None, Some(end)) if l.contains("onnection refused") => {
+                let start = l.find("): ").map_or(0, |i| i + 3);
+                stable_time(&format!("{}[connection refused]{}", &l[..start], &l[end..]))
+            }
+            _ => stable_time(l),
         })
         .collect::<Vec<_>>()
         .join("\n");
     format!("exit code: {}\n{stderr}\n", run.code)
+}
+
+/// `… attempts in 0.3 s` and `… the deadline in 30 s` with the time made stable.
+fn stable_time(line: &str) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    while let Some(at) = rest.find(" in ") {
+        let after = &rest[at + 4..];
+        let digits = after
+            .find(" s")
+            .filter(|&end| end > 0 && after[..end].bytes().all(|b| b.is_ascii_digit() || b == b'.'));
+        out.push_str(&rest[..at + 4]);
+        match digits {
+            Some(end) => {
+                out.push_str("[t]");
+                rest = &after[end..];
+            }
+            None => rest = after,
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 #[test]
@@ -38,7 +64,7 @@ fn a_backend_failure_shared_by_many_references_is_shown_once() {
     let run = vault_run(&config, &[]);
     run.code(1);
     assert_eq!(
-        run.stderr.matches("failed after 2 attempt(s)").count(),
+        run.stderr.matches("failed after up to 2 attempts in ").count(),
         1,
         "the cause once: {}",
         run.stderr

@@ -203,7 +203,7 @@ fn a_failed_login_names_the_address_and_method_not_the_secret() {
     out.code(1);
     assert!(
         out.stderr.contains(&format!(
-            "request to POST {}/v1/auth/approle/login (AppRole login) failed after 1 attempt(s)",
+            "request to POST {}/v1/auth/approle/login (AppRole login) failed after 1 attempt in ",
             server.addr
         )),
         "{}",

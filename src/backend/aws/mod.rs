@@ -339,7 +339,12 @@ impl AwsFailure {
     }
 
     /// This failure as the error of a whole call.
-    pub(crate) fn into_backend(self, backend: String, endpoint: String, attempts: u32) -> BackendError {
+    pub(crate) fn into_backend(
+        self,
+        backend: String,
+        endpoint: String,
+        attempts: crate::backend::retry::Attempts,
+    ) -> BackendError {
         BackendError::Request {
             backend,
             endpoint,
@@ -466,13 +471,13 @@ mod tests {
             }
         })
         .await;
-        assert_eq!((result, attempts), (Ok(2), 3));
+        assert_eq!((result, attempts.count), (Ok(2), 3));
 
         let (result, attempts) = call(&ctx, || async {
             Err::<(), _>(failure("AccessDeniedException", "", 400))
         })
         .await;
-        assert_eq!(attempts, 1);
+        assert_eq!(attempts.count, 1);
         assert!(result.is_err());
     }
 
@@ -482,7 +487,7 @@ mod tests {
             1,
             Duration::from_secs(1),
             RetryPolicy {
-                attempts: 2,
+                attempts: Some(2),
                 ..RetryPolicy::default()
             },
         );
@@ -491,7 +496,7 @@ mod tests {
             Ok::<(), AwsFailure>(())
         })
         .await;
-        assert_eq!(attempts, 2);
+        assert_eq!(attempts.count, 2);
         assert!(result.unwrap_err().message.contains("no response within 1s"));
     }
 }

@@ -87,7 +87,12 @@ impl SecretsManager {
         Within::backend(self.describe())
     }
 
-    fn request_failed(&self, operation: &str, failure: AwsFailure, attempts: u32) -> BackendError {
+    fn request_failed(
+        &self,
+        operation: &str,
+        failure: AwsFailure,
+        attempts: crate::backend::retry::Attempts,
+    ) -> BackendError {
         failure.into_backend(self.describe(), format!("{} {operation}", self.aws.url()), attempts)
     }
 
@@ -243,7 +248,7 @@ impl SecretsManager {
         name: &str,
         value: &SecretValue,
         ctx: &Context,
-    ) -> (Result<(), AwsFailure>, u32) {
+    ) -> (Result<(), AwsFailure>, crate::backend::retry::Attempts) {
         let tags: Vec<Tag> = self
             .write
             .tags

@@ -65,6 +65,9 @@ pub struct AzureFailure {
     /// `error.message`, or the transport error.
     pub message: String,
     transient: bool,
+    /// The wait a 429 asked for (`Retry-After`; Key Vault throttles at 4,000 transactions per
+    /// 10 s per vault).
+    retry_after: Option<Duration>,
 }
 
 impl fmt::Display for AzureFailure {
@@ -91,7 +94,12 @@ impl RequestFailure for AzureFailure {
             inner: None,
             message,
             transient: true,
+            retry_after: None,
         }
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
     }
 }
 
@@ -111,7 +119,12 @@ impl AzureFailure {
                     .and_then(|r| serde_json::from_slice(r.body().as_ref()).ok())
                     .unwrap_or_default();
                 let status = u16::from(*status);
+                let retry_after = raw_response
+                    .as_ref()
+                    .and_then(|r| r.headers().get_optional_str(&azure_core::http::headers::RETRY_AFTER))
+                    .and_then(crate::backend::retry::parse_retry_after);
                 Self {
+                    retry_after,
                     status: Some(status),
                     code: error_code
                         .clone()
@@ -134,6 +147,7 @@ impl AzureFailure {
                 inner: None,
                 message: super::error_chain(&e),
                 transient: matches!(kind, ErrorKind::Io | ErrorKind::Connection),
+                retry_after: None,
             },
         }
     }
@@ -232,7 +246,13 @@ impl KeyVault {
         }
     }
 
-    fn failed(&self, operation: &str, name: &str, failure: AzureFailure, attempts: u32) -> BackendError {
+    fn failed(
+        &self,
+        operation: &str,
+        name: &str,
+        failure: AzureFailure,
+        attempts: crate::backend::retry::Attempts,
+    ) -> BackendError {
         BackendError::Request {
             backend: self.describe(),
             endpoint: format!("{operation} `{name}`"),
@@ -432,17 +452,19 @@ impl KeyVault {
 /// Run `op` (with the run's retries) until it stops answering 409 Conflict, which Key Vault sends
 /// while a delete or recovery it accepted is still being carried out: at most 10 rounds, waiting
 /// 200 ms longer each time. Returns the last answer and every attempt made.
-async fn after_conflicts<F, Fut>(ctx: &Context, op: F) -> (Result<(), AzureFailure>, u32)
+async fn after_conflicts<F, Fut>(ctx: &Context, op: F) -> (Result<(), AzureFailure>, crate::backend::retry::Attempts)
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<(), AzureFailure>>,
 {
     const ROUNDS: u32 = 10;
-    let mut total = 0;
+    let started = tokio::time::Instant::now();
+    let mut total = crate::backend::retry::Attempts::default();
     let mut round = 1;
     loop {
         let (result, attempts) = call(ctx, &op).await;
-        total += attempts;
+        total.count += attempts.count;
+        total.elapsed = started.elapsed();
         match result {
             Err(f) if f.status == Some(409) && round < ROUNDS => {
                 tokio::time::sleep(Duration::from_millis(200) * round).await;
@@ -601,6 +623,7 @@ mod tests {
             inner: inner.map(str::to_owned),
             message: "m".into(),
             transient: false,
+            retry_after: None,
         };
         let show = |a: AzureFailure| a.key_error(&Within::backend("w")).map(|e| e.to_string());
         assert_eq!(show(f(404, None)).as_deref(), Some("not found in w"));

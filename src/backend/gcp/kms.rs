@@ -133,7 +133,7 @@ impl GoogleKms {
             .await
     }
 
-    fn failed(&self, operation: &str, failure: GcpFailure, attempts: u32) -> BackendError {
+    fn failed(&self, operation: &str, failure: GcpFailure, attempts: crate::backend::retry::Attempts) -> BackendError {
         let endpoint = self.endpoint.as_deref().unwrap_or(DEFAULT_ENDPOINT);
         request_failed(self.describe(), endpoint, operation, failure, attempts)
     }

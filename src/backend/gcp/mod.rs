@@ -107,7 +107,7 @@ pub(crate) fn request_failed(
     endpoint: &str,
     operation: &str,
     failure: GcpFailure,
-    attempts: u32,
+    attempts: crate::backend::retry::Attempts,
 ) -> crate::error::BackendError {
     crate::error::BackendError::Request {
         backend,

@@ -130,7 +130,7 @@ impl SecretManager {
         Within::backend(self.describe()).at(Place::At(name.version_name().clone()))
     }
 
-    fn failed(&self, operation: &str, failure: GcpFailure, attempts: u32) -> BackendError {
+    fn failed(&self, operation: &str, failure: GcpFailure, attempts: crate::backend::retry::Attempts) -> BackendError {
         let endpoint = self.endpoint.as_deref().unwrap_or(DEFAULT_ENDPOINT);
         request_failed(self.describe(), endpoint, operation, failure, attempts)
     }

@@ -55,6 +55,8 @@ pub struct VaultFailure {
     /// Vault's `errors`, or the transport error.
     pub message: String,
     transient: bool,
+    /// The wait a 429 (a rate-limit quota) asked for in `Retry-After`.
+    retry_after: Option<std::time::Duration>,
 }
 
 impl fmt::Display for VaultFailure {
@@ -79,7 +81,12 @@ impl RequestFailure for VaultFailure {
             status: None,
             message,
             transient: true,
+            retry_after: None,
         }
+    }
+
+    fn retry_after(&self) -> Option<std::time::Duration> {
+        self.retry_after
     }
 }
 
@@ -124,7 +131,10 @@ fn transport_message(e: &reqwest::Error) -> String {
 
 /// Send a request made by `make` under the run's limits. A response with a non-transient
 /// status is returned for the caller to map; transient ones are retried.
-async fn send(ctx: &Context, make: impl Fn() -> reqwest::RequestBuilder) -> (Result<(u16, Value), VaultFailure>, u32) {
+async fn send(
+    ctx: &Context,
+    make: impl Fn() -> reqwest::RequestBuilder,
+) -> (Result<(u16, Value), VaultFailure>, crate::backend::retry::Attempts) {
     call(ctx, || {
         let request = make();
         async move {
@@ -132,12 +142,19 @@ async fn send(ctx: &Context, make: impl Fn() -> reqwest::RequestBuilder) -> (Res
                 status: None,
                 message: transport_message(&e),
                 transient: true,
+                retry_after: None,
             })?;
             let status = response.status().as_u16();
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(crate::backend::retry::parse_retry_after);
             let bytes = response.bytes().await.map_err(|e| VaultFailure {
                 status: Some(status),
                 message: transport_message(&e),
                 transient: true,
+                retry_after: None,
             })?;
             let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
             if transient_status(status) {
@@ -145,6 +162,7 @@ async fn send(ctx: &Context, make: impl Fn() -> reqwest::RequestBuilder) -> (Res
                     status: Some(status),
                     message: errors_of(&body),
                     transient: true,
+                    retry_after,
                 });
             }
             Ok((status, body))
@@ -285,6 +303,7 @@ impl Vault {
                     status: Some(status),
                     message: errors_of(&body),
                     transient: false,
+                    retry_after: None,
                 },
                 attempts,
             )),
@@ -317,7 +336,14 @@ impl Vault {
     }
 
     /// Map a final answer about one secret (not 200) to that reference's error.
-    fn key_error(&self, path: &SecretPath, status: u16, body: &Value, url: &str, attempts: u32) -> KeyError {
+    fn key_error(
+        &self,
+        path: &SecretPath,
+        status: u16,
+        body: &Value,
+        url: &str,
+        attempts: crate::backend::retry::Attempts,
+    ) -> KeyError {
         let within = self.within(path);
         match status {
             404 => match body.pointer("/data/metadata") {
@@ -347,6 +373,7 @@ impl Vault {
                     status: Some(status),
                     message: errors_of(body),
                     transient: false,
+                    retry_after: None,
                 }),
             })),
         }
@@ -468,6 +495,7 @@ impl Vault {
                     status: Some(status),
                     message: errors_of(&body),
                     transient: false,
+                    retry_after: None,
                 },
                 attempts,
             ))
@@ -587,7 +615,19 @@ mod tests {
     fn answers_map_to_key_errors() {
         let v = vault(&[], 2);
         let p = SecretPath::parse("x").unwrap();
-        let show = |status, body: Value| v.key_error(&p, status, &body, "u", 1).to_string();
+        let show = |status, body: Value| {
+            v.key_error(
+                &p,
+                status,
+                &body,
+                "u",
+                crate::backend::retry::Attempts {
+                    count: 1,
+                    elapsed: std::time::Duration::ZERO,
+                },
+            )
+            .to_string()
+        };
         assert_eq!(
             show(404, serde_json::json!({"errors": []})),
             "not found in hashicorp_vault (http://127.0.0.1:8200) at `x`"
@@ -605,7 +645,8 @@ mod tests {
             "access denied by hashicorp_vault (http://127.0.0.1:8200) at `x`"
         );
         assert!(
-            show(400, serde_json::json!({"errors": ["bad"]})).contains("request to GET u failed after 1 attempt(s)")
+            show(400, serde_json::json!({"errors": ["bad"]}))
+                .contains("request to GET u failed after 1 attempt in 0.0 s")
         );
     }
 
