@@ -254,10 +254,11 @@ fn a_backend_that_comes_up_late_is_waited_for() {
     let Some(addr) = vault() else { return };
     let paths: Vec<String> = (0..5).map(|i| format!("late/{}/k{i}", std::process::id())).collect();
     vault_seed(&addr, &paths);
-    let refs: String = paths
-        .iter()
-        .map(|p| format!("{}: os.environ/{p}\n", p.replace('/', "_")))
-        .collect();
+    let refs = paths.iter().fold(String::new(), |mut refs, p| {
+        use std::fmt::Write as _;
+        let _ = writeln!(refs, "{}: os.environ/{p}", p.replace('/', "_"));
+        refs
+    });
     let dir = workdir(&[(
         "config.yaml",
         &format!("general_settings:\n  key_management_system: hashicorp_vault\n{refs}"),
