@@ -24,6 +24,10 @@ pub struct Context {
     backend: Arc<str>,
     /// Whether the waiting line was printed (once per backend and run, not per request).
     warned: Arc<AtomicBool>,
+    /// No request of the run starts before this: set when a request is throttled, so the
+    /// run's requests back off together (as the AWS SDKs' adaptive mode does) instead of each
+    /// of 32 in flight retrying on its own into the same quota.
+    paused_until: Arc<std::sync::Mutex<Option<Instant>>>,
 }
 
 impl Context {
@@ -39,6 +43,27 @@ impl Context {
             deadline: Instant::now() + Duration::from_secs(30),
             backend: Arc::from("the backend"),
             warned: Arc::new(AtomicBool::new(false)),
+            paused_until: Arc::default(),
+        }
+    }
+
+    /// Hold every request of the run until `until`.
+    fn pause(&self, until: Instant) {
+        let mut paused = self
+            .paused_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *paused = Some(paused.map_or(until, |p| p.max(until)));
+    }
+
+    /// Wait out a pause set by a throttled request.
+    async fn paused(&self) {
+        let until = *self
+            .paused_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(until) = until {
+            tokio::time::sleep_until(until).await;
         }
     }
 
@@ -88,6 +113,11 @@ pub(crate) trait RequestFailure: std::fmt::Display {
     fn retry_after(&self) -> Option<Duration> {
         None
     }
+    /// The service refused for a rate quota (429, `ThrottlingException`): the whole run slows
+    /// down, not only this request.
+    fn throttled(&self) -> bool {
+        false
+    }
 }
 
 /// One request under the run's limits: a concurrency permit per attempt, the per-request
@@ -109,8 +139,14 @@ where
             ctx.deadline,
             |e: &E| e.transient(),
             |e: &E| e.retry_after(),
-            |f: Failure<'_, E>| ctx.waiting(f.error, f.remaining),
+            |f: Failure<'_, E>| {
+                if f.error.throttled() {
+                    ctx.pause(Instant::now() + f.wait);
+                }
+                ctx.waiting(f.error, f.remaining);
+            },
             || async move {
+                ctx.paused().await;
                 let _permit = ctx.limiter.acquire().await.expect("the run's limiter is never closed");
                 match tokio::time::timeout(ctx.request_timeout, op()).await {
                     Ok(result) => result,
@@ -139,4 +175,60 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     message.replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[derive(Debug)]
+    struct Throttled;
+
+    impl std::fmt::Display for Throttled {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("429")
+        }
+    }
+
+    impl RequestFailure for Throttled {
+        fn transient(&self) -> bool {
+            true
+        }
+        fn timed_out(_: String) -> Self {
+            Self
+        }
+        fn retry_after(&self) -> Option<Duration> {
+            Some(Duration::from_secs(2))
+        }
+        fn throttled(&self) -> bool {
+            true
+        }
+    }
+
+    /// A throttled request holds back the run's other requests for its wait, so they do not
+    /// keep hitting the quota meanwhile.
+    #[tokio::test(start_paused = true)]
+    async fn a_throttled_request_pauses_the_run() {
+        let ctx = Context::new(8, Duration::from_secs(5), RetryPolicy::default());
+        let start = Instant::now();
+        let sent: Mutex<Vec<(u8, Duration)>> = Mutex::default();
+        let first = call(&ctx, || {
+            let n = sent.lock().unwrap().iter().filter(|(who, _)| *who == 1).count();
+            sent.lock().unwrap().push((1, start.elapsed()));
+            async move { if n == 0 { Err(Throttled) } else { Ok(()) } }
+        });
+        let second = async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            call(&ctx, || {
+                sent.lock().unwrap().push((2, start.elapsed()));
+                async { Ok::<(), Throttled>(()) }
+            })
+            .await
+        };
+        let ((a, _), (b, _)) = tokio::join!(first, second);
+        assert!(a.is_ok() && b.is_ok());
+        let second_sent = sent.lock().unwrap().iter().find(|(who, _)| *who == 2).unwrap().1;
+        assert!(second_sent >= Duration::from_secs(2), "{second_sent:?}");
+    }
 }

@@ -55,6 +55,8 @@ pub(crate) struct Failure<'e, E> {
     pub error: &'e E,
     /// The time left before the deadline.
     pub remaining: Duration,
+    /// How long the loop waits before the next attempt.
+    pub wait: Duration,
 }
 
 impl RetryPolicy {
@@ -97,6 +99,7 @@ impl RetryPolicy {
                     waiting(Failure {
                         error: e,
                         remaining: deadline - now,
+                        wait,
                     });
                     tokio::time::sleep(wait).await;
                     count += 1;

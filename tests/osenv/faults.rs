@@ -84,6 +84,41 @@ fn transient_faults_are_retried_until_an_answer() {
     assert_eq!(proxy.requests(), 8, "seven faults, then the answer");
 }
 
+/// A throttled `BatchGetSecretValue` (its quota is 100 requests/s per account, which a
+/// fleet's rollout exceeds) is not retried: the ids move to `GetSecretValue`, whose quota is
+/// 100 times larger, and chunks that start later in the run go there directly.
+#[test]
+fn a_throttled_batch_moves_to_get_secret_value() {
+    let Some(moto) = moto() else { return };
+    let names: Vec<String> = (0..25).map(|i| format!("t{i:02}")).collect();
+    seed(&moto, &names);
+    let refs = names.iter().fold(String::new(), |mut refs, n| {
+        use std::fmt::Write as _;
+        let _ = writeln!(refs, "{n}: os.environ/{n}");
+        refs
+    });
+    let dir = workdir(&[("config.yaml", &format!("{SM}{refs}"))]);
+    let proxy = FaultProxy::start(&moto.url);
+    proxy.plan([Fault::aws_throttling()]);
+    let out = osenv(dir.path())
+        .args(["-v", "render", "config.yaml", "--concurrency", "1"])
+        .envs(Moto::env(&proxy.url))
+        .run();
+    out.success();
+    for n in &names {
+        assert!(out.stdout.contains(&format!("{n}: value-of-{n}")), "{}", out.stdout);
+    }
+    // One throttled batch of 20, then its 20 ids one by one; the other chunk's batch (5 ids)
+    // was already on its way and answers.
+    assert_eq!(proxy.requests(), 1 + 20 + 1);
+    assert_eq!(
+        out.stderr.matches("BatchGetSecretValue is throttled").count(),
+        1,
+        "{}",
+        out.stderr
+    );
+}
+
 #[test]
 fn permanent_failures_are_not_retried_and_change_nothing() {
     let Some(moto) = moto() else { return };

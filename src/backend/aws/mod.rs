@@ -354,6 +354,21 @@ impl AwsFailure {
     }
 }
 
+/// The service refused for a rate quota (as opposed to failing).
+pub(crate) fn is_throttle(code: Option<&str>, status: Option<u16>) -> bool {
+    matches!(
+        code,
+        Some(
+            "ThrottlingException"
+                | "Throttling"
+                | "TooManyRequestsException"
+                | "RequestLimitExceeded"
+                | "RequestThrottled"
+                | "SlowDown"
+        )
+    ) || status == Some(429)
+}
+
 /// Throttling and server-side failures are retried; everything else is final.
 pub(crate) fn is_transient(code: Option<&str>, status: Option<u16>) -> bool {
     let by_code = matches!(
@@ -382,6 +397,10 @@ pub(crate) fn is_transient(code: Option<&str>, status: Option<u16>) -> bool {
 impl RequestFailure for AwsFailure {
     fn transient(&self) -> bool {
         self.transient
+    }
+
+    fn throttled(&self) -> bool {
+        is_throttle(self.code.as_deref(), self.status)
     }
 
     fn timed_out(message: String) -> Self {

@@ -3,12 +3,14 @@
 //! Reads use `BatchGetSecretValue` with up to 20 ids per request, the requests in parallel under
 //! the run's bound, where LiteLLM sends one blocking `GetSecretValue` per reference. Every id the
 //! service reports in `Errors[]` becomes that reference's error; none becomes a silent `null`.
-//! `BatchGetSecretValue` is its own IAM action that many policies lack: when the call itself is
-//! denied, this run falls back to concurrent `GetSecretValue` (and says so at info level).
-//! `aws_batch_reads: false` chooses `GetSecretValue` from the start, for fleets that would hit
-//! the batch API's 100 requests/s account quota.
+//! `BatchGetSecretValue` is its own IAM action that many policies lack, and its quota (100
+//! requests/s per account and region, not adjustable) is what a fleet's rollout hits first: when
+//! the call is denied or throttled, this run reads the ids still needed with concurrent
+//! `GetSecretValue` (10,000 requests/s) and says so once at info level. `aws_batch_reads: false`
+//! chooses `GetSecretValue` from the start.
 
 use super::{AwsFailure, AwsSettings, Service, call};
+use crate::backend::RequestFailure as _;
 use crate::backend::{Backend, Context, DeleteMode, KeyResults};
 use crate::environment::Environment;
 use crate::error::{BackendError, KeyError, Place, Within};
@@ -20,7 +22,7 @@ use aws_sdk_secretsmanager::primitives::Blob;
 use aws_sdk_secretsmanager::types::{ReplicaRegionType, Tag};
 use futures_util::future::join_all;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use tokio::sync::OnceCell;
 
 const SYSTEM: &str = "aws_secret_manager";
@@ -35,8 +37,54 @@ pub struct SecretsManager {
     client: OnceCell<Client>,
     primary: Option<String>,
     batch: bool,
-    batch_denied: AtomicBool,
+    /// Why this run stopped using `BatchGetSecretValue`, once it did.
+    batch_off: AtomicFallback,
     write: WriteSettings,
+}
+
+/// Why a chunk left `BatchGetSecretValue`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fallback {
+    Denied,
+    Throttled,
+}
+
+/// What one `BatchGetSecretValue` chunk came to.
+enum Chunk {
+    Done(KeyResults<SecretValue>),
+    /// What it found before the call was refused, in the chunk's order.
+    Fallback(Vec<Option<Result<SecretValue, KeyError>>>, Fallback),
+}
+
+/// An `Option<Fallback>` shared by a run's chunks.
+#[derive(Debug, Default)]
+struct AtomicFallback(std::sync::atomic::AtomicU8);
+
+impl AtomicFallback {
+    fn code(f: Option<Fallback>) -> u8 {
+        match f {
+            None => 0,
+            Some(Fallback::Denied) => 1,
+            Some(Fallback::Throttled) => 2,
+        }
+    }
+
+    fn of(code: u8) -> Option<Fallback> {
+        match code {
+            1 => Some(Fallback::Denied),
+            2 => Some(Fallback::Throttled),
+            _ => None,
+        }
+    }
+
+    fn load(&self, order: Ordering) -> Option<Fallback> {
+        Self::of(self.0.load(order))
+    }
+
+    /// Set `f`, returning what was there.
+    fn swap(&self, f: Option<Fallback>, order: Ordering) -> Option<Fallback> {
+        Self::of(self.0.swap(Self::code(f), order))
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -55,7 +103,7 @@ impl SecretsManager {
             client: OnceCell::new(),
             primary: settings.primary_secret_name.clone(),
             batch: settings.batch_reads,
-            batch_denied: AtomicBool::new(false),
+            batch_off: AtomicFallback::default(),
             write: WriteSettings {
                 description: written.description.clone(),
                 tags: written
@@ -96,9 +144,9 @@ impl SecretsManager {
         failure.into_backend(self.describe(), format!("{} {operation}", self.aws.url()), attempts)
     }
 
-    /// One `BatchGetSecretValue` chunk (following `NextToken`). `Ok(None)` when the call itself
-    /// is denied, so the caller can fall back.
-    async fn batch_chunk(&self, client: &Client, ids: &[String], ctx: &Context) -> Option<KeyResults<SecretValue>> {
+    /// One `BatchGetSecretValue` chunk (following `NextToken`), or the ids it could not answer
+    /// because the call is denied or throttled, for the caller to read one by one.
+    async fn batch_chunk(&self, client: &Client, ids: &[String], ctx: &Context) -> Chunk {
         let mut found: Vec<Option<Result<SecretValue, KeyError>>> = vec![None; ids.len()];
         let mut next: Option<String> = None;
         loop {
@@ -108,15 +156,26 @@ impl SecretsManager {
                     .batch_get_secret_value()
                     .set_secret_id_list(Some(ids.to_vec()))
                     .set_next_token(token.clone());
-                async move { request.send().await.map_err(AwsFailure::from_sdk) }
+                async move {
+                    request.send().await.map_err(|e| {
+                        // Throttling is not retried here: `GetSecretValue`'s quota is 100 times
+                        // larger, and the caller moves the ids there.
+                        let mut f = AwsFailure::from_sdk(e);
+                        f.transient &= !f.throttled();
+                        f
+                    })
+                }
             })
             .await;
             let out = match result {
                 Ok(out) => out,
-                Err(f) if f.code.as_deref() == Some("AccessDeniedException") => return None,
+                Err(f) if f.code.as_deref() == Some("AccessDeniedException") => {
+                    return Chunk::Fallback(found, Fallback::Denied);
+                }
+                Err(f) if f.throttled() => return Chunk::Fallback(found, Fallback::Throttled),
                 Err(f) => {
                     let shared = Arc::new(self.request_failed("BatchGetSecretValue", f, attempts));
-                    return Some(
+                    return Chunk::Done(
                         ids.iter()
                             .map(|_| Err(KeyError::Backend(Arc::clone(&shared))))
                             .collect(),
@@ -155,7 +214,7 @@ impl SecretsManager {
                 break;
             }
         }
-        Some(
+        Chunk::Done(
             found
                 .into_iter()
                 .map(|f| {
@@ -168,6 +227,42 @@ impl SecretsManager {
                 })
                 .collect(),
         )
+    }
+
+    /// A chunk through `BatchGetSecretValue`, or through `GetSecretValue` for the ids it left
+    /// when the batch call is denied (IAM or an SCP) or throttled (its quota is 100 requests/s
+    /// per account and region, which a fleet's rollout exceeds). Either switches the rest of
+    /// the run to `GetSecretValue`, said once.
+    async fn read_chunk(&self, client: &Client, chunk: &[String], ctx: &Context) -> KeyResults<SecretValue> {
+        let found = if self.batch_off.load(Ordering::Relaxed).is_some() {
+            vec![None; chunk.len()]
+        } else {
+            match self.batch_chunk(client, chunk, ctx).await {
+                Chunk::Done(results) => return results,
+                Chunk::Fallback(found, why) => {
+                    if self.batch_off.swap(Some(why), Ordering::Relaxed).is_none() {
+                        match why {
+                            Fallback::Denied => tracing::info!(
+                                backend = %self.describe(),
+                                "BatchGetSecretValue is denied; reading each secret with GetSecretValue (grant secretsmanager:BatchGetSecretValue to batch)"
+                            ),
+                            Fallback::Throttled => tracing::info!(
+                                backend = %self.describe(),
+                                "BatchGetSecretValue is throttled (100 requests/s per account and region); reading the rest with GetSecretValue"
+                            ),
+                        }
+                    }
+                    found
+                }
+            }
+        };
+        join_all(found.into_iter().zip(chunk).map(|(found, id)| async move {
+            match found {
+                Some(result) => result,
+                None => self.get_one(client, id, ctx).await,
+            }
+        }))
+        .await
     }
 
     async fn get_one(&self, client: &Client, id: &str, ctx: &Context) -> Result<SecretValue, KeyError> {
@@ -313,20 +408,7 @@ impl Backend for SecretsManager {
         if !self.batch {
             return Ok(self.get_each(client, keys, ctx).await);
         }
-        let chunks = keys.chunks(BATCH_SIZE).map(|chunk| async move {
-            if !self.batch_denied.load(Ordering::Relaxed)
-                && let Some(results) = self.batch_chunk(client, chunk, ctx).await
-            {
-                return results;
-            }
-            if !self.batch_denied.swap(true, Ordering::Relaxed) {
-                tracing::info!(
-                    backend = %self.describe(),
-                    "BatchGetSecretValue is denied; reading each secret with GetSecretValue (grant secretsmanager:BatchGetSecretValue to batch)"
-                );
-            }
-            self.get_each(client, chunk, ctx).await
-        });
+        let chunks = keys.chunks(BATCH_SIZE).map(|chunk| self.read_chunk(client, chunk, ctx));
         Ok(join_all(chunks).await.into_iter().flatten().collect())
     }
 

@@ -101,6 +101,10 @@ impl RequestFailure for AzureFailure {
     fn retry_after(&self) -> Option<Duration> {
         self.retry_after
     }
+
+    fn throttled(&self) -> bool {
+        self.status == Some(429)
+    }
 }
 
 impl AzureFailure {

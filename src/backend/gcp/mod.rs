@@ -40,6 +40,10 @@ impl RequestFailure for GcpFailure {
         self.transient
     }
 
+    fn throttled(&self) -> bool {
+        self.code == Some(Code::ResourceExhausted)
+    }
+
     fn timed_out(message: String) -> Self {
         Self {
             code: None,

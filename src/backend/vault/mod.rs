@@ -88,6 +88,10 @@ impl RequestFailure for VaultFailure {
     fn retry_after(&self) -> Option<std::time::Duration> {
         self.retry_after
     }
+
+    fn throttled(&self) -> bool {
+        self.status == Some(429)
+    }
 }
 
 /// Statuses worth retrying: rate limits, a standby or sealed node, a gateway in between, and
