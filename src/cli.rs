@@ -105,6 +105,10 @@ pub struct LimitArgs {
     /// refused or reset connections) are retried until the deadline.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub attempts: Option<u32>,
+    /// Wait a random time in [0, SECONDS) before the first request to a secret manager, so a
+    /// fleet started at once spreads out; counts against the deadline.
+    #[arg(long, value_name = "SECONDS", default_value_t = 0.0)]
+    pub splay: f64,
 }
 
 impl LimitArgs {
@@ -121,6 +125,11 @@ impl LimitArgs {
             concurrency: usize::from(self.concurrency),
             request_timeout: secs(self.timeout, "timeout")?,
             deadline: secs(self.deadline, "deadline")?,
+            splay: if self.splay == 0.0 {
+                Duration::ZERO
+            } else {
+                secs(self.splay, "splay")?
+            },
             retry: RetryPolicy {
                 attempts: self.attempts,
                 ..RetryPolicy::default()

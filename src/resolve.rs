@@ -24,6 +24,8 @@ pub struct Limits {
     pub deadline: Duration,
     /// Retries of transient failures.
     pub retry: RetryPolicy,
+    /// Before the first request, a random wait in `[0, splay)`, within the deadline.
+    pub splay: Duration,
 }
 
 impl Default for Limits {
@@ -33,6 +35,7 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(10),
             deadline: Duration::from_secs(30),
             retry: RetryPolicy::default(),
+            splay: Duration::ZERO,
         }
     }
 }
@@ -44,6 +47,15 @@ impl Limits {
         Context::new(self.concurrency, self.request_timeout, self.retry)
             .until(tokio::time::Instant::now() + self.deadline)
             .for_backend(backend.describe())
+    }
+
+    /// Wait the run's random share of `--splay` (consul-template's `splay`): pods started in
+    /// the same second reach the secret manager spread over that time.
+    pub async fn splay(&self) {
+        if !self.splay.is_zero() {
+            let millis = u64::try_from(self.splay.as_millis()).unwrap_or(u64::MAX);
+            tokio::time::sleep(Duration::from_millis(fastrand::u64(0..millis.max(1)))).await;
+        }
     }
 
     /// Run one backend operation (`backend` names it in the error) under the deadline.
@@ -179,6 +191,7 @@ pub async fn resolve<'a>(
     if let (false, Some(manager)) = (remote.is_empty(), manager) {
         let ctx = limits.context(manager);
         let call = async {
+            limits.splay().await;
             match purpose {
                 Purpose::Read => manager.fetch(&remote, &ctx).await,
                 Purpose::Exists => manager.exists(&remote, &ctx).await.map(|rs| {
@@ -218,6 +231,22 @@ pub async fn resolve<'a>(
 
 #[cfg(test)]
 mod tests {
+    #[tokio::test(start_paused = true)]
+    async fn splay_waits_less_than_its_bound() {
+        let limits = Limits {
+            splay: Duration::from_secs(5),
+            ..Limits::default()
+        };
+        for _ in 0..20 {
+            let start = tokio::time::Instant::now();
+            limits.splay().await;
+            assert!(start.elapsed() < Duration::from_secs(5));
+        }
+        let start = tokio::time::Instant::now();
+        Limits::default().splay().await;
+        assert_eq!(start.elapsed(), Duration::ZERO);
+    }
+
     use super::*;
     use crate::backend::memory::Memory;
     use crate::document::Document;

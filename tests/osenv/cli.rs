@@ -165,6 +165,10 @@ fn exit_code_two_for_unusable_input() {
         .args(["render", "config.yaml", "--deadline", "-1"])
         .run()
         .code(2);
+    osenv(dir.path())
+        .args(["render", "config.yaml", "--splay", "-1"])
+        .run()
+        .code(2);
 }
 
 #[test]
