@@ -201,7 +201,10 @@ pub async fn resolve<'a>(
                 }),
             }
         };
-        let outcome = limits.within_deadline(manager, call).await.and_then(|results| {
+        let outcome = limits.within_deadline(manager, call).await;
+        // Still bounded: `finish` waits at most a few seconds.
+        manager.finish().await;
+        let outcome = outcome.and_then(|results| {
             // The answer is matched to the names by position, so a backend that answers for
             // more or fewer names than it was asked has answered for none of them reliably.
             if results.len() == remote.len() {

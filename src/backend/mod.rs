@@ -76,4 +76,9 @@ pub trait Backend: Send + Sync {
             operation: "deleting secrets",
         })
     }
+
+    /// Give back what this run obtained for itself (a Vault token from a login), after its
+    /// last request, whether or not the run succeeded. Best effort: a failure here is logged,
+    /// never the run's error.
+    async fn finish(&self) {}
 }

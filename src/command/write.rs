@@ -24,7 +24,13 @@ pub(super) fn put(args: &PutArgs, app: &App) -> Result<(), Error> {
     let name = session.key_management().settings.stored_name(&args.name);
     let limits = session.limits();
     let ctx = limits.context(manager.as_ref());
-    app.block_on(limits.within_deadline(manager.as_ref(), manager.write(&name, &value, &ctx)))?;
+    app.block_on(async {
+        let written = limits
+            .within_deadline(manager.as_ref(), manager.write(&name, &value, &ctx))
+            .await;
+        manager.finish().await;
+        written
+    })?;
     tracing::info!(name = %name, backend = %manager.describe(), "stored");
     Ok(())
 }
@@ -58,7 +64,13 @@ pub(super) fn delete(args: &DeleteArgs, app: &App) -> Result<(), Error> {
     };
     let limits = session.limits();
     let ctx = limits.context(manager.as_ref());
-    app.block_on(limits.within_deadline(manager.as_ref(), manager.delete(&name, mode, &ctx)))?;
+    app.block_on(async {
+        let deleted = limits
+            .within_deadline(manager.as_ref(), manager.delete(&name, mode, &ctx))
+            .await;
+        manager.finish().await;
+        deleted
+    })?;
     tracing::info!(name = %name, backend = %manager.describe(), "deleted");
     Ok(())
 }

@@ -153,6 +153,115 @@ fn approle_logs_in_once_for_many_references() {
     assert_eq!(proxy.requests("GET /v1/secret/data/"), 30, "{:?}", proxy.lines());
 }
 
+/// The tokens of an AppRole role that are alive now (Vault lists accessors; a login's token
+/// carries its role in its metadata).
+fn live_tokens_of(server: &Server, role: &str) -> usize {
+    let listed = api(server, "GET", "auth/token/accessors?list=true", None, None);
+    let accessors = listed
+        .pointer("/data/keys")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    accessors
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|accessor| {
+            let token = api(
+                server,
+                "POST",
+                "auth/token/lookup-accessor",
+                Some(json!({ "accessor": accessor })),
+                None,
+            );
+            token.pointer("/data/meta/role_name").and_then(Value::as_str) == Some(role)
+        })
+        .count()
+}
+
+/// Each login's token is revoked when the run ends, on success and on failure, so a rollout
+/// every few minutes leaves no tokens behind in Vault's storage; a token the user gave is kept.
+#[test]
+fn tokens_from_a_login_are_revoked_when_the_run_ends() {
+    let Some(server) = server() else { return };
+    // A role of this test's own, so that logins of tests running alongside do not count.
+    let role = unique("revoke");
+    api(
+        &server,
+        "POST",
+        &format!("auth/approle/role/{role}"),
+        Some(json!({"token_policies": ["reader"], "token_ttl": "1h"})),
+        None,
+    );
+    let role_id = format!("{role}-role-id");
+    let secret_id = format!("{role}-secret-id");
+    api(
+        &server,
+        "POST",
+        &format!("auth/approle/role/{role}/role-id"),
+        Some(json!({ "role_id": role_id })),
+        None,
+    );
+    api(
+        &server,
+        "POST",
+        &format!("auth/approle/role/{role}/custom-secret-id"),
+        Some(json!({ "secret_id": secret_id })),
+        None,
+    );
+    let base = format!("app/{role}");
+    seed(&server, &format!("{base}/a"), &json!({"key": "value-a"}));
+    let ok = workdir(&[(
+        "config.yaml",
+        &format!(
+            "{VAULT}a: os.environ/{base}/a
+"
+        ),
+    )]);
+    let missing = workdir(&[(
+        "config.yaml",
+        &format!(
+            "{VAULT}a: os.environ/{base}/missing
+"
+        ),
+    )]);
+    let env = [
+        ("HCP_VAULT_ADDR", server.addr.as_str()),
+        ("HCP_VAULT_APPROLE_ROLE_ID", role_id.as_str()),
+        ("HCP_VAULT_APPROLE_SECRET_ID", secret_id.as_str()),
+    ];
+    let before = live_tokens_of(&server, &role);
+    for i in 0..20 {
+        let dir = if i % 4 == 3 { &missing } else { &ok };
+        let out = run(dir.path(), &env, &["render", "config.yaml"], None);
+        if i % 4 == 3 {
+            out.code(1);
+        } else {
+            out.success();
+        }
+    }
+    assert_eq!(live_tokens_of(&server, &role), before, "no token left behind");
+
+    // A token the user supplied stays valid after the run.
+    let user = api(
+        &server,
+        "POST",
+        "auth/token/create",
+        Some(json!({"policies": ["reader"], "ttl": "10m"})),
+        None,
+    );
+    let token = user
+        .pointer("/auth/client_token")
+        .and_then(Value::as_str)
+        .unwrap()
+        .to_owned();
+    let env = [
+        ("HCP_VAULT_ADDR", server.addr.as_str()),
+        ("HCP_VAULT_TOKEN", token.as_str()),
+    ];
+    run(ok.path(), &env, &["render", "config.yaml"], None).success();
+    run(ok.path(), &env, &["render", "config.yaml"], None).success();
+}
+
 #[test]
 fn denied_missing_and_unsafe_references_are_located() {
     let Some(server) = server() else { return };

@@ -23,7 +23,6 @@ use secret_path::SecretPath;
 use serde_json::Value;
 use std::fmt;
 use std::sync::Arc;
-use tokio::sync::OnceCell;
 
 const SYSTEM: &str = "hashicorp_vault";
 
@@ -31,7 +30,9 @@ const SYSTEM: &str = "hashicorp_vault";
 #[derive(Debug)]
 pub struct Vault {
     config: VaultConfig,
-    session: OnceCell<Connection>,
+    /// The run's connection, after the first request; `finish` takes it back (a template
+    /// that needs more names afterwards logs in again).
+    session: tokio::sync::Mutex<Option<Arc<Connection>>>,
 }
 
 /// The HTTP client and the token of this run, as a header value marked sensitive (so no
@@ -39,6 +40,8 @@ pub struct Vault {
 struct Connection {
     http: reqwest::Client,
     token: reqwest::header::HeaderValue,
+    /// The token came from a login of this run (not from the user), so the run revokes it.
+    logged_in: bool,
 }
 
 impl fmt::Debug for Connection {
@@ -186,7 +189,7 @@ impl Vault {
         }
         Self {
             config,
-            session: OnceCell::new(),
+            session: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -246,9 +249,13 @@ impl Vault {
     }
 
     /// The client and the run's token: one login per run, shared by every request.
-    async fn session(&self, ctx: &Context) -> Result<&Connection, BackendError> {
-        self.session
-            .get_or_try_init(|| async {
+    async fn session(&self, ctx: &Context) -> Result<Arc<Connection>, BackendError> {
+        let mut session = self.session.lock().await;
+        if let Some(connection) = &*session {
+            return Ok(Arc::clone(connection));
+        }
+        let connection = Arc::new(
+            async {
                 let auth = self.config.auth.clone().map_err(|reason| self.credentials(reason))?;
                 let http = self.client()?;
                 let token = match &auth {
@@ -271,9 +278,16 @@ impl Vault {
                 let mut token = reqwest::header::HeaderValue::from_str(token.expose())
                     .map_err(|_| self.credentials("the Vault token has characters an HTTP header cannot carry"))?;
                 token.set_sensitive(true);
-                Ok(Connection { http, token })
-            })
-            .await
+                Ok(Connection {
+                    http,
+                    token,
+                    logged_in: !matches!(auth, Auth::Token(_)),
+                })
+            }
+            .await?,
+        );
+        *session = Some(Arc::clone(&connection));
+        Ok(connection)
     }
 
     async fn login(
@@ -515,7 +529,7 @@ impl Backend for Vault {
 
     async fn fetch(&self, keys: &[String], ctx: &Context) -> Result<KeyResults<SecretValue>, BackendError> {
         let session = self.session(ctx).await?;
-        Ok(join_all(keys.iter().map(|k| self.read(session, k, ctx))).await)
+        Ok(join_all(keys.iter().map(|k| self.read(&session, k, ctx))).await)
     }
 
     async fn exists(&self, keys: &[String], ctx: &Context) -> Result<KeyResults<()>, BackendError> {
@@ -524,7 +538,7 @@ impl Backend for Vault {
             return Ok(self.fetch(keys, ctx).await?.into_iter().map(|r| r.map(drop)).collect());
         }
         let session = self.session(ctx).await?;
-        Ok(join_all(keys.iter().map(|k| self.exists_one(session, k, ctx))).await)
+        Ok(join_all(keys.iter().map(|k| self.exists_one(&session, k, ctx))).await)
     }
 
     async fn write(&self, name: &str, value: &SecretValue, ctx: &Context) -> Result<(), BackendError> {
@@ -546,6 +560,36 @@ impl Backend for Vault {
             .await
     }
 
+    /// Revoke the token this run logged in for (`auth/token/revoke-self`), so a rollout every
+    /// few minutes does not pile tokens up in Vault's storage until their TTL. A token the user
+    /// gave is never revoked.
+    async fn finish(&self) {
+        let taken = self.session.lock().await.take();
+        let Some(session) = taken.filter(|s| s.logged_in) else {
+            return;
+        };
+        let url = format!("{}/v1/auth/token/revoke-self", self.config.addr);
+        let mut request = session
+            .http
+            .post(&url)
+            .header("X-Vault-Token", session.token.clone())
+            .timeout(std::time::Duration::from_secs(5));
+        if let Some(ns) = &self.config.login_namespace {
+            request = request.header("X-Vault-Namespace", ns);
+        }
+        match request.send().await {
+            Ok(r) if r.status().is_success() => tracing::debug!(addr = %self.config.addr, "vault token revoked"),
+            Ok(r) => tracing::warn!(
+                "could not revoke the Vault token this run logged in for (HTTP {}); it expires with its TTL",
+                r.status().as_u16()
+            ),
+            Err(e) => tracing::warn!(
+                "could not revoke the Vault token this run logged in for ({}); it expires with its TTL",
+                transport_message(&e)
+            ),
+        }
+    }
+
     async fn delete(&self, name: &str, mode: DeleteMode, ctx: &Context) -> Result<(), BackendError> {
         let path = SecretPath::parse(name).map_err(|reason| self.unstorable(name, reason))?;
         // Vault answers 204 for a path that holds nothing, which would let a mistyped name
@@ -556,7 +600,7 @@ impl Backend for Vault {
             KvVersion::V2 => self.url("metadata", &path),
             KvVersion::V1 => self.url("data", &path),
         };
-        if let Err(KeyError::NotFound { .. }) = self.get(session, &path, &look, ctx).await {
+        if let Err(KeyError::NotFound { .. }) = self.get(&session, &path, &look, ctx).await {
             return Err(BackendError::Missing {
                 backend: self.describe(),
                 name: name.to_owned(),
