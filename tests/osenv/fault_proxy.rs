@@ -180,6 +180,7 @@ fn serve(client: TcpStream, upstream: &str, s: &Shared) {
             .pop_front()
             .or_else(|| s.default.lock().unwrap().clone())
             .unwrap_or(Fault::Pass);
+        let mut counted = false;
         let keep_going = match fault {
             Fault::Respond(code, headers, text) => {
                 let mut response = format!("HTTP/1.1 {code} Injected\r\nContent-Type: application/json\r\n");
@@ -187,6 +188,8 @@ fn serve(client: TcpStream, upstream: &str, s: &Shared) {
                     let _ = write!(response, "{k}: {v}\r\n");
                 }
                 let _ = write!(response, "Content-Length: {}\r\n\r\n{text}", text.len());
+                s.in_flight.fetch_sub(1, Ordering::SeqCst);
+                counted = true;
                 client.write_all(response.as_bytes()).is_ok()
             }
             Fault::Close => false,
@@ -214,11 +217,20 @@ fn serve(client: TcpStream, upstream: &str, s: &Shared) {
                         }
                         ok
                     }
-                    (Some((h, b)), _) => client.write_all(&h).and_then(|()| client.write_all(&b)).is_ok(),
+                    (Some((h, b)), _) => {
+                        // Counted as done before its last bytes go out: the client cannot start
+                        // its next request before they arrive, so in-flight never overlaps two.
+                        let ok = client.write_all(&h).is_ok();
+                        s.in_flight.fetch_sub(1, Ordering::SeqCst);
+                        counted = true;
+                        ok && client.write_all(&b).is_ok()
+                    }
                 }
             }
         };
-        s.in_flight.fetch_sub(1, Ordering::SeqCst);
+        if !counted {
+            s.in_flight.fetch_sub(1, Ordering::SeqCst);
+        }
         if !keep_going {
             let _ = client.shutdown(Shutdown::Both);
             return;
