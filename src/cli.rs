@@ -134,6 +134,7 @@ impl LimitArgs {
                 attempts: self.attempts,
                 ..RetryPolicy::default()
             },
+            ..Limits::default()
         })
     }
 }

@@ -26,6 +26,9 @@ pub struct Limits {
     pub retry: RetryPolicy,
     /// Before the first request, a random wait in `[0, splay)`, within the deadline.
     pub splay: Duration,
+    /// Whether the splay was waited (once per run, not per resolution: a template resolves in
+    /// rounds).
+    pub splayed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Default for Limits {
@@ -36,6 +39,7 @@ impl Default for Limits {
             deadline: Duration::from_secs(30),
             retry: RetryPolicy::default(),
             splay: Duration::ZERO,
+            splayed: Arc::default(),
         }
     }
 }
@@ -52,7 +56,7 @@ impl Limits {
     /// Wait the run's random share of `--splay` (consul-template's `splay`): pods started in
     /// the same second reach the secret manager spread over that time.
     pub async fn splay(&self) {
-        if !self.splay.is_zero() {
+        if !self.splay.is_zero() && !self.splayed.swap(true, std::sync::atomic::Ordering::Relaxed) {
             let millis = u64::try_from(self.splay.as_millis()).unwrap_or(u64::MAX);
             tokio::time::sleep(Duration::from_millis(fastrand::u64(0..millis.max(1)))).await;
         }
@@ -241,9 +245,17 @@ mod tests {
             ..Limits::default()
         };
         for _ in 0..20 {
+            let limits = Limits {
+                splayed: Arc::default(),
+                ..limits.clone()
+            };
             let start = tokio::time::Instant::now();
             limits.splay().await;
             assert!(start.elapsed() < Duration::from_secs(5));
+            // Once per run.
+            let start = tokio::time::Instant::now();
+            limits.splay().await;
+            assert_eq!(start.elapsed(), Duration::ZERO);
         }
         let start = tokio::time::Instant::now();
         Limits::default().splay().await;

@@ -992,6 +992,11 @@ pub(super) fn closing_quote(text: &str, start: usize) -> Option<usize> {
 mod tests {
     use crate::document::{Document, NodeKind};
 
+    /// The first error of parsing `s`.
+    fn err(s: &str) -> String {
+        Document::parse("t.yaml", s.to_owned()).unwrap_err()[0].to_string()
+    }
+
     fn spans(src: &str) -> Vec<(String, String)> {
         let doc = Document::parse("t.yaml", src.to_owned()).unwrap();
         (0..doc.len())
@@ -1021,7 +1026,6 @@ mod tests {
 
     #[test]
     fn rejects_what_litellm_cannot_load() {
-        let err = |s: &str| Document::parse("t.yaml", s.to_owned()).unwrap_err()[0].to_string();
         assert!(err("").contains("empty"), "{}", err(""));
         assert!(err("# only a comment\n").contains("empty"));
         assert!(err("- a\n").contains("mapping"));
@@ -1050,7 +1054,6 @@ mod tests {
 
     #[test]
     fn refuses_what_pyyaml_refuses_or_reads_differently() {
-        let err = |s: &str| Document::parse("t.yaml", s.to_owned()).unwrap_err()[0].to_string();
         assert!(
             err("a: 1 # c\u{2028}b: 2\n").contains("line break to PyYAML"),
             "{}",
@@ -1174,7 +1177,6 @@ mod tests {
         assert_eq!(value("k: [a]#c\nz: 'q'#c\n", &["z"]), at("q", "t.yaml:2:4"));
         assert_eq!(value("k: {a: \"x\"}# c\n", &["k", "a"]).0, "x");
         // What PyYAML refuses too stays refused.
-        let err = |s: &str| Document::parse("t.yaml", s.to_owned()).unwrap_err()[0].to_string();
         assert!(err("k: \"abc\n--- def\"\n").contains("document indicator"));
         assert!(err("k: [-[a]]\n").contains("invalid YAML"));
         assert!(err("k: [ - ]\n").contains("invalid YAML"));

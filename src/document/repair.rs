@@ -143,7 +143,7 @@ impl Repairs {
     /// Every `-` followed by `,`, `]` or `}` gets the stand-in: those in plain scalars are the
     /// point, those in comments do no harm, and [`Repairs::verify`] undoes the others.
     fn add_dashes(&mut self, text: &str, at: usize) -> bool {
-        let Some(sentinel) = ('\u{e000}'..='\u{f8ff}').find(|&c| !text.contains(c)) else {
+        let Some(sentinel) = unused_private_use(text) else {
             return false;
         };
         let bytes = text.as_bytes();
@@ -296,6 +296,27 @@ impl Shift {
     }
 }
 
+/// The first private-use character (U+E000..U+F8FF) the text does not contain, found in one
+/// pass (a file holding many of them must not cost a scan per candidate).
+fn unused_private_use(text: &str) -> Option<char> {
+    const FIRST: u32 = 0xE000;
+    const COUNT: usize = 0xF900 - 0xE000;
+    let mut used = vec![false; COUNT];
+    if !text.is_ascii() {
+        for c in text.chars() {
+            if let Some(i) = u32::from(c)
+                .checked_sub(FIRST)
+                .map(|i| i as usize)
+                .filter(|&i| i < COUNT)
+            {
+                used[i] = true;
+            }
+        }
+    }
+    let free = used.iter().position(|&u| !u)?;
+    char::from_u32(FIRST + u32::try_from(free).ok()?)
+}
+
 /// `---` or `...` followed by a blank or the end.
 fn is_document_marker(line: &[u8]) -> bool {
     (line.starts_with(b"---") || line.starts_with(b"..."))
@@ -392,6 +413,14 @@ mod tests {
         ];
         let got: Vec<usize> = (0..18).map(|r| Shift::original(&shifts, r)).collect();
         assert_eq!(got, [0, 1, 2, 3, 4, 4, 4, 4, 5, 6, 7, 8, 9, 10, 10, 10, 11, 12]);
+    }
+
+    #[test]
+    fn the_stand_in_is_a_character_the_text_lacks() {
+        assert_eq!(unused_private_use("a: [-]"), Some('\u{e000}'));
+        assert_eq!(unused_private_use("a: \u{e000}\u{e001} [-]"), Some('\u{e002}'));
+        let all: String = ('\u{e000}'..='\u{f8ff}').collect();
+        assert_eq!(unused_private_use(&all), None);
     }
 
     #[test]

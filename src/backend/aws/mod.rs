@@ -371,16 +371,10 @@ pub(crate) fn is_throttle(code: Option<&str>, status: Option<u16>) -> bool {
 
 /// Throttling and server-side failures are retried; everything else is final.
 pub(crate) fn is_transient(code: Option<&str>, status: Option<u16>) -> bool {
-    let by_code = matches!(
+    let failing = matches!(
         code,
         Some(
-            "ThrottlingException"
-                | "Throttling"
-                | "TooManyRequestsException"
-                | "RequestLimitExceeded"
-                | "RequestThrottled"
-                | "SlowDown"
-                | "InternalServiceError"
+            "InternalServiceError"
                 | "InternalFailure"
                 | "InternalError"
                 | "ServiceUnavailable"
@@ -391,7 +385,7 @@ pub(crate) fn is_transient(code: Option<&str>, status: Option<u16>) -> bool {
                 | "RequestTimeoutException"
         )
     );
-    by_code || status.is_some_and(|s| s == 429 || s >= 500)
+    failing || is_throttle(code, status) || status.is_some_and(|s| s >= 500)
 }
 
 impl RequestFailure for AwsFailure {

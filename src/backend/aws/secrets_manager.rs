@@ -22,7 +22,6 @@ use aws_sdk_secretsmanager::primitives::Blob;
 use aws_sdk_secretsmanager::types::{ReplicaRegionType, Tag};
 use futures_util::future::join_all;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use tokio::sync::OnceCell;
 
 const SYSTEM: &str = "aws_secret_manager";
@@ -38,7 +37,7 @@ pub struct SecretsManager {
     primary: Option<String>,
     batch: bool,
     /// Why this run stopped using `BatchGetSecretValue`, once it did.
-    batch_off: AtomicFallback,
+    batch_off: std::sync::OnceLock<Fallback>,
     write: WriteSettings,
 }
 
@@ -54,37 +53,6 @@ enum Chunk {
     Done(KeyResults<SecretValue>),
     /// What it found before the call was refused, in the chunk's order.
     Fallback(Vec<Option<Result<SecretValue, KeyError>>>, Fallback),
-}
-
-/// An `Option<Fallback>` shared by a run's chunks.
-#[derive(Debug, Default)]
-struct AtomicFallback(std::sync::atomic::AtomicU8);
-
-impl AtomicFallback {
-    fn code(f: Option<Fallback>) -> u8 {
-        match f {
-            None => 0,
-            Some(Fallback::Denied) => 1,
-            Some(Fallback::Throttled) => 2,
-        }
-    }
-
-    fn of(code: u8) -> Option<Fallback> {
-        match code {
-            1 => Some(Fallback::Denied),
-            2 => Some(Fallback::Throttled),
-            _ => None,
-        }
-    }
-
-    fn load(&self, order: Ordering) -> Option<Fallback> {
-        Self::of(self.0.load(order))
-    }
-
-    /// Set `f`, returning what was there.
-    fn swap(&self, f: Option<Fallback>, order: Ordering) -> Option<Fallback> {
-        Self::of(self.0.swap(Self::code(f), order))
-    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -103,7 +71,7 @@ impl SecretsManager {
             client: OnceCell::new(),
             primary: settings.primary_secret_name.clone(),
             batch: settings.batch_reads,
-            batch_off: AtomicFallback::default(),
+            batch_off: std::sync::OnceLock::new(),
             write: WriteSettings {
                 description: written.description.clone(),
                 tags: written
@@ -234,13 +202,13 @@ impl SecretsManager {
     /// per account and region, which a fleet's rollout exceeds). Either switches the rest of
     /// the run to `GetSecretValue`, said once.
     async fn read_chunk(&self, client: &Client, chunk: &[String], ctx: &Context) -> KeyResults<SecretValue> {
-        let found = if self.batch_off.load(Ordering::Relaxed).is_some() {
+        let found = if self.batch_off.get().is_some() {
             vec![None; chunk.len()]
         } else {
             match self.batch_chunk(client, chunk, ctx).await {
                 Chunk::Done(results) => return results,
                 Chunk::Fallback(found, why) => {
-                    if self.batch_off.swap(Some(why), Ordering::Relaxed).is_none() {
+                    if self.batch_off.set(why).is_ok() {
                         match why {
                             Fallback::Denied => tracing::info!(
                                 backend = %self.describe(),
