@@ -1,4 +1,4 @@
-"""A fleet's rollout against AWS Secrets Manager's quotas, on one machine.
+"""A fleet's rollout on one machine: AWS Secrets Manager's quotas, or a real OpenBao with AppRole.
 
 Starts a quota-enforcing fake of the Secrets Manager read API (the account's non-adjustable
 quotas: BatchGetSecretValue 100 requests/s, GetSecretValue + DescribeSecret 10,000 requests/s,
@@ -10,6 +10,10 @@ output against the seeded values, and reports successes, exit codes, wall times 
 moto cannot serve thousands of requests per second on two cores, so this fake answers reads
 itself from a table seeded with the same values; the fake's own speed is the harness's floor,
 printed as such. Standard library only.
+
+With `--vault ADDR` (an OpenBao dev server whose root token is `root`, as `scripts/testbed`
+starts it) the pods log in with AppRole and read K KV v2 secrets each from the real server; the
+run checks every output and that no login token is left alive in OpenBao afterwards.
 """
 
 import argparse
@@ -20,6 +24,8 @@ import statistics
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 QUOTAS = {"BatchGetSecretValue": 100.0, "GetSecretValue": 10_000.0}
@@ -101,6 +107,46 @@ class Fake:
             writer.close()
 
 
+class Bao:
+    """Root-token calls to an OpenBao dev server (seeding and counting tokens)."""
+
+    def __init__(self, addr):
+        self.addr = addr.rstrip("/")
+
+    def call(self, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(f"{self.addr}/v1/{path}", data=data, method=method,
+                                         headers={"X-Vault-Token": "root"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            text = response.read()
+        return json.loads(text) if text else {}
+
+    def live_tokens(self, role):
+        """Tokens alive now that an AppRole login for `role` created."""
+        keys = self.call("GET", "auth/token/accessors?list=true").get("data", {}).get("keys", [])
+        alive = 0
+        for accessor in keys:
+            meta = self.call("POST", "auth/token/lookup-accessor", {"accessor": accessor})
+            if (meta.get("data", {}).get("meta") or {}).get("role_name") == role:
+                alive += 1
+        return alive
+
+
+def vault_setup(bao, role, names, secrets):
+    bao.call("PUT", f"sys/policies/acl/{role}", {"policy": f'path "secret/data/{role}/*" {{ capabilities = ["read"] }}'})
+    try:
+        bao.call("POST", "sys/auth/approle", {"type": "approle"})
+    except urllib.error.HTTPError:
+        pass  # mounted already (scripts/testbed does)
+    bao.call("POST", f"auth/approle/role/{role}", {"token_policies": [role], "token_ttl": "1h"})
+    bao.call("POST", f"auth/approle/role/{role}/role-id", {"role_id": f"{role}-role"})
+    bao.call("POST", f"auth/approle/role/{role}/custom-secret-id", {"secret_id": f"{role}-secret"})
+    for n in names:
+        bao.call("POST", f"secret/data/{n}", {"data": {"key": secrets[n]}})
+    return {"HCP_VAULT_ADDR": bao.addr, "HCP_VAULT_APPROLE_ROLE_ID": f"{role}-role",
+            "HCP_VAULT_APPROLE_SECRET_ID": f"{role}-secret"}
+
+
 async def pod(command, work, env, expected):
     started = time.monotonic()
     proc = await asyncio.create_subprocess_exec(
@@ -119,7 +165,10 @@ async def main():
     parser.add_argument("--latency-ms", type=float, default=20)
     parser.add_argument("--batch", choices=["true", "false"], default="true", help="aws_batch_reads")
     parser.add_argument("--args", default="", help="extra osenv arguments, e.g. '--splay 2'")
+    parser.add_argument("--vault", metavar="ADDR", help="an OpenBao dev server (root token `root`): AppRole pods")
     args = parser.parse_args()
+    if args.vault:
+        return await vault_main(args)
 
     names = [f"fleet/key-{i:03}" for i in range(args.refs)]
     secrets = {n: f"value-of-{n}" for n in names}
@@ -144,11 +193,7 @@ async def main():
     rollout = time.monotonic() - started
     server.close()
 
-    walls = sorted(r[2] for r in results)
-    ok = sum(1 for r in results if r[0])
-    codes = {}
-    for r in results:
-        codes[r[1]] = codes.get(r[1], 0) + 1
+    ok, walls, codes = summary(results)
     p = lambda q: walls[min(len(walls) - 1, int(q * len(walls)))]  # noqa: E731
     total = args.pods * args.refs
     print(f"fleet: {args.pods} pods x {args.refs} references, aws_batch_reads: {args.batch}, "
@@ -165,6 +210,49 @@ async def main():
     if failures:
         print("  first failure:", failures[0].strip()[:500])
     return 0 if ok == args.pods else 1
+
+
+async def vault_main(args):
+    role = f"fleet{int(time.time())}"
+    names = [f"{role}/key-{i:03}" for i in range(args.refs)]
+    secrets = {n: f"value-of-{n}" for n in names}
+    bao = Bao(args.vault)
+    env = {"PATH": os.environ.get("PATH", ""), **vault_setup(bao, role, names, secrets)}
+    work = Path(tempfile.mkdtemp(prefix="osenv-fleet-"))
+    lines = ["general_settings:", "  key_management_system: hashicorp_vault"]
+    lines += [f"k{i:03}: os.environ/{n}" for i, n in enumerate(names)]
+    (work / "config.yaml").write_text("\n".join(lines) + "\n")
+    expected = "general_settings: {}\n" + "".join(f"k{i:03}: {secrets[n]}\n" for i, n in enumerate(names))
+    command = [os.path.abspath(args.osenv), "render", "config.yaml", *args.args.split()]
+    before = bao.live_tokens(role)
+
+    started = time.monotonic()
+    results = await asyncio.gather(*(pod(command, work, env, expected) for _ in range(args.pods)))
+    rollout = time.monotonic() - started
+    after = bao.live_tokens(role)
+
+    ok, walls, codes = summary(results)
+    p = lambda q: walls[min(len(walls) - 1, int(q * len(walls)))]  # noqa: E731
+    print(f"fleet: {args.pods} pods x {args.refs} references, OpenBao at {args.vault}, AppRole login"
+          f"{', ' + args.args if args.args else ''}")
+    print(f"  correct: {ok} of {args.pods}; exit codes: {dict(sorted(codes.items()))}")
+    print(f"  wall per pod: p50 {p(0.5):.2f} s, p99 {p(0.99):.2f} s, max {walls[-1]:.2f} s; "
+          f"rollout {rollout:.2f} s")
+    print(f"  requests sent: {args.pods} logins, {args.pods * args.refs} KV reads, {args.pods} revocations "
+          f"({args.pods * (args.refs + 2) / rollout:.0f} requests/s on average)")
+    print(f"  login tokens of the role alive: {before} before, {after} after")
+    failures = [r[3] for r in results if not r[0]]
+    if failures:
+        print("  first failure:", failures[0].strip()[:500])
+    return 0 if ok == args.pods and after == before else 1
+
+
+def summary(results):
+    walls = sorted(r[2] for r in results)
+    codes = {}
+    for r in results:
+        codes[r[1]] = codes.get(r[1], 0) + 1
+    return sum(1 for r in results if r[0]), walls, codes
 
 
 if __name__ == "__main__":

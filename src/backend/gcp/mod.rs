@@ -11,8 +11,9 @@ pub mod secret_manager;
 use super::RequestFailure;
 use crate::error::{KeyError, Within};
 use google_cloud_gax::error::Error as GaxError;
-use google_cloud_gax::error::rpc::Code;
+use google_cloud_gax::error::rpc::{Code, Status, StatusDetails};
 use std::fmt;
+use std::time::Duration;
 
 /// A failed Google API call, reduced to its status code and message.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,6 +23,8 @@ pub(crate) struct GcpFailure {
     /// The service's message, or the transport error.
     pub message: String,
     transient: bool,
+    /// The wait the service asked for (`google.rpc.RetryInfo` in the error's details).
+    retry_after: Option<Duration>,
 }
 
 impl fmt::Display for GcpFailure {
@@ -44,13 +47,30 @@ impl RequestFailure for GcpFailure {
         self.code == Some(Code::ResourceExhausted)
     }
 
+    fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+
     fn timed_out(message: String) -> Self {
         Self {
             code: None,
             message,
             transient: true,
+            retry_after: None,
         }
     }
+}
+
+/// The wait a `RESOURCE_EXHAUSTED` (or other) status asks for in its `RetryInfo` detail; a
+/// negative or unrepresentable delay is ignored (the backoff applies).
+fn retry_delay(status: &Status) -> Option<Duration> {
+    status.details.iter().find_map(|detail| match detail {
+        StatusDetails::RetryInfo(info) => info
+            .retry_delay
+            .clone()
+            .and_then(|delay| Duration::try_from(delay).ok()),
+        _ => None,
+    })
 }
 
 /// Codes worth retrying (AIP-194, plus quota exhaustion and deadlines, which pass with time).
@@ -71,6 +91,7 @@ impl GcpFailure {
                 code: Some(code),
                 message: status.message.clone(),
                 transient: transient_code(code),
+                retry_after: retry_delay(status),
             };
         }
         let message = super::error_chain(&e);
@@ -83,6 +104,7 @@ impl GcpFailure {
             code: None,
             message,
             transient,
+            retry_after: None,
         }
     }
 
@@ -143,6 +165,7 @@ mod tests {
             code: Some(code),
             message: "m".into(),
             transient: transient_code(code),
+            retry_after: None,
         }
     }
 
@@ -157,6 +180,30 @@ mod tests {
                 .starts_with("unavailable in w: FAILED_PRECONDITION: m")
         );
         assert_eq!(show(Code::Unavailable), None);
+    }
+
+    #[test]
+    fn retry_info_is_the_wait_the_service_asks_for() {
+        let status: Status = serde_json::from_value(serde_json::json!({
+            "code": 8,
+            "message": "Quota exceeded for quota metric 'Access requests'",
+            "details": [
+                {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "RATE_LIMIT_EXCEEDED"},
+                {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "2.500s"}
+            ]
+        }))
+        .unwrap();
+        assert_eq!(retry_delay(&status), Some(Duration::from_millis(2500)));
+        let failure = GcpFailure::from_gax(GaxError::service(status));
+        assert!(failure.throttled() && failure.transient);
+        assert_eq!(failure.retry_after(), Some(Duration::from_millis(2500)));
+
+        let negative: Status = serde_json::from_value(serde_json::json!({
+            "code": 8, "message": "m",
+            "details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "-1s"}]
+        }))
+        .unwrap();
+        assert_eq!(retry_delay(&negative), None);
     }
 
     #[test]
