@@ -6,6 +6,7 @@ use osenv::backend::retry::RetryPolicy;
 use osenv::error::UsageError;
 use osenv::render::env_format::Format;
 use osenv::resolve::Limits;
+use osenv::trust::Trust;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -87,6 +88,33 @@ pub struct ConfigArgs {
     /// Concurrency, timeouts, retries.
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// What the config and env files may set.
+    #[command(flatten)]
+    pub trust: TrustArgs,
+}
+
+/// What the operator trusts beyond the process environment (README "Trust").
+#[derive(Debug, Args, Clone)]
+pub struct TrustArgs {
+    /// Let env files set secret-manager addresses, CA bundles, credential files and credentials
+    /// (by default only the process environment may); also OSENV_TRUST_ENV_FILES=true.
+    #[arg(long)]
+    pub trust_env_files: bool,
+    /// Let the config choose any `aws_sts_endpoint` and an `aws_web_identity_token` (by default
+    /// only AWS's own STS and the process environment's token); also OSENV_TRUST_CONFIG=true.
+    #[arg(long)]
+    pub trust_config: bool,
+}
+
+impl TrustArgs {
+    /// The flags, or the same from the process environment (the operator's, so it may say so).
+    pub fn trust(&self) -> Trust {
+        let var = |name: &str| std::env::var(name).is_ok_and(|v| matches!(v.trim(), "true" | "1"));
+        Trust {
+            env_files: self.trust_env_files || var("OSENV_TRUST_ENV_FILES"),
+            config: self.trust_config || var("OSENV_TRUST_CONFIG"),
+        }
+    }
 }
 
 /// Concurrency, timeouts and retries.
@@ -109,6 +137,9 @@ pub struct LimitArgs {
     /// fleet started at once spreads out; counts against the deadline.
     #[arg(long, value_name = "SECONDS", default_value_t = 0.0)]
     pub splay: f64,
+    /// The largest response body read from a secret manager, in MiB; a larger one is an error.
+    #[arg(long, value_name = "MIB", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub max_response_size: u16,
 }
 
 impl LimitArgs {
@@ -134,6 +165,7 @@ impl LimitArgs {
                 attempts: self.attempts,
                 ..RetryPolicy::default()
             },
+            max_response: usize::from(self.max_response_size) << 20,
             ..Limits::default()
         })
     }
@@ -219,6 +251,11 @@ pub struct ExecArgs {
     /// Leave out missing values with a warning instead of failing.
     #[arg(long)]
     pub allow_missing: bool,
+    /// Pass the credentials osenv used for the secret manager (AWS_SECRET_ACCESS_KEY,
+    /// VAULT_TOKEN, AZURE_CLIENT_SECRET, …) on to the command; by default they are removed from
+    /// its environment unless a reference asks for one.
+    #[arg(long)]
+    pub keep_credentials: bool,
     /// The command and its arguments, after `--`.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     pub command: Vec<std::ffi::OsString>,
@@ -264,6 +301,9 @@ pub struct TemplateArgs {
     /// Concurrency, timeouts, retries.
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// What the config and env files may set.
+    #[command(flatten)]
+    pub trust: TrustArgs,
 }
 
 /// `osenv put`.
@@ -322,4 +362,7 @@ pub struct EncryptArgs {
     /// Concurrency, timeouts, retries.
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// What the config and env files may set.
+    #[command(flatten)]
+    pub trust: TrustArgs,
 }

@@ -40,6 +40,7 @@ pub mod secret;
 mod session;
 pub mod settings;
 pub mod sources;
+pub mod trust;
 
 pub use backend::Backend;
 pub use document::Document;

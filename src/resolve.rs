@@ -26,6 +26,8 @@ pub struct Limits {
     pub retry: RetryPolicy,
     /// Before the first request, a random wait in `[0, splay)`, within the deadline.
     pub splay: Duration,
+    /// The largest response body a client reads.
+    pub max_response: usize,
     /// Whether the splay was waited (once per run, not per resolution: a template resolves in
     /// rounds).
     pub splayed: Arc<std::sync::atomic::AtomicBool>,
@@ -39,6 +41,7 @@ impl Default for Limits {
             deadline: Duration::from_secs(30),
             retry: RetryPolicy::default(),
             splay: Duration::ZERO,
+            max_response: crate::backend::DEFAULT_MAX_RESPONSE,
             splayed: Arc::default(),
         }
     }
@@ -51,6 +54,7 @@ impl Limits {
         Context::new(self.concurrency, self.request_timeout, self.retry)
             .until(tokio::time::Instant::now() + self.deadline)
             .for_backend(backend.describe())
+            .max_response(self.max_response)
     }
 
     /// Wait the run's random share of `--splay` (consul-template's `splay`): pods started in

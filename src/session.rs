@@ -15,6 +15,7 @@ use crate::resolve::{self, Limits, Purpose, Resolution};
 use crate::settings::KeyManagement;
 use crate::settings::envelope::Envelopes;
 use crate::sources::Sources;
+use crate::trust::Trust;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -43,8 +44,8 @@ impl std::fmt::Debug for Session {
 
 impl Session {
     /// Read and parse the config at `path` (`-` is stdin) with the environment of this process
-    /// plus `env_files`.
-    pub fn load(path: &Path, env_files: &[PathBuf], limits: Limits) -> Result<Self, Error> {
+    /// plus `env_files`, trusted as far as `trust` says.
+    pub fn load(path: &Path, env_files: &[PathBuf], trust: Trust, limits: Limits) -> Result<Self, Error> {
         let parse = || {
             input::read_text(path)
                 .and_then(|text| Document::parse(input::display_name(path), text).map_err(Error::Config))
@@ -53,10 +54,10 @@ impl Session {
         // large config each takes a good part of the run: with env files, parse them on a
         // second thread meanwhile. An env-file error still wins over a config error.
         let (env, doc) = if env_files.is_empty() {
-            (input::environment(&[]), parse())
+            (input::environment(&[], trust), parse())
         } else {
             std::thread::scope(|scope| {
-                let env = scope.spawn(|| input::environment(env_files));
+                let env = scope.spawn(|| input::environment(env_files, trust));
                 let doc = parse();
                 (env.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), doc)
             })
@@ -222,6 +223,14 @@ impl Session {
             }));
         }
         Ok(manager)
+    }
+
+    /// The secret managers this run authenticates to: the selected one, or AWS KMS for the
+    /// encrypted variables of `USE_AWS_KMS=True`.
+    pub fn systems_used(&self) -> Option<crate::settings::KeyManagementSystem> {
+        self.km.system().or_else(|| {
+            (!self.envelopes.is_empty()).then_some(crate::settings::KeyManagementSystem::AwsKms)
+        })
     }
 
     /// End a run whose process exits next. The document and the references are left to the

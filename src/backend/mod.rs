@@ -12,6 +12,8 @@ pub mod aws;
 pub mod azure;
 #[cfg(feature = "gcp")]
 pub mod gcp;
+#[cfg(any(feature = "vault", feature = "azure"))]
+pub(crate) mod http;
 #[cfg(test)]
 pub(crate) mod memory;
 pub mod registry;
@@ -24,7 +26,7 @@ use crate::error::{BackendError, KeyError};
 use crate::secret::SecretValue;
 use async_trait::async_trait;
 
-pub use request::Context;
+pub use request::{Context, DEFAULT_MAX_RESPONSE};
 #[cfg_attr(
     not(any(feature = "aws", feature = "vault", feature = "azure", feature = "gcp")),
     allow(unused_imports)

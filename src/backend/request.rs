@@ -20,6 +20,8 @@ pub struct Context {
     pub retry: RetryPolicy,
     /// No retry starts after this.
     pub deadline: Instant,
+    /// The largest response body read (`--max-response-size`).
+    pub max_response: usize,
     /// How the waiting line names the backend.
     backend: Arc<str>,
     /// Whether the waiting line was printed (once per backend and run, not per request).
@@ -29,6 +31,10 @@ pub struct Context {
     /// of 32 in flight retrying on its own into the same quota.
     paused_until: Arc<std::sync::Mutex<Option<Instant>>>,
 }
+
+/// The default `--max-response-size`: secret managers answer in kilobytes (Key Vault and Secrets
+/// Manager values are at most 25 and 64 KiB), so 4 MiB leaves room and still bounds memory.
+pub const DEFAULT_MAX_RESPONSE: usize = 4 << 20;
 
 impl Context {
     /// A context allowing `concurrency` requests in flight, retrying until a 30 s deadline
@@ -41,6 +47,7 @@ impl Context {
             request_timeout,
             retry,
             deadline: Instant::now() + Duration::from_secs(30),
+            max_response: DEFAULT_MAX_RESPONSE,
             backend: Arc::from("the backend"),
             warned: Arc::new(AtomicBool::new(false)),
             paused_until: Arc::default(),
@@ -65,6 +72,13 @@ impl Context {
         if let Some(until) = until {
             tokio::time::sleep_until(until).await;
         }
+    }
+
+    /// The same limits, reading response bodies up to `bytes`.
+    #[must_use]
+    pub fn max_response(mut self, bytes: usize) -> Self {
+        self.max_response = bytes;
+        self
     }
 
     /// The same limits, retrying until `deadline`.

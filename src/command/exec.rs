@@ -1,8 +1,13 @@
 //! `osenv exec`: replace osenv with the command, the values in its environment only.
+//!
+//! The command is the network-facing proxy: it gets the resolved values, not the credentials
+//! osenv used to read them ([`osenv::trust::credentials_of`]), unless a reference asks for one
+//! or `--keep-credentials` says so.
 
 use super::App;
 use crate::cli::ExecArgs;
 use osenv::error::{Error, UsageError};
+use std::collections::BTreeSet;
 
 pub(super) fn run(args: &ExecArgs, app: &App) -> Result<(), Error> {
     let (program, rest) = args.command.split_first().ok_or(UsageError::NoCommand)?;
@@ -10,8 +15,29 @@ pub(super) fn run(args: &ExecArgs, app: &App) -> Result<(), Error> {
     let resolution = super::exported(&session, app, args.allow_missing)?;
     let mut command = std::process::Command::new(program);
     command.args(rest);
+    let mut exported = BTreeSet::new();
     for (name, value) in resolution.exports() {
         command.env(name, value.expose());
+        exported.insert(name.to_owned());
+    }
+    if !args.keep_credentials
+        && let Some(system) = session.systems_used()
+    {
+        let removed: Vec<&str> = osenv::trust::credentials_of(system)
+            .iter()
+            .copied()
+            .filter(|name| !exported.contains(*name) && std::env::var_os(name).is_some())
+            .collect();
+        for name in &removed {
+            command.env_remove(name);
+        }
+        if !removed.is_empty() {
+            tracing::info!(
+                "not passing {} to the command: the credentials osenv used for {}; --keep-credentials passes them",
+                removed.join(", "),
+                system.as_str()
+            );
+        }
     }
     drop(resolution);
     drop(session);

@@ -14,6 +14,7 @@ pub use dotenv::DotenvFile;
 
 use crate::error::{KeyError, Place, Within};
 use crate::secret::SecretValue;
+use crate::trust::{self, Trust};
 use rustc_hash::FxHashMap as HashMap;
 use std::ffi::OsString;
 use std::sync::Arc;
@@ -41,11 +42,24 @@ impl std::fmt::Display for Origin {
     }
 }
 
-/// The process environment (a snapshot) and dotenv files.
-#[derive(Debug, Clone, Default)]
+/// The process environment (a snapshot) and dotenv files, and how far the operator trusts the
+/// files ([`crate::trust`]).
+#[derive(Clone, Default)]
 pub struct Environment {
     process: HashMap<OsString, OsString>,
     files: Vec<DotenvFile>,
+    trust: Trust,
+}
+
+/// Names and counts only: the values are secrets.
+impl std::fmt::Debug for Environment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Environment")
+            .field("process_variables", &self.process.len())
+            .field("files", &self.files.iter().map(|f| &**f.path()).collect::<Vec<_>>())
+            .field("trust", &self.trust)
+            .finish()
+    }
 }
 
 impl Environment {
@@ -62,7 +76,20 @@ impl Environment {
         Self {
             process: process.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
             files,
+            trust: Trust::default(),
         }
+    }
+
+    /// The same environment, with what the operator trusts.
+    #[must_use]
+    pub fn with_trust(mut self, trust: Trust) -> Self {
+        self.trust = trust;
+        self
+    }
+
+    /// What the operator trusts beyond the process environment.
+    pub fn trust(&self) -> Trust {
+        self.trust
     }
 
     /// Add a file after the others (it wins over them, not over the process).
@@ -138,6 +165,35 @@ impl Environment {
             .filter(|v| !v.is_empty())
     }
 
+    /// A variable that configures a backend. For the operator-only variables
+    /// ([`trust::OPERATOR_ONLY`]: addresses, CA bundles, credential files, credentials) a value
+    /// from an env file counts only when the operator trusts the files or it names the cloud's
+    /// own service over https; otherwise it is ignored with a warning that says so, and the
+    /// backend goes on as if it were unset.
+    pub fn backend_secret(&self, name: &str) -> Option<SecretValue> {
+        let (value, origin) = self.lookup(name)?;
+        let value = value.ok()?;
+        if let Origin::File { .. } = origin
+            && !self.trust.env_files
+            && trust::operator_only(name).is_some()
+            && !trust::official_address(name, value.expose())
+        {
+            tracing::warn!(
+                "ignored {name} from {origin}: addresses, CA bundles and credentials come only from the process environment (an env file may come from a repository); export it, or pass --trust-env-files if the file is yours"
+            );
+            return None;
+        }
+        Some(value)
+    }
+
+    /// [`Environment::backend_secret`] for a setting that is not a secret: trimmed, `None`
+    /// when blank.
+    pub fn backend_setting(&self, name: &str) -> Option<String> {
+        self.backend_secret(name)
+            .map(|v| v.expose().trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
     /// A value by name, or the reason there is none.
     pub fn get(&self, name: &str) -> Result<SecretValue, KeyError> {
         match self.lookup(name) {
@@ -174,5 +230,37 @@ mod tests {
         assert_eq!(env.lookup("Y").unwrap().1.to_string(), "b.env:1");
         let missing = env.get("NOPE").unwrap_err().to_string();
         assert_eq!(missing, "not found in the environment or a.env, b.env");
+    }
+
+    #[test]
+    fn an_env_file_does_not_say_where_credentials_go() {
+        let file = || {
+            DotenvFile::parse(
+                ".env",
+                "VAULT_ADDR=http://elsewhere:8200\nVAULT_TOKEN=t\nHCP_VAULT_MOUNT_NAME=kv\n\
+                 AZURE_KEY_VAULT_URI=https://team.vault.azure.net\nAWS_ENDPOINT_URL=http://127.0.0.1:1\n",
+            )
+            .unwrap()
+        };
+        let env = Environment::new([("AWS_ACCESS_KEY_ID", "from-process")], vec![file()]);
+        assert_eq!(env.backend_setting("VAULT_ADDR"), None);
+        assert!(env.backend_secret("VAULT_TOKEN").is_none());
+        assert_eq!(env.backend_setting("AWS_ENDPOINT_URL"), None);
+        // Which secrets, and the cloud's own service over https: taken.
+        assert_eq!(env.backend_setting("HCP_VAULT_MOUNT_NAME").as_deref(), Some("kv"));
+        assert_eq!(
+            env.backend_setting("AZURE_KEY_VAULT_URI").as_deref(),
+            Some("https://team.vault.azure.net")
+        );
+        assert_eq!(env.backend_setting("AWS_ACCESS_KEY_ID").as_deref(), Some("from-process"));
+        // Still values to render.
+        assert_eq!(env.get("VAULT_TOKEN").unwrap().expose(), "t");
+
+        let trusted = Environment::new(Vec::<(String, String)>::new(), vec![file()]).with_trust(Trust {
+            env_files: true,
+            config: false,
+        });
+        assert_eq!(trusted.backend_setting("VAULT_ADDR").as_deref(), Some("http://elsewhere:8200"));
+        assert_eq!(format!("{trusted:?}").contains("elsewhere"), false);
     }
 }

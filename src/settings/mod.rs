@@ -51,11 +51,57 @@ pub struct WrittenSecrets {
     pub tags: Option<BTreeMap<String, String>>,
 }
 
+/// A string setting and how messages show it: a value read from the environment through
+/// `os.environ/NAME` is shown as that reference, never echoed (it may be any variable, a
+/// secret too); a literal is shown as itself.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Shown {
+    /// The value.
+    pub value: String,
+    /// The reference it was read through, if any.
+    reference: Option<String>,
+}
+
+impl Shown {
+    /// A literal setting.
+    pub fn literal(value: impl Into<String>) -> Self {
+        Self {
+            value: value.into(),
+            reference: None,
+        }
+    }
+
+    /// A setting read through `reference`.
+    pub fn read_through(value: String, reference: String) -> Self {
+        Self {
+            value,
+            reference: Some(reference),
+        }
+    }
+
+    /// What messages show.
+    pub fn shown(&self) -> &str {
+        self.reference.as_deref().unwrap_or(&self.value)
+    }
+}
+
+impl std::fmt::Debug for Shown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.shown())
+    }
+}
+
+impl std::fmt::Display for Shown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.shown())
+    }
+}
+
 /// The AWS fields of `key_management_settings` (LiteLLM's names without the `aws_` prefix).
 #[derive(Debug, Clone)]
 pub struct AwsOptions {
     /// `primary_secret_name`: one JSON secret that holds many keys.
-    pub primary_secret_name: Option<String>,
+    pub primary_secret_name: Option<Shown>,
     /// `kms_key_id`: the KMS key for new secrets.
     pub kms_key_id: Option<String>,
     /// `aws_region_name`.
@@ -68,7 +114,7 @@ pub struct AwsOptions {
     pub external_id: Option<String>,
     /// `aws_profile_name`.
     pub profile_name: Option<String>,
-    /// `aws_web_identity_token`.
+    /// `aws_web_identity_token` (only as the operator allows: see `trust`).
     pub web_identity_token: Option<String>,
     /// `aws_sts_endpoint`.
     pub sts_endpoint: Option<String>,
@@ -101,7 +147,7 @@ impl Default for AwsOptions {
 #[derive(Debug, Clone)]
 pub struct VaultOptions {
     /// `vault_field`: the field read when a reference names none (LiteLLM: `key`).
-    pub field: String,
+    pub field: Shown,
     /// `vault_kv_version`: the KV engine version of the mount, 1 or 2 (LiteLLM: 2 only).
     pub kv_version: u8,
 }
@@ -109,7 +155,7 @@ pub struct VaultOptions {
 impl Default for VaultOptions {
     fn default() -> Self {
         Self {
-            field: "key".into(),
+            field: Shown::literal("key"),
             kv_version: 2,
         }
     }

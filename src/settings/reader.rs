@@ -2,12 +2,15 @@
 //! values from the environment, and one reader per group of fields.
 
 use super::{
-    AccessMode, AwsOptions, AzureOptions, KeyManagement, KeyManagementSystem, Selected, SettingWarning, VaultOptions,
+    AccessMode, AwsOptions, AzureOptions, KeyManagement, KeyManagementSystem, Selected, SettingWarning, Shown,
+    VaultOptions,
 };
 use crate::document::{Document, NodeId, NodeKind, ScalarStyle};
 use crate::environment::Environment;
 use crate::error::ConfigError;
+use crate::environment::Origin;
 use crate::references;
+use crate::trust;
 use std::collections::BTreeMap;
 
 pub(super) struct Reader<'a> {
@@ -150,6 +153,22 @@ impl Reader<'_> {
         }
     }
 
+    /// [`Reader::string`], remembering the reference a value was read through so that messages
+    /// show it instead of the value.
+    fn shown(&self, id: NodeId, setting: &str) -> Result<Option<Shown>, ConfigError> {
+        let value = self.string(id, setting)?;
+        let written = self.doc.scalar(id).filter(|v| references::name_of(v).is_some());
+        Ok(value.map(|value| match written {
+            Some(reference) => Shown::read_through(value, reference.to_owned()),
+            None => Shown::literal(value),
+        }))
+    }
+
+    /// The value as written: the reference for a value read from the environment.
+    fn written(&self, id: NodeId) -> &str {
+        self.doc.source(self.doc.resolve_alias(id))
+    }
+
     fn bool(&self, id: NodeId, setting: &str) -> Result<Option<bool>, ConfigError> {
         let Some((value, style)) = self.scalar(id) else {
             return Err(self.invalid(id, setting, "expected true or false"));
@@ -289,15 +308,35 @@ impl Reader<'_> {
 
     fn aws(&self, key: &str, v: NodeId, aws: &mut AwsOptions) -> Result<Known, ConfigError> {
         match key {
-            "primary_secret_name" => aws.primary_secret_name = self.string(v, key)?,
+            "primary_secret_name" => aws.primary_secret_name = self.shown(v, key)?,
             "kms_key_id" => aws.kms_key_id = self.string(v, key)?,
-            "aws_region_name" => aws.region_name = self.string(v, key)?,
+            "aws_region_name" => {
+                aws.region_name = self.string(v, key)?;
+                // It becomes a host name; shown as written (a value read from the
+                // environment is not echoed).
+                if aws.region_name.as_deref().is_some_and(|r| !trust::aws_region(r)) {
+                    let reason = format!("`{}` is not an AWS region name (like `us-east-1`)", self.written(v));
+                    return Err(self.invalid(v, key, reason));
+                }
+            }
             "aws_role_name" => aws.role_name = self.string(v, key)?,
             "aws_session_name" => aws.session_name = self.string(v, key)?,
             "aws_external_id" => aws.external_id = self.string(v, key)?,
             "aws_profile_name" => aws.profile_name = self.string(v, key)?,
-            "aws_web_identity_token" => aws.web_identity_token = self.string(v, key)?,
-            "aws_sts_endpoint" => aws.sts_endpoint = self.string(v, key)?,
+            "aws_web_identity_token" => aws.web_identity_token = self.web_identity_token(v, key)?,
+            "aws_sts_endpoint" => {
+                aws.sts_endpoint = self.string(v, key)?;
+                if aws.sts_endpoint.as_deref().is_some_and(|url| !self.env.trust().config && !trust::official_sts(url)) {
+                    return Err(self.invalid(
+                        v,
+                        key,
+                        format!(
+                            "`{}` is not AWS's own STS over https, and the config may not choose where credentials are sent; set AWS_STS_ENDPOINT in the process environment, or pass --trust-config if the config is yours",
+                            self.written(v)
+                        ),
+                    ));
+                }
+            }
             "replica_regions" => aws.replica_regions = self.list(v, key)?,
             "aws_batch_reads" => aws.batch_reads = self.bool(v, key)?.unwrap_or(true),
             _ => return Ok(false),
@@ -305,10 +344,31 @@ impl Reader<'_> {
         Ok(true)
     }
 
+    /// `aws_web_identity_token` is a credential, so the config may not choose it: it is taken
+    /// as `os.environ/AWS_WEB_IDENTITY_TOKEN` from the process environment (the variable osenv
+    /// reads without it), or as anything under `--trust-config`.
+    fn web_identity_token(&self, v: NodeId, key: &str) -> Result<Option<String>, ConfigError> {
+        const VARIABLE: &str = "AWS_WEB_IDENTITY_TOKEN";
+        let operator = self.doc.scalar(v).and_then(references::name_of).as_deref() == Some(VARIABLE)
+            && matches!(self.env.lookup(VARIABLE), Some((_, Origin::Process)));
+        let token = self.string(v, key)?;
+        if token.is_some() && !operator && !self.env.trust().config {
+            return Err(self.invalid(
+                v,
+                key,
+                format!(
+                    "`{}` is a credential the config may not choose; write `os.environ/{VARIABLE}` and set it in the process environment (or AWS_WEB_IDENTITY_TOKEN_FILE), or pass --trust-config if the config is yours",
+                    self.written(v)
+                ),
+            ));
+        }
+        Ok(token)
+    }
+
     fn vault(&self, key: &str, v: NodeId, vault: &mut VaultOptions) -> Result<Known, ConfigError> {
         match key {
-            "vault_field" => match self.string(v, key)? {
-                Some(field) if field.trim().is_empty() => {
+            "vault_field" => match self.shown(v, key)? {
+                Some(field) if field.value.trim().is_empty() => {
                     return Err(self.invalid(v, key, "the field name is empty"));
                 }
                 field => vault.field = field.unwrap_or_else(|| VaultOptions::default().field),

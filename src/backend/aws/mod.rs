@@ -18,7 +18,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider, error::CredentialsError, future};
 use aws_sdk_secretsmanager::config::http::HttpResponse;
-use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 use std::fmt;
 
 /// Which AWS service, for the endpoint variables.
@@ -78,8 +78,8 @@ impl AwsSettings {
     /// LiteLLM's precedence: the settings field, then `AWS_REGION_NAME`, `AWS_REGION`,
     /// `AWS_DEFAULT_REGION`; then the AWS config file (profile) when the SDK loads.
     pub(crate) fn new(service: Service, s: &AwsOptions, env: &Environment) -> Self {
-        let var = |name: &str| env.setting(name);
-        let secret = |name: &str| env.get(name).ok().filter(|v| !v.expose().is_empty());
+        let var = |name: &str| env.backend_setting(name);
+        let secret = |name: &str| env.backend_secret(name).filter(|v| !v.expose().is_empty());
         let region = s
             .region_name
             .clone()
@@ -91,6 +91,9 @@ impl AwsSettings {
         } else {
             var(service.endpoint_variable()).or_else(|| var("AWS_ENDPOINT_URL"))
         };
+        if let Some(url) = &endpoint {
+            crate::trust::warn_if_plain_http(service.host_prefix(), url);
+        }
         let static_keys = match (var("AWS_ACCESS_KEY_ID"), secret("AWS_SECRET_ACCESS_KEY")) {
             (Some(id), Some(key)) => Some((id, key, secret("AWS_SESSION_TOKEN"))),
             _ => None,
@@ -219,7 +222,8 @@ impl WebIdentity {
             .web_identity_token(self.token.expose())
             .send()
             .await
-            .map_err(|e| CredentialsError::provider_error(DisplayErrorContext(e).to_string()))?;
+            // Code and message only: the SDK's error context can hold the response body.
+            .map_err(|e| CredentialsError::provider_error(AwsFailure::from_sdk(e).to_string()))?;
         let c = out
             .credentials()
             .ok_or_else(|| CredentialsError::provider_error("AssumeRoleWithWebIdentity returned no credentials"))?;
@@ -289,16 +293,27 @@ impl AwsFailure {
                     transient,
                 }
             }
-            // Connection refused or reset, TLS, a timeout inside the SDK, a truncated body.
-            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => Self {
+            // Connection refused or reset, TLS, a timeout inside the SDK.
+            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => Self {
                 code: None,
-                message: DisplayErrorContext(&err).to_string(),
+                message: super::error_chain(&err),
+                status,
+                transient: true,
+            },
+            // A truncated or unparsable body: its parse error may quote the body, which came
+            // from wherever the endpoint points, so only the status is shown.
+            SdkError::ResponseError(_) => Self {
+                code: None,
+                message: match status {
+                    Some(status) => format!("an unreadable response (HTTP {status})"),
+                    None => "an unreadable response".into(),
+                },
                 status,
                 transient: true,
             },
             _ => Self {
                 code: None,
-                message: DisplayErrorContext(&err).to_string(),
+                message: super::error_chain(&err),
                 status,
                 transient: false,
             },

@@ -15,7 +15,7 @@ use crate::backend::{Backend, Context, DeleteMode, KeyResults};
 use crate::environment::Environment;
 use crate::error::{BackendError, KeyError, Place, Within};
 use crate::secret::SecretValue;
-use crate::settings::{AwsOptions, WrittenSecrets};
+use crate::settings::{AwsOptions, Shown, WrittenSecrets};
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::primitives::Blob;
@@ -34,7 +34,7 @@ pub const BATCH_SIZE: usize = 20;
 pub struct SecretsManager {
     aws: AwsSettings,
     client: OnceCell<Client>,
-    primary: Option<String>,
+    primary: Option<Shown>,
     batch: bool,
     /// Why this run stopped using `BatchGetSecretValue`, once it did.
     batch_off: std::sync::OnceLock<Fallback>,
@@ -251,12 +251,13 @@ impl SecretsManager {
         join_all(ids.iter().map(|id| self.get_one(client, id, ctx))).await
     }
 
-    async fn fetch_primary(&self, primary: &str, keys: &[String], ctx: &Context) -> KeyResults<SecretValue> {
+    /// `primary` is shown as written: a name read from the environment is not echoed.
+    async fn fetch_primary(&self, primary: &Shown, keys: &[String], ctx: &Context) -> KeyResults<SecretValue> {
         let fetched = match self.client().await {
-            Ok(client) => self.get_one(client, primary, ctx).await,
+            Ok(client) => self.get_one(client, &primary.value, ctx).await,
             Err(e) => Err(KeyError::Backend(Arc::new(e))),
         };
-        let within = self.within().at(Place::Primary(primary.to_owned()));
+        let within = self.within().at(Place::Primary(primary.shown().to_owned()));
         let parsed: Result<serde_json::Map<String, serde_json::Value>, KeyError> = fetched.and_then(|v| {
             serde_json::from_str::<serde_json::Value>(v.expose())
                 .ok()

@@ -10,6 +10,7 @@
 //! `--purge` purges. Trust for a private CA comes from `SSL_CERT_FILE`.
 
 pub mod credential;
+mod transport;
 
 use super::{Backend, Context, DeleteMode, KeyResults, RequestFailure, call};
 use crate::environment::Environment;
@@ -233,7 +234,7 @@ fn scope_for(uri: &str) -> String {
 impl KeyVault {
     /// Set up from the settings and environment; no I/O until the first request.
     pub fn new(settings: &AzureOptions, written: &WrittenSecrets, env: Arc<Environment>) -> Self {
-        let uri = env.setting("AZURE_KEY_VAULT_URI");
+        let uri = env.backend_setting("AZURE_KEY_VAULT_URI");
         Self {
             uri,
             map_to_dashes: settings.map_to_dashes,
@@ -295,9 +296,14 @@ impl KeyVault {
                     attempts,
                     source: Box::new(f),
                 })?;
+                let transport = transport::Capped::new(ctx.max_response).map_err(|reason| BackendError::Client {
+                    backend: self.describe(),
+                    reason,
+                })?;
                 let options = SecretClientOptions {
                     client_options: ClientOptions {
                         retry: RetryOptions::none(),
+                        transport: Some(azure_core::http::Transport::new(Arc::new(transport))),
                         ..Default::default()
                     },
                     verify_challenge_resource: Some(!is_loopback(&uri)),

@@ -112,10 +112,10 @@ fn bytes_literal(body: &str, quote: char) -> Result<Vec<u8>, String> {
 impl GoogleKms {
     /// Set up from the environment; no I/O until the first request.
     pub fn new(env: Arc<Environment>) -> Self {
-        let var = |name: &str| env.setting(name);
+        let var = |name: &str| env.backend_setting(name);
         Self {
             key: var("GOOGLE_KMS_RESOURCE_NAME"),
-            endpoint: var("GOOGLE_KMS_ENDPOINT"),
+            endpoint: var("GOOGLE_KMS_ENDPOINT").inspect(|url| crate::trust::warn_if_plain_http("GOOGLE_KMS_ENDPOINT", url)),
             env,
             client: OnceCell::new(),
         }
@@ -124,7 +124,7 @@ impl GoogleKms {
     async fn client(&self) -> Result<&KeyManagementService, BackendError> {
         self.client
             .get_or_try_init(|| async {
-                let mut builder = KeyManagementService::builder().with_retry_policy(no_retries());
+                let mut builder = super::hardened(KeyManagementService::builder().with_retry_policy(no_retries()));
                 if let Some(endpoint) = &self.endpoint {
                     builder = builder.with_endpoint(endpoint.trim_end_matches('/'));
                 }

@@ -151,6 +151,16 @@ pub(crate) fn setup_failed(backend: String, e: &dyn std::error::Error) -> crate:
     }
 }
 
+/// No redirects and no transparent decompression, as for every client osenv builds
+/// (`backend::http`). The clients read a whole body without a size cap osenv could set; their
+/// endpoints come only from the operator or are Google's own (`trust`).
+pub(crate) fn hardened<F, Cr>(
+    builder: google_cloud_gax::client_builder::ClientBuilder<F, Cr>,
+) -> google_cloud_gax::client_builder::ClientBuilder<F, Cr> {
+    use google_cloud_gax::client_builder::internal::{with_automatic_decompression, with_follow_redirects};
+    with_follow_redirects(with_automatic_decompression(builder, false), false)
+}
+
 /// The retry policy given to the clients: none, since the run retries.
 pub(crate) fn no_retries() -> google_cloud_gax::retry_policy::NeverRetry {
     google_cloud_gax::retry_policy::NeverRetry

@@ -106,10 +106,10 @@ pub fn payload_value(data: &[u8], crc32c: Option<i64>) -> Result<SecretValue, St
 impl SecretManager {
     /// Set up from the environment; no I/O until the first request.
     pub fn new(env: &Environment) -> Self {
-        let var = |name: &str| env.setting(name);
+        let var = |name: &str| env.backend_setting(name);
         Self {
             project: var("GOOGLE_SECRET_MANAGER_PROJECT_ID"),
-            endpoint: var("GOOGLE_SECRET_MANAGER_ENDPOINT"),
+            endpoint: var("GOOGLE_SECRET_MANAGER_ENDPOINT").inspect(|url| crate::trust::warn_if_plain_http("GOOGLE_SECRET_MANAGER_ENDPOINT", url)),
             client: OnceCell::new(),
         }
     }
@@ -117,7 +117,7 @@ impl SecretManager {
     async fn client(&self) -> Result<&SecretManagerService, BackendError> {
         self.client
             .get_or_try_init(|| async {
-                let mut builder = SecretManagerService::builder().with_retry_policy(no_retries());
+                let mut builder = super::hardened(SecretManagerService::builder().with_retry_policy(no_retries()));
                 if let Some(endpoint) = &self.endpoint {
                     builder = builder.with_endpoint(endpoint.trim_end_matches('/'));
                 }

@@ -79,7 +79,7 @@ pub struct VaultConfig {
     /// Extra CA bundle (`VAULT_CACERT`).
     pub ca_cert: Option<PathBuf>,
     /// The field read when a reference does not name one (`key`).
-    pub field: String,
+    pub field: crate::settings::Shown,
     /// The mount's KV version.
     pub kv: KvVersion,
     /// `description` stored next to written values.
@@ -91,9 +91,9 @@ pub struct VaultConfig {
 impl VaultConfig {
     /// Read the settings.
     pub fn new(settings: &VaultOptions, written: &WrittenSecrets, env: &Environment) -> Self {
-        let var = |name: &str| env.setting(name);
+        let var = |name: &str| env.backend_setting(name);
         let first = |names: &[&str]| names.iter().find_map(|n| var(n));
-        let secret = |name: &str| env.get(name).ok().filter(|v| !v.expose().trim().is_empty());
+        let secret = |name: &str| env.backend_secret(name).filter(|v| !v.expose().trim().is_empty());
 
         let addr = first(&["HCP_VAULT_ADDR", "VAULT_ADDR"])
             .unwrap_or_else(|| DEFAULT_ADDR.to_owned())

@@ -157,12 +157,22 @@ async fn send(
                 .get(reqwest::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(crate::backend::retry::parse_retry_after);
-            let bytes = response.bytes().await.map_err(|e| VaultFailure {
-                status: Some(status),
-                message: transport_message(&e),
-                transient: true,
-                retry_after: None,
-            })?;
+            if (300..400).contains(&status) {
+                return Err(VaultFailure {
+                    status: Some(status),
+                    message: "a redirect to another address, which osenv does not follow (the token must not leave the configured address); set the address of the node that answers".into(),
+                    transient: false,
+                    retry_after: None,
+                });
+            }
+            let bytes = crate::backend::http::read_body(response, ctx.max_response)
+                .await
+                .map_err(|e| VaultFailure {
+                    status: Some(status),
+                    transient: matches!(e, crate::backend::http::BodyError::Read(_)),
+                    message: e.to_string(),
+                    retry_after: None,
+                })?;
             let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
             if transient_status(status) {
                 return Err(VaultFailure {
@@ -182,6 +192,7 @@ impl Vault {
     /// Set up from the settings and the environment; no I/O until the first request.
     pub fn new(settings: &VaultOptions, written: &WrittenSecrets, env: &Environment) -> Self {
         let config = VaultConfig::new(settings, written, env);
+        crate::trust::warn_if_plain_http("hashicorp_vault", &config.addr);
         if config.skip_verify_requested {
             tracing::warn!(
                 "VAULT_SKIP_VERIFY is ignored: osenv always verifies TLS (set VAULT_CACERT to trust a private CA)"
@@ -216,7 +227,7 @@ impl Vault {
     }
 
     fn client(&self) -> Result<reqwest::Client, BackendError> {
-        let mut builder = reqwest::Client::builder();
+        let mut builder = crate::backend::http::builder();
         if let Some(ca) = &self.config.ca_cert {
             let pem = std::fs::read(ca)
                 .map_err(|e| self.configuration(format!("cannot read VAULT_CACERT `{}`: {e}", ca.display())))?;
@@ -435,12 +446,16 @@ impl Vault {
             KvVersion::V2 => body.pointer("/data/data"),
             KvVersion::V1 => body.get("data"),
         };
-        let field = path.field.as_deref().unwrap_or(&self.config.field);
+        // A `vault_field` read from the environment is named by its reference in messages.
+        let (field, shown) = match &path.field {
+            Some(field) => (field.as_str(), field.as_str()),
+            None => (self.config.field.value.as_str(), self.config.field.shown()),
+        };
         match data.and_then(|d| d.get(field)) {
             Some(Value::String(s)) => Ok(SecretValue::new(s.as_str())),
             None | Some(Value::Null) => Err(KeyError::NotFound {
                 within: Within::backend(self.describe()).at(Place::Field {
-                    field: field.to_owned(),
+                    field: shown.to_owned(),
                     at: path.segments.join("/"),
                 }),
             }),
@@ -546,7 +561,7 @@ impl Backend for Vault {
         if path.version.is_some() {
             return Err(self.unstorable(name, "a write cannot pick a version (`@N`)"));
         }
-        let field = path.field.clone().unwrap_or_else(|| self.config.field.clone());
+        let field = path.field.clone().unwrap_or_else(|| self.config.field.value.clone());
         let mut data = serde_json::Map::new();
         data.insert(field, Value::String(value.expose().to_owned()));
         if let Some(description) = &self.config.description {
