@@ -228,9 +228,9 @@ impl Session {
     /// The secret managers this run authenticates to: the selected one, or AWS KMS for the
     /// encrypted variables of `USE_AWS_KMS=True`.
     pub fn systems_used(&self) -> Option<crate::settings::KeyManagementSystem> {
-        self.km.system().or_else(|| {
-            (!self.envelopes.is_empty()).then_some(crate::settings::KeyManagementSystem::AwsKms)
-        })
+        self.km
+            .system()
+            .or_else(|| (!self.envelopes.is_empty()).then_some(crate::settings::KeyManagementSystem::AwsKms))
     }
 
     /// End a run whose process exits next. The document and the references are left to the

@@ -120,7 +120,8 @@ pub fn official_sts(url: &str) -> bool {
     else {
         return false;
     };
-    rest == "sts" || rest.starts_with("sts.") || rest.starts_with("sts-fips.") || rest.ends_with(".vpce")
+    let vpc_endpoint = rest.strip_suffix(".vpce").is_some_and(|r| r.contains(".sts."));
+    rest == "sts" || rest.starts_with("sts.") || rest.starts_with("sts-fips.") || vpc_endpoint
 }
 
 /// The lower-cased host of an `https://` URL with nothing after the authority but a path of
@@ -177,7 +178,9 @@ pub fn aws_region(region: &str) -> bool {
     first.len() == 2
         && first.bytes().all(|b| b.is_ascii_lowercase())
         && rest.len() >= 2
-        && rest.last().is_some_and(|n| (1..=2).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_digit()))
+        && rest
+            .last()
+            .is_some_and(|n| (1..=2).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_digit()))
         && rest[..rest.len() - 1]
             .iter()
             .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
@@ -220,9 +223,18 @@ mod tests {
 
     #[test]
     fn only_the_clouds_own_https_hosts_are_official() {
-        assert!(official_address("AWS_ENDPOINT_URL", "https://secretsmanager.eu-west-1.amazonaws.com"));
-        assert!(official_address("AZURE_KEY_VAULT_URI", "https://my-vault.vault.azure.net/"));
-        assert!(official_address("GOOGLE_KMS_ENDPOINT", "https://cloudkms.googleapis.com"));
+        assert!(official_address(
+            "AWS_ENDPOINT_URL",
+            "https://secretsmanager.eu-west-1.amazonaws.com"
+        ));
+        assert!(official_address(
+            "AZURE_KEY_VAULT_URI",
+            "https://my-vault.vault.azure.net/"
+        ));
+        assert!(official_address(
+            "GOOGLE_KMS_ENDPOINT",
+            "https://cloudkms.googleapis.com"
+        ));
         for (name, value) in [
             ("AWS_ENDPOINT_URL", "http://secretsmanager.eu-west-1.amazonaws.com"),
             ("AWS_ENDPOINT_URL", "https://amazonaws.com.evil.example"),
@@ -255,6 +267,7 @@ mod tests {
             "https://secretsmanager.us-east-1.amazonaws.com",
             "https://127.0.0.1:5000",
             "https://evilsts.amazonaws.com",
+            "https://vpce-1.vpce-svc-2.us-east-1.vpce.amazonaws.com",
         ] {
             assert!(!official_sts(bad), "{bad}");
         }
@@ -272,10 +285,24 @@ mod tests {
 
     #[test]
     fn region_names() {
-        for ok in ["us-east-1", "us-gov-west-1", "cn-north-1", "ap-southeast-5", "us-isob-east-1"] {
+        for ok in [
+            "us-east-1",
+            "us-gov-west-1",
+            "cn-north-1",
+            "ap-southeast-5",
+            "us-isob-east-1",
+        ] {
             assert!(aws_region(ok), "{ok}");
         }
-        for bad in ["", "us-east", "evil.example", "us-east-1.evil", "US-EAST-1", "sk-abc-123", "u-east-1"] {
+        for bad in [
+            "",
+            "us-east",
+            "evil.example",
+            "us-east-1.evil",
+            "US-EAST-1",
+            "sk-abc-123",
+            "u-east-1",
+        ] {
             assert!(!aws_region(bad), "{bad}");
         }
     }

@@ -24,7 +24,9 @@ fn same_origin(attempt: Attempt<'_>) -> reqwest::redirect::Action {
     let first = attempt.previous().first();
     let same = first.is_some_and(|from| {
         let to = attempt.url();
-        from.scheme() == to.scheme() && from.host_str() == to.host_str() && from.port_or_known_default() == to.port_or_known_default()
+        from.scheme() == to.scheme()
+            && from.host_str() == to.host_str()
+            && from.port_or_known_default() == to.port_or_known_default()
     });
     if same && attempt.previous().len() <= MAX_REDIRECTS {
         attempt.follow()

@@ -252,7 +252,10 @@ mod tests {
             env.backend_setting("AZURE_KEY_VAULT_URI").as_deref(),
             Some("https://team.vault.azure.net")
         );
-        assert_eq!(env.backend_setting("AWS_ACCESS_KEY_ID").as_deref(), Some("from-process"));
+        assert_eq!(
+            env.backend_setting("AWS_ACCESS_KEY_ID").as_deref(),
+            Some("from-process")
+        );
         // Still values to render.
         assert_eq!(env.get("VAULT_TOKEN").unwrap().expose(), "t");
 
@@ -260,7 +263,10 @@ mod tests {
             env_files: true,
             config: false,
         });
-        assert_eq!(trusted.backend_setting("VAULT_ADDR").as_deref(), Some("http://elsewhere:8200"));
-        assert_eq!(format!("{trusted:?}").contains("elsewhere"), false);
+        assert_eq!(
+            trusted.backend_setting("VAULT_ADDR").as_deref(),
+            Some("http://elsewhere:8200")
+        );
+        assert!(!format!("{trusted:?}").contains("elsewhere"));
     }
 }

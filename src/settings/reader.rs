@@ -7,8 +7,8 @@ use super::{
 };
 use crate::document::{Document, NodeId, NodeKind, ScalarStyle};
 use crate::environment::Environment;
-use crate::error::ConfigError;
 use crate::environment::Origin;
+use crate::error::ConfigError;
 use crate::references;
 use crate::trust;
 use std::collections::BTreeMap;
@@ -326,7 +326,11 @@ impl Reader<'_> {
             "aws_web_identity_token" => aws.web_identity_token = self.web_identity_token(v, key)?,
             "aws_sts_endpoint" => {
                 aws.sts_endpoint = self.string(v, key)?;
-                if aws.sts_endpoint.as_deref().is_some_and(|url| !self.env.trust().config && !trust::official_sts(url)) {
+                if aws
+                    .sts_endpoint
+                    .as_deref()
+                    .is_some_and(|url| !self.env.trust().config && !trust::official_sts(url))
+                {
                     return Err(self.invalid(
                         v,
                         key,

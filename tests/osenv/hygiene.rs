@@ -1,5 +1,6 @@
-//! Output-file hygiene: mode 0600 whatever the umask, a symlink at the output path is replaced
-//! and not followed, and a run killed while it waits for its backend leaves the old file and no
+//! Output-file hygiene: mode 0600 whatever the umask, only a regular file at the output path is
+//! replaced (a symlink, device, FIFO or directory is refused and left alone), and a run killed
+//! while it waits for its backend, or while its temp file exists, leaves the old file and no
 //! temp file behind.
 
 use crate::support::{osenv, workdir};
@@ -32,26 +33,97 @@ fn output_is_private_whatever_the_umask() {
 }
 
 #[test]
-fn a_symlink_at_the_output_path_is_replaced_not_followed() {
+fn only_a_regular_file_at_the_output_path_is_replaced() {
     let dir = workdir(&[("config.yaml", CONFIG), ("precious.txt", "do not touch\n")]);
-    std::os::unix::fs::symlink(dir.path().join("precious.txt"), dir.path().join("out.yaml")).unwrap();
-    let out = osenv(dir.path())
-        .args(["render", "config.yaml", "-o", "out.yaml"])
-        .env("A", "value")
-        .into_command()
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::os::unix::fs::symlink(dir.path().join("precious.txt"), dir.path().join("link.yaml")).unwrap();
+    std::fs::create_dir(dir.path().join("a-dir")).unwrap();
+    let fifo = Command::new("mkfifo").arg(dir.path().join("fifo")).status().unwrap();
+    assert!(fifo.success());
+    for (target, what) in [
+        ("link.yaml", "a symbolic link"),
+        ("a-dir", "a directory"),
+        ("fifo", "a device, FIFO or socket"),
+        ("/dev/null", "a device, FIFO or socket"),
+    ] {
+        let out = osenv(dir.path())
+            .args(["render", "config.yaml", "-o", target])
+            .env("A", "value")
+            .run();
+        out.code(1);
+        assert!(
+            out.stderr.contains(&format!("will not replace `{target}`")) && out.stderr.contains(what),
+            "{target}: {}",
+            out.stderr
+        );
+    }
     assert_eq!(
         std::fs::read_to_string(dir.path().join("precious.txt")).unwrap(),
         "do not touch\n"
     );
-    let meta = std::fs::symlink_metadata(dir.path().join("out.yaml")).unwrap();
-    assert!(meta.file_type().is_file(), "the link was replaced by a file");
+    let link = std::fs::symlink_metadata(dir.path().join("link.yaml")).unwrap();
+    assert!(link.file_type().is_symlink(), "the link is left as it was");
+    // A regular file is replaced.
+    std::fs::write(dir.path().join("out.yaml"), "old\n").unwrap();
+    osenv(dir.path())
+        .args(["render", "config.yaml", "-o", "out.yaml"])
+        .env("A", "value")
+        .run()
+        .success();
     assert_eq!(
         std::fs::read_to_string(dir.path().join("out.yaml")).unwrap(),
         "a: value\n"
     );
+    let names = names_in(dir.path());
+    assert!(!names.iter().any(|n| n.starts_with(".osenv-")), "{names:?}");
+}
+
+fn names_in(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// A signal while the temp file (already holding every value) exists removes it: the debug
+/// build holds the file open for the test before the rename.
+#[test]
+fn a_signal_while_the_temp_file_exists_removes_it() {
+    for signal in ["TERM", "INT", "HUP"] {
+        let dir = workdir(&[("config.yaml", CONFIG), ("out.yaml", "old: content\n")]);
+        let mut child = osenv(dir.path())
+            .args(["render", "config.yaml", "-o", "out.yaml"])
+            .env("A", "value")
+            .env("OSENV_TEST_HOLD_OUTPUT_MS", "20000")
+            .into_command()
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        let temp = loop {
+            if let Some(temp) = names_in(dir.path()).into_iter().find(|n| n.starts_with(".osenv-")) {
+                break temp;
+            }
+            assert!(started.elapsed().as_secs() < 15, "no temp file appeared");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        assert!(
+            temp.starts_with(&format!(".osenv-{}-", child.id())),
+            "recognisable by its name: {temp}"
+        );
+        let killed = Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let status = child.wait().unwrap();
+        assert!(!status.success(), "{signal}: {status:?}");
+        assert_eq!(names_in(dir.path()), ["config.yaml", "out.yaml"], "{signal}");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("out.yaml")).unwrap(),
+            "old: content\n"
+        );
+    }
 }
 
 #[cfg(feature = "vault")]

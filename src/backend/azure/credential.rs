@@ -36,7 +36,9 @@ pub fn choose(env: &Environment) -> Result<Chosen, String> {
     let var = |name: &str| env.backend_setting(name);
     let tenant = var("AZURE_TENANT_ID");
     let client = var("AZURE_CLIENT_ID");
-    let secret = env.backend_secret("AZURE_CLIENT_SECRET").filter(|v| !v.expose().is_empty());
+    let secret = env
+        .backend_secret("AZURE_CLIENT_SECRET")
+        .filter(|v| !v.expose().is_empty());
     let fail = |e: azure_core::Error| e.to_string();
     match (&tenant, &client, secret) {
         (Some(tenant), Some(client), Some(secret)) => {

@@ -115,7 +115,8 @@ impl GoogleKms {
         let var = |name: &str| env.backend_setting(name);
         Self {
             key: var("GOOGLE_KMS_RESOURCE_NAME"),
-            endpoint: var("GOOGLE_KMS_ENDPOINT").inspect(|url| crate::trust::warn_if_plain_http("GOOGLE_KMS_ENDPOINT", url)),
+            endpoint: var("GOOGLE_KMS_ENDPOINT")
+                .inspect(|url| crate::trust::warn_if_plain_http("GOOGLE_KMS_ENDPOINT", url)),
             env,
             client: OnceCell::new(),
         }

@@ -65,10 +65,7 @@ impl RequestFailure for GcpFailure {
 /// negative or unrepresentable delay is ignored (the backoff applies).
 fn retry_delay(status: &Status) -> Option<Duration> {
     status.details.iter().find_map(|detail| match detail {
-        StatusDetails::RetryInfo(info) => info
-            .retry_delay
-            .clone()
-            .and_then(|delay| Duration::try_from(delay).ok()),
+        StatusDetails::RetryInfo(info) => info.retry_delay.and_then(|delay| Duration::try_from(delay).ok()),
         _ => None,
     })
 }

@@ -109,7 +109,8 @@ impl SecretManager {
         let var = |name: &str| env.backend_setting(name);
         Self {
             project: var("GOOGLE_SECRET_MANAGER_PROJECT_ID"),
-            endpoint: var("GOOGLE_SECRET_MANAGER_ENDPOINT").inspect(|url| crate::trust::warn_if_plain_http("GOOGLE_SECRET_MANAGER_ENDPOINT", url)),
+            endpoint: var("GOOGLE_SECRET_MANAGER_ENDPOINT")
+                .inspect(|url| crate::trust::warn_if_plain_http("GOOGLE_SECRET_MANAGER_ENDPOINT", url)),
             client: OnceCell::new(),
         }
     }
