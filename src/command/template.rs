@@ -2,8 +2,15 @@
 //!
 //! Names are collected by rendering, resolved in one batch, and the template is rendered again;
 //! a name first requested inside a branch that depends on another secret gets a further round
-//! (bounded). Error messages have every resolved value scrubbed, since minijinja may quote a
-//! value it could not convert.
+//! (bounded).
+//!
+//! A template is semi-trusted input, like a config: its run is bounded (fuel, recursion depth,
+//! 16 MiB of output), and its errors never carry a value. minijinja's own detail is shown only
+//! for kinds whose detail comes from the template's text (syntax, unknown names); for the others,
+//! which may quote a runtime string (a value, or a value transformed by `|upper` or `|reverse`),
+//! only the kind and line are shown. A secret that cannot be resolved is named as written in the
+//! template (`secret("NAME")` on that line), never by the runtime string, which may itself be a
+//! value (`secret(secret("A"))`).
 
 use super::App;
 use super::output::emit;
@@ -21,6 +28,12 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 const MAX_ROUNDS: usize = 8;
+/// minijinja fuel per render: about this many instructions, or 64 bytes of data each.
+const FUEL: u64 = 2_000_000;
+/// Nesting of loops, macros and calls.
+const RECURSION_LIMIT: usize = 100;
+/// The most a template may write, as for inputs.
+const MAX_OUTPUT: usize = 16 << 20;
 
 type Known = BTreeMap<String, Result<SecretValue, KeyError>>;
 
@@ -45,7 +58,8 @@ pub(super) fn run(args: &TemplateArgs, app: &App) -> Result<(), Error> {
     let known: Arc<Mutex<Known>> = Arc::default();
     for _ in 0..MAX_ROUNDS {
         let requested: Arc<Mutex<BTreeSet<String>>> = Arc::default();
-        let result = render_once(&name, &source, &known, &requested);
+        let failed: Arc<Mutex<Option<String>>> = Arc::default();
+        let result = render_once(&name, &source, &known, &requested, &failed);
         let missing: Vec<String> = {
             let known = known.lock().expect("not poisoned");
             requested
@@ -57,7 +71,16 @@ pub(super) fn run(args: &TemplateArgs, app: &App) -> Result<(), Error> {
                 .collect()
         };
         if missing.is_empty() {
-            let text = result.map_err(|e| template_error(&name, &e, &known.lock().expect("not poisoned")))?;
+            let failed = failed.lock().expect("not poisoned").clone();
+            let text = result.map_err(|e| {
+                template_error(
+                    &name,
+                    &source,
+                    &e,
+                    failed.as_deref(),
+                    &known.lock().expect("not poisoned"),
+                )
+            })?;
             return emit(args.output.as_deref(), &text);
         }
         let resolution = app.block_on(session.resolve(session.plan(Scope::Names(&missing)), Purpose::Read));
@@ -81,18 +104,23 @@ fn render_once(
     source: &str,
     known: &Arc<Mutex<Known>>,
     requested: &Arc<Mutex<BTreeSet<String>>>,
+    failed: &Arc<Mutex<Option<String>>>,
 ) -> Result<String, minijinja::Error> {
     let mut env = env_format::environment();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_fuel(Some(FUEL));
+    env.set_recursion_limit(RECURSION_LIMIT);
     let known = Arc::clone(known);
     let requested = Arc::clone(requested);
+    let failed = Arc::clone(failed);
     env.add_function("secret", move |secret: &str| -> Result<String, minijinja::Error> {
         match known.lock().expect("not poisoned").get(secret) {
             Some(Ok(value)) => Ok(value.expose().to_owned()),
-            Some(Err(e)) => Err(minijinja::Error::new(
-                ErrorKind::InvalidOperation,
-                format!("cannot resolve secret `{secret}`: {e}"),
-            )),
+            Some(Err(e)) => {
+                // The name stays out of the message: it may be computed from a value.
+                *failed.lock().expect("not poisoned") = Some(secret.to_owned());
+                Err(minijinja::Error::new(ErrorKind::InvalidOperation, e.to_string()))
+            }
             None => {
                 requested.lock().expect("not poisoned").insert(secret.to_owned());
                 Ok(String::new())
@@ -100,19 +128,84 @@ fn render_once(
         }
     });
     env.add_template(name, source)?;
-    env.get_template(name)?.render(())
+    let mut out = Capped(zeroize::Zeroizing::new(Vec::new()));
+    env.get_template(name)?.render_captured_to((), &mut out)?;
+    String::from_utf8(std::mem::take(&mut *out.0))
+        .map_err(|_| minijinja::Error::new(ErrorKind::WriteFailure, "the output is not UTF-8"))
 }
 
-/// `file:line: message`, with every resolved value scrubbed from the message.
-fn template_error(name: &str, e: &minijinja::Error, known: &Known) -> Error {
-    let mut message = e
-        .detail()
-        .map_or_else(|| e.kind().to_string(), |d| format!("{}: {d}", e.kind()));
-    for value in known.values().flatten() {
-        if value.expose().len() >= 4 {
-            message = message.replace(value.expose(), "<redacted>");
+/// The output, refused past [`MAX_OUTPUT`].
+struct Capped(zeroize::Zeroizing<Vec<u8>>);
+
+impl std::io::Write for Capped {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.0.len() + buf.len() > MAX_OUTPUT {
+            return Err(std::io::Error::other("the output is larger than 16 MiB"));
         }
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
     }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The `secret("…")` literals on `line` of `source`, as written.
+fn literal_names(source: &str, line: usize) -> Vec<&str> {
+    let Some(text) = line.checked_sub(1).and_then(|i| source.lines().nth(i)) else {
+        return Vec::new();
+    };
+    text.match_indices("secret(")
+        .filter_map(|(at, call)| {
+            let rest = text[at + call.len()..].trim_start();
+            let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+            let body = &rest[1..];
+            let end = body.find(quote)?;
+            let name = &body[..end];
+            (!name.contains('\\')).then_some(name)
+        })
+        .collect()
+}
+
+/// `file:line: message`, with nothing from the template's run that could be a value.
+fn template_error(name: &str, source: &str, e: &minijinja::Error, failed: Option<&str>, known: &Known) -> Error {
+    let kind = e.kind();
     let line = e.line().map(|l| format!(":{l}")).unwrap_or_default();
+    let message = if let (Some(secret), ErrorKind::InvalidOperation) = (failed, kind) {
+        let reason = e.detail().unwrap_or_default();
+        match e.line().map(|l| literal_names(source, l)) {
+            Some(names) if names.contains(&secret) => format!("{kind}: cannot resolve secret `{secret}`: {reason}"),
+            _ => format!("{kind}: cannot resolve a secret whose name is computed (not shown): {reason}"),
+        }
+    } else if matches!(
+        kind,
+        ErrorKind::SyntaxError
+            | ErrorKind::UnknownFilter
+            | ErrorKind::UnknownTest
+            | ErrorKind::UnknownFunction
+            | ErrorKind::UnknownMethod
+            | ErrorKind::UnknownBlock
+            | ErrorKind::UndefinedError
+            | ErrorKind::TooManyArguments
+            | ErrorKind::MissingArgument
+            | ErrorKind::OutOfFuel
+            | ErrorKind::InvalidDelimiter
+    ) {
+        let mut message = e.detail().map_or_else(|| kind.to_string(), |d| format!("{kind}: {d}"));
+        // Those details come from the template's text; scrub anyway, in case one quotes more.
+        for value in known.values().flatten() {
+            if value.expose().len() >= 4 {
+                message = message.replace(value.expose(), "<redacted>");
+            }
+        }
+        message
+    } else if kind == ErrorKind::InvalidOperation && e.detail() == Some("recursion limit exceeded") {
+        format!("{kind}: recursion limit exceeded")
+    } else if kind == ErrorKind::WriteFailure {
+        format!("{kind}: the output is larger than 16 MiB, the most osenv writes")
+    } else {
+        format!("{kind} (details not shown: they may quote a value)")
+    };
     Error::Template(format!("{name}{line}: {message}"))
 }

@@ -134,6 +134,52 @@ fn no_command_or_error_path_leaks_a_value() {
     assert!(names.iter().all(|n| !n.starts_with(".osenv-")), "{names:?}");
 }
 
+/// Template errors carry no value, even transformed (`|upper`, `|reverse`), used as a name
+/// (`secret(secret(…))`) or as an include; each case fails, so each path was taken.
+#[test]
+fn template_errors_never_carry_a_value() {
+    let cases = [
+        ("upper int", "{{ secret(\"SECRET\") | upper | int + 1 }}\n"),
+        ("reverse", "{{ (secret(\"SECRET\") | reverse) + 1 }}\n"),
+        ("value as a name", "{{ secret(secret(\"SECRET\")) }}\n"),
+        (
+            "value as a transformed name",
+            "{{ secret(secret(\"SECRET\") | upper) }}\n",
+        ),
+        ("include", "{% include secret(\"SECRET\") %}\n"),
+        ("escaped quotes", "{{ (secret(\"SECRET\") | tojson) + 1 }}\n"),
+        (
+            "in a loop",
+            "{% for c in secret(\"SECRET\") %}{{ c + 1 }}{% endfor %}\n",
+        ),
+    ];
+    for (what, template) in cases {
+        let dir = workdir(&[("t.j2", template)]);
+        let run = osenv(dir.path())
+            .args(["-vvv", "template", "t.j2"])
+            .env("SECRET", CANARY)
+            .run();
+        run.code(1);
+        let upper = CANARY.to_uppercase();
+        let reversed: String = CANARY.chars().rev().collect();
+        for shape in [CANARY, upper.as_str(), reversed.as_str(), "7f3a9c", "C9A3F7"] {
+            assert!(
+                !run.stderr.contains(shape),
+                "{what}: {shape} on stderr:\n{}",
+                run.stderr
+            );
+        }
+        assert!(run.stderr.contains("t.j2:1:"), "{what}: located: {}", run.stderr);
+        if what.starts_with("value as") {
+            assert!(
+                run.stderr.contains("a secret whose name is computed (not shown)"),
+                "{}",
+                run.stderr
+            );
+        }
+    }
+}
+
 #[test]
 fn secret_value_debug_is_redacted() {
     let v = osenv::SecretValue::new(CANARY);

@@ -395,6 +395,34 @@ fn template_renders_secrets_with_filters() {
     );
 }
 
+/// A template is semi-trusted: a nested loop runs out of fuel, a huge output is refused, deep
+/// recursion stops; each is a located error, not exhausted memory.
+#[test]
+fn template_runs_are_bounded() {
+    let dir = workdir(&[
+        (
+            "loops.j2",
+            "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}\n",
+        ),
+        ("big.j2", "{% for i in range(20000) %}{{ \"x\" * 1000 }}{% endfor %}\n"),
+        ("deep.j2", "{% macro m(n) %}{{ m(n + 1) }}{% endmacro %}{{ m(0) }}\n"),
+    ]);
+    for (template, expected) in [
+        ("loops.j2", "out of fuel"),
+        ("big.j2", "larger than 16 MiB"),
+        ("deep.j2", "recursion"),
+    ] {
+        let run = osenv(dir.path()).args(["template", template]).run();
+        run.code(1);
+        assert!(
+            run.stderr.contains(&format!("error: {template}:")) && run.stderr.contains(expected),
+            "{template}: {}",
+            run.stderr
+        );
+        assert!(run.stdout.is_empty());
+    }
+}
+
 #[test]
 fn put_and_delete_need_a_writable_backend() {
     let dir = workdir(&[
