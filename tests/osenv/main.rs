@@ -31,5 +31,6 @@ mod servers;
     allow(dead_code)
 )]
 mod support;
+mod trust;
 #[cfg(feature = "vault")]
 mod vault;
