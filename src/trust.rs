@@ -12,8 +12,6 @@
 //! `settings::reader`). The operator widens this with `--trust-env-files` and `--trust-config`
 //! (or `OSENV_TRUST_ENV_FILES=true`, `OSENV_TRUST_CONFIG=true`), for files that are their own.
 
-use crate::settings::KeyManagementSystem;
-
 /// What the operator trusts beyond the process environment.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Trust {
@@ -184,37 +182,6 @@ pub fn aws_region(region: &str) -> bool {
         && rest[..rest.len() - 1]
             .iter()
             .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
-}
-
-/// The process-environment variables holding the credentials osenv itself uses for `system`:
-/// `exec` does not pass them to the command (unless a reference asks for one, or
-/// `--keep-credentials`). Paths (`AWS_WEB_IDENTITY_TOKEN_FILE`, `GOOGLE_APPLICATION_CREDENTIALS`)
-/// stay: removing a name does not hide the file, and a proxy that calls Bedrock or Vertex AI
-/// with the pod's identity reads them.
-pub fn credentials_of(system: KeyManagementSystem) -> &'static [&'static str] {
-    use KeyManagementSystem as S;
-    match system {
-        S::AwsSecretManager | S::AwsKms => &[
-            "AWS_ACCESS_KEY_ID",
-            "AWS_SECRET_ACCESS_KEY",
-            "AWS_SESSION_TOKEN",
-            "AWS_WEB_IDENTITY_TOKEN",
-            "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-        ],
-        S::HashicorpVault => &[
-            "HCP_VAULT_TOKEN",
-            "VAULT_TOKEN",
-            "HCP_VAULT_APPROLE_ROLE_ID",
-            "HCP_VAULT_APPROLE_SECRET_ID",
-        ],
-        S::AzureKeyVault => &[
-            "AZURE_CLIENT_SECRET",
-            "AZURE_CLIENT_CERTIFICATE_PASSWORD",
-            "IDENTITY_HEADER",
-            "MSI_SECRET",
-        ],
-        S::GoogleSecretManager | S::GoogleKms => &[],
-    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! `osenv exec`: replace osenv with the command, the values in its environment only.
 //!
 //! The command is the network-facing proxy: it gets the resolved values, not the credentials
-//! osenv used to read them ([`osenv::trust::credentials_of`]), unless a reference asks for one
+//! osenv used to read them ([`osenv::settings::KeyManagementSystem::credentials`]), unless a reference asks for one
 //! or `--keep-credentials` says so.
 
 use super::App;
@@ -23,7 +23,8 @@ pub(super) fn run(args: &ExecArgs, app: &App) -> Result<(), Error> {
     if !args.keep_credentials
         && let Some(system) = session.systems_used()
     {
-        let removed: Vec<&str> = osenv::trust::credentials_of(system)
+        let removed: Vec<&str> = system
+            .credentials()
             .iter()
             .copied()
             .filter(|name| !exported.contains(*name) && std::env::var_os(name).is_some())

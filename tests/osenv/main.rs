@@ -31,6 +31,7 @@ mod servers;
     allow(dead_code)
 )]
 mod support;
+#[cfg(any(feature = "aws", feature = "vault"))]
 mod trust;
 #[cfg(feature = "vault")]
 mod vault;

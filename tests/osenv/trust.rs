@@ -4,12 +4,18 @@
 //! Each test has a local listener that must receive nothing it should not, and a positive
 //! control (the operator's opt-in) showing the listener would have seen it.
 
+// With only one of the backends built, the other's helpers go unused.
+#![cfg_attr(not(all(feature = "aws", feature = "vault")), allow(dead_code))]
+
 use crate::support::{osenv, workdir};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
 const CANARY: &str = "canary-trust-4d1e";
+/// What a trap answers: an error body that must never reach stderr (it came from wherever the
+/// endpoint pointed).
+const TRAP_BODY: &str = "<Error><Code>trap-body-9c2e</Code><Message>trap-body-9c2e</Message></Error>";
 
 /// A local HTTP server that records each request (head and body) and answers with `answer`.
 struct Listener {
@@ -50,10 +56,14 @@ impl Listener {
         Self { url, requests }
     }
 
-    /// A listener that must never be reached; it answers 500.
+    /// A listener that must never be reached; it answers 500 with [`TRAP_BODY`].
     fn trap() -> Self {
         Self::start(|_| {
-            b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
+            response(
+                "500 Internal Server Error",
+                "Content-Type: text/xml\r\n",
+                TRAP_BODY.as_bytes(),
+            )
         })
     }
 
@@ -134,6 +144,11 @@ fn a_config_cannot_send_credentials_to_an_sts_of_its_choosing() {
         trap.requests()
     );
     assert!(!run.stderr.contains(CANARY), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("<Error>"),
+        "no response body on stderr: {}",
+        run.stderr
+    );
 }
 
 /// A region becomes a host name; a config cannot make it another host.
