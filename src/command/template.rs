@@ -105,7 +105,7 @@ fn render_once(
     known: &Arc<Mutex<Known>>,
     requested: &Arc<Mutex<BTreeSet<String>>>,
     failed: &Arc<Mutex<Option<String>>>,
-) -> Result<String, minijinja::Error> {
+) -> Result<zeroize::Zeroizing<String>, minijinja::Error> {
     let mut env = env_format::environment();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_fuel(Some(FUEL));
@@ -130,7 +130,9 @@ fn render_once(
     env.add_template(name, source)?;
     let mut out = Capped(zeroize::Zeroizing::new(Vec::new()));
     env.get_template(name)?.render_captured_to((), &mut out)?;
+    // The output holds values: wiped when dropped, as every buffer of it was.
     String::from_utf8(std::mem::take(&mut *out.0))
+        .map(zeroize::Zeroizing::new)
         .map_err(|_| minijinja::Error::new(ErrorKind::WriteFailure, "the output is not UTF-8"))
 }
 

@@ -115,7 +115,7 @@ pub struct AwsOptions {
     /// `aws_profile_name`.
     pub profile_name: Option<String>,
     /// `aws_web_identity_token` (only as the operator allows: see `trust`).
-    pub web_identity_token: Option<String>,
+    pub web_identity_token: Option<crate::secret::SecretValue>,
     /// `aws_sts_endpoint`.
     pub sts_endpoint: Option<String>,
     /// `replica_regions`: regions new secrets are replicated to.

@@ -351,7 +351,7 @@ impl Reader<'_> {
     /// `aws_web_identity_token` is a credential, so the config may not choose it: it is taken
     /// as `os.environ/AWS_WEB_IDENTITY_TOKEN` from the process environment (the variable osenv
     /// reads without it), or as anything under `--trust-config`.
-    fn web_identity_token(&self, v: NodeId, key: &str) -> Result<Option<String>, ConfigError> {
+    fn web_identity_token(&self, v: NodeId, key: &str) -> Result<Option<crate::secret::SecretValue>, ConfigError> {
         const VARIABLE: &str = "AWS_WEB_IDENTITY_TOKEN";
         let operator = self.doc.scalar(v).and_then(references::name_of).as_deref() == Some(VARIABLE)
             && matches!(self.env.lookup(VARIABLE), Some((_, Origin::Process)));
@@ -366,7 +366,7 @@ impl Reader<'_> {
                 ),
             ));
         }
-        Ok(token)
+        Ok(token.map(crate::secret::SecretValue::new))
     }
 
     fn vault(&self, key: &str, v: NodeId, vault: &mut VaultOptions) -> Result<Known, ConfigError> {

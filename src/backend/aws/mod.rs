@@ -109,7 +109,6 @@ impl AwsSettings {
             web_identity_token: s
                 .web_identity_token
                 .clone()
-                .map(SecretValue::new)
                 .or_else(|| secret("AWS_WEB_IDENTITY_TOKEN")),
             sts_endpoint: s.sts_endpoint.clone().or_else(|| var("AWS_STS_ENDPOINT")),
             static_keys,
