@@ -225,9 +225,9 @@ impl Session {
         Ok(manager)
     }
 
-    /// The secret managers this run authenticates to: the selected one, or AWS KMS for the
+    /// The secret manager this run authenticates to: the selected one, or AWS KMS for the
     /// encrypted variables of `USE_AWS_KMS=True`.
-    pub fn systems_used(&self) -> Option<crate::settings::KeyManagementSystem> {
+    pub fn system_used(&self) -> Option<crate::settings::KeyManagementSystem> {
         self.km
             .system()
             .or_else(|| (!self.envelopes.is_empty()).then_some(crate::settings::KeyManagementSystem::AwsKms))

@@ -148,13 +148,30 @@ pub fn plain_http(url: &str) -> bool {
     let Some(rest) = url.trim().strip_prefix("http://") else {
         return false;
     };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let authority = authority(rest);
     let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
     let host = match host.strip_prefix('[') {
         Some(v6) => v6.split(']').next().unwrap_or_default(),
         None => host.rsplit_once(':').map_or(host, |(h, _)| h),
     };
-    !(host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()))
+    !loopback_host(host)
+}
+
+/// Whether `host` (a name or an IP address, IPv6 without brackets) is this machine.
+pub fn loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The authority of a URL's text after `scheme://`.
+fn authority(rest: &str) -> &str {
+    rest.split(['/', '?', '#']).next().unwrap_or_default()
+}
+
+/// Whether an address carries a user name or password (`https://user:pass@host`): it would
+/// be shown in every message that names the backend, so such an address is not used.
+pub fn has_user_info(url: &str) -> bool {
+    url.split_once("://")
+        .is_some_and(|(_, rest)| authority(rest).contains('@'))
 }
 
 /// Warn that `backend` talks to `url` in clear text, when it does ([`plain_http`]).
@@ -248,6 +265,14 @@ mod tests {
         assert!(!plain_http("http://localhost:8200/"));
         assert!(!plain_http("http://[::1]:8200"));
         assert!(!plain_http("https://vault.internal:8200"));
+    }
+
+    #[test]
+    fn user_info_in_addresses() {
+        assert!(has_user_info("https://user:pass@vault:8200"));
+        assert!(has_user_info("http://token@127.0.0.1/v1"));
+        assert!(!has_user_info("https://vault:8200/path@x"));
+        assert!(!has_user_info("https://vault:8200"));
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub(super) fn run(args: &ExecArgs, app: &App) -> Result<(), Error> {
         exported.insert(name.to_owned());
     }
     if !args.keep_credentials
-        && let Some(system) = session.systems_used()
+        && let Some(system) = session.system_used()
     {
         let removed: Vec<&str> = system
             .credentials()

@@ -183,6 +183,15 @@ impl Environment {
             );
             return None;
         }
+        if let Some(trust::Role::Address(_)) = trust::operator_only(name)
+            && trust::has_user_info(value.expose())
+        {
+            // Backends name their address in every message; a password in it would be shown.
+            tracing::warn!(
+                "ignored {name} from {origin}: the address has a user name or password in it (value not shown); osenv's backends authenticate with tokens, not in the URL"
+            );
+            return None;
+        }
         Some(value)
     }
 
@@ -258,6 +267,9 @@ mod tests {
         );
         // Still values to render.
         assert_eq!(env.get("VAULT_TOKEN").unwrap().expose(), "t");
+        // An address with a password in it is not used, even from the process.
+        let env = Environment::new([("VAULT_ADDR", "https://u:canary@vault:8200")], vec![]);
+        assert_eq!(env.backend_setting("VAULT_ADDR"), None);
 
         let trusted = Environment::new(Vec::<(String, String)>::new(), vec![file()]).with_trust(Trust {
             env_files: true,

@@ -173,6 +173,32 @@ fn a_config_region_must_be_a_region_name() {
         run.stderr
     );
     assert!(!run.stderr.contains(CANARY));
+
+    // From an env file (or the process), the same: refused where the client is set up, never shown.
+    let dir = workdir(&[
+        (
+            "config.yaml",
+            "general_settings:\n  key_management_system: aws_secret_manager\na: os.environ/A\n",
+        ),
+        (".env", &format!("AWS_REGION=evil.example/{CANARY}\n")),
+    ]);
+    let run = osenv(dir.path())
+        .args(["render", "config.yaml", "--env-file", ".env"])
+        .env("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .run();
+    assert_ne!(run.code, 0);
+    assert!(
+        run.stderr
+            .contains("is not a region name like `us-east-1` (value not shown)"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains(CANARY) && !run.stderr.contains("evil.example"),
+        "{}",
+        run.stderr
+    );
 }
 
 /// An env file from a repository pointed Vault at its own server, which then received the

@@ -58,6 +58,8 @@ pub(crate) struct AwsSettings {
     web_identity_token: Option<SecretValue>,
     sts_endpoint: Option<String>,
     static_keys: Option<(String, SecretValue, Option<SecretValue>)>,
+    /// The region set is not a region name.
+    bad_region: bool,
     /// The region the SDK settled on, once loaded (it may come from a profile).
     loaded_region: std::sync::OnceLock<String>,
 }
@@ -86,14 +88,17 @@ impl AwsSettings {
             .or_else(|| var("AWS_REGION_NAME"))
             .or_else(|| var("AWS_REGION"))
             .or_else(|| var("AWS_DEFAULT_REGION"));
+        // The region becomes a host name, and an env file may set it: one that is not a
+        // region's shape is refused (in `load`) and never shown, wherever it came from.
+        let (region, bad_region) = match region {
+            Some(r) if !crate::trust::aws_region(&r) => (None, true),
+            region => (region, false),
+        };
         let endpoint = if var("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
             None
         } else {
             var(service.endpoint_variable()).or_else(|| var("AWS_ENDPOINT_URL"))
         };
-        if let Some(url) = &endpoint {
-            crate::trust::warn_if_plain_http(service.host_prefix(), url);
-        }
         let static_keys = match (var("AWS_ACCESS_KEY_ID"), secret("AWS_SECRET_ACCESS_KEY")) {
             (Some(id), Some(key)) => Some((id, key, secret("AWS_SESSION_TOKEN"))),
             _ => None,
@@ -112,6 +117,7 @@ impl AwsSettings {
                 .or_else(|| secret("AWS_WEB_IDENTITY_TOKEN")),
             sts_endpoint: s.sts_endpoint.clone().or_else(|| var("AWS_STS_ENDPOINT")),
             static_keys,
+            bad_region,
             loaded_region: std::sync::OnceLock::new(),
         }
     }
@@ -138,6 +144,15 @@ impl AwsSettings {
     /// Load the SDK configuration. No request is made here: credentials are fetched on first
     /// use by the SDK, and cached for the run.
     pub(crate) async fn load(&self, system: &str) -> Result<SdkConfig, BackendError> {
+        if self.bad_region {
+            return Err(BackendError::Configuration {
+                backend: system.to_owned(),
+                reason: "the AWS region set (AWS_REGION_NAME, AWS_REGION or AWS_DEFAULT_REGION) is not a region name like `us-east-1` (value not shown)".into(),
+            });
+        }
+        if let Some(url) = &self.endpoint {
+            crate::trust::warn_if_plain_http(self.service.host_prefix(), url);
+        }
         let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(RetryConfig::disabled());
         if let Some(region) = &self.region {
             loader = loader.region(Region::new(region.clone()));
@@ -163,6 +178,12 @@ impl AwsSettings {
                     .into(),
             });
         };
+        if !crate::trust::aws_region(region.as_ref()) {
+            return Err(BackendError::Configuration {
+                backend: system.to_owned(),
+                reason: "the AWS profile's region is not a region name like `us-east-1` (value not shown)".into(),
+            });
+        }
         let _ = self.loaded_region.set(region.to_string());
         let sts_config = match &self.sts_endpoint {
             Some(url) => base.to_builder().endpoint_url(url).build(),

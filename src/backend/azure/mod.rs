@@ -207,13 +207,7 @@ fn is_loopback(uri: &str) -> bool {
     azure_core::http::Url::parse(uri)
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned))
-        .is_some_and(|h| {
-            h == "localhost"
-                || h.trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback())
-        })
+        .is_some_and(|h| crate::trust::loopback_host(h.trim_start_matches('[').trim_end_matches(']')))
 }
 
 /// The token scope for a vault URI: `https://vault.azure.net/.default` for the public cloud,

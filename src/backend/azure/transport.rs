@@ -37,10 +37,7 @@ impl HttpClient for Capped {
             if read.len() + chunk.len() > self.limit {
                 return Err(azure_core::Error::with_message(
                     azure_core::error::ErrorKind::Io,
-                    format!(
-                        "the response is larger than {}, the most osenv reads (--max-response-size)",
-                        crate::backend::http::size(self.limit)
-                    ),
+                    crate::backend::http::BodyError::TooLarge(self.limit).to_string(),
                 ));
             }
             read.extend_from_slice(&chunk);

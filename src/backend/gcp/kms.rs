@@ -127,6 +127,7 @@ impl GoogleKms {
             .get_or_try_init(|| async {
                 let mut builder = super::hardened(KeyManagementService::builder().with_retry_policy(no_retries()));
                 if let Some(endpoint) = &self.endpoint {
+                    crate::trust::warn_if_plain_http("GOOGLE_KMS_ENDPOINT", endpoint);
                     builder = builder.with_endpoint(endpoint.trim_end_matches('/'));
                 }
                 builder.build().await.map_err(|e| setup_failed(self.describe(), &e))

@@ -120,6 +120,7 @@ impl SecretManager {
             .get_or_try_init(|| async {
                 let mut builder = super::hardened(SecretManagerService::builder().with_retry_policy(no_retries()));
                 if let Some(endpoint) = &self.endpoint {
+                    crate::trust::warn_if_plain_http("GOOGLE_SECRET_MANAGER_ENDPOINT", endpoint);
                     builder = builder.with_endpoint(endpoint.trim_end_matches('/'));
                 }
                 builder.build().await.map_err(|e| setup_failed(self.describe(), &e))

@@ -192,7 +192,6 @@ impl Vault {
     /// Set up from the settings and the environment; no I/O until the first request.
     pub fn new(settings: &VaultOptions, written: &WrittenSecrets, env: &Environment) -> Self {
         let config = VaultConfig::new(settings, written, env);
-        crate::trust::warn_if_plain_http("hashicorp_vault", &config.addr);
         if config.skip_verify_requested {
             tracing::warn!(
                 "VAULT_SKIP_VERIFY is ignored: osenv always verifies TLS (set VAULT_CACERT to trust a private CA)"
@@ -226,7 +225,9 @@ impl Vault {
         }
     }
 
+    /// The run's client, built once, with its first request.
     fn client(&self) -> Result<reqwest::Client, BackendError> {
+        crate::trust::warn_if_plain_http(SYSTEM, &self.config.addr);
         let mut builder = crate::backend::http::builder();
         if let Some(ca) = &self.config.ca_cert {
             let pem = std::fs::read(ca)
