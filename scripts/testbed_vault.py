@@ -1,7 +1,9 @@
 """Certificates and configuration for the OpenBao test server (run by scripts/testbed).
 
     python testbed_vault.py certs DIR           write ca, server, client and rogue PEM files
-    python testbed_vault.py setup ADDR TOKEN DIR   enable AppRole, cert auth, a namespace, a KV v1 mount
+    python testbed_vault.py setup ADDR TOKEN DIR IDENTITY
+        enable AppRole, cert auth, Kubernetes and JWT auth (IDENTITY: the identity fake's URL, its
+        TokenReview API and OIDC issuer), a namespace and a KV v1 mount
 
 Uses only the standard library and `cryptography` (already in the test venv through moto).
 """
@@ -105,7 +107,7 @@ path "secret/metadata/app/*" { capabilities = ["read"] }
 """
 
 
-def setup(addr, token, directory):
+def setup(addr, token, directory, identity):
     d = Path(directory)
     _call(addr, token, "PUT", "sys/policies/acl/reader", {"policy": READER_POLICY})
     # AppRole with fixed ids.
@@ -137,6 +139,61 @@ def setup(addr, token, directory):
         {"secret_id": APPROLE_SECRET_ID},
         namespace="team1",
     )
+    # Kubernetes auth, reviewing tokens at the identity fake (its TokenReview API).
+    _call(addr, token, "POST", "sys/auth/kubernetes", {"type": "kubernetes"})
+    _call(
+        addr,
+        token,
+        "POST",
+        "auth/kubernetes/config",
+        {
+            "kubernetes_host": identity,
+            "token_reviewer_jwt": "reviewer",
+            "disable_local_ca_jwt": True,
+            # Required with disable_local_ca_jwt, even for an http host (unused).
+            "kubernetes_ca_cert": (d / "ca.pem").read_text(),
+        },
+    )
+    _call(
+        addr,
+        token,
+        "POST",
+        "auth/kubernetes/role/litellm",
+        {
+            "bound_service_account_names": ["litellm"],
+            "bound_service_account_namespaces": ["default"],
+            "token_policies": ["reader"],
+            "token_ttl": "1h",
+        },
+    )
+    # JWT auth trusting the identity fake's key (no OIDC discovery), two roles: `ci` for a
+    # token with audience `vault`, `github` for GitHub Actions' token whose audience is the
+    # Vault address (osenv's default) and whose repository claim is bound.
+    with urllib.request.urlopen(f"{identity}/public-key", timeout=10) as response:
+        public_key = response.read().decode()
+    _call(addr, token, "POST", "sys/auth/jwt", {"type": "jwt"})
+    _call(addr, token, "POST", "auth/jwt/config", {"jwt_validation_pubkeys": [public_key], "bound_issuer": identity})
+    _call(
+        addr,
+        token,
+        "POST",
+        "auth/jwt/role/ci",
+        {"role_type": "jwt", "bound_audiences": ["vault"], "user_claim": "sub", "token_policies": ["reader"], "token_ttl": "1h"},
+    )
+    _call(
+        addr,
+        token,
+        "POST",
+        "auth/jwt/role/github",
+        {
+            "role_type": "jwt",
+            "bound_audiences": [addr],
+            "bound_claims": {"repository": "acme/litellm-config"},
+            "user_claim": "sub",
+            "token_policies": ["reader"],
+            "token_ttl": "1h",
+        },
+    )
     # A KV v1 mount.
     _call(addr, token, "POST", "sys/mounts/kv1", {"type": "kv", "options": {"version": "1"}})
 
@@ -145,6 +202,6 @@ if __name__ == "__main__":
     if sys.argv[1] == "certs":
         certs(sys.argv[2])
     elif sys.argv[1] == "setup":
-        setup(sys.argv[2], sys.argv[3], sys.argv[4])
+        setup(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])
     else:
-        sys.exit("usage: testbed_vault.py certs DIR | setup ADDR TOKEN DIR")
+        sys.exit("usage: testbed_vault.py certs DIR | setup ADDR TOKEN DIR IDENTITY")

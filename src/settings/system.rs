@@ -71,6 +71,7 @@ impl KeyManagementSystem {
                 "VAULT_TOKEN",
                 "HCP_VAULT_APPROLE_ROLE_ID",
                 "HCP_VAULT_APPROLE_SECRET_ID",
+                "HCP_VAULT_JWT_TOKEN",
             ],
             S::AzureKeyVault => &[
                 "AZURE_CLIENT_SECRET",

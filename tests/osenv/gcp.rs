@@ -52,7 +52,7 @@ impl Drongo {
         })
     }
 
-    fn secret(&self, id: &str, values: &[&str]) {
+    pub(crate) fn secret(&self, id: &str, values: &[&str]) {
         self.call(
             "POST",
             &format!("/v1/projects/p1/secrets?secretId={id}"),

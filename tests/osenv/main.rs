@@ -35,3 +35,7 @@ mod support;
 mod trust;
 #[cfg(feature = "vault")]
 mod vault;
+#[cfg(all(feature = "vault", unix))]
+mod vault_login;
+#[cfg(any(feature = "aws", feature = "gcp"))]
+mod workload_identity;

@@ -49,7 +49,72 @@ fn skip_name(variable: &str) -> &'static str {
         "OSENV_TEST_VAULT_ADDR" => "vault",
         "OSENV_TEST_DRONGO" => "drongo",
         "OSENV_TEST_AZURE_VAULT" => "azure",
+        "OSENV_TEST_IDENTITY" => "identity",
         _ => "all",
+    }
+}
+
+/// The project's identity fake (`scripts/identity_fake.py`): it signs service-account and OIDC
+/// tokens for a test, reviews them for OpenBao, and plays the cloud credential endpoints.
+pub struct Identity {
+    pub url: String,
+}
+
+/// The identity fake; `None` when skipped.
+pub fn identity() -> Option<Identity> {
+    server_url("OSENV_TEST_IDENTITY", "the identity fake").map(|url| Identity { url })
+}
+
+impl Identity {
+    /// A token signed by the fake: `kind` `kubernetes` (a projected service-account token) or
+    /// `jwt` (an OIDC token of this issuer), with the claims given (`aud`, `sub`, `ttl`,
+    /// `serviceaccount`, `namespace`, `rogue`).
+    pub fn mint(&self, claims: &serde_json::Value) -> String {
+        self.call("POST", "/mint", Some(claims.to_string()))
+    }
+
+    /// Make the fake's TokenReview refuse `token` from now on (as after a pod is deleted).
+    pub fn revoke(&self, token: &str) {
+        self.call("POST", "/revoke", Some(token.to_owned()));
+    }
+
+    /// How often each endpoint answered, and the last token each was shown.
+    pub fn stats(&self) -> serde_json::Value {
+        serde_json::from_str(&self.call("GET", "/stats", None)).expect("stats are JSON")
+    }
+
+    /// The count for one endpoint (`kubernetes.tokenreview`, `aws.sts`, …).
+    pub fn count(&self, what: &str) -> u64 {
+        self.stats()
+            .pointer(&format!("/counts/{what}"))
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0)
+    }
+
+    /// The last token (or audience) an endpoint was shown.
+    pub fn seen(&self, what: &str) -> Option<String> {
+        self.stats()
+            .pointer(&format!("/seen/{what}"))
+            .and_then(|v| v.as_str().map(str::to_owned))
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<String>) -> String {
+        let addr = self.url.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(addr).expect("connect to the identity fake");
+        let body = body.unwrap_or_default();
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("send");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("read");
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        response
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default()
     }
 }
 

@@ -30,7 +30,7 @@ pub(crate) fn server() -> Option<Server> {
 }
 
 /// A root-token API call, for seeding.
-fn api(server: &Server, method: &str, path: &str, body: Option<Value>, namespace: Option<&str>) -> Value {
+pub(crate) fn api(server: &Server, method: &str, path: &str, body: Option<Value>, namespace: Option<&str>) -> Value {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -57,7 +57,7 @@ fn api(server: &Server, method: &str, path: &str, body: Option<Value>, namespace
     })
 }
 
-fn seed(server: &Server, path: &str, data: &Value) {
+pub(crate) fn seed(server: &Server, path: &str, data: &Value) {
     api(
         server,
         "POST",
@@ -76,7 +76,7 @@ fn run(dir: &Path, env: &[(&str, &str)], args: &[&str], stdin: Option<&str>) -> 
 }
 
 /// A unique path segment per test, since the server is shared by tests running in parallel.
-fn unique(test: &str) -> String {
+pub(crate) fn unique(test: &str) -> String {
     format!("{test}-{}", std::process::id())
 }
 
@@ -153,9 +153,9 @@ fn approle_logs_in_once_for_many_references() {
     assert_eq!(proxy.requests("GET /v1/secret/data/"), 30, "{:?}", proxy.lines());
 }
 
-/// The tokens of an AppRole role that are alive now (Vault lists accessors; a login's token
-/// carries its role in its metadata).
-fn live_tokens_of(server: &Server, role: &str) -> usize {
+/// The tokens of a role that are alive now (Vault lists accessors; a login's token carries its
+/// role in its metadata: `role_name` for AppRole, `role` for Kubernetes and JWT).
+pub(crate) fn live_tokens_of(server: &Server, role: &str) -> usize {
     let listed = api(server, "GET", "auth/token/accessors?list=true", None, None);
     let accessors = listed
         .pointer("/data/keys")
@@ -173,7 +173,9 @@ fn live_tokens_of(server: &Server, role: &str) -> usize {
                 Some(json!({ "accessor": accessor })),
                 None,
             );
-            token.pointer("/data/meta/role_name").and_then(Value::as_str) == Some(role)
+            ["/data/meta/role_name", "/data/meta/role"]
+                .iter()
+                .any(|at| token.pointer(at).and_then(Value::as_str) == Some(role))
         })
         .count()
 }

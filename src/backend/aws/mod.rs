@@ -313,13 +313,17 @@ impl AwsFailure {
                     transient,
                 }
             }
-            // Connection refused or reset, TLS, a timeout inside the SDK.
-            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => Self {
-                code: None,
-                message: super::error_chain(&err),
-                status,
-                transient: true,
-            },
+            // Connection refused or reset, TLS, a timeout inside the SDK; and credentials that
+            // could not be loaded, which are final when the identity service refused them.
+            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
+                let message = super::error_chain(&err);
+                Self {
+                    code: None,
+                    transient: !credentials_refused(&message),
+                    message,
+                    status,
+                }
+            }
             // A truncated or unparsable body: its parse error may quote the body, which came
             // from wherever the endpoint points, so only the status is shown.
             SdkError::ResponseError(_) => Self {
@@ -404,6 +408,23 @@ pub(crate) fn is_throttle(code: Option<&str>, status: Option<u16>) -> bool {
     ) || status == Some(429)
 }
 
+/// Whether a credentials error says the identity service refused the credentials (STS
+/// rejecting a web identity token, a role that may not be assumed), so retrying cannot help:
+/// a misconfigured IRSA role then fails each pod at once instead of sending STS requests until
+/// the deadline. The SDK's credential providers report these only as text in their chain.
+fn credentials_refused(chain: &str) -> bool {
+    chain.contains("loading credentials")
+        && [
+            "InvalidIdentityToken",
+            "IDPRejectedClaim",
+            "AccessDenied",
+            "InvalidClientTokenId",
+            "MalformedPolicyDocument",
+        ]
+        .iter()
+        .any(|code| chain.contains(code))
+}
+
 /// Throttling and server-side failures are retried; everything else is final.
 pub(crate) fn is_transient(code: Option<&str>, status: Option<u16>) -> bool {
     let failing = matches!(
@@ -446,6 +467,20 @@ impl RequestFailure for AwsFailure {
 mod tests {
     use super::*;
     use crate::backend::Context;
+
+    #[test]
+    fn a_refused_identity_is_final_a_missing_one_is_not() {
+        let refused = "dispatch failure: other: an error occurred while loading credentials: service error: InvalidIdentityTokenException: Couldn't verify the token";
+        assert!(credentials_refused(refused));
+        // No credentials yet (an agent or metadata service not up), or STS unreachable.
+        assert!(!credentials_refused(
+            "dispatch failure: other: an error occurred while loading credentials: the credential provider was not enabled"
+        ));
+        assert!(!credentials_refused(
+            "dispatch failure: io error: Connection refused (os error 111)"
+        ));
+    }
+
     use crate::backend::retry::RetryPolicy;
     use std::sync::atomic::{AtomicU32, Ordering};
     use std::time::Duration;

@@ -12,7 +12,11 @@ use std::path::PathBuf;
 /// LiteLLM's default address.
 pub const DEFAULT_ADDR: &str = "http://127.0.0.1:8200";
 
-/// How the run gets its token; the first configured one wins, in this order.
+/// Where a Kubernetes pod's service-account token is mounted.
+pub const DEFAULT_K8S_TOKEN_PATH: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+
+/// How the run gets its token. `HCP_VAULT_AUTH_METHOD` picks one; without it the first
+/// configured one wins, in this order: AppRole, TLS certificate, token, Kubernetes, JWT.
 #[derive(Clone)]
 pub enum Auth {
     /// `POST auth/{mount}/login` with a role id and secret id.
@@ -31,6 +35,54 @@ pub enum Auth {
     },
     /// A token given directly.
     Token(SecretValue),
+    /// `POST auth/{mount}/login` with `{role, jwt}`: the pod's service-account token, read from
+    /// its file at login time (the kubelet rotates a projected token in place).
+    Kubernetes {
+        /// The auth mount (`kubernetes`).
+        mount: String,
+        /// The Vault role.
+        role: String,
+        /// The token file.
+        token_path: PathBuf,
+    },
+    /// `POST auth/{mount}/login` with `{role, jwt}`: a JWT from an OIDC issuer (a CI system's).
+    Jwt {
+        /// The auth mount (`jwt`).
+        mount: String,
+        /// The Vault role.
+        role: String,
+        /// Where the JWT comes from.
+        token: JwtSource,
+    },
+}
+
+/// Where a JWT login's token comes from.
+#[derive(Clone)]
+pub enum JwtSource {
+    /// `HCP_VAULT_JWT_TOKEN`.
+    Value(SecretValue),
+    /// `HCP_VAULT_JWT_TOKEN_FILE`, read at login time.
+    File(PathBuf),
+    /// GitHub Actions' OIDC token endpoint (a job with `permissions: id-token: write`).
+    GitHubActions {
+        /// `ACTIONS_ID_TOKEN_REQUEST_URL`.
+        request_url: String,
+        /// `ACTIONS_ID_TOKEN_REQUEST_TOKEN`, the bearer token of that request.
+        request_token: SecretValue,
+        /// The audience asked for (`HCP_VAULT_JWT_AUDIENCE`, else the Vault address).
+        audience: String,
+    },
+}
+
+impl JwtSource {
+    /// How messages name the source.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Value(_) => "HCP_VAULT_JWT_TOKEN".into(),
+            Self::File(path) => format!("HCP_VAULT_JWT_TOKEN_FILE `{}`", path.display()),
+            Self::GitHubActions { audience, .. } => format!("GitHub Actions' OIDC token for audience `{audience}`"),
+        }
+    }
 }
 
 impl Auth {
@@ -40,6 +92,20 @@ impl Auth {
             Self::AppRole { .. } => "AppRole",
             Self::Cert { .. } => "TLS certificate",
             Self::Token(_) => "token",
+            Self::Kubernetes { .. } => "Kubernetes",
+            Self::Jwt { .. } => "JWT",
+        }
+    }
+
+    /// The login request's path and the role it logs in as, for methods that log in.
+    pub fn login_path(&self) -> Option<(String, Option<&str>)> {
+        match self {
+            Self::Token(_) => None,
+            Self::AppRole { mount, .. } => Some((format!("auth/{mount}/login"), None)),
+            Self::Cert { role } => Some(("auth/cert/login".into(), role.as_deref())),
+            Self::Kubernetes { mount, role, .. } | Self::Jwt { mount, role, .. } => {
+                Some((format!("auth/{mount}/login"), Some(role.as_str())))
+            }
         }
     }
 }
@@ -49,6 +115,18 @@ impl fmt::Debug for Auth {
         f.write_str(self.method())
     }
 }
+
+/// The auth method of the run and why it was chosen (which variable selected it), for `-v`.
+#[derive(Debug, Clone)]
+pub struct Selected {
+    /// The method.
+    pub auth: Auth,
+    /// Why: `HCP_VAULT_AUTH_METHOD=jwt`, `HCP_VAULT_K8S_ROLE is set`, …
+    pub reason: String,
+}
+
+/// The methods `HCP_VAULT_AUTH_METHOD` names.
+const METHODS: &str = "token, approle, cert, kubernetes, jwt";
 
 /// KV secrets engine version of the mount.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,8 +142,8 @@ pub enum KvVersion {
 pub struct VaultConfig {
     /// Address without a trailing `/`.
     pub addr: String,
-    /// The auth method, or why there is none.
-    pub auth: Result<Auth, String>,
+    /// The auth method and why it was chosen, or why there is none.
+    pub auth: Result<Selected, String>,
     /// Namespace put in secret paths.
     pub secret_namespace: Option<String>,
     /// Namespace sent as `X-Vault-Namespace` when logging in.
@@ -93,7 +171,6 @@ impl VaultConfig {
     pub fn new(settings: &VaultOptions, written: &WrittenSecrets, env: &Environment) -> Self {
         let var = |name: &str| env.backend_setting(name);
         let first = |names: &[&str]| names.iter().find_map(|n| var(n));
-        let secret = |name: &str| env.backend_secret(name).filter(|v| !v.expose().trim().is_empty());
 
         let addr = first(&["HCP_VAULT_ADDR", "VAULT_ADDR"])
             .unwrap_or_else(|| DEFAULT_ADDR.to_owned())
@@ -113,33 +190,7 @@ impl VaultConfig {
             (Some(c), Some(k)) => Some((PathBuf::from(c), PathBuf::from(k))),
             _ => None,
         };
-        let role_id = var("HCP_VAULT_APPROLE_ROLE_ID");
-        let secret_id = secret("HCP_VAULT_APPROLE_SECRET_ID");
-        let token = secret("HCP_VAULT_TOKEN").or_else(|| secret("VAULT_TOKEN"));
-        let auth = match (role_id, secret_id, &client_identity, token) {
-            (Some(role_id), Some(secret_id), _, _) => Ok(Auth::AppRole {
-                mount: var("HCP_VAULT_APPROLE_MOUNT_PATH")
-                    .and_then(|m| clean_component(&m))
-                    .unwrap_or_else(|| "approle".into()),
-                role_id,
-                secret_id,
-            }),
-            (Some(_), None, _, _) | (None, Some(_), _, _) => Err(
-                "AppRole needs both HCP_VAULT_APPROLE_ROLE_ID and HCP_VAULT_APPROLE_SECRET_ID".to_owned(),
-            ),
-            (None, None, Some(_), _) => Ok(Auth::Cert {
-                role: var("HCP_VAULT_CERT_ROLE"),
-            }),
-            (None, None, None, _) if cert.is_some() != key.is_some() => Err(
-                "TLS certificate auth needs both HCP_VAULT_CLIENT_CERT and HCP_VAULT_CLIENT_KEY (or VAULT_CLIENT_CERT and VAULT_CLIENT_KEY)"
-                    .to_owned(),
-            ),
-            (None, None, None, Some(token)) => Ok(Auth::Token(token)),
-            (None, None, None, None) => Err(
-                "no Vault credentials: set HCP_VAULT_TOKEN or VAULT_TOKEN, HCP_VAULT_APPROLE_ROLE_ID and HCP_VAULT_APPROLE_SECRET_ID, or a client certificate and key"
-                    .to_owned(),
-            ),
-        };
+        let auth = select_auth(env, &addr, cert.is_some(), key.is_some());
         Self {
             addr,
             auth,
@@ -162,6 +213,124 @@ impl VaultConfig {
                 .is_some_and(|v| !matches!(v.to_ascii_lowercase().as_str(), "0" | "false" | "no")),
         }
     }
+}
+
+/// The auth method: the one `HCP_VAULT_AUTH_METHOD` names, else the first configured one.
+fn select_auth(env: &Environment, addr: &str, has_cert: bool, has_key: bool) -> Result<Selected, String> {
+    let var = |name: &str| env.backend_setting(name).filter(|v| !v.trim().is_empty());
+    let secret = |name: &str| env.backend_secret(name).filter(|v| !v.expose().trim().is_empty());
+    let mount = |name: &str, default: &str| {
+        var(name)
+            .and_then(|m| clean_component(&m))
+            .unwrap_or_else(|| default.to_owned())
+    };
+
+    let approle = || match (var("HCP_VAULT_APPROLE_ROLE_ID"), secret("HCP_VAULT_APPROLE_SECRET_ID")) {
+        (Some(role_id), Some(secret_id)) => Ok(Auth::AppRole {
+            mount: mount("HCP_VAULT_APPROLE_MOUNT_PATH", "approle"),
+            role_id,
+            secret_id,
+        }),
+        _ => Err("AppRole needs both HCP_VAULT_APPROLE_ROLE_ID and HCP_VAULT_APPROLE_SECRET_ID".to_owned()),
+    };
+    let cert = || {
+        if has_cert && has_key {
+            Ok(Auth::Cert {
+                role: var("HCP_VAULT_CERT_ROLE"),
+            })
+        } else {
+            Err("TLS certificate auth needs both HCP_VAULT_CLIENT_CERT and HCP_VAULT_CLIENT_KEY (or VAULT_CLIENT_CERT and VAULT_CLIENT_KEY)".to_owned())
+        }
+    };
+    let token = || {
+        secret("HCP_VAULT_TOKEN")
+            .or_else(|| secret("VAULT_TOKEN"))
+            .map(Auth::Token)
+            .ok_or_else(|| "token auth needs HCP_VAULT_TOKEN or VAULT_TOKEN".to_owned())
+    };
+    let kubernetes = || {
+        let role = var("HCP_VAULT_K8S_ROLE")
+            .ok_or_else(|| "Kubernetes auth needs HCP_VAULT_K8S_ROLE (the Vault role)".to_owned())?;
+        Ok(Auth::Kubernetes {
+            mount: mount("HCP_VAULT_K8S_MOUNT_PATH", "kubernetes"),
+            role: role.trim().to_owned(),
+            token_path: PathBuf::from(
+                var("HCP_VAULT_K8S_TOKEN_PATH").unwrap_or_else(|| DEFAULT_K8S_TOKEN_PATH.to_owned()),
+            ),
+        })
+    };
+    let jwt = || jwt_auth(env, addr);
+    let chosen = |auth: Result<Auth, String>, reason: String| auth.map(|auth| Selected { auth, reason });
+
+    if let Some(method) = var("HCP_VAULT_AUTH_METHOD") {
+        let method = method.trim().to_ascii_lowercase();
+        let reason = format!("HCP_VAULT_AUTH_METHOD={method}");
+        return match method.as_str() {
+            "token" => chosen(token(), reason),
+            "approle" => chosen(approle(), reason),
+            "cert" => chosen(cert(), reason),
+            "kubernetes" => chosen(kubernetes(), reason),
+            "jwt" => chosen(jwt(), reason),
+            _ => Err(format!("HCP_VAULT_AUTH_METHOD `{method}` is not one of {METHODS}")),
+        };
+    }
+    // The first method any of whose variables is set; a half-configured one is an error, not
+    // a silent fall-through to the next.
+    if var("HCP_VAULT_APPROLE_ROLE_ID").is_some() || secret("HCP_VAULT_APPROLE_SECRET_ID").is_some() {
+        return chosen(
+            approle(),
+            "HCP_VAULT_APPROLE_ROLE_ID and HCP_VAULT_APPROLE_SECRET_ID are set".into(),
+        );
+    }
+    if has_cert || has_key {
+        return chosen(cert(), "a client certificate and key are set".into());
+    }
+    if let Ok(auth) = token() {
+        let which = if secret("HCP_VAULT_TOKEN").is_some() {
+            "HCP_VAULT_TOKEN"
+        } else {
+            "VAULT_TOKEN"
+        };
+        return chosen(Ok(auth), format!("{which} is set"));
+    }
+    if var("HCP_VAULT_K8S_ROLE").is_some() {
+        return chosen(kubernetes(), "HCP_VAULT_K8S_ROLE is set".into());
+    }
+    if var("HCP_VAULT_JWT_ROLE").is_some() {
+        return chosen(jwt(), "HCP_VAULT_JWT_ROLE is set".into());
+    }
+    Err("no Vault credentials: set HCP_VAULT_TOKEN or VAULT_TOKEN, HCP_VAULT_APPROLE_ROLE_ID and HCP_VAULT_APPROLE_SECRET_ID, a client certificate and key, HCP_VAULT_K8S_ROLE (Kubernetes login) or HCP_VAULT_JWT_ROLE (JWT login), or pick one with HCP_VAULT_AUTH_METHOD".to_owned())
+}
+
+/// A JWT login: the role and where the token comes from (a value, a file, GitHub Actions).
+fn jwt_auth(env: &Environment, addr: &str) -> Result<Auth, String> {
+    let var = |name: &str| env.backend_setting(name).filter(|v| !v.trim().is_empty());
+    let secret = |name: &str| env.backend_secret(name).filter(|v| !v.expose().trim().is_empty());
+    let role =
+        var("HCP_VAULT_JWT_ROLE").ok_or_else(|| "JWT auth needs HCP_VAULT_JWT_ROLE (the Vault role)".to_owned())?;
+    let token = if let Some(value) = secret("HCP_VAULT_JWT_TOKEN") {
+        JwtSource::Value(value)
+    } else if let Some(path) = var("HCP_VAULT_JWT_TOKEN_FILE") {
+        JwtSource::File(PathBuf::from(path))
+    } else if let (Some(request_url), Some(request_token)) = (
+        var("ACTIONS_ID_TOKEN_REQUEST_URL"),
+        secret("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
+    ) {
+        JwtSource::GitHubActions {
+            request_url,
+            request_token,
+            audience: var("HCP_VAULT_JWT_AUDIENCE").unwrap_or_else(|| addr.to_owned()),
+        }
+    } else {
+        return Err("JWT auth needs a token: HCP_VAULT_JWT_TOKEN, HCP_VAULT_JWT_TOKEN_FILE, or (in GitHub Actions, with `permissions: id-token: write`) ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN".to_owned());
+    };
+    Ok(Auth::Jwt {
+        mount: var("HCP_VAULT_JWT_MOUNT_PATH")
+            .and_then(|m| clean_component(&m))
+            .unwrap_or_else(|| "jwt".to_owned()),
+        role: role.trim().to_owned(),
+        token,
+    })
 }
 
 #[cfg(test)]
@@ -187,14 +356,14 @@ mod tests {
             ("HCP_VAULT_SECRET_NAMESPACE", "/secret-ns/"),
         ]);
         assert_eq!(c.addr, "https://hcp:8200");
-        assert!(matches!(&c.auth, Ok(Auth::Token(t)) if t.expose() == "t1"));
+        assert!(matches!(&c.auth, Ok(Selected { auth: Auth::Token(t), .. }) if t.expose() == "t1"));
         assert_eq!(c.secret_namespace.as_deref(), Some("secret-ns"));
         assert_eq!(c.login_namespace.as_deref(), Some("std-ns"));
         assert_eq!((c.mount.as_str(), c.path_prefix.as_deref()), ("secret", None));
 
         let c = config(&[("VAULT_ADDR", "https://std:8200"), ("VAULT_TOKEN", "t2")]);
         assert_eq!(c.addr, "https://std:8200");
-        assert!(matches!(&c.auth, Ok(Auth::Token(t)) if t.expose() == "t2"));
+        assert!(matches!(&c.auth, Ok(Selected { auth: Auth::Token(t), .. }) if t.expose() == "t2"));
         assert_eq!(config(&[]).addr, DEFAULT_ADDR);
     }
 
@@ -207,11 +376,100 @@ mod tests {
             ("HCP_VAULT_CLIENT_KEY", "k.pem"),
             ("HCP_VAULT_TOKEN", "t"),
         ];
-        assert_eq!(config(&all).auth.unwrap().method(), "AppRole");
-        assert_eq!(config(&all[2..]).auth.unwrap().method(), "TLS certificate");
-        assert_eq!(config(&all[4..]).auth.unwrap().method(), "token");
+        assert_eq!(config(&all).auth.unwrap().auth.method(), "AppRole");
+        assert_eq!(config(&all[2..]).auth.unwrap().auth.method(), "TLS certificate");
+        assert_eq!(config(&all[4..]).auth.unwrap().auth.method(), "token");
         assert!(config(&all[..1]).auth.unwrap_err().contains("needs both"));
         assert!(config(&all[2..3]).auth.unwrap_err().contains("needs both"));
         assert!(config(&[]).auth.unwrap_err().contains("no Vault credentials"));
+    }
+
+    fn method(vars: &[(&str, &str)]) -> Result<(&'static str, String), String> {
+        config(vars).auth.map(|s| (s.auth.method(), s.reason))
+    }
+
+    #[test]
+    fn kubernetes_and_jwt_come_after_the_others_and_say_why() {
+        let k8s = ("HCP_VAULT_K8S_ROLE", "litellm");
+        let jwt = ("HCP_VAULT_JWT_ROLE", "ci");
+        let jwt_token = ("HCP_VAULT_JWT_TOKEN", "eyJ.x.y");
+        assert_eq!(
+            method(&[k8s, jwt, jwt_token]).unwrap(),
+            ("Kubernetes", "HCP_VAULT_K8S_ROLE is set".into())
+        );
+        assert_eq!(
+            method(&[jwt, jwt_token]).unwrap(),
+            ("JWT", "HCP_VAULT_JWT_ROLE is set".into())
+        );
+        // A token comes first; the explicit choice overrides the order.
+        assert_eq!(method(&[k8s, ("VAULT_TOKEN", "t")]).unwrap().0, "token");
+        assert_eq!(
+            method(&[k8s, ("VAULT_TOKEN", "t"), ("HCP_VAULT_AUTH_METHOD", "Kubernetes")]).unwrap(),
+            ("Kubernetes", "HCP_VAULT_AUTH_METHOD=kubernetes".into())
+        );
+        assert!(
+            method(&[("HCP_VAULT_AUTH_METHOD", "iam")])
+                .unwrap_err()
+                .contains("`iam` is not one of token, approle, cert, kubernetes, jwt")
+        );
+        assert!(
+            method(&[("HCP_VAULT_AUTH_METHOD", "kubernetes"), ("VAULT_TOKEN", "t")])
+                .unwrap_err()
+                .contains("needs HCP_VAULT_K8S_ROLE")
+        );
+        assert!(method(&[jwt]).unwrap_err().contains("JWT auth needs a token"));
+    }
+
+    #[test]
+    fn kubernetes_defaults_and_overrides() {
+        let c = config(&[("HCP_VAULT_K8S_ROLE", " litellm ")]).auth.unwrap().auth;
+        let Auth::Kubernetes {
+            mount,
+            role,
+            token_path,
+        } = c
+        else {
+            panic!("{c:?}")
+        };
+        assert_eq!((mount.as_str(), role.as_str()), ("kubernetes", "litellm"));
+        assert_eq!(token_path, PathBuf::from(DEFAULT_K8S_TOKEN_PATH));
+        let c = config(&[
+            ("HCP_VAULT_K8S_ROLE", "r"),
+            ("HCP_VAULT_K8S_MOUNT_PATH", "/k8s-prod/"),
+            ("HCP_VAULT_K8S_TOKEN_PATH", "/var/run/secrets/tokens/vault"),
+        ])
+        .auth
+        .unwrap()
+        .auth;
+        assert!(matches!(&c, Auth::Kubernetes { mount, token_path, .. }
+            if mount == "k8s-prod" && token_path == &PathBuf::from("/var/run/secrets/tokens/vault")));
+    }
+
+    #[test]
+    fn a_jwt_comes_from_a_value_a_file_or_github_actions() {
+        let source = |vars: &[(&str, &str)]| match config(vars).auth.unwrap().auth {
+            Auth::Jwt { token, mount, .. } => (mount, token),
+            other => panic!("{other:?}"),
+        };
+        let role = ("HCP_VAULT_JWT_ROLE", "ci");
+        let github = [
+            (
+                "ACTIONS_ID_TOKEN_REQUEST_URL",
+                "https://token.actions.example/x?api-version=2.0",
+            ),
+            ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "bearer"),
+        ];
+        let (mount, token) = source(&[role, github[0], github[1], ("HCP_VAULT_JWT_TOKEN", "v")]);
+        assert_eq!(mount, "jwt");
+        assert!(matches!(token, JwtSource::Value(v) if v.expose() == "v"));
+        let (_, token) = source(&[role, github[0], github[1], ("HCP_VAULT_JWT_TOKEN_FILE", "/t")]);
+        assert!(matches!(token, JwtSource::File(p) if p.as_os_str() == "/t"));
+        let (_, token) = source(&[role, github[0], github[1], ("HCP_VAULT_ADDR", "https://vault:8200/")]);
+        assert!(matches!(&token, JwtSource::GitHubActions { audience, .. } if audience == "https://vault:8200"));
+        let (_, token) = source(&[role, github[0], github[1], ("HCP_VAULT_JWT_AUDIENCE", "vault")]);
+        assert!(matches!(&token, JwtSource::GitHubActions { audience, .. } if audience == "vault"));
+        assert_eq!(token.describe(), "GitHub Actions' OIDC token for audience `vault`");
+        // Only one of GitHub's two variables is not a source.
+        assert!(config(&[role, github[0]]).auth.is_err());
     }
 }

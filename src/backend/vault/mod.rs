@@ -1,7 +1,8 @@
 //! `key_management_system: hashicorp_vault` (HashiCorp Vault and OpenBao), over the HTTP API.
 //!
-//! One login per run (AppRole, else TLS certificate, else a token), its token reused by every
-//! request; reads run concurrently under the run's bound. A read is
+//! One login per run (the method `HCP_VAULT_AUTH_METHOD` names, else the first configured of
+//! AppRole, TLS certificate, a token, Kubernetes and JWT; see [`config`]), its token reused by
+//! every request and revoked when the run ends; reads run concurrently under the run's bound. A read is
 //! `GET {addr}/v1/[{namespace}/]{mount}/data/[{prefix}/]{path}` (KV v2; LiteLLM's URL) and the
 //! value is field `key` of the secret's data, or the field and version the reference selects
 //! (see [`secret_path`]). KV v1 mounts are supported with `vault_kv_version: 1`. `check` reads
@@ -17,7 +18,7 @@ use crate::error::{BackendError, KeyError, Place, Within};
 use crate::secret::SecretValue;
 use crate::settings::{VaultOptions, WrittenSecrets};
 use async_trait::async_trait;
-use config::{Auth, KvVersion, VaultConfig};
+use config::{Auth, JwtSource, KvVersion, VaultConfig};
 use futures_util::future::join_all;
 use secret_path::SecretPath;
 use serde_json::Value;
@@ -136,6 +137,66 @@ fn transport_message(e: &reqwest::Error) -> String {
     }
 }
 
+/// The largest token file read (a JWT is a few KiB).
+const MAX_TOKEN_FILE: u64 = 64 * 1024;
+
+/// A login token from its file, read now (so a rotated projected token is picked up), without
+/// surrounding whitespace. Errors name the file, never its content.
+fn read_token_file(path: &std::path::Path, what: &str) -> Result<SecretValue, String> {
+    use std::io::Read as _;
+    let shown = path.display();
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read {what} `{shown}`: {e}"))?;
+    if file.metadata().is_ok_and(|m| m.is_dir()) {
+        return Err(format!("cannot read {what} `{shown}`: it is a directory"));
+    }
+    let mut bytes = zeroize::Zeroizing::new(Vec::new());
+    file.take(MAX_TOKEN_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read {what} `{shown}`: {e}"))?;
+    if bytes.len() as u64 > MAX_TOKEN_FILE {
+        return Err(format!("{what} `{shown}` is larger than {} KiB", MAX_TOKEN_FILE / 1024));
+    }
+    let text = std::str::from_utf8(&bytes).map_err(|_| format!("{what} `{shown}` is not UTF-8 text"))?;
+    match text.trim() {
+        "" => Err(format!("{what} `{shown}` is empty")),
+        token => Ok(SecretValue::new(token)),
+    }
+}
+
+/// Vault's answer to a refused login, with what it usually means for the role-based methods.
+fn login_refusal(status: u16, errors: &str) -> String {
+    let lower = errors.to_ascii_lowercase();
+    let hint = if lower.contains("audience") || lower.contains("aud claim") {
+        " (the token's `aud` is not one of the role's bound_audiences)"
+    } else if lower.contains("could not be found")
+        || lower.contains("invalid role name")
+        || lower.contains("role not found")
+    {
+        " (no such role on this auth mount)"
+    } else if lower.contains("not authorized") || lower.contains("permission denied") {
+        " (the role does not admit this identity: check its bound service accounts, namespaces or claims)"
+    } else if lower.contains("expired") {
+        " (the token has expired)"
+    } else {
+        ""
+    };
+    if errors.is_empty() {
+        format!("the login was refused (HTTP {status})")
+    } else {
+        format!("{errors}{hint}")
+    }
+}
+
+/// `failure` with every occurrence of `credential` replaced, so no answer that echoes what was
+/// sent can carry it into a message.
+fn scrubbed(mut failure: VaultFailure, credential: &SecretValue) -> VaultFailure {
+    let credential = credential.expose();
+    if credential.len() >= 4 && failure.message.contains(credential) {
+        failure.message = failure.message.replace(credential, "[redacted]");
+    }
+    failure
+}
+
 /// Send a request made by `make` under the run's limits. A response with a non-transient
 /// status is returned for the caller to map; transient ones are retried.
 async fn send(
@@ -236,7 +297,14 @@ impl Vault {
                 .map_err(|_| self.configuration(format!("VAULT_CACERT `{}` holds no PEM certificate", ca.display())))?;
             builder = builder.tls_certs_merge(certs);
         }
-        if let (Ok(Auth::Cert { .. }), Some((cert, key))) = (&self.config.auth, &self.config.client_identity) {
+        if let (
+            Ok(config::Selected {
+                auth: Auth::Cert { .. },
+                ..
+            }),
+            Some((cert, key)),
+        ) = (&self.config.auth, &self.config.client_identity)
+        {
             let read = |path: &std::path::Path, what: &str| {
                 std::fs::read(path)
                     .map_err(|e| self.configuration(format!("cannot read the client {what} `{}`: {e}", path.display())))
@@ -268,22 +336,38 @@ impl Vault {
         }
         let connection = Arc::new(
             async {
-                let auth = self.config.auth.clone().map_err(|reason| self.credentials(reason))?;
+                let selected = self.config.auth.clone().map_err(|reason| self.credentials(reason))?;
+                let auth = &selected.auth;
+                tracing::info!(
+                    method = auth.method(),
+                    because = %selected.reason,
+                    addr = %self.config.addr,
+                    "vault: logging in"
+                );
                 let http = self.client()?;
-                let token = match &auth {
+                let token = match auth {
                     Auth::Token(token) => token.clone(),
-                    Auth::AppRole {
-                        mount,
-                        role_id,
-                        secret_id,
-                    } => {
+                    Auth::AppRole { role_id, secret_id, .. } => {
                         let body = serde_json::json!({"role_id": role_id, "secret_id": secret_id.expose()});
-                        self.login(&http, &auth, &format!("auth/{mount}/login"), &body, ctx)
-                            .await?
+                        self.login(&http, auth, &body, secret_id, ctx).await?
                     }
                     Auth::Cert { role } => {
                         let body = serde_json::json!({ "name": role });
-                        self.login(&http, &auth, "auth/cert/login", &body, ctx).await?
+                        self.login(&http, auth, &body, &SecretValue::new(""), ctx).await?
+                    }
+                    Auth::Kubernetes { role, token_path, .. } => {
+                        let jwt = read_token_file(
+                            token_path,
+                            "the Kubernetes service-account token (HCP_VAULT_K8S_TOKEN_PATH)",
+                        )
+                        .map_err(|reason| self.credentials(reason))?;
+                        let body = serde_json::json!({"role": role, "jwt": jwt.expose()});
+                        self.login(&http, auth, &body, &jwt, ctx).await?
+                    }
+                    Auth::Jwt { role, token, .. } => {
+                        let jwt = self.jwt(&http, token, ctx).await?;
+                        let body = serde_json::json!({"role": role, "jwt": jwt.expose()});
+                        self.login(&http, auth, &body, &jwt, ctx).await?
                     }
                 };
                 tracing::debug!(method = auth.method(), addr = %self.config.addr, "vault session ready");
@@ -302,14 +386,78 @@ impl Vault {
         Ok(connection)
     }
 
+    /// The JWT of a JWT login: the value, the file's content, or a token GitHub Actions issues
+    /// for the audience.
+    async fn jwt(
+        &self,
+        http: &reqwest::Client,
+        source: &JwtSource,
+        ctx: &Context,
+    ) -> Result<SecretValue, BackendError> {
+        match source {
+            JwtSource::Value(value) => Ok(SecretValue::new(value.expose().trim())),
+            JwtSource::File(path) => {
+                read_token_file(path, "the JWT (HCP_VAULT_JWT_TOKEN_FILE)").map_err(|reason| self.credentials(reason))
+            }
+            JwtSource::GitHubActions {
+                request_url,
+                request_token,
+                audience,
+            } => {
+                let mut url = reqwest::Url::parse(request_url)
+                    .map_err(|e| self.configuration(format!("ACTIONS_ID_TOKEN_REQUEST_URL is not a URL: {e}")))?;
+                url.query_pairs_mut().append_pair("audience", audience);
+                let endpoint = format!(
+                    "GET {} (GitHub Actions OIDC token)",
+                    request_url.split('?').next().unwrap_or("")
+                );
+                let (result, attempts) = send(ctx, || {
+                    http.get(url.clone())
+                        .bearer_auth(request_token.expose())
+                        .header(reqwest::header::ACCEPT, "application/json")
+                })
+                .await;
+                let failed = |failure: VaultFailure, attempts| BackendError::Request {
+                    backend: self.describe(),
+                    endpoint: endpoint.clone(),
+                    attempts,
+                    source: Box::new(failure),
+                };
+                let (status, body) = result.map_err(|f| failed(scrubbed(f, request_token), attempts))?;
+                match body.get("value").and_then(Value::as_str) {
+                    Some(jwt) if status == 200 && !jwt.trim().is_empty() => Ok(SecretValue::new(jwt.trim())),
+                    _ => Err(failed(
+                        VaultFailure {
+                            status: Some(status),
+                            message: if status == 200 {
+                                "the answer holds no token (`value`)".into()
+                            } else {
+                                "GitHub did not issue a token (does the job have `permissions: id-token: write`?)"
+                                    .into()
+                            },
+                            transient: false,
+                            retry_after: None,
+                        },
+                        attempts,
+                    )),
+                }
+            }
+        }
+    }
+
+    /// Log in with `body`; `credential` (the secret id or JWT sent) is removed from any error
+    /// text Vault returns, should it ever echo it.
     async fn login(
         &self,
         http: &reqwest::Client,
         auth: &Auth,
-        path: &str,
         body: &Value,
+        credential: &SecretValue,
         ctx: &Context,
     ) -> Result<SecretValue, BackendError> {
+        let Some((path, role)) = auth.login_path() else {
+            return Err(self.credentials("this method does not log in"));
+        };
         let url = format!("{}/v1/{path}", self.config.addr);
         let (result, attempts) = send(ctx, || {
             let mut request = http.post(&url).json(body);
@@ -319,11 +467,15 @@ impl Vault {
             request
         })
         .await;
+        let endpoint = match role {
+            Some(role) => format!("POST {url} ({} login as role `{role}`)", auth.method()),
+            None => format!("POST {url} ({} login)", auth.method()),
+        };
         let failed = |failure: VaultFailure, attempts| BackendError::Request {
             backend: self.describe(),
-            endpoint: format!("POST {url} ({} login)", auth.method()),
+            endpoint: endpoint.clone(),
             attempts,
-            source: Box::new(failure),
+            source: Box::new(scrubbed(failure, credential)),
         };
         let (status, body) = result.map_err(|f| failed(f, attempts))?;
         match body.pointer("/auth/client_token").and_then(Value::as_str) {
@@ -331,7 +483,7 @@ impl Vault {
             _ => Err(failed(
                 VaultFailure {
                     status: Some(status),
-                    message: errors_of(&body),
+                    message: login_refusal(status, &errors_of(&body)),
                     transient: false,
                     retry_after: None,
                 },
