@@ -49,11 +49,15 @@ CHALLENGE = (
 )
 IDENTITY_HEADER = "osenv-test-identity-header"
 CLIENTS = {"osenv-reader": "reader-secret", "osenv-writer": "writer-secret"}
+# Applications with a federated identity credential (AKS workload identity): they present the
+# pod's projected service-account token as a client assertion instead of a secret.
+FEDERATED = {"osenv-workload"}
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 NAME = re.compile(r"^[0-9a-zA-Z-]{1,127}$")
 PAGE = 2  # small, so that paging is exercised
 
 LOCK = threading.Lock()
-STATE = {"secrets": {}, "deleted": {}, "tokens": {}, "requests": []}
+STATE = {"secrets": {}, "deleted": {}, "tokens": {}, "requests": [], "assertions": []}
 
 
 def now():
@@ -153,6 +157,7 @@ class Handler(BaseHTTPRequestHandler):
                 STATE["secrets"].clear()
                 STATE["deleted"].clear()
                 STATE["requests"].clear()
+                STATE["assertions"].clear()
             return self.send(200, {"reset": True})
         if path == "/_fake/forget-requests" and method == "POST":
             with LOCK:
@@ -160,7 +165,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, {"forgotten": True})
         if path == "/_fake/requests":
             with LOCK:
-                return self.send(200, {"requests": list(STATE["requests"])})
+                return self.send(200, {"requests": list(STATE["requests"]), "assertions": list(STATE["assertions"])})
         return self.send(404, error("NotFound", "no such control endpoint"))
 
     # -- token endpoints ---------------------------------------------------------------------
@@ -192,6 +197,25 @@ class Handler(BaseHTTPRequestHandler):
         form = parse_qs(raw.decode())
         client = (form.get("client_id") or [""])[0]
         secret = (form.get("client_secret") or [""])[0]
+        assertion = (form.get("client_assertion") or [""])[0]
+        if assertion:
+            kind = (form.get("client_assertion_type") or [""])[0]
+            if kind != JWT_BEARER or client not in FEDERATED or assertion.count(".") != 2:
+                return self.send(
+                    401,
+                    {
+                        "error": "invalid_client",
+                        "error_description": f"AADSTS70021: No matching federated identity record found for "
+                        f"presented assertion. Assertion Issuer: 'unknown'. Assertion Subject: 'unknown'.",
+                        "error_codes": [70021],
+                    },
+                )
+            with LOCK:
+                STATE["assertions"].append(assertion)
+            token = self.issue({"id": client, "write": False})
+            return self.send(
+                200, {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token}
+            )
         if CLIENTS.get(client) != secret:
             return self.send(
                 401,

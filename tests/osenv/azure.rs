@@ -164,6 +164,46 @@ fn reads_through_managed_identity() {
     assert_eq!(reads.len(), 4, "{reads:?}");
 }
 
+/// AKS workload identity: the webhook sets `AZURE_CLIENT_ID`, `AZURE_TENANT_ID`,
+/// `AZURE_AUTHORITY_HOST` and `AZURE_FEDERATED_TOKEN_FILE`; the projected token is the client
+/// assertion, read from the file at each token request.
+#[test]
+fn reads_through_aks_workload_identity() {
+    let Some(f) = fake() else { return };
+    f.seed("AZURE-API-KEY", "key-through-workload-identity");
+    let dir = workdir(&[
+        ("config.yaml", &format!("{AKV}api_key: os.environ/AZURE-API-KEY\n")),
+        ("azure-identity-token", "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6ZGVmYXVsdDpsaXRlbGxtIn0.c2ln"),
+    ]);
+    let env = |client: &str| {
+        vec![
+            ("AZURE_KEY_VAULT_URI", f.vault.clone()),
+            ("SSL_CERT_FILE", f.ca.clone()),
+            ("AZURE_AUTHORITY_HOST", f.vault.clone()),
+            ("AZURE_TENANT_ID", TENANT.into()),
+            ("AZURE_CLIENT_ID", client.to_owned()),
+            (
+                "AZURE_FEDERATED_TOKEN_FILE",
+                dir.path().join("azure-identity-token").to_str().unwrap().to_owned(),
+            ),
+        ]
+    };
+    let out = run(dir.path(), &env("osenv-workload"), &["render", "config.yaml", "-v"], None);
+    out.success();
+    assert_eq!(out.stdout, "general_settings: {}\napi_key: key-through-workload-identity\n");
+    let (_, body) = f.http("GET", "/_fake/requests", None, None);
+    assert_eq!(
+        body["assertions"][0].as_str(),
+        Some("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6ZGVmYXVsdDpsaXRlbGxtIn0.c2ln"),
+        "the token file is the client assertion"
+    );
+    // An application without a federated credential for this token: Entra's answer.
+    let out = run(dir.path(), &env("osenv-reader"), &["render", "config.yaml"], None);
+    out.code(1);
+    assert!(out.stderr.contains("AADSTS70021"), "{}", out.stderr);
+    assert!(out.stdout.is_empty());
+}
+
 #[test]
 fn names_missing_disabled_and_deleted_secrets() {
     let Some(f) = fake() else { return };
