@@ -359,4 +359,22 @@ mod tests {
         let vault = km("general_settings:\n  key_management_system: hashicorp_vault\n", &[]).unwrap();
         assert!(vault.routes_to_manager("AWS_REGION_NAME"));
     }
+
+    #[test]
+    fn the_operator_names_the_manager_of_a_config_that_names_none() {
+        let var = [("OSENV_KEY_MANAGEMENT_SYSTEM", "hashicorp_vault")];
+        for src in ["model_list: []\n", "general_settings:\n  master_key: os.environ/K\n"] {
+            let k = km(src, &var).unwrap();
+            assert_eq!(k.system(), Some(KeyManagementSystem::HashicorpVault), "{src}");
+        }
+        // The same name in both is fine; another one is an error at the config's value.
+        km("general_settings:\n  key_management_system: hashicorp_vault\n", &var).unwrap();
+        let e = km("general_settings:\n  key_management_system: aws_kms\n", &var).unwrap_err();
+        assert_eq!(
+            e[0].to_string(),
+            "c.yaml:2:26: invalid `key_management_system`: `aws_kms` is not the `hashicorp_vault` that OSENV_KEY_MANAGEMENT_SYSTEM names; remove one of them"
+        );
+        let e = km("model_list: []\n", &[("OSENV_KEY_MANAGEMENT_SYSTEM", "vault")]).unwrap_err();
+        assert!(e[0].to_string().starts_with("c.yaml:1:1: invalid `OSENV_KEY_MANAGEMENT_SYSTEM`: `vault` is not a key_management_system; expected one of: aws_secret_manager"), "{}", e[0]);
+    }
 }

@@ -31,6 +31,10 @@ fn plain_null(s: &str) -> bool {
     matches!(s, "" | "~" | "null" | "Null" | "NULL")
 }
 
+/// Names the manager for a config that names none (`osenv exec` recipes: the proxy reads the
+/// same config and must not set a manager up itself).
+pub const SYSTEM_VARIABLE: &str = "OSENV_KEY_MANAGEMENT_SYSTEM";
+
 /// Whether a field name belongs to the group whose reader was asked.
 type Known = bool;
 
@@ -39,7 +43,13 @@ impl Reader<'_> {
         let doc = self.doc;
         let mut km = KeyManagement::default();
         let mut errors = Vec::new();
+        // The manager the operator names for a config that names none, so that the proxy
+        // started by `osenv exec` can read the same file without setting up a manager itself.
+        let operator_system = self.env.setting(SYSTEM_VARIABLE);
         let Some(general) = doc.get_merged(doc.root(), "general_settings") else {
+            if let Some(value) = operator_system {
+                km.selected = Some(self.operator_selected(&value)?);
+            }
             return Ok(km);
         };
         let general = general.value;
@@ -79,6 +89,22 @@ impl Reader<'_> {
                 }
             }
         }
+        match (&system_value, operator_system) {
+            (None, Some(value)) => match self.operator_selected(&value) {
+                Ok(selected) => km.selected = Some(selected),
+                Err(mut e) => errors.append(&mut e),
+            },
+            (Some((written, location, shown)), Some(value))
+                if KeyManagementSystem::from_name(written) != KeyManagementSystem::from_name(&value) =>
+            {
+                errors.push(ConfigError::InvalidSetting {
+                    location: location.clone(),
+                    setting: "key_management_system".into(),
+                    reason: format!("`{shown}` is not the `{value}` that {SYSTEM_VARIABLE} names; remove one of them"),
+                });
+            }
+            _ => {}
+        }
         if let Some((value, location, shown)) = system_value {
             match KeyManagementSystem::from_name(&value) {
                 Some(system) => km.selected = Some(Selected { system, location }),
@@ -113,6 +139,22 @@ impl Reader<'_> {
         } else {
             errors.sort_by(|a, b| a.location().cmp(&b.location()));
             Err(errors)
+        }
+    }
+
+    /// The manager `OSENV_KEY_MANAGEMENT_SYSTEM` names, located at the config's start.
+    fn operator_selected(&self, value: &str) -> Result<Selected, Vec<ConfigError>> {
+        let location = self.doc.location(self.doc.root());
+        match KeyManagementSystem::from_name(value) {
+            Some(system) => Ok(Selected { system, location }),
+            None => Err(vec![ConfigError::InvalidSetting {
+                location,
+                setting: SYSTEM_VARIABLE.into(),
+                reason: format!(
+                    "`{value}` is not a key_management_system; expected one of: {}",
+                    KeyManagementSystem::NAMES.join(", ")
+                ),
+            }]),
         }
     }
 

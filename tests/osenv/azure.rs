@@ -173,7 +173,10 @@ fn reads_through_aks_workload_identity() {
     f.seed("AZURE-API-KEY", "key-through-workload-identity");
     let dir = workdir(&[
         ("config.yaml", &format!("{AKV}api_key: os.environ/AZURE-API-KEY\n")),
-        ("azure-identity-token", "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6ZGVmYXVsdDpsaXRlbGxtIn0.c2ln"),
+        (
+            "azure-identity-token",
+            "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6ZGVmYXVsdDpsaXRlbGxtIn0.c2ln",
+        ),
     ]);
     let env = |client: &str| {
         vec![
@@ -188,9 +191,17 @@ fn reads_through_aks_workload_identity() {
             ),
         ]
     };
-    let out = run(dir.path(), &env("osenv-workload"), &["render", "config.yaml", "-v"], None);
+    let out = run(
+        dir.path(),
+        &env("osenv-workload"),
+        &["render", "config.yaml", "-v"],
+        None,
+    );
     out.success();
-    assert_eq!(out.stdout, "general_settings: {}\napi_key: key-through-workload-identity\n");
+    assert_eq!(
+        out.stdout,
+        "general_settings: {}\napi_key: key-through-workload-identity\n"
+    );
     let (_, body) = f.http("GET", "/_fake/requests", None, None);
     assert_eq!(
         body["assertions"][0].as_str(),
