@@ -41,6 +41,7 @@ pub(crate) enum BodyError {
     /// Larger than the limit (the limit in bytes).
     TooLarge(usize),
     /// The connection failed while reading.
+    #[cfg_attr(not(feature = "vault"), allow(dead_code))] // read_body is Vault's
     Read(reqwest::Error),
 }
 
@@ -68,6 +69,7 @@ pub(crate) fn size(limit: usize) -> String {
 
 /// Read `response`'s body, at most `limit` bytes: a declared length above it is refused before
 /// reading, and a stream that runs past it is cut off there.
+#[cfg_attr(not(feature = "vault"), allow(dead_code))] // Azure caps bodies in its transport
 pub(crate) async fn read_body(
     mut response: reqwest::Response,
     limit: usize,

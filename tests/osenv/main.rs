@@ -8,6 +8,8 @@ mod canary;
 mod cli;
 #[cfg(any(feature = "aws", feature = "vault", feature = "azure", feature = "gcp"))]
 mod conformance;
+#[cfg(all(feature = "vault", unix))]
+mod deploy;
 #[cfg(all(feature = "aws", feature = "vault"))]
 mod fault_proxy;
 #[cfg(all(feature = "aws", feature = "vault"))]
@@ -17,6 +19,8 @@ mod fixtures;
 mod gcp;
 #[cfg(unix)]
 mod hygiene;
+#[cfg(all(feature = "vault", target_os = "linux"))]
+mod image;
 mod include;
 mod properties;
 mod report;

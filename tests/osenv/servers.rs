@@ -50,6 +50,7 @@ fn skip_name(variable: &str) -> &'static str {
         "OSENV_TEST_DRONGO" => "drongo",
         "OSENV_TEST_AZURE_VAULT" => "azure",
         "OSENV_TEST_IDENTITY" => "identity",
+        "OSENV_TEST_PYTHON" => "venv",
         _ => "all",
     }
 }

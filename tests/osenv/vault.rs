@@ -14,8 +14,8 @@ const SECRET_ID: &str = "osenv-test-secret-id";
 
 pub(crate) struct Server {
     pub(crate) addr: String,
-    tls_addr: String,
-    certs: PathBuf,
+    pub(crate) tls_addr: String,
+    pub(crate) certs: PathBuf,
 }
 
 pub(crate) fn server() -> Option<Server> {
