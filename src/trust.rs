@@ -210,6 +210,32 @@ pub fn aws_region(region: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// A `*` in `pattern` stands for any text.
+    fn glob(pattern: &str, name: &str) -> bool {
+        match pattern.split_once('*') {
+            None => pattern == name,
+            Some((head, tail)) => {
+                name.len() >= head.len() + tail.len() && name.starts_with(head) && name.ends_with(tail)
+            }
+        }
+    }
+
+    #[test]
+    fn every_operator_only_variable_is_in_the_readme_trust_table() {
+        let readme = include_str!("../README.md");
+        let row = readme
+            .lines()
+            .find(|l| l.starts_with("| env file |"))
+            .expect("the Trust table's env-file row");
+        let documented: Vec<&str> = row.split('`').skip(1).step_by(2).collect();
+        for (name, _) in OPERATOR_ONLY {
+            assert!(
+                documented.iter().any(|d| glob(d, name)),
+                "{name} is not in README's Trust table"
+            );
+        }
+    }
+
     #[test]
     fn only_the_clouds_own_https_hosts_are_official() {
         assert!(official_address(

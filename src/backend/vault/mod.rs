@@ -791,6 +791,50 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    #[test]
+    fn a_login_refusal_never_carries_the_credential_sent() {
+        let jwt = SecretValue::new("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl");
+        let failure = VaultFailure {
+            status: Some(400),
+            message: format!("error validating token: {} is malformed", jwt.expose()),
+            transient: false,
+            retry_after: None,
+        };
+        let shown = scrubbed(failure, &jwt).to_string();
+        assert_eq!(shown, "HTTP 400: error validating token: [redacted] is malformed");
+        assert_eq!(
+            login_refusal(
+                400,
+                "invalid audience (aud) claim: audience claim does not match any expected audience"
+            ),
+            "invalid audience (aud) claim: audience claim does not match any expected audience (the token's `aud` is not one of the role's bound_audiences)"
+        );
+        assert_eq!(login_refusal(403, ""), "the login was refused (HTTP 403)");
+    }
+
+    #[test]
+    fn token_files_are_read_whole_trimmed_and_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "  eyJ.a.b\n").unwrap();
+        assert_eq!(read_token_file(&file, "the token").unwrap().expose(), "eyJ.a.b");
+        std::fs::write(&file, "\n").unwrap();
+        assert!(read_token_file(&file, "the token").unwrap_err().ends_with("is empty"));
+        std::fs::write(&file, vec![b'a'; 64 * 1024 + 1]).unwrap();
+        assert!(
+            read_token_file(&file, "the token")
+                .unwrap_err()
+                .contains("larger than 64 KiB")
+        );
+        assert!(
+            read_token_file(dir.path(), "the token")
+                .unwrap_err()
+                .contains("is a directory")
+        );
+        let missing = read_token_file(&dir.path().join("nope"), "the token").unwrap_err();
+        assert!(missing.starts_with("cannot read the token `"), "{missing}");
+    }
+
     fn vault(vars: &[(&str, &str)], kv: u8) -> Vault {
         let settings = VaultOptions {
             kv_version: kv,
