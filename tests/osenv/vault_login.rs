@@ -74,11 +74,11 @@ fn kubernetes_login_reads_the_projected_token_at_each_run_and_revokes_its_vault_
     assert_eq!(out.stdout, "general_settings: {}\napi_key: sk-from-vault\n");
     // -v says which method and why.
     assert!(
-        out.stderr.contains("method=\"Kubernetes\"") || out.stderr.contains("method=Kubernetes"),
+        out.stderr
+            .contains("vault: Kubernetes login (HCP_VAULT_K8S_ROLE is set) at "),
         "{}",
         out.stderr
     );
-    assert!(out.stderr.contains("HCP_VAULT_K8S_ROLE is set"), "{}", out.stderr);
     assert!(!out.stderr.contains(&first), "the JWT is never shown");
     assert_eq!(identity.seen("kubernetes.tokenreview").as_deref(), Some(first.as_str()));
 
@@ -208,7 +208,11 @@ fn jwt_login_with_a_token_value_or_file() {
         "{}",
         out.stdout
     );
-    assert!(out.stderr.contains("HCP_VAULT_JWT_ROLE is set"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("vault: JWT login (HCP_VAULT_JWT_ROLE is set)"),
+        "{}",
+        out.stderr
+    );
     assert!(!out.stderr.contains(&jwt));
 
     let file = dir.path().join("ci.jwt");
@@ -223,7 +227,11 @@ fn jwt_login_with_a_token_value_or_file() {
     ];
     let out = run(dir.path(), &env, &["render", "config.yaml", "-v"]);
     out.success();
-    assert!(out.stderr.contains("HCP_VAULT_AUTH_METHOD=jwt"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("vault: JWT login (HCP_VAULT_AUTH_METHOD=jwt)"),
+        "{}",
+        out.stderr
+    );
 
     // A token for another audience, and an expired one: Vault's reason, the role, no JWT.
     for (claims, expect) in [

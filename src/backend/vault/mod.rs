@@ -338,12 +338,16 @@ impl Vault {
             async {
                 let selected = self.config.auth.clone().map_err(|reason| self.credentials(reason))?;
                 let auth = &selected.auth;
-                tracing::info!(
-                    method = auth.method(),
-                    because = %selected.reason,
-                    addr = %self.config.addr,
-                    "vault: logging in"
-                );
+                if let Auth::Token(_) = auth {
+                    tracing::info!("vault: using the token ({}) at {}", selected.reason, self.config.addr);
+                } else {
+                    tracing::info!(
+                        "vault: {} login ({}) at {}",
+                        auth.method(),
+                        selected.reason,
+                        self.config.addr
+                    );
+                }
                 let http = self.client()?;
                 let token = match auth {
                     Auth::Token(token) => token.clone(),
