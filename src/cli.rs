@@ -217,6 +217,70 @@ pub struct RenderArgs {
     /// Do not turn `true`/`false` values into YAML booleans (LiteLLM does).
     #[arg(long)]
     pub no_coerce: bool,
+    /// Keep FILE current.
+    #[command(flatten)]
+    pub watch: WatchArgs,
+    /// With --watch: run this shell command after each rewrite of FILE (e.g. to signal a process).
+    #[arg(long, value_name = "COMMAND", requires = "watch")]
+    pub on_change: Option<String>,
+}
+
+/// `--watch` and its interval, shared by `render`, `env` and `exec`.
+#[derive(Debug, Clone, Args)]
+pub struct WatchArgs {
+    /// Keep running: every interval check whether a secret changed (and, for render and env,
+    /// whether the config or an env file did), and act on a change.
+    #[arg(long)]
+    pub watch: bool,
+    /// With --watch: how often to check (`30s`, `5m`, `1h`, or seconds), jittered by ±10 %.
+    /// Default: HCP_VAULT_REFRESH_INTERVAL (Vault) or GOOGLE_SECRET_MANAGER_REFRESH_INTERVAL
+    /// (Google Secret Manager) where set, else 5m.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "watch")]
+    pub watch_interval: Option<Duration>,
+}
+
+/// `30s`, `5m`, `1h`, `1h30m`, `500ms`, or a plain number of seconds; at least 1 s, at most 7 days.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let invalid = || format!("`{text}` is not a duration like 30s, 5m or 1h");
+    let total = if let Ok(seconds) = text.parse::<u64>() {
+        Duration::from_secs(seconds)
+    } else {
+        let mut total = Duration::ZERO;
+        let mut rest = text;
+        while !rest.is_empty() {
+            let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(invalid)?;
+            let (number, tail) = rest.split_at(digits);
+            let number: u64 = number.parse().map_err(|_| invalid())?;
+            let unit_len = tail.find(|c: char| c.is_ascii_digit()).unwrap_or(tail.len());
+            let (unit, tail) = tail.split_at(unit_len);
+            total += match unit {
+                "ms" => Duration::from_millis(number),
+                "s" => Duration::from_secs(number),
+                "m" => Duration::from_secs(number.saturating_mul(60)),
+                "h" => Duration::from_secs(number.saturating_mul(3600)),
+                _ => return Err(invalid()),
+            };
+            rest = tail;
+        }
+        total
+    };
+    if total < Duration::from_secs(1) || total > Duration::from_hours(7 * 24) {
+        return Err(format!("`{text}` must be between 1s and 7 days"));
+    }
+    Ok(total)
+}
+
+/// The signals `exec --watch` may stop a command with before restarting it, by name (`TERM`,
+/// `SIGHUP`, …), normalised to the name without `SIG`.
+pub fn parse_signal(text: &str) -> Result<String, String> {
+    let upper = text.trim().to_ascii_uppercase();
+    let name = upper.strip_prefix("SIG").unwrap_or(&upper);
+    if ["TERM", "INT", "HUP", "QUIT", "USR1", "USR2"].contains(&name) {
+        Ok(name.to_owned())
+    } else {
+        Err(format!("`{text}` is not one of TERM, INT, HUP, QUIT, USR1, USR2"))
+    }
 }
 
 /// `osenv env`.
@@ -240,6 +304,12 @@ pub struct EnvArgs {
     /// k8s-secret: `metadata.namespace`.
     #[arg(long)]
     pub namespace: Option<String>,
+    /// Keep FILE current.
+    #[command(flatten)]
+    pub watch: WatchArgs,
+    /// With --watch: run this shell command after each rewrite of FILE.
+    #[arg(long, value_name = "COMMAND", requires = "watch")]
+    pub on_change: Option<String>,
 }
 
 /// `osenv exec`.
@@ -256,6 +326,16 @@ pub struct ExecArgs {
     /// its environment unless a reference asks for one.
     #[arg(long)]
     pub keep_credentials: bool,
+    /// Stay the command's parent: forward signals to it, check the secrets every interval, and
+    /// restart it with the new values after a change (only once every value resolved again).
+    #[command(flatten)]
+    pub watch: WatchArgs,
+    /// With --watch: the signal that stops the command before a restart.
+    #[arg(long, value_name = "SIGNAL", default_value = "TERM", value_parser = parse_signal, requires = "watch")]
+    pub restart_signal: String,
+    /// With --watch: how long the command may take to exit after that signal before SIGKILL.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration, requires = "watch")]
+    pub grace: Duration,
     /// The command and its arguments, after `--`.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     pub command: Vec<std::ffi::OsString>,

@@ -515,6 +515,15 @@ pub enum UsageError {
         /// The cargo feature.
         feature: &'static str,
     },
+    /// `--watch` of `render` or `env` without `-o`.
+    #[error("{command} --watch needs -o FILE (the file it keeps current)")]
+    WatchNeedsOutput {
+        /// The command.
+        command: &'static str,
+    },
+    /// `exec --watch` where processes cannot be supervised.
+    #[error("exec --watch supervises the command with Unix signals; it is not available on this platform")]
+    WatchUnsupported,
     /// A Kubernetes object name that is not a DNS-1123 subdomain.
     #[error("{flag} `{value}` is not a valid Kubernetes name (lowercase letters, digits, `-`, `.`)")]
     KubernetesName {

@@ -31,6 +31,9 @@ pub struct Limits {
     /// Whether the splay was waited (once per run, not per resolution: a template resolves in
     /// rounds).
     pub splayed: Arc<std::sync::atomic::AtomicBool>,
+    /// Keep what a backend obtained for the run (a Vault token) after a resolution, for the
+    /// next one (`--watch`); the caller gives it back with `Session::release`.
+    pub hold: bool,
 }
 
 impl Default for Limits {
@@ -43,6 +46,7 @@ impl Default for Limits {
             splay: Duration::ZERO,
             max_response: crate::backend::DEFAULT_MAX_RESPONSE,
             splayed: Arc::default(),
+            hold: false,
         }
     }
 }
@@ -211,7 +215,9 @@ pub async fn resolve<'a>(
         };
         let outcome = limits.within_deadline(manager, call).await;
         // Still bounded: `finish` waits at most a few seconds.
-        manager.finish().await;
+        if !limits.hold {
+            manager.finish().await;
+        }
         let outcome = outcome.and_then(|results| {
             // The answer is matched to the names by position, so a backend that answers for
             // more or fewer names than it was asked has answered for none of them reliably.

@@ -233,6 +233,14 @@ impl Session {
             .or_else(|| (!self.envelopes.is_empty()).then_some(crate::settings::KeyManagementSystem::AwsKms))
     }
 
+    /// Give back what the backend obtained for the run (a Vault token from a login), when the
+    /// limits held it across resolutions (`--watch`). Best effort, bounded like `finish`.
+    pub async fn release(&self) {
+        if let Some(manager) = &self.manager {
+            manager.finish().await;
+        }
+    }
+
     /// End a run whose process exits next. The document and the references are left to the
     /// operating system: freeing 100,000 nodes and 10,000 references one by one only costs time
     /// (about 5 % of a 10,000-reference render), and neither holds a resolved value. Everything

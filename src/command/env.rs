@@ -25,8 +25,17 @@ pub(super) fn run(args: &EnvArgs, app: &App) -> Result<(), Error> {
             },
         })?;
     }
+    let text = |session: &osenv::Session| -> Result<zeroize::Zeroizing<String>, Error> {
+        let resolution = super::exported(session, app, args.allow_missing)?;
+        env_format::render(format, &resolution.exports(), &k8s)
+    };
+    if args.watch.watch {
+        let output = args
+            .output
+            .as_deref()
+            .ok_or(UsageError::WatchNeedsOutput { command: "env" })?;
+        return super::watch::keep_current(app, &args.config, &args.watch, output, args.on_change.as_deref(), text);
+    }
     let session = super::load(&args.config)?;
-    let resolution = super::exported(&session, app, args.allow_missing)?;
-    let text = env_format::render(format, &resolution.exports(), &k8s)?;
-    emit(args.output.as_deref(), &text)
+    emit(args.output.as_deref(), &text(&session)?)
 }

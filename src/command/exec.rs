@@ -1,4 +1,5 @@
-//! `osenv exec`: replace osenv with the command, the values in its environment only.
+//! `osenv exec`: replace osenv with the command, the values in its environment only
+//! (`--watch`: supervise it instead, see [`super::supervise`]).
 //!
 //! The command is the network-facing proxy: it gets the resolved values, not the credentials
 //! osenv used to read them ([`osenv::settings::KeyManagementSystem::credentials`]), unless a reference asks for one
@@ -6,23 +7,46 @@
 
 use super::App;
 use crate::cli::ExecArgs;
+use osenv::Session;
 use osenv::error::{Error, UsageError};
+use osenv::secret::SecretValue;
 use std::collections::BTreeSet;
 
 pub(super) fn run(args: &ExecArgs, app: &App) -> Result<(), Error> {
+    if args.watch.watch {
+        #[cfg(unix)]
+        return super::supervise::run(args, app);
+        #[cfg(not(unix))]
+        return Err(UsageError::WatchUnsupported.into());
+    }
     let (program, rest) = args.command.split_first().ok_or(UsageError::NoCommand)?;
     let session = super::load(&args.config)?;
     let resolution = super::exported(&session, app, args.allow_missing)?;
     let mut command = std::process::Command::new(program);
     command.args(rest);
+    prepare(&mut command, &session, resolution.exports(), args.keep_credentials);
+    drop(resolution);
+    drop(session);
+    Err(Error::Exec {
+        program: program.to_string_lossy().into_owned(),
+        source: replace_process(command),
+    })
+}
+
+/// Put the resolved values into `command`'s environment and take the manager's credentials
+/// out of it, unless a reference asks for one or `keep_credentials`.
+pub(super) fn prepare<'a>(
+    command: &mut std::process::Command,
+    session: &Session,
+    exports: impl IntoIterator<Item = (&'a str, &'a SecretValue)>,
+    keep_credentials: bool,
+) {
     let mut exported = BTreeSet::new();
-    for (name, value) in resolution.exports() {
+    for (name, value) in exports {
         command.env(name, value.expose());
         exported.insert(name.to_owned());
     }
-    if !args.keep_credentials
-        && let Some(system) = session.system_used()
-    {
+    if !keep_credentials && let Some(system) = session.system_used() {
         let removed: Vec<&str> = system
             .credentials()
             .iter()
@@ -40,12 +64,6 @@ pub(super) fn run(args: &ExecArgs, app: &App) -> Result<(), Error> {
             );
         }
     }
-    drop(resolution);
-    drop(session);
-    Err(Error::Exec {
-        program: program.to_string_lossy().into_owned(),
-        source: replace_process(command),
-    })
 }
 
 /// Unix: `execvp`, so the command gets osenv's PID and its signals. Returns only on failure.

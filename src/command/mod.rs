@@ -8,7 +8,10 @@ mod exec;
 mod output;
 mod render;
 pub mod report;
+#[cfg(unix)]
+mod supervise;
 mod template;
+mod watch;
 mod write;
 
 use crate::cli::{Cli, Command, ConfigArgs};

@@ -13,6 +13,15 @@ use osenv::error::{Error, IoError};
 use std::io::Write;
 use std::path::Path;
 
+/// Set when the process handles SIGTERM, SIGINT and SIGHUP itself (`--watch`): it writes only
+/// between signals, so no temp file can be left by one, and its own handlers must stay.
+static CALLER_HANDLES_SIGNALS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Leave SIGTERM, SIGINT and SIGHUP to the caller from now on (see [`write_atomic`]).
+pub(crate) fn signals_handled_by_caller() {
+    CALLER_HANDLES_SIGNALS.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
 /// Write `text` to `output` atomically, or to stdout.
 pub(crate) fn emit(output: Option<&Path>, text: &str) -> Result<(), Error> {
     if let Some(path) = output {
@@ -49,7 +58,8 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), IoError> {
         .suffix(".tmp")
         .tempfile_in(dir)
         .map_err(err("cannot create a temporary file next to"))?;
-    let _armed = signals::remove_on_signal(tmp.path());
+    let _armed = (!CALLER_HANDLES_SIGNALS.load(std::sync::atomic::Ordering::SeqCst))
+        .then(|| signals::remove_on_signal(tmp.path()));
     set_private(tmp.as_file()).map_err(err("cannot set mode 0600 on a temporary file for"))?;
     tmp.write_all(contents).map_err(err("cannot write"))?;
     tmp.as_file().sync_all().map_err(err("cannot sync"))?;

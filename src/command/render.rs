@@ -4,13 +4,35 @@ use super::App;
 use super::output::emit;
 use super::report::tolerate_missing;
 use crate::cli::RenderArgs;
-use osenv::error::{Error, Within};
+use osenv::error::{Error, UsageError, Within};
 use osenv::plan::{Route, Scope};
 use osenv::render::yaml::{self, Coercion, RenderOptions};
 use osenv::resolve::Purpose;
 
 pub(super) fn run(args: &RenderArgs, app: &App) -> Result<(), Error> {
+    if args.watch.watch {
+        let output = args
+            .output
+            .as_deref()
+            .ok_or(UsageError::WatchNeedsOutput { command: "render" })?;
+        return super::watch::keep_current(
+            app,
+            &args.config,
+            &args.watch,
+            output,
+            args.on_change.as_deref(),
+            |session| text(args, session, app),
+        );
+    }
     let session = super::load(&args.config)?;
+    let text = text(args, &session, app)?;
+    emit(args.output.as_deref(), &text)?;
+    session.finish();
+    Ok(())
+}
+
+/// The rendered config.
+fn text(args: &RenderArgs, session: &osenv::Session, app: &App) -> Result<zeroize::Zeroizing<String>, Error> {
     let plan = session.plan(Scope::References(session.references()));
     let resolution = app.block_on(session.resolve(plan, Purpose::Read));
     tolerate_missing(resolution.errors(), app.ui, args.allow_missing, "rendered as null")?;
@@ -45,8 +67,6 @@ pub(super) fn run(args: &RenderArgs, app: &App) -> Result<(), Error> {
             "{at}: key-management settings kept in the output: removing them would change another part of the config (an anchor, alias or `<<` merge)"
         ));
     }
-    emit(args.output.as_deref(), &rendered.text)?;
     drop(resolution);
-    session.finish();
-    Ok(())
+    Ok(rendered.text)
 }

@@ -41,5 +41,7 @@ mod trust;
 mod vault;
 #[cfg(all(feature = "vault", unix))]
 mod vault_login;
+#[cfg(unix)]
+mod watch;
 #[cfg(any(feature = "aws", feature = "gcp"))]
 mod workload_identity;

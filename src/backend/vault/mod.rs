@@ -43,6 +43,31 @@ struct Connection {
     token: reqwest::header::HeaderValue,
     /// The token came from a login of this run (not from the user), so the run revokes it.
     logged_in: bool,
+    /// A login token's lease (`auth.lease_duration`) when it is renewable, and since when it
+    /// runs: a run that holds its session (`--watch`) renews it past half the lease.
+    lease: Option<(std::time::Duration, tokio::time::Instant)>,
+}
+
+impl Connection {
+    fn renewal_due(&self) -> bool {
+        self.lease.is_some_and(|(lease, since)| since.elapsed() >= lease / 2)
+    }
+}
+
+/// A login's token and its renewable lease.
+struct Login {
+    token: SecretValue,
+    lease: Option<std::time::Duration>,
+}
+
+/// The renewable lease of a login answer (`auth.renewable`, `auth.lease_duration`).
+fn lease_of(body: &Value) -> Option<std::time::Duration> {
+    let renewable = body.pointer("/auth/renewable").and_then(Value::as_bool) == Some(true);
+    let seconds = body
+        .pointer("/auth/lease_duration")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    (renewable && seconds > 0).then(|| std::time::Duration::from_secs(seconds))
 }
 
 impl fmt::Debug for Connection {
@@ -331,8 +356,19 @@ impl Vault {
     /// The client and the run's token: one login per run, shared by every request.
     async fn session(&self, ctx: &Context) -> Result<Arc<Connection>, BackendError> {
         let mut session = self.session.lock().await;
-        if let Some(connection) = &*session {
-            return Ok(Arc::clone(connection));
+        if let Some(connection) = session.take() {
+            if !connection.renewal_due() {
+                *session = Some(Arc::clone(&connection));
+                return Ok(connection);
+            }
+            // Held across resolutions (`--watch`) past half its lease: renew it, or, when Vault
+            // will not (its max TTL), give it back and log in afresh.
+            if let Some(renewed) = self.renew(&connection, ctx).await {
+                let renewed = Arc::new(renewed);
+                *session = Some(Arc::clone(&renewed));
+                return Ok(renewed);
+            }
+            self.revoke(&connection).await;
         }
         let connection = Arc::new(
             async {
@@ -349,8 +385,11 @@ impl Vault {
                     );
                 }
                 let http = self.client()?;
-                let token = match auth {
-                    Auth::Token(token) => token.clone(),
+                let login = match auth {
+                    Auth::Token(token) => Login {
+                        token: token.clone(),
+                        lease: None,
+                    },
                     Auth::AppRole { role_id, secret_id, .. } => {
                         let body = serde_json::json!({"role_id": role_id, "secret_id": secret_id.expose()});
                         self.login(&http, auth, &body, secret_id, ctx).await?
@@ -375,13 +414,14 @@ impl Vault {
                     }
                 };
                 tracing::debug!(method = auth.method(), addr = %self.config.addr, "vault session ready");
-                let mut token = reqwest::header::HeaderValue::from_str(token.expose())
+                let mut token = reqwest::header::HeaderValue::from_str(login.token.expose())
                     .map_err(|_| self.credentials("the Vault token has characters an HTTP header cannot carry"))?;
                 token.set_sensitive(true);
                 Ok(Connection {
                     http,
                     token,
                     logged_in: !matches!(auth, Auth::Token(_)),
+                    lease: login.lease.map(|lease| (lease, tokio::time::Instant::now())),
                 })
             }
             .await?,
@@ -458,7 +498,7 @@ impl Vault {
         body: &Value,
         credential: &SecretValue,
         ctx: &Context,
-    ) -> Result<SecretValue, BackendError> {
+    ) -> Result<Login, BackendError> {
         let Some((path, role)) = auth.login_path() else {
             return Err(self.credentials("this method does not log in"));
         };
@@ -483,7 +523,10 @@ impl Vault {
         };
         let (status, body) = result.map_err(|f| failed(f, attempts))?;
         match body.pointer("/auth/client_token").and_then(Value::as_str) {
-            Some(token) if status == 200 => Ok(SecretValue::new(token)),
+            Some(token) if status == 200 => Ok(Login {
+                token: SecretValue::new(token),
+                lease: lease_of(&body),
+            }),
             _ => Err(failed(
                 VaultFailure {
                     status: Some(status),
@@ -494,6 +537,71 @@ impl Vault {
                 attempts,
             )),
         }
+    }
+
+    /// Revoke a token this run logged in for (`auth/token/revoke-self`), so a rollout every
+    /// few minutes does not pile tokens up in Vault's storage until their TTL. A token the user
+    /// gave is never revoked. Best effort, at most 5 s.
+    async fn revoke(&self, session: &Connection) {
+        if !session.logged_in {
+            return;
+        }
+        let url = format!("{}/v1/auth/token/revoke-self", self.config.addr);
+        let mut request = session
+            .http
+            .post(&url)
+            .header("X-Vault-Token", session.token.clone())
+            .timeout(std::time::Duration::from_secs(5));
+        if let Some(ns) = &self.config.login_namespace {
+            request = request.header("X-Vault-Namespace", ns);
+        }
+        match request.send().await {
+            Ok(r) if r.status().is_success() => tracing::debug!(addr = %self.config.addr, "vault token revoked"),
+            Ok(r) => tracing::warn!(
+                "could not revoke the Vault token this run logged in for (HTTP {}); it expires with its TTL",
+                r.status().as_u16()
+            ),
+            Err(e) => tracing::warn!(
+                "could not revoke the Vault token this run logged in for ({}); it expires with its TTL",
+                transport_message(&e)
+            ),
+        }
+    }
+
+    /// Renew a held login token (`auth/token/renew-self`); `None` when Vault does not, or
+    /// grants less than half the last lease (its max TTL is near), so the caller logs in again.
+    async fn renew(&self, session: &Connection, ctx: &Context) -> Option<Connection> {
+        let url = format!("{}/v1/auth/token/renew-self", self.config.addr);
+        let (result, _) = send(ctx, || {
+            let mut request = session
+                .http
+                .post(&url)
+                .header("X-Vault-Token", session.token.clone())
+                .json(&serde_json::json!({}));
+            if let Some(ns) = &self.config.login_namespace {
+                request = request.header("X-Vault-Namespace", ns);
+            }
+            request
+        })
+        .await;
+        // A lease cut short (under half the last one) means the max TTL is near: log in afresh
+        // rather than renew ever more often.
+        let previous = session.lease.map_or(std::time::Duration::ZERO, |(lease, _)| lease);
+        let lease = match result {
+            Ok((200, body)) => lease_of(&body).filter(|l| *l >= previous / 2),
+            _ => None,
+        };
+        let Some(lease) = lease else {
+            tracing::info!("vault: the token could not be renewed further; logging in again");
+            return None;
+        };
+        tracing::debug!(lease_s = lease.as_secs(), "vault token renewed");
+        Some(Connection {
+            http: session.http.clone(),
+            token: session.token.clone(),
+            logged_in: true,
+            lease: Some((lease, tokio::time::Instant::now())),
+        })
     }
 
     /// `{addr}/v1/[{ns}/]{mount}/{kind}/[{prefix}/]{path}`; KV v1 has no `kind` segment.
@@ -737,28 +845,8 @@ impl Backend for Vault {
     /// gave is never revoked.
     async fn finish(&self) {
         let taken = self.session.lock().await.take();
-        let Some(session) = taken.filter(|s| s.logged_in) else {
-            return;
-        };
-        let url = format!("{}/v1/auth/token/revoke-self", self.config.addr);
-        let mut request = session
-            .http
-            .post(&url)
-            .header("X-Vault-Token", session.token.clone())
-            .timeout(std::time::Duration::from_secs(5));
-        if let Some(ns) = &self.config.login_namespace {
-            request = request.header("X-Vault-Namespace", ns);
-        }
-        match request.send().await {
-            Ok(r) if r.status().is_success() => tracing::debug!(addr = %self.config.addr, "vault token revoked"),
-            Ok(r) => tracing::warn!(
-                "could not revoke the Vault token this run logged in for (HTTP {}); it expires with its TTL",
-                r.status().as_u16()
-            ),
-            Err(e) => tracing::warn!(
-                "could not revoke the Vault token this run logged in for ({}); it expires with its TTL",
-                transport_message(&e)
-            ),
+        if let Some(session) = taken {
+            self.revoke(&session).await;
         }
     }
 
