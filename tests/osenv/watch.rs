@@ -311,7 +311,7 @@ fn render_watch_rewrites_the_file_only_when_its_text_changes() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::write(d.join("config.yaml"), "api_key: os.environ/KEY\n").unwrap();
-    write(&d.join(".env"), "KEY=one\n");
+    write(&d.join(".env"), "KEY=canary-one\n");
     let osenv = start(
         d,
         &[
@@ -325,7 +325,7 @@ fn render_watch_rewrites_the_file_only_when_its_text_changes() {
             "--env-file",
             ".env",
             "--on-change",
-            "echo changed >> changes",
+            "echo changed >> changes; env >> on-change.env",
         ],
         &[],
     );
@@ -338,16 +338,16 @@ fn render_watch_rewrites_the_file_only_when_its_text_changes() {
             .count()
     };
     assert!(
-        wait_for(Duration::from_secs(5), || text() == "api_key: one\n"),
+        wait_for(Duration::from_secs(5), || text() == "api_key: canary-one\n"),
         "{}",
         log(d)
     );
     let mode = std::fs::metadata(&out).unwrap().mode() & 0o777;
     assert_eq!(mode, 0o600);
     // A rotated value.
-    write(&d.join(".env"), "KEY=two\n");
+    write(&d.join(".env"), "KEY=canary-two\n");
     assert!(
-        wait_for(Duration::from_secs(4), || text() == "api_key: two\n"),
+        wait_for(Duration::from_secs(4), || text() == "api_key: canary-two\n"),
         "{}",
         log(d)
     );
@@ -358,14 +358,15 @@ fn render_watch_rewrites_the_file_only_when_its_text_changes() {
     )
     .unwrap();
     assert!(
-        wait_for(Duration::from_secs(4), || text() == "api_key: two\nsecond: two\n"),
+        wait_for(Duration::from_secs(4), || text()
+            == "api_key: canary-two\nsecond: canary-two\n"),
         "{}",
         log(d)
     );
     assert!(wait_for(Duration::from_secs(2), || changes() == 2), "{}", changes());
     // Nothing changed (an edit that renders the same): the file is not replaced.
     let inode = std::fs::metadata(&out).unwrap().ino();
-    write(&d.join(".env"), "# same\nKEY=two\n");
+    write(&d.join(".env"), "# same\nKEY=canary-two\n");
     std::thread::sleep(Duration::from_millis(2500));
     assert_eq!(
         std::fs::metadata(&out).unwrap().ino(),
@@ -376,10 +377,13 @@ fn render_watch_rewrites_the_file_only_when_its_text_changes() {
     // A broken config keeps the last file.
     std::fs::write(d.join("config.yaml"), "api_key: [unclosed\n").unwrap();
     std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(text(), "api_key: two\nsecond: two\n");
+    assert_eq!(text(), "api_key: canary-two\nsecond: canary-two\n");
     assert!(log(d).contains("keeps its last contents"), "{}", log(d));
     signal(&osenv, "TERM");
     assert_eq!(exit_code(osenv, Duration::from_secs(5)), 0);
+    // The --on-change command got osenv's own environment, no value.
+    let seen_env = std::fs::read_to_string(d.join("on-change.env")).unwrap();
+    assert!(!seen_env.contains("canary"), "{seen_env}");
     // No temp file left.
     let left: Vec<_> = std::fs::read_dir(d)
         .unwrap()
@@ -723,4 +727,79 @@ mod aws {
         signal(&osenv, "TERM");
         assert_eq!(exit_code(osenv, Duration::from_secs(5)), 0);
     }
+}
+
+/// As PID 1 (here: of a new PID namespace), osenv reaps the orphans re-parented to it, so no
+/// zombie piles up in a container whose proxy forks helpers.
+#[cfg(target_os = "linux")]
+#[test]
+fn as_pid_1_orphans_are_reaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("config.yaml"), "api_key: os.environ/KEY\n").unwrap();
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    let mut args = vec!["--pid", "--fork"];
+    if !is_root {
+        args.push("--map-root-user");
+    }
+    // The command leaves an orphan (the subshell's background sleep) that exits soon after.
+    let unshare = Command::new("unshare")
+        .args(&args)
+        .arg(env!("CARGO_BIN_EXE_osenv"))
+        .args([
+            "exec",
+            "--watch",
+            "config.yaml",
+            "--",
+            "sh",
+            "-c",
+            "(sleep 0.3 &); exec sleep 1000",
+        ])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("KEY", "value")
+        .current_dir(d)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("unshare runs");
+    let children = |pid: u32| -> Vec<u32> {
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect()
+    };
+    let state = |pid: u32| -> String {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap_or_default()
+            .rsplit(") ")
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(1)
+            .collect()
+    };
+    // osenv is unshare's child; wait until its command runs and the orphan has come and gone.
+    assert!(
+        wait_for(Duration::from_secs(5), || children(unshare.id()).len() == 1),
+        "unshare did not start osenv"
+    );
+    let osenv = children(unshare.id())[0];
+    std::thread::sleep(Duration::from_millis(1500));
+    let left = children(osenv);
+    let zombies: Vec<u32> = left.iter().copied().filter(|p| state(*p) == "Z").collect();
+    assert!(
+        zombies.is_empty(),
+        "zombies under osenv: {zombies:?} (children {left:?})"
+    );
+    assert_eq!(left.len(), 1, "only the command is left: {left:?}");
+    let _ = Command::new("kill").arg("-TERM").arg(osenv.to_string()).status();
+    let out = unshare.wait_with_output().unwrap();
+    // The command (sleep) dies of SIGTERM: 128 + 15.
+    assert_eq!(out.status.code(), Some(143), "{}", String::from_utf8_lossy(&out.stderr));
 }
