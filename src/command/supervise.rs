@@ -198,6 +198,9 @@ async fn supervise(
     let mut pending: Option<(Instant, Values)> = None;
     let mut stopping = false;
     loop {
+        if child.status.is_some() {
+            return Ok(child.exit_code());
+        }
         let poll = Instant::now() + watch::FILE_POLL;
         let until = pending
             .as_ref()
@@ -259,27 +262,76 @@ async fn supervise(
             }
         }
         next_check = Instant::now() + schedule.next_check();
-        match watch::exported_values(session, app.ui, args.allow_missing).await {
-            Ok(new) if watch::same(&new, &values) => {
-                if pending.take().is_some() {
-                    tracing::info!("the values are back to what the command has; no restart");
-                }
+        match check(args, app, session, &mut child, signals).await {
+            Checked::Done(outcome) => note(outcome, &values, &mut pending, schedule),
+            Checked::Stopping => {
+                stopping = true;
+                pending = None;
             }
-            Ok(new) => {
-                if pending.as_ref().is_none_or(|(_, p)| !watch::same(p, &new)) {
-                    let delay = schedule.restart_delay();
-                    tracing::info!(
-                        "a secret changed; restarting the command in {:.1}s (a random part of half the interval)",
-                        delay.as_secs_f64()
-                    );
-                    pending = Some((Instant::now() + delay, new));
-                }
-            }
-            Err(e) => tracing::warn!(
-                "check failed: {}; the command keeps running on the values it has",
-                watch::summary(&e)
-            ),
+            Checked::Exited => {}
         }
+    }
+}
+
+/// What a check came to.
+enum Checked {
+    /// It ran to its end.
+    Done(Result<Values, Error>),
+    /// A stop signal came meanwhile (forwarded); the check was dropped.
+    Stopping,
+    /// The command exited meanwhile (reaped).
+    Exited,
+}
+
+/// Resolve every value again, forwarding signals and reaping the command meanwhile (a check may
+/// retry until its deadline during an outage; a SIGTERM must not wait for it).
+async fn check(args: &ExecArgs, app: &App, session: &Session, child: &mut Child, signals: &mut Signals) -> Checked {
+    let check = watch::exported_values(session, app.ui, args.allow_missing);
+    tokio::pin!(check);
+    loop {
+        tokio::select! {
+            outcome = &mut check => return Checked::Done(outcome),
+            event = signals.next(Instant::now() + watch::FILE_POLL) => match event {
+                Event::Signal(sig, stops) => {
+                    child.signal(sig);
+                    if stops {
+                        return Checked::Stopping;
+                    }
+                }
+                Event::Child | Event::Tick => {
+                    reap(child);
+                    if child.status.is_some() {
+                        return Checked::Exited;
+                    }
+                }
+            },
+        }
+    }
+}
+
+/// Act on a check: a changed value schedules a restart after a random delay, the same values
+/// cancel one, a failure is a warning and changes nothing.
+fn note(outcome: Result<Values, Error>, values: &Values, pending: &mut Option<(Instant, Values)>, schedule: Schedule) {
+    match outcome {
+        Ok(new) if watch::same(&new, values) => {
+            if pending.take().is_some() {
+                tracing::info!("the values are back to what the command has; no restart");
+            }
+        }
+        Ok(new) => {
+            if pending.as_ref().is_none_or(|(_, p)| !watch::same(p, &new)) {
+                let delay = schedule.restart_delay();
+                tracing::info!(
+                    "a secret changed; restarting the command in {:.1}s (a random part of half the interval)",
+                    delay.as_secs_f64()
+                );
+                *pending = Some((Instant::now() + delay, new));
+            }
+        }
+        Err(e) => tracing::warn!(
+            "check failed: {}; the command keeps running on the values it has",
+            watch::summary(&e)
+        ),
     }
 }
 

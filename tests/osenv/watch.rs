@@ -654,6 +654,70 @@ mod outage {
     }
 }
 
+#[cfg(all(feature = "aws", feature = "vault"))]
+mod stalled {
+    use super::*;
+    use crate::fault_proxy::{Fault, FaultProxy};
+    use crate::vault::{seed, server, unique};
+    use serde_json::json;
+
+    /// A SIGTERM while a check hangs on an unresponsive backend reaches the command at once,
+    /// not after the check's deadline (a pod's grace period is shorter).
+    #[test]
+    fn a_stop_signal_during_a_hanging_check_is_forwarded_at_once() {
+        let Some(server) = server() else { return };
+        let prefix = format!("app/{}", unique("stall"));
+        seed(&server, &format!("{prefix}/KEY"), &json!({"key": "v"}));
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(
+            d.join("config.yaml"),
+            "general_settings:\n  key_management_system: hashicorp_vault\napi_key: os.environ/KEY\n",
+        )
+        .unwrap();
+        let script = recorder(d, false);
+        let proxy = FaultProxy::start(&server.addr);
+        let osenv = start(
+            d,
+            &[
+                "exec",
+                "--watch",
+                "--watch-interval",
+                "1s",
+                "--deadline",
+                "60",
+                "--timeout",
+                "60",
+                "config.yaml",
+                "--",
+                script.to_str().unwrap(),
+            ],
+            &[
+                ("HCP_VAULT_ADDR", proxy.url.as_str()),
+                ("HCP_VAULT_PATH_PREFIX", prefix.as_str()),
+                ("HCP_VAULT_TOKEN", "root"),
+            ],
+        );
+        assert!(
+            wait_for(Duration::from_secs(5), || seen(d) == ["start v"]),
+            "{:?} {}",
+            seen(d),
+            log(d)
+        );
+        proxy.always(Fault::Stall);
+        let before = proxy.requests();
+        assert!(
+            wait_for(Duration::from_secs(5), || proxy.requests() > before),
+            "no check started"
+        );
+        let sent = Instant::now();
+        signal(&osenv, "TERM");
+        assert_eq!(exit_code(osenv, Duration::from_secs(5)), 0);
+        assert!(sent.elapsed() < Duration::from_secs(3), "{:?}", sent.elapsed());
+        assert_eq!(seen(d), ["start v", "term"]);
+    }
+}
+
 #[cfg(feature = "aws")]
 mod aws {
     use super::*;
