@@ -54,7 +54,8 @@ pub enum Command {
     /// Run a command with the resolved variables added to its environment.
     ///
     /// osenv replaces itself with the command (Unix exec), so signals reach it directly and
-    /// nothing is written to disk. Values never appear in the command's arguments.
+    /// nothing is written to disk. Values never appear in the command's arguments. With
+    /// --watch, osenv stays its parent instead and restarts it when a secret changes.
     Exec(ExecArgs),
     /// Locate every reference and prove it resolves, without printing any value.
     Check(CheckArgs),
@@ -91,6 +92,30 @@ pub struct ConfigArgs {
     /// What the config and env files may set.
     #[command(flatten)]
     pub trust: TrustArgs,
+    /// Secrets directories.
+    #[command(flatten)]
+    pub secrets: SecretsDirArgs,
+}
+
+/// Where file-mounted secrets are (Docker and Compose `secrets:`, Kubernetes Secret volumes).
+#[derive(Debug, Args, Clone)]
+pub struct SecretsDirArgs {
+    /// A directory whose file NAME holds the value of `os.environ/NAME` (after the process
+    /// environment and NAME_FILE, before env files); repeatable, searched in order; also
+    /// OSENV_SECRETS_DIR (`:`-separated), searched after these.
+    #[arg(long = "secrets-dir", value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+}
+
+impl SecretsDirArgs {
+    /// The flags' directories, then OSENV_SECRETS_DIR's.
+    pub fn dirs(&self) -> Vec<PathBuf> {
+        let mut dirs = self.dirs.clone();
+        if let Some(list) = std::env::var_os("OSENV_SECRETS_DIR") {
+            dirs.extend(std::env::split_paths(&list).filter(|p| !p.as_os_str().is_empty()));
+        }
+        dirs
+    }
 }
 
 /// What the operator trusts beyond the process environment (README "Trust").
@@ -384,6 +409,9 @@ pub struct TemplateArgs {
     /// What the config and env files may set.
     #[command(flatten)]
     pub trust: TrustArgs,
+    /// Secrets directories.
+    #[command(flatten)]
+    pub secrets: SecretsDirArgs,
 }
 
 /// `osenv put`.

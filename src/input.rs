@@ -78,8 +78,14 @@ pub fn read_text(path: &Path) -> Result<String, Error> {
 /// The run's environment: this process's variables (one snapshot) plus the `--env-file`s, in
 /// order. A file's `${NAME}` reads what python-dotenv's `load_dotenv` calls in turn would see:
 /// the process environment, then the files before it, then the file's own earlier lines.
-pub fn environment(files: &[std::path::PathBuf], trust: Trust) -> Result<Environment, Error> {
-    let mut env = Environment::from_process(Vec::with_capacity(files.len())).with_trust(trust);
+pub fn environment(
+    files: &[std::path::PathBuf],
+    trust: Trust,
+    secrets_dirs: &[std::path::PathBuf],
+) -> Result<Environment, Error> {
+    let mut env = Environment::from_process(Vec::with_capacity(files.len()))
+        .with_trust(trust)
+        .with_secrets_dirs(secrets_dirs.to_vec());
     for path in files {
         let text = zeroize::Zeroizing::new(utf8(path, read_bytes(path)?).map_err(|location| {
             Error::Dotenv(DotenvError {

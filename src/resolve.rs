@@ -196,7 +196,7 @@ pub async fn resolve<'a>(
         match (planned.route, manager) {
             (Route::Manager, Some(_)) => remote.push(name.to_owned()),
             _ => {
-                values.insert(name.to_owned(), env.get(name));
+                values.insert(name.to_owned(), env.reference(name));
             }
         }
     }

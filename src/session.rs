@@ -44,8 +44,14 @@ impl std::fmt::Debug for Session {
 
 impl Session {
     /// Read and parse the config at `path` (`-` is stdin) with the environment of this process
-    /// plus `env_files`, trusted as far as `trust` says.
-    pub fn load(path: &Path, env_files: &[PathBuf], trust: Trust, limits: Limits) -> Result<Self, Error> {
+    /// plus `env_files` and `secrets_dirs`, trusted as far as `trust` says.
+    pub fn load(
+        path: &Path,
+        env_files: &[PathBuf],
+        secrets_dirs: &[PathBuf],
+        trust: Trust,
+        limits: Limits,
+    ) -> Result<Self, Error> {
         let parse = || {
             input::read_text(path)
                 .and_then(|text| Document::parse(input::display_name(path), text).map_err(Error::Config))
@@ -54,10 +60,10 @@ impl Session {
         // large config each takes a good part of the run: with env files, parse them on a
         // second thread meanwhile. An env-file error still wins over a config error.
         let (env, doc) = if env_files.is_empty() {
-            (input::environment(&[], trust), parse())
+            (input::environment(&[], trust, secrets_dirs), parse())
         } else {
             std::thread::scope(|scope| {
-                let env = scope.spawn(|| input::environment(env_files, trust));
+                let env = scope.spawn(|| input::environment(env_files, trust, secrets_dirs));
                 let doc = parse();
                 (env.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), doc)
             })

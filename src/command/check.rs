@@ -60,7 +60,7 @@ pub(super) fn run(args: &CheckArgs, app: &App) -> Result<(), Error> {
     let source = |name: &str, route: Route| match route {
         Route::Manager => session.manager().map_or_else(String::new, osenv::Backend::describe),
         Route::Environment => env
-            .lookup(name)
+            .reference_lookup(name)
             .map_or_else(|| env.describe(), |(_, origin)| origin.to_string()),
     };
     let status = |name: &str| -> (&'static str, Option<String>) {

@@ -60,7 +60,13 @@ pub fn run(cli: Cli, app: &App) -> Result<(), Error> {
 
 /// Read, parse and set up the config a command names, under its limits.
 fn load(args: &ConfigArgs) -> Result<Session, Error> {
-    Session::load(&args.config, &args.env_files, args.trust.trust(), args.limits.limits()?)
+    Session::load(
+        &args.config,
+        &args.env_files,
+        &args.secrets.dirs(),
+        args.trust.trust(),
+        args.limits.limits()?,
+    )
 }
 
 /// Everything LiteLLM would find in its environment (`env`, `exec`): the references, the

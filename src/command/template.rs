@@ -42,7 +42,11 @@ pub(super) fn run(args: &TemplateArgs, app: &App) -> Result<(), Error> {
         return Err(UsageError::BothStdin.into());
     }
     let limits = args.limits.limits()?;
-    let env = Arc::new(input::environment(&args.env_files, args.trust.trust())?);
+    let env = Arc::new(input::environment(
+        &args.env_files,
+        args.trust.trust(),
+        &args.secrets.dirs(),
+    )?);
     // Without a config, a session of an empty one: every name comes from the environment.
     let doc = match &args.config {
         Some(path) => Document::parse(display_name(path), read_text(path)?),

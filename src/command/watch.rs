@@ -134,7 +134,13 @@ pub(super) fn same(a: &Values, b: &Values) -> bool {
 pub(super) fn load_held(config: &ConfigArgs) -> Result<Session, Error> {
     let mut limits = config.limits.limits()?;
     limits.hold = true;
-    Session::load(&config.config, &config.env_files, config.trust.trust(), limits)
+    Session::load(
+        &config.config,
+        &config.env_files,
+        &config.secrets.dirs(),
+        config.trust.trust(),
+        limits,
+    )
 }
 
 /// Everything `exec` exports, resolved, as owned values (so the session can be reloaded).

@@ -17,6 +17,7 @@ use crate::secret::SecretValue;
 use crate::trust::{self, Trust};
 use rustc_hash::FxHashMap as HashMap;
 use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Where a local value came from.
@@ -31,6 +32,18 @@ pub enum Origin {
         /// The line that set it.
         line: usize,
     },
+    /// The file a `NAME_FILE` variable names.
+    NamedFile {
+        /// The variable (`OPENAI_API_KEY_FILE`).
+        variable: String,
+        /// The file it names.
+        path: PathBuf,
+    },
+    /// `NAME` in a secrets directory (`--secrets-dir`).
+    SecretsDir {
+        /// The file.
+        path: PathBuf,
+    },
 }
 
 impl std::fmt::Display for Origin {
@@ -38,6 +51,8 @@ impl std::fmt::Display for Origin {
         match self {
             Self::Process => f.write_str("process environment"),
             Self::File { path, line } => write!(f, "{path}:{line}"),
+            Self::NamedFile { variable, path } => write!(f, "{variable} -> {}", path.display()),
+            Self::SecretsDir { path } => write!(f, "{}", path.display()),
         }
     }
 }
@@ -49,6 +64,8 @@ pub struct Environment {
     process: HashMap<OsString, OsString>,
     files: Vec<DotenvFile>,
     trust: Trust,
+    /// Directories whose file `NAME` holds a reference's value (`--secrets-dir`).
+    secrets_dirs: Vec<PathBuf>,
 }
 
 /// Names and counts only: the values are secrets.
@@ -58,6 +75,7 @@ impl std::fmt::Debug for Environment {
             .field("process_variables", &self.process.len())
             .field("files", &self.files.iter().map(|f| &**f.path()).collect::<Vec<_>>())
             .field("trust", &self.trust)
+            .field("secrets_dirs", &self.secrets_dirs)
             .finish()
     }
 }
@@ -77,6 +95,60 @@ impl Environment {
             process: process.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
             files,
             trust: Trust::default(),
+            secrets_dirs: Vec::new(),
+        }
+    }
+
+    /// The same environment, with secrets directories (`--secrets-dir`, in order).
+    #[must_use]
+    pub fn with_secrets_dirs(mut self, dirs: Vec<PathBuf>) -> Self {
+        self.secrets_dirs = dirs;
+        self
+    }
+
+    /// A reference's value from the local backend, and where it came from: `NAME` in the process
+    /// environment, else the file `NAME_FILE` names, else `DIR/NAME` in each secrets directory
+    /// in order, else `NAME` in the env files (the last one first). A file's trailing newlines
+    /// are removed, as `$(< file)` does. A `NAME_FILE` from an env file is a path a repository
+    /// chose, so it is read only with `--trust-env-files` (else ignored, with a warning).
+    pub fn reference_lookup(&self, name: &str) -> Option<(Result<SecretValue, KeyError>, Origin)> {
+        if let found @ Some((_, Origin::Process)) = self.lookup(name) {
+            return found;
+        }
+        let variable = format!("{name}_FILE");
+        if let Some((path, origin)) = self.lookup(&variable) {
+            match (path, origin) {
+                (Ok(_), origin @ Origin::File { .. }) if !self.trust.env_files => tracing::warn!(
+                    "ignored {variable} from {origin}: a file to read is the operator's to name (an env file may come from a repository); export it, or pass --trust-env-files if the file is yours"
+                ),
+                (Ok(path), _) => {
+                    let path = PathBuf::from(path.expose().trim_end_matches('\n'));
+                    let value = read_mounted(&path, &variable);
+                    return Some((value, Origin::NamedFile { variable, path }));
+                }
+                (Err(e), origin) => return Some((Err(e), origin)),
+            }
+        }
+        if plain_file_name(name) {
+            for dir in &self.secrets_dirs {
+                let path = dir.join(name);
+                if std::fs::symlink_metadata(&path).is_err() {
+                    continue;
+                }
+                let value = inside(dir, &path).and_then(|()| read_mounted(&path, "--secrets-dir"));
+                return Some((value, Origin::SecretsDir { path }));
+            }
+        }
+        self.lookup(name)
+    }
+
+    /// [`Environment::reference_lookup`]'s value, or the reason there is none.
+    pub fn reference(&self, name: &str) -> Result<SecretValue, KeyError> {
+        match self.reference_lookup(name) {
+            Some((value, _)) => value,
+            None => Err(KeyError::NotFound {
+                within: Within::backend(self.describe()),
+            }),
         }
     }
 
@@ -215,18 +287,166 @@ impl Environment {
 
     /// How messages name this environment: `the environment`, or `the environment or a.env, b.env`.
     pub fn describe(&self) -> String {
-        if self.files.is_empty() {
+        let mut places: Vec<String> = self
+            .secrets_dirs
+            .iter()
+            .map(|d| format!("{}/", d.display().to_string().trim_end_matches('/')))
+            .collect();
+        places.extend(self.files.iter().map(|f| f.path().to_string()));
+        if places.is_empty() {
             "the environment".into()
         } else {
-            let files: Vec<&str> = self.files.iter().map(|f| &**f.path()).collect();
-            format!("the environment or {}", files.join(", "))
+            format!("the environment or {}", places.join(", "))
         }
     }
+}
+
+/// A name that can be looked up as a file in a directory: not empty, no `/`, no NUL, not `.`
+/// or `..`.
+fn plain_file_name(name: &str) -> bool {
+    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\0'])
+}
+
+/// `path` (after links) is inside `dir` (after links): a link that leaves the directory is refused.
+fn inside(dir: &Path, path: &Path) -> Result<(), KeyError> {
+    let unreadable = |reason: String| KeyError::InvalidValue {
+        within: Within::backend(format!("secrets directory {}", dir.display())),
+        reason,
+    };
+    let real_dir =
+        std::fs::canonicalize(dir).map_err(|e| unreadable(format!("cannot open `{}`: {e}", dir.display())))?;
+    let real = std::fs::canonicalize(path).map_err(|e| unreadable(format!("cannot read `{}`: {e}", path.display())))?;
+    if real.starts_with(&real_dir) {
+        Ok(())
+    } else {
+        Err(unreadable(format!(
+            "`{}` is a link that leaves the directory; not read",
+            path.display()
+        )))
+    }
+}
+
+/// A mounted secret's content, without trailing newlines; errors name the file (and `via`, what
+/// pointed at it), never the content.
+fn read_mounted(path: &Path, via: &str) -> Result<SecretValue, KeyError> {
+    use std::io::Read as _;
+    let shown = path.display();
+    let unreadable = |reason: String| KeyError::InvalidValue {
+        within: Within::backend(format!("the file {shown} ({via})")),
+        reason,
+    };
+    let file = std::fs::File::open(path).map_err(|e| unreadable(format!("cannot read it: {e}")))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| unreadable(format!("cannot read it: {e}")))?;
+    if meta.is_dir() {
+        return Err(unreadable("it is a directory, not a file".into()));
+    }
+    let limit = crate::input::MAX_INPUT_BYTES;
+    let mut bytes = zeroize::Zeroizing::new(Vec::new());
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| unreadable(format!("cannot read it: {e}")))?;
+    if bytes.len() as u64 > limit {
+        return Err(unreadable(format!("it is larger than {} MiB", limit >> 20)));
+    }
+    let text = std::str::from_utf8(&bytes).map_err(|_| unreadable("it is not valid UTF-8".into()))?;
+    Ok(SecretValue::new(text.trim_end_matches('\n')))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A Kubernetes Secret volume: `NAME -> ..data/NAME`, `..data -> ..<stamp>`.
+    fn kubernetes_volume(dir: &Path, files: &[(&str, &str)]) {
+        let stamp = dir.join("..2026_12_02_10_00_00.123");
+        std::fs::create_dir_all(&stamp).unwrap();
+        for (name, text) in files {
+            std::fs::write(stamp.join(name), text).unwrap();
+            std::os::unix::fs::symlink(format!("..data/{name}"), dir.join(name)).unwrap();
+        }
+        std::os::unix::fs::symlink("..2026_12_02_10_00_00.123", dir.join("..data")).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn file_mounted_secrets_come_after_the_process_and_before_env_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (first, second) = (tmp.path().join("run-secrets"), tmp.path().join("k8s"));
+        std::fs::create_dir_all(&first).unwrap();
+        std::fs::create_dir_all(&second).unwrap();
+        std::fs::write(first.join("A"), "from-first-dir\n\n").unwrap();
+        kubernetes_volume(&second, &[("A", "from-second-dir"), ("B", "b-from-volume\n")]);
+        let named = tmp.path().join("c.txt");
+        std::fs::write(&named, "c-from-named-file\n").unwrap();
+        let file = DotenvFile::parse(".env", "A=from-env-file\nB=b-from-env-file\nD=d-from-env-file\n").unwrap();
+        let env = Environment::new(
+            [
+                ("P", "from-process"),
+                ("C_FILE", named.to_str().unwrap()),
+                ("P_FILE", "/nonexistent"),
+            ],
+            vec![file],
+        )
+        .with_secrets_dirs(vec![first.clone(), second.clone()]);
+        let value = |name: &str| env.reference(name).map(|v| v.expose().to_owned());
+        let origin = |name: &str| env.reference_lookup(name).unwrap().1.to_string();
+        assert_eq!(value("P").unwrap(), "from-process", "the process wins over P_FILE");
+        assert_eq!(value("C").unwrap(), "c-from-named-file");
+        assert_eq!(origin("C"), format!("C_FILE -> {}", named.display()));
+        assert_eq!(
+            value("A").unwrap(),
+            "from-first-dir",
+            "directories in order; newlines trimmed"
+        );
+        assert_eq!(origin("A"), first.join("A").display().to_string());
+        assert_eq!(value("B").unwrap(), "b-from-volume", "through the volume's links");
+        assert_eq!(value("D").unwrap(), "d-from-env-file");
+        assert_eq!(origin("D"), ".env:3");
+        assert!(env.describe().contains("run-secrets/"), "{}", env.describe());
+        // LiteLLM's own lookups of settings are unchanged: plain variables only.
+        assert!(env.get("C").is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn file_mounted_secrets_that_cannot_be_read_are_errors_naming_the_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("secrets");
+        std::fs::create_dir_all(dir.join("ADIR")).unwrap();
+        std::fs::write(tmp.path().join("outside"), "outside-canary").unwrap();
+        std::os::unix::fs::symlink("../outside", dir.join("LEAK")).unwrap();
+        std::fs::write(dir.join("BIN"), [0xff, 0xfe]).unwrap();
+        let env = Environment::new([("N_FILE", "/nonexistent/n")], vec![]).with_secrets_dirs(vec![dir.clone()]);
+        let error = |name: &str| env.reference(name).unwrap_err().to_string();
+        assert!(error("ADIR").contains("it is a directory"), "{}", error("ADIR"));
+        let leak = error("LEAK");
+        assert!(leak.contains("a link that leaves the directory"), "{leak}");
+        assert!(!leak.contains("outside-canary"));
+        assert!(error("BIN").contains("not valid UTF-8"));
+        let n = error("N");
+        assert!(n.contains("/nonexistent/n") && n.contains("N_FILE"), "{n}");
+        // Names that are not plain file names are never paths.
+        for name in ["../outside", "a/b", ".", ".."] {
+            assert!(matches!(env.reference(name), Err(KeyError::NotFound { .. })), "{name}");
+        }
+    }
+
+    #[test]
+    fn an_env_file_cannot_name_a_file_to_read_unless_trusted() {
+        let tmp = tempfile::tempdir().unwrap();
+        let target = tmp.path().join("host-file");
+        std::fs::write(&target, "host-file-content").unwrap();
+        let file = || DotenvFile::parse(".env", &format!("K_FILE={}\n", target.display())).unwrap();
+        let env = Environment::new(Vec::<(String, String)>::new(), vec![file()]);
+        assert!(matches!(env.reference("K"), Err(KeyError::NotFound { .. })));
+        let trusted = Environment::new(Vec::<(String, String)>::new(), vec![file()]).with_trust(Trust {
+            env_files: true,
+            config: false,
+        });
+        assert_eq!(trusted.reference("K").unwrap().expose(), "host-file-content");
+    }
 
     #[test]
     fn process_wins_then_later_files() {

@@ -22,6 +22,8 @@ mod hygiene;
 #[cfg(all(feature = "vault", target_os = "linux"))]
 mod image;
 mod include;
+#[cfg(unix)]
+mod mounted;
 mod properties;
 mod report;
 // Shared by the backend tests above; with some backends left out, parts go unused.

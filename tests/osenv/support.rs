@@ -116,6 +116,9 @@ pub fn workdir(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     for (name, text) in files {
         let path: PathBuf = dir.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("fixture directory");
+        }
         std::fs::write(path, text).expect("write fixture");
     }
     dir
