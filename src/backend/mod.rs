@@ -10,6 +10,8 @@
 pub mod aws;
 #[cfg(feature = "azure")]
 pub mod azure;
+#[cfg(any(feature = "aws", feature = "azure", feature = "gcp", test))]
+pub mod fields;
 #[cfg(feature = "gcp")]
 pub mod gcp;
 #[cfg(any(feature = "vault", feature = "azure"))]

@@ -6,6 +6,8 @@ use super::Backend;
 use super::aws;
 #[cfg(feature = "azure")]
 use super::azure;
+#[cfg(any(feature = "aws", feature = "azure", feature = "gcp"))]
+use super::fields;
 #[cfg(feature = "gcp")]
 use super::gcp;
 #[cfg(feature = "vault")]
@@ -72,10 +74,8 @@ fn open(
     };
     match selected.system {
         #[cfg(feature = "aws")]
-        KeyManagementSystem::AwsSecretManager => Ok(Arc::new(aws::secrets_manager::SecretsManager::new(
-            &settings.aws,
-            &settings.written,
-            env,
+        KeyManagementSystem::AwsSecretManager => Ok(fields::Fields::wrap(Arc::new(
+            aws::secrets_manager::SecretsManager::new(&settings.aws, &settings.written, env),
         ))),
         #[cfg(feature = "aws")]
         KeyManagementSystem::AwsKms => Ok(Arc::new(aws::kms::Kms::new(
@@ -94,17 +94,19 @@ fn open(
             "is not available in this osenv build (built without cargo feature `vault`)",
         )),
         #[cfg(feature = "azure")]
-        KeyManagementSystem::AzureKeyVault => Ok(Arc::new(azure::KeyVault::new(
+        KeyManagementSystem::AzureKeyVault => Ok(fields::Fields::wrap(Arc::new(azure::KeyVault::new(
             &settings.azure,
             &settings.written,
             Arc::clone(env),
-        ))),
+        )))),
         #[cfg(not(feature = "azure"))]
         KeyManagementSystem::AzureKeyVault => Err(missing(
             "is not available in this osenv build (built without cargo feature `azure`)",
         )),
         #[cfg(feature = "gcp")]
-        KeyManagementSystem::GoogleSecretManager => Ok(Arc::new(gcp::secret_manager::SecretManager::new(env))),
+        KeyManagementSystem::GoogleSecretManager => Ok(fields::Fields::wrap(Arc::new(
+            gcp::secret_manager::SecretManager::new(env),
+        ))),
         #[cfg(feature = "gcp")]
         KeyManagementSystem::GoogleKms => Ok(Arc::new(gcp::kms::GoogleKms::new(Arc::clone(env)))),
         #[cfg(not(feature = "gcp"))]

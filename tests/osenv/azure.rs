@@ -84,7 +84,7 @@ impl Fake {
     }
 
     /// Set a secret; returns its version.
-    fn seed(&self, name: &str, value: &str) -> String {
+    pub(crate) fn seed(&self, name: &str, value: &str) -> String {
         let (status, body) = self.http(
             "PUT",
             &format!("/secrets/{name}?api-version=7.4"),

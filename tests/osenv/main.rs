@@ -14,6 +14,8 @@ mod deploy;
 mod fault_proxy;
 #[cfg(all(feature = "aws", feature = "vault"))]
 mod faults;
+#[cfg(any(feature = "aws", feature = "azure", feature = "gcp"))]
+mod fields;
 mod fixtures;
 #[cfg(feature = "gcp")]
 mod gcp;

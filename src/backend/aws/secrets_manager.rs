@@ -29,6 +29,39 @@ const SYSTEM: &str = "aws_secret_manager";
 /// The service's limit of ids per `BatchGetSecretValue`.
 pub const BATCH_SIZE: usize = 20;
 
+/// A version a reference pins with `NAME@VERSION`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Version {
+    /// A staging label: `AWSCURRENT`, `AWSPREVIOUS`, `AWSPENDING`.
+    Stage(String),
+    /// A version id (the `ClientRequestToken` it was written with: 32 to 64 letters, digits
+    /// and `-`, a UUID by default).
+    Id(String),
+}
+
+/// `name` split into the secret id and the version it pins, if any. `@` is legal in secret
+/// names, so only a staging label or a version-id-shaped suffix is a version: `db@AWSPREVIOUS`,
+/// `db@3f0c…`; `team@example` stays a name.
+pub fn version_of(name: &str) -> (&str, Option<Version>) {
+    let Some((id, suffix)) = name.rsplit_once('@') else {
+        return (name, None);
+    };
+    if id.is_empty() {
+        return (name, None);
+    }
+    if matches!(suffix, "AWSCURRENT" | "AWSPREVIOUS" | "AWSPENDING") {
+        return (id, Some(Version::Stage(suffix.to_owned())));
+    }
+    let token_shaped = (32..=64).contains(&suffix.len())
+        && suffix.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && suffix.chars().any(|c| c.is_ascii_digit());
+    if token_shaped {
+        (id, Some(Version::Id(suffix.to_owned())))
+    } else {
+        (name, None)
+    }
+}
+
 /// AWS Secrets Manager.
 #[derive(Debug)]
 pub struct SecretsManager {
@@ -234,8 +267,23 @@ impl SecretsManager {
     }
 
     async fn get_one(&self, client: &Client, id: &str, ctx: &Context) -> Result<SecretValue, KeyError> {
+        self.get_version(client, id, None, ctx).await
+    }
+
+    /// `GetSecretValue` of `id`, at `version` when one is pinned.
+    async fn get_version(
+        &self,
+        client: &Client,
+        id: &str,
+        version: Option<&Version>,
+        ctx: &Context,
+    ) -> Result<SecretValue, KeyError> {
         let (result, attempts) = call(ctx, || {
-            let request = client.get_secret_value().secret_id(id);
+            let request = match version {
+                None => client.get_secret_value().secret_id(id),
+                Some(Version::Stage(stage)) => client.get_secret_value().secret_id(id).version_stage(stage),
+                Some(Version::Id(version)) => client.get_secret_value().secret_id(id).version_id(version),
+            };
             async move { request.send().await.map_err(AwsFailure::from_sdk) }
         })
         .await;
@@ -249,6 +297,18 @@ impl SecretsManager {
 
     async fn get_each(&self, client: &Client, ids: &[String], ctx: &Context) -> KeyResults<SecretValue> {
         join_all(ids.iter().map(|id| self.get_one(client, id, ctx))).await
+    }
+
+    /// Writes and deletes take the secret, not a version of it.
+    fn unversioned(&self, name: &str) -> Result<(), BackendError> {
+        match version_of(name) {
+            (_, None) => Ok(()),
+            (_, Some(_)) => Err(BackendError::Name {
+                backend: self.describe(),
+                name: name.to_owned(),
+                reason: "a version (`@…`) cannot be written or deleted: a write makes the new AWSCURRENT version of the secret".into(),
+            }),
+        }
     }
 
     /// `primary` is shown as written: a name read from the environment is not echoed.
@@ -288,7 +348,13 @@ impl SecretsManager {
             .collect()
     }
 
-    async fn describe_one(&self, client: &Client, id: &str, ctx: &Context) -> Result<(), KeyError> {
+    async fn describe_one(
+        &self,
+        client: &Client,
+        id: &str,
+        version: Option<&Version>,
+        ctx: &Context,
+    ) -> Result<(), KeyError> {
         let (result, attempts) = call(ctx, || {
             let request = client.describe_secret().secret_id(id);
             async move { request.send().await.map_err(AwsFailure::from_sdk) }
@@ -299,7 +365,23 @@ impl SecretsManager {
                 within: self.within(),
                 reason: "the secret is scheduled for deletion (restore it with RestoreSecret)".into(),
             }),
-            Ok(_) => Ok(()),
+            Ok(out) => {
+                let versions = out.version_ids_to_stages();
+                let known = match version {
+                    None => true,
+                    Some(Version::Id(v)) => versions.is_some_and(|m| m.contains_key(v)),
+                    Some(Version::Stage(stage)) => {
+                        versions.is_some_and(|m| m.values().any(|stages| stages.iter().any(|s| s == stage)))
+                    }
+                };
+                if known {
+                    Ok(())
+                } else {
+                    Err(KeyError::NotFound {
+                        within: self.within().at(Place::At(format!("{id} (no such version)"))),
+                    })
+                }
+            }
             Err(f) => Err(f
                 .key_error(&self.within())
                 .unwrap_or_else(|| KeyError::Backend(Arc::new(self.request_failed("DescribeSecret", f, attempts))))),
@@ -374,11 +456,40 @@ impl Backend for SecretsManager {
             return Ok(self.fetch_primary(primary, keys, ctx).await);
         }
         let client = self.client().await?;
-        if !self.batch {
-            return Ok(self.get_each(client, keys, ctx).await);
+        // `BatchGetSecretValue` reads current versions only: pinned ones are read one by one,
+        // alongside the batches.
+        let (pinned, current): (Vec<usize>, Vec<usize>) =
+            (0..keys.len()).partition(|&i| version_of(&keys[i]).1.is_some());
+        let current_ids: Vec<String> = current.iter().map(|&i| keys[i].clone()).collect();
+        let plain = async {
+            if !self.batch {
+                return self.get_each(client, &current_ids, ctx).await;
+            }
+            let chunks = current_ids
+                .chunks(BATCH_SIZE)
+                .map(|chunk| self.read_chunk(client, chunk, ctx));
+            join_all(chunks).await.into_iter().flatten().collect()
+        };
+        let versioned = join_all(pinned.iter().map(|&i| {
+            let (id, version) = version_of(&keys[i]);
+            async move { self.get_version(client, id, version.as_ref(), ctx).await }
+        }));
+        let (plain, versioned) = tokio::join!(plain, versioned);
+        let mut results: Vec<Option<Result<SecretValue, KeyError>>> = vec![None; keys.len()];
+        for (i, result) in current.into_iter().zip(plain).chain(pinned.into_iter().zip(versioned)) {
+            results[i] = Some(result);
         }
-        let chunks = keys.chunks(BATCH_SIZE).map(|chunk| self.read_chunk(client, chunk, ctx));
-        Ok(join_all(chunks).await.into_iter().flatten().collect())
+        Ok(results
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| {
+                    Err(KeyError::InvalidValue {
+                        within: self.within(),
+                        reason: "no answer for this id".into(),
+                    })
+                })
+            })
+            .collect())
     }
 
     async fn exists(&self, keys: &[String], ctx: &Context) -> Result<KeyResults<()>, BackendError> {
@@ -392,10 +503,15 @@ impl Backend for SecretsManager {
                 .collect());
         }
         let client = self.client().await?;
-        Ok(join_all(keys.iter().map(|id| self.describe_one(client, id, ctx))).await)
+        Ok(join_all(keys.iter().map(|key| {
+            let (id, version) = version_of(key);
+            async move { self.describe_one(client, id, version.as_ref(), ctx).await }
+        }))
+        .await)
     }
 
     async fn write(&self, name: &str, value: &SecretValue, ctx: &Context) -> Result<(), BackendError> {
+        self.unversioned(name)?;
         let client = self.client().await?;
         let (created, attempts) = self.create(client, name, value, ctx).await;
         match created {
@@ -453,12 +569,13 @@ impl Backend for SecretsManager {
     }
 
     async fn delete(&self, name: &str, mode: DeleteMode, ctx: &Context) -> Result<(), BackendError> {
+        self.unversioned(name)?;
         let client = self.client().await?;
         // A forced delete of a secret that does not exist succeeds on AWS (so that retries are
         // safe), which would let a mistyped name "succeed": look first. A denied look (a policy
         // that allows DeleteSecret only) is no answer, so the delete goes ahead.
         if mode == DeleteMode::Permanent
-            && let Err(KeyError::NotFound { .. }) = self.describe_one(client, name, ctx).await
+            && let Err(KeyError::NotFound { .. }) = self.describe_one(client, name, None, ctx).await
         {
             return Err(BackendError::Missing {
                 backend: self.describe(),
@@ -543,6 +660,24 @@ fn json_kind(value: &serde_json::Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn versions_are_staging_labels_or_version_ids_never_other_at_signs() {
+        assert_eq!(
+            version_of("db@AWSPREVIOUS"),
+            ("db", Some(Version::Stage("AWSPREVIOUS".into())))
+        );
+        assert_eq!(
+            version_of("prod/db@7e0f3a9c-1b2d-4e5f-8a6b-0c1d2e3f4a5b"),
+            (
+                "prod/db",
+                Some(Version::Id("7e0f3a9c-1b2d-4e5f-8a6b-0c1d2e3f4a5b".into()))
+            )
+        );
+        assert_eq!(version_of("team@example"), ("team@example", None));
+        assert_eq!(version_of("plain"), ("plain", None));
+        assert_eq!(version_of("@AWSCURRENT"), ("@AWSCURRENT", None));
+    }
 
     #[test]
     fn ids_match_names_and_arns() {
