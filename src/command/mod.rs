@@ -73,11 +73,18 @@ fn load(args: &ConfigArgs) -> Result<Session, Error> {
 /// `hosted_keys` and the encrypted variables, resolved. An encrypted variable that does not
 /// decrypt is always an error; with `allow_missing`, an absent value is a warning (`left out`).
 fn exported<'a>(session: &'a Session, app: &App, allow_missing: bool) -> Result<Resolution<'a>, Error> {
-    let resolution = app.block_on(session.resolve(session.plan(Scope::Export(session.references())), Purpose::Read));
+    app.block_on(exported_async(session, app.ui, allow_missing))
+}
+
+/// [`exported`] inside the runtime (`exec --watch` resolves while it supervises).
+async fn exported_async(session: &Session, ui: Ui, allow_missing: bool) -> Result<Resolution<'_>, Error> {
+    let resolution = session
+        .resolve(session.plan(Scope::Export(session.references())), Purpose::Read)
+        .await;
     let variables = resolution.variable_errors();
     if !variables.is_empty() {
         return Err(Error::Unresolved(resolution.errors(), variables));
     }
-    report::tolerate_missing(resolution.errors(), app.ui, allow_missing, "left out")?;
+    report::tolerate_missing(resolution.errors(), ui, allow_missing, "left out")?;
     Ok(resolution)
 }

@@ -14,8 +14,6 @@ use super::App;
 use crate::cli::{ConfigArgs, WatchArgs};
 use osenv::Session;
 use osenv::error::Error;
-use osenv::plan::Scope;
-use osenv::resolve::Purpose;
 use osenv::secret::SecretValue;
 use osenv::settings::KeyManagementSystem;
 use std::collections::BTreeMap;
@@ -145,14 +143,7 @@ pub(super) fn load_held(config: &ConfigArgs) -> Result<Session, Error> {
 
 /// Everything `exec` exports, resolved, as owned values (so the session can be reloaded).
 pub(super) async fn exported_values(session: &Session, ui: super::Ui, allow_missing: bool) -> Result<Values, Error> {
-    let resolution = session
-        .resolve(session.plan(Scope::Export(session.references())), Purpose::Read)
-        .await;
-    let variables = resolution.variable_errors();
-    if !variables.is_empty() {
-        return Err(Error::Unresolved(resolution.errors(), variables));
-    }
-    super::report::tolerate_missing(resolution.errors(), ui, allow_missing, "left out")?;
+    let resolution = super::exported_async(session, ui, allow_missing).await?;
     Ok(resolution
         .exports()
         .into_iter()

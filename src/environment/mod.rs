@@ -112,7 +112,8 @@ impl Environment {
     /// are removed, as `$(< file)` does. A `NAME_FILE` from an env file is a path a repository
     /// chose, so it is read only with `--trust-env-files` (else ignored, with a warning).
     pub fn reference_lookup(&self, name: &str) -> Option<(Result<SecretValue, KeyError>, Origin)> {
-        if let found @ Some((_, Origin::Process)) = self.lookup(name) {
+        let found = self.lookup(name);
+        if let Some((_, Origin::Process)) = found {
             return found;
         }
         let variable = format!("{name}_FILE");
@@ -139,7 +140,16 @@ impl Environment {
                 return Some((value, Origin::SecretsDir { path }));
             }
         }
-        self.lookup(name)
+        found
+    }
+
+    /// A variable set in the process environment itself (never an env file): what only the
+    /// operator names.
+    pub fn process_setting(&self, name: &str) -> Option<String> {
+        match self.lookup(name) {
+            Some((Ok(value), Origin::Process)) => Some(value.expose().trim().to_owned()).filter(|v| !v.is_empty()),
+            _ => None,
+        }
     }
 
     /// [`Environment::reference_lookup`]'s value, or the reason there is none.

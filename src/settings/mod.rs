@@ -374,6 +374,13 @@ mod tests {
             e[0].to_string(),
             "c.yaml:2:26: invalid `key_management_system`: `aws_kms` is not the `hashicorp_vault` that OSENV_KEY_MANAGEMENT_SYSTEM names; remove one of them"
         );
+        // From an env file it is not the operator's word: ignored.
+        let doc = Document::parse("c.yaml", "model_list: []\n".to_owned()).unwrap();
+        let file =
+            crate::environment::DotenvFile::parse(".env", "OSENV_KEY_MANAGEMENT_SYSTEM=hashicorp_vault\n").unwrap();
+        let k =
+            KeyManagement::from_document(&doc, &Environment::new(Vec::<(String, String)>::new(), vec![file])).unwrap();
+        assert_eq!(k.system(), None);
         let e = km("model_list: []\n", &[("OSENV_KEY_MANAGEMENT_SYSTEM", "vault")]).unwrap_err();
         assert!(e[0].to_string().starts_with("c.yaml:1:1: invalid `OSENV_KEY_MANAGEMENT_SYSTEM`: `vault` is not a key_management_system; expected one of: aws_secret_manager"), "{}", e[0]);
     }

@@ -45,7 +45,9 @@ impl Reader<'_> {
         let mut errors = Vec::new();
         // The manager the operator names for a config that names none, so that the proxy
         // started by `osenv exec` can read the same file without setting up a manager itself.
-        let operator_system = self.env.setting(SYSTEM_VARIABLE);
+        // The process environment's only: an env file from a repository does not pick a manager
+        // for a config that names none.
+        let operator_system = self.env.process_setting(SYSTEM_VARIABLE);
         let Some(general) = doc.get_merged(doc.root(), "general_settings") else {
             if let Some(value) = operator_system {
                 km.selected = Some(self.operator_selected(&value)?);
