@@ -79,6 +79,15 @@ pub const OPERATOR_ONLY: &[(&str, Role)] = &[
     ("AZURE_CLIENT_SECRET", Role::Credential),
     ("GOOGLE_SECRET_MANAGER_ENDPOINT", Role::Address(Official::Google)),
     ("GOOGLE_KMS_ENDPOINT", Role::Address(Official::Google)),
+    ("CYBERARK_API_BASE", Role::Address(Official::Nothing)),
+    ("CONJUR_APPLIANCE_URL", Role::Address(Official::Nothing)),
+    ("CONJUR_CERT_FILE", Role::File),
+    ("CONJUR_SSL_CERTIFICATE", Role::File),
+    ("CYBERARK_CLIENT_CERT", Role::File),
+    ("CYBERARK_CLIENT_KEY", Role::File),
+    ("CONJUR_AUTHN_TOKEN_FILE", Role::File),
+    ("CYBERARK_API_KEY", Role::Credential),
+    ("CONJUR_AUTHN_API_KEY", Role::Credential),
 ];
 
 /// The role of `name`, when only the operator may set it.

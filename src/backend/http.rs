@@ -1,11 +1,14 @@
-//! What every HTTP client osenv builds itself (Vault, Azure Key Vault) holds to: a redirect
-//! is followed only to the same origin (a 307 must not carry `X-Vault-Token` or an AppRole
-//! `secret_id` to another host, or from https to http), responses are not decompressed (a
-//! small gzip body must not become gigabytes), and a body is read only up to the run's
+//! What every HTTP client osenv builds itself (Vault, Azure Key Vault, Conjur) holds to: a
+//! redirect is followed only to the same origin (a 307 must not carry `X-Vault-Token` or an
+//! AppRole `secret_id` to another host, or from https to http), responses are not decompressed
+//! (a small gzip body must not become gigabytes), and a body is read only up to the run's
 //! `--max-response-size`. The AWS SDK's client neither follows redirects nor decompresses; the
-//! Google clients are told not to (see `gcp`).
+//! Google clients are told not to (see `gcp`). [`exchange`] is one request of the services
+//! osenv speaks HTTP to itself (Vault, Conjur) under those rules and the run's limits.
 
 use reqwest::redirect::{Attempt, Policy};
+use std::fmt;
+use std::time::Duration;
 
 /// Redirects followed at most (same origin only).
 const MAX_REDIRECTS: usize = 3;
@@ -41,7 +44,8 @@ pub(crate) enum BodyError {
     /// Larger than the limit (the limit in bytes).
     TooLarge(usize),
     /// The connection failed while reading.
-    #[cfg_attr(not(feature = "vault"), allow(dead_code))] // read_body is Vault's
+    #[cfg_attr(not(any(feature = "vault", feature = "cyberark")), allow(dead_code))]
+    // Azure reads in its transport
     Read(reqwest::Error),
 }
 
@@ -69,7 +73,7 @@ pub(crate) fn size(limit: usize) -> String {
 
 /// Read `response`'s body, at most `limit` bytes: a declared length above it is refused before
 /// reading, and a stream that runs past it is cut off there.
-#[cfg_attr(not(feature = "vault"), allow(dead_code))] // Azure caps bodies in its transport
+#[cfg_attr(not(any(feature = "vault", feature = "cyberark")), allow(dead_code))] // Azure caps bodies in its transport
 pub(crate) async fn read_body(
     mut response: reqwest::Response,
     limit: usize,
@@ -80,7 +84,7 @@ pub(crate) async fn read_body(
     {
         return Err(BodyError::TooLarge(limit));
     }
-    // Vault's answers hold secret values: wiped when dropped.
+    // The answers hold secret values: wiped when dropped.
     let mut body = zeroize::Zeroizing::new(Vec::new());
     while let Some(chunk) = response.chunk().await.map_err(BodyError::Read)? {
         if body.len() + chunk.len() > limit {
@@ -89,6 +93,221 @@ pub(crate) async fn read_body(
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+/// Percent-encode one path segment (RFC 3986 unreserved characters stay as they are).
+#[cfg_attr(not(any(feature = "vault", feature = "cyberark")), allow(dead_code))]
+pub(crate) fn encode_segment(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for b in segment.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            const HEX: &[u8; 16] = b"0123456789ABCDEF";
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0x0f)]));
+        }
+    }
+    out
+}
+
+/// The certificates of an extra CA bundle (`what` names it in messages: `VAULT_CACERT `…``).
+#[cfg_attr(not(any(feature = "vault", feature = "cyberark")), allow(dead_code))]
+pub(crate) fn ca_bundle(pem: &[u8], what: &str) -> Result<Vec<reqwest::Certificate>, String> {
+    match reqwest::Certificate::from_pem_bundle(pem) {
+        Ok(certs) if !certs.is_empty() => Ok(certs),
+        _ => Err(format!("{what} holds no PEM certificate")),
+    }
+}
+
+/// A TLS client identity from a PEM certificate file and its key file, read now; the key's
+/// bytes are wiped once the identity is built.
+#[cfg_attr(not(any(feature = "vault", feature = "cyberark")), allow(dead_code))]
+pub(crate) fn client_identity(cert: &std::path::Path, key: &std::path::Path) -> Result<reqwest::Identity, String> {
+    let read = |path: &std::path::Path, what: &str| {
+        std::fs::read(path).map_err(|e| format!("cannot read the client {what} `{}`: {e}", path.display()))
+    };
+    let mut pem = zeroize::Zeroizing::new(read(key, "key")?);
+    pem.push(b'\n');
+    pem.extend(read(cert, "certificate")?);
+    reqwest::Identity::from_pem(&pem).map_err(|_| {
+        format!(
+            "the client certificate `{}` and key `{}` are not a usable PEM pair",
+            cert.display(),
+            key.display()
+        )
+    })
+}
+
+/// A failed request to a service osenv speaks HTTP to itself: the HTTP status (if any) and the
+/// service's error text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpFailure {
+    /// The HTTP status, when a response arrived.
+    pub status: Option<u16>,
+    /// The service's error text, or the transport error.
+    pub message: String,
+    pub(crate) transient: bool,
+    /// The wait a 429 (a rate-limit quota) asked for in `Retry-After`.
+    pub(crate) retry_after: Option<Duration>,
+}
+
+impl HttpFailure {
+    /// A final answer with `status` and the service's `message`.
+    pub(crate) fn answer(status: u16, message: impl Into<String>) -> Self {
+        Self {
+            status: Some(status),
+            message: message.into(),
+            transient: false,
+            retry_after: None,
+        }
+    }
+
+    /// The same failure with every occurrence of `credential` replaced, so no answer that
+    /// echoes what was sent (a login's secret id, JWT or API key) can carry it into a message.
+    #[must_use]
+    #[cfg_attr(not(any(feature = "vault", feature = "cyberark")), allow(dead_code))]
+    pub(crate) fn scrubbed(mut self, credential: &crate::secret::SecretValue) -> Self {
+        let credential = credential.expose();
+        if credential.len() >= 4 && self.message.contains(credential) {
+            self.message = self.message.replace(credential, "[redacted]");
+        }
+        self
+    }
+}
+
+impl fmt::Display for HttpFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.status {
+            Some(status) if self.message.is_empty() => write!(f, "HTTP {status}"),
+            Some(status) => write!(f, "HTTP {status}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for HttpFailure {}
+
+impl super::RequestFailure for HttpFailure {
+    fn transient(&self) -> bool {
+        self.transient
+    }
+
+    fn timed_out(message: String) -> Self {
+        Self {
+            status: None,
+            message,
+            transient: true,
+            retry_after: None,
+        }
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+
+    fn throttled(&self) -> bool {
+        self.status == Some(429)
+    }
+}
+
+/// A reqwest failure without its URL (shown separately, as the endpoint) and with its causes.
+#[cfg_attr(not(any(feature = "vault", feature = "cyberark")), allow(dead_code))]
+pub(crate) fn transport_message(e: &reqwest::Error) -> String {
+    let kind = if e.is_connect() {
+        "cannot connect"
+    } else if e.is_timeout() {
+        "timed out"
+    } else if e.is_body() || e.is_decode() {
+        "the response body could not be read"
+    } else {
+        "request failed"
+    };
+    match std::error::Error::source(e) {
+        Some(cause) => format!("{kind}: {}", super::error_chain(cause)),
+        None => kind.to_owned(),
+    }
+}
+
+/// A connection TLS refused (an untrusted or rejected certificate, a failed handshake): no
+/// retry changes that, so the run says so at once instead of waiting out its deadline.
+fn tls_refusal(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    ["certificate", "handshake", "fatal alert"]
+        .iter()
+        .any(|word| message.contains(word))
+}
+
+/// How one service's answers are read by [`exchange`].
+#[cfg_attr(not(any(feature = "vault", feature = "cyberark")), allow(dead_code))]
+pub(crate) struct Dialect {
+    /// Statuses worth retrying.
+    pub transient: fn(u16) -> bool,
+    /// The service's error text in a body (never the body verbatim: it may echo a value).
+    pub errors: fn(&[u8]) -> String,
+}
+
+/// An answer: its status and body (wiped when dropped).
+#[cfg_attr(not(any(feature = "vault", feature = "cyberark")), allow(dead_code))]
+pub(crate) struct Reply {
+    /// The HTTP status.
+    pub status: u16,
+    /// The body, at most `--max-response-size`.
+    pub body: zeroize::Zeroizing<Vec<u8>>,
+}
+
+/// Send a request made by `make` under the run's limits. An answer with a status the dialect
+/// does not retry is returned for the caller to map; transient ones are retried; a redirect
+/// that was not followed (another origin) is final.
+#[cfg_attr(not(any(feature = "vault", feature = "cyberark")), allow(dead_code))]
+pub(crate) async fn exchange(
+    ctx: &super::Context,
+    dialect: &Dialect,
+    make: impl Fn() -> reqwest::RequestBuilder,
+) -> (Result<Reply, HttpFailure>, super::retry::Attempts) {
+    super::call(ctx, || {
+        let request = make();
+        async move {
+            let response = request.send().await.map_err(|e| {
+                let message = transport_message(&e);
+                HttpFailure {
+                    status: None,
+                    transient: !tls_refusal(&message),
+                    message,
+                    retry_after: None,
+                }
+            })?;
+            let status = response.status().as_u16();
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(super::retry::parse_retry_after);
+            if (300..400).contains(&status) {
+                return Err(HttpFailure::answer(
+                    status,
+                    "a redirect to another address, which osenv does not follow (credentials must not leave the configured address); set the address of the node that answers",
+                ));
+            }
+            let body = read_body(response, ctx.max_response).await.map_err(|e| HttpFailure {
+                status: Some(status),
+                transient: matches!(e, BodyError::Read(_)),
+                message: e.to_string(),
+                retry_after: None,
+            })?;
+            if (dialect.transient)(status) {
+                return Err(HttpFailure {
+                    status: Some(status),
+                    message: (dialect.errors)(&body),
+                    transient: true,
+                    retry_after,
+                });
+            }
+            Ok(Reply { status, body })
+        }
+    })
+    .await
 }
 
 #[cfg(test)]

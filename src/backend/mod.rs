@@ -10,17 +10,21 @@
 pub mod aws;
 #[cfg(feature = "azure")]
 pub mod azure;
+#[cfg(feature = "cyberark")]
+pub mod conjur;
 #[cfg(any(feature = "aws", feature = "azure", feature = "gcp", test))]
 pub mod fields;
 #[cfg(feature = "gcp")]
 pub mod gcp;
-#[cfg(any(feature = "vault", feature = "azure"))]
+#[cfg(any(feature = "vault", feature = "azure", feature = "cyberark"))]
 pub(crate) mod http;
 #[cfg(test)]
 pub(crate) mod memory;
 pub mod registry;
 mod request;
 pub mod retry;
+#[cfg(any(feature = "vault", feature = "cyberark"))]
+pub(crate) mod token_file;
 #[cfg(feature = "vault")]
 pub mod vault;
 
@@ -30,7 +34,13 @@ use async_trait::async_trait;
 
 pub use request::{Context, DEFAULT_MAX_RESPONSE};
 #[cfg_attr(
-    not(any(feature = "aws", feature = "vault", feature = "azure", feature = "gcp")),
+    not(any(
+        feature = "aws",
+        feature = "vault",
+        feature = "azure",
+        feature = "gcp",
+        feature = "cyberark"
+    )),
     allow(unused_imports)
 )]
 pub(crate) use request::{RequestFailure, call, error_chain};

@@ -6,6 +6,8 @@ use super::Backend;
 use super::aws;
 #[cfg(feature = "azure")]
 use super::azure;
+#[cfg(feature = "cyberark")]
+use super::conjur;
 #[cfg(any(feature = "aws", feature = "azure", feature = "gcp"))]
 use super::fields;
 #[cfg(feature = "gcp")]
@@ -19,6 +21,21 @@ use crate::settings::envelope;
 use crate::settings::envelope::Envelopes;
 use crate::settings::{KeyManagement, KeyManagementSystem, Selected};
 use std::sync::Arc;
+
+/// The secret-manager backends built into this binary, by cargo feature (`osenv --version`
+/// says them, so a user can see why a manager is missing).
+pub const BUILT: &[&str] = &[
+    #[cfg(feature = "aws")]
+    "aws",
+    #[cfg(feature = "vault")]
+    "vault",
+    #[cfg(feature = "azure")]
+    "azure",
+    #[cfg(feature = "gcp")]
+    "gcp",
+    #[cfg(feature = "cyberark")]
+    "cyberark",
+];
 
 /// The backend a run reads from, or `None` when every name comes from the environment.
 ///
@@ -64,7 +81,13 @@ fn open(
     let settings = &km.settings;
     #[cfg(not(feature = "aws"))]
     let _ = envelopes;
-    #[cfg(not(all(feature = "aws", feature = "vault", feature = "azure", feature = "gcp")))]
+    #[cfg(not(all(
+        feature = "aws",
+        feature = "vault",
+        feature = "azure",
+        feature = "gcp",
+        feature = "cyberark"
+    )))]
     let _ = (settings, env);
     #[allow(unused_variables)] // used only when a backend is left out of the build
     let missing = |feature: &'static str| ConfigError::UnsupportedBackend {
@@ -102,6 +125,12 @@ fn open(
         #[cfg(not(feature = "azure"))]
         KeyManagementSystem::AzureKeyVault => Err(missing(
             "is not available in this osenv build (built without cargo feature `azure`)",
+        )),
+        #[cfg(feature = "cyberark")]
+        KeyManagementSystem::Cyberark => Ok(Arc::new(conjur::Conjur::new(env))),
+        #[cfg(not(feature = "cyberark"))]
+        KeyManagementSystem::Cyberark => Err(missing(
+            "is not available in this osenv build (built without cargo feature `cyberark`)",
         )),
         #[cfg(feature = "gcp")]
         KeyManagementSystem::GoogleSecretManager => Ok(fields::Fields::wrap(Arc::new(

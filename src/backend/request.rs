@@ -115,7 +115,13 @@ impl Context {
 
 /// A failed request, as the retry loop of [`call`] needs to see it.
 #[cfg_attr(
-    not(any(feature = "aws", feature = "vault", feature = "azure", feature = "gcp")),
+    not(any(
+        feature = "aws",
+        feature = "vault",
+        feature = "azure",
+        feature = "gcp",
+        feature = "cyberark"
+    )),
     allow(dead_code)
 )]
 pub(crate) trait RequestFailure: std::fmt::Display {
@@ -138,7 +144,13 @@ pub(crate) trait RequestFailure: std::fmt::Display {
 /// timeout, retries of transient failures until the deadline. Returns the result and the
 /// attempts made.
 #[cfg_attr(
-    not(any(feature = "aws", feature = "vault", feature = "azure", feature = "gcp")),
+    not(any(
+        feature = "aws",
+        feature = "vault",
+        feature = "azure",
+        feature = "gcp",
+        feature = "cyberark"
+    )),
     allow(dead_code)
 )]
 pub(crate) async fn call<T, E, F, Fut>(ctx: &Context, op: F) -> (Result<T, E>, Attempts)
@@ -176,7 +188,10 @@ where
 
 /// An error and its causes on one line. SDK errors often repeat their source in their own text:
 /// a cause already said is skipped.
-#[cfg_attr(not(any(feature = "vault", feature = "azure", feature = "gcp")), allow(dead_code))]
+#[cfg_attr(
+    not(any(feature = "vault", feature = "azure", feature = "gcp", feature = "cyberark")),
+    allow(dead_code)
+)]
 pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut message = e.to_string();
     let mut source = e.source();

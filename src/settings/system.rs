@@ -47,6 +47,8 @@ named! {
         GoogleSecretManager => "google_secret_manager",
         /// Google Cloud KMS decryption of environment values.
         GoogleKms => "google_kms",
+        /// CyberArk Conjur variables.
+        Cyberark => "cyberark",
     }
 }
 
@@ -79,6 +81,7 @@ impl KeyManagementSystem {
                 "IDENTITY_HEADER",
                 "MSI_SECRET",
             ],
+            S::Cyberark => &["CYBERARK_API_KEY", "CONJUR_AUTHN_API_KEY"],
             S::GoogleSecretManager | S::GoogleKms => &[],
         }
     }
@@ -89,7 +92,9 @@ impl KeyManagementSystem {
             "local" => Some(
                 "is rejected by LiteLLM (\"Invalid Key Management System selected\"); remove key_management_system to read from the environment",
             ),
-            "cyberark" | "custom" => Some("is a LiteLLM secret manager that osenv does not support"),
+            "custom" => Some(
+                "is LiteLLM's plugin manager (a Python class), which osenv cannot load; resolve through a supported manager or the environment",
+            ),
             _ => None,
         }
     }

@@ -29,9 +29,9 @@ fn suite(fixture: &dyn Fixture) {
     let system = fixture.system();
     // Names every backend can hold: letters, digits and `-` (Azure allows nothing else), no
     // prefix (Google allows no `/`), unique per process (servers are shared).
-    let name = format!("conformance-{}", std::process::id());
-    let first = format!("canary-{system}-first-{}", std::process::id());
-    let second = format!("canary-{system}-second-{}", std::process::id());
+    let name = format!("conformance-{}", crate::support::run_id());
+    let first = format!("canary-{system}-first-{}", crate::support::run_id());
+    let second = format!("canary-{system}-second-{}", crate::support::run_id());
     let values = [first.as_str(), second.as_str()];
     let config = format!(
         "general_settings:\n  key_management_system: {system}\n  key_management_settings:\n    access_mode: read_and_write\n    prefix_for_stored_virtual_keys: \"\"\n\
@@ -185,5 +185,25 @@ mod gcp {
     fn google_secret_manager() {
         let Some(drongo) = crate::gcp::drongo() else { return };
         super::suite(&Google(drongo));
+    }
+}
+
+#[cfg(feature = "cyberark")]
+mod conjur {
+    struct Conjur(crate::conjur::Fake);
+
+    impl super::Fixture for Conjur {
+        fn system(&self) -> &'static str {
+            "cyberark"
+        }
+        fn env(&self) -> Vec<(&'static str, String)> {
+            self.0.admin()
+        }
+    }
+
+    #[test]
+    fn cyberark_conjur() {
+        let Some(fake) = crate::conjur::fake() else { return };
+        super::suite(&Conjur(fake));
     }
 }

@@ -584,6 +584,49 @@ mod vault {
     }
 }
 
+#[cfg(feature = "cyberark")]
+mod conjur {
+    use super::*;
+
+    /// A Conjur whose tokens live shorter than the watch interval: the check that meets the
+    /// refused (reused) token authenticates again and carries on; the rotated value reaches the
+    /// file; the interval defaults to CYBERARK_REFRESH_INTERVAL.
+    #[test]
+    fn render_watch_with_conjur_authenticates_again_when_its_token_is_refused() {
+        let Some(f) = crate::conjur::fake() else { return };
+        f.configure(&serde_json::json!({"token_ttl": 1}));
+        f.seed("litellm/key", &["sk-v1"]);
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        write(
+            &d.join("config.yaml"),
+            "general_settings:\n  key_management_system: cyberark\napi_key: os.environ/litellm/key\n",
+        );
+        let osenv = start(
+            d,
+            &["-v", "render", "--watch", "-o", "out.yaml", "config.yaml"],
+            &[
+                ("CYBERARK_API_BASE", f.url.as_str()),
+                ("CYBERARK_API_KEY", "admin-api-key"),
+                ("CYBERARK_REFRESH_INTERVAL", "2"),
+            ],
+        );
+        let out = d.join("out.yaml");
+        let holds = |value: &str| std::fs::read_to_string(&out).is_ok_and(|t| t.contains(value));
+        assert!(wait_for(Duration::from_secs(10), || holds("sk-v1")), "{}", log(d));
+        // The token of the first resolution has expired by the next check.
+        std::thread::sleep(Duration::from_millis(1200));
+        f.seed("litellm/key", &["sk-v1", "sk-v2"]);
+        assert!(wait_for(Duration::from_secs(10), || holds("sk-v2")), "{}", log(d));
+        signal(&osenv, "TERM");
+        assert_eq!(exit_code(osenv, Duration::from_secs(10)), 0, "{}", log(d));
+        let statuses = f.statuses();
+        assert!(statuses.contains(&401), "a reused token was refused: {statuses:?}");
+        assert!(f.count("POST /authn/") >= 2, "{:#?}", f.requests());
+        assert!(!log(d).contains("admin-api-key"));
+    }
+}
+
 #[cfg(all(feature = "aws", feature = "vault"))]
 mod outage {
     use super::*;

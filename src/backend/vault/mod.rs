@@ -12,7 +12,9 @@
 pub mod config;
 pub mod secret_path;
 
-use super::{Backend, Context, DeleteMode, KeyResults, RequestFailure, call};
+use super::{Backend, Context, DeleteMode, KeyResults};
+use crate::backend::http::transport_message;
+use crate::backend::token_file::read_token_file;
 use crate::environment::Environment;
 use crate::error::{BackendError, KeyError, Place, Within};
 use crate::secret::SecretValue;
@@ -77,51 +79,7 @@ impl fmt::Debug for Connection {
 }
 
 /// A failed Vault request: the HTTP status (if any) and Vault's `errors` text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VaultFailure {
-    /// The HTTP status, when a response arrived.
-    pub status: Option<u16>,
-    /// Vault's `errors`, or the transport error.
-    pub message: String,
-    transient: bool,
-    /// The wait a 429 (a rate-limit quota) asked for in `Retry-After`.
-    retry_after: Option<std::time::Duration>,
-}
-
-impl fmt::Display for VaultFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.status {
-            Some(status) if self.message.is_empty() => write!(f, "HTTP {status}"),
-            Some(status) => write!(f, "HTTP {status}: {}", self.message),
-            None => f.write_str(&self.message),
-        }
-    }
-}
-
-impl std::error::Error for VaultFailure {}
-
-impl RequestFailure for VaultFailure {
-    fn transient(&self) -> bool {
-        self.transient
-    }
-
-    fn timed_out(message: String) -> Self {
-        Self {
-            status: None,
-            message,
-            transient: true,
-            retry_after: None,
-        }
-    }
-
-    fn retry_after(&self) -> Option<std::time::Duration> {
-        self.retry_after
-    }
-
-    fn throttled(&self) -> bool {
-        self.status == Some(429)
-    }
-}
+pub use crate::backend::http::HttpFailure as VaultFailure;
 
 /// Statuses worth retrying: rate limits, a standby or sealed node, a gateway in between, and
 /// 412 (a performance standby that has not caught up yet).
@@ -143,49 +101,6 @@ fn errors_of(body: &Value) -> String {
         .filter(|line| !line.is_empty() && !line.ends_with("error occurred:") && !line.ends_with("errors occurred:"))
         .collect::<Vec<_>>()
         .join("; ")
-}
-
-/// A reqwest failure without its URL (shown separately, as the endpoint) and with its causes.
-fn transport_message(e: &reqwest::Error) -> String {
-    let kind = if e.is_connect() {
-        "cannot connect"
-    } else if e.is_timeout() {
-        "timed out"
-    } else if e.is_body() || e.is_decode() {
-        "the response body could not be read"
-    } else {
-        "request failed"
-    };
-    match std::error::Error::source(e) {
-        Some(cause) => format!("{kind}: {}", super::error_chain(cause)),
-        None => kind.to_owned(),
-    }
-}
-
-/// The largest token file read (a JWT is a few KiB).
-const MAX_TOKEN_FILE: u64 = 64 * 1024;
-
-/// A login token from its file, read now (so a rotated projected token is picked up), without
-/// surrounding whitespace. Errors name the file, never its content.
-fn read_token_file(path: &std::path::Path, what: &str) -> Result<SecretValue, String> {
-    use std::io::Read as _;
-    let shown = path.display();
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot read {what} `{shown}`: {e}"))?;
-    if file.metadata().is_ok_and(|m| m.is_dir()) {
-        return Err(format!("cannot read {what} `{shown}`: it is a directory"));
-    }
-    let mut bytes = zeroize::Zeroizing::new(Vec::new());
-    file.take(MAX_TOKEN_FILE + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read {what} `{shown}`: {e}"))?;
-    if bytes.len() as u64 > MAX_TOKEN_FILE {
-        return Err(format!("{what} `{shown}` is larger than {} KiB", MAX_TOKEN_FILE / 1024));
-    }
-    let text = std::str::from_utf8(&bytes).map_err(|_| format!("{what} `{shown}` is not UTF-8 text"))?;
-    match text.trim() {
-        "" => Err(format!("{what} `{shown}` is empty")),
-        token => Ok(SecretValue::new(token)),
-    }
 }
 
 /// Vault's answer to a refused login, with what it usually means for the role-based methods.
@@ -212,66 +127,22 @@ fn login_refusal(status: u16, errors: &str) -> String {
     }
 }
 
-/// `failure` with every occurrence of `credential` replaced, so no answer that echoes what was
-/// sent can carry it into a message.
-fn scrubbed(mut failure: VaultFailure, credential: &SecretValue) -> VaultFailure {
-    let credential = credential.expose();
-    if credential.len() >= 4 && failure.message.contains(credential) {
-        failure.message = failure.message.replace(credential, "[redacted]");
-    }
-    failure
-}
+/// How Vault's answers are read: its `errors` text, and the statuses worth retrying.
+const DIALECT: crate::backend::http::Dialect = crate::backend::http::Dialect {
+    transient: transient_status,
+    errors: |body| errors_of(&serde_json::from_slice(body).unwrap_or(Value::Null)),
+};
 
 /// Send a request made by `make` under the run's limits. A response with a non-transient
-/// status is returned for the caller to map; transient ones are retried.
+/// status is returned for the caller to map, with its JSON body (`null` when it has none);
+/// transient ones are retried.
 async fn send(
     ctx: &Context,
     make: impl Fn() -> reqwest::RequestBuilder,
 ) -> (Result<(u16, Value), VaultFailure>, crate::backend::retry::Attempts) {
-    call(ctx, || {
-        let request = make();
-        async move {
-            let response = request.send().await.map_err(|e| VaultFailure {
-                status: None,
-                message: transport_message(&e),
-                transient: true,
-                retry_after: None,
-            })?;
-            let status = response.status().as_u16();
-            let retry_after = response
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(crate::backend::retry::parse_retry_after);
-            if (300..400).contains(&status) {
-                return Err(VaultFailure {
-                    status: Some(status),
-                    message: "a redirect to another address, which osenv does not follow (the token must not leave the configured address); set the address of the node that answers".into(),
-                    transient: false,
-                    retry_after: None,
-                });
-            }
-            let bytes = crate::backend::http::read_body(response, ctx.max_response)
-                .await
-                .map_err(|e| VaultFailure {
-                    status: Some(status),
-                    transient: matches!(e, crate::backend::http::BodyError::Read(_)),
-                    message: e.to_string(),
-                    retry_after: None,
-                })?;
-            let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-            if transient_status(status) {
-                return Err(VaultFailure {
-                    status: Some(status),
-                    message: errors_of(&body),
-                    transient: true,
-                    retry_after,
-                });
-            }
-            Ok((status, body))
-        }
-    })
-    .await
+    let (result, attempts) = crate::backend::http::exchange(ctx, &DIALECT, make).await;
+    let answer = result.map(|reply| (reply.status, serde_json::from_slice(&reply.body).unwrap_or(Value::Null)));
+    (answer, attempts)
 }
 
 impl Vault {
@@ -318,8 +189,8 @@ impl Vault {
         if let Some(ca) = &self.config.ca_cert {
             let pem = std::fs::read(ca)
                 .map_err(|e| self.configuration(format!("cannot read VAULT_CACERT `{}`: {e}", ca.display())))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|_| self.configuration(format!("VAULT_CACERT `{}` holds no PEM certificate", ca.display())))?;
+            let certs = crate::backend::http::ca_bundle(&pem, &format!("VAULT_CACERT `{}`", ca.display()))
+                .map_err(|reason| self.configuration(reason))?;
             builder = builder.tls_certs_merge(certs);
         }
         if let (
@@ -330,22 +201,9 @@ impl Vault {
             Some((cert, key)),
         ) = (&self.config.auth, &self.config.client_identity)
         {
-            let read = |path: &std::path::Path, what: &str| {
-                std::fs::read(path)
-                    .map_err(|e| self.configuration(format!("cannot read the client {what} `{}`: {e}", path.display())))
-            };
-            let mut pem = read(key, "key")?;
-            pem.push(b'\n');
-            pem.extend(read(cert, "certificate")?);
-            let identity = reqwest::Identity::from_pem(&pem);
-            zeroize::Zeroize::zeroize(&mut pem);
-            builder = builder.identity(identity.map_err(|_| {
-                self.configuration(format!(
-                    "the client certificate `{}` and key `{}` are not a usable PEM pair",
-                    cert.display(),
-                    key.display()
-                ))
-            })?);
+            let identity =
+                crate::backend::http::client_identity(cert, key).map_err(|reason| self.configuration(reason))?;
+            builder = builder.identity(identity);
         }
         builder.build().map_err(|e| BackendError::Client {
             backend: self.describe(),
@@ -467,7 +325,7 @@ impl Vault {
                     attempts,
                     source: Box::new(failure),
                 };
-                let (status, body) = result.map_err(|f| failed(scrubbed(f, request_token), attempts))?;
+                let (status, body) = result.map_err(|f| failed(f.scrubbed(request_token), attempts))?;
                 match body.get("value").and_then(Value::as_str) {
                     Some(jwt) if status == 200 && !jwt.trim().is_empty() => Ok(SecretValue::new(jwt.trim())),
                     _ => Err(failed(
@@ -519,7 +377,7 @@ impl Vault {
             backend: self.describe(),
             endpoint: endpoint.clone(),
             attempts,
-            source: Box::new(scrubbed(failure, credential)),
+            source: Box::new(failure.scrubbed(credential)),
         };
         let (status, body) = result.map_err(|f| failed(f, attempts))?;
         match body.pointer("/auth/client_token").and_then(Value::as_str) {
@@ -892,7 +750,7 @@ mod tests {
             transient: false,
             retry_after: None,
         };
-        let shown = scrubbed(failure, &jwt).to_string();
+        let shown = failure.scrubbed(&jwt).to_string();
         assert_eq!(shown, "HTTP 400: error validating token: [redacted] is malformed");
         assert_eq!(
             login_refusal(
@@ -902,29 +760,6 @@ mod tests {
             "invalid audience (aud) claim: audience claim does not match any expected audience (the token's `aud` is not one of the role's bound_audiences)"
         );
         assert_eq!(login_refusal(403, ""), "the login was refused (HTTP 403)");
-    }
-
-    #[test]
-    fn token_files_are_read_whole_trimmed_and_bounded() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("token");
-        std::fs::write(&file, "  eyJ.a.b\n").unwrap();
-        assert_eq!(read_token_file(&file, "the token").unwrap().expose(), "eyJ.a.b");
-        std::fs::write(&file, "\n").unwrap();
-        assert!(read_token_file(&file, "the token").unwrap_err().ends_with("is empty"));
-        std::fs::write(&file, vec![b'a'; 64 * 1024 + 1]).unwrap();
-        assert!(
-            read_token_file(&file, "the token")
-                .unwrap_err()
-                .contains("larger than 64 KiB")
-        );
-        assert!(
-            read_token_file(dir.path(), "the token")
-                .unwrap_err()
-                .contains("is a directory")
-        );
-        let missing = read_token_file(&dir.path().join("nope"), "the token").unwrap_err();
-        assert!(missing.starts_with("cannot read the token `"), "{missing}");
     }
 
     fn vault(vars: &[(&str, &str)], kv: u8) -> Vault {

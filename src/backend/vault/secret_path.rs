@@ -7,6 +7,8 @@
 //! Names are checked before any request: no `..` or `.` segment, no empty segment, no control
 //! or non-breaking-space character (LiteLLM's `raise_if_unsafe_secret_name`, plus empty segments).
 
+use crate::backend::http::encode_segment;
+
 /// A parsed Vault reference.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecretPath {
@@ -66,22 +68,6 @@ impl SecretPath {
             .collect::<Vec<_>>()
             .join("/")
     }
-}
-
-/// Percent-encode one path segment (RFC 3986 unreserved characters stay as they are).
-pub fn encode_segment(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
-    for b in segment.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            const HEX: &[u8; 16] = b"0123456789ABCDEF";
-            out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0x0f)]));
-        }
-    }
-    out
 }
 
 /// A settings value (mount, prefix, namespace) as path segments: whitespace and surrounding
