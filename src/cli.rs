@@ -20,10 +20,24 @@ Exit codes:
 
 Logs go to stderr and never contain secret values.";
 
+/// `osenv --version`: the version and the secret managers built in (cargo features).
+static VERSION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let built = osenv::backend::registry::BUILT;
+    format!(
+        "{} (secret managers built in: {}; the environment, env files and mounted secrets always)",
+        env!("CARGO_PKG_VERSION"),
+        if built.is_empty() {
+            "none".to_owned()
+        } else {
+            built.join(", ")
+        }
+    )
+});
+
 /// Resolve `os.environ/` references in a LiteLLM config from the environment or a secret
 /// manager, and write the rendered config, an env file, or a process environment.
 #[derive(Debug, Parser)]
-#[command(name = "osenv", version, about, after_help = EXIT_CODES, propagate_version = true)]
+#[command(name = "osenv", version = VERSION.as_str(), about, after_help = EXIT_CODES, propagate_version = true)]
 pub struct Cli {
     /// More log output on stderr (-v info, -vv debug, -vvv trace).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -76,6 +90,21 @@ pub enum Command {
     /// The output is what `aws_kms` expects in an environment variable (with `--prefix`, the
     /// `aws_kms/` form of LiteLLM's `USE_AWS_KMS`). One trailing newline of the input is removed.
     Encrypt(EncryptArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish) to stdout.
+    ///
+    /// bash: `osenv completions bash > ~/.local/share/bash-completion/completions/osenv`;
+    /// zsh: into a directory on `$fpath` as `_osenv`; fish: `~/.config/fish/completions/osenv.fish`.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) to stdout: `osenv man > osenv.1; man -l osenv.1`.
+    Man,
+}
+
+/// `osenv completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// Options shared by every command that reads a config.
@@ -225,6 +254,7 @@ impl From<FormatArg> for Format {
 
 /// `osenv render`.
 #[derive(Debug, Args)]
+#[allow(clippy::struct_excessive_bools, reason = "each is a flag of its own")]
 pub struct RenderArgs {
     /// The config and its environment.
     #[command(flatten)]
@@ -242,12 +272,32 @@ pub struct RenderArgs {
     /// Do not turn `true`/`false` values into YAML booleans (LiteLLM does).
     #[arg(long)]
     pub no_coerce: bool,
+    /// Allow -o to name the config itself: its references are replaced by their values for
+    /// good (nothing left to rotate or render again). Without it, writing over any file the
+    /// run reads is refused.
+    #[arg(long, requires = "output", conflicts_with = "watch")]
+    pub in_place: bool,
     /// Keep FILE current.
     #[command(flatten)]
     pub watch: WatchArgs,
     /// With --watch: run this shell command after each rewrite of FILE (e.g. to signal a process).
     #[arg(long, value_name = "COMMAND", requires = "watch")]
     pub on_change: Option<String>,
+}
+
+/// `--only` and `--exclude` of `env` and `exec`: fewer names in the file or the command's
+/// environment (anything in a proxy's environment can be read through `os.environ/` by whoever
+/// may add a model to it, so the fewer the better).
+#[derive(Debug, Clone, Args, Default)]
+pub struct SelectArgs {
+    /// Export only these names (comma-separated or repeated); each must be one the config
+    /// exports. The others are not resolved at all.
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',', conflicts_with = "exclude")]
+    pub only: Vec<String>,
+    /// Export every name but these (comma-separated or repeated); each must be one the config
+    /// exports.
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    pub exclude: Vec<String>,
 }
 
 /// `--watch` and its interval, shared by `render`, `env` and `exec`.
@@ -258,8 +308,8 @@ pub struct WatchArgs {
     #[arg(long)]
     pub watch: bool,
     /// With --watch: how often to check (`30s`, `5m`, `1h`, or seconds), jittered by ±10 %.
-    /// Default: HCP_VAULT_REFRESH_INTERVAL (Vault) or GOOGLE_SECRET_MANAGER_REFRESH_INTERVAL
-    /// (Google Secret Manager) where set, else 5m.
+    /// Default: HCP_VAULT_REFRESH_INTERVAL (Vault), GOOGLE_SECRET_MANAGER_REFRESH_INTERVAL
+    /// (Google Secret Manager) or CYBERARK_REFRESH_INTERVAL (Conjur) where set, else 5m.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "watch")]
     pub watch_interval: Option<Duration>,
 }
@@ -323,6 +373,9 @@ pub struct EnvArgs {
     /// Leave out missing values with a warning instead of failing.
     #[arg(long)]
     pub allow_missing: bool,
+    /// Which names to export.
+    #[command(flatten)]
+    pub select: SelectArgs,
     /// k8s-secret: `metadata.name`.
     #[arg(long, default_value = "litellm-secrets")]
     pub secret_name: String,
@@ -351,6 +404,9 @@ pub struct ExecArgs {
     /// its environment unless a reference asks for one.
     #[arg(long)]
     pub keep_credentials: bool,
+    /// Which names to export.
+    #[command(flatten)]
+    pub select: SelectArgs,
     /// Stay the command's parent: forward signals to it, check the secrets every interval, and
     /// restart it with the new values after a change (only once every value resolved again).
     #[command(flatten)]
@@ -373,6 +429,10 @@ pub enum CheckFormat {
     Text,
     /// One JSON document for tools.
     Json,
+    /// GitHub Actions workflow commands: findings shown inline on the pull request.
+    Github,
+    /// SARIF 2.1.0, for GitHub code scanning and GitLab.
+    Sarif,
 }
 
 /// `osenv check`.
@@ -387,6 +447,10 @@ pub struct CheckArgs {
     /// Only locate references; do not ask any backend.
     #[arg(long)]
     pub offline: bool,
+    /// Count warnings (a plain-text credential, a reference LiteLLM leaves alone, an ignored
+    /// setting) as errors: exit 1.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// `osenv template`.

@@ -524,6 +524,26 @@ pub enum UsageError {
     /// `exec --watch` where processes cannot be supervised.
     #[error("exec --watch supervises the command with Unix signals; it is not available on this platform")]
     WatchUnsupported,
+    /// `-o` names a file the run reads (the config, an include, an env file, the template).
+    #[error("-o `{output}` is {input}, which this run reads: {why}")]
+    OutputIsInput {
+        /// The output path as given.
+        output: PathBuf,
+        /// What it is: `the config `config.yaml``, `the env file `.env``.
+        input: String,
+        /// What writing over it would lose, and what to do instead.
+        why: &'static str,
+    },
+    /// `--only` or `--exclude` names what the config does not export.
+    #[error("--{flag} `{name}`: the config exports no such name (it exports: {known})")]
+    UnknownExport {
+        /// `only` or `exclude`.
+        flag: &'static str,
+        /// The name given.
+        name: String,
+        /// The names it exports, or a count.
+        known: String,
+    },
     /// A Kubernetes object name that is not a DNS-1123 subdomain.
     #[error("{flag} `{value}` is not a valid Kubernetes name (lowercase letters, digits, `-`, `.`)")]
     KubernetesName {
@@ -572,6 +592,12 @@ pub enum Error {
     /// A usage error found after argument parsing.
     #[error(transparent)]
     Usage(#[from] UsageError),
+    /// `check --strict` found warnings, which it counts as errors.
+    #[error("check --strict: {warnings} warning{} count as errors", if *.warnings == 1 { "" } else { "s" })]
+    Strict {
+        /// How many.
+        warnings: usize,
+    },
     /// The command for `exec` could not be started.
     #[error("cannot execute `{program}`")]
     Exec {

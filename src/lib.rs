@@ -31,6 +31,7 @@ pub mod environment;
 pub mod error;
 pub mod input;
 pub mod location;
+pub mod plaintext;
 pub mod plan;
 pub mod python;
 pub mod references;

@@ -110,6 +110,12 @@ impl<'a> Plan<'a> {
         }
     }
 
+    /// Keep only the names `keep` accepts (`env --only`, `exec --exclude`): the others are not
+    /// resolved, and their references report nothing.
+    pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
+        self.names.retain(|name, _| keep(name));
+    }
+
     /// Every name and its plan, sorted by name.
     pub fn names(&self) -> impl ExactSizeIterator<Item = (&str, &Planned)> {
         self.names.iter().map(|(name, planned)| (name.as_str(), planned))

@@ -152,6 +152,15 @@ impl Session {
         &self.discovery.notices
     }
 
+    /// Credentials written as plain text in the config and its includes (`check` warns).
+    pub fn plaintext(&self) -> Vec<crate::plaintext::Plaintext> {
+        self.sources()
+            .documents()
+            .iter()
+            .flat_map(crate::plaintext::find)
+            .collect()
+    }
+
     /// The config's key management.
     pub fn key_management(&self) -> &KeyManagement {
         &self.km

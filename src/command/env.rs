@@ -26,7 +26,7 @@ pub(super) fn run(args: &EnvArgs, app: &App) -> Result<(), Error> {
         })?;
     }
     let text = |session: &osenv::Session| -> Result<zeroize::Zeroizing<String>, Error> {
-        let resolution = super::exported(session, app, args.allow_missing)?;
+        let resolution = super::exported(session, app, args.allow_missing, &args.select)?;
         env_format::render(format, &resolution.exports(), &k8s)
     };
     if args.watch.watch {
@@ -37,5 +37,6 @@ pub(super) fn run(args: &EnvArgs, app: &App) -> Result<(), Error> {
         return super::watch::keep_current(app, &args.config, &args.watch, output, args.on_change.as_deref(), text);
     }
     let session = super::load(&args.config)?;
+    super::guard_output(args.output.as_deref(), &super::inputs(&args.config, &session), false)?;
     emit(args.output.as_deref(), &text(&session)?)
 }

@@ -21,10 +21,10 @@ pub(super) fn run(args: &ExecArgs, app: &App) -> Result<(), Error> {
     }
     let (program, rest) = args.command.split_first().ok_or(UsageError::NoCommand)?;
     let session = super::load(&args.config)?;
-    let resolution = super::exported(&session, app, args.allow_missing)?;
+    let resolution = super::exported(&session, app, args.allow_missing, &args.select)?;
     let mut command = std::process::Command::new(program);
     command.args(rest);
-    prepare(&mut command, &session, resolution.exports(), args.keep_credentials);
+    prepare(&mut command, &session, resolution.exports(), args);
     drop(resolution);
     drop(session);
     Err(Error::Exec {
@@ -34,13 +34,18 @@ pub(super) fn run(args: &ExecArgs, app: &App) -> Result<(), Error> {
 }
 
 /// Put the resolved values into `command`'s environment and take the manager's credentials
-/// out of it, unless a reference asks for one or `keep_credentials`.
+/// out of it, unless a reference asks for one or `--keep-credentials`; the names `--only` or
+/// `--exclude` leave out are taken out too.
 pub(super) fn prepare<'a>(
     command: &mut std::process::Command,
     session: &Session,
     exports: impl IntoIterator<Item = (&'a str, &'a SecretValue)>,
-    keep_credentials: bool,
+    args: &ExecArgs,
 ) {
+    for name in super::withheld(session, &args.select) {
+        command.env_remove(name);
+    }
+    let keep_credentials = args.keep_credentials;
     let mut exported = BTreeSet::new();
     for (name, value) in exports {
         command.env(name, value.expose());

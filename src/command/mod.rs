@@ -5,6 +5,7 @@ mod check;
 mod encrypt;
 mod env;
 mod exec;
+mod manual;
 mod output;
 mod render;
 pub mod report;
@@ -14,7 +15,7 @@ mod template;
 mod watch;
 mod write;
 
-use crate::cli::{Cli, Command, ConfigArgs};
+use crate::cli::{Cli, Command, ConfigArgs, SelectArgs};
 use osenv::Session;
 use osenv::error::Error;
 use osenv::plan::Scope;
@@ -55,6 +56,8 @@ pub fn run(cli: Cli, app: &App) -> Result<(), Error> {
         Command::Put(args) => write::put(&args, app),
         Command::Delete(args) => write::delete(&args, app),
         Command::Encrypt(args) => encrypt::run(&args, app),
+        Command::Completions(args) => manual::completions(args.shell),
+        Command::Man => manual::page(),
     }
 }
 
@@ -69,22 +72,130 @@ fn load(args: &ConfigArgs) -> Result<Session, Error> {
     )
 }
 
+/// The files a run read from `config`: the config, its includes and the env files, each with
+/// how messages name it (for `--watch` and the output guard).
+fn inputs(config: &ConfigArgs, session: &Session) -> Vec<(std::path::PathBuf, String)> {
+    let mut inputs: Vec<(std::path::PathBuf, String)> = Vec::new();
+    if config.config.as_os_str() != "-" {
+        inputs.push((
+            config.config.clone(),
+            format!("the config `{}`", config.config.display()),
+        ));
+    }
+    for doc in session.sources().documents().iter().skip(1) {
+        let path = std::path::PathBuf::from(&**doc.file());
+        inputs.push((path.clone(), format!("the included file `{}`", path.display())));
+    }
+    for file in &config.env_files {
+        inputs.push((file.clone(), format!("the env file `{}`", file.display())));
+    }
+    inputs
+}
+
+/// Refuse to write `output` over a file the run reads (by device and inode, so another
+/// spelling of the path, a symlink or a hard link counts too): rendered over the config, its
+/// references would be gone (nothing left to rotate or render again) and its secrets would sit
+/// in a file that often lives in a repository, a volume or an image layer. `in_place` allows
+/// the config itself: then the warning to give once it is written is returned.
+fn guard_output(
+    output: Option<&std::path::Path>,
+    inputs: &[(std::path::PathBuf, String)],
+    in_place: bool,
+) -> Result<Option<String>, Error> {
+    let Some(output) = output else { return Ok(None) };
+    for (index, (path, what)) in inputs.iter().enumerate() {
+        if !output::same_file(output, path) {
+            continue;
+        }
+        let config = index == 0 && what.starts_with("the config");
+        if config && in_place {
+            return Ok(Some(format!(
+                "--in-place: {what} now holds the values in place of its references; it cannot be rendered again or follow a rotation, and it keeps the secrets at rest (mode 0600)"
+            )));
+        }
+        return Err(osenv::error::UsageError::OutputIsInput {
+            output: output.to_owned(),
+            input: what.clone(),
+            why: if config {
+                "writing the result over it replaces its references with their values (nothing left to rotate or render again, and the secrets in a file that is often in a repository, a volume or an image layer); write elsewhere, or pass --in-place (render) if that is what you want"
+            } else {
+                "writing the result over it would replace what the run reads; write elsewhere"
+            },
+        }
+        .into());
+    }
+    Ok(None)
+}
+
 /// Everything LiteLLM would find in its environment (`env`, `exec`): the references, the
 /// `hosted_keys` and the encrypted variables, resolved. An encrypted variable that does not
 /// decrypt is always an error; with `allow_missing`, an absent value is a warning (`left out`).
-fn exported<'a>(session: &'a Session, app: &App, allow_missing: bool) -> Result<Resolution<'a>, Error> {
-    app.block_on(exported_async(session, app.ui, allow_missing))
+fn exported<'a>(
+    session: &'a Session,
+    app: &App,
+    allow_missing: bool,
+    select: &SelectArgs,
+) -> Result<Resolution<'a>, Error> {
+    app.block_on(exported_async(session, app.ui, allow_missing, select))
 }
 
 /// [`exported`] inside the runtime (`exec --watch` resolves while it supervises).
-async fn exported_async(session: &Session, ui: Ui, allow_missing: bool) -> Result<Resolution<'_>, Error> {
-    let resolution = session
-        .resolve(session.plan(Scope::Export(session.references())), Purpose::Read)
-        .await;
+async fn exported_async<'a>(
+    session: &'a Session,
+    ui: Ui,
+    allow_missing: bool,
+    select: &SelectArgs,
+) -> Result<Resolution<'a>, Error> {
+    let mut plan = session.plan(Scope::Export(session.references()));
+    selected(&mut plan, select)?;
+    let resolution = session.resolve(plan, Purpose::Read).await;
     let variables = resolution.variable_errors();
     if !variables.is_empty() {
         return Err(Error::Unresolved(resolution.errors(), variables));
     }
     report::tolerate_missing(resolution.errors(), ui, allow_missing, "left out")?;
     Ok(resolution)
+}
+
+/// The names the config exports that `--only` / `--exclude` leave out: `exec` removes them
+/// from the command's environment too, even where osenv's own environment has them.
+fn withheld(session: &Session, select: &SelectArgs) -> Vec<String> {
+    if select.only.is_empty() && select.exclude.is_empty() {
+        return Vec::new();
+    }
+    let full = session.plan(Scope::Export(session.references()));
+    let mut kept = full.clone();
+    if selected(&mut kept, select).is_err() {
+        return Vec::new();
+    }
+    full.names()
+        .filter(|(name, _)| kept.get(name).is_none())
+        .map(|(name, _)| name.to_owned())
+        .collect()
+}
+
+/// Narrow `plan` to `--only` or by `--exclude`; a name the config does not export is an
+/// error (a typo must not silently export everything, or nothing).
+fn selected(plan: &mut osenv::plan::Plan<'_>, select: &SelectArgs) -> Result<(), Error> {
+    let (flag, names) = match (&select.only[..], &select.exclude[..]) {
+        ([], []) => return Ok(()),
+        (only, []) => ("only", only),
+        (_, exclude) => ("exclude", exclude),
+    };
+    if let Some(unknown) = names.iter().find(|n| plan.get(n).is_none()) {
+        let known: Vec<&str> = plan.names().map(|(n, _)| n).collect();
+        return Err(osenv::error::UsageError::UnknownExport {
+            flag,
+            name: unknown.clone(),
+            known: if known.len() <= 12 {
+                known.join(", ")
+            } else {
+                format!("{} names, e.g. {}", known.len(), known[..12].join(", "))
+            },
+        }
+        .into());
+    }
+    let listed: std::collections::BTreeSet<&str> = names.iter().map(String::as_str).collect();
+    plan.retain(|name| listed.contains(name) == (flag == "only"));
+    Ok(())
 }

@@ -39,6 +39,26 @@ pub(crate) fn emit(output: Option<&Path>, text: &str) -> Result<(), Error> {
         })
 }
 
+/// Whether `a` and `b` are the same existing file (device and inode on Unix; the canonical
+/// paths elsewhere), through any links.
+pub(crate) fn same_file(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        match (std::fs::metadata(a), std::fs::metadata(b)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
 /// Write `contents` to `path` atomically with mode 0600.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), IoError> {
     let err = |verb| {

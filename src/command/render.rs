@@ -25,8 +25,16 @@ pub(super) fn run(args: &RenderArgs, app: &App) -> Result<(), Error> {
         );
     }
     let session = super::load(&args.config)?;
+    let in_place = super::guard_output(
+        args.output.as_deref(),
+        &super::inputs(&args.config, &session),
+        args.in_place,
+    )?;
     let text = text(args, &session, app)?;
     emit(args.output.as_deref(), &text)?;
+    if let Some(warning) = in_place {
+        app.ui.warn(format_args!("{warning}"));
+    }
     session.finish();
     Ok(())
 }

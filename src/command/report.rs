@@ -57,7 +57,12 @@ pub fn exit_code(err: &Error) -> u8 {
         Error::Config(_) | Error::Input(_) | Error::Dotenv(_) | Error::Usage(_) => 2,
         Error::Exec { source, .. } if source.kind() == std::io::ErrorKind::NotFound => 127,
         Error::Exec { .. } => 126,
-        Error::Unresolved(..) | Error::Output(_) | Error::Backend(_) | Error::Format { .. } | Error::Template(_) => 1,
+        Error::Unresolved(..)
+        | Error::Output(_)
+        | Error::Backend(_)
+        | Error::Format { .. }
+        | Error::Template(_)
+        | Error::Strict { .. } => 1,
     }
 }
 

@@ -136,12 +136,7 @@ fn spawn(args: &ExecArgs, session: &Session, values: &Values) -> Result<Child, E
     let (program, rest) = args.command.split_first().ok_or(UsageError::NoCommand)?;
     let mut command = std::process::Command::new(program);
     command.args(rest);
-    super::exec::prepare(
-        &mut command,
-        session,
-        values.iter().map(|(n, v)| (n.as_str(), v)),
-        args.keep_credentials,
-    );
+    super::exec::prepare(&mut command, session, values.iter().map(|(n, v)| (n.as_str(), v)), args);
     let child = command.spawn().map_err(|source| Error::Exec {
         program: program.to_string_lossy().into_owned(),
         source,
@@ -161,7 +156,7 @@ pub(super) fn run(args: &ExecArgs, app: &App) -> Result<(), Error> {
             program: "osenv".into(),
             source,
         })?;
-        let values = match watch::exported_values(&session, app.ui, args.allow_missing).await {
+        let values = match watch::exported_values(&session, app.ui, args.allow_missing, &args.select).await {
             Ok(values) => values,
             Err(e) => {
                 session.release().await;
@@ -286,7 +281,7 @@ enum Checked {
 /// Resolve every value again, forwarding signals and reaping the command meanwhile (a check may
 /// retry until its deadline during an outage; a SIGTERM must not wait for it).
 async fn check(args: &ExecArgs, app: &App, session: &Session, child: &mut Child, signals: &mut Signals) -> Checked {
-    let check = watch::exported_values(session, app.ui, args.allow_missing);
+    let check = watch::exported_values(session, app.ui, args.allow_missing, &args.select);
     tokio::pin!(check);
     loop {
         tokio::select! {

@@ -58,6 +58,20 @@ pub(super) fn run(args: &TemplateArgs, app: &App) -> Result<(), Error> {
         .with_limits(limits);
     let name = display_name(&args.template).to_string();
     let source = read_text(&args.template)?;
+    let mut inputs: Vec<(std::path::PathBuf, String)> = Vec::new();
+    if args.template.as_os_str() != "-" {
+        inputs.push((
+            args.template.clone(),
+            format!("the template `{}`", args.template.display()),
+        ));
+    }
+    if let Some(config) = args.config.as_ref().filter(|c| c.as_os_str() != "-") {
+        inputs.push((config.clone(), format!("the config `{}`", config.display())));
+    }
+    for file in &args.env_files {
+        inputs.push((file.clone(), format!("the env file `{}`", file.display())));
+    }
+    super::guard_output(args.output.as_deref(), &inputs, false)?;
 
     let known: Arc<Mutex<Known>> = Arc::default();
     for _ in 0..MAX_ROUNDS {

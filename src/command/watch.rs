@@ -35,6 +35,7 @@ pub(super) fn interval(args: &WatchArgs, session: &Session) -> Duration {
     let variable = match session.key_management().system() {
         Some(KeyManagementSystem::HashicorpVault) => "HCP_VAULT_REFRESH_INTERVAL",
         Some(KeyManagementSystem::GoogleSecretManager) => "GOOGLE_SECRET_MANAGER_REFRESH_INTERVAL",
+        Some(KeyManagementSystem::Cyberark) => "CYBERARK_REFRESH_INTERVAL",
         _ => return DEFAULT_INTERVAL,
     };
     match session.environment().setting(variable).map(|v| v.parse::<u64>()) {
@@ -80,17 +81,10 @@ fn stamp(path: &Path) -> Option<(u64, SystemTime)> {
 impl Files {
     /// The files of `session`, loaded from `config`.
     pub fn of(config: &ConfigArgs, session: &Session) -> Self {
-        let mut paths: Vec<PathBuf> = session
-            .sources()
-            .documents()
-            .iter()
-            .map(|d| PathBuf::from(&**d.file()))
-            .filter(|p| p.as_os_str() != "<stdin>")
+        let mut paths: Vec<PathBuf> = super::inputs(config, session)
+            .into_iter()
+            .map(|(path, _)| path)
             .collect();
-        if config.config.as_os_str() != "-" {
-            paths.push(config.config.clone());
-        }
-        paths.extend(config.env_files.iter().cloned());
         paths.sort();
         paths.dedup();
         Self(
@@ -142,8 +136,13 @@ pub(super) fn load_held(config: &ConfigArgs) -> Result<Session, Error> {
 }
 
 /// Everything `exec` exports, resolved, as owned values (so the session can be reloaded).
-pub(super) async fn exported_values(session: &Session, ui: super::Ui, allow_missing: bool) -> Result<Values, Error> {
-    let resolution = super::exported_async(session, ui, allow_missing).await?;
+pub(super) async fn exported_values(
+    session: &Session,
+    ui: super::Ui,
+    allow_missing: bool,
+    select: &crate::cli::SelectArgs,
+) -> Result<Values, Error> {
+    let resolution = super::exported_async(session, ui, allow_missing, select).await?;
     Ok(resolution
         .exports()
         .into_iter()
@@ -182,6 +181,7 @@ pub(super) fn keep_current(
         .block_on(async { Stop::new() })
         .map_err(|e| Error::Output(io_error(output, e)))?;
     let mut session = load_held(config)?;
+    super::guard_output(Some(output), &super::inputs(config, &session), false)?;
     let mut files = Files::of(config, &session);
     let schedule = Schedule {
         interval: interval(watch, &session),

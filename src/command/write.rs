@@ -21,7 +21,8 @@ pub(super) fn put(args: &PutArgs, app: &App) -> Result<(), Error> {
     let session = super::load(&args.config)?;
     let manager = session.writer()?;
     let value = read_value()?;
-    let name = session.key_management().settings.stored_name(&args.name);
+    let km = session.key_management();
+    let name = km.settings.stored_name(&args.name, km.system());
     let limits = session.limits();
     let ctx = limits.context(manager.as_ref());
     app.block_on(async {
@@ -56,7 +57,8 @@ pub(super) fn read_value() -> Result<SecretValue, Error> {
 pub(super) fn delete(args: &DeleteArgs, app: &App) -> Result<(), Error> {
     let session = super::load(&args.config)?;
     let manager = session.writer()?;
-    let name = session.key_management().settings.stored_name(&args.name);
+    let km = session.key_management();
+    let name = km.settings.stored_name(&args.name, km.system());
     let mode = if args.force {
         DeleteMode::Permanent
     } else {

@@ -25,6 +25,42 @@ pub enum Format {
     K8sSecret,
 }
 
+/// Names bash (or dash) keeps for itself: read-only (`UID`, `EUID`, `PPID`, `SHELLOPTS`,
+/// `BASHOPTS`, `BASH_VERSINFO`: sourcing fails), computed on every read (`RANDOM`, `SECONDS`,
+/// `LINENO`, …: the value is lost), or checked (`OPTIND`: dash refuses a value that is not a
+/// number). Measured with bash 5.2 and dash 0.5.12 by `. ./file` and reading the name back.
+pub const SHELL_SPECIAL: &[&str] = &[
+    "UID",
+    "EUID",
+    "PPID",
+    "SHELLOPTS",
+    "BASHOPTS",
+    "BASH_VERSINFO",
+    "RANDOM",
+    "SRANDOM",
+    "SECONDS",
+    "LINENO",
+    "BASHPID",
+    "EPOCHSECONDS",
+    "EPOCHREALTIME",
+    "HISTCMD",
+    "BASH_COMMAND",
+    "BASH_SUBSHELL",
+    "FUNCNAME",
+    "GROUPS",
+    "DIRSTACK",
+    "BASH_ARGC",
+    "BASH_ARGV",
+    "BASH_LINENO",
+    "BASH_SOURCE",
+    "_",
+    "OPTIND",
+];
+
+/// The longest line `docker run --env-file` reads (a Go `bufio.Scanner` token, 64 KiB with its
+/// line break); a longer one makes Docker reject the whole file ("token too long").
+pub const DOCKER_MAX_LINE: usize = 64 * 1024 - 1;
+
 impl Format {
     /// The name used in messages and on the command line.
     pub fn as_str(self) -> &'static str {
@@ -55,6 +91,9 @@ impl Format {
         };
         match self {
             Self::Shell if !identifier(name) => Err("the name is not a shell variable name ([A-Za-z_][A-Za-z0-9_]*)"),
+            Self::Shell if SHELL_SPECIAL.contains(&name) => Err(
+                "bash keeps this name for itself (read-only, computed on every read, or checked), so `. ./file` fails or loses the value; use --format dotenv or json",
+            ),
             Self::Dotenv
                 if !name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) || name.is_empty() =>
             {
@@ -66,6 +105,12 @@ impl Format {
             Self::Docker if value.contains(['\n', '\r']) => {
                 Err("the value has a line break, which docker --env-file cannot carry")
             }
+            Self::Docker if name.len() + 1 + value.len() > DOCKER_MAX_LINE => Err(
+                "the line would be longer than 64 KiB, and docker run --env-file then rejects the whole file; use --format json or dotenv",
+            ),
+            // Docker reads a file that starts with a byte-order mark without it, and a line's
+            // leading blanks are dropped, with the name's.
+            Self::Docker if name.starts_with('\u{feff}') => Err("the name starts with a byte-order mark"),
             // python-dotenv reads with universal newlines (a raw `\r` becomes `\n`) and compose
             // has no `\r` escape; found by the env_format fuzz target.
             Self::Dotenv if value.contains('\r') => {
@@ -259,7 +304,11 @@ mod tests {
         assert_eq!(one(Format::Shell, "A", "it's").unwrap(), "export A='it'\\''s'\n");
         assert_eq!(one(Format::Docker, "A", " x=\"y\" ").unwrap(), "A= x=\"y\" \n");
         assert_eq!(one(Format::Json, "A", "q\"").unwrap(), "{\n  \"A\": \"q\\\"\"\n}\n");
-        assert!(one(Format::K8sSecret, "A", "hi").unwrap().contains("  A: aGk=\n"));
+        assert!(
+            one(Format::K8sSecret, "A", "hi")
+                .unwrap()
+                .contains("  \"A\": \"aGk=\"\n")
+        );
     }
 
     #[test]
@@ -272,6 +321,58 @@ mod tests {
         assert!(one(Format::Shell, "app/db", "x").is_err());
         assert!(one(Format::K8sSecret, "app/db", "x").is_err());
         assert!(one(Format::Json, "app/db", "x").is_ok());
+        for name in ["UID", "RANDOM", "OPTIND", "_"] {
+            let err = one(Format::Shell, name, "x").unwrap_err().to_string();
+            assert!(err.contains("bash keeps this name for itself"), "{err}");
+            assert!(one(Format::Dotenv, name, "x").is_ok());
+        }
+        // Docker's scanner holds 65,536 bytes with the line break: `A=` and 65,533 bytes fit.
+        assert!(one(Format::Docker, "A", &"x".repeat(65_533)).is_ok());
+        assert!(one(Format::Docker, "A", &"x".repeat(65_534)).is_err());
+    }
+
+    #[test]
+    fn names_each_format_refuses() {
+        for name in ["app/db", "", "A B", "é", "a:b"] {
+            assert!(one(Format::Dotenv, name, "v").is_err(), "dotenv {name:?}");
+            assert!(one(Format::K8sSecret, name, "v").is_err(), "k8s {name:?}");
+        }
+        for name in ["a.b", "A-B", "1ABC", "_"] {
+            assert!(one(Format::Dotenv, name, "v").is_ok(), "dotenv {name:?}");
+        }
+        for name in ["", "A B", "A\tB", "A=B", "#A", "\u{feff}A"] {
+            assert!(one(Format::Docker, name, "v").is_err(), "docker {name:?}");
+        }
+        for name in ["app/db", "a.b", "é"] {
+            assert!(one(Format::Docker, name, "v").is_ok(), "docker {name:?}");
+        }
+        for format in [
+            Format::Json,
+            Format::Dotenv,
+            Format::Shell,
+            Format::Docker,
+            Format::K8sSecret,
+        ] {
+            let err = one(format, "V", "a\0b").unwrap_err().to_string();
+            assert!(err.ends_with("the value has a NUL byte"), "{err}");
+        }
+    }
+
+    #[test]
+    fn kubernetes_names_may_hold_dashes_and_dots() {
+        let v = SecretValue::new("x");
+        for name in ["litellm-secrets", "litellm.v2", "a-b.c-d"] {
+            let k8s = K8sOptions {
+                name: name.into(),
+                namespace: Some("ai-team.prod".into()),
+            };
+            assert!(render(Format::K8sSecret, &[("A", &v)], &k8s).is_ok(), "{name}");
+        }
+        let k8s = K8sOptions {
+            name: "my_secret".into(),
+            namespace: None,
+        };
+        assert!(render(Format::K8sSecret, &[("A", &v)], &k8s).is_err());
     }
 
     #[test]

@@ -187,10 +187,24 @@ impl Default for KeyManagementSettings {
 }
 
 impl KeyManagementSettings {
-    /// The stored name for `name`: the prefix, a `/` unless the prefix ends with one, the name
-    /// (LiteLLM's `_get_secret_name`).
-    pub fn stored_name(&self, name: &str) -> String {
+    /// The stored name for `name` in `system`: the prefix, a `/` unless the prefix ends with
+    /// one, the name (LiteLLM's `_get_secret_name`). Azure Key Vault and Google Secret Manager
+    /// names cannot hold a `/` (and LiteLLM never writes to them, so the rule there is osenv's):
+    /// the prefix's `/` become `-`, and it is joined with `-` unless it ends with one, so the
+    /// default `litellm/` stores `litellm-NAME`.
+    pub fn stored_name(&self, name: &str, system: Option<KeyManagementSystem>) -> String {
         let prefix = &self.prefix_for_stored_virtual_keys;
+        if matches!(
+            system,
+            Some(KeyManagementSystem::AzureKeyVault | KeyManagementSystem::GoogleSecretManager)
+        ) {
+            let prefix = prefix.replace('/', "-");
+            return if prefix.is_empty() || prefix.ends_with('-') {
+                format!("{prefix}{name}")
+            } else {
+                format!("{prefix}-{name}")
+            };
+        }
         if prefix.is_empty() || prefix.ends_with('/') {
             format!("{prefix}{name}")
         } else {
@@ -292,7 +306,13 @@ mod tests {
         assert_eq!(k.settings.prefix_for_stored_virtual_keys, "litellm/");
         assert_eq!(k.settings.access_mode, AccessMode::ReadOnly);
         assert!(!k.settings.store_virtual_keys);
-        assert_eq!(k.settings.stored_name("a"), "litellm/a");
+        assert_eq!(k.settings.stored_name("a", k.system()), "litellm/a");
+        for system in [
+            KeyManagementSystem::AzureKeyVault,
+            KeyManagementSystem::GoogleSecretManager,
+        ] {
+            assert_eq!(k.settings.stored_name("a", Some(system)), "litellm-a");
+        }
     }
 
     #[test]
@@ -311,7 +331,23 @@ mod tests {
         );
         assert!(k.settings.store_virtual_keys);
         assert_eq!(k.settings.access_mode, AccessMode::ReadAndWrite);
-        assert_eq!(k.settings.stored_name("x"), "team/x");
+        assert_eq!(k.settings.stored_name("x", None), "team/x");
+        let dashed = KeyManagementSettings {
+            prefix_for_stored_virtual_keys: "bar-".into(),
+            ..KeyManagementSettings::default()
+        };
+        assert_eq!(
+            dashed.stored_name("x", Some(KeyManagementSystem::AzureKeyVault)),
+            "bar-x"
+        );
+        let nested = KeyManagementSettings {
+            prefix_for_stored_virtual_keys: "team/litellm".into(),
+            ..KeyManagementSettings::default()
+        };
+        assert_eq!(
+            nested.stored_name("x", Some(KeyManagementSystem::GoogleSecretManager)),
+            "team-litellm-x"
+        );
         assert_eq!(k.settings.aws.region_name.as_deref(), Some("eu-west-1"));
         assert_eq!(k.warnings.len(), 1);
         assert!(k.warnings[0].message.contains("hosted_key"));
@@ -323,7 +359,7 @@ mod tests {
         let e = km("general_settings:\n  key_management_system: vault\n", &[]).unwrap_err();
         assert_eq!(
             e[0].to_string(),
-            "c.yaml:2:26: unknown key_management_system `vault`; expected one of: aws_secret_manager, aws_kms, hashicorp_vault, azure_key_vault, google_secret_manager, google_kms"
+            "c.yaml:2:26: unknown key_management_system `vault`; expected one of: aws_secret_manager, aws_kms, hashicorp_vault, azure_key_vault, google_secret_manager, google_kms, cyberark"
         );
         let e = km("general_settings:\n  key_management_system: local\n", &[]).unwrap_err();
         assert!(e[0].to_string().contains("rejected by LiteLLM"));

@@ -161,14 +161,26 @@ fn exit_code_two_for_unusable_input() {
     }
     osenv(dir.path()).args(["render"]).run().code(2);
     osenv(dir.path()).args(["frobnicate"]).run().code(2);
-    osenv(dir.path())
-        .args(["render", "config.yaml", "--deadline", "-1"])
-        .run()
-        .code(2);
-    osenv(dir.path())
-        .args(["render", "config.yaml", "--splay", "-1"])
-        .run()
-        .code(2);
+    // osenv's own range check (clap would take `--deadline -1` for a flag, so `=` reaches it).
+    for (flag, value) in [
+        ("deadline", "-1"),
+        ("deadline", "0"),
+        ("deadline", "86401"),
+        ("deadline", "nan"),
+        ("timeout", "inf"),
+        ("splay", "-1"),
+    ] {
+        let run = osenv(dir.path())
+            .args(["render", "config.yaml", &format!("--{flag}={value}")])
+            .run();
+        run.code(2);
+        assert!(
+            run.stderr
+                .contains(&format!("`--{flag}` must be a number of seconds between 0 and 86400")),
+            "--{flag}={value}: {}",
+            run.stderr
+        );
+    }
 }
 
 #[test]
@@ -245,7 +257,8 @@ fn env_exports_references_and_hosted_keys_in_every_format() {
         "{}",
         k8s.stdout
     );
-    assert!(k8s.stdout.contains("  OTHER: dHdvCmxpbmVz\n"));
+    // Keys and values quoted, so no key or empty value reads back as another YAML type.
+    assert!(k8s.stdout.contains("  \"OTHER\": \"dHdvCmxpbmVz\"\n"), "{}", k8s.stdout);
 
     let docker = base("docker").run();
     docker.code(1);
@@ -575,4 +588,267 @@ fn an_env_file_is_read_as_python_dotenv_reads_it() {
         run.stderr
     );
     assert!(!run.stderr.contains("unclosed"));
+}
+
+#[cfg(unix)]
+#[test]
+fn output_over_a_file_the_run_reads_is_refused_unless_in_place() {
+    let config = "include: [models.yaml]\nmaster_key: os.environ/LITELLM_MASTER_KEY\n";
+    let models = "model_list:\n  - model_name: m\n    litellm_params:\n      api_key: os.environ/OPENAI_API_KEY\n";
+    let env = "OPENAI_API_KEY=sk-a\nLITELLM_MASTER_KEY=sk-m\n";
+    let dir = workdir(&[
+        ("config.yaml", config),
+        ("models.yaml", models),
+        (".env", env),
+        ("t.j2", "{{ secret(\"OPENAI_API_KEY\") }}\n"),
+    ]);
+    let d = dir.path();
+    std::os::unix::fs::symlink("config.yaml", d.join("link.yaml")).unwrap();
+    std::fs::hard_link(d.join("config.yaml"), d.join("hard.yaml")).unwrap();
+    let unchanged = || {
+        assert_eq!(std::fs::read_to_string(d.join("config.yaml")).unwrap(), config);
+        assert_eq!(std::fs::read_to_string(d.join("models.yaml")).unwrap(), models);
+        assert_eq!(std::fs::read_to_string(d.join(".env")).unwrap(), env);
+    };
+    // The config under any spelling, through a symlink or a hard link; an include; an env file.
+    for (output, input) in [
+        ("config.yaml", "the config `config.yaml`"),
+        ("./config.yaml", "the config `config.yaml`"),
+        ("link.yaml", "the config `config.yaml`"),
+        ("hard.yaml", "the config `config.yaml`"),
+        ("models.yaml", "the included file"),
+        (".env", "the env file `.env`"),
+    ] {
+        let run = osenv(d)
+            .args(["render", "config.yaml", "--env-file", ".env", "-o", output])
+            .run();
+        run.code(2);
+        assert!(
+            run.stderr.contains(&format!("error: -o `{output}` is {input}")),
+            "{output}: {}",
+            run.stderr
+        );
+        unchanged();
+    }
+    let run = osenv(d)
+        .args(["render", "config.yaml", "--env-file", ".env", "-o", "config.yaml"])
+        .run();
+    assert!(run.stderr.contains("pass --in-place"), "{}", run.stderr);
+    let run = osenv(d)
+        .args(["env", "config.yaml", "--env-file", ".env", "-o", ".env"])
+        .run();
+    run.code(2);
+    unchanged();
+    let run = osenv(d)
+        .args([
+            "render",
+            "--watch",
+            "config.yaml",
+            "--env-file",
+            ".env",
+            "-o",
+            "models.yaml",
+        ])
+        .run();
+    run.code(2);
+    unchanged();
+    let run = osenv(d)
+        .args(["template", "t.j2", "--env-file", ".env", "-o", "t.j2"])
+        .run();
+    run.code(2);
+    assert!(run.stderr.contains("is the template `t.j2`"), "{}", run.stderr);
+    let run = osenv(d)
+        .args(["render", "config.yaml", "--in-place", "--watch", "-o", "config.yaml"])
+        .run();
+    run.code(2);
+
+    // --in-place: written (0600), and the warning says what was lost.
+    let run = osenv(d)
+        .args([
+            "render",
+            "config.yaml",
+            "--env-file",
+            ".env",
+            "--in-place",
+            "-o",
+            "config.yaml",
+        ])
+        .run();
+    run.success();
+    assert!(
+        run.stderr
+            .contains("--in-place: the config `config.yaml` now holds the values in place of its references"),
+        "{}",
+        run.stderr
+    );
+    let written = std::fs::read_to_string(d.join("config.yaml")).unwrap();
+    assert!(
+        written.contains("master_key: sk-m") && written.contains("api_key: sk-a"),
+        "{written}"
+    );
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(d.join("config.yaml")).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[test]
+fn only_and_exclude_narrow_what_is_exported() {
+    let dir = workdir(&[("config.yaml", CONFIG)]);
+    let env = |args: &[&str]| {
+        osenv(dir.path())
+            .args(["env", "config.yaml", "--format", "json"])
+            .args(args)
+            .env("OPENAI_API_KEY", "sk-a")
+            .env("LITELLM_MASTER_KEY", "sk-m")
+            .run()
+    };
+    let out = env(&["--only", "LITELLM_MASTER_KEY"]);
+    assert_eq!(out.success().stdout, "{\n  \"LITELLM_MASTER_KEY\": \"sk-m\"\n}\n");
+    let out = env(&["--exclude", "LITELLM_MASTER_KEY"]);
+    assert_eq!(out.success().stdout, "{\n  \"OPENAI_API_KEY\": \"sk-a\"\n}\n");
+    let out = env(&["--only", "OPENAI_API_KEY,LITELLM_MASTER_KEY"]);
+    assert!(out.success().stdout.contains("OPENAI_API_KEY") && out.stdout.contains("LITELLM_MASTER_KEY"));
+    // A name the config does not export is a usage error that lists what it does export.
+    let out = env(&["--only", "OPENAI_KEY"]);
+    out.code(2);
+    assert!(
+        out.stderr.contains(
+            "--only `OPENAI_KEY`: the config exports no such name (it exports: LITELLM_MASTER_KEY, OPENAI_API_KEY)"
+        ),
+        "{}",
+        out.stderr
+    );
+    // A name left out is not resolved at all: its absence is no error.
+    let out = osenv(dir.path())
+        .args(["env", "config.yaml", "--only", "LITELLM_MASTER_KEY"])
+        .env("LITELLM_MASTER_KEY", "sk-m")
+        .run();
+    out.success();
+
+    // exec: a left-out name is not in the command's environment, even where osenv's own
+    // environment has it.
+    let out = osenv(dir.path())
+        .args([
+            "exec",
+            "config.yaml",
+            "--exclude",
+            "OPENAI_API_KEY",
+            "--",
+            "sh",
+            "-c",
+            "printf '%s|%s' \"${OPENAI_API_KEY-unset}\" \"$LITELLM_MASTER_KEY\"",
+        ])
+        .env("OPENAI_API_KEY", "sk-a")
+        .env("LITELLM_MASTER_KEY", "sk-m")
+        .run();
+    assert_eq!(out.success().stdout, "unset|sk-m");
+}
+
+#[test]
+fn version_names_the_secret_managers_built_in() {
+    let dir = workdir(&[]);
+    let run = osenv(dir.path()).args(["--version"]).run();
+    run.success();
+    let mut built = Vec::new();
+    for (feature, on) in [
+        ("aws", cfg!(feature = "aws")),
+        ("vault", cfg!(feature = "vault")),
+        ("azure", cfg!(feature = "azure")),
+        ("gcp", cfg!(feature = "gcp")),
+        ("cyberark", cfg!(feature = "cyberark")),
+    ] {
+        if on {
+            built.push(feature);
+        }
+    }
+    let built = if built.is_empty() {
+        "none".to_owned()
+    } else {
+        built.join(", ")
+    };
+    assert!(
+        run.stdout.starts_with(&format!(
+            "osenv {} (secret managers built in: {built};",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{}",
+        run.stdout
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn completions_load_in_their_shells_and_the_man_page_renders() {
+    let dir = workdir(&[]);
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let run = osenv(dir.path()).args(["completions", shell]).run();
+        run.success();
+        assert!(run.stdout.contains("osenv"), "{shell}");
+        assert!(
+            run.stdout.contains("--in-place") || run.stdout.contains("in-place"),
+            "{shell}"
+        );
+        std::fs::write(dir.path().join(format!("osenv.{shell}")), &run.stdout).unwrap();
+    }
+    // bash sources it and registers the completion function, which completes subcommands.
+    let bash = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(
+            "source ./osenv.bash && complete -p osenv && COMP_WORDS=(osenv ren) COMP_CWORD=1 COMP_LINE='osenv ren' COMP_POINT=9 && _osenv osenv ren osenv && printf '%s\\n' \"${COMPREPLY[@]}\"",
+        )
+        .current_dir(dir.path())
+        .output()
+        .expect("bash runs");
+    let stdout = String::from_utf8_lossy(&bash.stdout);
+    assert!(
+        bash.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&bash.stderr)
+    );
+    assert!(stdout.contains("render"), "{stdout}");
+    for (shell, check) in [("zsh", "-n"), ("fish", "--no-execute")] {
+        if let Ok(out) = std::process::Command::new(shell)
+            .arg(check)
+            .arg(format!("osenv.{shell}"))
+            .current_dir(dir.path())
+            .output()
+        {
+            assert!(
+                out.status.success(),
+                "{shell}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+
+    let run = osenv(dir.path()).args(["man"]).run();
+    run.success();
+    let page = &run.stdout;
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH osenv 1"),
+        "{}",
+        &page[..200.min(page.len())]
+    );
+    for section in [
+        ".SH \"OSENV RENDER\"",
+        ".SH \"OSENV CHECK\"",
+        ".SH \"EXIT STATUS\"",
+        // roff escapes `-`.
+        "\\-\\-in\\-place",
+    ] {
+        assert!(page.contains(section), "{section}");
+    }
+    std::fs::write(dir.path().join("osenv.1"), page).unwrap();
+    // groff renders it without a warning (`-k`: the page is UTF-8); without groff, `man -l`.
+    match std::process::Command::new("groff")
+        .args(["-k", "-man", "-Tutf8", "-ww", "-z", "osenv.1"])
+        .current_dir(dir.path())
+        .output()
+    {
+        Ok(out) => {
+            assert!(out.status.success());
+            assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+        }
+        Err(_) => assert!(page.lines().all(|l| !l.starts_with(".SH") || l.len() > 4)),
+    }
 }

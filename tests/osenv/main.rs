@@ -6,11 +6,21 @@ mod aws;
 mod azure;
 mod canary;
 mod cli;
-#[cfg(any(feature = "aws", feature = "vault", feature = "azure", feature = "gcp"))]
+#[cfg(any(
+    feature = "aws",
+    feature = "vault",
+    feature = "azure",
+    feature = "gcp",
+    feature = "cyberark"
+))]
 mod conformance;
+#[cfg(feature = "cyberark")]
+mod conjur;
+mod consumers;
 #[cfg(all(feature = "vault", unix))]
 mod deploy;
-#[cfg(all(feature = "aws", feature = "vault"))]
+#[cfg(any(all(feature = "aws", feature = "vault"), feature = "cyberark"))]
+#[cfg_attr(not(all(feature = "aws", feature = "vault")), allow(dead_code))]
 mod fault_proxy;
 #[cfg(all(feature = "aws", feature = "vault"))]
 mod faults;
@@ -30,17 +40,30 @@ mod properties;
 mod report;
 // Shared by the backend tests above; with some backends left out, parts go unused.
 #[cfg_attr(
-    not(all(feature = "aws", feature = "vault", feature = "azure", feature = "gcp")),
+    not(all(
+        feature = "aws",
+        feature = "vault",
+        feature = "azure",
+        feature = "gcp",
+        feature = "cyberark"
+    )),
     allow(dead_code)
 )]
 mod servers;
 #[cfg_attr(
-    not(all(feature = "aws", feature = "vault", feature = "azure", feature = "gcp")),
+    not(all(
+        feature = "aws",
+        feature = "vault",
+        feature = "azure",
+        feature = "gcp",
+        feature = "cyberark"
+    )),
     allow(dead_code)
 )]
 mod support;
 #[cfg(any(feature = "aws", feature = "vault"))]
 mod trust;
+mod validator;
 #[cfg(feature = "vault")]
 mod vault;
 #[cfg(all(feature = "vault", unix))]

@@ -198,9 +198,7 @@ impl SecretManager {
             Err(reason) => Err(BackendError::Name {
                 backend: self.describe(),
                 name: name.to_owned(),
-                reason: format!(
-                    "{reason} (the default prefix_for_stored_virtual_keys `litellm/` contains `/`; set it to `\"\"` for Google Secret Manager)"
-                ),
+                reason: reason.to_string(),
             }),
         }
     }
