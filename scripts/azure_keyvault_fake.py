@@ -26,10 +26,22 @@ sdk/keyvault/azure-keyvault-secrets/tests/recordings): the `{"error": {"code", "
 `AccessDenied` (403), `x-ms-request-id` and `x-ms-keyvault-service-version` headers, unix-second
 timestamps in `attributes`, 32-hex-digit versions.
 
-Identities: a managed-identity token may do everything; the client-secret application
+Tokens are checked as the service checks them: a token issued for another resource or scope than
+`https://vault.azure.net` is refused (401 `AKV10022: Invalid audience`), and the token endpoint
+knows one tenant (another is `AADSTS90002`).
+
+Identities: a managed-identity token may do everything; `osenv-getter` may get but not list; the client-secret application
 `osenv-reader` may only get and list (writes get 403 `AccessDenied`), `osenv-writer` everything.
 `GET /_fake/requests` returns the requests seen (method and path) and `POST /_fake/reset` clears
 every secret and the counters, `POST /_fake/forget-requests` only the counters, for the tests.
+`POST /_fake/transition-delay` with a number of seconds makes every soft-delete transition take
+that long, as the service's do (the Azure SDK's recordings and its users' reports show each):
+- a delete: the name answers 404 to reads and 409 `ObjectIsBeingDeleted` to a write, recover or
+  purge until it is done;
+- a recovery (accepted with 200 at once): reads answer 404 and a write 409 `ObjectIsBeingRecovered`
+  ("currently being recovered and cannot be re-created; retry later") until it is done;
+- a purge (accepted with 204 at once): the name is neither a secret nor a deleted secret (404 to
+  reads, recover and purge) and a write answers 409 `ObjectIsBeingDeleted` until it is done.
 """
 
 import argparse
@@ -48,7 +60,9 @@ CHALLENGE = (
     'resource="https://vault.azure.net"'
 )
 IDENTITY_HEADER = "osenv-test-identity-header"
-CLIENTS = {"osenv-reader": "reader-secret", "osenv-writer": "writer-secret"}
+CLIENTS = {"osenv-reader": "reader-secret", "osenv-writer": "writer-secret", "osenv-getter": "getter-secret"}
+# Clients with `secrets/get` but not `secrets/list` (an access policy that grants only get).
+GET_ONLY = {"osenv-getter"}
 # Applications with a federated identity credential (AKS workload identity): they present the
 # pod's projected service-account token as a client assertion instead of a secret.
 FEDERATED = {"osenv-workload"}
@@ -57,7 +71,66 @@ NAME = re.compile(r"^[0-9a-zA-Z-]{1,127}$")
 PAGE = 2  # small, so that paging is exercised
 
 LOCK = threading.Lock()
-STATE = {"secrets": {}, "deleted": {}, "tokens": {}, "requests": [], "assertions": []}
+STATE = {
+    "secrets": {},
+    "deleted": {},
+    # Names in a soft-delete transition: name -> (done at, "delete" | "recover" | "purge", record).
+    # The service completes each after a while; until then see `in_transition`.
+    "transitions": {},
+    "transition_delay": 0.0,
+    "tokens": {},
+    "requests": [],
+    "assertions": [],
+}
+
+
+def being_deleted(name):
+    return 409, error("Conflict", f"Secret {name} is currently being deleted.", "ObjectIsBeingDeleted")
+
+
+def settle():
+    """Complete the transitions whose time has come (under LOCK)."""
+    for name, (ready, kind, record) in list(STATE["transitions"].items()):
+        if time.time() >= ready:
+            del STATE["transitions"][name]
+            if kind == "delete":
+                STATE["deleted"][name] = record
+            elif kind == "recover":
+                STATE["secrets"][name] = record
+
+
+def begin(name, kind, record=None):
+    """Start a transition of `name` (under LOCK); without a delay it completes at once."""
+    STATE["transitions"][name] = (time.time() + STATE["transition_delay"], kind, record)
+    settle()
+
+
+def in_transition(method, parts):
+    """The answer to a request on a name in transition, or None (under LOCK)."""
+    if len(parts) < 2 or parts[0] not in ("secrets", "deletedsecrets"):
+        return None
+    name = parts[1]
+    if name not in STATE["transitions"]:
+        return None
+    kind = STATE["transitions"][name][1]
+    if method == "GET":
+        if parts[0] == "deletedsecrets":
+            return 404, error("SecretNotFound", f"Deleted Secret not found: {name}")
+        return not_found(name)
+    if kind == "delete":
+        return being_deleted(name)
+    if kind == "recover":
+        if parts[0] == "deletedsecrets":
+            return 404, error("SecretNotFound", f"Deleted Secret not found: {name}")
+        return 409, error(
+            "Conflict",
+            f"Secret {name} is currently being recovered and cannot be re-created; retry later.",
+            "ObjectIsBeingRecovered",
+        )
+    # Being purged: neither a secret nor a deleted one, and the name cannot be reused yet.
+    if parts[0] == "deletedsecrets":
+        return 404, error("SecretNotFound", f"Deleted Secret not found: {name}")
+    return being_deleted(name)
 
 
 def now():
@@ -125,13 +198,13 @@ class Handler(BaseHTTPRequestHandler):
         path = url.path
         raw = self.body()
         if path.startswith("/_fake/"):
-            return self.fake_control(method, path)
+            return self.fake_control(method, path, raw)
         with LOCK:
             STATE["requests"].append(f"{method} {path}")
         if path == "/msi/token":
             return self.managed_identity(query)
         if re.fullmatch(r"/[^/]+/oauth2/v2\.0/token", path) and method == "POST":
-            return self.client_credentials(raw)
+            return self.client_credentials(raw, path.split("/")[1])
         if "api-version" not in query:
             return self.send(400, error("BadParameter", "The request is missing the api-version query parameter."))
         identity = self.identity()
@@ -147,18 +220,33 @@ class Handler(BaseHTTPRequestHandler):
                 error("Unauthorized", "AKV10032: Invalid issuer. Expected one of https://sts.windows.net/..."),
                 {"WWW-Authenticate": CHALLENGE},
             )
+        # A token for another resource (a scope other than the vault's) is refused, as the
+        # service refuses it.
+        audience = identity.get("audience", "").removesuffix("/.default").rstrip("/")
+        if audience != "https://vault.azure.net":
+            return self.send(
+                401,
+                error("Unauthorized", f"AKV10022: Invalid audience. Expected https://vault.azure.net, found: {audience}."),
+                {"WWW-Authenticate": CHALLENGE},
+            )
         parts = [p for p in path.split("/") if p]
         status, body = self.vault(method, parts, query, raw, identity)
         self.send(status, body)
 
-    def fake_control(self, method, path):
+    def fake_control(self, method, path, raw=b""):
         if path == "/_fake/reset" and method == "POST":
             with LOCK:
                 STATE["secrets"].clear()
                 STATE["deleted"].clear()
+                STATE["transitions"].clear()
+                STATE["transition_delay"] = 0.0
                 STATE["requests"].clear()
                 STATE["assertions"].clear()
             return self.send(200, {"reset": True})
+        if path == "/_fake/transition-delay" and method == "POST":
+            with LOCK:
+                STATE["transition_delay"] = float(raw or b"0")
+            return self.send(200, {"transition_delay": STATE["transition_delay"]})
         if path == "/_fake/forget-requests" and method == "POST":
             with LOCK:
                 STATE["requests"].clear()
@@ -181,7 +269,7 @@ class Handler(BaseHTTPRequestHandler):
                 400, {"statusCode": 400, "message": "Required metadata header not specified or not correct"}
             )
         resource = (query.get("resource") or [""])[0]
-        token = self.issue({"id": "managed-identity", "write": True})
+        token = self.issue({"id": "managed-identity", "write": True, "audience": resource})
         self.send(
             200,
             {
@@ -193,8 +281,19 @@ class Handler(BaseHTTPRequestHandler):
             },
         )
 
-    def client_credentials(self, raw):
+    def client_credentials(self, raw, tenant):
+        if tenant != TENANT:
+            return self.send(
+                400,
+                {
+                    "error": "invalid_request",
+                    "error_description": f"AADSTS90002: Tenant '{tenant}' not found. Check to make sure you have "
+                    "the correct tenant ID and are signing into the correct cloud.",
+                    "error_codes": [90002],
+                },
+            )
         form = parse_qs(raw.decode())
+        scope = (form.get("scope") or [""])[0]
         client = (form.get("client_id") or [""])[0]
         secret = (form.get("client_secret") or [""])[0]
         assertion = (form.get("client_assertion") or [""])[0]
@@ -212,7 +311,7 @@ class Handler(BaseHTTPRequestHandler):
                 )
             with LOCK:
                 STATE["assertions"].append(assertion)
-            token = self.issue({"id": client, "write": False})
+            token = self.issue({"id": client, "write": False, "audience": scope})
             return self.send(
                 200, {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token}
             )
@@ -227,7 +326,9 @@ class Handler(BaseHTTPRequestHandler):
                     "error_codes": [7000215],
                 },
             )
-        token = self.issue({"id": client, "write": client == "osenv-writer"})
+        token = self.issue(
+            {"id": client, "write": client == "osenv-writer", "list": client not in GET_ONLY, "audience": scope}
+        )
         self.send(200, {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token})
 
     def identity(self):
@@ -291,10 +392,23 @@ class Handler(BaseHTTPRequestHandler):
 
     def vault(self, method, parts, query, raw, identity):
         with LOCK:
+            settle()
             secrets, deleted = STATE["secrets"], STATE["deleted"]
+            waiting = in_transition(method, parts)
+            if waiting:
+                return waiting
             if parts and parts[0] in ("secrets", "deletedsecrets") and len(parts) >= 2:
                 if not NAME.match(parts[1]):
                     return 400, error("BadParameter", f"The request URI contains an invalid name: {parts[1]}")
+            lists = method == "GET" and (parts in (["secrets"], ["deletedsecrets"]) or parts[2:] == ["versions"])
+            if lists and not identity.get("list", True):
+                return 403, error(
+                    "Forbidden",
+                    f"The user, group or application 'appid={identity['id']};iss=https://sts.windows.net/{TENANT}/' "
+                    "does not have secrets list permission on key vault 'osenv-test'. For help resolving this "
+                    "issue, please see https://go.microsoft.com/fwlink/?linkid=2125287",
+                    "AccessDenied",
+                )
             writes = method in ("PUT", "PATCH", "DELETE") or (method == "POST" and parts[-1:] == ["recover"])
             if writes and not identity["write"]:
                 return 403, error(
@@ -347,7 +461,9 @@ class Handler(BaseHTTPRequestHandler):
                         return not_found(name)
                     s = secrets.pop(name)
                     deleted[name] = s | {"deletedDate": now()}
-                    return 200, self.deleted_bundle(name)
+                    bundle = self.deleted_bundle(name)
+                    begin(name, "delete", deleted.pop(name))
+                    return 200, bundle
             if len(parts) == 3 and parts[0] == "secrets" and parts[2] == "versions" and method == "GET":
                 name = parts[1]
                 if name not in secrets:
@@ -380,6 +496,7 @@ class Handler(BaseHTTPRequestHandler):
                     return 200, self.deleted_bundle(name)
                 if method == "DELETE":
                     del deleted[name]
+                    begin(name, "purge")
                     return 204, None
             if len(parts) == 3 and parts[0] == "deletedsecrets" and parts[2] == "recover" and method == "POST":
                 name = parts[1]
@@ -388,7 +505,9 @@ class Handler(BaseHTTPRequestHandler):
                 d = deleted.pop(name)
                 d.pop("deletedDate")
                 secrets[name] = d
-                return 200, self.bundle(name, d["latest"], False)
+                bundle = self.bundle(name, d["latest"], False)
+                begin(name, "recover", secrets.pop(name))
+                return 200, bundle
             return 405 if parts and parts[0] in ("secrets", "deletedsecrets") else 404, error(
                 "NotFound" if not parts or parts[0] not in ("secrets", "deletedsecrets") else "MethodNotAllowed",
                 f"{method} {'/'.join(parts)} is not supported",

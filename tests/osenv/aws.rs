@@ -343,8 +343,37 @@ fn writes_need_an_access_mode_that_allows_them() {
             "{}",
             out.stderr
         );
+        // The refusal is the access mode's, not "no secret to delete" (the same exit code): a
+        // secret that exists is left in place.
+        let existing = runtime()
+            .block_on(
+                moto.secrets()
+                    .create_secret()
+                    .name("litellm/k")
+                    .secret_string("kept")
+                    .send(),
+            )
+            .unwrap();
         let out = run_with(dir.path(), &moto.url, &["delete", "config.yaml", "k"], &[], None);
         out.code(1);
+        assert!(
+            out.stderr.contains(&format!("access_mode is `{mode}`")),
+            "{}",
+            out.stderr
+        );
+        let still = runtime()
+            .block_on(moto.secrets().get_secret_value().secret_id("litellm/k").send())
+            .unwrap();
+        assert_eq!(still.secret_string(), Some("kept"));
+        runtime()
+            .block_on(
+                moto.secrets()
+                    .delete_secret()
+                    .secret_id(existing.arn().unwrap())
+                    .force_delete_without_recovery(true)
+                    .send(),
+            )
+            .unwrap();
     }
     // Nothing was written.
     let listed = runtime().block_on(moto.secrets().list_secrets().send()).unwrap();

@@ -62,16 +62,18 @@ impl Fake {
     }
 
     fn token(&self) -> String {
+        self.token_for("https://vault.azure.net")
+    }
+
+    /// A managed-identity token for `resource`.
+    fn token_for(&self, resource: &str) -> String {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
         rt.block_on(async {
             let body: Value = reqwest::Client::new()
-                .get(format!(
-                    "{}?api-version=2019-08-01&resource=https://vault.azure.net",
-                    self.msi
-                ))
+                .get(format!("{}?api-version=2019-08-01&resource={resource}", self.msi))
                 .header("X-IDENTITY-HEADER", IDENTITY_HEADER)
                 .send()
                 .await
@@ -356,14 +358,97 @@ fn client_secret_writes_soft_deletes_recovers_and_purges() {
     assert!(out.stderr.contains("HTTP 403 Forbidden"), "{}", out.stderr);
     assert!(!out.stderr.contains("sk-denied"));
 
-    // The default prefix cannot be a Key Vault name without the mapping.
-    let dir = workdir(&[(
-        "config.yaml",
-        &format!("{AKV}  key_management_settings:\n    access_mode: read_and_write\n"),
-    )]);
-    let out = run(dir.path(), &writer, &["put", "config.yaml", "k"], Some("v"));
+    // The default prefix `litellm/` stores `litellm-k` (Key Vault names have no `/`); a prefix
+    // ending with `-` is joined as it is; the name itself is still held to Key Vault's rules.
+    let dir = workdir(&[
+        (
+            "config.yaml",
+            &format!("{AKV}  key_management_settings:\n    access_mode: read_and_write\nk: os.environ/litellm-k\n"),
+        ),
+        (
+            "dashed.yaml",
+            &format!(
+                "{AKV}  key_management_settings:\n    access_mode: read_and_write\n    prefix_for_stored_virtual_keys: bar-\nk: os.environ/bar-k\n"
+            ),
+        ),
+    ]);
+    run(dir.path(), &writer, &["put", "config.yaml", "k"], Some("v1")).success();
+    let out = run(dir.path(), &writer, &["render", "config.yaml"], None);
+    assert!(out.success().stdout.ends_with("k: v1\n"), "{}", out.stdout);
+    run(dir.path(), &writer, &["put", "dashed.yaml", "k"], Some("v2")).success();
+    let out = run(dir.path(), &writer, &["render", "dashed.yaml"], None);
+    assert!(out.success().stdout.ends_with("k: v2\n"), "{}", out.stdout);
+    let out = run(dir.path(), &writer, &["put", "config.yaml", "a_b"], Some("v"));
     out.code(1);
-    assert!(out.stderr.contains("cannot store `litellm/k`"), "{}", out.stderr);
+    assert!(out.stderr.contains("cannot store `litellm-a_b`"), "{}", out.stderr);
+}
+
+/// Key Vault completes a delete, a recovery and a purge after a while, answering 409 until then
+/// (`ObjectIsBeingDeleted` to a write, recover or purge during a delete, `ObjectIsBeingRecovered`
+/// to a write during a recovery, 409 to a write during a purge, as its recordings and users'
+/// reports show): each write or purge right after one waits for it instead of failing.
+#[test]
+fn writes_and_purges_wait_for_a_transition_in_progress() {
+    let Some(f) = fake() else { return };
+    // The body is the delay in seconds (a JSON number is one).
+    let (status, _) = f.http("POST", "/_fake/transition-delay", Some(json!(1.5)), None);
+    assert_eq!(status, 200);
+    let config = format!(
+        "{AKV}  key_management_settings:\n    access_mode: read_and_write\n    prefix_for_stored_virtual_keys: \"\"\nkey: os.environ/slow-key\n"
+    );
+    let dir = workdir(&[("config.yaml", &config)]);
+    let d = dir.path();
+    let writer = f.client_secret("osenv-writer", "writer-secret");
+    let render = || run(d, &writer, &["render", "config.yaml"], None);
+    let count = |prefix: &str| f.requests().iter().filter(|r| r.starts_with(prefix)).count();
+    run(d, &writer, &["put", "config.yaml", "slow-key"], Some("sk-one")).success();
+    run(d, &writer, &["delete", "config.yaml", "slow-key"], None).success();
+    // At once: the delete is still in progress; the recovery waits for it, and the write then
+    // waits for the recovery.
+    let (recovers, puts) = (
+        count("POST /deletedsecrets/slow-key/recover"),
+        count("PUT /secrets/slow-key"),
+    );
+    run(d, &writer, &["put", "config.yaml", "slow-key"], Some("sk-two")).success();
+    assert!(
+        count("POST /deletedsecrets/slow-key/recover") - recovers >= 2,
+        "the recovery was retried while the delete ran: {:?}",
+        f.requests()
+    );
+    assert!(
+        count("PUT /secrets/slow-key") - puts >= 3,
+        "the write was retried while the recovery ran: {:?}",
+        f.requests()
+    );
+    assert!(render().success().stdout.ends_with("key: sk-two\n"));
+
+    // A purge right after the soft delete waits for the delete to finish.
+    run(d, &writer, &["delete", "config.yaml", "slow-key", "--purge"], None).success();
+    let out = render();
+    out.code(1);
+    assert!(out.stderr.contains("not found in azure_key_vault"), "{}", out.stderr);
+    // A write right after the purge: there is nothing to recover, and the name is reusable only
+    // once the purge is done; the write waits for that.
+    let (recovers, puts) = (
+        count("POST /deletedsecrets/slow-key/recover"),
+        count("PUT /secrets/slow-key"),
+    );
+    run(d, &writer, &["put", "config.yaml", "slow-key"], Some("sk-three")).success();
+    assert_eq!(
+        count("POST /deletedsecrets/slow-key/recover") - recovers,
+        1,
+        "{:?}",
+        f.requests()
+    );
+    assert!(count("PUT /secrets/slow-key") - puts >= 3, "{:?}", f.requests());
+    assert!(render().success().stdout.ends_with("key: sk-three\n"));
+    let (status, _) = f.http(
+        "GET",
+        "/deletedsecrets/slow-key?api-version=7.4",
+        None,
+        Some(&f.token()),
+    );
+    assert_eq!(status, 404, "written anew, not recovered");
 }
 
 #[test]
@@ -386,6 +471,31 @@ fn credential_and_tls_failures_are_one_clear_error() {
     );
     assert!(!out.stderr.contains("wrong-secret-canary"), "{}", out.stderr);
     assert_eq!(out.stderr.matches("AADSTS7000215").count(), 1, "{}", out.stderr);
+
+    // Another tenant: Microsoft Entra's refusal, once.
+    let mut other_tenant = f.client_secret("osenv-writer", "writer-secret");
+    for (k, v) in &mut other_tenant {
+        if *k == "AZURE_TENANT_ID" {
+            *v = "00000000-0000-0000-0000-000000000000".into();
+        }
+    }
+    let out = run(dir.path(), &other_tenant, &["render", "config.yaml"], None);
+    out.code(1);
+    assert_eq!(out.stderr.matches("AADSTS90002").count(), 1, "{}", out.stderr);
+
+    // The fake, like the service, takes only tokens for the vault's audience: osenv's are (every
+    // other test here reads through them), another resource's is refused.
+    let (_, body) = f.http(
+        "GET",
+        "/secrets/x?api-version=7.4",
+        None,
+        Some(&f.token_for("https://management.azure.com")),
+    );
+    assert_eq!(body["error"]["code"], "Unauthorized", "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().starts_with("AKV10022"),
+        "{body}"
+    );
 
     // Without the test CA the fake's certificate is not trusted: verification is on.
     let env: Vec<_> = f
@@ -411,4 +521,37 @@ fn credential_and_tls_failures_are_one_clear_error() {
         "{}",
         out.stderr
     );
+}
+
+/// `get` and `list` are separate permissions: an identity with `get` only renders, and `check`
+/// (which lists versions, never reading a value) reports the refusal at each reference.
+#[test]
+fn check_needs_list_and_render_needs_only_get() {
+    let Some(f) = fake() else { return };
+    f.seed("AZURE-API-KEY", "get-only-value");
+    let dir = workdir(&[("config.yaml", &format!("{AKV}a: os.environ/AZURE-API-KEY\n"))]);
+    let getter = f.client_secret("osenv-getter", "getter-secret");
+    let out = run(dir.path(), &getter, &["render", "config.yaml"], None);
+    assert!(out.success().stdout.ends_with("a: get-only-value\n"), "{}", out.stdout);
+    let out = run(dir.path(), &getter, &["check", "config.yaml"], None);
+    out.code(1);
+    assert!(
+        out.stdout.contains("access denied by azure_key_vault") && out.stdout.contains("[access-denied]"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("get-only-value") && !out.stderr.contains("get-only-value"));
+    // Three versions: the fake's pages hold two, so check pages through the version list.
+    f.seed("AZURE-API-KEY", "second");
+    f.seed("AZURE-API-KEY", "third");
+    f.http("POST", "/_fake/forget-requests", None, None);
+    let reader = f.client_secret("osenv-reader", "reader-secret");
+    run(dir.path(), &reader, &["check", "config.yaml"], None).success();
+    let pages = f
+        .requests()
+        .iter()
+        .filter(|r| *r == "GET /secrets/AZURE-API-KEY/versions")
+        .count();
+    // The first request draws the 401 challenge, then two pages.
+    assert_eq!(pages, 3, "{:?}", f.requests());
 }

@@ -22,6 +22,9 @@ pub enum Fault {
     Respond(u16, Vec<(&'static str, String)>, String),
     /// Read the request, then close the connection without a word.
     Close,
+    /// Read the request, then reset the connection (a TCP RST, as a load balancer or a
+    /// firewall that drops state sends): the client sees "connection reset by peer".
+    Reset,
     /// Forward it, then send the response headers and half the body, and close.
     Truncate,
     /// Read the request and never answer.
@@ -85,25 +88,22 @@ impl FaultProxy {
     }
 
     /// A proxy whose port refuses connections for `delay` first: a backend behind a sidecar
-    /// or a service that is not ready when osenv starts.
+    /// or a service that is not ready when osenv starts. The port is held all along (bound, not
+    /// listening: the kernel answers a connection with RST), so no other test can take it.
     pub fn start_after(upstream: &str, delay: std::time::Duration) -> Self {
         let upstream = upstream.trim_start_matches("http://").trim_end_matches('/').to_owned();
-        let probe = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = probe.local_addr().expect("addr");
-        let listener = if delay.is_zero() {
-            Some(probe)
-        } else {
-            drop(probe);
-            None
-        };
-        let url = format!("http://{addr}");
+        let (socket, url) = refusing_port();
         let shared: Arc<Shared> = Arc::default();
         let s = Arc::clone(&shared);
+        if delay.is_zero() {
+            socket.listen(128).expect("listen");
+        }
         std::thread::spawn(move || {
-            let listener = listener.unwrap_or_else(|| {
+            if !delay.is_zero() {
                 std::thread::sleep(delay);
-                TcpListener::bind(addr).expect("bind the late port")
-            });
+                socket.listen(128).expect("listen on the late port");
+            }
+            let listener: TcpListener = socket.into();
             for client in listener.incoming().flatten() {
                 let open = s.open.fetch_add(1, Ordering::SeqCst) + 1;
                 s.max_open.fetch_max(open, Ordering::SeqCst);
@@ -142,6 +142,22 @@ impl FaultProxy {
 }
 
 /// One HTTP message: head (start line and headers, with the final CRLFCRLF) and body.
+/// A loopback port that refuses connections for as long as the socket is held: bound, so no
+/// one else gets the port, and not listening, so a connection attempt is refused. Returns the
+/// socket and its `http://` URL.
+pub fn refusing_port() -> (socket2::Socket, String) {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    let any: std::net::SocketAddr = "127.0.0.1:0".parse().expect("address");
+    socket.bind(&any.into()).expect("bind");
+    let addr = socket
+        .local_addr()
+        .expect("address")
+        .as_socket()
+        .expect("an IP address");
+    (socket, format!("http://{addr}"))
+}
+
 fn read_message(reader: &mut BufReader<TcpStream>) -> Option<(Vec<u8>, Vec<u8>)> {
     let mut head = Vec::new();
     loop {
@@ -193,6 +209,14 @@ fn serve(client: TcpStream, upstream: &str, s: &Shared) {
                 client.write_all(response.as_bytes()).is_ok()
             }
             Fault::Close => false,
+            Fault::Reset => {
+                // SO_LINGER with a zero timeout makes the close send RST instead of FIN.
+                let _ = socket2::SockRef::from(&client).set_linger(Some(Duration::ZERO));
+                drop(client_reader);
+                drop(client);
+                s.in_flight.fetch_sub(1, Ordering::SeqCst);
+                return;
+            }
             Fault::Stall => {
                 std::thread::sleep(Duration::from_mins(2));
                 false

@@ -74,6 +74,7 @@ fn transient_faults_are_retried_until_an_answer() {
         Fault::aws_throttling(),
         Fault::Truncate,
         Fault::Close,
+        Fault::Reset,
     ]);
     let out = aws(dir.path(), &proxy.url, &["--attempts", "10", "--timeout", "5"]);
     out.success();
@@ -81,7 +82,7 @@ fn transient_faults_are_retried_until_an_answer() {
         std::fs::read_to_string(dir.path().join("out.yaml")).unwrap(),
         "general_settings: {}\na: value-of-a\n"
     );
-    assert_eq!(proxy.requests(), 8, "seven faults, then the answer");
+    assert_eq!(proxy.requests(), 9, "eight faults, then the answer");
 }
 
 /// A throttled `BatchGetSecretValue` (its quota is 100 requests/s per account, which a
@@ -198,14 +199,33 @@ fn a_slow_trickle_times_out_and_is_retried() {
 fn connection_refused_is_retried_then_reported() {
     let Some(moto) = moto() else { return };
     let dir = setup(&moto);
-    // A port nothing listens on.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", closed.local_addr().unwrap());
-    drop(closed);
+    // A port that refuses connections, held for the test so no other test's server gets it.
+    let (_held, url) = crate::fault_proxy::refusing_port();
     let out = aws(dir.path(), &url, &["--attempts", "2"]);
     out.code(1);
     assert!(out.stderr.contains("failed after 2 attempts in "), "{}", out.stderr);
     assert!(out.stderr.to_lowercase().contains("connect"), "{}", out.stderr);
+    untouched(dir.path());
+}
+
+/// A connection reset on every attempt (a load balancer dropping its state) is retried, then
+/// reported as one located error that says what the transport saw; nothing is written.
+#[test]
+fn connection_resets_are_retried_then_reported() {
+    let Some(moto) = moto() else { return };
+    let dir = setup(&moto);
+    let proxy = FaultProxy::start(&moto.url);
+    proxy.always(Fault::Reset);
+    let out = aws(dir.path(), &proxy.url, &["--attempts", "3"]);
+    out.code(1);
+    assert_eq!(proxy.requests(), 3, "every attempt reached the proxy and was reset");
+    assert!(
+        out.stderr.contains("config.yaml:3:4: cannot resolve `os.environ/a`"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("failed after 3 attempts in "), "{}", out.stderr);
+    assert!(out.stderr.to_lowercase().contains("reset"), "{}", out.stderr);
     untouched(dir.path());
 }
 
@@ -287,7 +307,9 @@ fn vault_run(dir: &Path, addr: &str, extra: &[&str]) -> Run {
 #[test]
 fn a_backend_that_comes_up_late_is_waited_for() {
     let Some(addr) = vault() else { return };
-    let paths: Vec<String> = (0..5).map(|i| format!("late/{}/k{i}", std::process::id())).collect();
+    let paths: Vec<String> = (0..5)
+        .map(|i| format!("late/{}/k{i}", crate::support::run_id()))
+        .collect();
     vault_seed(&addr, &paths);
     let refs = paths.iter().fold(String::new(), |mut refs, p| {
         use std::fmt::Write as _;
@@ -320,7 +342,7 @@ fn a_backend_that_comes_up_late_is_waited_for() {
 #[test]
 fn retry_after_is_honoured() {
     let Some(addr) = vault() else { return };
-    let path = format!("retry-after/{}/a", std::process::id());
+    let path = format!("retry-after/{}/a", crate::support::run_id());
     vault_seed(&addr, std::slice::from_ref(&path));
     let dir = workdir(&[(
         "config.yaml",
@@ -341,7 +363,7 @@ fn retry_after_is_honoured() {
 #[test]
 fn vault_faults_are_retried_and_permanent_ones_reported() {
     let Some(addr) = vault() else { return };
-    let path = format!("faults/{}/a", std::process::id());
+    let path = format!("faults/{}/a", crate::support::run_id());
     vault_seed(&addr, std::slice::from_ref(&path));
     let dir = workdir(&[
         (
@@ -355,11 +377,12 @@ fn vault_faults_are_retried_and_permanent_ones_reported() {
         Fault::retry_after(503, 1),
         Fault::status(429),
         Fault::Close,
+        Fault::Reset,
         Fault::Truncate,
     ]);
-    let out = vault_run(dir.path(), &proxy.url, &["--attempts", "6"]);
+    let out = vault_run(dir.path(), &proxy.url, &["--attempts", "7"]);
     out.success();
-    assert_eq!(proxy.requests(), 5);
+    assert_eq!(proxy.requests(), 6);
 
     let proxy = FaultProxy::start(&addr);
     proxy.always(Fault::Respond(
@@ -387,7 +410,7 @@ fn vault_faults_are_retried_and_permanent_ones_reported() {
 #[test]
 fn ten_thousand_references_against_openbao_stay_within_the_bound() {
     let Some(addr) = vault() else { return };
-    let base = format!("load/{}", std::process::id());
+    let base = format!("load/{}", crate::support::run_id());
     let paths: Vec<String> = (0..10_000).map(|i| format!("{base}/{i:05}")).collect();
     vault_seed(&addr, &paths);
     let mut config = String::from("general_settings:\n  key_management_system: hashicorp_vault\nmodel_list:\n");

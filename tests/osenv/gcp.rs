@@ -233,16 +233,16 @@ fn put_adds_versions_and_delete_removes_the_secret() {
         out.stderr
     );
 
-    // LiteLLM's default prefix `litellm/` cannot be a secret id: said before any request.
-    let config = format!("{GSM}  key_management_settings:\n    access_mode: read_and_write\n");
+    // LiteLLM's default prefix `litellm/` cannot be part of a secret id: it stores `litellm-k`;
+    // a name Secret Manager cannot hold is still said before any request.
+    let config = format!("{GSM}  key_management_settings:\n    access_mode: read_and_write\nk: os.environ/litellm-k\n");
     let dir = workdir(&[("config.yaml", &config)]);
-    let out = run(&d, dir.path(), &d.url, &["put", "config.yaml", "k"], &[], Some("v"));
+    run(&d, dir.path(), &d.url, &["put", "config.yaml", "k"], &[], Some("v")).success();
+    let out = run(&d, dir.path(), &d.url, &["render", "config.yaml"], &[], None);
+    assert!(out.success().stdout.ends_with("k: v\n"), "{}", out.stdout);
+    let out = run(&d, dir.path(), &d.url, &["put", "config.yaml", "a.b"], &[], Some("v"));
     out.code(1);
-    assert!(
-        out.stderr.contains("set it to `\"\"` for Google Secret Manager"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("cannot store `litellm-a.b`"), "{}", out.stderr);
     // And read_only refuses.
     let dir = workdir(&[("config.yaml", GSM)]);
     let out = run(&d, dir.path(), &d.url, &["put", "config.yaml", "k"], &[], Some("v"));

@@ -101,6 +101,11 @@ proptest! {
         if let Ok(dotenv) = env_format::render(Format::Dotenv, &[("V", &value)], &k8s) {
             let parsed = osenv::environment::DotenvFile::parse(".env", &dotenv).unwrap();
             prop_assert_eq!(parsed.get("V").map(|(v, _)| v.expose().to_owned()), Some(secret.clone()));
+            // The other consumers of the format (python-dotenv: tests/osenv/consumers.rs).
+            let compose = crate::consumers::compose(&dotenv).unwrap();
+            prop_assert_eq!(compose.get("V"), Some(&secret), "compose-go reads:\n{}", &*dotenv);
+            let dotenvy: Vec<(String, String)> = dotenvy::from_read_iter(dotenv.as_bytes()).collect::<Result<_, _>>().unwrap();
+            prop_assert_eq!(dotenvy, vec![("V".to_owned(), secret.clone())]);
         } else {
             prop_assert!(secret.contains('$') || secret.contains('\r'), "{:?}", secret);
         }
@@ -120,6 +125,8 @@ proptest! {
             Ok(text) => {
                 let line = text.lines().find(|l| l.starts_with("V=")).unwrap();
                 prop_assert_eq!(&line[2..], secret.as_str());
+                let docker = crate::consumers::docker(&text).unwrap();
+                prop_assert_eq!(docker.get("V"), Some(&secret));
             }
             Err(_) => prop_assert!(secret.contains(['\n', '\r'])),
         }
@@ -151,4 +158,179 @@ proptest! {
 fn environment_lookup_is_hermetic_in_tests() {
     let env = Environment::new([("S", "1")], vec![]);
     assert_eq!(env.get("S").unwrap().expose(), "1");
+}
+
+/// Values where PyYAML and YAML 1.2 differ, or that other YAML types take: YAML 1.1 words,
+/// numbers in every base and form, dates, indicators.
+const YAML_WORDS: &[&str] = &[
+    "null",
+    "Null",
+    "NULL",
+    "~",
+    "",
+    "true",
+    "True",
+    "TRUE",
+    "false",
+    "False",
+    "yes",
+    "Yes",
+    "YES",
+    "no",
+    "No",
+    "NO",
+    "on",
+    "On",
+    "ON",
+    "off",
+    "Off",
+    "OFF",
+    "y",
+    "Y",
+    "n",
+    "N",
+    "0",
+    "-0",
+    "+1",
+    "6379",
+    "0x1F",
+    "0o17",
+    "017",
+    "08",
+    "1_000",
+    "1,000",
+    "1e3",
+    "1.5e-3",
+    ".5",
+    "5.",
+    ".inf",
+    "-.inf",
+    "+.INF",
+    ".nan",
+    ".NaN",
+    "2001-01-01",
+    "2001-12-14t21:59:43.10-05:00",
+    "2001-12-14 21:59:43.10 -5",
+    "12:30:00",
+    "190:20:30",
+    "0b1010",
+    "=",
+    "<<",
+    "-",
+    "- ",
+    "?",
+    "? x",
+    ":",
+    "x:",
+    "x: y",
+    "!",
+    "!!str",
+    "&a",
+    "*a",
+    "|",
+    ">",
+    "%",
+    "@",
+    "`",
+    "'",
+    "\"",
+    "#",
+    " #",
+    "a #b",
+    " ",
+    "\t",
+    "[",
+    "]",
+    "{",
+    "}",
+    ",",
+    "os.environ/X",
+    "\u{feff}",
+    "\u{85}",
+    "\u{2028}",
+    "\u{2029}",
+    "\u{a0}",
+    "\u{fffe}",
+    "\u{ffff}",
+    "\u{7f}",
+    "\u{9f}",
+];
+
+/// Read every rendered config with PyYAML (LiteLLM's loader) and compare, type for type, with
+/// the original read by PyYAML and the reference replaced by the value: a value rendered as a
+/// plain `null`, `6379`, `yes` or `0x1F` comes back as another type and fails here. Values come
+/// from any characters (control characters included), YAML 1.1 words and digits.
+#[test]
+fn pyyaml_reads_every_rendered_value_back_as_exactly_that_string() {
+    let Some(python) = crate::servers::server_url("OSENV_TEST_PYTHON", "the test venv") else {
+        return;
+    };
+    let mut values: Vec<String> = YAML_WORDS.iter().map(|w| (*w).to_owned()).collect();
+    let strategy = prop_oneof![
+        any::<String>(),
+        prop::collection::vec(any::<char>(), 0..10).prop_map(|c| c.into_iter().collect::<String>()),
+        "[0-9._:+eE x-]{1,8}",
+        prop::sample::select(YAML_WORDS).prop_map(|w| format!(" {w} ")),
+    ];
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    for _ in 0..600 {
+        values.push(proptest::strategy::ValueTree::current(
+            &strategy.new_tree(&mut runner).unwrap(),
+        ));
+    }
+    let cases: Vec<serde_json::Value> = LAYOUTS
+        .iter()
+        .flat_map(|layout| {
+            values.iter().map(
+                move |value| serde_json::json!({"layout": layout, "value": value, "rendered": render(layout, value)}),
+            )
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cases.json");
+    std::fs::write(&file, serde_json::to_string(&cases).unwrap()).unwrap();
+    let script = r#"
+import json, sys, yaml
+def same(a, b):
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    return a == b
+def sub(v, value):
+    if v == "os.environ/S":
+        return value
+    if isinstance(v, dict):
+        return {k: sub(x, value) for k, x in v.items()}
+    if isinstance(v, list):
+        return [sub(x, value) for x in v]
+    return v
+bad = []
+for case in json.load(open(sys.argv[1])):
+    want = sub(yaml.safe_load(case["layout"]), case["value"])
+    try:
+        got = yaml.safe_load(case["rendered"])
+    except yaml.YAMLError as e:
+        bad.append({"value": case["value"], "rendered": case["rendered"], "error": str(e)[:200]})
+        continue
+    if not same(want, got):
+        bad.append({"value": case["value"], "rendered": case["rendered"], "got": repr(got)[:200]})
+print(json.dumps(bad[:10], ensure_ascii=True))
+sys.exit(1 if bad else 0)
+"#;
+    let out = std::process::Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .arg(&file)
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "PyYAML reads {} rendered values differently, e.g.:\n{}{}",
+        cases.len(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -49,8 +49,9 @@ fn skip_name(variable: &str) -> &'static str {
         "OSENV_TEST_VAULT_ADDR" => "vault",
         "OSENV_TEST_DRONGO" => "drongo",
         "OSENV_TEST_AZURE_VAULT" => "azure",
+        "OSENV_TEST_CONJUR" => "conjur",
         "OSENV_TEST_IDENTITY" => "identity",
-        "OSENV_TEST_PYTHON" => "venv",
+        "OSENV_TEST_PYTHON" | "OSENV_TEST_SCHEMAS" => "venv",
         _ => "all",
     }
 }
@@ -71,12 +72,12 @@ impl Identity {
     /// `jwt` (an OIDC token of this issuer), with the claims given (`aud`, `sub`, `ttl`,
     /// `serviceaccount`, `namespace`, `rogue`).
     pub fn mint(&self, claims: &serde_json::Value) -> String {
-        self.call("POST", "/mint", Some(claims.to_string()))
+        self.call("POST", "/mint", Some(&claims.to_string()))
     }
 
     /// Make the fake's TokenReview refuse `token` from now on (as after a pod is deleted).
     pub fn revoke(&self, token: &str) {
-        self.call("POST", "/revoke", Some(token.to_owned()));
+        self.call("POST", "/revoke", Some(token));
     }
 
     /// How often each endpoint answered, and the last token each was shown.
@@ -99,24 +100,36 @@ impl Identity {
             .and_then(|v| v.as_str().map(str::to_owned))
     }
 
-    fn call(&self, method: &str, path: &str, body: Option<String>) -> String {
-        let addr = self.url.trim_start_matches("http://");
-        let mut stream = TcpStream::connect(addr).expect("connect to the identity fake");
-        let body = body.unwrap_or_default();
-        write!(
-            stream,
-            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )
-        .expect("send");
-        let mut response = String::new();
-        stream.read_to_string(&mut response).expect("read");
-        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-        response
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_owned())
-            .unwrap_or_default()
+    fn call(&self, method: &str, path: &str, body: Option<&str>) -> String {
+        let (status, body) = plain_http(&self.url, method, path, body);
+        assert_eq!(status, 200, "{body}");
+        body
     }
+}
+
+/// One request to a test server over plain HTTP (`base` is `http://host:port`), the
+/// connection closed after it: the status and the body.
+pub fn plain_http(base: &str, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+    let addr = base.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = TcpStream::connect(addr).expect("connect to the test server");
+    let body = body.unwrap_or_default();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    let status = response
+        .get(9..12)
+        .and_then(|s| s.parse().ok())
+        .expect("an HTTP status line");
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
 }
 
 #[cfg(feature = "aws")]
@@ -189,19 +202,8 @@ mod moto {
 #[cfg_attr(not(feature = "aws"), allow(dead_code))]
 /// A bodiless POST, enough for moto's reset endpoint.
 fn http_post(base: &str, path: &str) {
-    let addr = base.trim_start_matches("http://").trim_end_matches('/');
-    let mut stream = TcpStream::connect(addr).expect("connect to test server");
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .expect("send");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read");
-    assert!(
-        response.starts_with("HTTP/1.1 200") || response.starts_with("HTTP/1.0 200"),
-        "{response}"
-    );
+    let (status, body) = plain_http(base, "POST", path, None);
+    assert_eq!(status, 200, "{body}");
 }
 
 /// A TCP proxy that forwards to `upstream` and counts requests, seen on the wire before they

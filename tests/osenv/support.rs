@@ -38,6 +38,20 @@ pub struct Osenv {
     stdin: Option<Vec<u8>>,
 }
 
+/// This test run's id, for names on the shared test servers: the process id alone repeats
+/// across runs against a long-running testbed (PIDs are reused), and a later run would find an
+/// earlier run's secrets under the same names. The start time makes it unique per run; letters,
+/// digits and `-` only, which every backend's names allow.
+pub fn run_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        format!("{}-{:x}", std::process::id(), nanos % (1 << 40))
+    })
+}
+
 /// `osenv` with no environment but PATH, run in `dir`.
 pub fn osenv(dir: &Path) -> Osenv {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_osenv"));

@@ -431,7 +431,7 @@ impl KeyVault {
             Err(reason) => Err(BackendError::Name {
                 backend: self.describe(),
                 name: name.to_owned(),
-                reason: format!("{reason} (the default prefix_for_stored_virtual_keys `litellm/` contains `/`)"),
+                reason,
             }),
         }
     }
@@ -522,8 +522,12 @@ impl Backend for KeyVault {
             Err(f) if f.status == Some(409) => {}
             Err(f) => return Err(self.failed("set secret", &name, f, attempts)),
         }
-        // 409: the name is soft-deleted. Recover it, then add the version.
-        let (recovered, attempts) = call(ctx, || async {
+        // 409: the name is soft-deleted, still being deleted (the service answers 409 to a
+        // recovery until the delete is done), being recovered, or being purged. Recover it if
+        // there is a deleted secret, then add the version once the service lets the name be
+        // written (it answers 409 `ObjectIsBeingRecovered` for a while after a recovery it
+        // accepted, and 409 for a while after a purge).
+        let (recovered, attempts) = after_conflicts(ctx, || async {
             session
                 .client
                 .recover_deleted_secret(&name, None)
@@ -532,8 +536,12 @@ impl Backend for KeyVault {
                 .map_err(AzureFailure::from_azure)
         })
         .await;
-        recovered.map_err(|f| self.failed("recover deleted secret", &name, f, attempts))?;
-        tracing::info!(name = %name, "recovered a soft-deleted secret before writing it");
+        match recovered {
+            Ok(()) => tracing::info!(name = %name, "recovered a soft-deleted secret before writing it"),
+            // No deleted secret: a purge or a recovery is under way; the write waits for it.
+            Err(f) if f.status == Some(404) => {}
+            Err(f) => return Err(self.failed("recover deleted secret", &name, f, attempts)),
+        }
         let (result, attempts) = after_conflicts(ctx, set).await;
         result.map_err(|f| self.failed("set secret", &name, f, attempts))
     }
