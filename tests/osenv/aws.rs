@@ -408,12 +408,19 @@ fn create_key(moto: &Moto, alias: &str) -> String {
     })
 }
 
+/// `osenv -vvv encrypt`: the plaintext (as given, or base64-encoded as the request carries it)
+/// is on neither stream at the highest verbosity.
 fn encrypt(dir: &Path, moto: &Moto, key: &str, plaintext: &str, extra: &[&str]) -> String {
-    let mut args = vec!["encrypt", "--key-id", key];
+    use base64::Engine as _;
+    let mut args = vec!["-vvv", "encrypt", "--key-id", key];
     args.extend_from_slice(extra);
     let out = run_with(dir, &moto.url, &args, &[], Some(plaintext));
     out.success();
-    assert!(!out.stdout.contains(plaintext.trim()));
+    let sent = base64::engine::general_purpose::STANDARD.encode(plaintext.trim_end_matches('\n'));
+    for shape in [plaintext.trim(), sent.as_str()] {
+        assert!(!out.stdout.contains(shape), "{}", out.stdout);
+        assert!(!out.stderr.contains(shape), "{}", out.stderr);
+    }
     out.stdout.trim().to_owned()
 }
 

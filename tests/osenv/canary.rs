@@ -100,6 +100,9 @@ fn no_command_or_error_path_leaks_a_value() {
         ("template error", vec!["-vvv", "template", "bad-int.j2"], false),
         ("system from env", vec!["-vvv", "render", "kms.yaml"], false),
         ("put", vec!["-vvv", "put", "ro.yaml", "NAME"], false),
+        ("delete", vec!["-vvv", "delete", "ro.yaml", "NAME", "--force"], false),
+        // No KMS is reachable: the refusal or the failure to reach it never quotes the plaintext.
+        ("encrypt", vec!["-vvv", "encrypt", "--system", "aws_kms"], false),
         ("access_mode from env", vec!["-vvv", "check", "mode.yaml"], false),
         ("exec missing", vec!["-vvv", "exec", "config.yaml", "--", "true"], false),
         (

@@ -323,6 +323,23 @@ fn exec_passes_values_only_through_the_environment() {
         .run();
     run.code(7);
     assert_eq!(run.stdout, "sk-exec sk-master");
+    // The command's argv is exactly what was given, with and without --watch (which runs it as
+    // a child): no value is added to it, where `ps` and /proc/PID/cmdline would show it.
+    let script = "printf '%s' \"$OPENAI_API_KEY\" >/dev/null; tr '\\0' '|' </proc/$$/cmdline";
+    for watch in [false, true] {
+        let mut args = vec!["exec"];
+        if watch {
+            args.push("--watch");
+        }
+        args.extend(["config.yaml", "--", "sh", "-c", script, "arg0", "plain"]);
+        let run = osenv(dir.path())
+            .args(&args)
+            .env("OPENAI_API_KEY", "sk-exec")
+            .env("LITELLM_MASTER_KEY", "sk-master")
+            .run();
+        run.success();
+        assert_eq!(run.stdout, format!("sh|-c|{script}|arg0|plain|"), "watch: {watch}");
+    }
     let run = osenv(dir.path())
         .args(["exec", "config.yaml", "--", "definitely-not-a-command-osenv"])
         .env("OPENAI_API_KEY", "a")

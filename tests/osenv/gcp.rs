@@ -259,13 +259,20 @@ fn google_kms_round_trip_base64_and_bytes_literal() {
         &d,
         dir.path(),
         &d.url,
-        &["encrypt", "--system", "google_kms", "--key-id", &key],
+        &["-vvv", "encrypt", "--system", "google_kms", "--key-id", &key],
         &[],
         Some("sk-master\n"),
     );
     out.success();
     let b64 = out.stdout.trim().to_owned();
     assert!(!b64.contains("sk-master"));
+    // At the highest verbosity the plaintext, also as the request's base64, stays off stderr.
+    let sent = base64::engine::general_purpose::STANDARD.encode("sk-master");
+    assert!(
+        !out.stderr.contains("sk-master") && !out.stderr.contains(&sent),
+        "{}",
+        out.stderr
+    );
     // The same ciphertext as the Python bytes literal LiteLLM's docs show.
     let raw = base64::engine::general_purpose::STANDARD.decode(&b64).unwrap();
     let mut literal = String::from("b'");
