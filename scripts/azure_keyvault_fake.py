@@ -34,6 +34,9 @@ Identities: a managed-identity token may do everything; `osenv-getter` may get b
 `osenv-reader` may only get and list (writes get 403 `AccessDenied`), `osenv-writer` everything.
 `GET /_fake/requests` returns the requests seen (method and path) and `POST /_fake/reset` clears
 every secret and the counters, `POST /_fake/forget-requests` only the counters, for the tests.
+`POST /_fake/stall` with a number of seconds makes every Key Vault request (not the token endpoints)
+wait that long before it is answered (a vault that accepts connections and does not answer), until
+the next reset.
 `POST /_fake/transition-delay` with a number of seconds makes every soft-delete transition take
 that long, as the service's do (the Azure SDK's recordings and its users' reports show each):
 - a delete: the name answers 404 to reads and 409 `ObjectIsBeingDeleted` to a write, recover or
@@ -78,6 +81,7 @@ STATE = {
     # The service completes each after a while; until then see `in_transition`.
     "transitions": {},
     "transition_delay": 0.0,
+    "stall": 0.0,
     "tokens": {},
     "requests": [],
     "assertions": [],
@@ -205,6 +209,10 @@ class Handler(BaseHTTPRequestHandler):
             return self.managed_identity(query)
         if re.fullmatch(r"/[^/]+/oauth2/v2\.0/token", path) and method == "POST":
             return self.client_credentials(raw, path.split("/")[1])
+        with LOCK:
+            stall = STATE["stall"]
+        if stall:
+            time.sleep(stall)
         if "api-version" not in query:
             return self.send(400, error("BadParameter", "The request is missing the api-version query parameter."))
         identity = self.identity()
@@ -240,6 +248,7 @@ class Handler(BaseHTTPRequestHandler):
                 STATE["deleted"].clear()
                 STATE["transitions"].clear()
                 STATE["transition_delay"] = 0.0
+                STATE["stall"] = 0.0
                 STATE["requests"].clear()
                 STATE["assertions"].clear()
             return self.send(200, {"reset": True})
@@ -247,6 +256,10 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 STATE["transition_delay"] = float(raw or b"0")
             return self.send(200, {"transition_delay": STATE["transition_delay"]})
+        if path == "/_fake/stall" and method == "POST":
+            with LOCK:
+                STATE["stall"] = float(raw or b"0")
+            return self.send(200, {"stall": STATE["stall"]})
         if path == "/_fake/forget-requests" and method == "POST":
             with LOCK:
                 STATE["requests"].clear()

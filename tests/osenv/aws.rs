@@ -590,3 +590,128 @@ fn litellms_own_aws_variables_are_read_from_the_environment() {
     let asked: usize = proxy.counts().values().sum();
     assert!(asked >= 1, "{:?}", proxy.counts());
 }
+
+/// With a manager reading, LiteLLM coerces with `ast.literal_eval`: `True` and `(False)` become
+/// booleans, `true` stays the string it is (quoted so YAML keeps it one); `--no-coerce` keeps
+/// every value a string; `access_mode: write_only` reads the environment, so `str_to_bool` applies.
+#[test]
+fn coercion_follows_whoever_reads() {
+    let Some(moto) = moto() else { return };
+    seed(
+        &moto,
+        &[
+            ("flag/python", "True"),
+            ("flag/paren", "(False)"),
+            ("flag/lower", "true"),
+        ],
+    );
+    let config = format!(
+        "{SM}litellm_settings:\n  a: os.environ/flag/python\n  b: os.environ/flag/paren\n  c: os.environ/flag/lower\n"
+    );
+    let dir = workdir(&[("config.yaml", &config)]);
+    let out = run_with(dir.path(), &moto.url, &["render", "config.yaml"], &[], None);
+    out.success();
+    assert_eq!(
+        out.stdout,
+        "general_settings: {}\nlitellm_settings:\n  a: true\n  b: false\n  c: \"true\"\n"
+    );
+    let out = run_with(
+        dir.path(),
+        &moto.url,
+        &["render", "config.yaml", "--no-coerce"],
+        &[],
+        None,
+    );
+    out.success();
+    assert_eq!(
+        out.stdout,
+        "general_settings: {}\nlitellm_settings:\n  a: \"True\"\n  b: \"(False)\"\n  c: \"true\"\n"
+    );
+
+    let write_only = "general_settings:\n  key_management_system: aws_secret_manager\n  key_management_settings:\n    access_mode: write_only\nlitellm_settings:\n  a: os.environ/A\n  b: os.environ/B\n";
+    let dir = workdir(&[("config.yaml", write_only)]);
+    let out = run_with(
+        dir.path(),
+        &moto.url,
+        &["render", "config.yaml"],
+        &[("A", "true"), ("B", "(False)")],
+        None,
+    );
+    out.success();
+    assert_eq!(
+        out.stdout,
+        "general_settings: {}\nlitellm_settings:\n  a: true\n  b: \"(False)\"\n"
+    );
+}
+
+/// LiteLLM's credential precedence, seen in the access key id each request is signed with:
+/// `aws_role_name` assumes the role with the base credentials (STS signed with the static keys,
+/// Secrets Manager with the role's temporary `ASIA…` keys); a profile (`AWS_PROFILE_NAME`) wins
+/// over static keys in the environment.
+#[test]
+fn credentials_follow_litellm_precedence() {
+    let Some(moto) = moto() else { return };
+    seed(&moto, &[("cred/a", "value-a")]);
+    let proxy = CountingProxy::start(&moto.url, "Authorization");
+    let signers = |proxy: &CountingProxy| -> Vec<String> {
+        let mut keys: Vec<String> = proxy
+            .counts()
+            .keys()
+            .filter_map(|auth| {
+                let key = auth.split("Credential=").nth(1)?.split('/').next()?;
+                Some(key.to_owned())
+            })
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys
+    };
+    let role = format!(
+        "{SM}  key_management_settings:\n    aws_role_name: arn:aws:iam::123456789012:role/litellm\n    aws_session_name: osenv-test\na: os.environ/cred/a\n"
+    );
+    let dir = workdir(&[("config.yaml", &role)]);
+    let out = run_with(dir.path(), &proxy.url, &["render", "config.yaml"], &[], None);
+    out.success();
+    assert!(out.stdout.contains("a: value-a"), "{}", out.stdout);
+    let keys = signers(&proxy);
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert!(
+        keys.contains(&"test".to_owned()),
+        "STS is called with the base keys: {keys:?}"
+    );
+    assert!(
+        keys.iter().any(|k| k.starts_with("ASIA")),
+        "Secrets Manager is called with the role's keys: {keys:?}"
+    );
+    assert_eq!(proxy.requests("POST /"), 2, "one AssumeRole, one batch read");
+
+    let proxy = CountingProxy::start(&moto.url, "Authorization");
+    let dir = workdir(&[
+        ("config.yaml", &format!("{SM}a: os.environ/cred/a\n")),
+        (
+            "credentials",
+            "[dev]\naws_access_key_id = AKIAPROFILEDEV000001\naws_secret_access_key = profile-secret\n",
+        ),
+        ("aws-config", "[profile dev]\nregion = us-east-1\n"),
+    ]);
+    let credentials = dir.path().join("credentials");
+    let aws_config = dir.path().join("aws-config");
+    let out = run_with(
+        dir.path(),
+        &proxy.url,
+        &["render", "config.yaml"],
+        &[
+            ("AWS_PROFILE_NAME", "dev"),
+            ("AWS_SHARED_CREDENTIALS_FILE", credentials.to_str().unwrap()),
+            ("AWS_CONFIG_FILE", aws_config.to_str().unwrap()),
+        ],
+        None,
+    );
+    out.success();
+    assert_eq!(
+        signers(&proxy),
+        ["AKIAPROFILEDEV000001"],
+        "the profile wins over AWS_ACCESS_KEY_ID"
+    );
+    assert!(!out.stderr.contains("profile-secret"), "{}", out.stderr);
+}

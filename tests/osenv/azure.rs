@@ -555,3 +555,47 @@ fn check_needs_list_and_render_needs_only_get() {
     // The first request draws the 401 challenge, then two pages.
     assert_eq!(pages, 3, "{:?}", f.requests());
 }
+
+/// A vault that accepts connections and never answers (the fake holds each request 30 s): the
+/// per-request timeout fires and is retried, and the run ends at the deadline with a located
+/// error.
+#[test]
+fn a_stalled_vault_cannot_outlast_the_deadline() {
+    let Some(f) = fake() else { return };
+    f.seed("STALLED", "never-read");
+    let (status, _) = f.http("POST", "/_fake/stall", Some(json!(30)), None);
+    assert_eq!(status, 200);
+    let dir = workdir(&[("config.yaml", &format!("{AKV}a: os.environ/STALLED\n"))]);
+    let started = std::time::Instant::now();
+    let out = run(
+        dir.path(),
+        &f.managed_identity(),
+        &[
+            "render",
+            "config.yaml",
+            "--timeout",
+            "1",
+            "--deadline",
+            "3",
+            "--attempts",
+            "20",
+        ],
+        None,
+    );
+    let took = started.elapsed();
+    out.code(1);
+    assert!(took < std::time::Duration::from_secs(8), "took {took:?}");
+    assert!(out.stderr.contains("deadline of 3s exceeded"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("config.yaml:3:4: cannot resolve `os.environ/STALLED`"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("never-read"));
+    assert!(
+        f.requests().len() >= 2,
+        "the timeout fired and was retried: {:?}",
+        f.requests()
+    );
+}

@@ -501,10 +501,18 @@ fn hostile_yaml_fails_cleanly_or_stays_small() {
     let run = osenv(dir.path()).args(["render", "deep.yaml"]).run();
     run.code(2);
     assert!(run.stderr.contains("deep.yaml:1:"), "{}", run.stderr);
-    let run = osenv(dir.path()).args(["render", "bomb.yaml"]).env("X", "v").run();
+    // Expanded, the bomb is 9^29 nodes; as written it is 30 lines, and it stays within 10 s of
+    // CPU and 512 MiB of address space (a `sh` ulimit; the run is killed or fails past them).
+    let run = crate::support::osenv_limited(dir.path(), 10, 512)
+        .args(["render", "bomb.yaml"])
+        .env("X", "v")
+        .run();
     run.success();
     assert_eq!(run.stdout, bomb.replace("k: os.environ/X", "k: v"));
-    let run = osenv(dir.path()).args(["check", "bomb.yaml"]).env("X", "v").run();
+    let run = crate::support::osenv_limited(dir.path(), 10, 512)
+        .args(["check", "bomb.yaml"])
+        .env("X", "v")
+        .run();
     run.success();
     assert!(
         run.stdout

@@ -120,6 +120,42 @@ fn a_throttled_batch_moves_to_get_secret_value() {
     );
 }
 
+/// A denied `BatchGetSecretValue` (a policy that grants only `GetSecretValue`) is not an error:
+/// the ids go to `GetSecretValue`, said once at info level, and the values are the same.
+#[test]
+fn a_denied_batch_moves_to_get_secret_value() {
+    let Some(moto) = moto() else { return };
+    let names: Vec<String> = (0..3).map(|i| format!("d{i}")).collect();
+    seed(&moto, &names);
+    let dir = workdir(&[(
+        "config.yaml",
+        &format!(
+            "{SM}d0: os.environ/d0
+d1: os.environ/d1
+d2: os.environ/d2
+"
+        ),
+    )]);
+    let proxy = FaultProxy::start(&moto.url);
+    proxy.plan([Fault::aws_error("AccessDeniedException")]);
+    let out = osenv(dir.path())
+        .args(["-v", "render", "config.yaml"])
+        .envs(Moto::env(&proxy.url))
+        .run();
+    out.success();
+    assert_eq!(
+        out.stdout,
+        "general_settings: {}\nd0: value-of-d0\nd1: value-of-d1\nd2: value-of-d2\n"
+    );
+    assert_eq!(proxy.requests(), 1 + 3, "the denied batch, then one read per id");
+    assert_eq!(
+        out.stderr.matches("BatchGetSecretValue is denied").count(),
+        1,
+        "{}",
+        out.stderr
+    );
+}
+
 #[test]
 fn permanent_failures_are_not_retried_and_change_nothing() {
     let Some(moto) = moto() else { return };
@@ -358,6 +394,40 @@ fn retry_after_is_honoured() {
         "{:?}",
         started.elapsed()
     );
+}
+
+/// A Vault that accepts the connection and never answers: the per-request timeout fires and
+/// is retried, and the run ends at the deadline with a located error, the output untouched.
+#[test]
+fn a_stalled_vault_cannot_outlast_the_deadline() {
+    let Some(addr) = vault() else { return };
+    let path = format!("stalled/{}/a", crate::support::run_id());
+    let dir = workdir(&[
+        (
+            "config.yaml",
+            &format!("general_settings:\n  key_management_system: hashicorp_vault\na: os.environ/{path}\n"),
+        ),
+        ("out.yaml", OLD),
+    ]);
+    let proxy = FaultProxy::start(&addr);
+    proxy.always(Fault::Stall);
+    let started = Instant::now();
+    let out = vault_run(
+        dir.path(),
+        &proxy.url,
+        &["--timeout", "1", "--deadline", "3", "--attempts", "20"],
+    );
+    let took = started.elapsed();
+    out.code(1);
+    assert!(took < Duration::from_secs(8), "took {took:?}");
+    assert!(out.stderr.contains("deadline of 3s exceeded"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!("cannot resolve `os.environ/{path}`")),
+        "{}",
+        out.stderr
+    );
+    assert!(proxy.requests() >= 2, "the per-request timeout fired and was retried");
+    untouched(dir.path());
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Fixture-driven snapshots: `fixtures/ok/*.yaml` render (and check) with `NAME.env` as the
-//! only environment; `fixtures/err/*.yaml` fail with a snapshotted error list and exit code.
+//! only environment and `NAME.args` (one argument per line) added to `render`;
+//! `fixtures/err/*.yaml` fail with a snapshotted error list and exit code.
 
 use crate::support::{fixtures, osenv};
 use std::path::Path;
@@ -16,12 +17,23 @@ fn env_args(config: &Path) -> Vec<String> {
     }
 }
 
+/// The render flags a fixture asks for (`NAME.args`).
+fn render_args(config: &Path) -> Vec<String> {
+    std::fs::read_to_string(config.with_extension("args"))
+        .map(|text| text.lines().map(str::to_owned).filter(|l| !l.is_empty()).collect())
+        .unwrap_or_default()
+}
+
 #[test]
 fn ok_fixtures_render() {
     insta::glob!("../../fixtures", "ok/*.yaml", |path| {
         let dir = path.parent().unwrap();
         let name = path.file_name().unwrap().to_str().unwrap();
-        let run = osenv(dir).args(["render", name]).args(env_args(path)).run();
+        let run = osenv(dir)
+            .args(["render", name])
+            .args(env_args(path))
+            .args(render_args(path))
+            .run();
         run.success();
         assert!(run.stderr.is_empty(), "stderr: {}", run.stderr);
         insta::assert_snapshot!(run.stdout);

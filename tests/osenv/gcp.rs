@@ -359,3 +359,104 @@ fn google_kms_round_trip_base64_and_bytes_literal() {
         out.stderr
     );
 }
+
+/// What the Rust client is handed when the service (or something in between) answers badly,
+/// injected between osenv and drongo: a payload whose CRC32C does not match is an error that
+/// never shows the bytes, `PERMISSION_DENIED` is "access denied" and not retried, and a
+/// service that never answers ends at the deadline.
+mod faults {
+    use super::*;
+    use crate::fault_proxy::{Fault, FaultProxy};
+    use std::time::{Duration, Instant};
+
+    fn json(status: u16, body: &Value) -> Fault {
+        Fault::Respond(
+            status,
+            vec![("content-type", "application/json".into())],
+            body.to_string(),
+        )
+    }
+
+    #[test]
+    fn a_corrupted_payload_is_refused_without_its_bytes() {
+        let Some(d) = drongo() else { return };
+        let dir = workdir(&[("config.yaml", &format!("{GSM}a: os.environ/crc\n"))]);
+        let proxy = FaultProxy::start(&d.url);
+        let data = base64::engine::general_purpose::STANDARD.encode("corrupted-canary");
+        proxy.plan([json(
+            200,
+            &json!({
+                "name": "projects/p1/secrets/crc/versions/1",
+                "payload": {"data": data, "dataCrc32c": "12345"}
+            }),
+        )]);
+        let out = run(
+            &d,
+            dir.path(),
+            &proxy.url,
+            &["render", "config.yaml", "-vvv"],
+            &[],
+            None,
+        );
+        out.code(1);
+        assert!(out.stdout.is_empty());
+        assert!(out.stderr.contains("config.yaml:3:4"), "{}", out.stderr);
+        assert!(out.stderr.to_lowercase().contains("crc32c"), "{}", out.stderr);
+        assert!(!out.stderr.contains("corrupted-canary") && !out.stderr.contains(&data));
+    }
+
+    #[test]
+    fn permission_denied_is_access_denied_and_final() {
+        let Some(d) = drongo() else { return };
+        let dir = workdir(&[("config.yaml", &format!("{GSM}a: os.environ/guarded\n"))]);
+        let proxy = FaultProxy::start(&d.url);
+        proxy.always(json(
+            403,
+            &json!({"error": {
+                "code": 403,
+                "message": "Permission 'secretmanager.versions.access' denied for resource 'projects/p1/secrets/guarded/versions/latest' (or it may not exist).",
+                "status": "PERMISSION_DENIED"
+            }}),
+        ));
+        let out = run(&d, dir.path(), &proxy.url, &["render", "config.yaml"], &[], None);
+        out.code(1);
+        assert!(
+            out.stderr
+                .contains("config.yaml:3:4: cannot resolve `os.environ/guarded`: access denied by"),
+            "{}",
+            out.stderr
+        );
+        assert_eq!(proxy.requests(), 1, "a refusal is not retried");
+    }
+
+    #[test]
+    fn a_stalled_service_cannot_outlast_the_deadline() {
+        let Some(d) = drongo() else { return };
+        let dir = workdir(&[("config.yaml", &format!("{GSM}a: os.environ/stalled\n"))]);
+        let proxy = FaultProxy::start(&d.url);
+        proxy.always(Fault::Stall);
+        let started = Instant::now();
+        let out = run(
+            &d,
+            dir.path(),
+            &proxy.url,
+            &[
+                "render",
+                "config.yaml",
+                "--timeout",
+                "1",
+                "--deadline",
+                "3",
+                "--attempts",
+                "20",
+            ],
+            &[],
+            None,
+        );
+        let took = started.elapsed();
+        out.code(1);
+        assert!(took < Duration::from_secs(8), "took {took:?}");
+        assert!(out.stderr.contains("deadline of 3s exceeded"), "{}", out.stderr);
+        assert!(proxy.requests() >= 2, "the per-request timeout fired and was retried");
+    }
+}

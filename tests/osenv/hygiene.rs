@@ -126,6 +126,43 @@ fn a_signal_while_the_temp_file_exists_removes_it() {
     }
 }
 
+/// SIGKILL between the temp file and the rename (a pod's OOM kill, `kill -9`): nothing can
+/// clean up, so what must hold is what is on disk: the output path still holds its old content,
+/// and the temp file left behind (which holds every value) is private and recognisable by name.
+#[test]
+fn a_kill_between_temp_file_and_rename_leaves_the_old_output() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = workdir(&[("config.yaml", CONFIG), ("out.yaml", "old: content\n")]);
+    let mut child = osenv(dir.path())
+        .args(["render", "config.yaml", "-o", "out.yaml"])
+        .env("A", "value")
+        .env("OSENV_TEST_HOLD_OUTPUT_MS", "20000")
+        .into_command()
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let temp = loop {
+        if let Some(temp) = names_in(dir.path()).into_iter().find(|n| n.starts_with(".osenv-")) {
+            break temp;
+        }
+        assert!(started.elapsed().as_secs() < 15, "no temp file appeared");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out.yaml")).unwrap(),
+        "old: content\n"
+    );
+    let mode = std::fs::metadata(dir.path().join(&temp)).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{temp}");
+    assert!(
+        temp.starts_with(&format!(".osenv-{}-", child.id())) && temp.ends_with(".tmp"),
+        "{temp}"
+    );
+}
+
 #[cfg(feature = "vault")]
 #[test]
 fn sigterm_while_waiting_leaves_the_old_file() {

@@ -61,6 +61,26 @@ pub fn osenv(dir: &Path) -> Osenv {
     Osenv { cmd, stdin: None }
 }
 
+/// `osenv` under resource limits: `cpu_seconds` of CPU time (SIGKILL past it) and `memory_mib`
+/// of address space (allocations fail past it), set by `sh`'s `ulimit` before it execs the
+/// binary. CPU time, not wall time, so a loaded machine does not fail the bound.
+pub fn osenv_limited(dir: &Path, cpu_seconds: u32, memory_mib: u32) -> Osenv {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!(
+            "ulimit -t {cpu_seconds} && ulimit -v {} && exec \"$0\" \"$@\"",
+            memory_mib * 1024
+        ))
+        .arg(env!("CARGO_BIN_EXE_osenv"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        // glibc reserves 64 MiB of address space per malloc arena, up to 8 per core: bound them
+        // so the limit measures osenv, not the machine's core count.
+        .env("MALLOC_ARENA_MAX", "2")
+        .current_dir(dir);
+    Osenv { cmd, stdin: None }
+}
+
 impl Osenv {
     pub fn args<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(mut self, args: I) -> Self {
         self.cmd.args(args);

@@ -185,6 +185,23 @@ impl AwsSettings {
             });
         }
         let _ = self.loaded_region.set(region.to_string());
+        // A profile named in the settings is that profile's credentials, as boto3's
+        // `Session(profile_name=…)` is for LiteLLM: the SDK's default chain would still take
+        // `AWS_ACCESS_KEY_ID` from the environment first.
+        let base = match &self.profile {
+            Some(profile) => {
+                let provider = aws_config::profile::ProfileFileCredentialsProvider::builder()
+                    .profile_name(profile)
+                    .configure(
+                        &aws_config::provider_config::ProviderConfig::default().with_region(Some(region.clone())),
+                    )
+                    .build();
+                base.to_builder()
+                    .credentials_provider(SharedCredentialsProvider::new(provider))
+                    .build()
+            }
+            None => base,
+        };
         let sts_config = match &self.sts_endpoint {
             Some(url) => base.to_builder().endpoint_url(url).build(),
             None => base.clone(),
