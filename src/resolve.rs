@@ -272,6 +272,22 @@ mod tests {
         assert_eq!(start.elapsed(), Duration::ZERO);
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn splay_waits_at_all() {
+        let mut waited = Duration::ZERO;
+        for _ in 0..20 {
+            let limits = Limits {
+                splay: Duration::from_secs(5),
+                ..Limits::default()
+            };
+            let start = tokio::time::Instant::now();
+            limits.splay().await;
+            waited += start.elapsed();
+        }
+        // 20 draws from [0, 5 s): all zero is a 1 in 5000^20 chance.
+        assert!(waited > Duration::ZERO);
+    }
+
     use super::*;
     use crate::backend::memory::Memory;
     use crate::document::Document;
@@ -320,6 +336,70 @@ mod tests {
         let got: Vec<_> = resolution.exports().into_iter().map(|(n, v)| (n, v.expose())).collect();
         assert_eq!(got, [("A", "from-manager"), ("B", "from-env"), ("H", "hosted")]);
         assert_eq!(manager.asked(), [vec!["A".to_owned(), "H".to_owned()]]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_backend_gets_the_deadline_and_is_finished_unless_held() {
+        let env = Environment::default();
+        let (refs, km) = setup(
+            "general_settings:\n  key_management_system: hashicorp_vault\na: os.environ/A\n",
+            &env,
+        );
+        let envelopes = Envelopes::default();
+        for hold in [false, true] {
+            let manager = Memory::new([("A", "a")]);
+            let limits = Limits {
+                deadline: Duration::from_secs(7),
+                hold,
+                ..Limits::default()
+            };
+            let start = tokio::time::Instant::now();
+            let plan = Plan::new(Scope::References(&refs), &km, &envelopes);
+            let resolution = resolve(plan, &env, Some(&manager), &limits, Purpose::Read).await;
+            assert_eq!(resolution.value("A").map(SecretValue::expose), Some("a"));
+            assert_eq!(resolution.value("B"), None);
+            assert_eq!(manager.deadlines(), [start + Duration::from_secs(7)]);
+            assert_eq!(manager.finished(), usize::from(!hold), "hold: {hold}");
+        }
+    }
+
+    #[tokio::test]
+    async fn encrypted_variables_that_fail_are_named_by_their_variable() {
+        let env = Environment::new(
+            [
+                ("USE_AWS_KMS", "True"),
+                ("LITELLM_SECRET_AWS_KMS_OPENAI_API_KEY", "AQID"),
+                ("DATABASE_URL", "aws_kms/AQID"),
+                ("REDIS_URL", "aws_kms/AQIE"),
+            ],
+            vec![],
+        );
+        let (refs, km) = setup("a: os.environ/PLAIN\n", &env);
+        let envelopes = Envelopes::for_run(&env, &km).unwrap();
+        let manager = Memory::new([("REDIS_URL", "redis://r")]);
+        let plan = Plan::new(Scope::Export(&refs), &km, &envelopes);
+        let resolution = resolve(plan, &env, Some(&manager), &Limits::default(), Purpose::Read).await;
+        let got: Vec<(String, String, String)> = resolution
+            .variable_errors()
+            .into_iter()
+            .map(|e| (e.variable, e.origin, e.cause.to_string()))
+            .collect();
+        let origin = |v: &str| env.lookup(v).unwrap().1.to_string();
+        assert_eq!(
+            got,
+            [
+                (
+                    "DATABASE_URL".to_owned(),
+                    origin("DATABASE_URL"),
+                    "not found in memory (test)".to_owned()
+                ),
+                (
+                    "LITELLM_SECRET_AWS_KMS_OPENAI_API_KEY".to_owned(),
+                    origin("LITELLM_SECRET_AWS_KMS_OPENAI_API_KEY"),
+                    "not found in memory (test)".to_owned()
+                ),
+            ]
+        );
     }
 
     #[tokio::test]

@@ -7,12 +7,16 @@ use crate::secret::SecretValue;
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Secrets held in a map.
 #[derive(Debug, Default)]
 pub(crate) struct Memory {
     values: BTreeMap<String, String>,
     asked: Mutex<Vec<Vec<String>>>,
+    /// The deadline of each call's context.
+    deadlines: Mutex<Vec<tokio::time::Instant>>,
+    finished: AtomicUsize,
     short: bool,
 }
 
@@ -34,6 +38,16 @@ impl Memory {
     pub(crate) fn asked(&self) -> Vec<Vec<String>> {
         self.asked.lock().expect("not poisoned").clone()
     }
+
+    /// The deadline each call was given.
+    pub(crate) fn deadlines(&self) -> Vec<tokio::time::Instant> {
+        self.deadlines.lock().expect("not poisoned").clone()
+    }
+
+    /// How often [`Backend::finish`] was called.
+    pub(crate) fn finished(&self) -> usize {
+        self.finished.load(Ordering::Relaxed)
+    }
 }
 
 #[async_trait]
@@ -42,8 +56,9 @@ impl Backend for Memory {
         "memory (test)".into()
     }
 
-    async fn fetch(&self, keys: &[String], _ctx: &Context) -> Result<KeyResults<SecretValue>, BackendError> {
+    async fn fetch(&self, keys: &[String], ctx: &Context) -> Result<KeyResults<SecretValue>, BackendError> {
         self.asked.lock().expect("not poisoned").push(keys.to_vec());
+        self.deadlines.lock().expect("not poisoned").push(ctx.deadline);
         let answered = if self.short {
             keys.len().saturating_sub(1)
         } else {
@@ -60,5 +75,9 @@ impl Backend for Memory {
                     })
             })
             .collect())
+    }
+
+    async fn finish(&self) {
+        self.finished.fetch_add(1, Ordering::Relaxed);
     }
 }

@@ -631,6 +631,85 @@ mod tests {
     }
 
     #[test]
+    fn the_depth_limit_is_read_as_litellm_reads_it() {
+        let depth = |value: Option<&str>| {
+            let env = Environment::new(value.map(|v| ("DEFAULT_MAX_RECURSE_DEPTH", v)), vec![]);
+            max_depth(&env)
+        };
+        assert_eq!(depth(None), 100);
+        assert_eq!(depth(Some("5")), 5);
+        assert_eq!(depth(Some(" +7 ")), 7);
+        assert_eq!(depth(Some("-3")), -3);
+        assert_eq!(depth(Some("1_0")), 10);
+        assert_eq!(depth(Some("")), 100);
+        assert_eq!(depth(Some("ten")), 100);
+    }
+
+    #[test]
+    fn notices_say_why_litellm_leaves_a_reference() {
+        let d = discover("callbacks: [os.environ/A]\nx: [[os.environ/B]]\nbin: !!binary os.environ/CC\n");
+        let shown: Vec<String> = d.notices.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "t.yaml:1:13: `os.environ/A` is not resolved: a string inside a list; LiteLLM does not resolve list items",
+                "t.yaml:2:6: `os.environ/B` is not resolved: inside a list of lists; LiteLLM does not resolve there",
+                "t.yaml:3:15: `os.environ/CC` is not resolved: tagged `!!binary`, so bytes, not a string; LiteLLM does not resolve it",
+            ]
+        );
+        let doc = Document::parse("t.yaml", "a:\n  b: os.environ/X\n".to_owned()).unwrap();
+        assert_eq!(
+            Discovery::of(&doc, -1).notices[0].kind.to_string(),
+            "nested deeper than LiteLLM's limit of -1 levels (DEFAULT_MAX_RECURSE_DEPTH); LiteLLM leaves it unresolved"
+        );
+    }
+
+    /// A mapping item of a list is one level deeper than the list's mapping, as in LiteLLM's
+    /// recursion (`model_list[0].litellm_params` is depth 2).
+    #[test]
+    fn list_items_count_one_level() {
+        let doc = Document::parse("t.yaml", "l:\n  - a: os.environ/X\n".to_owned()).unwrap();
+        assert_eq!(Discovery::of(&doc, 1).references.len(), 1);
+        let d = Discovery::of(&doc, 0);
+        assert!(d.references.is_empty());
+        assert_eq!(d.notices[0].kind, NoticeKind::TooDeep { limit: 0 });
+    }
+
+    /// A merge makes the merged entries the mapping's own, so they are resolved there even when
+    /// the anchored mapping itself is out of LiteLLM's reach; one node cannot be both, so that
+    /// is the mixed-alias error (for a merged mapping and a merged list of mappings).
+    #[test]
+    fn merged_entries_are_walked_where_they_are_merged() {
+        for merge in ["*x", "[*x]"] {
+            let src = format!("a:\n  b:\n    c: &x {{k: os.environ/K}}\nm:\n  <<: {merge}\n");
+            let doc = Document::parse("t.yaml", src).unwrap();
+            let d = Discovery::of(&doc, 2);
+            assert!(
+                matches!(d.errors.as_slice(), [ConfigError::MixedAlias { .. }]),
+                "{merge}: {:?}",
+                d.errors
+            );
+            let d = Discovery::of(&doc, 3);
+            assert!(d.errors.is_empty(), "{merge}: {:?}", d.errors);
+            assert_eq!(d.references.len(), 1);
+        }
+    }
+
+    /// The step count is what the linearity test bounds, so it must count: one step per entry,
+    /// per list item and per scanned node.
+    #[test]
+    fn steps_count_entries_items_and_scanned_nodes() {
+        assert_eq!(discover("a: 1\nb: 2\n").steps, 2);
+        assert_eq!(discover("a: [x, y, z]\n").steps, 1 + 3);
+        let doc = Document::parse("t.yaml", "a: [x, [y]]\n".to_owned()).unwrap();
+        // Root entry, two items, then the nested list scanned: itself and `y`.
+        assert_eq!(Discovery::of(&doc, 100).steps, 1 + 2 + 2);
+        let doc = Document::parse("t.yaml", "a:\n  b: 1\nc: 2\n".to_owned()).unwrap();
+        // Beyond the limit every top value is scanned: `a`'s mapping and its `1`, and `2`.
+        assert_eq!(Discovery::of(&doc, -1).steps, 3);
+    }
+
+    #[test]
     fn skips_key_management_settings() {
         let d = discover("general_settings:\n  key_management_system: os.environ/KMS\n  master_key: os.environ/M\n");
         assert_eq!(d.references.len(), 1);

@@ -554,6 +554,142 @@ fn key_management_edits(doc: &Document) -> Result<Vec<Edit<'static>>, Location> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::references::Discovery;
+    use std::collections::HashMap;
+
+    fn values(pairs: &[(&str, &str)]) -> HashMap<String, SecretValue> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), SecretValue::new(*v)))
+            .collect()
+    }
+
+    const ENV: RenderOptions = RenderOptions {
+        keep_key_management: false,
+        coercion: Coercion::Environment,
+    };
+
+    /// `src` rendered with `pairs` as the values (a name not among them renders as `null`).
+    fn rendered(src: &str, pairs: &[(&str, &str)], options: RenderOptions) -> String {
+        let doc = Document::parse("t.yaml", src.to_owned()).unwrap();
+        let refs = Discovery::of(&doc, 100).references;
+        let values = values(pairs);
+        let out = render(&doc, &refs, |r| values.get(&r.name), options);
+        out.text.to_string()
+    }
+
+    #[test]
+    fn render_writes_values_booleans_nulls_and_drops_tags() {
+        let src = "# head\na: os.environ/A   # kept\nb: !!str os.environ/B\nc: os.environ/GONE\nd: &x os.environ/D\ne: *x\nf: 'os.environ/F'\n";
+        let pairs = [("A", "sk-1"), ("B", "TRUE"), ("D", "6379"), ("F", "it's")];
+        assert_eq!(
+            rendered(src, &pairs, ENV),
+            "# head\na: sk-1   # kept\nb: true\nc: null\nd: &x \"6379\"\ne: *x\nf: \"it's\"\n"
+        );
+        let off = RenderOptions {
+            coercion: Coercion::Off,
+            ..ENV
+        };
+        assert!(rendered(src, &pairs, off).contains("b: \"TRUE\"\n"));
+    }
+
+    #[test]
+    fn key_management_is_removed_unless_kept() {
+        let src = "general_settings:\n  key_management_system: aws_secret_manager\n  master_key: os.environ/M\n  key_management_settings:\n    access_mode: write_only\nx: 1\n";
+        assert_eq!(
+            rendered(src, &[("M", "m")], ENV),
+            "general_settings:\n  master_key: m\nx: 1\n"
+        );
+        let keep = RenderOptions {
+            keep_key_management: true,
+            ..ENV
+        };
+        assert_eq!(rendered(src, &[("M", "m")], keep), src.replace("os.environ/M", "m"));
+        let only = "general_settings:\n  key_management_system: aws_kms\nx: os.environ/X\n";
+        assert_eq!(rendered(only, &[("X", "v")], ENV), "general_settings: {}\nx: v\n");
+    }
+
+    #[test]
+    fn values_that_litellm_would_resolve_again_are_errors() {
+        let doc = Document::parse("t.yaml", "a: os.environ/A\nb: os.environ/B\n".to_owned()).unwrap();
+        let refs = Discovery::of(&doc, 100).references;
+        let values = values(&[("A", "os.environ/OTHER"), ("B", "fine")]);
+        let errors = check_values(&refs, |r| values.get(&r.name), |_| Within::backend("the environment"));
+        let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(shown.len(), 1, "{shown:?}");
+        assert!(
+            shown[0].starts_with("t.yaml:1:4: cannot resolve `os.environ/A`: ")
+                && shown[0].contains("starts with `os.environ/`"),
+            "{shown:?}"
+        );
+    }
+
+    fn sources(files: &[(&str, &str)]) -> (tempfile::TempDir, Sources) {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        let path = dir.path().join(files[0].0);
+        let doc = Document::parse(files[0].0, files[0].1.to_owned()).unwrap();
+        let sources = Sources::load(doc, &path).unwrap();
+        (dir, sources)
+    }
+
+    fn rendered_sources(files: &[(&str, &str)], pairs: &[(&str, &str)]) -> Result<String, Vec<String>> {
+        let (_dir, sources) = sources(files);
+        let refs = Discovery::of_parts(&sources.parts(), 100).references;
+        let values = values(pairs);
+        render_sources(&sources, &refs, |r| values.get(&r.name), ENV)
+            .map(|r| r.text.to_string())
+            .map_err(|errors| errors.iter().map(ToString::to_string).collect())
+    }
+
+    /// Included files become one config: root-only entries stay where they are, the rest is
+    /// appended (lists LiteLLM concatenates as one block list, each item re-indented under it,
+    /// blank lines inside an item kept blank), `include` goes, and so do the key-management
+    /// keys of the file that sets `general_settings`.
+    #[test]
+    fn includes_render_as_one_self_contained_config() {
+        let root = "# root\ninclude: [more.yaml]\nkeep: os.environ/K  # stays\nmodel_list:\n  - model_name: a\n    litellm_params: {api_key: os.environ/A}\nx: root\n";
+        let more = "model_list:\n      - model_name: b\n\n        litellm_params:\n          api_key: os.environ/B\nx: more\ngeneral_settings:\n  key_management_system: aws_kms\n  master_key: os.environ/M\n";
+        let out = rendered_sources(
+            &[("config.yaml", root), ("more.yaml", more)],
+            &[("K", "k"), ("A", "a"), ("B", "b"), ("M", "m")],
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            "# root\nkeep: k  # stays\n\
+             model_list:\n  - model_name: a\n    litellm_params: {api_key: a}\n  - model_name: b\n\n    litellm_params:\n      api_key: b\n\
+             x: more\ngeneral_settings:\n  master_key: m\n"
+        );
+    }
+
+    #[test]
+    fn an_alias_that_moving_text_would_break_is_an_error() {
+        let root = "include: [more.yaml]\nx: &a os.environ/A\ny: *a\n";
+        let more = "x: other\n";
+        let errors = rendered_sources(&[("config.yaml", root), ("more.yaml", more)], &[("A", "a")]).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].starts_with("config.yaml:"), "{errors:?}");
+        assert!(errors[0].contains("anchor or alias"), "{errors:?}");
+        // Copied in order, an anchor and its alias travel together.
+        let more = "x: &b [1]\ny: *b\n";
+        let out = rendered_sources(&[("config.yaml", "include: [more.yaml]\n"), ("more.yaml", more)], &[]);
+        assert_eq!(out.unwrap(), more);
+        // A later file sets `x`, so `y`'s alias would point at an anchor that is not copied.
+        let errors = rendered_sources(
+            &[
+                ("config.yaml", "include: [more.yaml, last.yaml]\n"),
+                ("more.yaml", more),
+                ("last.yaml", "x: 2\n"),
+            ],
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].ends_with("more.yaml:2:4: an anchor or alias here would be separated from its other half when the included files are merged into one config; write the value out"), "{errors:?}");
+    }
 
     #[test]
     fn scalars_read_back_as_strings() {
