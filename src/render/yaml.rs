@@ -624,6 +624,83 @@ mod tests {
         );
     }
 
+    /// Key-management removal from every `general_settings` layout: runs of flow entries at the
+    /// start, middle and end (commas kept right), a block entry with its comment, a last line
+    /// without a line break; and where removing text would not remove what LiteLLM loads (an
+    /// anchored or merged mapping, an anchor inside a removed entry) the keys stay and the
+    /// place is reported.
+    #[test]
+    fn key_management_removal_in_every_layout() {
+        let removed = |src: &str| {
+            let doc = Document::parse("t.yaml", src.to_owned()).unwrap();
+            let out = render(&doc, &[], |_| None, ENV);
+            (out.text.to_string(), out.kept_key_management.map(|l| l.to_string()))
+        };
+        let ok = |src: &str, want: &str| assert_eq!(removed(src), (want.to_owned(), None), "{src}");
+        ok(
+            "general_settings: {key_management_system: x, key_management_settings: {a: 1}, master_key: m}\n",
+            "general_settings: {master_key: m}\n",
+        );
+        ok(
+            "general_settings: {master_key: m, key_management_system: x, database_url: d}\n",
+            "general_settings: {master_key: m, database_url: d}\n",
+        );
+        ok(
+            "general_settings: {master_key: m,\n  key_management_system: x, key_management_settings: {}}\nz: 1\n",
+            "general_settings: {master_key: m}\nz: 1\n",
+        );
+        ok(
+            "general_settings: {key_management_system: x}\n",
+            "general_settings: {}\n",
+        );
+        ok(
+            "general_settings:\n  key_management_system: x   # the manager\n  master_key: m\n",
+            "general_settings:\n  master_key: m\n",
+        );
+        ok(
+            "general_settings:\n  master_key: m\n  key_management_settings:\n    a: 1\n    b: [2]\nz: 1",
+            "general_settings:\n  master_key: m\nz: 1",
+        );
+        ok(
+            "general_settings:\n  master_key: m\n  key_management_system: x",
+            "general_settings:\n  master_key: m\n",
+        );
+        ok(
+            "general_settings:\n  master_key: m\n",
+            "general_settings:\n  master_key: m\n",
+        );
+        ok("general_settings: 1\n", "general_settings: 1\n");
+        let kept = |src: &str, at: &str| assert_eq!(removed(src), (src.to_owned(), Some(at.to_owned())), "{src}");
+        kept(
+            "general_settings: &g {key_management_system: x}\nother: *g\n",
+            "t.yaml:1:1",
+        );
+        kept(
+            "base: &b {key_management_system: x}\ngeneral_settings:\n  <<: *b\n  master_key: m\n",
+            "t.yaml:2:1",
+        );
+        kept(
+            "general_settings:\n  key_management_settings: &s {a: 1}\nother: *s\n",
+            "t.yaml:2:3",
+        );
+        kept("<<: {general_settings: {key_management_system: x}}\n", "t.yaml:1:6");
+    }
+
+    /// A list item copied from an included file keeps its anchor-free properties (`!!map`), and
+    /// an entry whose value ends before a comment, or at the end of a file with no line
+    /// break, is copied whole.
+    #[test]
+    fn included_items_keep_their_tags_and_entries_their_last_line() {
+        let root = "include: [more.yaml]\nmodel_list:\n  - {model_name: a}\n";
+        let more = "model_list:\n  - !!map {model_name: t}\n  -   !!map\n    model_name: u\nlitellm_settings: {drop_params: true}  # note\nlast: os.environ/L";
+        let out = rendered_sources(&[("config.yaml", root), ("more.yaml", more)], &[("L", "l")]).unwrap();
+        assert_eq!(
+            out,
+            "model_list:\n  - {model_name: a}\n  - !!map {model_name: t}\n  - !!map\n    model_name: u\n\
+             litellm_settings: {drop_params: true}  # note\nlast: l"
+        );
+    }
+
     fn sources(files: &[(&str, &str)]) -> (tempfile::TempDir, Sources) {
         let dir = tempfile::tempdir().unwrap();
         for (name, text) in files {

@@ -441,3 +441,207 @@ impl Reader<'_> {
         Ok(true)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::environment::DotenvFile;
+    use crate::trust::Trust;
+
+    fn read(src: &str, env: Environment) -> Result<KeyManagement, Vec<String>> {
+        let doc = Document::parse("c.yaml", src.to_owned()).unwrap();
+        KeyManagement::from_document(&doc, &env).map_err(|errors| errors.iter().map(ToString::to_string).collect())
+    }
+
+    fn settings(fields: &str, vars: &[(&str, &str)]) -> Result<KeyManagement, Vec<String>> {
+        read(
+            &format!(
+                "general_settings:\n  key_management_system: aws_secret_manager\n  key_management_settings:\n{fields}"
+            ),
+            Environment::new(vars.iter().copied(), vec![]),
+        )
+    }
+
+    #[test]
+    fn plain_scalars_mean_what_pyyaml_reads() {
+        for word in ["true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON"] {
+            assert_eq!(plain_bool(word), Some(true), "{word}");
+        }
+        for word in ["false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF"] {
+            assert_eq!(plain_bool(word), Some(false), "{word}");
+        }
+        for word in ["1", "y", "tRUE", ""] {
+            assert_eq!(plain_bool(word), None, "{word}");
+        }
+        for word in ["", "~", "null", "Null", "NULL"] {
+            assert!(plain_null(word), "{word}");
+        }
+        assert!(!plain_null("nULL") && !plain_null("none"));
+    }
+
+    /// Every field of every group lands where its reader puts it, and none is reported as
+    /// unknown.
+    #[test]
+    fn every_field_is_read_by_its_group() {
+        let k = settings(
+            "    description: stored by osenv\n    tags: {team: ml, env: prod}\n    custom_secret_manager: my.Class\n    \
+             primary_secret_name: os.environ/PRIMARY\n    kms_key_id: alias/k\n    aws_region_name: eu-west-1\n    \
+             aws_role_name: arn:aws:iam::1:role/r\n    aws_session_name: s\n    aws_external_id: e\n    aws_profile_name: p\n    \
+             replica_regions: [us-east-2, eu-west-2]\n    aws_batch_reads: off\n    vault_field: value\n    vault_kv_version: \" 1 \"\n    \
+             azure_map_to_dashes: yes\n    store_virtual_keys: os.environ/STORE\n",
+            &[("PRIMARY", "litellm-primary"), ("STORE", "True")],
+        )
+        .unwrap();
+        assert!(
+            k.warnings.is_empty(),
+            "{:?}",
+            k.warnings.iter().map(|w| &w.message).collect::<Vec<_>>()
+        );
+        let s = &k.settings;
+        assert_eq!(s.written.description.as_deref(), Some("stored by osenv"));
+        let tags: Vec<_> = s.written.tags.as_ref().unwrap().iter().collect();
+        assert_eq!(
+            tags,
+            [
+                (&"env".to_owned(), &"prod".to_owned()),
+                (&"team".to_owned(), &"ml".to_owned())
+            ]
+        );
+        let primary = s.aws.primary_secret_name.as_ref().unwrap();
+        assert_eq!(
+            (primary.value.as_str(), primary.shown()),
+            ("litellm-primary", "os.environ/PRIMARY")
+        );
+        assert_eq!(s.aws.kms_key_id.as_deref(), Some("alias/k"));
+        assert_eq!(s.aws.region_name.as_deref(), Some("eu-west-1"));
+        assert_eq!(s.aws.role_name.as_deref(), Some("arn:aws:iam::1:role/r"));
+        assert_eq!(s.aws.session_name.as_deref(), Some("s"));
+        assert_eq!(s.aws.external_id.as_deref(), Some("e"));
+        assert_eq!(s.aws.profile_name.as_deref(), Some("p"));
+        assert_eq!(
+            s.aws.replica_regions.as_deref(),
+            Some(&["us-east-2".to_owned(), "eu-west-2".to_owned()][..])
+        );
+        assert!(!s.aws.batch_reads);
+        assert_eq!(s.vault.field.value, "value");
+        assert_eq!(s.vault.kv_version, 1);
+        assert!(s.azure.map_to_dashes);
+        assert!(s.store_virtual_keys);
+    }
+
+    /// A plain `null`/`~`/empty is "unset" (the default), a quoted one is the string; a quoted
+    /// `"yes"` is not a boolean (PyYAML reads a string), one read through `os.environ/` is.
+    #[test]
+    fn nulls_and_quotes_follow_pyyaml() {
+        let k = settings(
+            "    kms_key_id: null\n    description: \"null\"\n    tags: ~\n    hosted_keys:\n    replica_regions: ~\n    \
+             vault_field: ~\n    vault_kv_version: null\n    aws_batch_reads: null\n",
+            &[],
+        )
+        .unwrap();
+        let s = &k.settings;
+        assert_eq!(s.aws.kms_key_id, None);
+        assert_eq!(s.written.description.as_deref(), Some("null"));
+        assert_eq!(s.written.tags, None);
+        assert_eq!(s.hosted_keys, None);
+        assert_eq!(s.aws.replica_regions, None);
+        assert_eq!(s.vault.field.value, "key");
+        assert_eq!(s.vault.kv_version, 2);
+        assert!(s.aws.batch_reads);
+        for settings_value in [" ~", " null", ""] {
+            let k = read(
+                &format!("general_settings:\n  key_management_settings:{settings_value}\n"),
+                Environment::default(),
+            )
+            .unwrap();
+            assert_eq!(k.settings.access_mode, AccessMode::ReadOnly, "{settings_value:?}");
+        }
+        let e = settings("    store_virtual_keys: \"yes\"\n", &[]).unwrap_err();
+        assert_eq!(e, ["c.yaml:4:25: invalid `store_virtual_keys`: expected true or false"]);
+        let e = settings("    azure_map_to_dashes: [true]\n", &[]).unwrap_err();
+        assert_eq!(
+            e,
+            ["c.yaml:4:26: invalid `azure_map_to_dashes`: expected true or false"]
+        );
+        let e = settings(
+            "    tags: [a]\n    hosted_keys: [~]\n    vault_field: \" \"\n    vault_kv_version: 3\n",
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            [
+                "c.yaml:4:11: invalid `tags`: expected a mapping of strings",
+                "c.yaml:5:19: invalid `hosted_keys`: expected a string, found null",
+                "c.yaml:6:18: invalid `vault_field`: the field name is empty",
+                "c.yaml:7:23: invalid `vault_kv_version`: expected 1 or 2",
+            ]
+        );
+    }
+
+    /// A region is shown as written (`os.environ/R`), never as the value read.
+    #[test]
+    fn a_bad_region_is_shown_as_written() {
+        let e = settings("    aws_region_name: os.environ/R\n", &[("R", "evil.example.com/x")]).unwrap_err();
+        assert_eq!(
+            e,
+            ["c.yaml:4:22: invalid `aws_region_name`: `os.environ/R` is not an AWS region name (like `us-east-1`)"]
+        );
+    }
+
+    /// Where credentials go and which token is sent are the operator's: the config may name
+    /// AWS's own STS and `os.environ/AWS_WEB_IDENTITY_TOKEN` from the process environment, and
+    /// anything only under `--trust-config`.
+    #[test]
+    fn sts_endpoints_and_web_identity_tokens_are_the_operators() {
+        let trusted = Trust {
+            env_files: false,
+            config: true,
+        };
+        let sts = "    aws_sts_endpoint: http://collector.example:8080\n";
+        let e = settings(sts, &[]).unwrap_err();
+        assert!(e[0].contains("is not AWS's own STS over https"), "{e:?}");
+        let src = format!(
+            "general_settings:\n  key_management_system: aws_secret_manager\n  key_management_settings:\n{sts}"
+        );
+        let k = read(&src, Environment::default().with_trust(trusted)).unwrap();
+        assert_eq!(
+            k.settings.aws.sts_endpoint.as_deref(),
+            Some("http://collector.example:8080")
+        );
+        let official = settings("    aws_sts_endpoint: https://sts.eu-west-1.amazonaws.com\n", &[]).unwrap();
+        assert_eq!(
+            official.settings.aws.sts_endpoint.as_deref(),
+            Some("https://sts.eu-west-1.amazonaws.com")
+        );
+
+        let token = "    aws_web_identity_token: os.environ/AWS_WEB_IDENTITY_TOKEN\n";
+        let k = settings(token, &[("AWS_WEB_IDENTITY_TOKEN", "jwt")]).unwrap();
+        assert_eq!(
+            k.settings.aws.web_identity_token.as_ref().map(|t| t.expose()),
+            Some("jwt")
+        );
+        // The same reference, set by an env file, is not the operator's.
+        let file = DotenvFile::parse(".env", "AWS_WEB_IDENTITY_TOKEN=jwt\n").unwrap();
+        let src = format!(
+            "general_settings:\n  key_management_system: aws_secret_manager\n  key_management_settings:\n{token}"
+        );
+        let e = read(&src, Environment::new(Vec::<(String, String)>::new(), vec![file])).unwrap_err();
+        assert!(e[0].contains("is a credential the config may not choose"), "{e:?}");
+        for (literal, vars) in [
+            ("    aws_web_identity_token: eyJ-literal\n", vec![]),
+            ("    aws_web_identity_token: os.environ/OTHER\n", vec![("OTHER", "jwt")]),
+        ] {
+            let e = settings(literal, &vars).unwrap_err();
+            assert!(e[0].contains("is a credential the config may not choose"), "{e:?}");
+            assert!(!e[0].contains("jwt"), "{e:?}");
+            let src = format!(
+                "general_settings:\n  key_management_system: aws_secret_manager\n  key_management_settings:\n{literal}"
+            );
+            let k = read(&src, Environment::new(vars.iter().copied(), vec![]).with_trust(trusted)).unwrap();
+            assert!(k.settings.aws.web_identity_token.is_some());
+        }
+        let unset = settings("    aws_web_identity_token: null\n", &[]).unwrap();
+        assert!(unset.settings.aws.web_identity_token.is_none());
+    }
+}

@@ -715,3 +715,51 @@ fn credentials_follow_litellm_precedence() {
     );
     assert!(!out.stderr.contains("profile-secret"), "{}", out.stderr);
 }
+
+/// `osenv template --config`: `secret()` reads through the config's manager in batches (one
+/// `BatchGetSecretValue` per round, a round more for a name that only a branch on a secret
+/// asks for), and `hosted_keys` send only those names to the manager (the rest come from the
+/// environment, and a hosted name's environment value is not used).
+#[test]
+fn template_reads_through_the_manager_in_rounds() {
+    let Some(moto) = moto() else { return };
+    seed(&moto, &[("tpl/a", "on"), ("tpl/b", "sk-bee"), ("tpl/c", "late-value")]);
+    let tpl = "a={{ secret(\"tpl/a\") }}\nb={{ secret(\"tpl/b\")|upper }}\n\
+               {% if secret(\"tpl/a\") == \"on\" %}c={{ secret(\"tpl/c\") }}{% endif %}\n";
+    let dir = workdir(&[
+        ("config.yaml", SM),
+        ("t.j2", tpl),
+        (
+            "hosted.yaml",
+            "general_settings:\n  key_management_system: aws_secret_manager\n  key_management_settings:\n    hosted_keys: [tpl/a]\n",
+        ),
+        ("local.j2", "a={{ secret(\"tpl/a\") }} l={{ secret(\"LOCAL\") }}\n"),
+    ]);
+    let proxy = CountingProxy::start(&moto.url, "X-Amz-Target");
+    let out = run_with(
+        dir.path(),
+        &proxy.url,
+        &["template", "t.j2", "--config", "config.yaml"],
+        &[],
+        None,
+    );
+    out.success();
+    assert_eq!(out.stdout, "a=on\nb=SK-BEE\nc=late-value\n");
+    assert_eq!(
+        proxy.counts().into_iter().collect::<Vec<_>>(),
+        [("secretsmanager.BatchGetSecretValue".to_owned(), 2)],
+        "one round for a and b, one for c"
+    );
+
+    let proxy = CountingProxy::start(&moto.url, "X-Amz-Target");
+    let out = run_with(
+        dir.path(),
+        &proxy.url,
+        &["template", "local.j2", "--config", "hosted.yaml"],
+        &[("LOCAL", "from-env"), ("tpl/a", "not-this")],
+        None,
+    );
+    out.success();
+    assert_eq!(out.stdout, "a=on l=from-env\n");
+    assert_eq!(proxy.count("secretsmanager.BatchGetSecretValue"), 1);
+}

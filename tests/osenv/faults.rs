@@ -225,8 +225,10 @@ fn a_slow_trickle_times_out_and_is_retried() {
     let Some(moto) = moto() else { return };
     let dir = setup(&moto);
     let proxy = FaultProxy::start(&moto.url);
-    proxy.plan([Fault::Trickle(Duration::from_millis(100))]);
-    let out = aws(dir.path(), &proxy.url, &["--timeout", "1"]);
+    // The trickled answer would take minutes; the retry gets a normal one. A 3 s timeout keeps
+    // that retry from timing out too on a loaded machine, so the count is exact.
+    proxy.plan([Fault::Trickle(Duration::from_millis(500))]);
+    let out = aws(dir.path(), &proxy.url, &["--timeout", "3"]);
     out.success();
     assert_eq!(proxy.requests(), 2);
 }
@@ -500,9 +502,11 @@ fn ten_thousand_references_against_openbao_stay_within_the_bound() {
     assert_eq!(out.stdout.matches("value-of-load/").count(), 10_000);
     assert_eq!(proxy.requests(), 10_000);
     assert!(proxy.max_in_flight() <= 24, "in flight: {}", proxy.max_in_flight());
-    // OpenBao keeps connections alive: at most one per request in flight.
+    // OpenBao keeps connections alive: at most one per request in flight, plus a few that the
+    // pool is closing while their successors open (the proxy counts a connection until its
+    // close reaches it). A leak over 10,000 requests would be thousands.
     assert!(
-        proxy.max_open_connections() <= 24,
+        proxy.max_open_connections() <= 24 + 4,
         "open connections: {}",
         proxy.max_open_connections()
     );
