@@ -448,9 +448,9 @@ mod tests {
     use crate::environment::DotenvFile;
     use crate::trust::Trust;
 
-    fn read(src: &str, env: Environment) -> Result<KeyManagement, Vec<String>> {
+    fn read(src: &str, env: &Environment) -> Result<KeyManagement, Vec<String>> {
         let doc = Document::parse("c.yaml", src.to_owned()).unwrap();
-        KeyManagement::from_document(&doc, &env).map_err(|errors| errors.iter().map(ToString::to_string).collect())
+        KeyManagement::from_document(&doc, env).map_err(|errors| errors.iter().map(ToString::to_string).collect())
     }
 
     fn settings(fields: &str, vars: &[(&str, &str)]) -> Result<KeyManagement, Vec<String>> {
@@ -458,7 +458,7 @@ mod tests {
             &format!(
                 "general_settings:\n  key_management_system: aws_secret_manager\n  key_management_settings:\n{fields}"
             ),
-            Environment::new(vars.iter().copied(), vec![]),
+            &Environment::new(vars.iter().copied(), vec![]),
         )
     }
 
@@ -551,7 +551,7 @@ mod tests {
         for settings_value in [" ~", " null", ""] {
             let k = read(
                 &format!("general_settings:\n  key_management_settings:{settings_value}\n"),
-                Environment::default(),
+                &Environment::default(),
             )
             .unwrap();
             assert_eq!(k.settings.access_mode, AccessMode::ReadOnly, "{settings_value:?}");
@@ -604,7 +604,7 @@ mod tests {
         let src = format!(
             "general_settings:\n  key_management_system: aws_secret_manager\n  key_management_settings:\n{sts}"
         );
-        let k = read(&src, Environment::default().with_trust(trusted)).unwrap();
+        let k = read(&src, &Environment::default().with_trust(trusted)).unwrap();
         assert_eq!(
             k.settings.aws.sts_endpoint.as_deref(),
             Some("http://collector.example:8080")
@@ -618,7 +618,11 @@ mod tests {
         let token = "    aws_web_identity_token: os.environ/AWS_WEB_IDENTITY_TOKEN\n";
         let k = settings(token, &[("AWS_WEB_IDENTITY_TOKEN", "jwt")]).unwrap();
         assert_eq!(
-            k.settings.aws.web_identity_token.as_ref().map(|t| t.expose()),
+            k.settings
+                .aws
+                .web_identity_token
+                .as_ref()
+                .map(crate::secret::SecretValue::expose),
             Some("jwt")
         );
         // The same reference, set by an env file, is not the operator's.
@@ -626,7 +630,7 @@ mod tests {
         let src = format!(
             "general_settings:\n  key_management_system: aws_secret_manager\n  key_management_settings:\n{token}"
         );
-        let e = read(&src, Environment::new(Vec::<(String, String)>::new(), vec![file])).unwrap_err();
+        let e = read(&src, &Environment::new(Vec::<(String, String)>::new(), vec![file])).unwrap_err();
         assert!(e[0].contains("is a credential the config may not choose"), "{e:?}");
         for (literal, vars) in [
             ("    aws_web_identity_token: eyJ-literal\n", vec![]),
@@ -638,7 +642,11 @@ mod tests {
             let src = format!(
                 "general_settings:\n  key_management_system: aws_secret_manager\n  key_management_settings:\n{literal}"
             );
-            let k = read(&src, Environment::new(vars.iter().copied(), vec![]).with_trust(trusted)).unwrap();
+            let k = read(
+                &src,
+                &Environment::new(vars.iter().copied(), vec![]).with_trust(trusted),
+            )
+            .unwrap();
             assert!(k.settings.aws.web_identity_token.is_some());
         }
         let unset = settings("    aws_web_identity_token: null\n", &[]).unwrap();
