@@ -275,6 +275,15 @@ fn write_read_overwrite_delete_restore() {
         described.tags().first().map(|t| (t.key(), t.value())),
         Some((Some("team"), Some("ml")))
     );
+    // `replica_regions`: ReplicateSecretToRegions after the create.
+    assert_eq!(
+        described
+            .replication_status()
+            .iter()
+            .map(|r| r.region())
+            .collect::<Vec<_>>(),
+        [Some("eu-west-1")]
+    );
 
     run_with(
         d,
