@@ -410,6 +410,24 @@ pub enum BackendError {
     },
 }
 
+impl BackendError {
+    /// `backend` is configured so that it cannot work (a missing address, a refused setting).
+    pub fn configuration(backend: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::Configuration {
+            backend: backend.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// `backend`'s credentials are missing or wrong; `reason` never holds a credential.
+    pub fn credentials(backend: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::Credentials {
+            backend: backend.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
 /// A reference that could not be resolved (exit code 1).
 #[derive(Debug, Error, Clone)]
 #[error("{location}: cannot resolve `{}`: {cause}", self.shown())]

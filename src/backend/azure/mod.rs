@@ -238,13 +238,6 @@ impl KeyVault {
         }
     }
 
-    fn configuration(&self, reason: impl Into<String>) -> BackendError {
-        BackendError::Configuration {
-            backend: self.describe(),
-            reason: reason.into(),
-        }
-    }
-
     fn failed(
         &self,
         operation: &str,
@@ -264,7 +257,10 @@ impl KeyVault {
         self.session
             .get_or_try_init(|| async {
                 let uri = self.uri.clone().ok_or_else(|| {
-                    self.configuration("AZURE_KEY_VAULT_URI is not set (https://<vault>.vault.azure.net)")
+                    BackendError::configuration(
+                        self.describe(),
+                        "AZURE_KEY_VAULT_URI is not set (https://<vault>.vault.azure.net)",
+                    )
                 })?;
                 let chosen = credential::choose(&self.env).map_err(|reason| BackendError::Credentials {
                     backend: self.describe(),
@@ -303,8 +299,9 @@ impl KeyVault {
                     verify_challenge_resource: Some(!is_loopback(&uri)),
                     ..Default::default()
                 };
-                let client = SecretClient::new(&uri, chosen.credential, Some(options))
-                    .map_err(|e| self.configuration(format!("invalid AZURE_KEY_VAULT_URI: {e}")))?;
+                let client = SecretClient::new(&uri, chosen.credential, Some(options)).map_err(|e| {
+                    BackendError::configuration(self.describe(), format!("invalid AZURE_KEY_VAULT_URI: {e}"))
+                })?;
                 tracing::debug!(method = %chosen.method, "azure key vault session ready");
                 Ok(Connection { client })
             })

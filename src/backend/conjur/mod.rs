@@ -147,20 +147,6 @@ impl Conjur {
         }
     }
 
-    fn configuration(&self, reason: impl Into<String>) -> BackendError {
-        BackendError::Configuration {
-            backend: self.describe(),
-            reason: reason.into(),
-        }
-    }
-
-    fn credentials(&self, reason: impl Into<String>) -> BackendError {
-        BackendError::Credentials {
-            backend: self.describe(),
-            reason: reason.into(),
-        }
-    }
-
     fn request_error(&self, endpoint: String, attempts: Attempts, failure: HttpFailure) -> BackendError {
         BackendError::Request {
             backend: self.describe(),
@@ -187,27 +173,33 @@ impl Conjur {
     fn client(&self) -> Result<reqwest::Client, BackendError> {
         crate::trust::warn_if_plain_http(SYSTEM, &self.config.base);
         if let Some(half) = self.config.half_identity {
-            return Err(self.configuration(half));
+            return Err(BackendError::configuration(self.describe(), half));
         }
         let mut builder = http::builder();
         match &self.config.ca {
             Some(Ca::File(path)) => {
                 let pem = std::fs::read(path).map_err(|e| {
-                    self.configuration(format!("cannot read CONJUR_CERT_FILE `{}`: {e}", path.display()))
+                    BackendError::configuration(
+                        self.describe(),
+                        format!("cannot read CONJUR_CERT_FILE `{}`: {e}", path.display()),
+                    )
                 })?;
                 let certs = http::ca_bundle(&pem, &format!("CONJUR_CERT_FILE `{}`", path.display()))
-                    .map_err(|reason| self.configuration(reason))?;
+                    .map_err(|reason| BackendError::configuration(self.describe(), reason))?;
                 builder = builder.tls_certs_merge(certs);
             }
             Some(Ca::Pem(pem)) => {
                 let certs = http::ca_bundle(pem.as_bytes(), "CONJUR_SSL_CERTIFICATE")
-                    .map_err(|reason| self.configuration(reason))?;
+                    .map_err(|reason| BackendError::configuration(self.describe(), reason))?;
                 builder = builder.tls_certs_merge(certs);
             }
             None => {}
         }
         if let Some((cert, key)) = &self.config.client_identity {
-            builder = builder.identity(http::client_identity(cert, key).map_err(|reason| self.configuration(reason))?);
+            builder = builder.identity(
+                http::client_identity(cert, key)
+                    .map_err(|reason| BackendError::configuration(self.describe(), reason))?,
+            );
         }
         builder.build().map_err(|e| BackendError::Client {
             backend: self.describe(),
@@ -229,7 +221,11 @@ impl Conjur {
             Some(old) => old.http.clone(),
             None => self.client()?,
         };
-        let auth = self.config.auth.clone().map_err(|reason| self.credentials(reason))?;
+        let auth = self
+            .config
+            .auth
+            .clone()
+            .map_err(|reason| BackendError::credentials(self.describe(), reason))?;
         tracing::info!(
             "cyberark: {} login as `{}` in account `{}` at {}",
             auth.method(),
@@ -241,12 +237,13 @@ impl Conjur {
             Auth::ApiKey(key) => self.authenticate(&http, key, &auth, ctx).await?,
             Auth::Certificate => self.authenticate(&http, &SecretValue::new(""), &auth, ctx).await?,
             Auth::TokenFile(path) => read_token_file(path, "the Conjur access token (CONJUR_AUTHN_TOKEN_FILE)")
-                .map_err(|reason| self.credentials(reason))?,
+                .map_err(|reason| BackendError::credentials(self.describe(), reason))?,
         };
         let encoded = zeroize::Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(token.expose()));
         let mut authorization =
-            reqwest::header::HeaderValue::from_str(&format!("Token token=\"{}\"", encoded.as_str()))
-                .map_err(|_| self.credentials("the access token cannot be sent in an HTTP header"))?;
+            reqwest::header::HeaderValue::from_str(&format!("Token token=\"{}\"", encoded.as_str())).map_err(|_| {
+                BackendError::credentials(self.describe(), "the access token cannot be sent in an HTTP header")
+            })?;
         authorization.set_sensitive(true);
         let connection = Arc::new(Connection {
             http,
@@ -351,13 +348,16 @@ impl Conjur {
     /// or the token file holds an expired token).
     fn token_refused(&self, session: &Connection) -> BackendError {
         session.refused.store(true, std::sync::atomic::Ordering::Relaxed);
-        self.credentials(match &self.config.auth {
-            Ok(Auth::TokenFile(path)) => format!(
-                "Conjur refused the access token from CONJUR_AUTHN_TOKEN_FILE `{}` (HTTP 401): is the authenticator that writes it running?",
-                path.display()
-            ),
-            _ => "Conjur refused the access token (HTTP 401)".to_owned(),
-        })
+        BackendError::credentials(
+            self.describe(),
+            match &self.config.auth {
+                Ok(Auth::TokenFile(path)) => format!(
+                    "Conjur refused the access token from CONJUR_AUTHN_TOKEN_FILE `{}` (HTTP 401): is the authenticator that writes it running?",
+                    path.display()
+                ),
+                _ => "Conjur refused the access token (HTTP 401)".to_owned(),
+            },
+        )
     }
 
     fn secret_url(&self, id: &str) -> String {
@@ -650,7 +650,7 @@ impl Conjur {
             200..=299 => Ok(()),
             401 => Err(self.token_refused(session)),
             // No `create`/`update` on the policy, or a policy this identity may not see.
-            403 | 404 => Err(self.configuration(refused())),
+            403 | 404 => Err(BackendError::configuration(self.describe(), refused())),
             _ => Err(self.unexpected(endpoint, attempts, &reply)),
         }
     }
@@ -745,9 +745,12 @@ impl Conjur {
         )
         .await?;
         match self.set_value(session, name, value, ctx).await? {
-            404 => Err(self.configuration(format!(
-                "the variable `{name}` was declared in the `{POLICY}` policy but Conjur still does not find it"
-            ))),
+            404 => Err(BackendError::configuration(
+                self.describe(),
+                format!(
+                    "the variable `{name}` was declared in the `{POLICY}` policy but Conjur still does not find it"
+                ),
+            )),
             _ => Ok(()),
         }
     }
@@ -834,10 +837,13 @@ impl Backend for Conjur {
     async fn delete(&self, name: &str, mode: DeleteMode, ctx: &Context) -> Result<(), BackendError> {
         self.storable(name)?;
         if mode == DeleteMode::Recoverable {
-            return Err(self.configuration(format!(
-                "Conjur has no recoverable delete: a variable is removed with all its versions by a policy update (`- !delete {{record: !variable {}}}` in the `{POLICY}` policy); pass --force to do that",
-                policy_scalar(name)
-            )));
+            return Err(BackendError::configuration(
+                self.describe(),
+                format!(
+                    "Conjur has no recoverable delete: a variable is removed with all its versions by a policy update (`- !delete {{record: !variable {}}}` in the `{POLICY}` policy); pass --force to do that",
+                    policy_scalar(name)
+                ),
+            ));
         }
         self.with_session(
             ctx,

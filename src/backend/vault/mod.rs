@@ -160,20 +160,6 @@ impl Vault {
         }
     }
 
-    fn configuration(&self, reason: impl Into<String>) -> BackendError {
-        BackendError::Configuration {
-            backend: self.describe(),
-            reason: reason.into(),
-        }
-    }
-
-    fn credentials(&self, reason: impl Into<String>) -> BackendError {
-        BackendError::Credentials {
-            backend: self.describe(),
-            reason: reason.into(),
-        }
-    }
-
     fn unstorable(&self, name: &str, reason: impl Into<String>) -> BackendError {
         BackendError::Name {
             backend: self.describe(),
@@ -187,10 +173,14 @@ impl Vault {
         crate::trust::warn_if_plain_http(SYSTEM, &self.config.addr);
         let mut builder = crate::backend::http::builder();
         if let Some(ca) = &self.config.ca_cert {
-            let pem = std::fs::read(ca)
-                .map_err(|e| self.configuration(format!("cannot read VAULT_CACERT `{}`: {e}", ca.display())))?;
+            let pem = std::fs::read(ca).map_err(|e| {
+                BackendError::configuration(
+                    self.describe(),
+                    format!("cannot read VAULT_CACERT `{}`: {e}", ca.display()),
+                )
+            })?;
             let certs = crate::backend::http::ca_bundle(&pem, &format!("VAULT_CACERT `{}`", ca.display()))
-                .map_err(|reason| self.configuration(reason))?;
+                .map_err(|reason| BackendError::configuration(self.describe(), reason))?;
             builder = builder.tls_certs_merge(certs);
         }
         if let (
@@ -201,8 +191,8 @@ impl Vault {
             Some((cert, key)),
         ) = (&self.config.auth, &self.config.client_identity)
         {
-            let identity =
-                crate::backend::http::client_identity(cert, key).map_err(|reason| self.configuration(reason))?;
+            let identity = crate::backend::http::client_identity(cert, key)
+                .map_err(|reason| BackendError::configuration(self.describe(), reason))?;
             builder = builder.identity(identity);
         }
         builder.build().map_err(|e| BackendError::Client {
@@ -230,7 +220,11 @@ impl Vault {
         }
         let connection = Arc::new(
             async {
-                let selected = self.config.auth.clone().map_err(|reason| self.credentials(reason))?;
+                let selected = self
+                    .config
+                    .auth
+                    .clone()
+                    .map_err(|reason| BackendError::credentials(self.describe(), reason))?;
                 let auth = &selected.auth;
                 if let Auth::Token(_) = auth {
                     tracing::info!("vault: using the token ({}) at {}", selected.reason, self.config.addr);
@@ -261,7 +255,7 @@ impl Vault {
                             token_path,
                             "the Kubernetes service-account token (HCP_VAULT_K8S_TOKEN_PATH)",
                         )
-                        .map_err(|reason| self.credentials(reason))?;
+                        .map_err(|reason| BackendError::credentials(self.describe(), reason))?;
                         let body = serde_json::json!({"role": role, "jwt": jwt.expose()});
                         self.login(&http, auth, &body, &jwt, ctx).await?
                     }
@@ -272,8 +266,12 @@ impl Vault {
                     }
                 };
                 tracing::debug!(method = auth.method(), addr = %self.config.addr, "vault session ready");
-                let mut token = reqwest::header::HeaderValue::from_str(login.token.expose())
-                    .map_err(|_| self.credentials("the Vault token has characters an HTTP header cannot carry"))?;
+                let mut token = reqwest::header::HeaderValue::from_str(login.token.expose()).map_err(|_| {
+                    BackendError::credentials(
+                        self.describe(),
+                        "the Vault token has characters an HTTP header cannot carry",
+                    )
+                })?;
                 token.set_sensitive(true);
                 Ok(Connection {
                     http,
@@ -298,16 +296,19 @@ impl Vault {
     ) -> Result<SecretValue, BackendError> {
         match source {
             JwtSource::Value(value) => Ok(SecretValue::new(value.expose().trim())),
-            JwtSource::File(path) => {
-                read_token_file(path, "the JWT (HCP_VAULT_JWT_TOKEN_FILE)").map_err(|reason| self.credentials(reason))
-            }
+            JwtSource::File(path) => read_token_file(path, "the JWT (HCP_VAULT_JWT_TOKEN_FILE)")
+                .map_err(|reason| BackendError::credentials(self.describe(), reason)),
             JwtSource::GitHubActions {
                 request_url,
                 request_token,
                 audience,
             } => {
-                let mut url = reqwest::Url::parse(request_url)
-                    .map_err(|e| self.configuration(format!("ACTIONS_ID_TOKEN_REQUEST_URL is not a URL: {e}")))?;
+                let mut url = reqwest::Url::parse(request_url).map_err(|e| {
+                    BackendError::configuration(
+                        self.describe(),
+                        format!("ACTIONS_ID_TOKEN_REQUEST_URL is not a URL: {e}"),
+                    )
+                })?;
                 url.query_pairs_mut().append_pair("audience", audience);
                 let endpoint = format!(
                     "GET {} (GitHub Actions OIDC token)",
@@ -358,7 +359,10 @@ impl Vault {
         ctx: &Context,
     ) -> Result<Login, BackendError> {
         let Some((path, role)) = auth.login_path() else {
-            return Err(self.credentials("this method does not log in"));
+            return Err(BackendError::credentials(
+                self.describe(),
+                "this method does not log in",
+            ));
         };
         let url = format!("{}/v1/{path}", self.config.addr);
         let (result, attempts) = send(ctx, || {
