@@ -686,6 +686,20 @@ mod tests {
         kept("<<: {general_settings: {key_management_system: x}}\n", "t.yaml:1:6");
     }
 
+    /// Entries copied from an included file are whole lines: a block value up to its last line
+    /// (not the next entry's; a block scalar's span already ends after its line break), a plain
+    /// value with its comment.
+    #[test]
+    fn included_entries_are_copied_as_whole_lines() {
+        let more = "litellm_settings:\n  a: 1\n  b: os.environ/B\nrouter_settings:\n  c: 2\nnotes: |\n  hello\nz: 3  # c\nw: 4\n";
+        let out = rendered_sources(
+            &[("config.yaml", "include: [more.yaml]\n"), ("more.yaml", more)],
+            &[("B", "b")],
+        )
+        .unwrap();
+        assert_eq!(out, more.replace("os.environ/B", "b"));
+    }
+
     /// A list item copied from an included file keeps its anchor-free properties (`!!map`), and
     /// an entry whose value ends before a comment, or at the end of a file with no line
     /// break, is copied whole.
