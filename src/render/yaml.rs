@@ -706,11 +706,12 @@ mod tests {
     #[test]
     fn included_items_keep_their_tags_and_entries_their_last_line() {
         let root = "include: [more.yaml]\nmodel_list:\n  - {model_name: a}\n";
-        let more = "model_list:\n  - !!map {model_name: t}\n  -   !!map\n    model_name: u\nlitellm_settings: {drop_params: true}  # note\nlast: os.environ/L";
+        let more = "model_list:\n  - !!map {model_name: t}\n  -   !!map\n    model_name: u\n  - &unused !!map {model_name: v}\n  - &w\n    model_name: w\nlitellm_settings: {drop_params: true}  # note\nlast: os.environ/L";
         let out = rendered_sources(&[("config.yaml", root), ("more.yaml", more)], &[("L", "l")]).unwrap();
         assert_eq!(
             out,
             "model_list:\n  - {model_name: a}\n  - !!map {model_name: t}\n  - !!map\n    model_name: u\n\
+             \x20 - &unused !!map {model_name: v}\n  - &w\n    model_name: w\n\
              litellm_settings: {drop_params: true}  # note\nlast: l"
         );
     }
