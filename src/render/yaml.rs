@@ -786,6 +786,9 @@ mod tests {
     #[test]
     fn scalars_read_back_as_strings() {
         assert_eq!(scalar("sk-abc123"), "sk-abc123");
+        assert_eq!(scalar("/var/run/key"), "/var/run/key");
+        assert_eq!(scalar("_private"), "_private");
+        assert_eq!(scalar("-dash"), "\"-dash\"");
         assert_eq!(scalar("6379"), "\"6379\"");
         assert_eq!(scalar("yes"), "\"yes\"");
         assert_eq!(scalar("Null"), "\"Null\"");
