@@ -654,6 +654,10 @@ mod tests {
             "general_settings: {}\n",
         );
         ok(
+            "general_settings   :   # all of it goes\n  key_management_system: x\n",
+            "general_settings   : {}   # all of it goes\n",
+        );
+        ok(
             "general_settings:\n  key_management_system: x   # the manager\n  master_key: m\n",
             "general_settings:\n  master_key: m\n",
         );
