@@ -5,6 +5,9 @@
 //! `--max-response-size`. The AWS SDK's client neither follows redirects nor decompresses; the
 //! Google clients are told not to (see `gcp`). [`exchange`] is one request of the services
 //! osenv speaks HTTP to itself (Vault, Conjur) under those rules and the run's limits.
+// Azure builds its client here but sends through its own SDK transport (which caps bodies
+// itself), so with neither Vault nor Conjur built the exchange half is unused.
+#![cfg_attr(not(any(feature = "vault", feature = "cyberark")), allow(dead_code))]
 
 use reqwest::redirect::{Attempt, Policy};
 use std::fmt;
@@ -44,7 +47,6 @@ pub(crate) enum BodyError {
     /// Larger than the limit (the limit in bytes).
     TooLarge(usize),
     /// The connection failed while reading.
-    #[cfg_attr(not(any(feature = "vault", feature = "cyberark")), allow(dead_code))]
     // Azure reads in its transport
     Read(reqwest::Error),
 }
@@ -73,7 +75,6 @@ pub(crate) fn size(limit: usize) -> String {
 
 /// Read `response`'s body, at most `limit` bytes: a declared length above it is refused before
 /// reading, and a stream that runs past it is cut off there.
-#[cfg_attr(not(any(feature = "vault", feature = "cyberark")), allow(dead_code))] // Azure caps bodies in its transport
 pub(crate) async fn read_body(
     mut response: reqwest::Response,
     limit: usize,
@@ -96,7 +97,6 @@ pub(crate) async fn read_body(
 }
 
 /// Percent-encode one path segment (RFC 3986 unreserved characters stay as they are).
-#[cfg_attr(not(any(feature = "vault", feature = "cyberark")), allow(dead_code))]
 pub(crate) fn encode_segment(segment: &str) -> String {
     let mut out = String::with_capacity(segment.len());
     for b in segment.bytes() {
@@ -113,7 +113,6 @@ pub(crate) fn encode_segment(segment: &str) -> String {
 }
 
 /// The certificates of an extra CA bundle (`what` names it in messages: `VAULT_CACERT `…``).
-#[cfg_attr(not(any(feature = "vault", feature = "cyberark")), allow(dead_code))]
 pub(crate) fn ca_bundle(pem: &[u8], what: &str) -> Result<Vec<reqwest::Certificate>, String> {
     match reqwest::Certificate::from_pem_bundle(pem) {
         Ok(certs) if !certs.is_empty() => Ok(certs),
@@ -123,7 +122,6 @@ pub(crate) fn ca_bundle(pem: &[u8], what: &str) -> Result<Vec<reqwest::Certifica
 
 /// A TLS client identity from a PEM certificate file and its key file, read now; the key's
 /// bytes are wiped once the identity is built.
-#[cfg_attr(not(any(feature = "vault", feature = "cyberark")), allow(dead_code))]
 pub(crate) fn client_identity(cert: &std::path::Path, key: &std::path::Path) -> Result<reqwest::Identity, String> {
     let read = |path: &std::path::Path, what: &str| {
         std::fs::read(path).map_err(|e| format!("cannot read the client {what} `{}`: {e}", path.display()))
@@ -167,7 +165,6 @@ impl HttpFailure {
     /// The same failure with every occurrence of `credential` replaced, so no answer that
     /// echoes what was sent (a login's secret id, JWT or API key) can carry it into a message.
     #[must_use]
-    #[cfg_attr(not(any(feature = "vault", feature = "cyberark")), allow(dead_code))]
     pub(crate) fn scrubbed(mut self, credential: &crate::secret::SecretValue) -> Self {
         let credential = credential.expose();
         if credential.len() >= 4 && self.message.contains(credential) {
@@ -213,7 +210,6 @@ impl super::RequestFailure for HttpFailure {
 }
 
 /// A reqwest failure without its URL (shown separately, as the endpoint) and with its causes.
-#[cfg_attr(not(any(feature = "vault", feature = "cyberark")), allow(dead_code))]
 pub(crate) fn transport_message(e: &reqwest::Error) -> String {
     let kind = if e.is_connect() {
         "cannot connect"
@@ -240,7 +236,6 @@ fn tls_refusal(message: &str) -> bool {
 }
 
 /// How one service's answers are read by [`exchange`].
-#[cfg_attr(not(any(feature = "vault", feature = "cyberark")), allow(dead_code))]
 pub(crate) struct Dialect {
     /// Statuses worth retrying.
     pub transient: fn(u16) -> bool,
@@ -249,7 +244,6 @@ pub(crate) struct Dialect {
 }
 
 /// An answer: its status and body (wiped when dropped).
-#[cfg_attr(not(any(feature = "vault", feature = "cyberark")), allow(dead_code))]
 pub(crate) struct Reply {
     /// The HTTP status.
     pub status: u16,
@@ -260,7 +254,6 @@ pub(crate) struct Reply {
 /// Send a request made by `make` under the run's limits. An answer with a status the dialect
 /// does not retry is returned for the caller to map; transient ones are retried; a redirect
 /// that was not followed (another origin) is final.
-#[cfg_attr(not(any(feature = "vault", feature = "cyberark")), allow(dead_code))]
 pub(crate) async fn exchange(
     ctx: &super::Context,
     dialect: &Dialect,

@@ -19,7 +19,7 @@ mod conjur;
 mod consumers;
 #[cfg(all(feature = "vault", unix))]
 mod deploy;
-#[cfg(any(all(feature = "aws", feature = "vault"), feature = "cyberark"))]
+#[cfg(any(all(feature = "aws", feature = "vault"), feature = "cyberark", feature = "gcp"))]
 #[cfg_attr(not(all(feature = "aws", feature = "vault")), allow(dead_code))]
 mod fault_proxy;
 #[cfg(all(feature = "aws", feature = "vault"))]

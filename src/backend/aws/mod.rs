@@ -145,10 +145,10 @@ impl AwsSettings {
     /// use by the SDK, and cached for the run.
     pub(crate) async fn load(&self, system: &str) -> Result<SdkConfig, BackendError> {
         if self.bad_region {
-            return Err(BackendError::Configuration {
-                backend: system.to_owned(),
-                reason: "the AWS region set (AWS_REGION_NAME, AWS_REGION or AWS_DEFAULT_REGION) is not a region name like `us-east-1` (value not shown)".into(),
-            });
+            return Err(BackendError::configuration(
+                system.to_owned(),
+                "the AWS region set (AWS_REGION_NAME, AWS_REGION or AWS_DEFAULT_REGION) is not a region name like `us-east-1` (value not shown)",
+            ));
         }
         if let Some(url) = &self.endpoint {
             crate::trust::warn_if_plain_http(self.service.host_prefix(), url);
@@ -179,10 +179,10 @@ impl AwsSettings {
             });
         };
         if !crate::trust::aws_region(region.as_ref()) {
-            return Err(BackendError::Configuration {
-                backend: system.to_owned(),
-                reason: "the AWS profile's region is not a region name like `us-east-1` (value not shown)".into(),
-            });
+            return Err(BackendError::configuration(
+                system.to_owned(),
+                "the AWS profile's region is not a region name like `us-east-1` (value not shown)",
+            ));
         }
         let _ = self.loaded_region.set(region.to_string());
         // A profile named in the settings is that profile's credentials, as boto3's

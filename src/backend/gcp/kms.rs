@@ -204,10 +204,10 @@ impl GoogleKms {
     }
 
     fn no_key(&self) -> BackendError {
-        BackendError::Configuration {
-            backend: self.describe(),
-            reason: "GOOGLE_KMS_RESOURCE_NAME is not set (projects/…/locations/…/keyRings/…/cryptoKeys/…)".into(),
-        }
+        BackendError::configuration(
+            self.describe(),
+            "GOOGLE_KMS_RESOURCE_NAME is not set (projects/…/locations/…/keyRings/…/cryptoKeys/…)",
+        )
     }
 }
 
