@@ -86,27 +86,37 @@ fn names_in(dir: &std::path::Path) -> Vec<String> {
     names
 }
 
-/// A signal while the temp file (already holding every value) exists removes it: the debug
-/// build holds the file open for the test before the rename.
+/// `osenv render config.yaml -o out.yaml` in `dir`, held by the debug build between writing the
+/// temp file (every value already in it) and the rename, and that temp file's name.
+#[allow(clippy::zombie_processes, reason = "the caller waits for the child it is handed")]
+fn render_holding_the_temp_file(dir: &std::path::Path) -> (std::process::Child, String) {
+    let mut child = osenv(dir)
+        .args(["render", "config.yaml", "-o", "out.yaml"])
+        .env("A", "value")
+        .env("OSENV_TEST_HOLD_OUTPUT_MS", "20000")
+        .into_command()
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(temp) = names_in(dir).into_iter().find(|n| n.starts_with(".osenv-")) {
+            return (child, temp);
+        }
+        if started.elapsed().as_secs() >= 15 {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("no temp file appeared");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// A signal while the temp file (already holding every value) exists removes it.
 #[test]
 fn a_signal_while_the_temp_file_exists_removes_it() {
     for signal in ["TERM", "INT", "HUP"] {
         let dir = workdir(&[("config.yaml", CONFIG), ("out.yaml", "old: content\n")]);
-        let mut child = osenv(dir.path())
-            .args(["render", "config.yaml", "-o", "out.yaml"])
-            .env("A", "value")
-            .env("OSENV_TEST_HOLD_OUTPUT_MS", "20000")
-            .into_command()
-            .spawn()
-            .unwrap();
-        let started = std::time::Instant::now();
-        let temp = loop {
-            if let Some(temp) = names_in(dir.path()).into_iter().find(|n| n.starts_with(".osenv-")) {
-                break temp;
-            }
-            assert!(started.elapsed().as_secs() < 15, "no temp file appeared");
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        };
+        let (mut child, temp) = render_holding_the_temp_file(dir.path());
         assert!(
             temp.starts_with(&format!(".osenv-{}-", child.id())),
             "recognisable by its name: {temp}"
@@ -133,21 +143,7 @@ fn a_signal_while_the_temp_file_exists_removes_it() {
 fn a_kill_between_temp_file_and_rename_leaves_the_old_output() {
     use std::os::unix::fs::PermissionsExt as _;
     let dir = workdir(&[("config.yaml", CONFIG), ("out.yaml", "old: content\n")]);
-    let mut child = osenv(dir.path())
-        .args(["render", "config.yaml", "-o", "out.yaml"])
-        .env("A", "value")
-        .env("OSENV_TEST_HOLD_OUTPUT_MS", "20000")
-        .into_command()
-        .spawn()
-        .unwrap();
-    let started = std::time::Instant::now();
-    let temp = loop {
-        if let Some(temp) = names_in(dir.path()).into_iter().find(|n| n.starts_with(".osenv-")) {
-            break temp;
-        }
-        assert!(started.elapsed().as_secs() < 15, "no temp file appeared");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
+    let (mut child, temp) = render_holding_the_temp_file(dir.path());
     child.kill().unwrap();
     let status = child.wait().unwrap();
     assert!(!status.success());

@@ -61,6 +61,19 @@ pub fn osenv(dir: &Path) -> Osenv {
     Osenv { cmd, stdin: None }
 }
 
+/// The limits of a run against a backend that accepts connections and never answers: a 1 s
+/// request timeout (so it fires and is retried), a 3 s deadline, more attempts than fit in it.
+pub const STALL_LIMITS: [&str; 6] = ["--timeout", "1", "--deadline", "3", "--attempts", "20"];
+
+/// A run given [`STALL_LIMITS`] that took `took` ended at the deadline: exit code 1, the
+/// deadline's error, and within 8 s (5 s to spare for a loaded machine).
+#[track_caller]
+pub fn ended_at_the_deadline(out: &Run, took: std::time::Duration) {
+    out.code(1);
+    assert!(took < std::time::Duration::from_secs(8), "took {took:?}");
+    assert!(out.stderr.contains("deadline of 3s exceeded"), "{}", out.stderr);
+}
+
 /// `osenv` under resource limits: `cpu_seconds` of CPU time (SIGKILL past it) and `memory_mib`
 /// of address space (allocations fail past it), set by `sh`'s `ulimit` before it execs the
 /// binary. CPU time, not wall time, so a loaded machine does not fail the bound.
