@@ -40,6 +40,42 @@ fn ok_fixtures_render() {
     });
 }
 
+/// What LiteLLM's loader makes of each rendered fixture: PyYAML's result as JSON, so a snapshot
+/// shows each value's type (`true` or `"TRUE"`, `"3"` or `3`, `null`), and a rendered config
+/// PyYAML cannot load fails here.
+#[test]
+fn ok_fixtures_read_by_pyyaml() {
+    let Some(python) = crate::servers::server_url("OSENV_TEST_PYTHON", "the test venv") else {
+        return;
+    };
+    let script = "import json, sys, yaml\nprint(json.dumps(yaml.safe_load(sys.stdin), indent=1, default=repr))";
+    insta::glob!("../../fixtures", "ok/*.yaml", |path| {
+        let dir = path.parent().unwrap();
+        let name = path.file_name().unwrap().to_str().unwrap();
+        let run = osenv(dir)
+            .args(["render", name])
+            .args(env_args(path))
+            .args(render_args(path))
+            .run();
+        run.success();
+        let mut child = std::process::Command::new(&python)
+            .args(["-c", script])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("python runs");
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), run.stdout.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "PyYAML cannot load the rendered {name}:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        insta::assert_snapshot!(String::from_utf8_lossy(&out.stdout));
+    });
+}
+
 #[test]
 fn ok_fixtures_check() {
     insta::glob!("../../fixtures", "ok/*.yaml", |path| {
