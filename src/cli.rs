@@ -358,6 +358,15 @@ pub fn parse_signal(text: &str) -> Result<String, String> {
     }
 }
 
+/// `--user`: `UID` or `UID:GID`, numbers (a name would need the image's user database, which
+/// a distroless image may not have). Root as the target is refused: it would drop nothing.
+pub fn parse_user(text: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("`{text}` is not UID or UID:GID (numbers, not 0)");
+    let (uid, gid) = text.split_once(':').unwrap_or((text, text));
+    let number = |s: &str| s.trim().parse::<u32>().ok().filter(|&n| n != 0).ok_or_else(bad);
+    Ok((number(uid)?, number(gid)?))
+}
+
 /// `osenv env`.
 #[derive(Debug, Args)]
 pub struct EnvArgs {
@@ -404,6 +413,12 @@ pub struct ExecArgs {
     /// its environment unless a reference asks for one.
     #[arg(long)]
     pub keep_credentials: bool,
+    /// Run the command as this user (numbers: `UID` or `UID:GID`), its supplementary groups
+    /// dropped: osenv keeps the files only it may read (a projected Vault token, a client key),
+    /// the network-facing command cannot open them. Needs osenv to start as root or with
+    /// CAP_SETUID and CAP_SETGID (deploy/ has the recipes).
+    #[arg(long, value_name = "UID[:GID]", value_parser = parse_user)]
+    pub user: Option<(u32, u32)>,
     /// Which names to export.
     #[command(flatten)]
     pub select: SelectArgs,

@@ -15,7 +15,8 @@ fn main() -> ExitCode {
     let app = match command::App::new(command::Ui { quiet: cli.quiet }) {
         Ok(app) => app,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime\n  caused by: {e}");
+            osenv::escape::eprint_line("error: cannot start the async runtime");
+            osenv::escape::eprint_line(&format!("  caused by: {e}"));
             return ExitCode::FAILURE;
         }
     };
@@ -23,7 +24,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             for line in command::report::lines(&err) {
-                eprintln!("{line}");
+                osenv::escape::eprint_line(&line);
             }
             ExitCode::from(command::report::exit_code(&err))
         }
@@ -53,9 +54,10 @@ fn init_logging(verbose: u8, quiet: bool) {
     tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
-                // Colour only on a terminal: in a pod's log or a CI job an escape code is noise.
-                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                // Every event through the one escaper; no colour, since a colour code is a
+                // control character the escaper would have to let through.
+                .with_writer(osenv::escape::Stderr)
+                .with_ansi(false)
                 .with_target(false)
                 .without_time(),
         )

@@ -11,6 +11,8 @@
 //!
 //! One rule is osenv's own: an included file must be below the root config's directory (LiteLLM
 //! reads any path), so a config cannot choose which files of the machine end up in the output.
+//! The kernel enforces it ([`input::beneath`]): `..`, an absolute path and a symlink that leads
+//! out are refused alike, a FIFO or a hung mount is an error within `--deadline`.
 //!
 //! osenv keeps each file as its own [`Document`] and records which top-level entries of which
 //! file make up each merged key, so errors name the included file and line, and the renderer can
@@ -18,11 +20,12 @@
 
 use crate::document::{Document, Entry, NodeKind};
 use crate::error::{ConfigError, Error};
-use crate::input;
+use crate::input::{self, beneath};
 use crate::location::Location;
 use crate::references::Part;
 use std::collections::{HashSet, VecDeque};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// LiteLLM's include key.
 pub const INCLUDE_KEY: &str = "include";
@@ -62,35 +65,76 @@ impl Sources {
     }
 
     /// `root`, read from `path`, with every file its `include:` names (relative to `path`'s
-    /// directory; for stdin, the working directory).
-    pub fn load(root: Document, path: &Path) -> Result<Self, Error> {
+    /// directory; for stdin, the working directory). Each included file is read through the
+    /// one opener ([`input::beneath`]) beneath the config's directory, within `timeout`.
+    pub fn load(root: Document, path: &Path, timeout: Duration) -> Result<Self, Error> {
         let root_path = if path == Path::new("-") {
             std::env::current_dir().unwrap_or_default().join("<stdin>")
         } else {
             std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
         };
+        // The config may name files below its own directory, never elsewhere on the machine: a
+        // config from a pull request must not pull `~/.kube/config` into a rendered artifact,
+        // whether by `..`, an absolute path or a symlink committed next to it.
+        let root_dir = normalize(root_path.parent().unwrap_or(Path::new("/")));
+        let root_name = PathBuf::from(root_path.file_name().unwrap_or_default());
         let mut documents = vec![root];
-        let mut paths = vec![root_path.clone()];
-        let mut loaded: HashSet<PathBuf> = HashSet::from([root_path.clone()]);
+        // Each file's path relative to `root_dir`.
+        let mut paths = vec![root_name.clone()];
+        let mut loaded: HashSet<PathBuf> = HashSet::from([root_name.clone()]);
         let mut pending: VecDeque<(String, usize, Location)> = entries(&documents[0]).map_err(Error::Config)?.into();
         let mut warnings = Vec::new();
-        // The config may name files below its own directory, never elsewhere on the machine: a
-        // config from a pull request must not pull `~/.kube/config` into a rendered artifact.
-        let root_dir = normalize(root_path.parent().unwrap_or(Path::new("/")));
+        let exists = |relative: &Option<PathBuf>| {
+            relative
+                .as_deref()
+                .is_some_and(|r| beneath::exists(&root_dir, r, timeout))
+        };
         while let Some((entry, declared_in, at)) = pending.pop_front() {
-            let (location, warning) = resolve_path(&entry, &paths[declared_in], &root_path);
-            if !location.starts_with(&root_dir) {
-                return Err(include_error(
-                    at,
+            let join = |file: &Path| beneath::lexically_beneath(&file.parent().unwrap_or(Path::new("")).join(&entry));
+            let (declared, rooted) = (join(&paths[declared_in]), join(&root_name));
+            // LiteLLM's `resolve_include_file_path`: next to the declaring file, unless only the
+            // one next to the root config exists.
+            let shown = |r: &Option<PathBuf>| match r {
+                Some(r) => root_dir.join(r),
+                None => normalize(
+                    &root_dir
+                        .join(paths[declared_in].parent().unwrap_or(Path::new("")))
+                        .join(&entry),
+                ),
+            };
+            let relative = if declared == rooted || !exists(&rooted) {
+                declared
+            } else if exists(&declared) {
+                warnings.push(format!(
+                    "include `{entry}` declared in {} matches two files; {} was read and {} skipped (as LiteLLM does)",
+                    root_dir.join(&paths[declared_in]).display(),
+                    shown(&declared).display(),
+                    shown(&rooted).display()
+                ));
+                declared
+            } else {
+                warnings.push(format!(
+                    "include `{entry}` declared in {} was not found next to it, so {} was read instead (as LiteLLM does)",
+                    root_dir.join(&paths[declared_in]).display(),
+                    shown(&rooted).display()
+                ));
+                rooted
+            };
+            let location = shown(&relative);
+            let outside = || {
+                include_error(
+                    at.clone(),
                     format!(
                         "`{entry}` is {}, outside the config's directory {}; osenv reads included files only below it",
                         location.display(),
                         root_dir.display()
                     ),
-                ));
-            }
-            warnings.extend(warning);
-            if !loaded.insert(location.clone()) {
+                )
+            };
+            let Some(relative) = relative else {
+                return Err(outside());
+            };
+            if !loaded.insert(relative.clone()) {
                 continue;
             }
             if documents.len() > MAX_INCLUDED_FILES {
@@ -99,27 +143,7 @@ impl Sources {
                     format!("more than {MAX_INCLUDED_FILES} included files"),
                 ));
             }
-            if !location.exists() {
-                return Err(include_error(
-                    at,
-                    format!("Included file not found: {}", location.display()),
-                ));
-            }
-            let text = input::read_text(&location)?;
-            let shown = input::display_name(&relative_to_cwd(&location));
-            let doc = Document::parse(shown, text).map_err(|errors| {
-                let not_a_mapping = errors
-                    .iter()
-                    .any(|e| matches!(e, ConfigError::Empty { .. } | ConfigError::NotAMapping { .. }));
-                if not_a_mapping {
-                    include_error(
-                        at.clone(),
-                        format!("Included config file is not a YAML mapping: {}", location.display()),
-                    )
-                } else {
-                    Error::Config(errors)
-                }
-            })?;
+            let doc = read_include(&root_dir, &relative, &entry, &at, timeout)?;
             let index = documents.len();
             pending.extend(
                 entries(&doc)
@@ -128,7 +152,7 @@ impl Sources {
                     .map(|(e, _, loc)| (e, index, loc)),
             );
             documents.push(doc);
-            paths.push(location);
+            paths.push(relative);
         }
         if documents.len() > 1 {
             check_mergeable(&documents).map_err(Error::Config)?;
@@ -198,6 +222,59 @@ impl Sources {
     }
 }
 
+/// One included file, read through the one opener beneath the config's directory and parsed;
+/// every refusal is an error at the include entry that named it.
+fn read_include(
+    root_dir: &Path,
+    relative: &Path,
+    entry: &str,
+    at: &Location,
+    timeout: Duration,
+) -> Result<Document, Error> {
+    let location = root_dir.join(relative);
+    let bytes = match beneath::read(root_dir, relative, timeout) {
+        Ok(bytes) => bytes,
+        Err(e) if e.is_not_found() => {
+            return Err(include_error(
+                at.clone(),
+                format!("Included file not found: {}", location.display()),
+            ));
+        }
+        Err(beneath::Refusal::Escapes { .. }) => {
+            return Err(include_error(
+                at.clone(),
+                format!(
+                    "`{entry}` is {}, a link that leads outside the config's directory {}; osenv reads included files only below it",
+                    location.display(),
+                    root_dir.display()
+                ),
+            ));
+        }
+        Err(e) => {
+            return Err(include_error(
+                at.clone(),
+                format!("cannot read `{entry}` ({}): {e}", location.display()),
+            ));
+        }
+    };
+    let text = input::decode(&location, bytes.to_vec())?;
+    drop(bytes);
+    let shown = input::display_name(&relative_to_cwd(&location));
+    Document::parse(shown, text).map_err(|errors| {
+        let not_a_mapping = errors
+            .iter()
+            .any(|e| matches!(e, ConfigError::Empty { .. } | ConfigError::NotAMapping { .. }));
+        if not_a_mapping {
+            include_error(
+                at.clone(),
+                format!("Included config file is not a YAML mapping: {}", location.display()),
+            )
+        } else {
+            Error::Config(errors)
+        }
+    })
+}
+
 fn include_error(location: Location, reason: String) -> Error {
     Error::Config(vec![ConfigError::Include { location, reason }])
 }
@@ -208,35 +285,6 @@ fn relative_to_cwd(path: &Path) -> PathBuf {
         .ok()
         .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_owned))
         .unwrap_or_else(|| path.to_owned())
-}
-
-/// LiteLLM's `resolve_include_file_path`: next to the declaring file, unless only the one next
-/// to the root config exists.
-fn resolve_path(entry: &str, declared_in: &Path, root: &Path) -> (PathBuf, Option<String>) {
-    let join = |base: &Path| {
-        let dir = base.parent().unwrap_or(Path::new(""));
-        normalize(&dir.join(entry))
-    };
-    let declared = join(declared_in);
-    let rooted = join(root);
-    if declared == rooted || !rooted.exists() {
-        return (declared, None);
-    }
-    if !declared.exists() {
-        let warning = format!(
-            "include `{entry}` declared in {} was not found next to it, so {} was read instead (as LiteLLM does)",
-            declared_in.display(),
-            rooted.display()
-        );
-        return (rooted, Some(warning));
-    }
-    let warning = format!(
-        "include `{entry}` declared in {} matches two files; {} was read and {} skipped (as LiteLLM does)",
-        declared_in.display(),
-        declared.display(),
-        rooted.display()
-    );
-    (declared, Some(warning))
 }
 
 /// `os.path.abspath`: `.` and `..` removed lexically, symlinks left alone.
@@ -354,7 +402,7 @@ mod tests {
     fn load(dir: &Path, name: &str) -> Result<Sources, Error> {
         let path = dir.join(name);
         let doc = Document::parse(name, std::fs::read_to_string(&path).unwrap()).map_err(Error::Config)?;
-        Sources::load(doc, &path)
+        Sources::load(doc, &path, Duration::from_secs(5))
     }
 
     #[test]

@@ -22,7 +22,12 @@ pub(super) fn run(args: &EncryptArgs, app: &App) -> Result<(), Error> {
         return Err(UsageError::PrefixNeedsAws.into());
     }
     let limits = args.limits.limits()?;
-    let env = Arc::new(input::environment(&args.env_files, args.trust.trust(), &[])?);
+    let env = Arc::new(input::environment(
+        &args.env_files,
+        args.trust.trust(),
+        &[],
+        limits.deadline,
+    )?);
     let settings: KeyManagementSettings = match &args.config {
         Some(path) if path == Path::new("-") => {
             return Err(UsageError::StdinTaken { command: "encrypt" }.into());

@@ -2,13 +2,14 @@
 //! (`--watch`: supervise it instead, see [`super::supervise`]).
 //!
 //! The command is the network-facing proxy: it gets the resolved values, not the credentials
-//! osenv used to read them ([`osenv::settings::KeyManagementSystem::credentials`]), unless a reference asks for one
+//! osenv used to read them (the login material of [`osenv::provenance`]), unless a reference asks for one
 //! or `--keep-credentials` says so.
 
 use super::App;
 use crate::cli::ExecArgs;
 use osenv::Session;
 use osenv::error::{Error, UsageError};
+use osenv::provenance::{self, Exec};
 use osenv::secret::SecretValue;
 use std::collections::BTreeSet;
 
@@ -45,17 +46,31 @@ pub(super) fn prepare<'a>(
     for name in super::withheld(session, &args.select) {
         command.env_remove(name);
     }
+    #[cfg(unix)]
+    if let Some((uid, gid)) = args.user {
+        // std's spawn drops the supplementary groups (setgroups(0)) when osenv is root, then
+        // setgid, then setuid: nothing of osenv's identity reaches the command.
+        use std::os::unix::process::CommandExt as _;
+        command.uid(uid).gid(gid);
+    }
     let keep_credentials = args.keep_credentials;
     let mut exported = BTreeSet::new();
     for (name, value) in exports {
         command.env(name, value.expose());
         exported.insert(name.to_owned());
     }
-    if !keep_credentials && let Some(system) = session.system_used() {
-        let removed: Vec<&str> = system
-            .credentials()
+    if !keep_credentials {
+        // The one table says which variables are login material (`provenance::Exec`): what
+        // osenv used for its manager, and what only osenv ever needs (GitHub's OIDC request).
+        let used = session.system_used().map(osenv::settings::KeyManagementSystem::family);
+        let removed: Vec<&str> = provenance::TABLE
             .iter()
-            .copied()
+            .filter(|s| match s.exec() {
+                Exec::Pass => false,
+                Exec::Withheld => true,
+                Exec::WithheldWhenUsed => used == Some(s.family()),
+            })
+            .map(|s| s.name())
             .filter(|name| !exported.contains(*name) && std::env::var_os(name).is_some())
             .collect();
         for name in &removed {
@@ -63,9 +78,8 @@ pub(super) fn prepare<'a>(
         }
         if !removed.is_empty() {
             tracing::info!(
-                "not passing {} to the command: the credentials osenv used for {}; --keep-credentials passes them",
+                "not passing {} to the command: login material osenv used or only osenv needs; --keep-credentials passes them",
                 removed.join(", "),
-                system.as_str()
             );
         }
     }

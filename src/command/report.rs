@@ -20,7 +20,7 @@ impl Ui {
     /// Print a warning line.
     pub fn warn(self, message: impl std::fmt::Display) {
         if !self.quiet {
-            eprintln!("warning: {message}");
+            osenv::escape::eprint_line(&format!("warning: {message}"));
         }
     }
 }

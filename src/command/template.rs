@@ -46,6 +46,7 @@ pub(super) fn run(args: &TemplateArgs, app: &App) -> Result<(), Error> {
         &args.env_files,
         args.trust.trust(),
         &args.secrets.dirs(),
+        limits.deadline,
     )?);
     // Without a config, a session of an empty one: every name comes from the environment.
     let doc = match &args.config {

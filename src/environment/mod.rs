@@ -13,6 +13,8 @@ mod dotenv;
 pub use dotenv::DotenvFile;
 
 use crate::error::{KeyError, Place, Within};
+use crate::input::beneath;
+use crate::provenance::{self, Kind, Setting};
 use crate::secret::SecretValue;
 use crate::trust::{self, Trust};
 use rustc_hash::FxHashMap as HashMap;
@@ -66,6 +68,8 @@ pub struct Environment {
     trust: Trust,
     /// Directories whose file `NAME` holds a reference's value (`--secrets-dir`).
     secrets_dirs: Vec<PathBuf>,
+    /// How long reading one such file may take (the run's `--deadline`).
+    read_timeout: std::time::Duration,
 }
 
 /// Names and counts only: the values are secrets.
@@ -76,6 +80,7 @@ impl std::fmt::Debug for Environment {
             .field("files", &self.files.iter().map(|f| &**f.path()).collect::<Vec<_>>())
             .field("trust", &self.trust)
             .field("secrets_dirs", &self.secrets_dirs)
+            .field("read_timeout", &self.read_timeout)
             .finish()
     }
 }
@@ -96,7 +101,15 @@ impl Environment {
             files,
             trust: Trust::default(),
             secrets_dirs: Vec::new(),
+            read_timeout: std::time::Duration::from_secs(30),
         }
+    }
+
+    /// The same environment, reading a mounted secret within `timeout` (the run's deadline).
+    #[must_use]
+    pub fn with_read_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.read_timeout = timeout;
+        self
     }
 
     /// The same environment, with secrets directories (`--secrets-dir`, in order).
@@ -110,21 +123,34 @@ impl Environment {
     /// environment, else the file `NAME_FILE` names, else `DIR/NAME` in each secrets directory
     /// in order, else `NAME` in the env files (the last one first). A file's trailing newlines
     /// are removed, as `$(< file)` does. A `NAME_FILE` from an env file is a path a repository
-    /// chose, so it is read only with `--trust-env-files` (else ignored, with a warning).
+    /// chose, so it is read only with `--trust-env-files` (else ignored, with a warning); a
+    /// `NAME_FILE` that is one of the settings of [`provenance`] (`AWS_WEB_IDENTITY_TOKEN_FILE`,
+    /// …) is login material, never a value. Every file is read through the one opener,
+    /// [`beneath`]: beneath its directory, regular files only, within the deadline.
     pub fn reference_lookup(&self, name: &str) -> Option<(Result<SecretValue, KeyError>, Origin)> {
         let found = self.lookup(name);
         if let Some((_, Origin::Process)) = found {
             return found;
         }
         let variable = format!("{name}_FILE");
-        if let Some((path, origin)) = self.lookup(&variable) {
+        let found_file = if provenance::names_login_file(&variable) {
+            None
+        } else {
+            self.lookup(&variable)
+        };
+        if let Some((path, origin)) = found_file {
             match (path, origin) {
                 (Ok(_), origin @ Origin::File { .. }) if !self.trust.env_files => tracing::warn!(
                     "ignored {variable} from {origin}: a file to read is the operator's to name (an env file may come from a repository); export it, or pass --trust-env-files if the file is yours"
                 ),
                 (Ok(path), _) => {
                     let path = PathBuf::from(path.expose().trim_end_matches('\n'));
-                    let value = read_mounted(&path, &variable);
+                    let value = match (path.parent(), path.file_name()) {
+                        (Some(dir), Some(file)) => {
+                            read_mounted(dir, Path::new(file), &path, &variable, self.read_timeout)
+                        }
+                        _ => Err(unreadable_file(&path, &variable, "it does not name a file".into())),
+                    };
                     return Some((value, Origin::NamedFile { variable, path }));
                 }
                 (Err(e), origin) => return Some((Err(e), origin)),
@@ -132,11 +158,11 @@ impl Environment {
         }
         if plain_file_name(name) {
             for dir in &self.secrets_dirs {
-                let path = dir.join(name);
-                if std::fs::symlink_metadata(&path).is_err() {
+                if !beneath::exists(dir, Path::new(name), self.read_timeout) {
                     continue;
                 }
-                let value = inside(dir, &path).and_then(|()| read_mounted(&path, "--secrets-dir"));
+                let path = dir.join(name);
+                let value = read_mounted(dir, Path::new(name), &path, "--secrets-dir", self.read_timeout);
                 return Some((value, Origin::SecretsDir { path }));
             }
         }
@@ -247,25 +273,29 @@ impl Environment {
             .filter(|v| !v.is_empty())
     }
 
-    /// A variable that configures a backend. For the operator-only variables
-    /// ([`trust::OPERATOR_ONLY`]: addresses, CA bundles, credential files, credentials) a value
-    /// from an env file counts only when the operator trusts the files or it names the cloud's
-    /// own service over https; otherwise it is ignored with a warning that says so, and the
-    /// backend goes on as if it were unset.
-    pub fn backend_secret(&self, name: &str) -> Option<SecretValue> {
+    /// A variable that configures a backend, read as its row of [`provenance`] says: from an env
+    /// file only what [`Kind::from_env_file`] allows (which secrets; the cloud's own https
+    /// host), unless the operator trusts the files; otherwise it is ignored with a warning that
+    /// says so, and the backend goes on as if it were unset. [`Kind::Sdk`] rows come from the
+    /// process environment only.
+    pub fn backend_secret(&self, setting: Setting) -> Option<SecretValue> {
+        let name = setting.name();
         let (value, origin) = self.lookup(name)?;
         let value = value.ok()?;
-        if let Origin::File { .. } = origin
-            && !self.trust.env_files
-            && trust::operator_only(name).is_some()
-            && !trust::official_address(name, value.expose())
-        {
-            tracing::warn!(
-                "ignored {name} from {origin}: addresses, CA bundles and credentials come only from the process environment (an env file may come from a repository); export it, or pass --trust-env-files if the file is yours"
-            );
-            return None;
+        if let Origin::File { .. } = origin {
+            let kind = setting.kind();
+            if kind == Kind::Sdk {
+                return None;
+            }
+            if !self.trust.env_files && !kind.from_env_file(name, value.expose()) {
+                tracing::warn!(
+                    "ignored {name} from {origin}: a {} comes only from the process environment (an env file may come from a repository); export it, or pass --trust-env-files if the file is yours",
+                    kind.describe()
+                );
+                return None;
+            }
         }
-        if let Some(trust::Role::Address(_)) = trust::operator_only(name)
+        if let Kind::Address(_) = setting.kind()
             && trust::has_user_info(value.expose())
         {
             // Backends name their address in every message; a password in it would be shown.
@@ -279,8 +309,8 @@ impl Environment {
 
     /// [`Environment::backend_secret`] for a setting that is not a secret: trimmed, `None`
     /// when blank.
-    pub fn backend_setting(&self, name: &str) -> Option<String> {
-        self.backend_secret(name)
+    pub fn backend_setting(&self, setting: Setting) -> Option<String> {
+        self.backend_secret(setting)
             .map(|v| v.expose().trim().to_owned())
             .filter(|v| !v.is_empty())
     }
@@ -317,50 +347,33 @@ fn plain_file_name(name: &str) -> bool {
     !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\0'])
 }
 
-/// `path` (after links) is inside `dir` (after links): a link that leaves the directory is refused.
-fn inside(dir: &Path, path: &Path) -> Result<(), KeyError> {
-    let unreadable = |reason: String| KeyError::InvalidValue {
-        within: Within::backend(format!("secrets directory {}", dir.display())),
+fn unreadable_file(path: &Path, via: &str, reason: String) -> KeyError {
+    KeyError::InvalidValue {
+        within: Within::backend(format!("the file {} ({via})", path.display())),
         reason,
-    };
-    let real_dir =
-        std::fs::canonicalize(dir).map_err(|e| unreadable(format!("cannot open `{}`: {e}", dir.display())))?;
-    let real = std::fs::canonicalize(path).map_err(|e| unreadable(format!("cannot read `{}`: {e}", path.display())))?;
-    if real.starts_with(&real_dir) {
-        Ok(())
-    } else {
-        Err(unreadable(format!(
-            "`{}` is a link that leaves the directory; not read",
-            path.display()
-        )))
     }
 }
 
-/// A mounted secret's content, without trailing newlines; errors name the file (and `via`, what
-/// pointed at it), never the content.
-fn read_mounted(path: &Path, via: &str) -> Result<SecretValue, KeyError> {
-    use std::io::Read as _;
-    let shown = path.display();
-    let unreadable = |reason: String| KeyError::InvalidValue {
-        within: Within::backend(format!("the file {shown} ({via})")),
-        reason,
-    };
-    let file = std::fs::File::open(path).map_err(|e| unreadable(format!("cannot read it: {e}")))?;
-    let meta = file
-        .metadata()
-        .map_err(|e| unreadable(format!("cannot read it: {e}")))?;
-    if meta.is_dir() {
-        return Err(unreadable("it is a directory, not a file".into()));
-    }
-    let limit = crate::input::MAX_INPUT_BYTES;
-    let mut bytes = zeroize::Zeroizing::new(Vec::new());
-    file.take(limit + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| unreadable(format!("cannot read it: {e}")))?;
-    if bytes.len() as u64 > limit {
-        return Err(unreadable(format!("it is larger than {} MiB", limit >> 20)));
-    }
-    let text = std::str::from_utf8(&bytes).map_err(|_| unreadable("it is not valid UTF-8".into()))?;
+/// A mounted secret's content (`file` beneath `dir`, shown as `path`), without trailing
+/// newlines; errors name the file (and `via`, what pointed at it), never the content.
+fn read_mounted(
+    dir: &Path,
+    file: &Path,
+    path: &Path,
+    via: &str,
+    timeout: std::time::Duration,
+) -> Result<SecretValue, KeyError> {
+    let bytes = beneath::read(dir, file, timeout).map_err(|e| {
+        let reason = match e {
+            beneath::Refusal::Escapes { .. } => {
+                format!("it is a link that leaves the directory {}; not read", dir.display())
+            }
+            beneath::Refusal::Io(e) => format!("cannot read it: {e}"),
+            other => other.to_string(),
+        };
+        unreadable_file(path, via, reason)
+    })?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| unreadable_file(path, via, "it is not valid UTF-8".into()))?;
     Ok(SecretValue::new(text.trim_end_matches('\n')))
 }
 
@@ -482,31 +495,37 @@ mod tests {
             .unwrap()
         };
         let env = Environment::new([("AWS_ACCESS_KEY_ID", "from-process")], vec![file()]);
-        assert_eq!(env.backend_setting("VAULT_ADDR"), None);
-        assert!(env.backend_secret("VAULT_TOKEN").is_none());
-        assert_eq!(env.backend_setting("AWS_ENDPOINT_URL"), None);
+        assert_eq!(env.backend_setting(crate::provenance::var::VAULT_ADDR), None);
+        assert!(env.backend_secret(crate::provenance::var::VAULT_TOKEN).is_none());
+        assert_eq!(env.backend_setting(crate::provenance::var::AWS_ENDPOINT_URL), None);
         // Which secrets, and the cloud's own service over https: taken.
-        assert_eq!(env.backend_setting("HCP_VAULT_MOUNT_NAME").as_deref(), Some("kv"));
         assert_eq!(
-            env.backend_setting("AZURE_KEY_VAULT_URI").as_deref(),
+            env.backend_setting(crate::provenance::var::HCP_VAULT_MOUNT_NAME)
+                .as_deref(),
+            Some("kv")
+        );
+        assert_eq!(
+            env.backend_setting(crate::provenance::var::AZURE_KEY_VAULT_URI)
+                .as_deref(),
             Some("https://team.vault.azure.net")
         );
         assert_eq!(
-            env.backend_setting("AWS_ACCESS_KEY_ID").as_deref(),
+            env.backend_setting(crate::provenance::var::AWS_ACCESS_KEY_ID)
+                .as_deref(),
             Some("from-process")
         );
         // Still values to render.
         assert_eq!(env.get("VAULT_TOKEN").unwrap().expose(), "t");
         // An address with a password in it is not used, even from the process.
         let env = Environment::new([("VAULT_ADDR", "https://u:canary@vault:8200")], vec![]);
-        assert_eq!(env.backend_setting("VAULT_ADDR"), None);
+        assert_eq!(env.backend_setting(crate::provenance::var::VAULT_ADDR), None);
 
         let trusted = Environment::new(Vec::<(String, String)>::new(), vec![file()]).with_trust(Trust {
             env_files: true,
             config: false,
         });
         assert_eq!(
-            trusted.backend_setting("VAULT_ADDR").as_deref(),
+            trusted.backend_setting(crate::provenance::var::VAULT_ADDR).as_deref(),
             Some("http://elsewhere:8200")
         );
         assert!(!format!("{trusted:?}").contains("elsewhere"));

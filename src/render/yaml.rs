@@ -727,7 +727,7 @@ mod tests {
         }
         let path = dir.path().join(files[0].0);
         let doc = Document::parse(files[0].0, files[0].1.to_owned()).unwrap();
-        let sources = Sources::load(doc, &path).unwrap();
+        let sources = Sources::load(doc, &path, std::time::Duration::from_secs(5)).unwrap();
         (dir, sources)
     }
 

@@ -9,6 +9,7 @@ use crate::document::{Document, NodeId, NodeKind, ScalarStyle};
 use crate::environment::Environment;
 use crate::environment::Origin;
 use crate::error::ConfigError;
+use crate::provenance;
 use crate::references;
 use crate::trust;
 use std::collections::BTreeMap;
@@ -289,12 +290,13 @@ impl Reader<'_> {
             let Some(key) = self.doc.scalar(e.key) else {
                 continue;
             };
-            let known = self.common(key, e.value, km).and_then(|known| {
-                Ok(known
-                    || self.aws(key, e.value, &mut km.settings.aws)?
-                    || self.vault(key, e.value, &mut km.settings.vault)?
-                    || self.azure(key, e.value, &mut km.settings.azure)?)
-            });
+            // The one table says who may set each key ([`crate::provenance::CONFIG_KEYS`]): a key
+            // without a row is never read.
+            let known = if provenance::config_key(key).is_none() {
+                Ok(false)
+            } else {
+                self.known(key, e.value, km)
+            };
             match known {
                 Ok(true) => {}
                 Ok(false) => km.warnings.push(SettingWarning {
@@ -305,6 +307,14 @@ impl Reader<'_> {
             }
         }
         if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
+
+    /// A key of the table, read by the reader of its group.
+    fn known(&self, key: &str, v: NodeId, km: &mut KeyManagement) -> Result<Known, ConfigError> {
+        Ok(self.common(key, v, km)?
+            || self.aws(key, v, &mut km.settings.aws)?
+            || self.vault(key, v, &mut km.settings.vault)?
+            || self.azure(key, v, &mut km.settings.azure)?)
     }
 
     /// The fields every manager reads.
@@ -477,6 +487,21 @@ mod tests {
             assert!(plain_null(word), "{word}");
         }
         assert!(!plain_null("nULL") && !plain_null("none"));
+    }
+
+    /// Every key of the provenance table reaches a reader (a null value is read or refused,
+    /// never "unknown"); a key the readers know but the table lacks is unknown (above).
+    #[test]
+    fn every_row_of_the_key_table_is_read() {
+        for (key, _) in crate::provenance::CONFIG_KEYS {
+            if let Ok(k) = settings(&format!("    {key}: null\n"), &[]) {
+                assert!(
+                    k.warnings.iter().all(|w| !w.message.contains("unknown")),
+                    "{key}: {:?}",
+                    k.warnings
+                );
+            }
+        }
     }
 
     /// Every field of every group lands where its reader puts it, and none is reported as

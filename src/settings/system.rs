@@ -53,36 +53,16 @@ named! {
 }
 
 impl KeyManagementSystem {
-    /// The process-environment variables holding the credentials osenv itself uses for `system`:
-    /// `exec` does not pass them to the command (unless a reference asks for one, or
-    /// `--keep-credentials`). Paths (`AWS_WEB_IDENTITY_TOKEN_FILE`, `GOOGLE_APPLICATION_CREDENTIALS`)
-    /// stay: removing a name does not hide the file, and a proxy that calls Bedrock or Vertex AI
-    /// with the pod's identity reads them.
-    pub fn credentials(self) -> &'static [&'static str] {
+    /// The backend family of `system`, for the rows of [`crate::provenance`] it reads.
+    pub fn family(self) -> crate::provenance::Family {
+        use crate::provenance::Family;
         use KeyManagementSystem as S;
         match self {
-            S::AwsSecretManager | S::AwsKms => &[
-                "AWS_ACCESS_KEY_ID",
-                "AWS_SECRET_ACCESS_KEY",
-                "AWS_SESSION_TOKEN",
-                "AWS_WEB_IDENTITY_TOKEN",
-                "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-            ],
-            S::HashicorpVault => &[
-                "HCP_VAULT_TOKEN",
-                "VAULT_TOKEN",
-                "HCP_VAULT_APPROLE_ROLE_ID",
-                "HCP_VAULT_APPROLE_SECRET_ID",
-                "HCP_VAULT_JWT_TOKEN",
-            ],
-            S::AzureKeyVault => &[
-                "AZURE_CLIENT_SECRET",
-                "AZURE_CLIENT_CERTIFICATE_PASSWORD",
-                "IDENTITY_HEADER",
-                "MSI_SECRET",
-            ],
-            S::Cyberark => &["CYBERARK_API_KEY", "CONJUR_AUTHN_API_KEY"],
-            S::GoogleSecretManager | S::GoogleKms => &[],
+            S::AwsSecretManager | S::AwsKms => Family::Aws,
+            S::HashicorpVault => Family::Vault,
+            S::AzureKeyVault => Family::Azure,
+            S::Cyberark => Family::Conjur,
+            S::GoogleSecretManager | S::GoogleKms => Family::Google,
         }
     }
 

@@ -148,8 +148,11 @@ impl Pod {
                     .collect()
             })
             .unwrap_or_default();
+        let root = tempfile::tempdir().unwrap();
+        // As a container's filesystem: anyone may walk it (the proxy runs as another user).
+        std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         Self {
-            root: tempfile::tempdir().unwrap(),
+            root,
             namespace: namespace.to_owned(),
             service_account: spec["serviceAccountName"].as_str().unwrap_or("default").to_owned(),
             volumes,
@@ -204,7 +207,16 @@ impl Pod {
                     if let Some(audience) = token["audience"].as_str() {
                         claims["aud"] = json!([audience]);
                     }
-                    std::fs::write(at.join(token["path"].as_str().unwrap()), identity.mint(&claims)).unwrap();
+                    let file = at.join(token["path"].as_str().unwrap());
+                    std::fs::write(&file, identity.mint(&claims)).unwrap();
+                    // The volume's defaultMode (YAML reads 0400 as the number 256), as the
+                    // kubelet applies it; 0644 without one.
+                    let mode = volume
+                        .pointer("/projected/defaultMode")
+                        .and_then(Value::as_u64)
+                        .unwrap_or(0o644);
+                    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(u32::try_from(mode).unwrap()))
+                        .unwrap();
                 }
             }
         }
@@ -304,13 +316,66 @@ fn strings(v: &Value) -> Vec<String> {
         .collect()
 }
 
-/// The stand-in for LiteLLM's entrypoint in the exec recipes: prints its arguments and the
-/// environment it was started with.
-fn entrypoint_stub(app: &Path) {
+/// The stand-in for LiteLLM's entrypoint in the exec recipes: prints its arguments, its user,
+/// `READ: path` for each of `credentials` it can open, and the environment it was started with.
+fn entrypoint_stub(app: &Path, credentials: &[PathBuf]) {
     std::fs::create_dir_all(app.join("docker")).unwrap();
     let stub = app.join("docker/prod_entrypoint.sh");
-    std::fs::write(&stub, "#!/bin/sh\necho \"ARGS: $*\"\nenv\n").unwrap();
+    let mut script = String::from("#!/bin/sh\necho \"ARGS: $*\"\necho \"UID: $(id -u) GROUPS: $(id -G)\"\n");
+    for path in credentials {
+        script.push_str(&format!(
+            "if cat '{0}' >/dev/null 2>&1; then echo 'READ: {0}'; fi\n",
+            path.display()
+        ));
+    }
+    script.push_str("env\n");
+    std::fs::write(&stub, script).unwrap();
     std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Every file of the container's projected volumes (the tokens osenv logs in with).
+fn projected_files(pod: &Pod, container: &Value) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for mount in container["volumeMounts"].as_array().into_iter().flatten() {
+        let volume = &pod.volumes[mount["name"].as_str().unwrap()];
+        if volume.get("projected").is_some() {
+            let dir = pod.host(mount["mountPath"].as_str().unwrap());
+            files.extend(walk(&dir).into_iter().map(PathBuf::from).filter(|p| p.is_file()));
+        }
+    }
+    files
+}
+
+/// The proxy of an exec recipe holds no manager credential: it runs as another user than
+/// osenv (`--user`), cannot open any token file osenv used, and finds no login material in its
+/// environment (every row of osenv's provenance table that `exec` withholds).
+fn assert_the_proxy_holds_no_credential(stdout: &str, credentials: &[PathBuf]) {
+    assert!(!credentials.is_empty(), "the recipe logs in with a projected token");
+    let user = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("UID: "))
+        .expect("the stub ran");
+    assert!(
+        user.starts_with("65532 GROUPS: 65532"),
+        "the proxy runs as osenv's --user alone: {user}"
+    );
+    for path in credentials {
+        assert!(
+            !stdout.contains(&format!("READ: {}", path.display())),
+            "the proxy read {}",
+            path.display()
+        );
+    }
+    for row in osenv::provenance::TABLE
+        .iter()
+        .filter(|r| r.exec() != osenv::provenance::Exec::Pass)
+    {
+        assert!(
+            !stdout.contains(&format!("\n{}=", row.name())),
+            "{} reached the proxy",
+            row.name()
+        );
+    }
 }
 
 struct Servers {
@@ -470,7 +535,8 @@ fn the_exec_recipe_starts_the_proxy_with_the_values_in_its_environment_only() {
     assert!(!config.contains("key_management_system"), "{config}");
 
     let app = pod.host("/app");
-    entrypoint_stub(&app);
+    let credentials = projected_files(&pod, proxy);
+    entrypoint_stub(&app, &credentials);
     let mut argv = strings(&proxy["command"]);
     argv.extend(strings(&proxy["args"]));
     let before = walk(pod.root.path());
@@ -484,6 +550,7 @@ fn the_exec_recipe_starts_the_proxy_with_the_values_in_its_environment_only() {
     {
         assert!(stdout.contains(&format!("\n{name}={value}\n")), "{name}: {stdout}");
     }
+    assert_the_proxy_holds_no_credential(&stdout, &credentials);
     // Nothing was written: the pod's volumes hold what Kubernetes put there and no more.
     assert_eq!(walk(pod.root.path()), before);
 }
@@ -553,7 +620,8 @@ fn the_helm_values_run_as_the_chart_would_start_them() {
         )]);
         pod.mount(&container, &configs, &s.vault, &s.identity);
         let app = pod.host("/app");
-        entrypoint_stub(&app);
+        let credentials = projected_files(&pod, &container);
+        entrypoint_stub(&app, &credentials);
         let mut argv = strings(&v["command"]);
         argv.extend(strings(&v["args"]));
         let out = pod.run(&container, &s.vault, &argv, &app);
@@ -569,6 +637,7 @@ fn the_helm_values_run_as_the_chart_would_start_them() {
                 stdout.contains("\nPROXY_MASTER_KEY=sk-proxy-master-deploy\n"),
                 "{stdout}"
             );
+            assert_the_proxy_holds_no_credential(&stdout, &credentials);
         } else {
             let rendered = pod.host("/run/litellm/config.yaml");
             let parsed = &documents(&s.py, &rendered)[0];

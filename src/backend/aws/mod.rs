@@ -12,6 +12,7 @@ use super::RequestFailure;
 pub(crate) use super::call;
 use crate::environment::Environment;
 use crate::error::{BackendError, KeyError, Within};
+use crate::provenance::{Setting, var as v};
 use crate::secret::SecretValue;
 use crate::settings::AwsOptions;
 use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig};
@@ -29,10 +30,10 @@ pub(crate) enum Service {
 }
 
 impl Service {
-    fn endpoint_variable(self) -> &'static str {
+    fn endpoint_variable(self) -> Setting {
         match self {
-            Self::SecretsManager => "AWS_ENDPOINT_URL_SECRETS_MANAGER",
-            Self::Kms => "AWS_ENDPOINT_URL_KMS",
+            Self::SecretsManager => v::AWS_ENDPOINT_URL_SECRETS_MANAGER,
+            Self::Kms => v::AWS_ENDPOINT_URL_KMS,
         }
     }
 
@@ -80,42 +81,42 @@ impl AwsSettings {
     /// LiteLLM's precedence: the settings field, then `AWS_REGION_NAME`, `AWS_REGION`,
     /// `AWS_DEFAULT_REGION`; then the AWS config file (profile) when the SDK loads.
     pub(crate) fn new(service: Service, s: &AwsOptions, env: &Environment) -> Self {
-        let var = |name: &str| env.backend_setting(name);
-        let secret = |name: &str| env.backend_secret(name).filter(|v| !v.expose().is_empty());
+        let var = |name: Setting| env.backend_setting(name);
+        let secret = |name: Setting| env.backend_secret(name).filter(|v| !v.expose().is_empty());
         let region = s
             .region_name
             .clone()
-            .or_else(|| var("AWS_REGION_NAME"))
-            .or_else(|| var("AWS_REGION"))
-            .or_else(|| var("AWS_DEFAULT_REGION"));
+            .or_else(|| var(v::AWS_REGION_NAME))
+            .or_else(|| var(v::AWS_REGION))
+            .or_else(|| var(v::AWS_DEFAULT_REGION));
         // The region becomes a host name, and an env file may set it: one that is not a
         // region's shape is refused (in `load`) and never shown, wherever it came from.
         let (region, bad_region) = match region {
             Some(r) if !crate::trust::aws_region(&r) => (None, true),
             region => (region, false),
         };
-        let endpoint = if var("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+        let endpoint = if var(v::AWS_IGNORE_CONFIGURED_ENDPOINT_URLS).is_some_and(|v| v.eq_ignore_ascii_case("true")) {
             None
         } else {
-            var(service.endpoint_variable()).or_else(|| var("AWS_ENDPOINT_URL"))
+            var(service.endpoint_variable()).or_else(|| var(v::AWS_ENDPOINT_URL))
         };
-        let static_keys = match (var("AWS_ACCESS_KEY_ID"), secret("AWS_SECRET_ACCESS_KEY")) {
-            (Some(id), Some(key)) => Some((id, key, secret("AWS_SESSION_TOKEN"))),
+        let static_keys = match (var(v::AWS_ACCESS_KEY_ID), secret(v::AWS_SECRET_ACCESS_KEY)) {
+            (Some(id), Some(key)) => Some((id, key, secret(v::AWS_SESSION_TOKEN))),
             _ => None,
         };
         Self {
             service,
             region,
             endpoint,
-            profile: s.profile_name.clone().or_else(|| var("AWS_PROFILE_NAME")),
-            role_arn: s.role_name.clone().or_else(|| var("AWS_ROLE_NAME")),
-            session_name: s.session_name.clone().or_else(|| var("AWS_SESSION_NAME")),
-            external_id: s.external_id.clone().or_else(|| var("AWS_EXTERNAL_ID")),
+            profile: s.profile_name.clone().or_else(|| var(v::AWS_PROFILE_NAME)),
+            role_arn: s.role_name.clone().or_else(|| var(v::AWS_ROLE_NAME)),
+            session_name: s.session_name.clone().or_else(|| var(v::AWS_SESSION_NAME)),
+            external_id: s.external_id.clone().or_else(|| var(v::AWS_EXTERNAL_ID)),
             web_identity_token: s
                 .web_identity_token
                 .clone()
-                .or_else(|| secret("AWS_WEB_IDENTITY_TOKEN")),
-            sts_endpoint: s.sts_endpoint.clone().or_else(|| var("AWS_STS_ENDPOINT")),
+                .or_else(|| secret(v::AWS_WEB_IDENTITY_TOKEN)),
+            sts_endpoint: s.sts_endpoint.clone().or_else(|| var(v::AWS_STS_ENDPOINT)),
             static_keys,
             bad_region,
             loaded_region: std::sync::OnceLock::new(),

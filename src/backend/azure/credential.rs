@@ -14,6 +14,7 @@
 //! client-secret configuration is an error rather than a silent fall-through.
 
 use crate::environment::Environment;
+use crate::provenance::{Setting, var as v};
 use async_trait::async_trait;
 use azure_core::credentials::{AccessToken, Secret, TokenCredential, TokenRequestOptions};
 use azure_identity::{
@@ -33,11 +34,11 @@ pub struct Chosen {
 
 /// Pick the credential from the environment.
 pub fn choose(env: &Environment) -> Result<Chosen, String> {
-    let var = |name: &str| env.backend_setting(name);
-    let tenant = var("AZURE_TENANT_ID");
-    let client = var("AZURE_CLIENT_ID");
+    let var = |name: Setting| env.backend_setting(name);
+    let tenant = var(v::AZURE_TENANT_ID);
+    let client = var(v::AZURE_CLIENT_ID);
     let secret = env
-        .backend_secret("AZURE_CLIENT_SECRET")
+        .backend_secret(v::AZURE_CLIENT_SECRET)
         .filter(|v| !v.expose().is_empty());
     let fail = |e: azure_core::Error| e.to_string();
     match (&tenant, &client, secret) {
@@ -57,7 +58,7 @@ pub fn choose(env: &Environment) -> Result<Chosen, String> {
         }
         _ => {}
     }
-    if let Some(file) = var("AZURE_FEDERATED_TOKEN_FILE") {
+    if let Some(file) = var(v::AZURE_FEDERATED_TOKEN_FILE) {
         let credential = WorkloadIdentityCredential::new(Some(WorkloadIdentityCredentialOptions {
             client_id: client.clone(),
             tenant_id: tenant,
@@ -76,7 +77,7 @@ pub fn choose(env: &Environment) -> Result<Chosen, String> {
     }))
     .map_err(fail)?;
     let which = client.map_or_else(String::new, |c| format!(", AZURE_CLIENT_ID={c}"));
-    if var("IDENTITY_ENDPOINT").is_some() {
+    if var(v::IDENTITY_ENDPOINT).is_some() {
         return Ok(Chosen {
             credential: managed,
             method: format!("managed identity (IDENTITY_ENDPOINT{which})"),

@@ -15,6 +15,7 @@ mod transport;
 use super::{Backend, Context, DeleteMode, KeyResults, RequestFailure, call};
 use crate::environment::Environment;
 use crate::error::{BackendError, KeyError, Place, Within};
+use crate::provenance::var as v;
 use crate::secret::SecretValue;
 use crate::settings::{AzureOptions, WrittenSecrets};
 use async_trait::async_trait;
@@ -228,7 +229,7 @@ fn scope_for(uri: &str) -> String {
 impl KeyVault {
     /// Set up from the settings and environment; no I/O until the first request.
     pub fn new(settings: &AzureOptions, written: &WrittenSecrets, env: Arc<Environment>) -> Self {
-        let uri = env.backend_setting("AZURE_KEY_VAULT_URI");
+        let uri = env.backend_setting(v::AZURE_KEY_VAULT_URI);
         Self {
             uri,
             map_to_dashes: settings.map_to_dashes,

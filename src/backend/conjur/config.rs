@@ -3,6 +3,7 @@
 //! defaults. Read once per run from the environment (process and `--env-file`).
 
 use crate::environment::Environment;
+use crate::provenance::{Setting, var as v};
 use crate::secret::SecretValue;
 use std::fmt;
 use std::path::PathBuf;
@@ -73,49 +74,49 @@ pub struct ConjurConfig {
 impl ConjurConfig {
     /// Read the settings.
     pub fn new(env: &Environment) -> Self {
-        let setting = |names: &[&str]| names.iter().find_map(|n| env.backend_setting(n));
-        let secret = |names: &[&str]| {
+        let setting = |names: &[Setting]| names.iter().find_map(|&n| env.backend_setting(n));
+        let secret = |names: &[Setting]| {
             names
                 .iter()
-                .find_map(|n| env.backend_secret(n).filter(|v| !v.expose().trim().is_empty()))
+                .find_map(|&n| env.backend_secret(n).filter(|v| !v.expose().trim().is_empty()))
         };
-        let base = setting(&["CYBERARK_API_BASE", "CONJUR_APPLIANCE_URL"])
+        let base = setting(&[v::CYBERARK_API_BASE, v::CONJUR_APPLIANCE_URL])
             .unwrap_or_else(|| DEFAULT_BASE.to_owned())
             .trim_end_matches('/')
             .to_owned();
-        let cert = setting(&["CYBERARK_CLIENT_CERT"]);
-        let key = setting(&["CYBERARK_CLIENT_KEY"]);
+        let cert = setting(&[v::CYBERARK_CLIENT_CERT]);
+        let key = setting(&[v::CYBERARK_CLIENT_KEY]);
         let (client_identity, half_identity) = match (cert, key) {
             (Some(c), Some(k)) => (Some((PathBuf::from(c), PathBuf::from(k))), None),
             (Some(_), None) => (None, Some("CYBERARK_CLIENT_CERT is set without CYBERARK_CLIENT_KEY")),
             (None, Some(_)) => (None, Some("CYBERARK_CLIENT_KEY is set without CYBERARK_CLIENT_CERT")),
             (None, None) => (None, None),
         };
-        let auth = if let Some(key) = secret(&["CYBERARK_API_KEY", "CONJUR_AUTHN_API_KEY"]) {
+        let auth = if let Some(key) = secret(&[v::CYBERARK_API_KEY, v::CONJUR_AUTHN_API_KEY]) {
             Ok(Auth::ApiKey(SecretValue::new(key.expose().trim())))
-        } else if let Some(file) = setting(&["CONJUR_AUTHN_TOKEN_FILE"]) {
+        } else if let Some(file) = setting(&[v::CONJUR_AUTHN_TOKEN_FILE]) {
             Ok(Auth::TokenFile(PathBuf::from(file)))
         } else if client_identity.is_some() {
             Ok(Auth::Certificate)
         } else {
             Err("no Conjur credentials: set CYBERARK_API_KEY (or CONJUR_AUTHN_API_KEY) with the login's API key, CONJUR_AUTHN_TOKEN_FILE to an access token file an authenticator keeps current, or CYBERARK_CLIENT_CERT and CYBERARK_CLIENT_KEY".to_owned())
         };
-        let ca = setting(&["CONJUR_CERT_FILE"])
+        let ca = setting(&[v::CONJUR_CERT_FILE])
             .map(|f| Ca::File(PathBuf::from(f)))
             .or_else(|| {
-                env.backend_secret("CONJUR_SSL_CERTIFICATE")
+                env.backend_secret(v::CONJUR_SSL_CERTIFICATE)
                     .map(|pem| pem.expose().trim().to_owned())
                     .filter(|pem| !pem.is_empty())
                     .map(Ca::Pem)
             });
         Self {
             base,
-            account: setting(&["CYBERARK_ACCOUNT", "CONJUR_ACCOUNT"]).unwrap_or_else(|| "default".to_owned()),
-            login: setting(&["CYBERARK_USERNAME", "CONJUR_AUTHN_LOGIN"]).unwrap_or_else(|| "admin".to_owned()),
+            account: setting(&[v::CYBERARK_ACCOUNT, v::CONJUR_ACCOUNT]).unwrap_or_else(|| "default".to_owned()),
+            login: setting(&[v::CYBERARK_USERNAME, v::CONJUR_AUTHN_LOGIN]).unwrap_or_else(|| "admin".to_owned()),
             auth,
             client_identity,
             ca,
-            skip_verify_requested: setting(&["CYBERARK_SSL_VERIFY"])
+            skip_verify_requested: setting(&[v::CYBERARK_SSL_VERIFY])
                 .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "false" | "0" | "no" | "off")),
             half_identity,
         }

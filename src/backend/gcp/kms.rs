@@ -11,6 +11,7 @@ use super::{GcpFailure, no_retries, request_failed, setup_failed};
 use crate::backend::{Backend, Context, KeyResults, call};
 use crate::environment::Environment;
 use crate::error::{BackendError, KeyError};
+use crate::provenance::{Setting, var as v};
 use crate::secret::SecretValue;
 use async_trait::async_trait;
 use base64::Engine as _;
@@ -112,10 +113,10 @@ fn bytes_literal(body: &str, quote: char) -> Result<Vec<u8>, String> {
 impl GoogleKms {
     /// Set up from the environment; no I/O until the first request.
     pub fn new(env: Arc<Environment>) -> Self {
-        let var = |name: &str| env.backend_setting(name);
+        let var = |name: Setting| env.backend_setting(name);
         Self {
-            key: var("GOOGLE_KMS_RESOURCE_NAME"),
-            endpoint: var("GOOGLE_KMS_ENDPOINT")
+            key: var(v::GOOGLE_KMS_RESOURCE_NAME),
+            endpoint: var(v::GOOGLE_KMS_ENDPOINT)
                 .inspect(|url| crate::trust::warn_if_plain_http("GOOGLE_KMS_ENDPOINT", url)),
             env,
             client: OnceCell::new(),

@@ -11,6 +11,7 @@ use super::{GcpFailure, no_retries, request_failed, setup_failed};
 use crate::backend::{Backend, Context, DeleteMode, KeyResults, call};
 use crate::environment::Environment;
 use crate::error::{BackendError, KeyError, Place, Within};
+use crate::provenance::{Setting, var as v};
 use crate::secret::SecretValue;
 use async_trait::async_trait;
 use futures_util::future::join_all;
@@ -106,10 +107,10 @@ pub fn payload_value(data: &[u8], crc32c: Option<i64>) -> Result<SecretValue, St
 impl SecretManager {
     /// Set up from the environment; no I/O until the first request.
     pub fn new(env: &Environment) -> Self {
-        let var = |name: &str| env.backend_setting(name);
+        let var = |name: Setting| env.backend_setting(name);
         Self {
-            project: var("GOOGLE_SECRET_MANAGER_PROJECT_ID"),
-            endpoint: var("GOOGLE_SECRET_MANAGER_ENDPOINT")
+            project: var(v::GOOGLE_SECRET_MANAGER_PROJECT_ID),
+            endpoint: var(v::GOOGLE_SECRET_MANAGER_ENDPOINT)
                 .inspect(|url| crate::trust::warn_if_plain_http("GOOGLE_SECRET_MANAGER_ENDPOINT", url)),
             client: OnceCell::new(),
         }

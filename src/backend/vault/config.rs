@@ -4,6 +4,7 @@
 
 use super::secret_path::clean_component;
 use crate::environment::Environment;
+use crate::provenance::{Setting, var as v};
 use crate::secret::SecretValue;
 use crate::settings::{VaultOptions, WrittenSecrets};
 use std::fmt;
@@ -164,28 +165,51 @@ pub struct VaultConfig {
     pub description: Option<String>,
     /// `VAULT_SKIP_VERIFY` was set: it is ignored, and said so.
     pub skip_verify_requested: bool,
+    /// A mount, prefix or namespace that is not a plain path (`..`, `//`): the backend refuses
+    /// to make any request.
+    pub invalid: Option<String>,
 }
 
 impl VaultConfig {
     /// Read the settings.
     pub fn new(settings: &VaultOptions, written: &WrittenSecrets, env: &Environment) -> Self {
-        let var = |name: &str| env.backend_setting(name);
-        let first = |names: &[&str]| names.iter().find_map(|n| var(n));
+        let var = |name: Setting| env.backend_setting(name);
+        let first = |names: &[Setting]| names.iter().find_map(|&n| var(n));
 
-        let addr = first(&["HCP_VAULT_ADDR", "VAULT_ADDR"])
+        let addr = first(&[v::HCP_VAULT_ADDR, v::VAULT_ADDR])
             .unwrap_or_else(|| DEFAULT_ADDR.to_owned())
             .trim_end_matches('/')
             .to_owned();
-        let namespace = first(&["HCP_VAULT_NAMESPACE", "VAULT_NAMESPACE"]);
-        let secret_namespace = var("HCP_VAULT_SECRET_NAMESPACE")
-            .or_else(|| namespace.clone())
-            .and_then(|n| clean_component(&n));
-        let login_namespace = var("HCP_VAULT_LOGIN_NAMESPACE")
-            .or(namespace)
-            .map(|n| n.trim().trim_matches('/').to_owned())
-            .filter(|n| !n.is_empty());
-        let cert = first(&["HCP_VAULT_CLIENT_CERT", "VAULT_CLIENT_CERT"]);
-        let key = first(&["HCP_VAULT_CLIENT_KEY", "VAULT_CLIENT_KEY"]);
+        let mut invalid = Vec::new();
+        let mut component = |setting: &str, value: Option<String>| {
+            value.and_then(|value| {
+                clean_component(setting, &value).unwrap_or_else(|e| {
+                    invalid.push(e);
+                    None
+                })
+            })
+        };
+        let namespace = first(&[v::HCP_VAULT_NAMESPACE, v::VAULT_NAMESPACE]);
+        let secret_namespace = component(
+            "HCP_VAULT_SECRET_NAMESPACE",
+            var(v::HCP_VAULT_SECRET_NAMESPACE).or_else(|| namespace.clone()),
+        );
+        let login_namespace = component(
+            "HCP_VAULT_LOGIN_NAMESPACE",
+            var(v::HCP_VAULT_LOGIN_NAMESPACE).or(namespace),
+        )
+        .map(|_| {
+            // Sent as a header, unencoded: the checked text itself.
+            first(&[v::HCP_VAULT_LOGIN_NAMESPACE, v::HCP_VAULT_NAMESPACE, v::VAULT_NAMESPACE])
+                .unwrap_or_default()
+                .trim()
+                .trim_matches('/')
+                .to_owned()
+        });
+        let mount = component("HCP_VAULT_MOUNT_NAME", var(v::HCP_VAULT_MOUNT_NAME)).unwrap_or_else(|| "secret".into());
+        let path_prefix = component("HCP_VAULT_PATH_PREFIX", var(v::HCP_VAULT_PATH_PREFIX));
+        let cert = first(&[v::HCP_VAULT_CLIENT_CERT, v::VAULT_CLIENT_CERT]);
+        let key = first(&[v::HCP_VAULT_CLIENT_KEY, v::VAULT_CLIENT_KEY]);
         let client_identity = match (&cert, &key) {
             (Some(c), Some(k)) => Some((PathBuf::from(c), PathBuf::from(k))),
             _ => None,
@@ -196,12 +220,11 @@ impl VaultConfig {
             auth,
             secret_namespace,
             login_namespace,
-            mount: var("HCP_VAULT_MOUNT_NAME")
-                .and_then(|m| clean_component(&m))
-                .unwrap_or_else(|| "secret".into()),
-            path_prefix: var("HCP_VAULT_PATH_PREFIX").and_then(|p| clean_component(&p)),
+            mount,
+            path_prefix,
+            invalid: (!invalid.is_empty()).then(|| invalid.join("; ")),
             client_identity,
-            ca_cert: first(&["VAULT_CACERT"]).map(PathBuf::from),
+            ca_cert: first(&[v::VAULT_CACERT]).map(PathBuf::from),
             field: settings.field.clone(),
             kv: if settings.kv_version == 1 {
                 KvVersion::V1
@@ -209,7 +232,7 @@ impl VaultConfig {
                 KvVersion::V2
             },
             description: written.description.clone(),
-            skip_verify_requested: var("VAULT_SKIP_VERIFY")
+            skip_verify_requested: var(v::VAULT_SKIP_VERIFY)
                 .is_some_and(|v| !matches!(v.to_ascii_lowercase().as_str(), "0" | "false" | "no")),
         }
     }
@@ -217,17 +240,24 @@ impl VaultConfig {
 
 /// The auth method: the one `HCP_VAULT_AUTH_METHOD` names, else the first configured one.
 fn select_auth(env: &Environment, addr: &str, has_cert: bool, has_key: bool) -> Result<Selected, String> {
-    let var = |name: &str| env.backend_setting(name).filter(|v| !v.trim().is_empty());
-    let secret = |name: &str| env.backend_secret(name).filter(|v| !v.expose().trim().is_empty());
-    let mount = |name: &str, default: &str| {
-        var(name)
-            .and_then(|m| clean_component(&m))
-            .unwrap_or_else(|| default.to_owned())
+    let var = |name: Setting| env.backend_setting(name).filter(|v| !v.trim().is_empty());
+    let secret = |name: Setting| env.backend_secret(name).filter(|v| !v.expose().trim().is_empty());
+    let mount = |setting: Setting, default: &str| -> Result<String, String> {
+        Ok(clean_component(setting.name(), &var(setting).unwrap_or_default())?.unwrap_or_else(|| default.to_owned()))
+    };
+    // A role is sent in the login's body, not its path; still a plain name, checked the same way.
+    let role = |setting: Setting| -> Result<Option<String>, String> {
+        var(setting).map_or(Ok(None), |r| {
+            clean_component(setting.name(), &r).map(|_| Some(r.trim().to_owned()))
+        })
     };
 
-    let approle = || match (var("HCP_VAULT_APPROLE_ROLE_ID"), secret("HCP_VAULT_APPROLE_SECRET_ID")) {
+    let approle = || match (
+        var(v::HCP_VAULT_APPROLE_ROLE_ID),
+        secret(v::HCP_VAULT_APPROLE_SECRET_ID),
+    ) {
         (Some(role_id), Some(secret_id)) => Ok(Auth::AppRole {
-            mount: mount("HCP_VAULT_APPROLE_MOUNT_PATH", "approle"),
+            mount: mount(v::HCP_VAULT_APPROLE_MOUNT_PATH, "approle")?,
             role_id,
             secret_id,
         }),
@@ -236,33 +266,33 @@ fn select_auth(env: &Environment, addr: &str, has_cert: bool, has_key: bool) -> 
     let cert = || {
         if has_cert && has_key {
             Ok(Auth::Cert {
-                role: var("HCP_VAULT_CERT_ROLE"),
+                role: role(v::HCP_VAULT_CERT_ROLE)?,
             })
         } else {
             Err("TLS certificate auth needs both HCP_VAULT_CLIENT_CERT and HCP_VAULT_CLIENT_KEY (or VAULT_CLIENT_CERT and VAULT_CLIENT_KEY)".to_owned())
         }
     };
     let token = || {
-        secret("HCP_VAULT_TOKEN")
-            .or_else(|| secret("VAULT_TOKEN"))
+        secret(v::HCP_VAULT_TOKEN)
+            .or_else(|| secret(v::VAULT_TOKEN))
             .map(Auth::Token)
             .ok_or_else(|| "token auth needs HCP_VAULT_TOKEN or VAULT_TOKEN".to_owned())
     };
     let kubernetes = || {
-        let role = var("HCP_VAULT_K8S_ROLE")
+        let role = role(v::HCP_VAULT_K8S_ROLE)?
             .ok_or_else(|| "Kubernetes auth needs HCP_VAULT_K8S_ROLE (the Vault role)".to_owned())?;
         Ok(Auth::Kubernetes {
-            mount: mount("HCP_VAULT_K8S_MOUNT_PATH", "kubernetes"),
-            role: role.trim().to_owned(),
+            mount: mount(v::HCP_VAULT_K8S_MOUNT_PATH, "kubernetes")?,
+            role,
             token_path: PathBuf::from(
-                var("HCP_VAULT_K8S_TOKEN_PATH").unwrap_or_else(|| DEFAULT_K8S_TOKEN_PATH.to_owned()),
+                var(v::HCP_VAULT_K8S_TOKEN_PATH).unwrap_or_else(|| DEFAULT_K8S_TOKEN_PATH.to_owned()),
             ),
         })
     };
     let jwt = || jwt_auth(env, addr);
     let chosen = |auth: Result<Auth, String>, reason: String| auth.map(|auth| Selected { auth, reason });
 
-    if let Some(method) = var("HCP_VAULT_AUTH_METHOD") {
+    if let Some(method) = var(v::HCP_VAULT_AUTH_METHOD) {
         let method = method.trim().to_ascii_lowercase();
         let reason = format!("HCP_VAULT_AUTH_METHOD={method}");
         return match method.as_str() {
@@ -276,7 +306,7 @@ fn select_auth(env: &Environment, addr: &str, has_cert: bool, has_key: bool) -> 
     }
     // The first method any of whose variables is set; a half-configured one is an error, not
     // a silent fall-through to the next.
-    if var("HCP_VAULT_APPROLE_ROLE_ID").is_some() || secret("HCP_VAULT_APPROLE_SECRET_ID").is_some() {
+    if var(v::HCP_VAULT_APPROLE_ROLE_ID).is_some() || secret(v::HCP_VAULT_APPROLE_SECRET_ID).is_some() {
         return chosen(
             approle(),
             "HCP_VAULT_APPROLE_ROLE_ID and HCP_VAULT_APPROLE_SECRET_ID are set".into(),
@@ -286,17 +316,17 @@ fn select_auth(env: &Environment, addr: &str, has_cert: bool, has_key: bool) -> 
         return chosen(cert(), "a client certificate and key are set".into());
     }
     if let Ok(auth) = token() {
-        let which = if secret("HCP_VAULT_TOKEN").is_some() {
+        let which = if secret(v::HCP_VAULT_TOKEN).is_some() {
             "HCP_VAULT_TOKEN"
         } else {
             "VAULT_TOKEN"
         };
         return chosen(Ok(auth), format!("{which} is set"));
     }
-    if var("HCP_VAULT_K8S_ROLE").is_some() {
+    if var(v::HCP_VAULT_K8S_ROLE).is_some() {
         return chosen(kubernetes(), "HCP_VAULT_K8S_ROLE is set".into());
     }
-    if var("HCP_VAULT_JWT_ROLE").is_some() {
+    if var(v::HCP_VAULT_JWT_ROLE).is_some() {
         return chosen(jwt(), "HCP_VAULT_JWT_ROLE is set".into());
     }
     Err("no Vault credentials: set HCP_VAULT_TOKEN or VAULT_TOKEN, HCP_VAULT_APPROLE_ROLE_ID and HCP_VAULT_APPROLE_SECRET_ID, a client certificate and key, HCP_VAULT_K8S_ROLE (Kubernetes login) or HCP_VAULT_JWT_ROLE (JWT login), or pick one with HCP_VAULT_AUTH_METHOD".to_owned())
@@ -304,30 +334,34 @@ fn select_auth(env: &Environment, addr: &str, has_cert: bool, has_key: bool) -> 
 
 /// A JWT login: the role and where the token comes from (a value, a file, GitHub Actions).
 fn jwt_auth(env: &Environment, addr: &str) -> Result<Auth, String> {
-    let var = |name: &str| env.backend_setting(name).filter(|v| !v.trim().is_empty());
-    let secret = |name: &str| env.backend_secret(name).filter(|v| !v.expose().trim().is_empty());
+    let var = |name: Setting| env.backend_setting(name).filter(|v| !v.trim().is_empty());
+    let secret = |name: Setting| env.backend_secret(name).filter(|v| !v.expose().trim().is_empty());
     let role =
-        var("HCP_VAULT_JWT_ROLE").ok_or_else(|| "JWT auth needs HCP_VAULT_JWT_ROLE (the Vault role)".to_owned())?;
-    let token = if let Some(value) = secret("HCP_VAULT_JWT_TOKEN") {
+        var(v::HCP_VAULT_JWT_ROLE).ok_or_else(|| "JWT auth needs HCP_VAULT_JWT_ROLE (the Vault role)".to_owned())?;
+    clean_component("HCP_VAULT_JWT_ROLE", &role)?;
+    let mount = clean_component(
+        "HCP_VAULT_JWT_MOUNT_PATH",
+        &var(v::HCP_VAULT_JWT_MOUNT_PATH).unwrap_or_default(),
+    )?
+    .unwrap_or_else(|| "jwt".to_owned());
+    let token = if let Some(value) = secret(v::HCP_VAULT_JWT_TOKEN) {
         JwtSource::Value(value)
-    } else if let Some(path) = var("HCP_VAULT_JWT_TOKEN_FILE") {
+    } else if let Some(path) = var(v::HCP_VAULT_JWT_TOKEN_FILE) {
         JwtSource::File(PathBuf::from(path))
     } else if let (Some(request_url), Some(request_token)) = (
-        var("ACTIONS_ID_TOKEN_REQUEST_URL"),
-        secret("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
+        var(v::ACTIONS_ID_TOKEN_REQUEST_URL),
+        secret(v::ACTIONS_ID_TOKEN_REQUEST_TOKEN),
     ) {
         JwtSource::GitHubActions {
             request_url,
             request_token,
-            audience: var("HCP_VAULT_JWT_AUDIENCE").unwrap_or_else(|| addr.to_owned()),
+            audience: var(v::HCP_VAULT_JWT_AUDIENCE).unwrap_or_else(|| addr.to_owned()),
         }
     } else {
         return Err("JWT auth needs a token: HCP_VAULT_JWT_TOKEN, HCP_VAULT_JWT_TOKEN_FILE, or (in GitHub Actions, with `permissions: id-token: write`) ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN".to_owned());
     };
     Ok(Auth::Jwt {
-        mount: var("HCP_VAULT_JWT_MOUNT_PATH")
-            .and_then(|m| clean_component(&m))
-            .unwrap_or_else(|| "jwt".to_owned()),
+        mount,
         role: role.trim().to_owned(),
         token,
     })

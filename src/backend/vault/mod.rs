@@ -170,6 +170,9 @@ impl Vault {
 
     /// The run's client, built once, with its first request.
     fn client(&self) -> Result<reqwest::Client, BackendError> {
+        if let Some(invalid) = &self.config.invalid {
+            return Err(BackendError::configuration(self.describe(), invalid.clone()));
+        }
         crate::trust::warn_if_plain_http(SYSTEM, &self.config.addr);
         let mut builder = crate::backend::http::builder();
         if let Some(ca) = &self.config.ca_cert {

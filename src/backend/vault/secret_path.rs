@@ -70,11 +70,32 @@ impl SecretPath {
     }
 }
 
-/// A settings value (mount, prefix, namespace) as path segments: whitespace and surrounding
-/// `/` stripped, as LiteLLM does; `None` when nothing is left.
-pub fn clean_component(value: &str) -> Option<String> {
+/// A settings value (mount, prefix, namespace, role) as path segments: whitespace and
+/// surrounding `/` stripped, as LiteLLM does; `None` when nothing is left. A `.` or `..`
+/// segment, an empty one (`a//b`) or a control character is an error naming `setting`, before
+/// any request: the URL library would resolve `..` and send the request (and a login's
+/// credential) to another path of Vault, such as `sys/`.
+pub fn clean_component(setting: &str, value: &str) -> Result<Option<String>, String> {
     let v = value.trim().trim_matches('/').trim();
-    (!v.is_empty()).then(|| v.split('/').map(encode_segment).collect::<Vec<_>>().join("/"))
+    if v.is_empty() {
+        return Ok(None);
+    }
+    if v.chars().any(char::is_control) {
+        return Err(format!("{setting} cannot contain control characters"));
+    }
+    let mut segments = Vec::new();
+    for segment in v.split('/') {
+        match segment {
+            "" => return Err(format!("{setting} `{v}` has an empty segment (`//`)")),
+            "." | ".." => {
+                return Err(format!(
+                    "{setting} `{v}` has a `{segment}` segment; write the path itself"
+                ));
+            }
+            s => segments.push(encode_segment(s)),
+        }
+    }
+    Ok(Some(segments.join("/")))
 }
 
 #[cfg(test)]
@@ -106,8 +127,12 @@ mod tests {
 
     #[test]
     fn components_are_trimmed() {
-        assert_eq!(clean_component(" /team1/ "), Some("team1".into()));
-        assert_eq!(clean_component("a/b"), Some("a/b".into()));
-        assert_eq!(clean_component(" / "), None);
+        assert_eq!(clean_component("M", " /team1/ "), Ok(Some("team1".into())));
+        assert_eq!(clean_component("M", "a/b"), Ok(Some("a/b".into())));
+        assert_eq!(clean_component("M", " / "), Ok(None));
+        for bad in ["../../sys/evil", "a/./b", "a//b", "..", "a\nb"] {
+            let err = clean_component("HCP_VAULT_K8S_MOUNT_PATH", bad).unwrap_err();
+            assert!(err.starts_with("HCP_VAULT_K8S_MOUNT_PATH"), "{bad}: {err}");
+        }
     }
 }

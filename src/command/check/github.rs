@@ -6,9 +6,12 @@
 use super::findings::{Finding, Level};
 use std::fmt::Write as _;
 
-/// A message, escaped.
+/// A message, escaped: control characters by the one escaper, then as the runner reads them.
 fn data(text: &str) -> String {
-    text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    osenv::escape::text(text)
+        .replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 /// A property value, escaped.

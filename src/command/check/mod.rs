@@ -157,7 +157,9 @@ pub(super) fn run(args: &CheckArgs, app: &App) -> Result<(), Error> {
             if args.format == CheckFormat::Json {
                 serde_json::to_string_pretty(&report).expect("a report serializes") + "\n"
             } else {
-                text(&report, &findings)
+                // Every line of the table through the one escaper: key paths, references and
+                // file names come from the config.
+                osenv::escape::lines(&text(&report, &findings))
             }
         }
     };

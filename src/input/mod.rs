@@ -1,6 +1,8 @@
 //! Reading what the user hands osenv (configs, env files, templates, stdin) with one size bound;
 //! every error names the path.
 
+pub mod beneath;
+
 use crate::environment::{DotenvFile, Environment};
 use crate::error::{ConfigError, DotenvError, Error, IoError};
 use crate::location::{LineIndex, Location};
@@ -72,7 +74,12 @@ fn utf8(path: &Path, bytes: Vec<u8>) -> Result<String, Location> {
 
 /// Read a UTF-8 text input; invalid UTF-8 is located.
 pub fn read_text(path: &Path) -> Result<String, Error> {
-    utf8(path, read_bytes(path)?).map_err(|location| Error::Config(vec![ConfigError::Encoding { location }]))
+    decode(path, read_bytes(path)?)
+}
+
+/// The text of a config read from `path`; invalid UTF-8 is located.
+pub fn decode(path: &Path, bytes: Vec<u8>) -> Result<String, Error> {
+    utf8(path, bytes).map_err(|location| Error::Config(vec![ConfigError::Encoding { location }]))
 }
 
 /// The run's environment: this process's variables (one snapshot) plus the `--env-file`s, in
@@ -82,10 +89,12 @@ pub fn environment(
     files: &[std::path::PathBuf],
     trust: Trust,
     secrets_dirs: &[std::path::PathBuf],
+    read_timeout: std::time::Duration,
 ) -> Result<Environment, Error> {
     let mut env = Environment::from_process(Vec::with_capacity(files.len()))
         .with_trust(trust)
-        .with_secrets_dirs(secrets_dirs.to_vec());
+        .with_secrets_dirs(secrets_dirs.to_vec())
+        .with_read_timeout(read_timeout);
     for path in files {
         let text = zeroize::Zeroizing::new(utf8(path, read_bytes(path)?).map_err(|location| {
             Error::Dotenv(DotenvError {
