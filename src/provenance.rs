@@ -432,6 +432,42 @@ mod tests {
     }
 
     #[test]
+    fn only_the_clouds_own_https_hosts_are_official() {
+        let from_file = |row: Setting, value: &str| row.kind.from_env_file(row.name, value);
+        assert!(from_file(
+            var::AWS_ENDPOINT_URL,
+            "https://secretsmanager.eu-west-1.amazonaws.com"
+        ));
+        assert!(from_file(
+            var::AWS_ENDPOINT_URL,
+            "https://kms-fips.us-east-1.amazonaws.com"
+        ));
+        assert!(from_file(var::AZURE_KEY_VAULT_URI, "https://my-vault.vault.azure.net/"));
+        assert!(from_file(var::GOOGLE_KMS_ENDPOINT, "https://cloudkms.googleapis.com"));
+        for (row, value) in [
+            (var::AWS_ENDPOINT_URL, "http://secretsmanager.eu-west-1.amazonaws.com"),
+            (var::AWS_ENDPOINT_URL, "https://amazonaws.com.evil.example"),
+            (
+                var::AWS_ENDPOINT_URL,
+                "https://user@secretsmanager.us-east-1.amazonaws.com",
+            ),
+            (
+                var::AWS_ENDPOINT_URL,
+                "https://secretsmanager.us-east-1.amazonaws.com/path",
+            ),
+            (var::AWS_ENDPOINT_URL, "https://x.amazonaws.com"),
+            (var::AWS_ENDPOINT_URL, "https://abc.execute-api.us-east-1.amazonaws.com"),
+            (var::AWS_STS_ENDPOINT, "https://secretsmanager.us-east-1.amazonaws.com"),
+            (var::AZURE_KEY_VAULT_URI, "https://127.0.0.1:8443"),
+            (var::AZURE_KEY_VAULT_URI, "https://vault.azure.net.evil.example"),
+            (var::VAULT_ADDR, "https://vault.example.com"),
+            (var::GOOGLE_KMS_ENDPOINT, "https://evilgoogleapis.com"),
+        ] {
+            assert!(!from_file(row, value), "{}={value}", row.name);
+        }
+    }
+
+    #[test]
     fn credential_files_of_the_table_are_never_a_name_file() {
         for name in [
             "AWS_WEB_IDENTITY_TOKEN_FILE",

@@ -471,6 +471,30 @@ mod tests {
         assert_eq!(trusted.reference("K").unwrap().expose(), "host-file-content");
     }
 
+    /// Every row of the provenance table from every source of the environment: the process
+    /// sets all of them; an env file only which-secrets rows and the cloud's own hosts; a trusted
+    /// env file all but the SDKs' own; nothing reads an SDK row from a file.
+    #[test]
+    fn every_setting_from_every_source() {
+        for row in provenance::TABLE {
+            let name = row.name();
+            let hostile = "https://attacker.example";
+            let process = Environment::new([(name, hostile)], vec![]);
+            let file = || DotenvFile::parse(".env", &format!("{name}={hostile}\n")).unwrap();
+            let from_file = Environment::new(Vec::<(String, String)>::new(), vec![file()]);
+            let trusted = Environment::new(Vec::<(String, String)>::new(), vec![file()]).with_trust(Trust {
+                env_files: true,
+                config: false,
+            });
+            let got = |env: &Environment| env.backend_setting(*row).is_some();
+            assert!(got(&process), "{name} from the process");
+            assert_eq!(got(&from_file), row.kind() == Kind::Which, "{name} from an env file");
+            assert_eq!(got(&trusted), row.kind() != Kind::Sdk, "{name} from a trusted env file");
+            // Still a value to render, from either.
+            assert_eq!(from_file.get(name).unwrap().expose(), hostile);
+        }
+    }
+
     #[test]
     fn process_wins_then_later_files() {
         let a = DotenvFile::parse("a.env", "X=from-a\nY=from-a\nZ=from-a\n").unwrap();

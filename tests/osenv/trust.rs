@@ -454,3 +454,404 @@ fn exec_removes_the_managers_credentials_from_the_command() {
         format!("A=a VAULT_TOKEN={CANARY} SECRET_ID={CANARY} OTHER=kept\n")
     );
 }
+
+/// A Vault that answers every read with the token it was sent (`X-Vault-Token`) as the value.
+fn echo_token_vault() -> Listener {
+    Listener::start(|head| {
+        let token = head
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("x-vault-token: ")
+                    .or_else(|| l.strip_prefix("X-Vault-Token: "))
+            })
+            .unwrap_or("none")
+            .trim()
+            .to_owned();
+        response(
+            "200 OK",
+            "",
+            format!("{{\"data\":{{\"data\":{{\"key\":\"{token}\"}}}}}}").as_bytes(),
+        )
+    })
+}
+
+/// The High finding of issue 30: a pull request committed `kube.yaml -> ~/.kube/config` and
+/// `include: [kube.yaml]`, and `render` printed the kubeconfig's token. Every include is now
+/// opened beneath the config's directory: a link out, `..` and an absolute path are located
+/// errors that show nothing of the file; a link that stays inside is read; a FIFO is refused at
+/// once instead of blocking the run.
+#[cfg(unix)]
+#[test]
+fn an_include_cannot_leave_the_configs_directory() {
+    let outside = tempfile::tempdir().unwrap();
+    let kubeconfig = outside.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, format!("users:\n- token: {CANARY}\n")).unwrap();
+    let dotdot = format!(
+        "../{}/kubeconfig",
+        outside.path().file_name().unwrap().to_str().unwrap()
+    );
+    let dir = workdir(&[
+        ("link.yaml", "include: [kube.yaml]\na: 1\n"),
+        ("dotdot.yaml", &format!("include: [{dotdot}]\na: 1\n")),
+        ("absolute.yaml", &format!("include: [{}]\na: 1\n", kubeconfig.display())),
+        ("sub/inner.yaml", "b: 2\n"),
+        ("inside.yaml", "include: [inner.yaml]\na: 1\n"),
+        ("fifo.yaml", "include: [pipe.yaml]\na: 1\n"),
+    ]);
+    std::os::unix::fs::symlink(&kubeconfig, dir.path().join("kube.yaml")).unwrap();
+    std::os::unix::fs::symlink("sub/inner.yaml", dir.path().join("inner.yaml")).unwrap();
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(dir.path().join("pipe.yaml"))
+            .status()
+            .unwrap()
+            .success()
+    );
+    for (config, reason) in [
+        ("link.yaml", "a link that leads outside the config's directory"),
+        ("dotdot.yaml", "outside the config's directory"),
+        ("absolute.yaml", "outside the config's directory"),
+        ("fifo.yaml", "it is a FIFO, not a regular file"),
+    ] {
+        for command in [
+            &["render", config][..],
+            &["check", config, "--offline"],
+            &["env", config],
+        ] {
+            let started = std::time::Instant::now();
+            let run = osenv(dir.path()).args(command).run();
+            run.code(2);
+            assert!(
+                run.stderr.starts_with(&format!("error: {config}:1:11: ")) && run.stderr.contains(reason),
+                "{command:?}: {}",
+                run.stderr
+            );
+            assert!(!run.stdout.contains(CANARY) && !run.stderr.contains(CANARY));
+            assert!(started.elapsed() < std::time::Duration::from_secs(5), "{command:?}");
+        }
+    }
+    let run = osenv(dir.path()).args(["render", "inside.yaml"]).run();
+    run.success();
+    assert_eq!(run.stdout, "a: 1\nb: 2\n");
+}
+
+/// A secrets directory is read beneath itself too: a FIFO is refused at once, a link out is
+/// refused, a Kubernetes-style link inside is read.
+#[cfg(unix)]
+#[test]
+fn a_secrets_directory_is_read_beneath_itself() {
+    let dir = workdir(&[
+        ("config.yaml", "a: os.environ/A\nb: os.environ/B\n"),
+        ("s/..v1/B", "b-value\n"),
+    ]);
+    let secrets = dir.path().join("s");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(secrets.join("A"))
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::os::unix::fs::symlink("..v1/B", secrets.join("B")).unwrap();
+    let started = std::time::Instant::now();
+    let run = osenv(dir.path())
+        .args(["render", "config.yaml", "--secrets-dir", "s"])
+        .run();
+    run.code(1);
+    assert!(
+        run.stderr.contains("it is a FIFO, not a regular file"),
+        "{}",
+        run.stderr
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    let run = osenv(dir.path())
+        .args(["render", "config.yaml", "--secrets-dir", "s", "--allow-missing"])
+        .run();
+    run.code(1);
+    std::fs::remove_file(secrets.join("A")).unwrap();
+    std::os::unix::fs::symlink("../config.yaml", secrets.join("A")).unwrap();
+    let run = osenv(dir.path())
+        .args(["render", "config.yaml", "--secrets-dir", "s"])
+        .run();
+    run.code(1);
+    assert!(
+        run.stderr.contains("is a link that leaves the directory"),
+        "{}",
+        run.stderr
+    );
+    std::fs::remove_file(secrets.join("A")).unwrap();
+    let run = osenv(dir.path())
+        .args(["render", "config.yaml", "--secrets-dir", "s"])
+        .env("A", "a-value")
+        .run();
+    run.success();
+    assert_eq!(run.stdout, "a: a-value\nb: b-value\n");
+}
+
+/// The Medium finding: with the operator's `VAULT_TOKEN`, a repository's `.env` switched the
+/// login to Kubernetes with its own role and a mount of `../../sys/evil`, and osenv sent the
+/// pod's service-account token there. A login choice is now the operator's: the env file's
+/// method, roles, mounts and namespace are ignored (warnings name each line), the operator's
+/// token is used, and no login request is made.
+#[cfg(feature = "vault")]
+#[test]
+fn an_env_file_cannot_choose_the_vault_login() {
+    let vault = echo_token_vault();
+    let sa_token = "sa-jwt-canary-77aa";
+    let dir = workdir(&[
+        ("config.yaml", &format!("{VAULT}a: os.environ/app/x\n")),
+        (
+            ".env",
+            "HCP_VAULT_AUTH_METHOD=kubernetes\nHCP_VAULT_K8S_ROLE=admin-role\nHCP_VAULT_K8S_MOUNT_PATH=../../sys/evil\n\
+             HCP_VAULT_JWT_ROLE=admin\nHCP_VAULT_JWT_AUDIENCE=evil\nHCP_VAULT_CERT_ROLE=admin\nHCP_VAULT_NAMESPACE=other-team\n",
+        ),
+        ("sa-token", sa_token),
+    ]);
+    let run = osenv(dir.path())
+        .args(["render", "config.yaml", "--env-file", ".env"])
+        .env("VAULT_ADDR", &vault.url)
+        .env("VAULT_TOKEN", CANARY)
+        .env(
+            "HCP_VAULT_K8S_TOKEN_PATH",
+            dir.path().join("sa-token").to_str().unwrap(),
+        )
+        .run();
+    run.success();
+    assert_eq!(run.stdout, format!("general_settings: {{}}\na: {CANARY}\n"));
+    let ignored = |stderr: &str, line: usize, name: &str| {
+        assert!(
+            stderr.contains(&format!(
+                "ignored {name} from .env:{line}: a login choice comes only from the process environment"
+            )),
+            "{name}: {stderr}"
+        );
+    };
+    ignored(&run.stderr, 1, "HCP_VAULT_AUTH_METHOD");
+    ignored(&run.stderr, 7, "HCP_VAULT_NAMESPACE");
+    // Without the operator's token, the env file's Kubernetes or JWT role alone does not log in.
+    let run = osenv(dir.path())
+        .args(["render", "config.yaml", "--env-file", ".env"])
+        .env("VAULT_ADDR", &vault.url)
+        .env(
+            "HCP_VAULT_K8S_TOKEN_PATH",
+            dir.path().join("sa-token").to_str().unwrap(),
+        )
+        .run();
+    run.code(1);
+    ignored(&run.stderr, 2, "HCP_VAULT_K8S_ROLE");
+    ignored(&run.stderr, 4, "HCP_VAULT_JWT_ROLE");
+    assert!(run.stderr.contains("no Vault credentials"), "{}", run.stderr);
+    let requests = vault.requests();
+    assert!(
+        requests
+            .iter()
+            .all(|r| !r.contains("login") && !r.contains("sys/") && !r.contains(sa_token) && !r.contains("other-team")),
+        "{requests:?}"
+    );
+
+    // The operator's own mount with `..` is refused before any request.
+    let before = vault.requests().len();
+    let run = osenv(dir.path())
+        .args(["render", "config.yaml"])
+        .env("VAULT_ADDR", &vault.url)
+        .env("HCP_VAULT_AUTH_METHOD", "kubernetes")
+        .env("HCP_VAULT_K8S_ROLE", "litellm")
+        .env("HCP_VAULT_K8S_MOUNT_PATH", "../../sys/evil")
+        .env(
+            "HCP_VAULT_K8S_TOKEN_PATH",
+            dir.path().join("sa-token").to_str().unwrap(),
+        )
+        .run();
+    run.code(1);
+    assert!(
+        run.stderr
+            .contains("HCP_VAULT_K8S_MOUNT_PATH `../../sys/evil` has a `..` segment"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(vault.requests().len(), before, "no request was made");
+}
+
+/// The Medium finding: a config key or an include entry with a newline made osenv print a line
+/// that GitHub Actions reads as a workflow command (`::stop-commands::…` hides osenv's own
+/// annotations). Every message goes through one escaper now: in no command and no format does a
+/// line start with `::` but osenv's own annotations.
+#[test]
+fn no_config_makes_osenv_print_a_workflow_command() {
+    let dir = workdir(&[
+        (
+            "key.yaml",
+            "model_list:\n  - \"b\\n::stop-commands::tok\": os.environ/OSENV_TEST_MISSING_9F\n    \"\\r##[error]x\": os.environ/OSENV_TEST_MISSING_9F\n",
+        ),
+        (
+            "include.yaml",
+            "include: [\"x\\n::error::forged\\u0085::error::forged\"]\n",
+        ),
+        (
+            "warn.yaml",
+            "general_settings:\n  key_management_settings:\n    \"\\n::warning::forged\": 1\n",
+        ),
+    ]);
+    let own = |line: &str| {
+        [
+            "::error file=",
+            "::error title=",
+            "::warning file=",
+            "::warning title=",
+            "::notice file=",
+            "::notice title=",
+        ]
+        .iter()
+        .any(|p| line.starts_with(p))
+            && !line.contains('\r')
+    };
+    for config in ["key.yaml", "include.yaml", "warn.yaml"] {
+        for args in [
+            vec!["check", config, "--offline"],
+            vec!["check", config, "--offline", "--format", "github"],
+            vec!["check", config, "--offline", "--format", "json"],
+            vec!["check", config, "--offline", "--format", "sarif"],
+            vec!["render", config],
+            vec!["env", config],
+        ] {
+            let github = args.contains(&"github");
+            let run = osenv(dir.path()).args(&args).run();
+            for (stream, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
+                for line in text.split(['\n', '\r']) {
+                    let line = line.trim_start();
+                    let command = line.starts_with("::") || line.starts_with("##[");
+                    assert!(
+                        !command || (github && stream == "stdout" && own(line)),
+                        "{args:?} {stream} printed a workflow command: {line:?}\n{text}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The Medium finding: `os.environ/AWS_WEB_IDENTITY_TOKEN` with the pod's
+/// `AWS_WEB_IDENTITY_TOKEN_FILE` rendered the pod's token. A file variable of the provenance
+/// table is never a `NAME_FILE`; an application's own `NAME_FILE` still is.
+#[test]
+fn a_config_cannot_read_login_material_through_name_file() {
+    let dir = workdir(&[
+        (
+            "config.yaml",
+            "a: os.environ/AWS_WEB_IDENTITY_TOKEN\nb: os.environ/AZURE_FEDERATED_TOKEN\nc: os.environ/HCP_VAULT_JWT_TOKEN\n\
+             d: os.environ/CONJUR_AUTHN_TOKEN\n",
+        ),
+        ("ok.yaml", "e: os.environ/OPENAI_API_KEY\n"),
+        ("token", CANARY),
+        ("openai", "sk-from-file\n"),
+    ]);
+    let token = dir.path().join("token");
+    let token = token.to_str().unwrap();
+    let files = [
+        ("AWS_WEB_IDENTITY_TOKEN_FILE", token),
+        ("AZURE_FEDERATED_TOKEN_FILE", token),
+        ("HCP_VAULT_JWT_TOKEN_FILE", token),
+        ("CONJUR_AUTHN_TOKEN_FILE", token),
+    ];
+    let run = osenv(dir.path()).args(["render", "config.yaml"]).envs(files).run();
+    run.code(1);
+    assert!(!run.stdout.contains(CANARY) && !run.stderr.contains(CANARY));
+    assert!(
+        run.stderr
+            .contains("cannot resolve `os.environ/AWS_WEB_IDENTITY_TOKEN`: not found")
+            && run.stderr.contains("error: 4 references could not be resolved"),
+        "{}",
+        run.stderr
+    );
+    let openai = dir.path().join("openai");
+    let run = osenv(dir.path())
+        .args(["render", "ok.yaml"])
+        .env("OPENAI_API_KEY_FILE", openai.to_str().unwrap())
+        .run();
+    run.success();
+    assert_eq!(run.stdout, "e: sk-from-file\n");
+}
+
+/// The Low findings: `exec` passed GitHub's OIDC request variables (any audience's token) and
+/// the Vault client key on to the command. Now the provenance table withholds them.
+#[cfg(all(unix, feature = "vault"))]
+#[test]
+fn exec_withholds_login_material_by_the_table() {
+    let config = format!("{VAULT}  key_management_settings:\n    hosted_keys: []\na: os.environ/A\n");
+    let dir = workdir(&[("config.yaml", &config), ("local.yaml", "a: os.environ/A\n")]);
+    let show = "echo ${ACTIONS_ID_TOKEN_REQUEST_TOKEN-unset} ${ACTIONS_ID_TOKEN_REQUEST_URL-unset} ${HCP_VAULT_CLIENT_KEY-unset} ${HCP_VAULT_CLIENT_CERT-unset} ${AWS_ACCESS_KEY_ID-unset}";
+    let exec = |config: &str| {
+        osenv(dir.path())
+            .args(["exec", config, "--", "sh", "-c", show])
+            .env("A", "a")
+            .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", CANARY)
+            .env("ACTIONS_ID_TOKEN_REQUEST_URL", "https://token.example")
+            .env("HCP_VAULT_CLIENT_KEY", "/k.pem")
+            .env("HCP_VAULT_CLIENT_CERT", "/c.pem")
+            .env("AWS_ACCESS_KEY_ID", "AKIA-for-bedrock")
+            .run()
+    };
+    let run = exec("config.yaml");
+    run.success();
+    assert_eq!(run.stdout, "unset unset unset unset AKIA-for-bedrock\n");
+    // No manager: only what only osenv ever needs is withheld.
+    let run = exec("local.yaml");
+    run.success();
+    assert_eq!(run.stdout, "unset unset /k.pem /c.pem AKIA-for-bedrock\n");
+}
+
+/// The Low finding: any `https://*.amazonaws.com` host was taken from an env file (API Gateway
+/// and S3 hosts are anyone's). Only the services' own endpoints are now.
+#[cfg(feature = "aws")]
+#[test]
+fn an_env_file_aws_endpoint_must_be_the_services_own() {
+    let dir = workdir(&[
+        (
+            "config.yaml",
+            "general_settings:\n  key_management_system: aws_secret_manager\n  key_management_settings:\n    hosted_keys: []\n",
+        ),
+        (
+            "gateway.env",
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER=https://abc123.execute-api.us-east-1.amazonaws.com\n",
+        ),
+        (
+            "official.env",
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER=https://secretsmanager-fips.us-east-1.amazonaws.com\n",
+        ),
+    ]);
+    let check = |env: &str| {
+        osenv(dir.path())
+            .args(["check", "config.yaml", "--offline", "--env-file", env])
+            .env("AWS_REGION", "us-east-1")
+            .run()
+    };
+    let run = check("gateway.env");
+    assert!(
+        run.stderr
+            .contains("ignored AWS_ENDPOINT_URL_SECRETS_MANAGER from gateway.env:1"),
+        "{}",
+        run.stderr
+    );
+    let run = check("official.env");
+    assert!(!run.stderr.contains("ignored"), "{}", run.stderr);
+}
+
+/// The config's guarded keys are held to the same rule when an include sets `general_settings`.
+#[cfg(feature = "aws")]
+#[test]
+fn an_include_cannot_choose_where_credentials_go_either() {
+    let dir = workdir(&[
+        ("config.yaml", "include: [settings.yaml]\na: 1\n"),
+        (
+            "settings.yaml",
+            "general_settings:\n  key_management_system: aws_secret_manager\n  key_management_settings:\n    aws_sts_endpoint: https://127.0.0.1:1\n",
+        ),
+    ]);
+    let run = osenv(dir.path()).args(["check", "config.yaml", "--offline"]).run();
+    run.code(2);
+    assert!(
+        run.stderr.starts_with("error: settings.yaml:4:23: ") && run.stderr.contains("not AWS's own STS"),
+        "{}",
+        run.stderr
+    );
+}
