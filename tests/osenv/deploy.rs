@@ -11,6 +11,7 @@ use crate::vault::{Server, api, server};
 use base64::Engine as _;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -323,10 +324,11 @@ fn entrypoint_stub(app: &Path, credentials: &[PathBuf]) {
     let stub = app.join("docker/prod_entrypoint.sh");
     let mut script = String::from("#!/bin/sh\necho \"ARGS: $*\"\necho \"UID: $(id -u) GROUPS: $(id -G)\"\n");
     for path in credentials {
-        script.push_str(&format!(
-            "if cat '{0}' >/dev/null 2>&1; then echo 'READ: {0}'; fi\n",
+        let _ = writeln!(
+            script,
+            "if cat '{0}' >/dev/null 2>&1; then echo 'READ: {0}'; fi",
             path.display()
-        ));
+        );
     }
     script.push_str("env\n");
     std::fs::write(&stub, script).unwrap();
