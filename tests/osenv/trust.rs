@@ -260,22 +260,7 @@ fn an_env_file_cannot_choose_where_the_token_goes() {
 #[cfg(feature = "vault")]
 #[test]
 fn an_env_file_credential_is_a_value_not_osenvs_credential() {
-    let server = Listener::start(|head| {
-        let token = head
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix("x-vault-token: ")
-                    .or_else(|| l.strip_prefix("X-Vault-Token: "))
-            })
-            .unwrap_or("none")
-            .trim()
-            .to_owned();
-        response(
-            "200 OK",
-            "",
-            format!("{{\"data\":{{\"data\":{{\"key\":\"{token}\"}}}}}}").as_bytes(),
-        )
-    });
+    let server = echo_token_vault();
     let dir = workdir(&[
         ("config.yaml", &format!("{VAULT}a: os.environ/app/x\n")),
         (".env", "VAULT_TOKEN=from-the-file\n"),
@@ -455,6 +440,16 @@ fn exec_removes_the_managers_credentials_from_the_command() {
     );
 }
 
+fn mkfifo(path: &std::path::Path) {
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(path)
+            .status()
+            .unwrap()
+            .success()
+    );
+}
+
 /// A Vault that answers every read with the token it was sent (`X-Vault-Token`) as the value.
 fn echo_token_vault() -> Listener {
     Listener::start(|head| {
@@ -500,13 +495,7 @@ fn an_include_cannot_leave_the_configs_directory() {
     ]);
     std::os::unix::fs::symlink(&kubeconfig, dir.path().join("kube.yaml")).unwrap();
     std::os::unix::fs::symlink("sub/inner.yaml", dir.path().join("inner.yaml")).unwrap();
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(dir.path().join("pipe.yaml"))
-            .status()
-            .unwrap()
-            .success()
-    );
+    mkfifo(&dir.path().join("pipe.yaml"));
     for (config, reason) in [
         ("link.yaml", "a link that leads outside the config's directory"),
         ("dotdot.yaml", "outside the config's directory"),
@@ -545,13 +534,7 @@ fn a_secrets_directory_is_read_beneath_itself() {
         ("s/..v1/B", "b-value\n"),
     ]);
     let secrets = dir.path().join("s");
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(secrets.join("A"))
-            .status()
-            .unwrap()
-            .success()
-    );
+    mkfifo(&secrets.join("A"));
     std::os::unix::fs::symlink("..v1/B", secrets.join("B")).unwrap();
     let started = std::time::Instant::now();
     let run = osenv(dir.path())
