@@ -158,11 +158,11 @@ impl Environment {
         }
         if plain_file_name(name) {
             for dir in &self.secrets_dirs {
-                if !beneath::exists(dir, Path::new(name), self.read_timeout) {
+                let Some(bytes) = beneath::read_if_present(dir, Path::new(name), self.read_timeout) else {
                     continue;
-                }
+                };
                 let path = dir.join(name);
-                let value = read_mounted(dir, Path::new(name), &path, "--secrets-dir", self.read_timeout);
+                let value = mounted_value(bytes, dir, &path, "--secrets-dir");
                 return Some((value, Origin::SecretsDir { path }));
             }
         }
@@ -363,7 +363,17 @@ fn read_mounted(
     via: &str,
     timeout: std::time::Duration,
 ) -> Result<SecretValue, KeyError> {
-    let bytes = beneath::read(dir, file, timeout).map_err(|e| {
+    mounted_value(beneath::read(dir, file, timeout), dir, path, via)
+}
+
+/// What [`beneath`] read, as a value: UTF-8, trailing newlines removed; a refusal named.
+fn mounted_value(
+    read: Result<zeroize::Zeroizing<Vec<u8>>, beneath::Refusal>,
+    dir: &Path,
+    path: &Path,
+    via: &str,
+) -> Result<SecretValue, KeyError> {
+    let bytes = read.map_err(|e| {
         let reason = match e {
             beneath::Refusal::Escapes { .. } => {
                 format!("it is a link that leaves the directory {}; not read", dir.display())

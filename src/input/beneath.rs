@@ -87,6 +87,22 @@ pub fn read(root: &Path, relative: &Path, timeout: Duration) -> Result<Zeroizing
     bounded(timeout, move || read_now(&root_owned, &relative_owned))
 }
 
+/// [`read`], or `None` when `relative` names nothing beneath `root` (not even a dangling link,
+/// which is an error: it is there, and cannot be read). One helper thread for both.
+pub fn read_if_present(root: &Path, relative: &Path, timeout: Duration) -> Option<Result<Zeroizing<Vec<u8>>, Refusal>> {
+    let (root_owned, relative_owned) = (root.to_owned(), relative.to_owned());
+    let found = bounded(timeout, move || {
+        let Some(lexical) = lexically_beneath(&relative_owned) else {
+            return Ok(None);
+        };
+        match open_root(&root_owned)?.symlink_metadata(&lexical) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            _ => read_now(&root_owned, &relative_owned).map(Some),
+        }
+    });
+    found.transpose()
+}
+
 /// Whether `relative` names anything beneath `root` (without following a last link, as LiteLLM's
 /// `os.path.exists` would see a link that is there); `false` for a path that leaves the root
 /// lexically or cannot be looked at within `timeout`.
@@ -224,6 +240,12 @@ mod tests {
         );
         assert!(!exists(&root, Path::new("../outside"), T));
         assert!(!exists(&root, Path::new("nope"), T));
+        assert!(read_if_present(&root, Path::new("nope"), T).is_none());
+        assert!(read_if_present(&root, Path::new("up"), T).unwrap().is_err());
+        assert_eq!(
+            text(read_if_present(&root, Path::new("A"), T).unwrap()).unwrap(),
+            "inside"
+        );
     }
 
     #[test]
