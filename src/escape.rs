@@ -9,8 +9,12 @@
 //!
 //! - control characters (C0 but tab, DEL, C1) and the Unicode line and paragraph separators
 //!   are written as escapes (`\n`, `\x1b`, `\u{85}`): a message is exactly one line;
-//! - a line that would start, after blanks, with `::` or `##[` gets its first character
-//!   escaped (`\x3a:`), so the runner does not read it as a command.
+//! - a line that would start, after blanks, with `::` gets its first character escaped
+//!   (`\x3a:`), and every `##` is written `\x23#`: the runner's older syntax `##[command]` and
+//!   Azure Pipelines' `##vso[` are found anywhere in a line (actions/runner
+//!   `ActionCommand.TryParse` looks for `##[` with `IndexOf`), so the runner reads no command;
+//! - bidirectional overrides (U+202A–U+202E, U+2066–U+2069) are escaped too, so a message reads
+//!   in the order it was written.
 //!
 //! osenv's own annotations (`check --format github`) are built by their own module with the
 //! workflow commands' escaping, and its outputs (rendered configs, env files) are data written
@@ -22,7 +26,8 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 fn needs_escape(c: char) -> bool {
-    (c.is_control() && c != '\t') || c == '\u{2028}' || c == '\u{2029}'
+    (c.is_control() && c != '\t')
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// `text` with control characters escaped: it cannot break a line or drive a terminal.
@@ -49,14 +54,38 @@ pub fn text(text: &str) -> Cow<'_, str> {
 
 /// One line to print: [`text`], and never a workflow command (see the module docs).
 pub fn line(line: &str) -> Cow<'_, str> {
-    let escaped = text(line);
+    let mut escaped = text(line);
+    // The runner's second syntax (and Azure Pipelines' `##vso[`) is found anywhere in a line.
+    if escaped.contains("##") {
+        escaped = Cow::Owned(hashes(&escaped, "\\x23"));
+    }
     let body = escaped.trim_start();
-    if body.starts_with("::") || body.starts_with("##[") {
+    if body.starts_with("::") {
         let blanks = escaped.len() - body.len();
-        let first = body.as_bytes()[0];
-        return Cow::Owned(format!("{}\\x{first:02x}{}", &escaped[..blanks], &body[1..]));
+        return Cow::Owned(format!("{}\\x3a{}", &escaped[..blanks], &body[1..]));
     }
     escaped
+}
+
+/// Each `#` that another follows, written `escape` (so no run of them leaves `##` behind).
+fn hashes(text: &str, escape: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '#' && chars.peek() == Some(&'#') {
+            out.push_str(escape);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// JSON text (`check --format json|sarif`) as the runner may read it: serde has escaped the
+/// control characters, and no line of pretty JSON starts with `::`; `##[` inside a string is
+/// written `\u0023#[` — the same string to any JSON parser, no command to the runner.
+pub fn json(text: &str) -> String {
+    hashes(text, "\\u0023")
 }
 
 /// Every line of `text` through [`line`]; the text's own line ends kept.
@@ -121,13 +150,22 @@ mod tests {
         assert_eq!(line("::error::x"), "\\x3a:error::x");
         assert_eq!(line("  ::warning file=a::b"), "  \\x3a:warning file=a::b");
         assert_eq!(line("##[error]x"), "\\x23#[error]x");
+        assert_eq!(
+            line("a: os.environ/X##[stop-commands]p ##vso[task]"),
+            "a: os.environ/X\\x23#[stop-commands]p \\x23#vso[task]"
+        );
+        assert_eq!(text("\u{202e}x"), "\\u{202e}x");
+        assert_eq!(json(r#"{"k": "a###[b"}"#), r#"{"k": "a\u0023\u0023#[b"}"#);
+        let parsed: serde_json::Value = serde_json::from_str(&json(r#"{"k": "a###[b"}"#)).unwrap();
+        assert_eq!(parsed["k"], "a###[b");
         assert_eq!(line("a.yaml:1:1: ::x"), "a.yaml:1:1: ::x");
         assert_eq!(lines("ok\n::x\n"), "ok\n\\x3a:x\n");
     }
 
+    /// How the runner finds a command in a line: `::` at its start (after blanks), or `##[`
+    /// anywhere (and Azure Pipelines' `##vso[`).
     fn is_command(l: &str) -> bool {
-        let t = l.trim_start();
-        t.starts_with("::") || t.starts_with("##[")
+        l.trim_start().starts_with("::") || l.contains("##[") || l.contains("##vso[")
     }
 
     proptest! {
@@ -136,7 +174,7 @@ mod tests {
         #[test]
         fn no_input_makes_a_workflow_command(
             prefix in "[ :#a-z\\[]{0,6}",
-            input in "(\\PC|[\\x00-\\x1f\\x7f\\u{80}-\\u{9f}\\u{2028}]|::|##\\[){0,40}",
+            input in "(\\PC|[\\x00-\\x1f\\x7f\\u{80}-\\u{9f}\\u{2028}\\u{202e}]|::|##\\[|##vso\\[|#){0,40}",
         ) {
             let message = format!("{prefix}{input}");
             let printed = line(&message);

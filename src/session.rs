@@ -53,7 +53,7 @@ impl Session {
         limits: Limits,
     ) -> Result<Self, Error> {
         let parse = || {
-            input::read_text(path)
+            input::read_text(path, limits.deadline)
                 .and_then(|text| Document::parse(input::display_name(path), text).map_err(Error::Config))
         };
         // The env files and the config are independent until the settings are read, and on a

@@ -83,7 +83,11 @@ impl Sources {
         let mut paths = vec![root_name.clone()];
         let mut loaded: HashSet<PathBuf> = HashSet::from([root_name.clone()]);
         let mut pending: VecDeque<(String, usize, Location)> = entries(&documents[0]).map_err(Error::Config)?.into();
+        at_the_filesystem_root(&root_dir, pending.front().map(|(_, _, at)| at))?;
         let mut warnings = Vec::new();
+        // One size cap for the config and all its includes together: a file reached through
+        // many links inside the directory is read once per link, each under the per-file cap.
+        let mut budget = input::MAX_INPUT_BYTES.saturating_sub(documents[0].text().len() as u64);
         let exists = |relative: &Option<PathBuf>| {
             relative
                 .as_deref()
@@ -143,7 +147,7 @@ impl Sources {
                     format!("more than {MAX_INCLUDED_FILES} included files"),
                 ));
             }
-            let doc = read_include(&root_dir, &relative, &entry, &at, timeout)?;
+            let doc = read_include(&root_dir, &relative, &entry, &at, timeout, &mut budget)?;
             let index = documents.len();
             pending.extend(
                 entries(&doc)
@@ -222,6 +226,22 @@ impl Sources {
     }
 }
 
+/// Below `/` is every file of the machine (a container's default working directory for a config
+/// on stdin, or `/config.yaml`): the confinement would confine nothing, so such a config cannot
+/// include (`first` is its first include entry).
+fn at_the_filesystem_root(root_dir: &Path, first: Option<&Location>) -> Result<(), Error> {
+    match first {
+        Some(at) if root_dir.parent().is_none() => Err(include_error(
+            at.clone(),
+            format!(
+                "the config's directory is {}, and osenv reads included files only below the config's directory; put the config in a directory of its own",
+                root_dir.display()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// One included file, read through the one opener beneath the config's directory and parsed;
 /// every refusal is an error at the include entry that named it.
 fn read_include(
@@ -230,6 +250,7 @@ fn read_include(
     entry: &str,
     at: &Location,
     timeout: Duration,
+    budget: &mut u64,
 ) -> Result<Document, Error> {
     let location = root_dir.join(relative);
     let bytes = match beneath::read(root_dir, relative, timeout) {
@@ -257,6 +278,16 @@ fn read_include(
             ));
         }
     };
+    let Some(left) = budget.checked_sub(bytes.len() as u64) else {
+        return Err(include_error(
+            at.clone(),
+            format!(
+                "with `{entry}`, the config and its includes are larger than {} MiB together, the most osenv reads",
+                input::MAX_INPUT_BYTES >> 20
+            ),
+        ));
+    };
+    *budget = left;
     let text = input::decode(&location, bytes.to_vec())?;
     drop(bytes);
     let shown = input::display_name(&relative_to_cwd(&location));

@@ -33,7 +33,7 @@ pub(super) fn run(args: &EncryptArgs, app: &App) -> Result<(), Error> {
             return Err(UsageError::StdinTaken { command: "encrypt" }.into());
         }
         Some(path) => {
-            let doc = Document::parse(display_name(path), read_text(path)?).map_err(Error::Config)?;
+            let doc = Document::parse(display_name(path), read_text(path, limits.deadline)?).map_err(Error::Config)?;
             Session::new(doc, Arc::clone(&env))
                 .map_err(Error::Config)?
                 .key_management()

@@ -3,7 +3,7 @@
 //!
 //! The temp file is created with `O_EXCL` under a random name (`.osenv-<pid>-<random>.tmp`, so a
 //! stale one is recognisable), so a symlink planted at a predictable path cannot redirect the
-//! write. On any error, and on SIGTERM, SIGINT or SIGHUP while it exists, the temp file is
+//! write. On any error, and on any fatal signal but SIGKILL while it exists, the temp file is
 //! removed and the target is untouched; readers see the old file or the whole new one, never a
 //! part. Only a regular file (or nothing) at the target is replaced: a symlink, a device such as
 //! `/dev/stdout`, a FIFO or a directory there is an error, since a 0600 file of secrets silently
@@ -149,9 +149,30 @@ mod signals {
 
     /// The temp file's path while it exists, for the handler.
     static TEMP: AtomicPtr<libc::c_char> = AtomicPtr::new(std::ptr::null_mut());
-    const SIGNALS: [libc::c_int; 3] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP];
+    /// Every signal whose default action ends the process, but SIGPIPE (ignored by Rust's
+    /// runtime: a closed stdout is an error, not a death) and SIGKILL/SIGSTOP (cannot be caught).
+    /// SIGXFSZ matters in practice: `ulimit -f` stops a large render half-way.
+    const SIGNALS: [libc::c_int; 17] = [
+        libc::SIGTERM,
+        libc::SIGINT,
+        libc::SIGHUP,
+        libc::SIGQUIT,
+        libc::SIGALRM,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+        libc::SIGXCPU,
+        libc::SIGXFSZ,
+        libc::SIGPROF,
+        libc::SIGVTALRM,
+        libc::SIGSYS,
+        libc::SIGTRAP,
+        libc::SIGABRT,
+        libc::SIGBUS,
+        libc::SIGPWR,
+        libc::SIGSTKFLT,
+    ];
 
-    /// While the returned guard lives, SIGTERM, SIGINT and SIGHUP remove `path` first.
+    /// While the returned guard lives, any of [`SIGNALS`] removes `path` first.
     pub(super) fn remove_on_signal(path: &Path) -> Armed {
         static INSTALL: Once = Once::new();
         INSTALL.call_once(|| {

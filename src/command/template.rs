@@ -42,6 +42,7 @@ pub(super) fn run(args: &TemplateArgs, app: &App) -> Result<(), Error> {
         return Err(UsageError::BothStdin.into());
     }
     let limits = args.limits.limits()?;
+    let deadline = limits.deadline;
     let env = Arc::new(input::environment(
         &args.env_files,
         args.trust.trust(),
@@ -50,7 +51,7 @@ pub(super) fn run(args: &TemplateArgs, app: &App) -> Result<(), Error> {
     )?);
     // Without a config, a session of an empty one: every name comes from the environment.
     let doc = match &args.config {
-        Some(path) => Document::parse(display_name(path), read_text(path)?),
+        Some(path) => Document::parse(display_name(path), read_text(path, limits.deadline)?),
         None => Document::parse("<no config>", "{}".to_owned()),
     }
     .map_err(Error::Config)?;
@@ -58,7 +59,7 @@ pub(super) fn run(args: &TemplateArgs, app: &App) -> Result<(), Error> {
         .map_err(Error::Config)?
         .with_limits(limits);
     let name = display_name(&args.template).to_string();
-    let source = read_text(&args.template)?;
+    let source = read_text(&args.template, deadline)?;
     let mut inputs: Vec<(std::path::PathBuf, String)> = Vec::new();
     if args.template.as_os_str() != "-" {
         inputs.push((

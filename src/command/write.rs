@@ -38,7 +38,7 @@ pub(super) fn put(args: &PutArgs, app: &App) -> Result<(), Error> {
 
 /// The value on stdin, one trailing newline removed.
 pub(super) fn read_value() -> Result<SecretValue, Error> {
-    let mut raw = read_bytes(Path::new("-"))?;
+    let mut raw = read_bytes(Path::new("-"), std::time::Duration::MAX)?;
     if raw.ends_with(b"\n") {
         raw.pop();
         if raw.ends_with(b"\r") {

@@ -121,13 +121,31 @@ pub fn exists(root: &Path, relative: &Path, timeout: Duration) -> bool {
     .unwrap_or(false)
 }
 
+/// A handle on `root`. A relative root that stays in the working directory is itself opened
+/// beneath it: `--secrets-dir secrets` in a checkout must not follow a committed
+/// `secrets -> ~/.aws`. An absolute root is the operator's path, links and all
+/// (`/var/run -> /run`).
 fn open_root(root: &Path) -> Result<cap_std::fs::Dir, Refusal> {
-    let root = if root.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        root
+    let ambient = |p: &Path| cap_std::fs::Dir::open_ambient_dir(p, cap_std::ambient_authority());
+    if root.is_absolute() {
+        return Ok(ambient(root)?);
+    }
+    let Some(relative) = lexically_beneath(root) else {
+        return Ok(ambient(root)?);
     };
-    Ok(cap_std::fs::Dir::open_ambient_dir(root, cap_std::ambient_authority())?)
+    let cwd = ambient(Path::new("."))?;
+    if relative.as_os_str().is_empty() {
+        return Ok(cwd);
+    }
+    cwd.open_dir(&relative).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::PermissionDenied && e.raw_os_error().is_none() {
+            Refusal::Escapes {
+                root: PathBuf::from("the working directory"),
+            }
+        } else {
+            Refusal::Io(e)
+        }
+    })
 }
 
 fn read_now(root: &Path, relative: &Path) -> Result<Zeroizing<Vec<u8>>, Refusal> {

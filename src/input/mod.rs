@@ -25,8 +25,15 @@ pub fn display_name(path: &Path) -> Arc<str> {
     }
 }
 
-/// Read a file, or stdin for `-`, up to [`MAX_INPUT_BYTES`].
-pub fn read_bytes(path: &Path) -> Result<Vec<u8>, Error> {
+/// Read a file the operator named (a config, an env file, a template), or stdin for `-`, up to
+/// [`MAX_INPUT_BYTES`], within `timeout`.
+///
+/// The file is read through the one opener ([`beneath`]) too: a relative path beneath the
+/// working directory (a checkout), an absolute one beneath its own directory. A CI job runs
+/// `osenv check config.yaml` on a pull request's checkout, where `config.yaml` or `.env` can
+/// be a committed symlink to `~/.kube/config`; named by a path, such a link is refused, not
+/// followed. The operator's own pipes (`--env-file <(…)`, `/dev/stdin`) are read as they are.
+pub fn read_bytes(path: &Path, timeout: std::time::Duration) -> Result<Vec<u8>, Error> {
     let err = |source| {
         Error::Input(IoError {
             verb: "cannot read",
@@ -44,21 +51,43 @@ pub fn read_bytes(path: &Path) -> Result<Vec<u8>, Error> {
         ))
     };
     let mut buf = Vec::new();
+    let pipe = ["/dev/fd/", "/proc/self/fd/"].iter().any(|p| path.starts_with(p)) || path == Path::new("/dev/stdin");
     let read = if path == Path::new("-") {
         std::io::stdin().lock().take(MAX_INPUT_BYTES + 1).read_to_end(&mut buf)
-    } else {
-        // std's error: the message already names the path, so the cause need not repeat it.
+    } else if pipe {
         let file = std::fs::File::open(path).map_err(err)?;
-        if file.metadata().is_ok_and(|m| m.len() > MAX_INPUT_BYTES) {
-            return Err(too_big());
-        }
         file.take(MAX_INPUT_BYTES + 1).read_to_end(&mut buf)
+    } else {
+        let (root, relative) = named_root(path);
+        return match beneath::read(&root, &relative, timeout) {
+            Ok(bytes) => Ok(bytes.to_vec()),
+            Err(beneath::Refusal::Io(e)) => Err(err(e)),
+            Err(beneath::Refusal::TooLarge) => Err(too_big()),
+            Err(refusal @ beneath::Refusal::Escapes { .. }) => Err(err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!("it is a link, and {refusal}; name the file it points to"),
+            ))),
+            Err(refusal) => Err(err(std::io::Error::other(refusal.to_string()))),
+        };
     };
     read.map_err(err)?;
     if buf.len() as u64 > MAX_INPUT_BYTES {
         return Err(too_big());
     }
     Ok(buf)
+}
+
+/// The root a named path is read beneath, and the path relative to it: the working directory
+/// for a relative path that stays in it, else the path's own directory.
+fn named_root(path: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    if let Some(relative) = beneath::lexically_beneath(path).filter(|r| !r.as_os_str().is_empty()) {
+        return (std::path::PathBuf::from("."), relative);
+    }
+    let parent = path.parent().unwrap_or(Path::new("/"));
+    let name = path
+        .file_name()
+        .map_or_else(|| path.to_owned(), std::path::PathBuf::from);
+    (parent.to_owned(), name)
 }
 
 /// `bytes` as UTF-8, or the location of the first invalid byte. The bytes of a file that is not
@@ -72,9 +101,9 @@ fn utf8(path: &Path, bytes: Vec<u8>) -> Result<String, Location> {
     })
 }
 
-/// Read a UTF-8 text input; invalid UTF-8 is located.
-pub fn read_text(path: &Path) -> Result<String, Error> {
-    decode(path, read_bytes(path)?)
+/// Read a UTF-8 text input ([`read_bytes`]); invalid UTF-8 is located.
+pub fn read_text(path: &Path, timeout: std::time::Duration) -> Result<String, Error> {
+    decode(path, read_bytes(path, timeout)?)
 }
 
 /// The text of a config read from `path`; invalid UTF-8 is located.
@@ -96,7 +125,7 @@ pub fn environment(
         .with_secrets_dirs(secrets_dirs.to_vec())
         .with_read_timeout(read_timeout);
     for path in files {
-        let text = zeroize::Zeroizing::new(utf8(path, read_bytes(path)?).map_err(|location| {
+        let text = zeroize::Zeroizing::new(utf8(path, read_bytes(path, read_timeout)?).map_err(|location| {
             Error::Dotenv(DotenvError {
                 location: Location { column: 1, ..location },
                 reason: "the env file is not valid UTF-8",

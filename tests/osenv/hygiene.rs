@@ -111,10 +111,11 @@ fn render_holding_the_temp_file(dir: &std::path::Path) -> (std::process::Child, 
     }
 }
 
-/// A signal while the temp file (already holding every value) exists removes it.
+/// A signal while the temp file (already holding every value) exists removes it: every fatal
+/// one that can be caught (the adversary review found USR1, ALRM, XFSZ — `ulimit -f` — left it).
 #[test]
 fn a_signal_while_the_temp_file_exists_removes_it() {
-    for signal in ["TERM", "INT", "HUP"] {
+    for signal in ["TERM", "INT", "HUP", "QUIT", "USR1", "USR2", "ALRM", "XFSZ", "XCPU"] {
         let dir = workdir(&[("config.yaml", CONFIG), ("out.yaml", "old: content\n")]);
         let (mut child, temp) = render_holding_the_temp_file(dir.path());
         assert!(

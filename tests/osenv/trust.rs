@@ -664,7 +664,7 @@ fn no_config_makes_osenv_print_a_workflow_command() {
     let dir = workdir(&[
         (
             "key.yaml",
-            "model_list:\n  - \"b\\n::stop-commands::tok\": os.environ/OSENV_TEST_MISSING_9F\n    \"\\r##[error]x\": os.environ/OSENV_TEST_MISSING_9F\n",
+            "model_list:\n  - \"b\\n::stop-commands::tok\": os.environ/OSENV_TEST_MISSING_9F\n    \"\\r##[error]x\": os.environ/OSENV_TEST_MISSING_9F\n    \"k##[error]forged\": \"os.environ/X##[stop-commands]p\"\n    v: \"os.environ/Y##vso[task.prependpath]/tmp\"\n    \"api_key\\n  key.yaml:9:9  os.environ/FAKE  ok (process environment)\": os.environ/OSENV_TEST_MISSING_9F\n",
         ),
         (
             "include.yaml",
@@ -702,12 +702,15 @@ fn no_config_makes_osenv_print_a_workflow_command() {
             for (stream, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
                 for line in text.split(['\n', '\r']) {
                     let line = line.trim_start();
-                    let command = line.starts_with("::") || line.starts_with("##[");
+                    // The runner's rules: `::` at the start, `##[` anywhere (and Azure's `##vso[`).
+                    let command = line.starts_with("::") || line.contains("##[") || line.contains("##vso[");
                     assert!(
-                        !command || (github && stream == "stdout" && own(line)),
+                        !command || (github && stream == "stdout" && own(line) && !line.contains("##")),
                         "{args:?} {stream} printed a workflow command: {line:?}\n{text}"
                     );
                 }
+                // A newline in a key cannot forge a row of the report.
+                assert!(!text.contains("\n  key.yaml:9:9"), "{args:?} {stream}: {text}");
             }
         }
     }
@@ -837,4 +840,106 @@ fn an_include_cannot_choose_where_credentials_go_either() {
         "{}",
         run.stderr
     );
+}
+
+/// The adversary review's finding: the paths the operator names (config, env file, template,
+/// a relative secrets directory) followed links a pull request commits (`.env ->
+/// ~/.aws/credentials`, `config.yaml -> ~/.kube/config`). They are read through the one
+/// opener too: beneath the working directory when relative, beneath their own directory when
+/// absolute; the operator's pipes (`/dev/stdin`) still work.
+#[cfg(unix)]
+#[test]
+fn named_inputs_do_not_follow_committed_links_out() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("credentials"), format!("[default]\nkey={CANARY}\n")).unwrap();
+    std::fs::write(outside.path().join("kubeconfig"), format!("token: {CANARY}\n")).unwrap();
+    std::fs::write(outside.path().join("KEY"), CANARY).unwrap();
+    let dir = workdir(&[("ok.yaml", "k: os.environ/KEY\n"), ("t.j2", "x")]);
+    let link =
+        |target: &std::path::Path, name: &str| std::os::unix::fs::symlink(target, dir.path().join(name)).unwrap();
+    link(&outside.path().join("kubeconfig"), "config.yaml");
+    link(&outside.path().join("credentials"), ".env");
+    link(outside.path(), "secrets");
+    link(&outside.path().join("kubeconfig"), "tpl.j2");
+    std::fs::create_dir(dir.path().join("deploy")).unwrap();
+    for args in [
+        &["render", "config.yaml"][..],
+        &["check", "config.yaml", "--offline"],
+        &["render", "ok.yaml", "--env-file", ".env"],
+        &["render", "ok.yaml", "--secrets-dir", "secrets"],
+        &["template", "tpl.j2"],
+    ] {
+        let run = osenv(dir.path()).args(args).run();
+        assert_ne!(run.code, 0, "{args:?}: {}", run.stdout);
+        assert!(!run.stdout.contains(CANARY) && !run.stderr.contains(CANARY), "{args:?}");
+        assert!(
+            run.stderr.contains("leads outside") || run.stderr.contains("a link that leaves the directory"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    // The operator's own pipe and absolute paths still work.
+    let run = osenv(dir.path())
+        .args(["render", "ok.yaml", "--env-file", "/dev/stdin"])
+        .stdin("KEY=from-stdin\n")
+        .run();
+    run.success();
+    assert_eq!(run.stdout, "k: from-stdin\n");
+    let run = osenv(dir.path())
+        .args([
+            "render",
+            dir.path().join("ok.yaml").to_str().unwrap(),
+            "--secrets-dir",
+            outside.path().to_str().unwrap(),
+        ])
+        .run();
+    run.success();
+}
+
+/// The adversary review's finding: `HCP_VAULT_MOUNT_NAME=auth/token` from an env file with
+/// `vault_kv_version: 1` made a "secret" of `auth/token/lookup-self`, whose `id` is the token.
+#[cfg(feature = "vault")]
+#[test]
+fn a_vault_mount_cannot_be_vaults_own_api() {
+    let vault = echo_token_vault();
+    let dir = workdir(&[
+        (
+            "config.yaml",
+            "general_settings:\n  key_management_system: hashicorp_vault\n  key_management_settings: {vault_kv_version: 1}\na: os.environ/lookup-self#id\n",
+        ),
+        (".env", "HCP_VAULT_MOUNT_NAME=auth/token\n"),
+    ]);
+    let run = osenv(dir.path())
+        .args(["render", "config.yaml", "--env-file", ".env"])
+        .env("VAULT_ADDR", &vault.url)
+        .env("VAULT_TOKEN", CANARY)
+        .run();
+    run.code(1);
+    assert!(run.stderr.contains("names Vault's own `auth/` API"), "{}", run.stderr);
+    assert!(!run.stdout.contains(CANARY));
+    assert!(vault.requests().is_empty(), "{:?}", vault.requests());
+}
+
+/// The adversary review's findings: one file reached through many links inside the directory
+/// was read once per link (a 15 MiB file, 256 links); and a config whose directory is `/`
+/// confined nothing. One size cap holds for the config and its includes together, and a config
+/// at `/` cannot include.
+#[test]
+fn includes_share_one_size_cap_and_need_a_directory() {
+    let big = format!("big: \"{}\"\n", "x".repeat(9 << 20));
+    let dir = workdir(&[("big.yaml", &big), ("config.yaml", "include: [big.yaml, again.yaml]\n")]);
+    std::os::unix::fs::symlink("big.yaml", dir.path().join("again.yaml")).unwrap();
+    let run = osenv(dir.path()).args(["check", "config.yaml", "--offline"]).run();
+    run.code(2);
+    assert!(
+        run.stderr.contains("config.yaml:1:21: ") && run.stderr.contains("larger than 16 MiB together"),
+        "{}",
+        run.stderr
+    );
+    let run = osenv(std::path::Path::new("/"))
+        .args(["render", "-"])
+        .stdin("include: [etc/hostname]\n")
+        .run();
+    run.code(2);
+    assert!(run.stderr.contains("the config's directory is /"), "{}", run.stderr);
 }

@@ -102,6 +102,9 @@ const POLICY_DIALECT: Dialect = Dialect {
 fn invalid_id(id: &str) -> Option<&'static str> {
     if id.trim().is_empty() {
         Some("a Conjur variable id cannot be empty")
+    } else if id.split('/').any(|segment| segment == "." || segment == "..") {
+        // The URL library would resolve them: `..` reads the account's resource list.
+        Some("a Conjur variable id cannot have a `.` or `..` segment")
     } else if id.chars().any(|c| c.is_control() || c == '\u{a0}') {
         Some("a Conjur variable id cannot hold a control or non-breaking-space character")
     } else {
@@ -916,6 +919,11 @@ mod tests {
         assert!(invalid_id("").is_some());
         assert!(invalid_id("a\nb").is_some());
         assert!(invalid_id("litellm/key#1@2").is_none());
+        // The adversary review: `..` read the account's resource list.
+        for bad in ["..", ".", "a/../b", "a/."] {
+            assert!(invalid_id(bad).is_some(), "{bad}");
+        }
+        assert!(invalid_id("a..b/c.d").is_none());
         assert_eq!(policy_scalar("a\"\n- !grant"), r#""a\"\n- !grant""#);
         let c = conjur(&[]);
         assert!(c.storable("has space").is_err());

@@ -129,6 +129,9 @@ pub struct Selected {
 /// The methods `HCP_VAULT_AUTH_METHOD` names.
 const METHODS: &str = "token, approle, cert, kubernetes, jwt";
 
+/// Vault's own APIs, which no secrets engine can be mounted at.
+const RESERVED_PATHS: [&str; 3] = ["auth", "sys", "identity"];
+
 /// KV secrets engine version of the mount.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KvVersion {
@@ -208,6 +211,19 @@ impl VaultConfig {
         });
         let mount = component("HCP_VAULT_MOUNT_NAME", var(v::HCP_VAULT_MOUNT_NAME)).unwrap_or_else(|| "secret".into());
         let path_prefix = component("HCP_VAULT_PATH_PREFIX", var(v::HCP_VAULT_PATH_PREFIX));
+        // A read is `GET {namespace}/{mount}/…`: a mount (or namespace) that is one of Vault's
+        // own APIs would make a "secret" of `auth/token/lookup-self` (the token itself, under
+        // KV v1) or of `identity/oidc/token/…`. Secrets live in secrets engines only.
+        let reserved = secret_namespace
+            .iter()
+            .chain(std::iter::once(&mount))
+            .flat_map(|p| p.split('/'))
+            .find(|s| RESERVED_PATHS.iter().any(|r| s.eq_ignore_ascii_case(r)));
+        if let Some(segment) = reserved {
+            invalid.push(format!(
+                "HCP_VAULT_MOUNT_NAME `{mount}` (or the namespace) names Vault's own `{segment}/` API, not a secrets engine"
+            ));
+        }
         let cert = first(&[v::HCP_VAULT_CLIENT_CERT, v::VAULT_CLIENT_CERT]);
         let key = first(&[v::HCP_VAULT_CLIENT_KEY, v::VAULT_CLIENT_KEY]);
         let client_identity = match (&cert, &key) {
@@ -399,6 +415,25 @@ mod tests {
         assert_eq!(c.addr, "https://std:8200");
         assert!(matches!(&c.auth, Ok(Selected { auth: Auth::Token(t), .. }) if t.expose() == "t2"));
         assert_eq!(config(&[]).addr, DEFAULT_ADDR);
+    }
+
+    /// The adversary's finding: `HCP_VAULT_MOUNT_NAME=auth/token` from an env file with KV v1
+    /// read `auth/token/lookup-self`, whose `id` is the token.
+    #[test]
+    fn a_mount_cannot_be_vaults_own_api() {
+        for (name, value) in [
+            ("HCP_VAULT_MOUNT_NAME", "auth/token"),
+            ("HCP_VAULT_MOUNT_NAME", "SYS"),
+            ("HCP_VAULT_MOUNT_NAME", "identity/oidc"),
+            ("HCP_VAULT_SECRET_NAMESPACE", "auth"),
+        ] {
+            let c = config(&[(name, value)]);
+            assert!(
+                c.invalid.as_deref().is_some_and(|i| i.contains("Vault's own")),
+                "{name}={value}: {c:?}"
+            );
+        }
+        assert!(config(&[("HCP_VAULT_MOUNT_NAME", "kv/authors")]).invalid.is_none());
     }
 
     #[test]

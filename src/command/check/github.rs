@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 /// A message, escaped: control characters by the one escaper, then as the runner reads them.
 fn data(text: &str) -> String {
-    osenv::escape::text(text)
+    osenv::escape::line(text)
         .replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")

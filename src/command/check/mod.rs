@@ -155,7 +155,7 @@ pub(super) fn run(args: &CheckArgs, app: &App) -> Result<(), Error> {
                 findings: findings.iter().map(FindingRow::from).collect(),
             };
             if args.format == CheckFormat::Json {
-                serde_json::to_string_pretty(&report).expect("a report serializes") + "\n"
+                osenv::escape::json(&serde_json::to_string_pretty(&report).expect("a report serializes")) + "\n"
             } else {
                 // Every line of the table through the one escaper: key paths, references and
                 // file names come from the config.
@@ -222,33 +222,41 @@ fn warnings(session: &Session) -> Vec<Warning> {
     warnings
 }
 
+/// The text report. Each field from the config is escaped on its own (so a newline in a key
+/// cannot start a row of its own), and the caller passes every line through the escaper again.
 fn text(report: &Report<'_>, findings: &[Finding]) -> String {
+    use osenv::escape::text as e;
     let mut out = String::new();
     let names: std::collections::BTreeSet<&str> = report.references.iter().map(|r| r.name.as_str()).collect();
     let _ = writeln!(
         out,
         "{}: {} reference(s) to {} name(s); backend: {}",
-        report.config,
+        e(report.config),
         report.references.len(),
         names.len(),
-        report.backend
+        e(&report.backend)
     );
     let rows = |out: &mut String, rows: &[Row]| {
-        let w_loc = rows.iter().map(|r| r.location.to_string().len()).max().unwrap_or(0);
-        let w_ref = rows.iter().map(|r| r.reference.chars().count()).max().unwrap_or(0);
-        for r in rows {
-            let status = match (&r.error, r.rule) {
-                (Some(e), Some(rule)) => format!("error: {e} [{rule}]"),
-                (Some(e), None) => format!("error: {e}"),
-                (None, _) => format!("{} ({})", r.status, r.source),
-            };
-            let path = r.path.as_deref().map(|p| format!("  {p}")).unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "  {:<w_loc$}  {:<w_ref$}  {status}{path}",
-                r.location.to_string(),
-                r.reference
-            );
+        let cells: Vec<(String, String, String)> = rows
+            .iter()
+            .map(|r| {
+                let status = match (&r.error, r.rule) {
+                    (Some(err), Some(rule)) => format!("error: {} [{rule}]", e(err)),
+                    (Some(err), None) => format!("error: {}", e(err)),
+                    (None, _) => format!("{} ({})", r.status, e(&r.source)),
+                };
+                let path = r.path.as_deref().map(|p| format!("  {}", e(p))).unwrap_or_default();
+                (
+                    e(&r.location.to_string()).into_owned(),
+                    e(&r.reference).into_owned(),
+                    status + &path,
+                )
+            })
+            .collect();
+        let w_loc = cells.iter().map(|c| c.0.len()).max().unwrap_or(0);
+        let w_ref = cells.iter().map(|c| c.1.chars().count()).max().unwrap_or(0);
+        for (location, reference, status) in cells {
+            let _ = writeln!(out, "  {location:<w_loc$}  {reference:<w_ref$}  {status}");
         }
     };
     rows(&mut out, &report.references);
@@ -261,8 +269,12 @@ fn text(report: &Report<'_>, findings: &[Finding]) -> String {
     }
     // Every finding that is not a row above: what LiteLLM leaves alone, settings, plain text.
     for f in findings.iter().filter(|f| f.level != Level::Error || !is_unresolved(f)) {
-        let at = f.location.as_ref().map(|l| format!("{l}: ")).unwrap_or_default();
-        let _ = writeln!(out, "{}: {at}{} [{}]", f.level.as_str(), f.message, f.rule.id());
+        let at = f
+            .location
+            .as_ref()
+            .map(|l| format!("{}: ", e(&l.to_string())))
+            .unwrap_or_default();
+        let _ = writeln!(out, "{}: {at}{} [{}]", f.level.as_str(), e(&f.message), f.rule.id());
     }
     out
 }

@@ -76,7 +76,7 @@ pub(super) fn log(findings: &[Finding], successful: bool) -> String {
             "results": findings.iter().map(result).collect::<Vec<_>>(),
         }]
     });
-    serde_json::to_string_pretty(&log).expect("a SARIF log serializes") + "\n"
+    osenv::escape::json(&serde_json::to_string_pretty(&log).expect("a SARIF log serializes")) + "\n"
 }
 
 #[cfg(test)]
