@@ -6,7 +6,9 @@
 use super::findings::{Finding, Level};
 use std::fmt::Write as _;
 
-/// A message, escaped: control characters by the one escaper, then as the runner reads them.
+/// A message, escaped: by the one escaper first (a message is one line, no `##[`), then `%`,
+/// CR and LF as the runner reads them (CR and LF are gone by then; kept so this function alone
+/// is the runner's escaping).
 fn data(text: &str) -> String {
     osenv::escape::line(text)
         .replace('%', "%25")
@@ -64,12 +66,12 @@ mod tests {
                 line: 14,
                 column: 16,
             }),
-            message: "100% missing\r\nsecond line: a, b".into(),
+            message: "100% missing\r\nsecond line: a, b ##[x]".into(),
             subject: String::new(),
         };
         assert_eq!(
             commands(&[finding]),
-            "::error file=dir%2Ca%3Ab/config%25.yaml,line=14,col=16,title=osenv missing-secret::100%25 missing%0D%0Asecond line: a, b\n"
+            "::error file=dir%2Ca%3Ab/config%25.yaml,line=14,col=16,title=osenv missing-secret::100%25 missing\\r\\nsecond line: a, b \\x23#[x]\n"
         );
         let note = Finding {
             rule: Rule::ConfigError,
