@@ -68,7 +68,7 @@ impl Sources {
     /// directory; for stdin, the working directory). Each included file is read through the
     /// one opener ([`input::beneath`]) beneath the config's directory, within `timeout`.
     pub fn load(root: Document, path: &Path, timeout: Duration) -> Result<Self, Error> {
-        let root_path = if path == Path::new("-") {
+        let root_path = if path == Path::new("-") || input::is_pipe(path) {
             std::env::current_dir().unwrap_or_default().join("<stdin>")
         } else {
             std::path::absolute(path).unwrap_or_else(|_| path.to_owned())

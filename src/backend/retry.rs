@@ -95,7 +95,9 @@ impl RetryPolicy {
                 let backoff = self.delay(count);
                 let wait = retry_after(e).map_or(backoff, |asked| asked.max(backoff));
                 let now = Instant::now();
-                if now + wait < deadline {
+                // Saturating: a server's `Retry-After: 18446744073709551615` is a wait past the
+                // deadline, not an overflow.
+                if now.checked_add(wait).is_some_and(|at| at < deadline) {
                     waiting(Failure {
                         error: e,
                         remaining: deadline - now,
@@ -134,6 +136,28 @@ mod tests {
 
     fn far() -> Instant {
         Instant::now() + Duration::from_hours(1)
+    }
+
+    /// A server's largest `Retry-After` ends the retries at once instead of overflowing.
+    #[tokio::test(start_paused = true)]
+    async fn a_huge_retry_after_is_not_an_overflow() {
+        let huge = parse_retry_after("18446744073709551615").unwrap();
+        let policy = RetryPolicy::default();
+        let calls = Cell::new(0);
+        let (result, attempts) = policy
+            .run(
+                far(),
+                |()| true,
+                |()| Some(huge),
+                |_| {},
+                || {
+                    calls.set(calls.get() + 1);
+                    async { Err::<(), ()>(()) }
+                },
+            )
+            .await;
+        assert!(result.is_err());
+        assert_eq!((calls.get(), attempts.count), (1, 1));
     }
 
     #[tokio::test(start_paused = true)]

@@ -14,6 +14,7 @@ use super::App;
 use crate::cli::{ConfigArgs, WatchArgs};
 use osenv::Session;
 use osenv::error::Error;
+use osenv::provenance::var;
 use osenv::secret::SecretValue;
 use osenv::settings::KeyManagementSystem;
 use std::collections::BTreeMap;
@@ -22,6 +23,9 @@ use std::time::{Duration, SystemTime};
 
 /// The check interval when neither the flag nor a refresh variable sets one.
 pub(super) const DEFAULT_INTERVAL: Duration = Duration::from_mins(5);
+
+/// The longest check interval a manager's refresh setting may ask for.
+const MAX_INTERVAL: Duration = Duration::from_hours(24);
 
 /// How often files are looked at for edits (a `stat` each, no request).
 pub(super) const FILE_POLL: Duration = Duration::from_secs(1);
@@ -33,15 +37,28 @@ pub(super) fn interval(args: &WatchArgs, session: &Session) -> Duration {
         return interval;
     }
     let variable = match session.key_management().system() {
-        Some(KeyManagementSystem::HashicorpVault) => "HCP_VAULT_REFRESH_INTERVAL",
-        Some(KeyManagementSystem::GoogleSecretManager) => "GOOGLE_SECRET_MANAGER_REFRESH_INTERVAL",
-        Some(KeyManagementSystem::Cyberark) => "CYBERARK_REFRESH_INTERVAL",
+        Some(KeyManagementSystem::HashicorpVault) => var::HCP_VAULT_REFRESH_INTERVAL,
+        Some(KeyManagementSystem::GoogleSecretManager) => var::GOOGLE_SECRET_MANAGER_REFRESH_INTERVAL,
+        Some(KeyManagementSystem::Cyberark) => var::CYBERARK_REFRESH_INTERVAL,
         _ => return DEFAULT_INTERVAL,
     };
-    match session.environment().setting(variable).map(|v| v.parse::<u64>()) {
+    // Read through its row of the provenance table, and clamped: a day at most (a value from
+    // an env file once overflowed the clock).
+    match session
+        .environment()
+        .backend_setting(variable)
+        .map(|v| v.parse::<u64>())
+    {
+        Some(Ok(seconds)) if seconds > MAX_INTERVAL.as_secs() => {
+            tracing::warn!("{} is more than a day; checking every 24h", variable.name());
+            MAX_INTERVAL
+        }
         Some(Ok(seconds)) if seconds >= 1 => Duration::from_secs(seconds),
         Some(_) => {
-            tracing::warn!("{variable} is not a whole number of seconds; checking every 5m");
+            tracing::warn!(
+                "{} is not a whole number of seconds; checking every 5m",
+                variable.name()
+            );
             DEFAULT_INTERVAL
         }
         None => DEFAULT_INTERVAL,

@@ -36,7 +36,8 @@ use zeroize::Zeroizing;
 #[derive(Debug, Clone)]
 pub struct DotenvFile {
     path: Arc<str>,
-    vars: HashMap<String, (SecretValue, usize)>,
+    /// Each name's value, its line, and whether a `${…}` was replaced in it.
+    vars: HashMap<String, (SecretValue, usize, bool)>,
 }
 
 /// A binding as python-dotenv parses it: a name, its raw value (`None` for a bare `KEY`), and
@@ -86,8 +87,10 @@ impl DotenvFile {
         let mut seen: HashMap<String, Option<SecretValue>> = HashMap::default();
         let mut vars = HashMap::with_capacity_and_hasher(bindings.len(), rustc_hash::FxBuildHasher);
         for Binding { key, value, line } in bindings {
+            let interpolated = std::cell::Cell::new(false);
             let resolved = value.map(|raw| {
                 SecretValue::new(interpolate(&raw, |name| {
+                    interpolated.set(true);
                     outside(name).map(Zeroizing::new).or_else(|| match seen.get(name) {
                         Some(Some(v)) => Some(Zeroizing::new(v.expose().to_owned())),
                         Some(None) => Some(Zeroizing::new(String::new())),
@@ -97,7 +100,7 @@ impl DotenvFile {
             });
             match &resolved {
                 Some(v) => {
-                    vars.insert(key.clone(), (v.clone(), line));
+                    vars.insert(key.clone(), (v.clone(), line, interpolated.get()));
                 }
                 None => {
                     vars.remove(&key);
@@ -120,7 +123,12 @@ impl DotenvFile {
 
     /// The value of `name` and the line that set it.
     pub fn get(&self, name: &str) -> Option<(&SecretValue, usize)> {
-        self.vars.get(name).map(|(v, line)| (v, *line))
+        self.vars.get(name).map(|(v, line, _)| (v, *line))
+    }
+
+    /// Whether `name`'s value had a `${…}` replaced: it may hold any variable of the process.
+    pub fn interpolated(&self, name: &str) -> bool {
+        self.vars.get(name).is_some_and(|&(_, _, interpolated)| interpolated)
     }
 }
 

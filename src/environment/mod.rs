@@ -264,15 +264,6 @@ impl Environment {
         Ok((raw?, within))
     }
 
-    /// A configuration variable (an address, a region, a file name; not a secret): trimmed, and
-    /// `None` when unset or blank.
-    pub fn setting(&self, name: &str) -> Option<String> {
-        self.get(name)
-            .ok()
-            .map(|v| v.expose().trim().to_owned())
-            .filter(|v| !v.is_empty())
-    }
-
     /// A variable that configures a backend, read as its row of [`provenance`] says: from an env
     /// file only what [`Kind::from_env_file`] allows (which secrets; the cloud's own https
     /// host), unless the operator trusts the files; otherwise it is ignored with a warning that
@@ -285,6 +276,21 @@ impl Environment {
         if let Origin::File { .. } = origin {
             let kind = setting.kind();
             if kind == Kind::Sdk {
+                return None;
+            }
+            // python-dotenv reads `${X}` from the process environment: a setting written so
+            // could carry any process variable (a token) into a message that names the setting
+            // (`HCP_VAULT_PATH_PREFIX=${AWS_SECRET_ACCESS_KEY}/..`), or into a host name.
+            let interpolated = self
+                .files
+                .iter()
+                .rev()
+                .find(|f| f.get(name).is_some())
+                .is_some_and(|f| f.interpolated(name));
+            if !self.trust.env_files && interpolated {
+                tracing::warn!(
+                    "ignored {name} from {origin}: a setting in an env file must be written out, not read from `${{…}}` (it could carry any variable of the process into a message); export it, or pass --trust-env-files if the file is yours"
+                );
                 return None;
             }
             if !self.trust.env_files && !kind.from_env_file(name, value.expose()) {
@@ -503,6 +509,27 @@ mod tests {
             // Still a value to render, from either.
             assert_eq!(from_file.get(name).unwrap().expose(), hostile);
         }
+    }
+
+    /// The second review's finding: `HCP_VAULT_PATH_PREFIX=${AWS_SECRET_ACCESS_KEY}/..` put
+    /// the process's key into the error about the prefix. An interpolated setting is ignored.
+    #[test]
+    fn an_env_file_setting_is_written_out_not_interpolated() {
+        let file = DotenvFile::parse_with(
+            ".env",
+            "HCP_VAULT_PATH_PREFIX=${AWS_SECRET_ACCESS_KEY}/x\nHCP_VAULT_MOUNT_NAME=kv\nK=${HCP_VAULT_MOUNT_NAME}\n",
+            &|n| (n == "AWS_SECRET_ACCESS_KEY").then(|| "canary-key".into()),
+        )
+        .unwrap();
+        let env = Environment::new(Vec::<(String, String)>::new(), vec![file]);
+        assert_eq!(env.backend_setting(provenance::var::HCP_VAULT_PATH_PREFIX), None);
+        assert_eq!(
+            env.backend_setting(provenance::var::HCP_VAULT_MOUNT_NAME).as_deref(),
+            Some("kv")
+        );
+        // Still a value to render, as python-dotenv reads it.
+        assert_eq!(env.get("HCP_VAULT_PATH_PREFIX").unwrap().expose(), "canary-key/x");
+        assert_eq!(env.get("K").unwrap().expose(), "kv");
     }
 
     #[test]

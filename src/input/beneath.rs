@@ -95,7 +95,13 @@ pub fn read_if_present(root: &Path, relative: &Path, timeout: Duration) -> Optio
         let Some(lexical) = lexically_beneath(&relative_owned) else {
             return Ok(None);
         };
-        match open_root(&root_owned)?.symlink_metadata(&lexical) {
+        // A directory that is not there holds nothing (`--secrets-dir` may name one that is
+        // mounted only in some pods): the lookup goes on to the next place.
+        let root = match open_root(&root_owned) {
+            Err(Refusal::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            root => root?,
+        };
+        match root.symlink_metadata(&lexical) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             _ => read_now(&root_owned, &relative_owned).map(Some),
         }
@@ -149,7 +155,7 @@ fn open_root(root: &Path) -> Result<cap_std::fs::Dir, Refusal> {
 }
 
 fn read_now(root: &Path, relative: &Path) -> Result<Zeroizing<Vec<u8>>, Refusal> {
-    use cap_std::fs::{FileTypeExt as _, OpenOptionsExt as _};
+    use cap_std::fs::OpenOptionsExt as _;
     let escapes = || Refusal::Escapes { root: root.to_owned() };
     let relative = lexically_beneath(relative).ok_or_else(escapes)?;
     let dir = open_root(root)?;
@@ -166,6 +172,27 @@ fn read_now(root: &Path, relative: &Path) -> Result<Zeroizing<Vec<u8>>, Refusal>
             Refusal::Io(e)
         }
     })?;
+    regular_contents(file.into_std())
+}
+
+/// A file the operator named by an absolute path (or one leaving the working directory): read
+/// as it is, links and all, but by the same rules otherwise — non-blocking, regular files
+/// only, the size cap, within `timeout`.
+pub fn read_unconfined(path: &Path, timeout: Duration) -> Result<Zeroizing<Vec<u8>>, Refusal> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let path = path.to_owned();
+    bounded(timeout, move || {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(&path)?;
+        regular_contents(file)
+    })
+}
+
+/// The contents of an open file that must be a regular one, up to [`MAX_INPUT_BYTES`].
+fn regular_contents(file: std::fs::File) -> Result<Zeroizing<Vec<u8>>, Refusal> {
+    use std::os::unix::fs::FileTypeExt as _;
     let meta = file.metadata()?;
     let kind = meta.file_type();
     if !kind.is_file() {
@@ -186,7 +213,7 @@ fn read_now(root: &Path, relative: &Path) -> Result<Zeroizing<Vec<u8>>, Refusal>
         return Err(Refusal::TooLarge);
     }
     let mut bytes = Zeroizing::new(Vec::new());
-    file.into_std().take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes)?;
+    file.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > MAX_INPUT_BYTES {
         return Err(Refusal::TooLarge);
     }

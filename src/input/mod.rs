@@ -51,15 +51,18 @@ pub fn read_bytes(path: &Path, timeout: std::time::Duration) -> Result<Vec<u8>, 
         ))
     };
     let mut buf = Vec::new();
-    let pipe = ["/dev/fd/", "/proc/self/fd/"].iter().any(|p| path.starts_with(p)) || path == Path::new("/dev/stdin");
+    let pipe = is_pipe(path);
     let read = if path == Path::new("-") {
         std::io::stdin().lock().take(MAX_INPUT_BYTES + 1).read_to_end(&mut buf)
     } else if pipe {
         let file = std::fs::File::open(path).map_err(err)?;
         file.take(MAX_INPUT_BYTES + 1).read_to_end(&mut buf)
     } else {
-        let (root, relative) = named_root(path);
-        return match beneath::read(&root, &relative, timeout) {
+        let read = match named_root(path) {
+            Some(relative) => beneath::read(Path::new("."), &relative, timeout),
+            None => beneath::read_unconfined(path, timeout),
+        };
+        return match read {
             Ok(bytes) => Ok(bytes.to_vec()),
             Err(beneath::Refusal::Io(e)) => Err(err(e)),
             Err(beneath::Refusal::TooLarge) => Err(too_big()),
@@ -77,17 +80,22 @@ pub fn read_bytes(path: &Path, timeout: std::time::Duration) -> Result<Vec<u8>, 
     Ok(buf)
 }
 
-/// The root a named path is read beneath, and the path relative to it: the working directory
-/// for a relative path that stays in it, else the path's own directory.
-fn named_root(path: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
-    if let Some(relative) = beneath::lexically_beneath(path).filter(|r| !r.as_os_str().is_empty()) {
-        return (std::path::PathBuf::from("."), relative);
-    }
-    let parent = path.parent().unwrap_or(Path::new("/"));
-    let name = path
-        .file_name()
-        .map_or_else(|| path.to_owned(), std::path::PathBuf::from);
-    (parent.to_owned(), name)
+/// The operator's own pipe: `/dev/stdin`, or a process substitution (`/dev/fd/N`,
+/// `/proc/self/fd/N`); read as stdin is, and a config read so has the working directory as
+/// its directory.
+pub fn is_pipe(path: &Path) -> bool {
+    ["/dev/fd/", "/proc/self/fd/"].iter().any(|p| path.starts_with(p)) || path == Path::new("/dev/stdin")
+}
+
+/// Where a named path is read beneath the working directory: a relative path that stays in it
+/// (a checkout, where a pull request can commit links) is, as that relative path. `None` for an
+/// absolute path, or one that leaves the working directory: that is the operator's, read as it
+/// is, links and all (`/app/.env -> /run/secrets/litellm.env`), by the same rules otherwise
+/// (regular files, the size cap, the deadline). With `/` as the working directory the first
+/// rule would confine nothing, so it does not apply.
+fn named_root(path: &Path) -> Option<std::path::PathBuf> {
+    let cwd_is_root = std::env::current_dir().is_ok_and(|d| d.parent().is_none());
+    beneath::lexically_beneath(path).filter(|r| !r.as_os_str().is_empty() && !cwd_is_root)
 }
 
 /// `bytes` as UTF-8, or the location of the first invalid byte. The bytes of a file that is not

@@ -878,7 +878,34 @@ fn named_inputs_do_not_follow_committed_links_out() {
             run.stderr
         );
     }
-    // The operator's own pipe and absolute paths still work.
+    // The operator's own pipe and absolute paths still work; a config on /dev/stdin includes
+    // relative to the working directory; a secrets directory that is not there is skipped.
+    std::fs::write(dir.path().join("inc.yaml"), "b: 2\n").unwrap();
+    let run = osenv(dir.path())
+        .args(["render", "/dev/stdin"])
+        .stdin("include: [inc.yaml]\na: 1\n")
+        .run();
+    run.success();
+    assert_eq!(run.stdout, "a: 1\nb: 2\n");
+    std::fs::write(dir.path().join("k.env"), "KEY=from-env-file\n").unwrap();
+    let run = osenv(dir.path())
+        .args([
+            "render",
+            "ok.yaml",
+            "--secrets-dir",
+            "/nonexistent/secrets",
+            "--env-file",
+            "k.env",
+        ])
+        .run();
+    run.success();
+    assert_eq!(run.stdout, "k: from-env-file\n");
+    let absolute_link = dir.path().join("abs.env");
+    std::os::unix::fs::symlink(dir.path().join("k.env"), &absolute_link).unwrap();
+    let run = osenv(dir.path())
+        .args(["render", "ok.yaml", "--env-file", absolute_link.to_str().unwrap()])
+        .run();
+    run.success();
     let run = osenv(dir.path())
         .args(["render", "ok.yaml", "--env-file", "/dev/stdin"])
         .stdin("KEY=from-stdin\n")
@@ -918,6 +945,32 @@ fn a_vault_mount_cannot_be_vaults_own_api() {
     assert!(run.stderr.contains("names Vault's own `auth/` API"), "{}", run.stderr);
     assert!(!run.stdout.contains(CANARY));
     assert!(vault.requests().is_empty(), "{:?}", vault.requests());
+
+    // The second review: a "mount" that is a namespace (OpenBao and Vault Enterprise read
+    // namespaces from the path), then Vault's API in the name or the prefix.
+    for (env, reference) in [
+        ("HCP_VAULT_MOUNT_NAME=team1\n", "auth/token/lookup-self#id"),
+        (
+            "HCP_VAULT_MOUNT_NAME=team1\nHCP_VAULT_PATH_PREFIX=auth/token\n",
+            "lookup-self#id",
+        ),
+        ("HCP_VAULT_MOUNT_NAME=team1\n", "Identity/oidc/token/x"),
+    ] {
+        std::fs::write(dir.path().join(".env"), env).unwrap();
+        std::fs::write(
+            dir.path().join("config.yaml"),
+            format!("general_settings:\n  key_management_system: hashicorp_vault\n  key_management_settings: {{vault_kv_version: 1}}\na: os.environ/{reference}\n"),
+        )
+        .unwrap();
+        let run = osenv(dir.path())
+            .args(["render", "config.yaml", "--env-file", ".env"])
+            .env("VAULT_ADDR", &vault.url)
+            .env("VAULT_TOKEN", CANARY)
+            .run();
+        run.code(1);
+        assert!(run.stderr.contains("Vault's own APIs"), "{reference}: {}", run.stderr);
+        assert!(vault.requests().is_empty(), "{:?}", vault.requests());
+    }
 }
 
 /// The adversary review's findings: one file reached through many links inside the directory

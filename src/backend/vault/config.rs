@@ -130,7 +130,7 @@ pub struct Selected {
 const METHODS: &str = "token, approle, cert, kubernetes, jwt";
 
 /// Vault's own APIs, which no secrets engine can be mounted at.
-const RESERVED_PATHS: [&str; 3] = ["auth", "sys", "identity"];
+pub(super) const RESERVED_PATHS: [&str; 3] = ["auth", "sys", "identity"];
 
 /// KV secrets engine version of the mount.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -470,6 +470,25 @@ impl Vault {
     }
 
     /// `{addr}/v1/[{ns}/]{mount}/{kind}/[{prefix}/]{path}`; KV v1 has no `kind` segment.
+    /// A reference's name as a path of this Vault: [`SecretPath::parse`], and under KV v1 no
+    /// segment of the prefix or the name may be one of Vault's own APIs. KV v1 puts them
+    /// straight after the mount, and a "mount" can be a namespace (OpenBao and Vault
+    /// Enterprise read namespaces from the path): `team1` + `auth/token/lookup-self` would read
+    /// the token itself. Under KV v2 the engine's `data/` follows the mount.
+    fn parse_path(&self, name: &str) -> Result<SecretPath, &'static str> {
+        let path = SecretPath::parse(name)?;
+        if self.config.kv == KvVersion::V1 {
+            let prefix = self.config.path_prefix.iter().flat_map(|p| p.split('/'));
+            let reserved = |s: &str| config::RESERVED_PATHS.iter().any(|r| s.eq_ignore_ascii_case(r));
+            if prefix.chain(path.segments.iter().map(String::as_str)).any(reserved) {
+                return Err(
+                    "under KV v1 a Vault path cannot have an `auth`, `sys` or `identity` segment (Vault's own APIs)",
+                );
+            }
+        }
+        Ok(path)
+    }
+
     fn url(&self, kind: &str, path: &SecretPath) -> String {
         let mut url = format!("{}/v1/", self.config.addr);
         if let Some(ns) = &self.config.secret_namespace {
@@ -560,7 +579,9 @@ impl Vault {
     }
 
     async fn read(&self, session: &Connection, name: &str, ctx: &Context) -> Result<SecretValue, KeyError> {
-        let path = SecretPath::parse(name).map_err(|reason| KeyError::InvalidName { reason: reason.into() })?;
+        let path = self
+            .parse_path(name)
+            .map_err(|reason| KeyError::InvalidName { reason: reason.into() })?;
         if path.version.is_some() && self.config.kv == KvVersion::V1 {
             return Err(KeyError::InvalidName {
                 reason: "a version (`@N`) needs a KV v2 mount".into(),
@@ -595,7 +616,9 @@ impl Vault {
     }
 
     async fn exists_one(&self, session: &Connection, name: &str, ctx: &Context) -> Result<(), KeyError> {
-        let path = SecretPath::parse(name).map_err(|reason| KeyError::InvalidName { reason: reason.into() })?;
+        let path = self
+            .parse_path(name)
+            .map_err(|reason| KeyError::InvalidName { reason: reason.into() })?;
         let url = self.url("metadata", &path);
         let body = self.get(session, &path, &url, ctx).await?;
         let version = path
@@ -687,7 +710,7 @@ impl Backend for Vault {
     }
 
     async fn write(&self, name: &str, value: &SecretValue, ctx: &Context) -> Result<(), BackendError> {
-        let path = SecretPath::parse(name).map_err(|reason| self.unstorable(name, reason))?;
+        let path = self.parse_path(name).map_err(|reason| self.unstorable(name, reason))?;
         if path.version.is_some() {
             return Err(self.unstorable(name, "a write cannot pick a version (`@N`)"));
         }
@@ -716,7 +739,7 @@ impl Backend for Vault {
     }
 
     async fn delete(&self, name: &str, mode: DeleteMode, ctx: &Context) -> Result<(), BackendError> {
-        let path = SecretPath::parse(name).map_err(|reason| self.unstorable(name, reason))?;
+        let path = self.parse_path(name).map_err(|reason| self.unstorable(name, reason))?;
         // Vault answers 204 for a path that holds nothing, which would let a mistyped name
         // "succeed": look first. A denied look (a policy with `delete` only) is no answer, so the
         // delete goes ahead.
