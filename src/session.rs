@@ -89,6 +89,17 @@ impl Session {
     pub fn with_sources(sources: Sources, env: Arc<Environment>) -> Result<Self, Vec<ConfigError>> {
         let mut discovery = Discovery::of_parts(&sources.parts(), references::max_depth(&env));
         let mut errors = std::mem::take(&mut discovery.errors);
+        // What PyYAML cannot construct fails LiteLLM's load in an entry a later include
+        // replaces too (found by the differential run): only those errors of dropped entries.
+        if sources.documents().len() > 1 {
+            let dropped = Discovery::of_parts(&sources.dropped_parts(), references::max_depth(&env));
+            errors.extend(
+                dropped
+                    .errors
+                    .into_iter()
+                    .filter(|e| matches!(e, ConfigError::Unloadable { .. })),
+            );
+        }
         let (km, settings_read) = match KeyManagement::from_document(sources.settings_document(), &env) {
             Ok(km) => (km, true),
             Err(mut e) => {

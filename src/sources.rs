@@ -210,6 +210,32 @@ impl Sources {
         parts
     }
 
+    /// The top-level entries the merge drops (a later file set the key). LiteLLM still loads
+    /// them with PyYAML, so what PyYAML cannot construct there fails the load all the same.
+    pub fn dropped_parts(&self) -> Vec<Part<'_>> {
+        let kept: HashSet<(usize, usize)> = self
+            .merged
+            .iter()
+            .flat_map(|k| k.parts.iter().map(|&(source, e)| (source, e.key)))
+            .collect();
+        self.documents
+            .iter()
+            .enumerate()
+            .map(|(source, doc)| Part {
+                doc,
+                source,
+                entries: doc
+                    .entries(doc.root())
+                    .unwrap_or_default()
+                    .iter()
+                    .copied()
+                    .filter(|e| !kept.contains(&(source, e.key)))
+                    .collect(),
+            })
+            .filter(|p| !p.entries.is_empty())
+            .collect()
+    }
+
     /// The file whose `general_settings` LiteLLM uses (the last one to set it; the config
     /// itself when none does).
     pub fn settings_document(&self) -> &Document {

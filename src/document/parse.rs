@@ -671,7 +671,18 @@ impl<'p> Builder<'p> {
     /// key before it (and no `?`) is a parse error to it.
     fn check_key(&mut self, text: &str, id: NodeId) {
         let node = &self.nodes[id];
-        let explicit = text[..node.start as usize].trim_end().ends_with('?');
+        let before = text[..node.start as usize].trim_end();
+        // A `?` that ends a multi-line plain scalar (`k: a\n ?\n: c`, found by the differential
+        // run) is text of that scalar to PyYAML, not a key indicator: the node holding it is one
+        // of the last few made (the value before this key).
+        let explicit = before.ends_with('?') && {
+            let q = before.len() - 1;
+            !self.nodes[..id as usize]
+                .iter()
+                .rev()
+                .take(16)
+                .any(|n| (n.start as usize) <= q && q < n.end as usize)
+        };
         if !explicit
             && node.kind
                 == (NodeKind::Scalar {
@@ -1086,7 +1097,13 @@ mod tests {
         assert!(err("k: [?a]\n").contains("reads this differently"));
         assert!(err("k: [>]\n").contains("block scalar"));
         assert!(err("a: &x 1\nb: &x 2\nc: *x\n").contains("`&x` is defined a second time"));
-        for no_key in ["k: 1\n: 2\n", "k:\n  : 2\n", "k: {: 2}\n"] {
+        for no_key in [
+            "k: 1\n: 2\n",
+            "k:\n  : 2\n",
+            "k: {: 2}\n",
+            "k: a\n ?\n: c\n",
+            "k: :]\n ? \n: \n",
+        ] {
             assert!(err(no_key).contains("no key before it"), "{no_key:?}: {}", err(no_key));
         }
         for ok in ["?\n: 2\n", "k: {? : 2}\n", "? \n: x\n"] {

@@ -128,3 +128,22 @@ fn a_cycle_is_read_once() {
     run.success();
     assert_eq!(run.stdout, "a: \"1\"\nb: \"2\"\n");
 }
+
+/// Found by the differential run: PyYAML loads every included file whole, so a value it cannot
+/// construct fails LiteLLM's load even where a later include replaces the key.
+#[test]
+fn an_unloadable_value_in_a_replaced_entry_still_fails() {
+    let dir = workdir(&[
+        ("config.yaml", "include: [a.yaml, b.yaml]\n"),
+        ("a.yaml", "e1: !!int os.environ/A\n"),
+        ("b.yaml", "e1: [x]\n"),
+    ]);
+    let run = osenv(dir.path()).args(["render", "config.yaml"]).env("A", "1").run();
+    run.code(2);
+    assert!(
+        run.stderr
+            .starts_with("error: a.yaml:1:11: LiteLLM cannot load this config: `os.environ/A` is tagged `!!int`"),
+        "{}",
+        run.stderr
+    );
+}
