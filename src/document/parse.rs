@@ -677,7 +677,7 @@ impl<'p> Builder<'p> {
         // of the last few made (the value before this key).
         let explicit = before.ends_with('?') && {
             let q = before.len() - 1;
-            !self.nodes[..id as usize]
+            !self.nodes[..id]
                 .iter()
                 .rev()
                 .take(16)
