@@ -285,7 +285,16 @@ pub fn lookup(name: &str) -> Option<Setting> {
 /// `AWS_WEB_IDENTITY_TOKEN_FILE` (LiteLLM would look `AWS_WEB_IDENTITY_TOKEN` up in the
 /// environment, nothing else).
 pub fn names_login_file(variable: &str) -> bool {
-    lookup(variable).is_some()
+    // Only rows named `…_FILE` can be a `NAME_FILE`; their stems, sorted once, are searched
+    // per reference without a scan of the whole table.
+    static STEMS: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+        let mut stems: Vec<&str> = TABLE.iter().filter_map(|s| s.name.strip_suffix("_FILE")).collect();
+        stems.sort_unstable();
+        stems
+    });
+    variable
+        .strip_suffix("_FILE")
+        .is_some_and(|stem| STEMS.binary_search(&stem).is_ok())
 }
 
 /// Who may set a `key_management_settings` key of the config (or of the include that sets
