@@ -283,6 +283,9 @@ pub struct RenderArgs {
     /// With --watch: run this shell command after each rewrite of FILE (e.g. to signal a process).
     #[arg(long, value_name = "COMMAND", requires = "watch")]
     pub on_change: Option<String>,
+    /// How long the --on-change command may run before it is killed (with its process group).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub on_change_timeout: Duration,
 }
 
 /// `--only` and `--exclude` of `env` and `exec`: fewer names in the file or the command's
@@ -397,6 +400,9 @@ pub struct EnvArgs {
     /// With --watch: run this shell command after each rewrite of FILE.
     #[arg(long, value_name = "COMMAND", requires = "watch")]
     pub on_change: Option<String>,
+    /// How long the --on-change command may run before it is killed (with its process group).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub on_change_timeout: Duration,
 }
 
 /// `osenv exec`.

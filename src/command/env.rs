@@ -25,8 +25,8 @@ pub(super) fn run(args: &EnvArgs, app: &App) -> Result<(), Error> {
             },
         })?;
     }
-    let text = |session: &osenv::Session| -> Result<zeroize::Zeroizing<String>, Error> {
-        let resolution = super::exported(session, app, args.allow_missing, &args.select)?;
+    let text = async |session: &osenv::Session| -> Result<zeroize::Zeroizing<String>, Error> {
+        let resolution = super::exported_async(session, app.ui, args.allow_missing, &args.select).await?;
         env_format::render(format, &resolution.exports(), &k8s)
     };
     if args.watch.watch {
@@ -34,9 +34,19 @@ pub(super) fn run(args: &EnvArgs, app: &App) -> Result<(), Error> {
             .output
             .as_deref()
             .ok_or(UsageError::WatchNeedsOutput { command: "env" })?;
-        return super::watch::keep_current(app, &args.config, &args.watch, output, args.on_change.as_deref(), text);
+        #[cfg(unix)]
+        return super::watch::keep_current(
+            app,
+            &args.config,
+            &args.watch,
+            output,
+            args.on_change.as_deref().map(|hook| (hook, args.on_change_timeout)),
+            text,
+        );
+        #[cfg(not(unix))]
+        return Err(UsageError::WatchUnsupported.into());
     }
     let session = super::load(&args.config)?;
     super::guard_output(args.output.as_deref(), &super::inputs(&args.config, &session), false)?;
-    emit(args.output.as_deref(), &text(&session)?)
+    emit(args.output.as_deref(), &app.block_on(text(&session))?)
 }

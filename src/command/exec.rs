@@ -16,16 +16,18 @@ use std::collections::BTreeSet;
 pub(super) fn run(args: &ExecArgs, app: &App) -> Result<(), Error> {
     if args.watch.watch {
         #[cfg(unix)]
-        return super::supervise::run(args, app);
+        return super::watch::exec(args, app);
         #[cfg(not(unix))]
         return Err(UsageError::WatchUnsupported.into());
     }
     let (program, rest) = args.command.split_first().ok_or(UsageError::NoCommand)?;
     let session = super::load(&args.config)?;
     let resolution = super::exported(&session, app, args.allow_missing, &args.select)?;
+    let exports = resolution.exports();
+    let removed = removed(&session, exports.iter().map(|(name, _)| *name), args);
     let mut command = std::process::Command::new(program);
     command.args(rest);
-    prepare(&mut command, &session, resolution.exports(), args);
+    apply(&mut command, exports, &removed, args);
     drop(resolution);
     drop(session);
     Err(Error::Exec {
@@ -34,18 +36,44 @@ pub(super) fn run(args: &ExecArgs, app: &App) -> Result<(), Error> {
     })
 }
 
-/// Put the resolved values into `command`'s environment and take the manager's credentials
-/// out of it, unless a reference asks for one or `--keep-credentials`; the names `--only` or
-/// `--exclude` leave out are taken out too.
-pub(super) fn prepare<'a>(
-    command: &mut std::process::Command,
+/// The names to take out of the command's environment: the names `--only` or `--exclude`
+/// leave out, and the manager's credentials unless a reference asks for one or
+/// `--keep-credentials` says so (`exported`: the names the command gets values for).
+pub(super) fn removed<'a>(
     session: &Session,
+    exported: impl IntoIterator<Item = &'a str>,
+    args: &ExecArgs,
+) -> Vec<String> {
+    let mut removed = super::withheld(session, &args.select);
+    if !args.keep_credentials {
+        let exported: BTreeSet<&str> = exported.into_iter().collect();
+        // The one table says which variables are login material (`provenance::Exec`): what
+        // osenv used for its manager, and what only osenv ever needs (GitHub's OIDC request).
+        let used = session.system_used().map(osenv::settings::KeyManagementSystem::family);
+        removed.extend(
+            provenance::TABLE
+                .iter()
+                .filter(|s| match s.exec() {
+                    Exec::Pass => false,
+                    Exec::Withheld => true,
+                    Exec::WithheldWhenUsed => used == Some(s.family()),
+                })
+                .map(|s| s.name())
+                .filter(|name| !exported.contains(*name) && std::env::var_os(name).is_some())
+                .map(str::to_owned),
+        );
+    }
+    removed
+}
+
+/// Put the resolved values into `command`'s environment and take `removed` out of it; run it
+/// as `--user`.
+pub(super) fn apply<'a>(
+    command: &mut std::process::Command,
     exports: impl IntoIterator<Item = (&'a str, &'a SecretValue)>,
+    removed: &[String],
     args: &ExecArgs,
 ) {
-    for name in super::withheld(session, &args.select) {
-        command.env_remove(name);
-    }
     #[cfg(unix)]
     if let Some((uid, gid)) = args.user {
         // std's spawn drops the supplementary groups (setgroups(0)) when osenv is root, then
@@ -53,35 +81,25 @@ pub(super) fn prepare<'a>(
         use std::os::unix::process::CommandExt as _;
         command.uid(uid).gid(gid);
     }
-    let keep_credentials = args.keep_credentials;
     let mut exported = BTreeSet::new();
     for (name, value) in exports {
         command.env(name, value.expose());
-        exported.insert(name.to_owned());
+        exported.insert(name);
     }
-    if !keep_credentials {
-        // The one table says which variables are login material (`provenance::Exec`): what
-        // osenv used for its manager, and what only osenv ever needs (GitHub's OIDC request).
-        let used = session.system_used().map(osenv::settings::KeyManagementSystem::family);
-        let removed: Vec<&str> = provenance::TABLE
-            .iter()
-            .filter(|s| match s.exec() {
-                Exec::Pass => false,
-                Exec::Withheld => true,
-                Exec::WithheldWhenUsed => used == Some(s.family()),
-            })
-            .map(|s| s.name())
-            .filter(|name| !exported.contains(*name) && std::env::var_os(name).is_some())
-            .collect();
-        for name in &removed {
+    let mut credentials = Vec::new();
+    for name in removed {
+        if !exported.contains(name.as_str()) {
             command.env_remove(name);
+            if provenance::TABLE.iter().any(|s| s.name() == name) {
+                credentials.push(name.as_str());
+            }
         }
-        if !removed.is_empty() {
-            tracing::info!(
-                "not passing {} to the command: login material osenv used or only osenv needs; --keep-credentials passes them",
-                removed.join(", "),
-            );
-        }
+    }
+    if !credentials.is_empty() {
+        tracing::info!(
+            "not passing {} to the command: login material osenv used or only osenv needs; --keep-credentials passes them",
+            credentials.join(", "),
+        );
     }
 }
 

@@ -9,9 +9,8 @@ mod manual;
 mod output;
 mod render;
 pub mod report;
-#[cfg(unix)]
-mod supervise;
 mod template;
+#[cfg(unix)]
 mod watch;
 mod write;
 

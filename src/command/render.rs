@@ -1,8 +1,8 @@
 //! `osenv render`: the config with every reference replaced.
 
-use super::App;
 use super::output::emit;
 use super::report::tolerate_missing;
+use super::{App, Ui};
 use crate::cli::RenderArgs;
 use osenv::error::{Error, UsageError, Within};
 use osenv::plan::{Route, Scope};
@@ -15,13 +15,17 @@ pub(super) fn run(args: &RenderArgs, app: &App) -> Result<(), Error> {
             .output
             .as_deref()
             .ok_or(UsageError::WatchNeedsOutput { command: "render" })?;
+        let ui = app.ui;
+        #[cfg(not(unix))]
+        return Err(osenv::error::UsageError::WatchUnsupported.into());
+        #[cfg(unix)]
         return super::watch::keep_current(
             app,
             &args.config,
             &args.watch,
             output,
-            args.on_change.as_deref(),
-            |session| text(args, session, app),
+            args.on_change.as_deref().map(|hook| (hook, args.on_change_timeout)),
+            async |session: &osenv::Session| text(args, session, ui).await,
         );
     }
     let session = super::load(&args.config)?;
@@ -30,7 +34,7 @@ pub(super) fn run(args: &RenderArgs, app: &App) -> Result<(), Error> {
         &super::inputs(&args.config, &session),
         args.in_place,
     )?;
-    let text = text(args, &session, app)?;
+    let text = app.block_on(text(args, &session, app.ui))?;
     emit(args.output.as_deref(), &text)?;
     if let Some(warning) = in_place {
         app.ui.warn(format_args!("{warning}"));
@@ -40,10 +44,10 @@ pub(super) fn run(args: &RenderArgs, app: &App) -> Result<(), Error> {
 }
 
 /// The rendered config.
-fn text(args: &RenderArgs, session: &osenv::Session, app: &App) -> Result<zeroize::Zeroizing<String>, Error> {
+async fn text(args: &RenderArgs, session: &osenv::Session, ui: Ui) -> Result<zeroize::Zeroizing<String>, Error> {
     let plan = session.plan(Scope::References(session.references()));
-    let resolution = app.block_on(session.resolve(plan, Purpose::Read));
-    tolerate_missing(resolution.errors(), app.ui, args.allow_missing, "rendered as null")?;
+    let resolution = session.resolve(plan, Purpose::Read).await;
+    tolerate_missing(resolution.errors(), ui, args.allow_missing, "rendered as null")?;
     let options = RenderOptions {
         keep_key_management: args.keep_key_management,
         coercion: if args.no_coerce {
@@ -71,7 +75,7 @@ fn text(args: &RenderArgs, session: &osenv::Session, app: &App) -> Result<zeroiz
     )
     .map_err(Error::Config)?;
     if let Some(at) = rendered.kept_key_management {
-        app.ui.warn(format_args!(
+        ui.warn(format_args!(
             "{at}: key-management settings kept in the output: removing them would change another part of the config (an anchor, alias or `<<` merge)"
         ));
     }

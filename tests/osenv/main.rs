@@ -50,6 +50,8 @@ mod report;
     allow(dead_code)
 )]
 mod servers;
+#[cfg(unix)]
+mod supervisor;
 #[cfg_attr(
     not(all(
         feature = "aws",

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 /// A child that records each start (with the value it got) and each SIGTERM in `seen`, then
 /// waits; `ignore` makes it ignore SIGTERM.
-fn recorder(dir: &Path, ignore: bool) -> PathBuf {
+pub(crate) fn recorder(dir: &Path, ignore: bool) -> PathBuf {
     let script = dir.join("child.sh");
     let on_term = if ignore {
         "trap 'echo ignored-term >> seen' TERM"
@@ -27,7 +27,7 @@ fn recorder(dir: &Path, ignore: bool) -> PathBuf {
 }
 
 /// `osenv ARGS` in `dir`, stderr to `dir/osenv.log` (a long run must not fill a pipe).
-fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Child {
+pub(crate) fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Child {
     let log = std::fs::File::create(dir.join("osenv.log")).unwrap();
     Command::new(env!("CARGO_BIN_EXE_osenv"))
         .args(args)
@@ -42,7 +42,7 @@ fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Child {
         .expect("osenv starts")
 }
 
-fn seen(dir: &Path) -> Vec<String> {
+pub(crate) fn seen(dir: &Path) -> Vec<String> {
     std::fs::read_to_string(dir.join("seen"))
         .unwrap_or_default()
         .lines()
@@ -50,12 +50,12 @@ fn seen(dir: &Path) -> Vec<String> {
         .collect()
 }
 
-fn log(dir: &Path) -> String {
+pub(crate) fn log(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("osenv.log")).unwrap_or_default()
 }
 
 /// Wait up to `limit` for `done`.
-fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+pub(crate) fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
     let end = Instant::now() + limit;
     while Instant::now() < end {
         if done() {
@@ -66,7 +66,7 @@ fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
     done()
 }
 
-fn signal(child: &Child, name: &str) {
+pub(crate) fn signal(child: &Child, name: &str) {
     let ok = Command::new("kill")
         .arg(format!("-{name}"))
         .arg(child.id().to_string())
@@ -77,7 +77,7 @@ fn signal(child: &Child, name: &str) {
 }
 
 /// osenv's exit code, waiting at most `limit` (then it is killed and the test fails).
-fn exit_code(mut child: Child, limit: Duration) -> i32 {
+pub(crate) fn exit_code(mut child: Child, limit: Duration) -> i32 {
     let end = Instant::now() + limit;
     loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -91,7 +91,7 @@ fn exit_code(mut child: Child, limit: Duration) -> i32 {
     }
 }
 
-fn write(path: &Path, text: &str) {
+pub(crate) fn write(path: &Path, text: &str) {
     // A new modification time even within the same second, and a new size or not.
     std::fs::write(path, text).unwrap();
 }
@@ -185,7 +185,8 @@ fn exec_watch_ends_with_the_commands_status() {
         &env,
     );
     assert_eq!(exit_code(osenv, Duration::from_secs(5)), 137);
-    // SIGHUP is forwarded and does not stop osenv: the command decides (here it exits 3).
+    // SIGUSR1 is forwarded and does not stop osenv: the command decides (here it exits 3).
+    // (SIGHUP is osenv's "check now": tests/osenv/supervisor.rs.)
     let osenv = start(
         d,
         &[
@@ -195,12 +196,12 @@ fn exec_watch_ends_with_the_commands_status() {
             "--",
             "sh",
             "-c",
-            "trap 'exit 3' HUP; while :; do sleep 0.05; done",
+            "trap 'exit 3' USR1; while :; do sleep 0.05; done",
         ],
         &env,
     );
     std::thread::sleep(Duration::from_millis(500));
-    signal(&osenv, "HUP");
+    signal(&osenv, "USR1");
     assert_eq!(exit_code(osenv, Duration::from_secs(5)), 3);
     // A command that cannot be found: 127, as exec without --watch.
     let osenv = start(

@@ -1,0 +1,797 @@
+//! The one state machine of a watch, driven by `exec --watch` (a supervised command) and by
+//! `render --watch` / `env --watch` (a kept file): what to do on each signal, check result,
+//! process exit and timer, and when to wake next. It does no I/O: the driver performs its
+//! actions and feeds it what happened, so every order of events can be tested with paused time.
+//!
+//! Its invariants, tested over random event sequences below:
+//! - after any input at `now`, [`Machine::wake`] is `None` or later than `now` unless an action
+//!   due `now` is still to be taken (so the driver never spins);
+//! - at most one check is in flight, and none once the watch is stopping;
+//! - at most one command runs: a new one is started only after the old one exited;
+//! - SIGKILL comes only once the grace period is over, and once;
+//! - `exec` ends only after its command exited, with the command's status.
+
+use super::schedule::{Schedule, later};
+use super::signals::{self, Meaning};
+use osenv::error::Error;
+use rustix::process::Signal;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// What a check produced, compared by content.
+pub(crate) trait Snapshot: Clone {
+    /// Whether `self` and `other` would give the command or file the same values.
+    fn same(&self, other: &Self) -> bool;
+}
+
+/// What the watch keeps current.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Mode {
+    /// A supervised command, restarted with new values.
+    Exec {
+        /// How long it may take to exit after a signal before SIGKILL.
+        grace: Duration,
+        /// The signal that stops it for a restart.
+        restart_signal: Signal,
+    },
+    /// A file, rewritten on a change; then the hook, if there is one, with its timeout.
+    Output { hook: Option<Duration> },
+}
+
+/// What happened.
+#[derive(Debug)]
+pub(crate) enum Input<T> {
+    Signal(Signal),
+    /// A check ended.
+    Checked(Result<T, Error>),
+    /// The config or an env file was edited.
+    Edited,
+    /// The command exited, with this shell status (its code, or 128 + the signal).
+    CommandExited(i32),
+    HookExited,
+    /// Starting the command failed.
+    SpawnFailed(Error),
+    /// Writing the file failed.
+    WriteFailed(Error),
+    /// The check interval of the config (re)loaded.
+    Interval(Duration),
+    /// Time passed.
+    Tick,
+}
+
+/// What the driver is to do.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Action<T> {
+    Check,
+    Spawn(T),
+    Write(T),
+    /// Send the command a signal.
+    Signal(Signal),
+    /// SIGKILL the command and everything in its process group.
+    Kill,
+    StartHook,
+    /// SIGTERM the hook's process group.
+    StopHook,
+    /// SIGKILL the hook's process group.
+    KillHook,
+}
+
+/// How the watch ends.
+#[derive(Debug)]
+pub(crate) enum Ending {
+    /// osenv's exit code.
+    Code(i32),
+    /// The first check (or starting the command, or writing the file) failed.
+    Failed(Error),
+}
+
+/// Where the command (or the file) is.
+#[derive(Debug)]
+enum Phase<T> {
+    /// The first check is in flight; nothing runs yet.
+    Starting,
+    Running,
+    /// The restart signal was sent; `with` is started once the command exited.
+    Restarting {
+        kill_at: Option<Instant>,
+        asked: Signal,
+        with: T,
+    },
+    /// A stop was asked: the command (or the hook) is given until `kill_at`.
+    Stopping {
+        kill_at: Option<Instant>,
+        asked: Signal,
+    },
+    Done,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Checks {
+    /// The next check is due then.
+    Due(Instant),
+    /// One is in flight; `urgent`: a change it finds is applied at once; `again`: another is
+    /// to follow (and whether it is urgent).
+    Running { urgent: bool, again: Option<bool> },
+    /// No more checks (stopping).
+    Off,
+}
+
+#[derive(Debug, Default)]
+struct Hook {
+    running: bool,
+    kill_at: Option<Instant>,
+    /// A change came while it ran: run it again when it ends.
+    again: bool,
+}
+
+/// The watch's state.
+#[derive(Debug)]
+pub(crate) struct Machine<T> {
+    mode: Mode,
+    schedule: Schedule,
+    phase: Phase<T>,
+    checks: Checks,
+    /// What the command runs with, or the file holds (`None` before the first, or after a
+    /// failed write).
+    applied: Option<T>,
+    /// A change to restart with, and when.
+    pending: Option<(Instant, T)>,
+    hook: Hook,
+    ending: Option<Ending>,
+}
+
+/// How long a hook has to end after SIGTERM when the watch stops, before SIGKILL.
+const HOOK_STOP_GRACE: Duration = Duration::from_secs(2);
+
+impl<T: Snapshot> Machine<T> {
+    /// A watch that starts with its first check (the first action).
+    pub fn new(mode: Mode, schedule: Schedule) -> (Self, Vec<Action<T>>) {
+        let machine = Self {
+            mode,
+            schedule,
+            phase: Phase::Starting,
+            checks: Checks::Running {
+                urgent: true,
+                again: None,
+            },
+            applied: None,
+            pending: None,
+            hook: Hook::default(),
+            ending: None,
+        };
+        (machine, vec![Action::Check])
+    }
+
+    /// How the watch ended, once it has.
+    pub fn take_ending(&mut self) -> Option<Ending> {
+        self.ending.take()
+    }
+
+    /// Whether the watch has ended.
+    pub fn done(&self) -> bool {
+        matches!(self.phase, Phase::Done)
+    }
+
+    /// When to come back with [`Input::Tick`] if nothing else happens first.
+    pub fn wake(&self) -> Option<Instant> {
+        let mut at: Option<Instant> = None;
+        let mut consider = |t: Option<Instant>| {
+            if let Some(t) = t {
+                at = Some(at.map_or(t, |a| a.min(t)));
+            }
+        };
+        match &self.phase {
+            Phase::Running => {
+                consider(self.check_due());
+                consider(self.pending.as_ref().map(|(t, _)| *t));
+            }
+            Phase::Restarting { kill_at, .. } => {
+                consider(self.check_due());
+                consider(*kill_at);
+            }
+            Phase::Stopping { kill_at, .. } => consider(*kill_at),
+            Phase::Starting | Phase::Done => {}
+        }
+        consider(self.hook.kill_at);
+        at
+    }
+
+    fn check_due(&self) -> Option<Instant> {
+        match self.checks {
+            Checks::Due(at) => Some(at),
+            Checks::Running { .. } | Checks::Off => None,
+        }
+    }
+
+    fn exec(&self) -> bool {
+        matches!(self.mode, Mode::Exec { .. })
+    }
+
+    fn end(&mut self, ending: Ending) {
+        self.phase = Phase::Done;
+        self.checks = Checks::Off;
+        self.pending = None;
+        self.ending = Some(ending);
+    }
+
+    /// Take in what happened at `now`; the actions to perform, in order.
+    pub fn on(&mut self, input: Input<T>, now: Instant) -> Vec<Action<T>> {
+        let mut actions = Vec::new();
+        if self.done() {
+            return actions;
+        }
+        match input {
+            Input::Signal(signal) => self.on_signal(signal, now, &mut actions),
+            Input::Checked(outcome) => self.on_checked(outcome, now, &mut actions),
+            Input::Edited => self.check_now(false, &mut actions),
+            Input::CommandExited(code) => self.on_command_exit(code, now, &mut actions),
+            Input::HookExited => {
+                self.hook.running = false;
+                self.hook.kill_at = None;
+                if matches!(self.phase, Phase::Stopping { .. }) && !self.exec() {
+                    self.end(Ending::Code(0));
+                } else if std::mem::take(&mut self.hook.again) {
+                    self.start_hook(now, &mut actions);
+                }
+            }
+            Input::SpawnFailed(e) => {
+                // Nothing runs: a stop that came meanwhile has nothing left to wait for.
+                self.end(Ending::Failed(e));
+            }
+            Input::WriteFailed(e) => {
+                if self.applied.is_none() || matches!(self.phase, Phase::Starting) {
+                    self.end(Ending::Failed(e));
+                } else {
+                    tracing::warn!("{}; the next check writes it again", super::summary(&e));
+                    self.applied = None;
+                }
+            }
+            Input::Interval(interval) => self.schedule.interval = interval,
+            Input::Tick => self.on_tick(now, &mut actions),
+        }
+        actions
+    }
+
+    fn on_signal(&mut self, signal: Signal, now: Instant, actions: &mut Vec<Action<T>>) {
+        let Some(meaning) = signals::meaning(signal) else {
+            return;
+        };
+        match meaning {
+            Meaning::Stop(forward) => self.stop(signal, forward, now, actions),
+            Meaning::CheckNow => {
+                tracing::info!("SIG{}: checking now", signals::name(signal));
+                self.check_now(true, actions);
+            }
+            Meaning::Forward => {
+                if self.exec()
+                    && matches!(
+                        self.phase,
+                        Phase::Running | Phase::Restarting { .. } | Phase::Stopping { .. }
+                    )
+                {
+                    actions.push(Action::Signal(signal));
+                } else {
+                    tracing::info!(
+                        "SIG{} ignored: there is no command to pass it to",
+                        signals::name(signal)
+                    );
+                }
+            }
+        }
+    }
+
+    fn stop(&mut self, signal: Signal, forward: Signal, now: Instant, actions: &mut Vec<Action<T>>) {
+        tracing::info!("SIG{}: stopping", signals::name(signal));
+        self.checks = Checks::Off;
+        self.pending = None;
+        match (&self.phase, self.mode) {
+            (Phase::Starting, Mode::Exec { .. }) => self.end(Ending::Code(128 + signal.as_raw())),
+            (Phase::Running, Mode::Exec { grace, .. }) => {
+                actions.push(Action::Signal(forward));
+                self.phase = Phase::Stopping {
+                    kill_at: Some(later(now, grace)),
+                    asked: forward,
+                };
+            }
+            (Phase::Restarting { kill_at, .. }, Mode::Exec { grace, .. }) => {
+                actions.push(Action::Signal(forward));
+                let deadline = later(now, grace);
+                self.phase = Phase::Stopping {
+                    kill_at: kill_at.map(|k| k.min(deadline)),
+                    asked: forward,
+                };
+            }
+            (Phase::Stopping { .. }, Mode::Exec { .. }) => actions.push(Action::Signal(forward)),
+            (Phase::Stopping { .. }, Mode::Output { .. }) => {
+                // Asked again: the hook is not waited for any longer.
+                if self.hook.running {
+                    actions.push(Action::KillHook);
+                    self.hook.kill_at = None;
+                }
+            }
+            (_, Mode::Output { .. }) => {
+                if self.hook.running {
+                    actions.push(Action::StopHook);
+                    let deadline = later(now, HOOK_STOP_GRACE);
+                    self.hook.kill_at = Some(self.hook.kill_at.map_or(deadline, |k| k.min(deadline)));
+                    self.hook.again = false;
+                    self.phase = Phase::Stopping {
+                        kill_at: None,
+                        asked: Signal::TERM,
+                    };
+                } else {
+                    self.end(Ending::Code(0));
+                }
+            }
+            (Phase::Done, _) => {}
+        }
+    }
+
+    /// Check now (SIGHUP, `urgent`, or an edited file), or right after the check in flight.
+    fn check_now(&mut self, urgent: bool, actions: &mut Vec<Action<T>>) {
+        match (&self.phase, self.checks) {
+            (Phase::Running | Phase::Restarting { .. }, Checks::Due(_)) => {
+                actions.push(Action::Check);
+                self.checks = Checks::Running { urgent, again: None };
+            }
+            (Phase::Running | Phase::Restarting { .. }, Checks::Running { urgent: u, again }) => {
+                self.checks = Checks::Running {
+                    urgent: u,
+                    again: Some(again.unwrap_or(false) || urgent),
+                };
+            }
+            _ => {}
+        }
+    }
+
+    fn on_checked(&mut self, outcome: Result<T, Error>, now: Instant, actions: &mut Vec<Action<T>>) {
+        let Checks::Running { urgent, again } = self.checks else {
+            // Stopping: a late result is dropped.
+            return;
+        };
+        match (outcome, &mut self.phase) {
+            (Err(e), Phase::Starting) => return self.end(Ending::Failed(e)),
+            (Ok(first), Phase::Starting) => {
+                tracing::info!(
+                    "watching: checking every {}s (±10 %), and now on SIGHUP",
+                    self.schedule.interval.as_secs()
+                );
+                self.phase = Phase::Running;
+                actions.push(if self.exec() {
+                    Action::Spawn(first.clone())
+                } else {
+                    Action::Write(first.clone())
+                });
+                self.applied = Some(first);
+            }
+            (Err(e), _) => tracing::warn!(
+                "check failed: {}; {}",
+                super::summary(&e),
+                if self.exec() {
+                    "the command keeps running on the values it has"
+                } else {
+                    "the file keeps its last contents"
+                }
+            ),
+            (Ok(new), Phase::Restarting { with, .. }) => {
+                if !new.same(with) {
+                    *with = new;
+                }
+            }
+            (Ok(new), Phase::Running) => self.changed(new, urgent, now, actions),
+            (Ok(_), Phase::Stopping { .. } | Phase::Done) => {}
+        }
+        self.checks = match again {
+            Some(urgent) => {
+                actions.push(Action::Check);
+                Checks::Running { urgent, again: None }
+            }
+            None => Checks::Due(later(now, self.schedule.next_check())),
+        };
+    }
+
+    /// A check resolved everything: act on a change.
+    fn changed(&mut self, new: T, urgent: bool, now: Instant, actions: &mut Vec<Action<T>>) {
+        if self.applied.as_ref().is_some_and(|a| a.same(&new)) {
+            if self.pending.take().is_some() {
+                tracing::info!("the values are back to what the command has; no restart");
+            } else {
+                tracing::debug!("no change");
+            }
+            return;
+        }
+        if !self.exec() {
+            actions.push(Action::Write(new.clone()));
+            self.applied = Some(new);
+            if self.hook.running {
+                self.hook.again = true;
+            } else {
+                self.start_hook(now, actions);
+            }
+            return;
+        }
+        let delay = if urgent {
+            Duration::ZERO
+        } else {
+            self.schedule.restart_delay()
+        };
+        match &mut self.pending {
+            Some((at, pending)) if pending.same(&new) => {
+                if urgent {
+                    *at = now;
+                }
+            }
+            _ => {
+                if urgent {
+                    tracing::info!("a secret changed; restarting the command now");
+                } else {
+                    tracing::info!(
+                        "a secret changed; restarting the command in {:.1}s (a random part of half the interval)",
+                        delay.as_secs_f64()
+                    );
+                }
+                self.pending = Some((later(now, delay), new));
+            }
+        }
+    }
+
+    fn start_hook(&mut self, now: Instant, actions: &mut Vec<Action<T>>) {
+        if let Mode::Output { hook: Some(timeout) } = self.mode {
+            actions.push(Action::StartHook);
+            self.hook = Hook {
+                running: true,
+                kill_at: Some(later(now, timeout)),
+                again: false,
+            };
+        }
+    }
+
+    fn on_command_exit(&mut self, code: i32, now: Instant, actions: &mut Vec<Action<T>>) {
+        match std::mem::replace(&mut self.phase, Phase::Done) {
+            Phase::Restarting { with, .. } => {
+                actions.push(Action::Spawn(with.clone()));
+                self.applied = Some(with);
+                self.pending = None;
+                self.phase = Phase::Running;
+                if self.checks == Checks::Off {
+                    self.checks = Checks::Due(later(now, self.schedule.next_check()));
+                }
+            }
+            Phase::Running => {
+                tracing::info!("the command exited ({code}); osenv exits with its status");
+                self.end(Ending::Code(code));
+            }
+            Phase::Stopping { .. } => self.end(Ending::Code(code)),
+            phase @ (Phase::Starting | Phase::Done) => self.phase = phase,
+        }
+    }
+
+    fn on_tick(&mut self, now: Instant, actions: &mut Vec<Action<T>>) {
+        if let Some(at) = self.hook.kill_at
+            && now >= at
+        {
+            self.hook.kill_at = None;
+            if let Mode::Output { hook: Some(timeout) } = self.mode
+                && !matches!(self.phase, Phase::Stopping { .. })
+            {
+                tracing::warn!(
+                    "--on-change command did not end within {}s; killed",
+                    timeout.as_secs_f64()
+                );
+            }
+            actions.push(Action::KillHook);
+        }
+        let grace = match self.mode {
+            Mode::Exec { grace, .. } => grace,
+            Mode::Output { .. } => Duration::ZERO,
+        };
+        match &mut self.phase {
+            Phase::Restarting { kill_at, asked, .. } | Phase::Stopping { kill_at, asked }
+                if kill_at.is_some_and(|k| now >= k) =>
+            {
+                *kill_at = None;
+                tracing::warn!(
+                    "the command did not exit within {}s of SIG{}; killing it",
+                    grace.as_secs_f64(),
+                    signals::name(*asked)
+                );
+                actions.push(Action::Kill);
+            }
+            _ => {}
+        }
+        if matches!(self.phase, Phase::Running | Phase::Restarting { .. })
+            && let Checks::Due(at) = self.checks
+            && now >= at
+        {
+            actions.push(Action::Check);
+            self.checks = Checks::Running {
+                urgent: false,
+                again: None,
+            };
+        }
+        if matches!(self.phase, Phase::Running)
+            && let Mode::Exec { grace, restart_signal } = self.mode
+            && self.pending.as_ref().is_some_and(|(at, _)| now >= *at)
+        {
+            let (_, with) = self.pending.take().expect("checked");
+            actions.push(Action::Signal(restart_signal));
+            self.phase = Phase::Restarting {
+                kill_at: Some(later(now, grace)),
+                asked: restart_signal,
+                with,
+            };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    struct V(u32);
+
+    impl Snapshot for V {
+        fn same(&self, other: &Self) -> bool {
+            self == other
+        }
+    }
+
+    const GRACE: Duration = Duration::from_secs(10);
+
+    fn exec() -> (Machine<V>, Vec<Action<V>>) {
+        Machine::new(
+            Mode::Exec {
+                grace: GRACE,
+                restart_signal: Signal::TERM,
+            },
+            Schedule {
+                interval: Duration::from_mins(1),
+            },
+        )
+    }
+
+    fn output(hook: bool) -> (Machine<V>, Vec<Action<V>>) {
+        Machine::new(
+            Mode::Output {
+                hook: hook.then_some(Duration::from_secs(30)),
+            },
+            Schedule {
+                interval: Duration::from_mins(1),
+            },
+        )
+    }
+
+    fn failure() -> Error {
+        osenv::error::UsageError::NoCommand.into()
+    }
+
+    /// Advance paused time to the machine's next wake-up and tick it.
+    async fn tick(m: &mut Machine<V>) -> Vec<Action<V>> {
+        let at = m.wake().expect("a wake-up");
+        tokio::time::sleep_until(at).await;
+        m.on(Input::Tick, Instant::now())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_change_restarts_the_command_after_the_spread_delay_and_only_once_it_exited() {
+        let (mut m, first) = exec();
+        assert_eq!(first, [Action::Check]);
+        assert_eq!(m.on(Input::Checked(Ok(V(1))), Instant::now()), [Action::Spawn(V(1))]);
+        assert_eq!(tick(&mut m).await, [Action::Check]);
+        assert!(
+            m.on(Input::Checked(Ok(V(1))), Instant::now()).is_empty(),
+            "same: nothing"
+        );
+        assert_eq!(tick(&mut m).await, [Action::Check]);
+        assert!(m.on(Input::Checked(Ok(V(2))), Instant::now()).is_empty());
+        // The restart is spread over half the interval, before the next check.
+        let at = m.wake().unwrap();
+        assert!(at <= Instant::now() + Duration::from_secs(30));
+        assert_eq!(tick(&mut m).await, [Action::Signal(Signal::TERM)]);
+        // Not started again until the old one exited.
+        assert_eq!(m.on(Input::CommandExited(0), Instant::now()), [Action::Spawn(V(2))]);
+        assert!(m.take_ending().is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn sigkill_comes_once_when_the_grace_period_is_over() {
+        let (mut m, _) = exec();
+        m.on(Input::Checked(Ok(V(1))), Instant::now());
+        let asked = Instant::now();
+        assert_eq!(m.on(Input::Signal(Signal::TERM), asked), [Action::Signal(Signal::TERM)]);
+        // The only wake-up left is the end of the grace period: no check, no spinning.
+        assert_eq!(m.wake(), Some(asked + GRACE));
+        tokio::time::advance(GRACE.saturating_sub(Duration::from_millis(100))).await;
+        assert!(m.on(Input::Tick, Instant::now()).is_empty());
+        assert_eq!(tick(&mut m).await, [Action::Kill]);
+        assert_eq!(m.wake(), None, "killed once; then only the exit is waited for");
+        assert!(m.on(Input::Tick, Instant::now()).is_empty());
+        m.on(Input::CommandExited(137), Instant::now());
+        assert!(matches!(m.take_ending(), Some(Ending::Code(137))));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn sighup_checks_now_and_a_change_it_finds_restarts_at_once() {
+        let (mut m, _) = exec();
+        m.on(Input::Checked(Ok(V(1))), Instant::now());
+        assert_eq!(m.on(Input::Signal(Signal::HUP), Instant::now()), [Action::Check]);
+        // A second HUP while it runs: one more check after it, not two at once.
+        assert!(m.on(Input::Signal(Signal::HUP), Instant::now()).is_empty());
+        assert_eq!(m.on(Input::Checked(Ok(V(2))), Instant::now()), [Action::Check]);
+        assert_eq!(m.wake(), Some(Instant::now()), "due now");
+        assert_eq!(m.on(Input::Tick, Instant::now()), [Action::Signal(Signal::TERM)]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stop_before_the_command_started_ends_with_128_plus_the_signal() {
+        let (mut m, _) = exec();
+        assert!(m.on(Input::Signal(Signal::INT), Instant::now()).is_empty());
+        assert!(matches!(m.take_ending(), Some(Ending::Code(130))));
+        assert!(
+            m.on(Input::Checked(Ok(V(1))), Instant::now()).is_empty(),
+            "nothing starts"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stop_during_a_restart_forwards_and_keeps_the_earlier_kill_time() {
+        let (mut m, _) = exec();
+        m.on(Input::Checked(Ok(V(1))), Instant::now());
+        m.on(Input::Signal(Signal::HUP), Instant::now());
+        m.on(Input::Checked(Ok(V(2))), Instant::now());
+        let restart = m.on(Input::Tick, Instant::now());
+        assert_eq!(restart, [Action::Signal(Signal::TERM)]);
+        let kill_at = m.wake().unwrap();
+        tokio::time::advance(Duration::from_secs(3)).await;
+        assert_eq!(
+            m.on(Input::Signal(Signal::INT), Instant::now()),
+            [Action::Signal(Signal::INT)]
+        );
+        assert_eq!(m.wake(), Some(kill_at));
+        // It exits: the stop is what it ends with, nothing is started.
+        assert!(m.on(Input::CommandExited(130), Instant::now()).is_empty());
+        assert!(matches!(m.take_ending(), Some(Ending::Code(130))));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_first_check_ends_the_watch_and_a_later_one_changes_nothing() {
+        let (mut m, _) = exec();
+        m.on(Input::Checked(Err(failure())), Instant::now());
+        assert!(matches!(m.take_ending(), Some(Ending::Failed(_))));
+        let (mut m, _) = exec();
+        m.on(Input::Checked(Ok(V(1))), Instant::now());
+        tick(&mut m).await;
+        assert!(m.on(Input::Checked(Err(failure())), Instant::now()).is_empty());
+        assert!(m.take_ending().is_none());
+        assert!(m.wake().unwrap() > Instant::now());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn output_writes_on_change_runs_the_hook_once_at_a_time_and_stops_it() {
+        let (mut m, _) = output(true);
+        assert_eq!(m.on(Input::Checked(Ok(V(1))), Instant::now()), [Action::Write(V(1))]);
+        assert_eq!(m.on(Input::Edited, Instant::now()), [Action::Check]);
+        assert_eq!(
+            m.on(Input::Checked(Ok(V(2))), Instant::now()),
+            [Action::Write(V(2)), Action::StartHook]
+        );
+        m.on(Input::Edited, Instant::now());
+        // A change while the hook runs: written now, the hook runs again after this one.
+        assert_eq!(m.on(Input::Checked(Ok(V(3))), Instant::now()), [Action::Write(V(3))]);
+        assert_eq!(m.on(Input::HookExited, Instant::now()), [Action::StartHook]);
+        // A stop: the hook gets SIGTERM, then SIGKILL; the watch ends when it exited.
+        assert_eq!(m.on(Input::Signal(Signal::TERM), Instant::now()), [Action::StopHook]);
+        assert_eq!(tick(&mut m).await, [Action::KillHook]);
+        assert!(m.take_ending().is_none());
+        m.on(Input::HookExited, Instant::now());
+        assert!(matches!(m.take_ending(), Some(Ending::Code(0))));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hook_past_its_timeout_is_killed() {
+        let (mut m, _) = output(true);
+        m.on(Input::Checked(Ok(V(1))), Instant::now());
+        m.on(Input::Edited, Instant::now());
+        m.on(Input::Checked(Ok(V(2))), Instant::now());
+        // The next check (60 s ±10 %) comes later than the hook's 30 s.
+        assert_eq!(tick(&mut m).await, [Action::KillHook]);
+    }
+
+    /// Random inputs at random times: the invariants of the module hold.
+    #[tokio::test(start_paused = true)]
+    async fn invariants_hold_over_random_event_sequences() {
+        for seed in 0..300u64 {
+            let mut rng = fastrand::Rng::with_seed(seed);
+            let exec_mode = rng.bool();
+            let (mut m, mut actions) = if exec_mode { exec() } else { output(rng.bool()) };
+            let mut running = false;
+            let mut checks_in_flight = 0u32;
+            let mut stop_asked: Option<Instant> = None;
+            let mut hook = false;
+            for _ in 0..60 {
+                for action in actions.drain(..) {
+                    match action {
+                        Action::Check => {
+                            assert!(stop_asked.is_none(), "seed {seed}: a check while stopping");
+                            checks_in_flight += 1;
+                            assert_eq!(checks_in_flight, 1, "seed {seed}: two checks at once");
+                        }
+                        Action::Spawn(_) => {
+                            assert!(!running, "seed {seed}: two commands");
+                            running = true;
+                        }
+                        Action::Kill => {
+                            assert!(running, "seed {seed}");
+                        }
+                        Action::StartHook => {
+                            assert!(!hook, "seed {seed}: two hooks");
+                            hook = true;
+                        }
+                        Action::Write(_) | Action::Signal(_) | Action::StopHook | Action::KillHook => {}
+                    }
+                }
+                if m.done() {
+                    break;
+                }
+                let now = Instant::now();
+                let input = match rng.u8(0..10) {
+                    0 => Input::Signal(
+                        [Signal::TERM, Signal::INT, Signal::HUP, Signal::USR1, Signal::ALARM][rng.usize(0..5)],
+                    ),
+                    1 | 2 if checks_in_flight > 0 => {
+                        checks_in_flight -= 1;
+                        if rng.u8(0..4) == 0 {
+                            Input::Checked(Err(failure()))
+                        } else {
+                            Input::Checked(Ok(V(rng.u32(0..3))))
+                        }
+                    }
+                    3 if running => {
+                        running = false;
+                        Input::CommandExited(rng.i32(0..3))
+                    }
+                    4 if hook => {
+                        hook = false;
+                        Input::HookExited
+                    }
+                    5 => Input::Edited,
+                    _ => {
+                        // Sleep to the wake-up, or a while when there is none.
+                        match m.wake() {
+                            Some(at) if rng.bool() => tokio::time::sleep_until(at).await,
+                            _ => tokio::time::advance(Duration::from_millis(rng.u64(0..20_000))).await,
+                        }
+                        Input::Tick
+                    }
+                };
+                let is_tick = matches!(input, Input::Tick);
+                if matches!(input, Input::Signal(s) if matches!(signals::meaning(s), Some(Meaning::Stop(_))))
+                    && stop_asked.is_none()
+                {
+                    stop_asked = Some(Instant::now());
+                }
+                actions = m.on(input, Instant::now());
+                if is_tick {
+                    // No spinning: nothing is due at the instant just handled.
+                    if let Some(at) = m.wake() {
+                        assert!(at > now, "seed {seed}: woken again at once ({:?})", m.phase);
+                    }
+                }
+                if let Some(ending) = m.take_ending() {
+                    if exec_mode && let Ending::Code(_) = ending {
+                        assert!(
+                            !running && !actions.iter().any(|a| matches!(a, Action::Spawn(_))),
+                            "seed {seed}: ended with the command running"
+                        );
+                    }
+                    break;
+                }
+                if checks_in_flight > 0 && stop_asked.is_some() {
+                    // A check in flight when the stop came is dropped by the driver.
+                    checks_in_flight = 0;
+                }
+            }
+        }
+    }
+}

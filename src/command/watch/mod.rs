@@ -1,0 +1,357 @@
+//! `--watch`: keep a supervised command (`exec`) or an output file (`render`, `env`) on
+//! current secrets, for as long as the pod runs.
+//!
+//! A watch is a few parts with one job each: the [`machine`] decides (one state machine for
+//! every mode), the [`driver`] performs its decisions and feeds it signals, exits and time, the
+//! [`checker`] thread does everything that may block (reading files, resolving values; it holds
+//! the backend's session and its token across checks), [`process`] starts and waits for
+//! exactly osenv's own processes, [`hook`] runs `--on-change`, [`signals`] is the one table of
+//! what each signal means, and [`init`] is what osenv does as PID 1.
+//!
+//! Every check resolves every name again through the same pipeline as a single run (retries,
+//! deadline, quotas) and compares values, not versions: for each service the values are the
+//! fewest requests there are (AWS batches 20 per call; Vault, Key Vault and Secret Manager have
+//! one request per secret either way), and a rotation to the same value changes nothing. A
+//! failed check changes nothing either: it is logged, and the next one is tried at the next
+//! interval.
+
+mod checker;
+mod driver;
+mod hook;
+mod init;
+mod machine;
+mod process;
+mod schedule;
+mod signals;
+
+use super::App;
+use crate::cli::{ConfigArgs, ExecArgs, WatchArgs};
+use driver::{Sources, Target};
+use machine::{Ending, Mode, Snapshot};
+use osenv::Session;
+use osenv::error::{Error, UsageError};
+use osenv::provenance::var;
+use osenv::secret::SecretValue;
+use osenv::settings::KeyManagementSystem;
+use process::Process;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+/// The check interval when neither the flag nor a refresh variable sets one.
+pub(crate) const DEFAULT_INTERVAL: Duration = Duration::from_mins(5);
+
+/// The longest check interval a manager's refresh setting may ask for.
+const MAX_INTERVAL: Duration = Duration::from_hours(24);
+
+/// How often files are looked at for edits (a `stat` each, no request).
+pub(crate) const FILE_POLL: Duration = Duration::from_secs(1);
+
+/// The check interval: `--watch-interval`, else the refresh variable LiteLLM documents for the
+/// run's backend (seconds), else five minutes.
+pub(super) fn interval(args: &WatchArgs, session: &Session) -> Duration {
+    if let Some(interval) = args.watch_interval {
+        return interval;
+    }
+    let variable = match session.key_management().system() {
+        Some(KeyManagementSystem::HashicorpVault) => var::HCP_VAULT_REFRESH_INTERVAL,
+        Some(KeyManagementSystem::GoogleSecretManager) => var::GOOGLE_SECRET_MANAGER_REFRESH_INTERVAL,
+        Some(KeyManagementSystem::Cyberark) => var::CYBERARK_REFRESH_INTERVAL,
+        _ => return DEFAULT_INTERVAL,
+    };
+    // Read through its row of the provenance table, and clamped: a day at most (a value from
+    // an env file once overflowed the clock).
+    match session
+        .environment()
+        .backend_setting(variable)
+        .map(|v| v.parse::<u64>())
+    {
+        Some(Ok(seconds)) if seconds > MAX_INTERVAL.as_secs() => {
+            tracing::warn!("{} is more than a day; checking every 24h", variable.name());
+            MAX_INTERVAL
+        }
+        Some(Ok(seconds)) if seconds >= 1 => Duration::from_secs(seconds),
+        Some(_) => {
+            tracing::warn!(
+                "{} is not a whole number of seconds; checking every 5m",
+                variable.name()
+            );
+            DEFAULT_INTERVAL
+        }
+        None => DEFAULT_INTERVAL,
+    }
+}
+
+/// The files a watched run read (the config, its includes, the env files), as last seen.
+pub(super) struct Files(Vec<(PathBuf, Option<(u64, SystemTime)>)>);
+
+fn stamp(path: &Path) -> Option<(u64, SystemTime)> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.len(), meta.modified().ok()?))
+}
+
+impl Files {
+    /// The files of `session`, loaded from `config`.
+    pub fn of(config: &ConfigArgs, session: &Session) -> Self {
+        let mut paths: Vec<PathBuf> = super::inputs(config, session)
+            .into_iter()
+            .map(|(path, _)| path)
+            .collect();
+        paths.sort();
+        paths.dedup();
+        Self(
+            paths
+                .into_iter()
+                .map(|path| {
+                    let seen = stamp(&path);
+                    (path, seen)
+                })
+                .collect(),
+        )
+    }
+
+    /// Whether any of them changed (size, modification time, or appeared/disappeared).
+    pub fn changed(&self) -> bool {
+        self.0.iter().any(|(path, seen)| stamp(path) != *seen)
+    }
+
+    /// Take the current state as seen (after a reload that failed, so one edit is reported once).
+    pub fn refresh(&mut self) {
+        for (path, seen) in &mut self.0 {
+            *seen = stamp(path);
+        }
+    }
+}
+
+/// Resolved values by name.
+pub(super) type Values = BTreeMap<String, SecretValue>;
+
+/// Whether two resolutions hold the same names with the same values.
+pub(super) fn same(a: &Values, b: &Values) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|((n, v), (m, w))| n == m && v.expose() == w.expose())
+}
+
+/// Load the config, holding the backend's session across resolutions.
+pub(super) fn load_held(config: &ConfigArgs) -> Result<Session, Error> {
+    let mut limits = config.limits.limits()?;
+    limits.hold = true;
+    Session::load(
+        &config.config,
+        &config.env_files,
+        &config.secrets.dirs(),
+        config.trust.trust(),
+        limits,
+    )
+}
+
+/// Everything `exec` exports, resolved, as owned values (so the session can be reloaded).
+pub(super) async fn exported_values(
+    session: &Session,
+    ui: super::Ui,
+    allow_missing: bool,
+    select: &crate::cli::SelectArgs,
+) -> Result<Values, Error> {
+    let resolution = super::exported_async(session, ui, allow_missing, select).await?;
+    Ok(resolution
+        .exports()
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value.clone()))
+        .collect())
+}
+
+/// A failed check in one line (errors never hold values).
+pub(crate) fn summary(err: &Error) -> String {
+    let lines = super::report::lines(err);
+    match lines.as_slice() {
+        [] => "unknown error".to_owned(),
+        [one] => one.trim_start_matches("error: ").to_owned(),
+        [first, rest @ ..] => format!(
+            "{} (+{} more line{})",
+            first.trim_start_matches("error: "),
+            rest.len(),
+            if rest.len() == 1 { "" } else { "s" }
+        ),
+    }
+}
+
+impl Snapshot for zeroize::Zeroizing<String> {
+    fn same(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+/// What `exec --watch` starts its command with: the values, and the names taken out of its
+/// environment (login material, names `--only`/`--exclude` leave out).
+#[derive(Clone)]
+pub(super) struct Launch {
+    values: Values,
+    removed: Vec<String>,
+}
+
+impl Snapshot for Launch {
+    fn same(&self, other: &Self) -> bool {
+        same(&self.values, &other.values) && self.removed == other.removed
+    }
+}
+
+/// `exec --watch`: supervise the command. Exits with the command's status (or 128 + the
+/// signal that stopped osenv before it started); an error when the first resolution fails.
+pub(super) fn exec(args: &ExecArgs, app: &App) -> Result<(), Error> {
+    if init::is_pid_1() {
+        std::process::exit(init::run(app));
+    }
+    let (program, rest) = args.command.split_first().ok_or(UsageError::NoCommand)?;
+    let ui = app.ui;
+    let produce = async |session: &Session| -> Result<Launch, Error> {
+        let values = exported_values(session, ui, args.allow_missing, &args.select).await?;
+        let removed = super::exec::removed(session, values.keys().map(String::as_str), args);
+        Ok(Launch { values, removed })
+    };
+    let spawn = |launch: &Launch| -> Result<Process, Error> {
+        let mut command = std::process::Command::new(program);
+        command.args(rest);
+        super::exec::apply(
+            &mut command,
+            launch.values.iter().map(|(n, v)| (n.as_str(), v)),
+            &launch.removed,
+            args,
+        );
+        // The command leads its own process group (see `process`): it cannot read a terminal
+        // osenv was started from, so it gets no input rather than being stopped by SIGTTIN.
+        if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+            command.stdin(std::process::Stdio::null());
+        }
+        Process::start(command)
+            .map(|(process, _)| process)
+            .map_err(|source| Error::Exec {
+                program: program.to_string_lossy().into_owned(),
+                source,
+            })
+    };
+    let write = |_: &Launch| Ok(());
+    let mode = Mode::Exec {
+        grace: args.grace,
+        restart_signal: signals::named(&args.restart_signal),
+    };
+    let target = Target {
+        spawn: &spawn,
+        write: &write,
+        hook: None,
+    };
+    match watch(app, &args.config, &args.watch, mode, produce, &target)? {
+        Ending::Code(code) => std::process::exit(code),
+        Ending::Failed(e) => Err(e),
+    }
+}
+
+/// Keep `output` current (`render --watch`, `env --watch`): write what `produce` makes of the
+/// config now, then again whenever it differs from what was last written, until a stop signal.
+/// The first result must succeed (as without `--watch`); later failures keep the file.
+pub(super) fn keep_current<P>(
+    app: &App,
+    config: &ConfigArgs,
+    watch_args: &WatchArgs,
+    output: &Path,
+    hook: Option<(&str, Duration)>,
+    produce: P,
+) -> Result<(), Error>
+where
+    P: AsyncFn(&Session) -> Result<zeroize::Zeroizing<String>, Error> + Sync,
+{
+    if init::is_pid_1() {
+        std::process::exit(init::run(app));
+    }
+    let guarded = async |session: &Session| {
+        // Again after every reload: an edited config may include the output file.
+        super::guard_output(Some(output), &super::inputs(config, session), false)?;
+        produce(session).await
+    };
+    let spawn = |_: &zeroize::Zeroizing<String>| -> Result<Process, Error> { Err(UsageError::NoCommand.into()) };
+    let write = |text: &zeroize::Zeroizing<String>| {
+        super::output::emit(Some(output), text)?;
+        tracing::info!("{} written", output.display());
+        Ok(())
+    };
+    let target = Target {
+        spawn: &spawn,
+        write: &write,
+        hook: hook.map(|(command, _)| command),
+    };
+    let mode = Mode::Output {
+        hook: hook.map(|(_, timeout)| timeout),
+    };
+    match watch(app, config, watch_args, mode, guarded, &target)? {
+        Ending::Code(0) => Ok(()),
+        Ending::Code(code) => std::process::exit(code),
+        Ending::Failed(e) => Err(e),
+    }
+}
+
+/// Run a watch: the checker on its own thread, the loop on this one, until the machine ends it;
+/// returns once the checker has released the session.
+fn watch<T, P>(
+    app: &App,
+    config: &ConfigArgs,
+    watch_args: &WatchArgs,
+    mode: Mode,
+    produce: P,
+    target: &Target<'_, T>,
+) -> Result<Ending, Error>
+where
+    T: Snapshot + Send,
+    P: AsyncFn(&Session) -> Result<T, Error> + Send,
+{
+    super::output::signals_handled_by_caller();
+    let listen_error = |source| Error::Exec {
+        program: "osenv".into(),
+        source,
+    };
+    let ui = app.ui;
+    std::thread::scope(|scope| {
+        app.block_on(async {
+            // Listening before anything starts, so no signal or exit is missed.
+            let signals = signals::listen().map_err(listen_error)?;
+            let children = signals::children().map_err(listen_error)?;
+            let (requests, requested) = tokio::sync::mpsc::unbounded_channel();
+            let (report, reports) = tokio::sync::mpsc::unbounded_channel();
+            std::thread::Builder::new()
+                .name("osenv-checker".into())
+                .spawn_scoped(scope, move || {
+                    checker::run(ui, config, watch_args, produce, requested, report)
+                })
+                .map_err(listen_error)?;
+            let sources = Sources {
+                signals,
+                children,
+                requests,
+                reports,
+            };
+            Ok(driver::drive(mode, target, sources).await)
+        })
+        // The scope joins the checker: the session is released before osenv exits.
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_compare_by_content() {
+        let values = |pairs: &[(&str, &str)]| -> Values {
+            pairs
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), SecretValue::new(*v)))
+                .collect()
+        };
+        assert!(same(
+            &values(&[("A", "1"), ("B", "2")]),
+            &values(&[("B", "2"), ("A", "1")])
+        ));
+        assert!(!same(&values(&[("A", "1")]), &values(&[("A", "2")])));
+        assert!(!same(&values(&[("A", "1")]), &values(&[("A", "1"), ("B", "2")])));
+    }
+}

@@ -1,0 +1,389 @@
+//! The supervisor's contract (README "The supervisor"): what each signal means in each watch
+//! mode, what a stop leaves behind, hooks that hang, commands that ignore SIGTERM or leave
+//! processes behind, and that waiting costs no CPU. Each test here failed against the loops the
+//! supervisor replaced.
+
+use crate::watch::{exit_code, log, recorder, seen, signal, start, wait_for, write};
+use std::path::Path;
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+/// CPU time (user + system) of `pid` so far, in clock ticks (1/100 s on Linux).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+    let rest = stat.rsplit_once(") ").map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    field(14) + field(15)
+}
+
+fn alive(pid: u32) -> bool {
+    // A zombie is not alive: it has exited and waits to be reaped.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| !rest.starts_with('Z')))
+        .unwrap_or(false)
+}
+
+fn pid_in(dir: &Path, file: &str) -> Option<u32> {
+    std::fs::read_to_string(dir.join(file)).ok()?.trim().parse().ok()
+}
+
+fn temp_files(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| Path::new(n).extension().is_some_and(|e| e.eq_ignore_ascii_case("tmp")) || n.starts_with(".osenv"))
+        .collect()
+}
+
+/// The direct children of `pid`.
+fn children(pid: u32) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+fn exec_watch(dir: &Path, extra: &[&str], command: &[&str]) -> Child {
+    let mut args = vec![
+        "exec",
+        "--watch",
+        "--watch-interval",
+        "1s",
+        "config.yaml",
+        "--env-file",
+        ".env",
+    ];
+    args.extend_from_slice(extra);
+    args.push("--");
+    args.extend_from_slice(command);
+    start(dir, &args, &[])
+}
+
+fn setup(dir: &Path) {
+    std::fs::write(dir.join("config.yaml"), "api_key: os.environ/KEY\n").unwrap();
+    write(&dir.join(".env"), "KEY=one\n");
+}
+
+/// After forwarding SIGTERM to a command that ignores it, osenv waits out `--grace` without
+/// using the CPU (it once spun on a check time in the past: a core at 100 %), then kills it
+/// and ends with 128 + 9.
+#[test]
+fn waiting_out_the_grace_period_costs_no_cpu_and_ends_in_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(d);
+    let child = recorder(d, true);
+    let osenv = exec_watch(d, &["--grace", "5s"], &[child.to_str().unwrap()]);
+    assert!(wait_for(Duration::from_secs(5), || seen(d).len() == 1), "{}", log(d));
+    signal(&osenv, "TERM");
+    assert!(wait_for(Duration::from_secs(2), || seen(d).len() == 2), "{:?}", seen(d));
+    // Past the next check time, well inside the grace period.
+    std::thread::sleep(Duration::from_millis(1500));
+    let before = cpu_ticks(osenv.id());
+    std::thread::sleep(Duration::from_secs(2));
+    let used = cpu_ticks(osenv.id()) - before;
+    // 5 % of a core over 2 s is 10 ticks.
+    assert!(used < 10, "osenv used {used} ticks of CPU in 2 s while waiting");
+    let started = Instant::now();
+    assert_eq!(exit_code(osenv, Duration::from_secs(6)), 137, "{}", log(d));
+    assert!(started.elapsed() < Duration::from_secs(4));
+    assert!(
+        log(d).contains("did not exit within 5s of SIGTERM; killing it"),
+        "{}",
+        log(d)
+    );
+}
+
+/// SIGHUP is "check now" in every watch mode: it never ends osenv (it once did, by the default
+/// action, leaving the login token live and a temp file behind), and a change it finds is
+/// applied at once.
+#[test]
+fn sighup_checks_now_in_render_watch() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("config.yaml"), "api_key: os.environ/KEY\n").unwrap();
+    std::fs::create_dir(d.join("secrets")).unwrap();
+    std::fs::write(d.join("secrets/KEY"), "one\n").unwrap();
+    let osenv = start(
+        d,
+        &[
+            "render",
+            "--watch",
+            "--watch-interval",
+            "1h",
+            "-o",
+            "out.yaml",
+            "--secrets-dir",
+            "secrets",
+            "config.yaml",
+        ],
+        &[],
+    );
+    let text = || std::fs::read_to_string(d.join("out.yaml")).unwrap_or_default();
+    assert!(
+        wait_for(Duration::from_secs(5), || text() == "api_key: one\n"),
+        "{}",
+        log(d)
+    );
+    // A mounted secret is not a watched file: only the hour's check, or SIGHUP, sees it.
+    std::fs::write(d.join("secrets/KEY"), "two\n").unwrap();
+    signal(&osenv, "HUP");
+    assert!(
+        wait_for(Duration::from_secs(5), || text() == "api_key: two\n"),
+        "{}",
+        log(d)
+    );
+    // Twice more, quickly: still running.
+    signal(&osenv, "HUP");
+    signal(&osenv, "HUP");
+    std::thread::sleep(Duration::from_millis(500));
+    signal(&osenv, "TERM");
+    assert_eq!(exit_code(osenv, Duration::from_secs(5)), 0, "{}", log(d));
+    assert_eq!(temp_files(d), Vec::<String>::new());
+}
+
+/// In `exec --watch`, SIGHUP checks now and restarts the command at once on a change; the
+/// command does not get the HUP (most servers, LiteLLM's among them, die of it).
+#[test]
+fn sighup_checks_now_in_exec_watch_and_is_not_forwarded() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("config.yaml"), "api_key: os.environ/KEY\n").unwrap();
+    std::fs::create_dir(d.join("secrets")).unwrap();
+    std::fs::write(d.join("secrets/KEY"), "one\n").unwrap();
+    let child = recorder(d, false);
+    let osenv = start(
+        d,
+        &[
+            "exec",
+            "--watch",
+            "--watch-interval",
+            "1h",
+            "--secrets-dir",
+            "secrets",
+            "config.yaml",
+            "--",
+            child.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(
+        wait_for(Duration::from_secs(5), || seen(d) == ["start one"]),
+        "{}",
+        log(d)
+    );
+    signal(&osenv, "HUP");
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(
+        seen(d),
+        ["start one"],
+        "no change: no restart, no signal to the command"
+    );
+    std::fs::write(d.join("secrets/KEY"), "two\n").unwrap();
+    signal(&osenv, "HUP");
+    assert!(
+        wait_for(Duration::from_secs(5), || seen(d) == ["start one", "term", "start two"]),
+        "{:?} {}",
+        seen(d),
+        log(d)
+    );
+    signal(&osenv, "TERM");
+    assert_eq!(exit_code(osenv, Duration::from_secs(5)), 0, "{}", log(d));
+}
+
+/// A hung `--on-change` hook never holds up a stop (it once ran inside the loop: SIGTERM was
+/// not acted on until it exited), is stopped with osenv, and is killed at its timeout.
+#[test]
+fn a_hung_on_change_hook_never_holds_up_a_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(d);
+    let osenv = start(
+        d,
+        &[
+            "-v",
+            "render",
+            "--watch",
+            "--watch-interval",
+            "1s",
+            "-o",
+            "out.yaml",
+            "config.yaml",
+            "--env-file",
+            ".env",
+            "--on-change",
+            "echo hook output line; echo $$ > hook.pid; exec sleep 1000",
+        ],
+        &[],
+    );
+    let text = || std::fs::read_to_string(d.join("out.yaml")).unwrap_or_default();
+    assert!(
+        wait_for(Duration::from_secs(5), || text() == "api_key: one\n"),
+        "{}",
+        log(d)
+    );
+    write(&d.join(".env"), "KEY=two\n");
+    assert!(
+        wait_for(Duration::from_secs(5), || pid_in(d, "hook.pid").is_some()),
+        "{}",
+        log(d)
+    );
+    let hook = pid_in(d, "hook.pid").unwrap();
+    assert!(alive(hook));
+    // The loop goes on while the hook hangs.
+    write(&d.join(".env"), "KEY=three\n");
+    assert!(
+        wait_for(Duration::from_secs(5), || text() == "api_key: three\n"),
+        "{}",
+        log(d)
+    );
+    let asked = Instant::now();
+    signal(&osenv, "TERM");
+    assert_eq!(exit_code(osenv, Duration::from_secs(8)), 0, "{}", log(d));
+    assert!(asked.elapsed() < Duration::from_secs(3), "took {:?}", asked.elapsed());
+    assert!(
+        wait_for(Duration::from_secs(2), || !alive(hook)),
+        "the hook outlived osenv"
+    );
+    assert!(
+        log(d).contains("hook output line"),
+        "the hook's output is logged: {}",
+        log(d)
+    );
+}
+
+#[test]
+fn a_hook_is_killed_at_its_timeout_and_its_status_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(d);
+    let osenv = start(
+        d,
+        &[
+            "render",
+            "--watch",
+            "--watch-interval",
+            "1s",
+            "-o",
+            "out.yaml",
+            "config.yaml",
+            "--env-file",
+            ".env",
+            "--on-change-timeout",
+            "1s",
+            "--on-change",
+            "echo $$ >> hook.pids; if [ -f second ]; then exit 3; fi; touch second; exec sleep 1000",
+        ],
+        &[],
+    );
+    let hooks = || {
+        std::fs::read_to_string(d.join("hook.pids"))
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    let text = || std::fs::read_to_string(d.join("out.yaml")).unwrap_or_default();
+    assert!(
+        wait_for(Duration::from_secs(5), || text() == "api_key: one\n"),
+        "{}",
+        log(d)
+    );
+    assert_eq!(hooks(), 0, "not run for the first write");
+    write(&d.join(".env"), "KEY=two\n");
+    assert!(wait_for(Duration::from_secs(5), || hooks() == 1), "{}", log(d));
+    assert!(
+        wait_for(Duration::from_secs(4), || log(d)
+            .contains("did not end within 1s; killed")),
+        "{}",
+        log(d)
+    );
+    write(&d.join(".env"), "KEY=three\n");
+    assert!(
+        wait_for(Duration::from_secs(5), || log(d).contains("exited with exit status: 3")),
+        "{}",
+        log(d)
+    );
+    signal(&osenv, "TERM");
+    assert_eq!(exit_code(osenv, Duration::from_secs(5)), 0, "{}", log(d));
+}
+
+/// What the command leaves behind (a background process of its own) ends with it, so a stop
+/// or a restart leaves no orphan.
+#[test]
+fn the_commands_leftover_processes_end_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(d);
+    let osenv = exec_watch(
+        d,
+        &[],
+        &["sh", "-c", "sleep 1000 & echo $! >> grandchildren; exec sleep 1000"],
+    );
+    let grandchildren = || -> Vec<u32> {
+        std::fs::read_to_string(d.join("grandchildren"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
+    };
+    assert!(
+        wait_for(Duration::from_secs(5), || grandchildren().len() == 1),
+        "{}",
+        log(d)
+    );
+    // A restart: the first command's background sleep goes with it.
+    write(&d.join(".env"), "KEY=two\n");
+    assert!(
+        wait_for(Duration::from_secs(5), || grandchildren().len() == 2),
+        "{}",
+        log(d)
+    );
+    assert!(wait_for(Duration::from_secs(2), || !alive(grandchildren()[0])));
+    signal(&osenv, "TERM");
+    assert_eq!(exit_code(osenv, Duration::from_secs(5)), 143, "{}", log(d));
+    let left: Vec<u32> = grandchildren().into_iter().filter(|p| alive(*p)).collect();
+    assert!(left.is_empty(), "left running: {left:?}");
+}
+
+/// A stop signal before the command started (the first resolution still running) ends osenv
+/// without starting it, with 128 + the signal.
+#[cfg(feature = "vault")]
+#[test]
+fn a_stop_during_the_first_resolution_starts_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("config.yaml"),
+        "api_key: os.environ/KEY\ngeneral_settings:\n  key_management_system: hashicorp_vault\n",
+    )
+    .unwrap();
+    // A Vault that accepts the connection and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let child = recorder(d, false);
+    let osenv = start(
+        d,
+        &[
+            "exec",
+            "--watch",
+            "--deadline",
+            "60",
+            "config.yaml",
+            "--",
+            child.to_str().unwrap(),
+        ],
+        &[("HCP_VAULT_ADDR", &address), ("HCP_VAULT_TOKEN", "t")],
+    );
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(children(osenv.id()).is_empty());
+    let asked = Instant::now();
+    signal(&osenv, "TERM");
+    assert_eq!(exit_code(osenv, Duration::from_secs(5)), 143, "{}", log(d));
+    assert!(asked.elapsed() < Duration::from_secs(3));
+    assert!(seen(d).is_empty(), "{:?}", seen(d));
+    drop(listener);
+}
