@@ -317,36 +317,10 @@ pub struct WatchArgs {
     pub watch_interval: Option<Duration>,
 }
 
-/// `30s`, `5m`, `1h`, `1h30m`, `500ms`, or a plain number of seconds; at least 1 s, at most 7 days.
+/// `30s`, `5m`, `1h`, `1h30m`, `500ms`, or a plain number of seconds; at least 1 s, at most 7
+/// days ([`osenv::duration::parse`]).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let invalid = || format!("`{text}` is not a duration like 30s, 5m or 1h");
-    let total = if let Ok(seconds) = text.parse::<u64>() {
-        Duration::from_secs(seconds)
-    } else {
-        let mut total = Duration::ZERO;
-        let mut rest = text;
-        while !rest.is_empty() {
-            let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(invalid)?;
-            let (number, tail) = rest.split_at(digits);
-            let number: u64 = number.parse().map_err(|_| invalid())?;
-            let unit_len = tail.find(|c: char| c.is_ascii_digit()).unwrap_or(tail.len());
-            let (unit, tail) = tail.split_at(unit_len);
-            total += match unit {
-                "ms" => Duration::from_millis(number),
-                "s" => Duration::from_secs(number),
-                "m" => Duration::from_secs(number.saturating_mul(60)),
-                "h" => Duration::from_secs(number.saturating_mul(3600)),
-                _ => return Err(invalid()),
-            };
-            rest = tail;
-        }
-        total
-    };
-    if total < Duration::from_secs(1) || total > Duration::from_hours(7 * 24) {
-        return Err(format!("`{text}` must be between 1s and 7 days"));
-    }
-    Ok(total)
+    osenv::duration::parse(text)
 }
 
 /// The signals `exec --watch` may stop a command with before restarting it, by name (`TERM`,

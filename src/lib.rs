@@ -27,6 +27,7 @@
 
 pub mod backend;
 pub mod document;
+pub mod duration;
 pub mod environment;
 pub mod error;
 pub mod escape;
