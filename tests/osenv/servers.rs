@@ -55,6 +55,7 @@ fn skip_name(variable: &str) -> &'static str {
         "OSENV_TEST_CONJUR" => "conjur",
         "OSENV_TEST_IDENTITY" => "identity",
         "OSENV_TEST_PYTHON" | "OSENV_TEST_SCHEMAS" => "venv",
+        "OSENV_TEST_LITELLM" => "litellm",
         _ => "all",
     }
 }

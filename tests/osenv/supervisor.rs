@@ -387,3 +387,83 @@ fn a_stop_during_the_first_resolution_starts_nothing() {
     assert!(seen(d).is_empty(), "{:?}", seen(d));
     drop(listener);
 }
+
+/// Every signal in the table, at a watch that holds a Vault AppRole token: the ones that do
+/// not stop it leave it running (SIGHUP once ended it by the default action, the token never
+/// revoked); the ones that stop it revoke the token and leave no temp file.
+#[cfg(feature = "vault")]
+#[test]
+fn signals_never_leave_a_vault_token_or_a_temp_file_behind() {
+    use crate::vault::{api, live_tokens_of, seed, server, unique};
+    use serde_json::json;
+    let Some(server) = server() else { return };
+    let role = unique("signals");
+    api(
+        &server,
+        "POST",
+        &format!("auth/approle/role/{role}"),
+        Some(json!({"token_policies": ["reader"], "token_ttl": "10m"})),
+        None,
+    );
+    let (role_id, secret_id) = (format!("{role}-role"), format!("{role}-secret"));
+    api(
+        &server,
+        "POST",
+        &format!("auth/approle/role/{role}/role-id"),
+        Some(json!({"role_id": role_id})),
+        None,
+    );
+    api(
+        &server,
+        "POST",
+        &format!("auth/approle/role/{role}/custom-secret-id"),
+        Some(json!({"secret_id": secret_id})),
+        None,
+    );
+    let prefix = format!("app/{role}");
+    seed(&server, &format!("{prefix}/KEY"), &json!({"key": "sk-v1"}));
+    let before = live_tokens_of(&server, &role);
+    for (storm, stop, mode) in [
+        (&["HUP", "USR1", "USR2", "HUP"][..], "TERM", "render"),
+        (&["HUP", "USR2"][..], "ALRM", "env"),
+        (&["USR1"][..], "INT", "render"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(
+            d.join("config.yaml"),
+            "general_settings:\n  key_management_system: hashicorp_vault\napi_key: os.environ/KEY\n",
+        )
+        .unwrap();
+        let osenv = start(
+            d,
+            &[mode, "--watch", "--watch-interval", "1s", "-o", "out", "config.yaml"],
+            &[
+                ("HCP_VAULT_ADDR", server.addr.as_str()),
+                ("HCP_VAULT_PATH_PREFIX", prefix.as_str()),
+                ("HCP_VAULT_APPROLE_ROLE_ID", role_id.as_str()),
+                ("HCP_VAULT_APPROLE_SECRET_ID", secret_id.as_str()),
+            ],
+        );
+        assert!(
+            wait_for(Duration::from_secs(10), || d.join("out").exists()),
+            "{}",
+            log(d)
+        );
+        assert_eq!(live_tokens_of(&server, &role), before + 1, "one login");
+        for name in storm {
+            signal(&osenv, name);
+            std::thread::sleep(Duration::from_millis(150));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        assert!(alive(osenv.id()), "{storm:?} ended the watch: {}", log(d));
+        signal(&osenv, stop);
+        assert_eq!(exit_code(osenv, Duration::from_secs(10)), 0, "{}", log(d));
+        assert_eq!(
+            live_tokens_of(&server, &role),
+            before,
+            "SIG{stop}: the token is revoked"
+        );
+        assert_eq!(temp_files(d), Vec::<String>::new());
+    }
+}
