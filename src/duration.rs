@@ -57,7 +57,7 @@ mod tests {
     #[test]
     fn durations_parse_and_stay_in_bounds() {
         assert_eq!(parse("90"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse("1h30m"), Ok(Duration::from_mins(90)));
         assert_eq!(parse("1500ms"), Ok(Duration::from_millis(1500)));
         assert!(parse("soon").unwrap_err().contains("not a duration"));
         assert!(parse("").is_err());

@@ -175,14 +175,7 @@ fn the_real_proxy_gets_resolved_keys_and_rotations_through_exec_watch() {
     let provider = Provider::start();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(
-        d.join("config.yaml"),
-        format!(
-            "model_list:\n  - model_name: fake\n    litellm_params:\n      model: openai/fake\n      api_base: http://127.0.0.1:{}/v1\n      api_key: os.environ/PROVIDER_KEY\ngeneral_settings:\n  master_key: os.environ/LITELLM_MASTER_KEY\n",
-            provider.port
-        ),
-    )
-    .unwrap();
+    write_config(d, provider.port);
     let port = free_port();
     let port_text = port.to_string();
     let marker = format!("{}-{port}", std::process::id());
@@ -219,7 +212,7 @@ fn the_real_proxy_gets_resolved_keys_and_rotations_through_exec_watch() {
         &env,
     );
     let up = |limit| wait_for(limit, || alive(port));
-    assert!(up(Duration::from_secs(180)), "the proxy did not start: {}", tail(d));
+    assert!(up(Duration::from_mins(3)), "the proxy did not start: {}", tail(d));
     assert_eq!(chat(port, master_key), 200, "{}", tail(d));
     assert_eq!(provider.authorizations(), ["Bearer sk-provider-one"]);
 
@@ -234,7 +227,7 @@ fn the_real_proxy_gets_resolved_keys_and_rotations_through_exec_watch() {
             .unwrap();
     });
     assert!(
-        wait_for(Duration::from_secs(240), || {
+        wait_for(Duration::from_mins(4), || {
             chat(port, master_key);
             provider.authorizations().last().map(String::as_str) == Some("Bearer sk-provider-two")
         }),
@@ -245,7 +238,7 @@ fn the_real_proxy_gets_resolved_keys_and_rotations_through_exec_watch() {
     assert!(log(d).contains("restarting the command"), "{}", tail(d));
 
     signal(&osenv, "TERM");
-    let code = exit_code(osenv, Duration::from_secs(60));
+    let code = exit_code(osenv, Duration::from_mins(1));
     // uvicorn shuts down gracefully on SIGTERM, then raises it again to end with it: 128 + 15,
     // within the grace period (not SIGKILL's 137).
     assert_eq!(code, 143, "{}", tail(d));
@@ -265,6 +258,17 @@ fn the_real_proxy_gets_resolved_keys_and_rotations_through_exec_watch() {
         .filter(|n| !["config.yaml", "home", "osenv.log"].contains(&n.as_str()))
         .collect();
     assert!(left.is_empty(), "{left:?}");
+}
+
+/// A config with one model at the fake provider, its key and the master key references.
+fn write_config(dir: &Path, provider: u16) {
+    std::fs::write(
+        dir.join("config.yaml"),
+        format!(
+            "model_list:\n  - model_name: fake\n    litellm_params:\n      model: openai/fake\n      api_base: http://127.0.0.1:{provider}/v1\n      api_key: os.environ/PROVIDER_KEY\ngeneral_settings:\n  master_key: os.environ/LITELLM_MASTER_KEY\n",
+        ),
+    )
+    .unwrap();
 }
 
 /// The last lines of osenv's log (with the proxy's, which shares its stderr).

@@ -320,7 +320,7 @@ where
             std::thread::Builder::new()
                 .name("osenv-checker".into())
                 .spawn_scoped(scope, move || {
-                    checker::run(ui, config, watch_args, produce, requested, report)
+                    checker::run(ui, config, watch_args, produce, requested, report);
                 })
                 .map_err(listen_error)?;
             let sources = Sources {
