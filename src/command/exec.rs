@@ -1,5 +1,5 @@
 //! `osenv exec`: replace osenv with the command, the values in its environment only
-//! (`--watch`: supervise it instead, see [`super::supervise`]).
+//! (`--watch`: supervise it instead, see [`super::watch`]).
 //!
 //! The command is the network-facing proxy: it gets the resolved values, not the credentials
 //! osenv used to read them (the login material of [`osenv::provenance`]), unless a reference asks for one

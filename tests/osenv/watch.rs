@@ -251,9 +251,9 @@ fn a_command_that_ignores_the_restart_signal_is_killed_after_the_grace_period() 
         "{}",
         log(d)
     );
-    // --restart-signal is what a restart sends; the stop signal is still SIGTERM.
-    signal(&osenv, "KILL");
-    let _ = exit_code(osenv, Duration::from_secs(5));
+    // A stop: SIGTERM is ignored too, so SIGKILL after the grace period; 128 + 9.
+    signal(&osenv, "TERM");
+    assert_eq!(exit_code(osenv, Duration::from_secs(5)), 137);
 }
 
 #[test]
