@@ -176,7 +176,7 @@ def one_run(args, rng, index, pid1_ok):
     if mode == "exec":
         script, _ = COMMANDS[kind]
         argv += ["--grace", "1s", "config.yaml", "--", "sh", "-c",
-                 f'echo "start $KEY" >> seen; {script}; while :; do sleep 0.1; done']
+                 f'echo "start $KEY" >> seen\n{script}\nwhile :; do sleep 0.1; done']
     else:
         argv += ["-o", "out/config.yaml", "config.yaml"]
         (work / "out").mkdir()
