@@ -178,15 +178,12 @@ mod tests {
 
     #[test]
     fn another_childs_status_is_never_taken() {
-        // A helper started with std (as a credential process is) is waited for by std; a
-        // supervised process exiting meanwhile does not take its status.
+        // A helper started with std (as a credential process is) has exited and waits, a zombie,
+        // for std's own wait; a supervised process exiting meanwhile does not take its status.
+        let mut helper = std::process::Command::new("sh").args(["-c", "exit 5"]).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(200));
         let (mut p, _) = Process::start(std::process::Command::new("true")).unwrap();
-        let helper = std::process::Command::new("sh")
-            .args(["-c", "sleep 0.2; exit 5"])
-            .spawn()
-            .unwrap();
         assert_eq!(wait(&mut p).shell_code(), 0);
-        let status = helper.wait_with_output().unwrap().status;
-        assert_eq!(status.code(), Some(5));
+        assert_eq!(helper.wait().unwrap().code(), Some(5));
     }
 }
