@@ -116,7 +116,9 @@ fn perform<T>(
         }
         Action::Kill => {
             if let Some(command) = command {
+                // The group, and the command itself in case it moved to another group.
                 command.signal_group(Signal::KILL);
+                command.signal(Signal::KILL);
             }
         }
         Action::StartHook => match target.hook.and_then(hook::start) {
@@ -126,11 +128,13 @@ fn perform<T>(
         Action::StopHook => {
             if let Some(hook) = hook {
                 hook.signal_group(Signal::TERM);
+                hook.signal(Signal::TERM);
             }
         }
         Action::KillHook => {
             if let Some(hook) = hook {
                 hook.signal_group(Signal::KILL);
+                hook.signal(Signal::KILL);
             }
         }
     }

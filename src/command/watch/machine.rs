@@ -137,6 +137,8 @@ pub(crate) struct Machine<T> {
     /// A change to restart with, and when.
     pending: Option<(Instant, T)>,
     hook: Hook,
+    /// The first spawn or write was just asked for: a failure of it ends the watch.
+    first: bool,
     ending: Option<Ending>,
 }
 
@@ -157,6 +159,7 @@ impl<T: Snapshot> Machine<T> {
             applied: None,
             pending: None,
             hook: Hook::default(),
+            first: false,
             ending: None,
         };
         (machine, vec![Action::Check])
@@ -220,6 +223,8 @@ impl<T: Snapshot> Machine<T> {
         if self.done() {
             return actions;
         }
+        // The driver reports a failed first write right after performing it, before anything else.
+        let first = std::mem::take(&mut self.first);
         match input {
             Input::Signal(signal) => self.on_signal(signal, now, &mut actions),
             Input::Checked(outcome) => self.on_checked(outcome, now, &mut actions),
@@ -239,7 +244,7 @@ impl<T: Snapshot> Machine<T> {
                 self.end(Ending::Failed(e));
             }
             Input::WriteFailed(e) => {
-                if self.applied.is_none() || matches!(self.phase, Phase::Starting) {
+                if first {
                     self.end(Ending::Failed(e));
                 } else {
                     tracing::warn!("{}; the next check writes it again", super::summary(&e));
@@ -357,6 +362,7 @@ impl<T: Snapshot> Machine<T> {
                     self.schedule.interval.as_secs()
                 );
                 self.phase = Phase::Running;
+                self.first = true;
                 actions.push(if self.exec() {
                     Action::Spawn(first.clone())
                 } else {
@@ -686,6 +692,26 @@ mod tests {
         assert!(m.take_ending().is_none());
         m.on(Input::HookExited, Instant::now());
         assert!(matches!(m.take_ending(), Some(Ending::Code(0))));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_first_write_must_succeed_a_later_one_is_tried_again() {
+        let (mut m, _) = output(false);
+        m.on(Input::Checked(Ok(V(1))), Instant::now());
+        m.on(Input::WriteFailed(failure()), Instant::now());
+        assert!(matches!(m.take_ending(), Some(Ending::Failed(_))));
+        let (mut m, _) = output(false);
+        m.on(Input::Checked(Ok(V(1))), Instant::now());
+        m.on(Input::Edited, Instant::now());
+        assert_eq!(m.on(Input::Checked(Ok(V(2))), Instant::now()), [Action::Write(V(2))]);
+        m.on(Input::WriteFailed(failure()), Instant::now());
+        assert!(m.take_ending().is_none(), "a later failure keeps the watch");
+        m.on(Input::Edited, Instant::now());
+        assert_eq!(
+            m.on(Input::Checked(Ok(V(2))), Instant::now()),
+            [Action::Write(V(2))],
+            "written again"
+        );
     }
 
     #[tokio::test(start_paused = true)]
