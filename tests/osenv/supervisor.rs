@@ -467,3 +467,19 @@ fn signals_never_leave_a_vault_token_or_a_temp_file_behind() {
         assert_eq!(temp_files(d), Vec::<String>::new());
     }
 }
+
+/// The first write must succeed, as without `--watch`: a watch that cannot write its file ends
+/// at once with the output error (it once kept running, the failure taken for a later one's).
+#[test]
+fn a_watch_that_cannot_write_its_file_ends_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(d);
+    let osenv = start(
+        d,
+        &["render", "--watch", "-o", "missing/out.yaml", "config.yaml", "--env-file", ".env"],
+        &[],
+    );
+    assert_eq!(exit_code(osenv, Duration::from_secs(5)), 1, "{}", log(d));
+    assert!(log(d).contains("missing/out.yaml"), "{}", log(d));
+}
