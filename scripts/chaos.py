@@ -1,8 +1,10 @@
 """Chaos harness for osenv's watch modes: random runs of `exec --watch` and `render --watch`
 against a Vault fake on loopback that can rotate a value and make reads hang, with signal storms
 at random moments (during a check, a restart, a grace period, a hook), commands that ignore
-SIGTERM, leave a background process, exit at once or fail at start, hooks that hang, and osenv
-as PID 1 in a PID namespace (`unshare`). After every run it asserts:
+SIGTERM, leave a background process, exit at once or fail at start, hooks that hang, osenv as
+PID 1 in a PID namespace (`unshare`), and, when moto is at hand (`--moto`, default
+$OSENV_TEST_MOTO), runs against AWS Secrets Manager whose credentials come from a
+`credential_process` the SDK runs again during checks. After every run it asserts:
 
   - the exit code is the one documented for what happened;
   - osenv ended within its bound after the stop signal;
@@ -10,7 +12,8 @@ as PID 1 in a PID namespace (`unshare`). After every run it asserts:
   - no zombie child of osenv's while it ran;
   - no Vault token is left (every login revoked) and no temp file in the output directory;
   - osenv used under 5 % of a core while it waited;
-  - a rotation was applied once the backend answered again.
+  - a rotation was applied once the backend answered again;
+  - the credential process ran during checks (its status is the SDK's; osenv never takes it).
 
     python3 scripts/chaos.py --osenv target/debug/osenv --seconds 60 [--seed N]
 
@@ -29,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -94,6 +98,26 @@ class Vault:
         self.server.handle_error = lambda *_: None
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def moto_put(url, name, value, create=False):
+    """Create or rotate a secret in moto (the testbed's AWS), by the JSON protocol; moto does
+    not check signatures."""
+    target = "CreateSecret" if create else "PutSecretValue"
+    body = {"Name": name, "SecretString": value} if create else {"SecretId": name, "SecretString": value}
+    request = urllib.request.Request(url + "/", data=json.dumps(body).encode(), headers={
+        "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": f"secretsmanager.{target}",
+        "Authorization": "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/secretsmanager/aws4_request, "
+                         "SignedHeaders=host, Signature=0"})
+    urllib.request.urlopen(request, timeout=10).read()
+
+
+# A credential process the AWS SDK runs during checks (its credentials expire at once, so it
+# is run again): its status is the SDK's to wait for, never osenv's.
+CREDENTIAL_PROCESS = """#!/bin/sh
+echo run >> "$(dirname "$0")/creds.count"
+printf '{"Version":1,"AccessKeyId":"test","SecretAccessKey":"test","Expiration":"%s"}' "$(date -u -d '+5 sec' +%Y-%m-%dT%H:%M:%SZ)"
+"""
 
 
 # What the command does, and the exit code a stop gives (None: it ends by itself with `code`).
@@ -170,13 +194,17 @@ def one_run(args, rng, index, pid1_ok):
     pid1 = pid1_ok and rng.random() < 0.3
     stop = rng.choice(list(STOPS))
     marker = f"{os.getpid()}-{index}"
+    # With moto at hand, some runs read AWS Secrets Manager with a credential process instead.
+    aws = args.moto and rng.random() < 0.3
+    name = f"CHAOS_{os.getpid()}_{index}" if aws else "KEY"
     (work / "config.yaml").write_text(
-        "general_settings:\n  key_management_system: hashicorp_vault\napi_key: os.environ/KEY\n")
+        f"general_settings:\n  key_management_system: {'aws_secret_manager' if aws else 'hashicorp_vault'}\n"
+        f"api_key: os.environ/{name}\n")
     argv = [args.osenv, "-v", mode, "--watch", "--watch-interval", "1s", "--deadline", "5"]
     if mode == "exec":
         script, _ = COMMANDS[kind]
         argv += ["--grace", "1s", "config.yaml", "--", "sh", "-c",
-                 f'echo "start $KEY" >> seen\n{script}\nwhile :; do sleep 0.1; done']
+                 f'echo "start ${name}" >> seen\n{script}\nwhile :; do sleep 0.1; done']
     else:
         argv += ["-o", "out/config.yaml", "config.yaml"]
         (work / "out").mkdir()
@@ -186,13 +214,34 @@ def one_run(args, rng, index, pid1_ok):
         argv = ["unshare", "--user", "--map-root-user", "--pid", "--fork"] + argv
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "CHAOS_RUN": marker,
            "HCP_VAULT_ADDR": vault.url, "HCP_VAULT_APPROLE_ROLE_ID": "r", "HCP_VAULT_APPROLE_SECRET_ID": "s"}
+    if aws:
+        (work / "creds.sh").write_text(CREDENTIAL_PROCESS)
+        (work / "creds.sh").chmod(0o755)
+        (work / "aws-config").write_text(f"[default]\ncredential_process = {work / 'creds.sh'}\n")
+        env.update({"AWS_ENDPOINT_URL": args.moto, "AWS_REGION": "us-east-1",
+                    "AWS_CONFIG_FILE": str(work / "aws-config"), "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+                    "AWS_EC2_METADATA_DISABLED": "true"})
+        moto_put(args.moto, name, "v0", create=True)
+
+        class Rotating:
+            """The secret's value in moto, set like the Vault fake's."""
+
+            def __setattr__(self, key, value):
+                if key == "value":
+                    moto_put(args.moto, name, value)
+                object.__setattr__(self, key, value)
+
+        source = Rotating()
+        source.hang = False
+    else:
+        source = vault
     # Sometimes the first check hangs, and the stop comes before anything started.
-    first_hangs = rng.random() < 0.15
+    first_hangs = not aws and rng.random() < 0.15
     vault.hang = first_hangs
     log = open(work / "osenv.log", "wb")
     process = subprocess.Popen(argv, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                stderr=log)
-    describe = f"run {index}: {mode} {kind or 'hook=' + hook} pid1={pid1} stop={stop}"
+    describe = f"run {index}: {mode} {kind or 'hook=' + hook} pid1={pid1} stop={stop}{' aws' if aws else ''}"
     started = False
 
     def target():
@@ -248,16 +297,16 @@ def one_run(args, rng, index, pid1_ok):
                 if what < 0.5:
                     send(rng.choice(STORM))
                 elif what < 0.75:
-                    vault.value = f"v{rng.randint(1, 5)}"
+                    source.value = f"v{rng.randint(1, 5)}"
                 else:
-                    vault.hang = not vault.hang
+                    source.hang = not source.hang
                 time.sleep(rng.random() * 0.8)
                 if process.poll() is not None:
                     break
             # Reachable again with a new value: it must be applied.
-            vault.hang = False
+            source.hang = False
             final = f"final{index}"
-            vault.value = final
+            source.value = final
         if process.poll() is None:
             if kind in ("instant", "fails"):
                 fail("still running although its command ended")
@@ -288,7 +337,7 @@ def one_run(args, rng, index, pid1_ok):
             if used >= 10:
                 fail(f"{used} ticks of CPU in 2 s while idle")
             if kind == "ignores-term" and rng.random() < 0.5:
-                vault.hang = True  # the stop comes during a hanging check too
+                source.hang = True  # the stop comes during a hanging check too
             send(stop)
             asked = time.monotonic()
             try:
@@ -302,6 +351,10 @@ def one_run(args, rng, index, pid1_ok):
                 fail(f"took {took:.1f}s to end after SIG{stop} (bound {bound}s)")
         else:
             code = process.returncode
+        if aws and started:
+            runs = len((work / "creds.count").read_text().splitlines()) if (work / "creds.count").exists() else 0
+            if runs < 2:
+                fail(f"the credential process ran {runs} time(s): not during checks")
         # The documented exit code.
         seen = (work / "seen").read_text().splitlines() if (work / "seen").exists() else []
         if mode == "render":
@@ -345,6 +398,8 @@ def main():
     parser.add_argument("--osenv", required=True)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--moto", default=os.environ.get("OSENV_TEST_MOTO"),
+                        help="moto's URL: some runs then read AWS Secrets Manager with a credential process")
     args = parser.parse_args()
     args.osenv = os.path.abspath(args.osenv)
     seed = args.seed if args.seed is not None else random.randrange(1 << 32)
