@@ -542,6 +542,19 @@ pub enum UsageError {
     /// `exec --watch` where processes cannot be supervised.
     #[error("exec --watch supervises the command with Unix signals; it is not available on this platform")]
     WatchUnsupported,
+
+    /// `--watch` with the config on stdin, which cannot be read again.
+    #[error("--watch reads the config again after an edit or a check; stdin (`-`) can be read only once: name a file")]
+    WatchStdin,
+
+    #[error(
+        "exec --watch --user {uid}: osenv could not signal the command (to restart or stop it) as another user without the KILL capability; add KILL to the capabilities it starts with (next to SETUID and SETGID)"
+    )]
+    /// `exec --watch --user` where osenv could not signal the command.
+    WatchCannotSignal {
+        /// The user the command would run as.
+        uid: u32,
+    },
     /// `-o` names a file the run reads (the config, an include, an env file, the template).
     #[error("-o `{output}` is {input}, which this run reads: {why}")]
     OutputIsInput {

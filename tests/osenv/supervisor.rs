@@ -477,9 +477,204 @@ fn a_watch_that_cannot_write_its_file_ends_at_once() {
     setup(d);
     let osenv = start(
         d,
-        &["render", "--watch", "-o", "missing/out.yaml", "config.yaml", "--env-file", ".env"],
+        &[
+            "render",
+            "--watch",
+            "-o",
+            "missing/out.yaml",
+            "config.yaml",
+            "--env-file",
+            ".env",
+        ],
         &[],
     );
     assert_eq!(exit_code(osenv, Duration::from_secs(5)), 1, "{}", log(d));
     assert!(log(d).contains("missing/out.yaml"), "{}", log(d));
+}
+
+/// Found by the adversarial review of the supervisor: each case below failed before its fix.
+mod review {
+    use super::*;
+    use std::process::{Command, Stdio};
+
+    fn is_root() -> bool {
+        Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+    }
+
+    /// Root without the KILL capability (a container that adds only SETUID and SETGID) can
+    /// start a command as another user but not signal it: refused at start, not a watch that
+    /// can neither restart nor stop its command.
+    #[test]
+    fn exec_watch_user_without_the_kill_capability_is_refused() {
+        if !is_root() {
+            // Only root can drop its capabilities to reach this case; as another user
+            // `--user` fails to start the command anyway (tests/osenv/trust.rs).
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        setup(d);
+        let out = Command::new("setpriv")
+            .args(["--bounding-set=-all,+setuid,+setgid", "--inh-caps=-all"])
+            .arg(env!("CARGO_BIN_EXE_osenv"))
+            .args([
+                "exec",
+                "--watch",
+                "--user",
+                "65532:65532",
+                "config.yaml",
+                "--env-file",
+                ".env",
+                "--",
+                "true",
+            ])
+            .current_dir(d)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("without the KILL capability"), "{stderr}");
+    }
+
+    /// An env file replaced by one with the same size and modification time (`cp -p`,
+    /// `rsync -a`, `tar x`) is another inode: reloaded.
+    #[test]
+    fn an_env_file_replaced_with_its_old_times_is_reloaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("config.yaml"), "api_key: os.environ/KEY\n").unwrap();
+        let old = |path: &Path| {
+            let f = std::fs::File::options().write(true).open(path).unwrap();
+            f.set_modified(std::time::SystemTime::UNIX_EPOCH + Duration::from_hours(438_288))
+                .unwrap();
+        };
+        std::fs::write(d.join(".env"), "KEY=aaaa\n").unwrap();
+        old(&d.join(".env"));
+        let child = recorder(d, false);
+        let osenv = exec_watch(d, &[], &[child.to_str().unwrap()]);
+        assert!(
+            wait_for(Duration::from_secs(5), || seen(d) == ["start aaaa"]),
+            "{}",
+            log(d)
+        );
+        std::fs::write(d.join("new.env"), "KEY=bbbb\n").unwrap();
+        old(&d.join("new.env"));
+        std::fs::rename(d.join("new.env"), d.join(".env")).unwrap();
+        assert!(
+            wait_for(Duration::from_secs(6), || seen(d).last().map(String::as_str)
+                == Some("start bbbb")),
+            "{:?} {}",
+            seen(d),
+            log(d)
+        );
+        signal(&osenv, "TERM");
+        assert_eq!(exit_code(osenv, Duration::from_secs(5)), 0);
+    }
+
+    /// The config on stdin cannot be read again: `--watch` refuses it (it once kept the first
+    /// values for good, every reload failing on an empty stdin).
+    #[test]
+    fn watch_refuses_a_config_on_stdin() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        setup(d);
+        let out = Command::new(env!("CARGO_BIN_EXE_osenv"))
+            .args(["exec", "--watch", "-", "--env-file", ".env", "--", "true"])
+            .current_dir(d)
+            .env_clear()
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("stdin (`-`) can be read only once"));
+    }
+
+    /// Started by a parent that left SIGCHLD blocked, osenv still sees its command exit.
+    #[test]
+    fn a_blocked_sigchld_does_not_hang_the_watch() {
+        let python = std::env::var("OSENV_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        setup(d);
+        let osenv = Command::new(python)
+            .args([
+                "-c",
+                "import os, signal, sys; signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD}); os.execv(sys.argv[1], sys.argv[1:])",
+                env!("CARGO_BIN_EXE_osenv"),
+                "exec",
+                "--watch",
+                "config.yaml",
+                "--env-file",
+                ".env",
+                "--",
+                "sh",
+                "-c",
+                "sleep 0.5; exit 3",
+            ])
+            .current_dir(d)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        assert_eq!(exit_code(osenv, Duration::from_secs(6)), 3);
+    }
+
+    /// As PID 1, a signal in the watch's first milliseconds (before it has its handlers) is
+    /// held until it has them: SIGHUP stays "check now" instead of ending it.
+    #[test]
+    fn as_pid_1_an_early_signal_waits_for_the_watchs_handlers() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        setup(d);
+        let mut args = vec!["--pid", "--fork"];
+        if !is_root() {
+            args.push("--map-root-user");
+        }
+        let unshare = Command::new("unshare")
+            .args(&args)
+            .arg(env!("CARGO_BIN_EXE_osenv"))
+            .args([
+                "render",
+                "--watch",
+                "-o",
+                "out.yaml",
+                "config.yaml",
+                "--env-file",
+                ".env",
+            ])
+            .current_dir(d)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // The init: unshare's child, as soon as it exists (looked for without a pause: the
+        // window before the watch has its handlers is a few milliseconds); then SIGHUP, again
+        // and again.
+        let give_up = Instant::now() + Duration::from_secs(5);
+        let init = loop {
+            if let Some(init) = children(unshare.id()).first().copied() {
+                break init;
+            }
+            assert!(Instant::now() < give_up, "no init");
+        };
+        let until = Instant::now() + Duration::from_millis(300);
+        while Instant::now() < until {
+            let _ = Command::new("kill").args(["-HUP", &init.to_string()]).status();
+        }
+        assert!(wait_for(Duration::from_secs(5), || d.join("out.yaml").exists()));
+        assert!(alive(init), "the watch ended");
+        let _ = Command::new("kill").args(["-TERM", &init.to_string()]).status();
+        assert_eq!(exit_code(unshare, Duration::from_secs(5)), 0);
+    }
 }

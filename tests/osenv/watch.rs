@@ -328,7 +328,8 @@ fn render_watch_rewrites_the_file_only_when_its_text_changes() {
             "--on-change",
             "echo changed >> changes; env >> on-change.env",
         ],
-        &[],
+        // Login material osenv's environment holds (here unused): not the hook's.
+        &[("HCP_VAULT_TOKEN", "hvs.hook-canary")],
     );
     let out = d.join("out.yaml");
     let text = || std::fs::read_to_string(&out).unwrap_or_default();
@@ -385,6 +386,7 @@ fn render_watch_rewrites_the_file_only_when_its_text_changes() {
     // The --on-change command got osenv's own environment, no value.
     let seen_env = std::fs::read_to_string(d.join("on-change.env")).unwrap();
     assert!(!seen_env.contains("canary"), "{seen_env}");
+    assert!(!seen_env.contains("HCP_VAULT_TOKEN"), "{seen_env}");
     // No temp file left.
     let left: Vec<_> = std::fs::read_dir(d)
         .unwrap()

@@ -15,7 +15,11 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 /// What the loop asks of the checker.
 #[derive(Debug)]
 pub(crate) enum Request {
-    Check,
+    /// Check now; `reload`: read the config and env files again even if they look unchanged
+    /// (SIGHUP: the operator says something changed).
+    Check {
+        reload: bool,
+    },
     Stop,
 }
 
@@ -65,12 +69,12 @@ pub(crate) fn run<T, P>(
                     continue;
                 }
             };
-            match request {
+            let force = match request {
                 None | Some(Request::Stop) => break,
-                Some(Request::Check) => {}
-            }
+                Some(Request::Check { reload }) => reload,
+            };
             edit_reported = false;
-            match reload(config, &mut held).await {
+            match reload(config, &mut held, force).await {
                 Ok(false) => {}
                 Ok(true) => {
                     if let Some((session, _)) = held.as_ref() {
@@ -88,7 +92,7 @@ pub(crate) fn run<T, P>(
                 request = requests.recv() => match request {
                     None | Some(Request::Stop) => break,
                     // The loop asks for one check at a time; a second one is the same check.
-                    Some(Request::Check) => continue,
+                    Some(Request::Check { .. }) => continue,
                 },
             };
             if reports.send(Report::Checked(outcome)).is_err() {
@@ -101,11 +105,12 @@ pub(crate) fn run<T, P>(
     });
 }
 
-/// Load the config when nothing is held yet or one of its files changed. A reload that fails
+/// Load the config when nothing is held yet, one of its files changed, or `force`. A reload that fails
 /// keeps the session it had (the error is this check's result, reported once per edit).
 /// `true`: a config was (re)loaded.
-async fn reload(config: &ConfigArgs, held: &mut Option<(Session, Files)>) -> Result<bool, Error> {
+async fn reload(config: &ConfigArgs, held: &mut Option<(Session, Files)>, force: bool) -> Result<bool, Error> {
     if let Some((_, files)) = held.as_ref()
+        && !force
         && !files.changed()
     {
         return Ok(false);

@@ -22,6 +22,9 @@ pub(crate) struct Target<'a, T> {
     pub hook: Option<&'a str>,
 }
 
+/// How often the loop looks for exits of its processes besides SIGCHLD.
+const EXIT_LOOK: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Where the loop's inputs come from.
 pub(crate) struct Sources<T> {
     pub signals: UnboundedReceiver<Signal>,
@@ -41,6 +44,10 @@ pub(crate) async fn drive<T: Snapshot>(mode: Mode, target: &Target<'_, T>, mut s
     let mut hook: Option<Process> = None;
     let mut queue: VecDeque<Input<T>> = VecDeque::new();
     let mut checker_gone = false;
+    // SIGCHLD tells of an exit; a look once a second as well, in case a parent started osenv
+    // with SIGCHLD blocked (a wait that never came would hang the watch).
+    let mut look = tokio::time::interval(EXIT_LOOK);
+    look.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         for action in actions.drain(..) {
             perform(action, target, &sources.requests, &mut command, &mut hook, &mut queue);
@@ -56,6 +63,10 @@ pub(crate) async fn drive<T: Snapshot>(mode: Mode, target: &Target<'_, T>, mut s
             tokio::select! {
                 Some(signal) = sources.signals.recv() => Input::Signal(signal),
                 _ = sources.children.recv() => {
+                    exits(&mut command, &mut hook, &mut queue);
+                    continue;
+                }
+                _ = look.tick(), if command.is_some() || hook.is_some() => {
                     exits(&mut command, &mut hook, &mut queue);
                     continue;
                 }
@@ -94,8 +105,8 @@ fn perform<T>(
     queue: &mut VecDeque<Input<T>>,
 ) {
     match action {
-        Action::Check => {
-            let _ = requests.send(Request::Check);
+        Action::Check { reload } => {
+            let _ = requests.send(Request::Check { reload });
         }
         Action::Spawn(snapshot) => match (target.spawn)(&snapshot) {
             Ok(process) => {
@@ -104,11 +115,10 @@ fn perform<T>(
             }
             Err(e) => queue.push_back(Input::SpawnFailed(e)),
         },
-        Action::Write(snapshot) => {
-            if let Err(e) = (target.write)(&snapshot) {
-                queue.push_back(Input::WriteFailed(e));
-            }
-        }
+        Action::Write(snapshot) => queue.push_back(match (target.write)(&snapshot) {
+            Ok(()) => Input::Written,
+            Err(e) => Input::WriteFailed(e),
+        }),
         Action::Signal(signal) => {
             if let Some(command) = command {
                 command.signal(signal);

@@ -1,5 +1,6 @@
 //! `--on-change`: `sh -c COMMAND` after each rewrite, outside the watch loop. It runs in its
-//! own process group with osenv's environment (no value in it or its arguments); each line it
+//! own process group with osenv's environment less the login material (no value in it or its
+//! arguments); each line it
 //! prints is logged (through the one escaper, like every log line), and so is how it ended. The
 //! machine times it out and stops it with the watch; nothing it starts outlives it.
 
@@ -13,6 +14,13 @@ const MAX_LINE: u64 = 4096;
 /// Start the hook.
 pub(crate) fn start(command: &str) -> Option<Process> {
     let mut sh = Command::new("sh");
+    // Like the command of `exec`, the hook gets no login material (the provenance table's
+    // withheld rows): it needs none, and its output is logged.
+    for setting in osenv::provenance::TABLE {
+        if setting.exec() != osenv::provenance::Exec::Pass {
+            sh.env_remove(setting.name());
+        }
+    }
     sh.arg("-c")
         .arg(command)
         .stdin(Stdio::null())

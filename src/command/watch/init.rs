@@ -8,7 +8,7 @@
 
 use super::signals;
 use crate::command::App;
-use rustix::process::{Pid, WaitOptions};
+use rustix::process::{Pid, Signal, WaitOptions};
 
 /// Whether this process is PID 1.
 pub(crate) fn is_pid_1() -> bool {
@@ -41,19 +41,63 @@ pub(crate) fn run(app: &App) -> i32 {
         // Reaped below, with everything else; never through `std::process::Child`.
         drop(child);
         tracing::debug!("PID 1: the watch runs as PID {}", watch.as_raw_nonzero().get());
+        // A signal is passed on once the child has its handler for it: before that, its
+        // default would end the child (a SIGHUP in the first milliseconds would not be a
+        // "check now"). Until then it waits here, looked at every 10 ms.
+        // At most HOLD: a child that never listens gets its signals anyway.
+        let mut held: Vec<Signal> = Vec::new();
+        let started = tokio::time::Instant::now();
         loop {
             tokio::select! {
-                Some(signal) = forwarded.recv() => {
-                    let _ = rustix::process::kill_process(watch, signal);
-                }
+                Some(signal) = forwarded.recv() => held.push(signal),
                 _ = children.recv() => {
                     if let Some(code) = reap(watch) {
                         return code;
                     }
                 }
+                () = tokio::time::sleep(LOOK), if !held.is_empty() => {}
             }
+            if held.is_empty() {
+                continue;
+            }
+            let caught = if started.elapsed() < HOLD { caught(watch) } else { None };
+            held.retain(|signal| {
+                let ready = caught.is_none_or(|mask| mask & (1 << (signal.as_raw() - 1)) != 0);
+                if ready {
+                    let _ = rustix::process::kill_process(watch, *signal);
+                }
+                !ready
+            });
         }
     })
+}
+
+/// How often held signals are looked at, and for how long at most.
+const LOOK: std::time::Duration = std::time::Duration::from_millis(10);
+const HOLD: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The signals the watch child (`watch`, its PID in osenv's namespace) has a handler for
+/// (`SigCgt`); `None` when that cannot be read (the signal is then passed on at once). The
+/// child is found among osenv's own children by its innermost PID (`NSpid`), since `/proc` may
+/// be the host's, where it has another PID.
+fn caught(watch: Pid) -> Option<u64> {
+    let want = watch.as_raw_nonzero().get().to_string();
+    let tasks = std::fs::read_dir("/proc/self/task").ok()?;
+    for task in tasks.flatten() {
+        let Ok(children) = std::fs::read_to_string(task.path().join("children")) else {
+            continue;
+        };
+        for child in children.split_whitespace() {
+            let Ok(status) = std::fs::read_to_string(format!("/proc/{child}/status")) else {
+                continue;
+            };
+            let field = |name: &str| status.lines().find_map(|l| l.strip_prefix(name)).map(str::trim);
+            if field("NSpid:").and_then(|ids| ids.split_whitespace().last()) == Some(want.as_str()) {
+                return field("SigCgt:").and_then(|hex| u64::from_str_radix(hex, 16).ok());
+            }
+        }
+    }
+    None
 }
 
 /// Reap every child that has exited; the watch's exit code once it has.

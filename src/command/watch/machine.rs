@@ -51,6 +51,8 @@ pub(crate) enum Input<T> {
     HookExited,
     /// Starting the command failed.
     SpawnFailed(Error),
+    /// The file was written.
+    Written,
     /// Writing the file failed.
     WriteFailed(Error),
     /// The check interval of the config (re)loaded.
@@ -62,7 +64,10 @@ pub(crate) enum Input<T> {
 /// What the driver is to do.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Action<T> {
-    Check,
+    /// Check every value; `reload`: read the files again too (SIGHUP).
+    Check {
+        reload: bool,
+    },
     Spawn(T),
     Write(T),
     /// Send the command a signal.
@@ -162,7 +167,7 @@ impl<T: Snapshot> Machine<T> {
             first: false,
             ending: None,
         };
-        (machine, vec![Action::Check])
+        (machine, vec![Action::Check { reload: false }])
     }
 
     /// How the watch ended, once it has.
@@ -242,6 +247,16 @@ impl<T: Snapshot> Machine<T> {
             Input::SpawnFailed(e) => {
                 // Nothing runs: a stop that came meanwhile has nothing left to wait for.
                 self.end(Ending::Failed(e));
+            }
+            Input::Written => {
+                // Not after the first write: the hook is for changes.
+                if !first && !matches!(self.phase, Phase::Stopping { .. }) {
+                    if self.hook.running {
+                        self.hook.again = true;
+                    } else {
+                        self.start_hook(now, &mut actions);
+                    }
+                }
             }
             Input::WriteFailed(e) => {
                 if first {
@@ -336,7 +351,7 @@ impl<T: Snapshot> Machine<T> {
     fn check_now(&mut self, urgent: bool, actions: &mut Vec<Action<T>>) {
         match (&self.phase, self.checks) {
             (Phase::Running | Phase::Restarting { .. }, Checks::Due(_)) => {
-                actions.push(Action::Check);
+                actions.push(Action::Check { reload: urgent });
                 self.checks = Checks::Running { urgent, again: None };
             }
             (Phase::Running | Phase::Restarting { .. }, Checks::Running { urgent: u, again }) => {
@@ -389,7 +404,7 @@ impl<T: Snapshot> Machine<T> {
         }
         self.checks = match again {
             Some(urgent) => {
-                actions.push(Action::Check);
+                actions.push(Action::Check { reload: urgent });
                 Checks::Running { urgent, again: None }
             }
             None => Checks::Due(later(now, self.schedule.next_check())),
@@ -407,13 +422,9 @@ impl<T: Snapshot> Machine<T> {
             return;
         }
         if !self.exec() {
+            // The hook follows once the write succeeded (`Input::Written`).
             actions.push(Action::Write(new.clone()));
             self.applied = Some(new);
-            if self.hook.running {
-                self.hook.again = true;
-            } else {
-                self.start_hook(now, actions);
-            }
             return;
         }
         let delay = if urgent {
@@ -509,7 +520,7 @@ impl<T: Snapshot> Machine<T> {
             && let Checks::Due(at) = self.checks
             && now >= at
         {
-            actions.push(Action::Check);
+            actions.push(Action::Check { reload: false });
             self.checks = Checks::Running {
                 urgent: false,
                 again: None,
@@ -544,6 +555,8 @@ mod tests {
     }
 
     const GRACE: Duration = Duration::from_secs(10);
+    const CHECK: Action<V> = Action::Check { reload: false };
+    const RELOAD: Action<V> = Action::Check { reload: true };
 
     fn exec() -> (Machine<V>, Vec<Action<V>>) {
         Machine::new(
@@ -582,14 +595,14 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_change_restarts_the_command_after_the_spread_delay_and_only_once_it_exited() {
         let (mut m, first) = exec();
-        assert_eq!(first, [Action::Check]);
+        assert_eq!(first, [CHECK]);
         assert_eq!(m.on(Input::Checked(Ok(V(1))), Instant::now()), [Action::Spawn(V(1))]);
-        assert_eq!(tick(&mut m).await, [Action::Check]);
+        assert_eq!(tick(&mut m).await, [CHECK]);
         assert!(
             m.on(Input::Checked(Ok(V(1))), Instant::now()).is_empty(),
             "same: nothing"
         );
-        assert_eq!(tick(&mut m).await, [Action::Check]);
+        assert_eq!(tick(&mut m).await, [CHECK]);
         assert!(m.on(Input::Checked(Ok(V(2))), Instant::now()).is_empty());
         // The restart is spread over half the interval, before the next check.
         let at = m.wake().unwrap();
@@ -621,10 +634,10 @@ mod tests {
     async fn sighup_checks_now_and_a_change_it_finds_restarts_at_once() {
         let (mut m, _) = exec();
         m.on(Input::Checked(Ok(V(1))), Instant::now());
-        assert_eq!(m.on(Input::Signal(Signal::HUP), Instant::now()), [Action::Check]);
+        assert_eq!(m.on(Input::Signal(Signal::HUP), Instant::now()), [RELOAD]);
         // A second HUP while it runs: one more check after it, not two at once.
         assert!(m.on(Input::Signal(Signal::HUP), Instant::now()).is_empty());
-        assert_eq!(m.on(Input::Checked(Ok(V(2))), Instant::now()), [Action::Check]);
+        assert_eq!(m.on(Input::Checked(Ok(V(2))), Instant::now()), [RELOAD]);
         assert_eq!(m.wake(), Some(Instant::now()), "due now");
         assert_eq!(m.on(Input::Tick, Instant::now()), [Action::Signal(Signal::TERM)]);
     }
@@ -677,14 +690,13 @@ mod tests {
     async fn output_writes_on_change_runs_the_hook_once_at_a_time_and_stops_it() {
         let (mut m, _) = output(true);
         assert_eq!(m.on(Input::Checked(Ok(V(1))), Instant::now()), [Action::Write(V(1))]);
-        assert_eq!(m.on(Input::Edited, Instant::now()), [Action::Check]);
-        assert_eq!(
-            m.on(Input::Checked(Ok(V(2))), Instant::now()),
-            [Action::Write(V(2)), Action::StartHook]
-        );
+        assert_eq!(m.on(Input::Edited, Instant::now()), [CHECK]);
+        assert_eq!(m.on(Input::Checked(Ok(V(2))), Instant::now()), [Action::Write(V(2))]);
+        assert_eq!(m.on(Input::Written, Instant::now()), [Action::StartHook]);
         m.on(Input::Edited, Instant::now());
         // A change while the hook runs: written now, the hook runs again after this one.
         assert_eq!(m.on(Input::Checked(Ok(V(3))), Instant::now()), [Action::Write(V(3))]);
+        assert!(m.on(Input::Written, Instant::now()).is_empty());
         assert_eq!(m.on(Input::HookExited, Instant::now()), [Action::StartHook]);
         // A stop: the hook gets SIGTERM, then SIGKILL; the watch ends when it exited.
         assert_eq!(m.on(Input::Signal(Signal::TERM), Instant::now()), [Action::StopHook]);
@@ -720,6 +732,14 @@ mod tests {
         m.on(Input::Checked(Ok(V(1))), Instant::now());
         m.on(Input::Edited, Instant::now());
         m.on(Input::Checked(Ok(V(2))), Instant::now());
+        assert_eq!(m.on(Input::Written, Instant::now()), [Action::StartHook]);
+        // A write that fails runs no hook.
+        let (mut n, _) = output(true);
+        n.on(Input::Checked(Ok(V(1))), Instant::now());
+        n.on(Input::Written, Instant::now());
+        n.on(Input::Edited, Instant::now());
+        n.on(Input::Checked(Ok(V(2))), Instant::now());
+        assert!(n.on(Input::WriteFailed(failure()), Instant::now()).is_empty());
         // The next check (60 s ±10 %) comes later than the hook's 30 s.
         assert_eq!(tick(&mut m).await, [Action::KillHook]);
     }
@@ -735,10 +755,11 @@ mod tests {
             let mut checks_in_flight = 0u32;
             let mut stop_asked: Option<Instant> = None;
             let mut hook = false;
+            let mut wrote = false;
             for _ in 0..60 {
                 for action in actions.drain(..) {
                     match action {
-                        Action::Check => {
+                        Action::Check { .. } => {
                             assert!(stop_asked.is_none(), "seed {seed}: a check while stopping");
                             checks_in_flight += 1;
                             assert_eq!(checks_in_flight, 1, "seed {seed}: two checks at once");
@@ -754,7 +775,8 @@ mod tests {
                             assert!(!hook, "seed {seed}: two hooks");
                             hook = true;
                         }
-                        Action::Write(_) | Action::Signal(_) | Action::StopHook | Action::KillHook => {}
+                        Action::Write(_) => wrote = true,
+                        Action::Signal(_) | Action::StopHook | Action::KillHook => {}
                     }
                 }
                 if m.done() {
@@ -762,6 +784,13 @@ mod tests {
                 }
                 let now = Instant::now();
                 let input = match rng.u8(0..10) {
+                    _ if std::mem::take(&mut wrote) => {
+                        if rng.u8(0..5) == 0 {
+                            Input::WriteFailed(failure())
+                        } else {
+                            Input::Written
+                        }
+                    }
                     0 => Input::Signal(
                         [Signal::TERM, Signal::INT, Signal::HUP, Signal::USR1, Signal::ALARM][rng.usize(0..5)],
                     ),

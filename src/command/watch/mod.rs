@@ -61,16 +61,19 @@ pub(super) fn interval(args: &WatchArgs, session: &Session) -> Duration {
     };
     // Read through its row of the provenance table, and clamped: a day at most (a value from
     // an env file once overflowed the clock).
-    match session
-        .environment()
-        .backend_setting(variable)
-        .map(|v| v.parse::<u64>())
-    {
-        Some(Ok(seconds)) if seconds > MAX_INTERVAL.as_secs() => {
-            tracing::warn!("{} is more than a day; checking every 24h", variable.name());
-            MAX_INTERVAL
-        }
+    let value = session.environment().backend_setting(variable);
+    let digits = value
+        .as_deref()
+        .is_some_and(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()));
+    match value.as_deref().map(str::parse::<u64>) {
+        // More digits than a u64 holds is more than a day too.
+        Some(Ok(seconds)) if seconds > MAX_INTERVAL.as_secs() => clamped(variable),
+        Some(Err(_)) if digits => clamped(variable),
         Some(Ok(seconds)) if seconds >= 1 => Duration::from_secs(seconds),
+        Some(Ok(_)) => {
+            tracing::warn!("{} is 0; checking every 5m", variable.name());
+            DEFAULT_INTERVAL
+        }
         Some(_) => {
             tracing::warn!(
                 "{} is not a whole number of seconds; checking every 5m",
@@ -82,12 +85,36 @@ pub(super) fn interval(args: &WatchArgs, session: &Session) -> Duration {
     }
 }
 
-/// The files a watched run read (the config, its includes, the env files), as last seen.
-pub(super) struct Files(Vec<(PathBuf, Option<(u64, SystemTime)>)>);
+fn clamped(variable: osenv::provenance::Setting) -> Duration {
+    tracing::warn!("{} is more than a day; checking every 24h", variable.name());
+    MAX_INTERVAL
+}
 
-fn stamp(path: &Path) -> Option<(u64, SystemTime)> {
+/// The files a watched run read (the config, its includes, the env files), as last seen.
+pub(super) struct Files(Vec<(PathBuf, Option<Stamp>)>);
+
+/// What tells a file changed: which file it is (device and inode: a file renamed over it, as
+/// `cp -p`, `rsync -a` or `tar x` do with the old modification time, is another inode), its
+/// size, and its modification and change times (the change time cannot be set back).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    modified: Option<SystemTime>,
+    changed: (i64, i64),
+}
+
+fn stamp(path: &Path) -> Option<Stamp> {
+    use std::os::unix::fs::MetadataExt as _;
     let meta = std::fs::metadata(path).ok()?;
-    Some((meta.len(), meta.modified().ok()?))
+    Some(Stamp {
+        dev: meta.dev(),
+        ino: meta.ino(),
+        len: meta.len(),
+        modified: meta.modified().ok(),
+        changed: (meta.ctime(), meta.ctime_nsec()),
+    })
 }
 
 impl Files {
@@ -110,7 +137,7 @@ impl Files {
         )
     }
 
-    /// Whether any of them changed (size, modification time, or appeared/disappeared).
+    /// Whether any of them changed (another file, size, times, or appeared/disappeared).
     pub fn changed(&self) -> bool {
         self.0.iter().any(|(path, seen)| stamp(path) != *seen)
     }
@@ -204,6 +231,11 @@ pub(super) fn exec(args: &ExecArgs, app: &App) -> Result<(), Error> {
         std::process::exit(init::run(app));
     }
     let (program, rest) = args.command.split_first().ok_or(UsageError::NoCommand)?;
+    if let Some((uid, _)) = args.user
+        && !process::may_signal(uid)
+    {
+        return Err(UsageError::WatchCannotSignal { uid }.into());
+    }
     let ui = app.ui;
     let produce = async |session: &Session| -> Result<Launch, Error> {
         let values = exported_values(session, ui, args.allow_missing, &args.select).await?;
@@ -304,6 +336,9 @@ where
     T: Snapshot + Send,
     P: AsyncFn(&Session) -> Result<T, Error> + Send,
 {
+    if config.config.as_os_str() == "-" {
+        return Err(UsageError::WatchStdin.into());
+    }
     super::output::signals_handled_by_caller();
     let listen_error = |source| Error::Exec {
         program: "osenv".into(),

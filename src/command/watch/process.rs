@@ -57,12 +57,18 @@ impl Process {
 
     /// Send it `signal` (not once it has exited: its PID may be another process's by then).
     pub fn signal(&self, signal: Signal) {
-        if self.exit.is_none() {
-            let _ = rustix::process::kill_process(self.pid, signal);
+        if self.exit.is_none()
+            && let Err(rustix::io::Errno::PERM) = rustix::process::kill_process(self.pid, signal)
+        {
+            tracing::error!(
+                "cannot send SIG{} to PID {}: not permitted",
+                super::signals::name(signal),
+                self.pid()
+            );
         }
     }
 
-    /// Send its whole process group `signal`.
+    /// Send its whole process group `signal` (ESRCH: the group is gone, or the process left it).
     pub fn signal_group(&self, signal: Signal) {
         if self.exit.is_none() {
             let _ = rustix::process::kill_process_group(self.pid, signal);
@@ -106,6 +112,25 @@ impl Process {
         });
         self.exit
     }
+}
+
+/// Whether osenv may signal a process running as `uid`: the same user, or the KILL capability
+/// (root without it, as a container that drops every capability but SETUID/SETGID runs it,
+/// may start a command as another user but not signal it).
+pub(crate) fn may_signal(uid: u32) -> bool {
+    const CAP_KILL: u32 = 5;
+    if rustix::process::geteuid().as_raw() == uid || rustix::process::getuid().as_raw() == uid {
+        return true;
+    }
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("CapEff:"))
+                .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        })
+        .is_some_and(|caps| caps & (1 << CAP_KILL) != 0)
 }
 
 impl Drop for Process {
