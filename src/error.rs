@@ -543,9 +543,14 @@ pub enum UsageError {
     #[error("exec --watch supervises the command with Unix signals; it is not available on this platform")]
     WatchUnsupported,
 
-    /// `--watch` with the config on stdin, which cannot be read again.
-    #[error("--watch reads the config again after an edit or a check; stdin (`-`) can be read only once: name a file")]
-    WatchStdin,
+    /// `--watch` with the config or an env file on stdin or a pipe, which cannot be read again.
+    #[error(
+        "--watch reads the config and env files again (after an edit, on SIGHUP); `{path}` is stdin or a pipe, which can be read only once: name a file"
+    )]
+    WatchStdin {
+        /// The path as given.
+        path: String,
+    },
 
     #[error(
         "exec --watch --user {uid}: osenv could not signal the command (to restart or stop it) as another user without the KILL capability; add KILL to the capabilities it starts with (next to SETUID and SETGID)"

@@ -591,12 +591,43 @@ mod review {
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(2));
-        assert!(String::from_utf8_lossy(&out.stderr).contains("stdin (`-`) can be read only once"));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("is stdin or a pipe, which can be read only once"));
+        // An env file too: SIGHUP reads it again (with --allow-missing, an empty second read
+        // once restarted the command without its secret).
+        for env_file in ["-", "/dev/stdin", "/dev/fd/0"] {
+            let out = Command::new(env!("CARGO_BIN_EXE_osenv"))
+                .args([
+                    "exec",
+                    "--watch",
+                    "--allow-missing",
+                    "config.yaml",
+                    "--env-file",
+                    env_file,
+                    "--",
+                    "true",
+                ])
+                .current_dir(d)
+                .env_clear()
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(2), "{env_file}");
+        }
     }
 
-    /// Started by a parent that left SIGCHLD blocked, osenv still sees its command exit.
+    /// Started by a parent that left SIGCHLD blocked, osenv still sees its command exit; as
+    /// PID 1 too (the init once hung for good).
     #[test]
     fn a_blocked_sigchld_does_not_hang_the_watch() {
+        a_blocked_sigchld(&[]);
+        let mut unshare = vec!["/usr/bin/env", "unshare", "--pid", "--fork"];
+        if !is_root() {
+            unshare.push("--map-root-user");
+        }
+        a_blocked_sigchld(&unshare);
+    }
+
+    fn a_blocked_sigchld(wrapper: &[&str]) {
         let python = std::env::var("OSENV_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
@@ -605,6 +636,9 @@ mod review {
             .args([
                 "-c",
                 "import os, signal, sys; signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD}); os.execv(sys.argv[1], sys.argv[1:])",
+            ])
+            .args(wrapper)
+            .args([
                 env!("CARGO_BIN_EXE_osenv"),
                 "exec",
                 "--watch",

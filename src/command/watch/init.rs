@@ -56,6 +56,13 @@ pub(crate) fn run(app: &App) -> i32 {
                     }
                 }
                 () = tokio::time::sleep(LOOK), if !held.is_empty() => {}
+                // SIGCHLD tells of an exit; a look once a second as well, in case the runtime
+                // that started osenv left SIGCHLD blocked.
+                () = tokio::time::sleep(REAP_LOOK) => {
+                    if let Some(code) = reap(watch) {
+                        return code;
+                    }
+                }
             }
             if held.is_empty() {
                 continue;
@@ -75,6 +82,7 @@ pub(crate) fn run(app: &App) -> i32 {
 /// How often held signals are looked at, and for how long at most.
 const LOOK: std::time::Duration = std::time::Duration::from_millis(10);
 const HOLD: std::time::Duration = std::time::Duration::from_secs(5);
+const REAP_LOOK: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The signals the watch child (`watch`, its PID in osenv's namespace) has a handler for
 /// (`SigCgt`); `None` when that cannot be read (the signal is then passed on at once). The

@@ -336,8 +336,14 @@ where
     T: Snapshot + Send,
     P: AsyncFn(&Session) -> Result<T, Error> + Send,
 {
-    if config.config.as_os_str() == "-" {
-        return Err(UsageError::WatchStdin.into());
+    if let Some(once) = std::iter::once(&config.config)
+        .chain(&config.env_files)
+        .find(|p| p.as_os_str() == "-" || osenv::input::is_pipe(p))
+    {
+        return Err(UsageError::WatchStdin {
+            path: once.display().to_string(),
+        }
+        .into());
     }
     super::output::signals_handled_by_caller();
     let listen_error = |source| Error::Exec {
