@@ -335,6 +335,18 @@ pub fn parse_signal(text: &str) -> Result<String, String> {
     }
 }
 
+/// `--ready`: an absolute path of visible ASCII (it goes into the probe's request line).
+pub fn parse_ready_path(text: &str) -> Result<String, String> {
+    let valid = text.starts_with('/') && text.len() <= 2048 && text.bytes().all(|b| b.is_ascii_graphic());
+    if valid {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "`{text}` is not an absolute path of visible ASCII characters, like /health/liveliness"
+        ))
+    }
+}
+
 /// `--user`: `UID` or `UID:GID`, numbers (a name would need the image's user database, which
 /// a distroless image may not have). Root as the target is refused: it would drop nothing.
 pub fn parse_user(text: &str) -> Result<(u32, u32), String> {
@@ -412,6 +424,28 @@ pub struct ExecArgs {
     /// With --watch: how long the command may take to exit after that signal before SIGKILL.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration, requires = "watch")]
     pub grace: Duration,
+    /// With --watch: own this address (`HOST:PORT`) and forward each connection to the current
+    /// generation of the command, which listens on a loopback port osenv picks (in `PORT`, with
+    /// `HOST=127.0.0.1`, and for `{port}` in its arguments). A rotation starts the new
+    /// generation beside the old one, switches new connections once it answers `--ready`, then
+    /// lets the old one drain within --grace.
+    #[arg(long, value_name = "HOST:PORT", requires = "watch")]
+    pub listen: Option<String>,
+    /// With --listen: the path a generation must answer with 2xx before it gets connections.
+    #[arg(long, value_name = "PATH", default_value = "/health/liveliness", value_parser = parse_ready_path, requires = "listen")]
+    pub ready: String,
+    /// With --listen: how long a generation may take to answer. A new one that does not is
+    /// stopped and the old one keeps serving; a first one that does not ends osenv.
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_duration, requires = "listen")]
+    pub ready_timeout: Duration,
+    /// With --listen: stop the old generation before starting the new one (one in memory at a
+    /// time); connections wait in the listen queue until the new one answers.
+    #[arg(long, requires = "listen")]
+    pub no_overlap: bool,
+    /// With --listen: connections forwarded at once (two descriptors each); more wait in the
+    /// listen queue.
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=65_536), requires = "listen")]
+    pub max_connections: u32,
     /// The command and its arguments, after `--`.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     pub command: Vec<std::ffi::OsString>,

@@ -634,6 +634,23 @@ pub enum Error {
         /// How many.
         warnings: usize,
     },
+    /// `exec --watch --listen`: the command never answered its readiness probe.
+    #[error(
+        "the command did not answer its readiness probe within {seconds}s (--ready-timeout): does it listen on 127.0.0.1:$PORT (or `{{port}}` in its arguments), and does `--ready` name a path it answers with 2xx?"
+    )]
+    NotReady {
+        /// The timeout.
+        seconds: u64,
+    },
+    /// `exec --watch --listen`: the address cannot be listened on.
+    #[error("cannot listen on `{address}`")]
+    Listen {
+        /// As given.
+        address: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The command for `exec` could not be started.
     #[error("cannot execute `{program}`")]
     Exec {

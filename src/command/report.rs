@@ -62,7 +62,9 @@ pub fn exit_code(err: &Error) -> u8 {
         | Error::Backend(_)
         | Error::Format { .. }
         | Error::Template(_)
-        | Error::Strict { .. } => 1,
+        | Error::Strict { .. }
+        | Error::NotReady { .. }
+        | Error::Listen { .. } => 1,
     }
 }
 

@@ -4,8 +4,9 @@
 //! in their own processes.
 
 use super::checker::{Report, Request};
+use super::front::Front;
 use super::hook;
-use super::machine::{Action, Ending, Input, Machine, Mode, Snapshot};
+use super::machine::{Action, Ending, Generation, Input, Machine, Mode, Snapshot};
 use super::process::Process;
 use super::schedule::Schedule;
 use osenv::error::Error;
@@ -14,12 +15,55 @@ use std::collections::VecDeque;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio::time::Instant;
 
-/// What the watch keeps current: how to start the command with a snapshot (`exec`), how to
-/// write one (`render`, `env`), and the hook to run after a write.
+/// What the watch keeps current: how to start the command with a snapshot (`exec`; with
+/// `--listen`, on the port given), how to write one (`render`, `env`), and the hook to run
+/// after a write.
 pub(crate) struct Target<'a, T> {
-    pub spawn: &'a dyn Fn(&T) -> Result<Process, Error>,
+    pub spawn: &'a dyn Fn(&T, Option<u16>) -> Result<Process, Error>,
     pub write: &'a dyn Fn(&T) -> Result<(), Error>,
     pub hook: Option<&'a str>,
+    /// `--listen`: the front door, and the path each generation must answer 2xx on.
+    pub front: Option<(&'a Front, &'a str)>,
+}
+
+/// A generation of the command: its process, and with `--listen` its port and probe.
+struct Running {
+    /// Tells its readiness report from an older generation's.
+    id: u64,
+    process: Process,
+    port: Option<u16>,
+    probe: Option<tokio::task::AbortHandle>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(probe) = &self.probe {
+            probe.abort();
+        }
+    }
+}
+
+/// The processes of a watch.
+#[derive(Default)]
+struct Processes {
+    command: Option<Running>,
+    candidate: Option<Running>,
+    /// Old generations draining, and discarded candidates, until they exited.
+    retired: Vec<Running>,
+    hook: Option<Process>,
+    /// The id of the next generation.
+    next: u64,
+}
+
+impl Processes {
+    fn any(&self) -> bool {
+        self.command.is_some() || self.candidate.is_some() || !self.retired.is_empty() || self.hook.is_some()
+    }
+
+    /// Every generation of the command.
+    fn generations(&self) -> impl Iterator<Item = &Running> {
+        self.command.iter().chain(&self.candidate).chain(&self.retired)
+    }
 }
 
 /// How often the loop looks for exits of its processes besides SIGCHLD.
@@ -40,8 +84,8 @@ pub(crate) async fn drive<T: Snapshot>(mode: Mode, target: &Target<'_, T>, mut s
         interval: super::DEFAULT_INTERVAL,
     };
     let (mut machine, mut actions) = Machine::new(mode, schedule);
-    let mut command: Option<Process> = None;
-    let mut hook: Option<Process> = None;
+    let mut processes = Processes::default();
+    let (ready, mut answered) = tokio::sync::mpsc::unbounded_channel();
     let mut queue: VecDeque<Input<T>> = VecDeque::new();
     let mut checker_gone = false;
     // SIGCHLD tells of an exit; a look once a second as well, in case a parent started osenv
@@ -50,7 +94,15 @@ pub(crate) async fn drive<T: Snapshot>(mode: Mode, target: &Target<'_, T>, mut s
     look.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         for action in actions.drain(..) {
-            perform(action, target, &sources.requests, &mut command, &mut hook, &mut queue);
+            perform(
+                action,
+                mode,
+                target,
+                &sources.requests,
+                &mut processes,
+                &ready,
+                &mut queue,
+            );
         }
         if let Some(ending) = machine.take_ending() {
             let _ = sources.requests.send(Request::Stop);
@@ -63,12 +115,20 @@ pub(crate) async fn drive<T: Snapshot>(mode: Mode, target: &Target<'_, T>, mut s
             tokio::select! {
                 Some(signal) = sources.signals.recv() => Input::Signal(signal),
                 _ = sources.children.recv() => {
-                    exits(&mut command, &mut hook, &mut queue);
+                    exits(&mut processes, &mut queue);
                     continue;
                 }
-                _ = look.tick(), if command.is_some() || hook.is_some() => {
-                    exits(&mut command, &mut hook, &mut queue);
+                _ = look.tick(), if processes.any() => {
+                    exits(&mut processes, &mut queue);
                     continue;
+                }
+                Some(id) = answered.recv() => {
+                    match (&processes.command, &processes.candidate) {
+                        (Some(c), _) if c.id == id => Input::Ready(Generation::Command),
+                        (_, Some(c)) if c.id == id => Input::Ready(Generation::Candidate),
+                        // An older generation's.
+                        _ => continue,
+                    }
                 }
                 report = sources.reports.recv(), if !checker_gone => match report {
                     Some(Report::Checked(outcome)) => Input::Checked(outcome),
@@ -98,51 +158,95 @@ async fn sleep_until(at: Option<Instant>) {
 
 fn perform<T>(
     action: Action<T>,
+    mode: Mode,
     target: &Target<'_, T>,
     requests: &UnboundedSender<Request>,
-    command: &mut Option<Process>,
-    hook: &mut Option<Process>,
+    processes: &mut Processes,
+    ready: &UnboundedSender<u64>,
     queue: &mut VecDeque<Input<T>>,
 ) {
+    let kill = |running: &Running| {
+        // The group, and the process itself in case it moved to another group.
+        running.process.signal_group(Signal::KILL);
+        running.process.signal(Signal::KILL);
+    };
     match action {
         Action::Check { reload } => {
             let _ = requests.send(Request::Check { reload });
         }
-        Action::Spawn(snapshot) => match (target.spawn)(&snapshot) {
-            Ok(process) => {
-                tracing::info!("the command runs as PID {}", process.pid());
-                *command = Some(process);
+        Action::Spawn(snapshot) => match start(&snapshot, target, processes, ready) {
+            Ok(running) => {
+                tracing::info!("the command runs as PID {}", running.process.pid());
+                processes.command = Some(running);
             }
             Err(e) => queue.push_back(Input::SpawnFailed(e)),
         },
+        Action::Prepare(snapshot) => match start(&snapshot, target, processes, ready) {
+            Ok(running) => {
+                tracing::info!(
+                    "a new generation of the command runs as PID {}{}",
+                    running.process.pid(),
+                    running.port.map(|p| format!(" on port {p}")).unwrap_or_default()
+                );
+                processes.candidate = Some(running);
+            }
+            Err(e) => {
+                tracing::warn!("{}", super::summary(&e));
+                queue.push_back(Input::CandidateExited(127));
+            }
+        },
+        Action::Promote => {
+            if let Some(new) = processes.candidate.take() {
+                if let (Some((front, _)), Some(port)) = (target.front, new.port) {
+                    front.serve(port);
+                }
+                if let Some(old) = processes.command.replace(new) {
+                    if let Mode::Exec { restart_signal, .. } = mode {
+                        old.process.signal(restart_signal);
+                    }
+                    processes.retired.push(old);
+                }
+            }
+        }
+        Action::Serve => {
+            if let (Some((front, _)), Some(port)) = (target.front, processes.command.as_ref().and_then(|c| c.port)) {
+                front.serve(port);
+            }
+        }
+        Action::Hold => {
+            if let Some((front, _)) = target.front {
+                front.hold();
+            }
+        }
+        Action::Discard => {
+            if let Some(candidate) = processes.candidate.take() {
+                kill(&candidate);
+                processes.retired.push(candidate);
+            }
+        }
+        Action::KillRetired => processes.retired.iter().for_each(kill),
         Action::Write(snapshot) => queue.push_back(match (target.write)(&snapshot) {
             Ok(()) => Input::Written,
             Err(e) => Input::WriteFailed(e),
         }),
         Action::Signal(signal) => {
-            if let Some(command) = command {
-                command.signal(signal);
+            for running in processes.generations() {
+                running.process.signal(signal);
             }
         }
-        Action::Kill => {
-            if let Some(command) = command {
-                // The group, and the command itself in case it moved to another group.
-                command.signal_group(Signal::KILL);
-                command.signal(Signal::KILL);
-            }
-        }
+        Action::Kill => processes.generations().for_each(kill),
         Action::StartHook => match target.hook.and_then(hook::start) {
-            Some(process) => *hook = Some(process),
+            Some(process) => processes.hook = Some(process),
             None => queue.push_back(Input::HookExited),
         },
         Action::StopHook => {
-            if let Some(hook) = hook {
+            if let Some(hook) = &processes.hook {
                 hook.signal_group(Signal::TERM);
                 hook.signal(Signal::TERM);
             }
         }
         Action::KillHook => {
-            if let Some(hook) = hook {
+            if let Some(hook) = &processes.hook {
                 hook.signal_group(Signal::KILL);
                 hook.signal(Signal::KILL);
             }
@@ -150,14 +254,63 @@ fn perform<T>(
     }
 }
 
+/// Start a generation of the command; with `--listen`, on a free loopback port, probed until
+/// it answers.
+fn start<T>(
+    snapshot: &T,
+    target: &Target<'_, T>,
+    processes: &mut Processes,
+    ready: &UnboundedSender<u64>,
+) -> Result<Running, Error> {
+    let port = match target.front {
+        Some(_) => Some(free_port().map_err(|source| Error::Exec {
+            program: "osenv".into(),
+            source,
+        })?),
+        None => None,
+    };
+    let process = (target.spawn)(snapshot, port)?;
+    let id = processes.next;
+    processes.next += 1;
+    let probe = match (target.front, port) {
+        (Some((front, path)), Some(port)) => Some(
+            front
+                .runtime()
+                .spawn(super::ready::wait(port, path.to_owned(), id, ready.clone()))
+                .abort_handle(),
+        ),
+        _ => None,
+    };
+    Ok(Running {
+        id,
+        process,
+        port,
+        probe,
+    })
+}
+
+/// A loopback port nothing listens on now, for the next generation.
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
+}
+
 /// After SIGCHLD: which of osenv's own processes exited (each asked by its PID).
-fn exits<T>(command: &mut Option<Process>, hook: &mut Option<Process>, queue: &mut VecDeque<Input<T>>) {
-    if let Some(exit) = command.as_mut().and_then(Process::exited) {
-        *command = None;
+fn exits<T>(processes: &mut Processes, queue: &mut VecDeque<Input<T>>) {
+    if let Some(exit) = processes.command.as_mut().and_then(|c| c.process.exited()) {
+        processes.command = None;
         queue.push_back(Input::CommandExited(exit.shell_code()));
     }
-    if let Some(exit) = hook.as_mut().and_then(Process::exited) {
-        *hook = None;
+    if let Some(exit) = processes.candidate.as_mut().and_then(|c| c.process.exited()) {
+        processes.candidate = None;
+        queue.push_back(Input::CandidateExited(exit.shell_code()));
+    }
+    let before = processes.retired.len();
+    processes.retired.retain_mut(|r| r.process.exited().is_none());
+    for _ in processes.retired.len()..before {
+        queue.push_back(Input::RetiredExited);
+    }
+    if let Some(exit) = processes.hook.as_mut().and_then(Process::exited) {
+        processes.hook = None;
         hook::ended(exit);
         queue.push_back(Input::HookExited);
     }

@@ -7,9 +7,11 @@
 //! - after any input at `now`, [`Machine::wake`] is `None` or later than `now` unless an action
 //!   due `now` is still to be taken (so the driver never spins);
 //! - at most one check is in flight, and none once the watch is stopping;
-//! - at most one command runs: a new one is started only after the old one exited;
+//! - at most one command runs: a new one is started only after the old one exited — except with
+//!   `--listen`, where a new generation is prepared while the old one serves, and the old one
+//!   is stopped only once the new one answers (never more than one of each);
 //! - SIGKILL comes only once the grace period is over, and once;
-//! - `exec` ends only after its command exited, with the command's status.
+//! - `exec` ends only after its command (and every generation) exited, with the command's status.
 
 use super::schedule::{Schedule, later};
 use super::signals::{self, Meaning};
@@ -33,9 +35,29 @@ pub(crate) enum Mode {
         grace: Duration,
         /// The signal that stops it for a restart.
         restart_signal: Signal,
+        /// `--listen`: osenv owns the port and hands traffic to a generation once it answers.
+        listen: Option<Listen>,
     },
     /// A file, rewritten on a change; then the hook, if there is one, with its timeout.
     Output { hook: Option<Duration> },
+}
+
+/// How `exec --watch --listen` hands traffic from one generation of the command to the next.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Listen {
+    /// Start the new generation while the old one serves (else: stop, then start).
+    pub overlap: bool,
+    /// How long a new generation has to answer its readiness probe.
+    pub ready_timeout: Duration,
+}
+
+/// Which of the running generations (`--listen`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Generation {
+    /// The one serving (or about to, once it answers).
+    Command,
+    /// The next one, prepared while the command serves.
+    Candidate,
 }
 
 /// What happened.
@@ -57,6 +79,12 @@ pub(crate) enum Input<T> {
     WriteFailed(Error),
     /// The check interval of the config (re)loaded.
     Interval(Duration),
+    /// A generation answered its readiness probe (`--listen`).
+    Ready(Generation),
+    /// The candidate exited before it was promoted, with this shell status.
+    CandidateExited(i32),
+    /// A retired generation (an old one draining, or a discarded candidate) exited.
+    RetiredExited,
     /// Time passed.
     Tick,
 }
@@ -79,6 +107,19 @@ pub(crate) enum Action<T> {
     StopHook,
     /// SIGKILL the hook's process group.
     KillHook,
+    /// Start a new generation with these values while the command keeps serving (`--listen`).
+    Prepare(T),
+    /// The candidate answered: route new connections to it, make it the command, and retire
+    /// the old command with the restart signal (it drains what it has in flight).
+    Promote,
+    /// Route new connections to the command (it answered).
+    Serve,
+    /// Accept no new connection for now (they wait in the listen queue).
+    Hold,
+    /// SIGKILL the candidate's process group; it is retired until it exited.
+    Discard,
+    /// SIGKILL every retired generation's process group.
+    KillRetired,
 }
 
 /// How the watch ends.
@@ -145,6 +186,16 @@ pub(crate) struct Machine<T> {
     /// The first spawn or write was just asked for: a failure of it ends the watch.
     first: bool,
     ending: Option<Ending>,
+    /// `--listen`: the command was started and has not answered yet; given until then.
+    unready: Option<Instant>,
+    /// `--listen`: the next generation, prepared with these values, given until then to answer.
+    candidate: Option<(T, Instant)>,
+    /// `--listen`: how many retired generations are still running, and when they get SIGKILL.
+    retired: (usize, Option<Instant>),
+    /// The command's status, once it exited while other generations still ran.
+    exit: Option<i32>,
+    /// Why the watch is stopping, when it is a failure.
+    failure: Option<Error>,
 }
 
 /// How long a hook has to end after SIGTERM when the watch stops, before SIGKILL.
@@ -166,6 +217,11 @@ impl<T: Snapshot> Machine<T> {
             hook: Hook::default(),
             first: false,
             ending: None,
+            unready: None,
+            candidate: None,
+            retired: (0, None),
+            exit: None,
+            failure: None,
         };
         (machine, vec![Action::Check { reload: false }])
     }
@@ -191,7 +247,9 @@ impl<T: Snapshot> Machine<T> {
         match &self.phase {
             Phase::Running => {
                 consider(self.check_due());
-                consider(self.pending.as_ref().map(|(t, _)| *t));
+                if self.may_hand_off() {
+                    consider(self.pending.as_ref().map(|(t, _)| *t));
+                }
             }
             Phase::Restarting { kill_at, .. } => {
                 consider(self.check_due());
@@ -200,8 +258,53 @@ impl<T: Snapshot> Machine<T> {
             Phase::Stopping { kill_at, .. } => consider(*kill_at),
             Phase::Starting | Phase::Done => {}
         }
-        consider(self.hook.kill_at);
+        if !self.done() {
+            consider(self.hook.kill_at);
+            consider(self.unready);
+            consider(self.candidate.as_ref().map(|(_, at)| *at));
+            consider(self.retired.1);
+        }
         at
+    }
+
+    fn listen(&self) -> Option<Listen> {
+        match self.mode {
+            Mode::Exec { listen, .. } => listen,
+            Mode::Output { .. } => None,
+        }
+    }
+
+    /// Whether a pending change may be applied now: with an overlapping hand-off, only once
+    /// the command answered and no other generation runs (at most one of each).
+    fn may_hand_off(&self) -> bool {
+        match self.listen() {
+            Some(Listen { overlap: true, .. }) => {
+                self.unready.is_none() && self.candidate.is_none() && self.retired.0 == 0
+            }
+            _ => true,
+        }
+    }
+
+    /// The command was just started: with `--listen` it serves once it answers.
+    fn started(&mut self, now: Instant) {
+        if let Some(listen) = self.listen() {
+            self.unready = Some(later(now, listen.ready_timeout));
+        }
+    }
+
+    /// Stopping, and nothing runs any more: the watch ends.
+    fn settle(&mut self) {
+        if matches!(self.phase, Phase::Stopping { .. })
+            && self.candidate.is_none()
+            && self.retired.0 == 0
+            && let Some(code) = self.exit
+        {
+            let ending = match self.failure.take() {
+                Some(e) => Ending::Failed(e),
+                None => Ending::Code(code),
+            };
+            self.end(ending);
+        }
     }
 
     fn check_due(&self) -> Option<Instant> {
@@ -219,6 +322,7 @@ impl<T: Snapshot> Machine<T> {
         self.phase = Phase::Done;
         self.checks = Checks::Off;
         self.pending = None;
+        self.unready = None;
         self.ending = Some(ending);
     }
 
@@ -267,9 +371,61 @@ impl<T: Snapshot> Machine<T> {
                 }
             }
             Input::Interval(interval) => self.schedule.interval = interval,
+            Input::Ready(generation) => self.on_ready(generation, now, &mut actions),
+            Input::CandidateExited(code) => {
+                if self.candidate.take().is_some() && !matches!(self.phase, Phase::Stopping { .. }) {
+                    tracing::warn!(
+                        "the new generation exited ({code}) before it answered; the command keeps serving on the values it has, and the next check tries again"
+                    );
+                }
+                self.settle();
+            }
+            Input::RetiredExited => {
+                self.retired.0 = self.retired.0.saturating_sub(1);
+                if self.retired.0 == 0 {
+                    self.retired.1 = None;
+                }
+                self.settle();
+            }
             Input::Tick => self.on_tick(now, &mut actions),
         }
         actions
+    }
+
+    fn on_ready(&mut self, generation: Generation, now: Instant, actions: &mut Vec<Action<T>>) {
+        match generation {
+            Generation::Command => {
+                if self.unready.take().is_some() && matches!(self.phase, Phase::Running) {
+                    tracing::info!("the command answers; new connections go to it");
+                    actions.push(Action::Serve);
+                }
+            }
+            Generation::Candidate => {
+                if !matches!(self.phase, Phase::Running) {
+                    return;
+                }
+                let (
+                    Some((with, _)),
+                    Mode::Exec {
+                        grace, restart_signal, ..
+                    },
+                ) = (self.candidate.take(), self.mode)
+                else {
+                    return;
+                };
+                tracing::info!(
+                    "the new generation answers; new connections go to it, the old one drains (SIG{}, {}s)",
+                    signals::name(restart_signal),
+                    grace.as_secs_f64()
+                );
+                actions.push(Action::Promote);
+                self.retired = (self.retired.0 + 1, Some(later(now, grace)));
+                if self.pending.as_ref().is_some_and(|(_, p)| p.same(&with)) {
+                    self.pending = None;
+                }
+                self.applied = Some(with);
+            }
+        }
     }
 
     fn on_signal(&mut self, signal: Signal, now: Instant, actions: &mut Vec<Action<T>>) {
@@ -304,23 +460,10 @@ impl<T: Snapshot> Machine<T> {
         tracing::info!("SIG{}: stopping", signals::name(signal));
         self.checks = Checks::Off;
         self.pending = None;
+        self.unready = None;
         match (&self.phase, self.mode) {
             (Phase::Starting, Mode::Exec { .. }) => self.end(Ending::Code(128 + signal.as_raw())),
-            (Phase::Running, Mode::Exec { grace, .. }) => {
-                actions.push(Action::Signal(forward));
-                self.phase = Phase::Stopping {
-                    kill_at: Some(later(now, grace)),
-                    asked: forward,
-                };
-            }
-            (Phase::Restarting { kill_at, .. }, Mode::Exec { grace, .. }) => {
-                actions.push(Action::Signal(forward));
-                let deadline = later(now, grace);
-                self.phase = Phase::Stopping {
-                    kill_at: kill_at.map(|k| k.min(deadline)),
-                    asked: forward,
-                };
-            }
+            (Phase::Running | Phase::Restarting { .. }, Mode::Exec { .. }) => self.halt(forward, now, actions),
             (Phase::Stopping { .. }, Mode::Exec { .. }) => actions.push(Action::Signal(forward)),
             (Phase::Stopping { .. }, Mode::Output { .. }) => {
                 // Asked again: the hook is not waited for any longer.
@@ -344,6 +487,36 @@ impl<T: Snapshot> Machine<T> {
                 }
             }
             (Phase::Done, _) => {}
+        }
+    }
+
+    /// Stop every generation of the command: `forward` to the command and the retired ones,
+    /// SIGKILL to a candidate (it serves nothing), SIGKILL to all once the grace period is over.
+    fn halt(&mut self, forward: Signal, now: Instant, actions: &mut Vec<Action<T>>) {
+        let Mode::Exec { grace, .. } = self.mode else {
+            return;
+        };
+        self.checks = Checks::Off;
+        self.pending = None;
+        self.unready = None;
+        actions.push(Action::Signal(forward));
+        self.discard(actions);
+        let deadline = later(now, grace);
+        let kill_at = match &self.phase {
+            Phase::Restarting { kill_at, .. } => kill_at.map(|k| k.min(deadline)),
+            _ => Some(deadline),
+        };
+        self.phase = Phase::Stopping {
+            kill_at,
+            asked: forward,
+        };
+    }
+
+    /// SIGKILL the candidate, if there is one; it is retired until it exited.
+    fn discard(&mut self, actions: &mut Vec<Action<T>>) {
+        if self.candidate.take().is_some() {
+            actions.push(Action::Discard);
+            self.retired.0 += 1;
         }
     }
 
@@ -379,6 +552,7 @@ impl<T: Snapshot> Machine<T> {
                 self.phase = Phase::Running;
                 self.first = true;
                 actions.push(if self.exec() {
+                    self.started(now);
                     Action::Spawn(first.clone())
                 } else {
                     Action::Write(first.clone())
@@ -419,6 +593,11 @@ impl<T: Snapshot> Machine<T> {
             } else {
                 tracing::debug!("no change");
             }
+            return;
+        }
+        if self.candidate.as_ref().is_some_and(|(c, _)| c.same(&new)) {
+            // The generation being prepared has these values already.
+            self.pending = None;
             return;
         }
         if !self.exec() {
@@ -467,6 +646,7 @@ impl<T: Snapshot> Machine<T> {
         match std::mem::replace(&mut self.phase, Phase::Done) {
             Phase::Restarting { with, .. } => {
                 actions.push(Action::Spawn(with.clone()));
+                self.started(now);
                 self.applied = Some(with);
                 self.pending = None;
                 self.phase = Phase::Running;
@@ -474,11 +654,31 @@ impl<T: Snapshot> Machine<T> {
                     self.checks = Checks::Due(later(now, self.schedule.next_check()));
                 }
             }
-            Phase::Running => {
+            Phase::Running if self.candidate.is_none() && self.retired.0 == 0 => {
                 tracing::info!("the command exited ({code}); osenv exits with its status");
                 self.end(Ending::Code(code));
             }
-            Phase::Stopping { .. } => self.end(Ending::Code(code)),
+            Phase::Running => {
+                tracing::info!(
+                    "the command exited ({code}); osenv ends its other generations and exits with its status"
+                );
+                self.checks = Checks::Off;
+                self.pending = None;
+                self.unready = None;
+                self.discard(actions);
+                actions.push(Action::KillRetired);
+                self.retired.1 = None;
+                self.exit = Some(code);
+                self.phase = Phase::Stopping {
+                    kill_at: None,
+                    asked: Signal::KILL,
+                };
+            }
+            phase @ Phase::Stopping { .. } => {
+                self.phase = phase;
+                self.exit = Some(code);
+                self.settle();
+            }
             phase @ (Phase::Starting | Phase::Done) => self.phase = phase,
         }
     }
@@ -502,6 +702,30 @@ impl<T: Snapshot> Machine<T> {
             Mode::Exec { grace, .. } => grace,
             Mode::Output { .. } => Duration::ZERO,
         };
+        let due = |at: Option<Instant>| at.is_some_and(|at| now >= at);
+        if due(self.retired.1) {
+            self.retired.1 = None;
+            tracing::warn!(
+                "the old generation did not exit within {}s; killing it",
+                grace.as_secs_f64()
+            );
+            actions.push(Action::KillRetired);
+        }
+        if due(self.candidate.as_ref().map(|(_, at)| *at)) {
+            tracing::warn!(
+                "the new generation did not answer within {}s (--ready-timeout); it is stopped, the command keeps serving on the values it has, and the next check tries again",
+                self.listen().map_or(0.0, |l| l.ready_timeout.as_secs_f64())
+            );
+            self.discard(actions);
+        }
+        if due(self.unready) {
+            let seconds = self.listen().map_or(0, |l| l.ready_timeout.as_secs());
+            self.unready = None;
+            tracing::error!("the command did not answer within {seconds}s (--ready-timeout); stopping");
+            self.failure = Some(Error::NotReady { seconds });
+            self.halt(Signal::TERM, now, actions);
+            return;
+        }
         match &mut self.phase {
             Phase::Restarting { kill_at, asked, .. } | Phase::Stopping { kill_at, asked }
                 if kill_at.is_some_and(|k| now >= k) =>
@@ -527,10 +751,27 @@ impl<T: Snapshot> Machine<T> {
             };
         }
         if matches!(self.phase, Phase::Running)
-            && let Mode::Exec { grace, restart_signal } = self.mode
+            && let Mode::Exec {
+                grace,
+                restart_signal,
+                listen,
+            } = self.mode
+            && self.may_hand_off()
             && self.pending.as_ref().is_some_and(|(at, _)| now >= *at)
         {
             let (_, with) = self.pending.take().expect("checked");
+            if let Some(Listen {
+                overlap: true,
+                ready_timeout,
+            }) = listen
+            {
+                actions.push(Action::Prepare(with.clone()));
+                self.candidate = Some((with, later(now, ready_timeout)));
+                return;
+            }
+            if listen.is_some() {
+                actions.push(Action::Hold);
+            }
             actions.push(Action::Signal(restart_signal));
             self.phase = Phase::Restarting {
                 kill_at: Some(later(now, grace)),
@@ -559,10 +800,24 @@ mod tests {
     const RELOAD: Action<V> = Action::Check { reload: true };
 
     fn exec() -> (Machine<V>, Vec<Action<V>>) {
+        exec_with(None)
+    }
+
+    const READY: Duration = Duration::from_secs(20);
+
+    fn listening(overlap: bool) -> (Machine<V>, Vec<Action<V>>) {
+        exec_with(Some(Listen {
+            overlap,
+            ready_timeout: READY,
+        }))
+    }
+
+    fn exec_with(listen: Option<Listen>) -> (Machine<V>, Vec<Action<V>>) {
         Machine::new(
             Mode::Exec {
                 grace: GRACE,
                 restart_signal: Signal::TERM,
+                listen,
             },
             Schedule {
                 interval: Duration::from_mins(1),
@@ -744,14 +999,118 @@ mod tests {
         assert_eq!(tick(&mut m).await, [Action::KillHook]);
     }
 
+    /// A listening watch whose first generation serves V(1), and a change to V(2) found by
+    /// SIGHUP (applied at once).
+    fn serving_then_changed(overlap: bool) -> Machine<V> {
+        let (mut m, _) = listening(overlap);
+        assert_eq!(m.on(Input::Checked(Ok(V(1))), Instant::now()), [Action::Spawn(V(1))]);
+        assert_eq!(m.on(Input::Ready(Generation::Command), Instant::now()), [Action::Serve]);
+        m.on(Input::Signal(Signal::HUP), Instant::now());
+        assert!(m.on(Input::Checked(Ok(V(2))), Instant::now()).is_empty());
+        m
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn listen_prepares_the_new_generation_beside_the_old_and_switches_once_it_answers() {
+        let mut m = serving_then_changed(true);
+        assert_eq!(tick(&mut m).await, [Action::Prepare(V(2))]);
+        // While it prepares, checks go on, but no second candidate is started.
+        assert_eq!(m.on(Input::Signal(Signal::HUP), Instant::now()), [RELOAD]);
+        assert!(
+            m.on(Input::Checked(Ok(V(2))), Instant::now()).is_empty(),
+            "the candidate has it"
+        );
+        assert_eq!(
+            m.on(Input::Ready(Generation::Candidate), Instant::now()),
+            [Action::Promote]
+        );
+        // The old one drains; SIGKILL once the grace period is over.
+        let drained = m.wake().unwrap();
+        assert!(drained <= Instant::now() + GRACE);
+        tokio::time::sleep_until(drained).await;
+        assert!(m.on(Input::Tick, Instant::now()).contains(&Action::KillRetired));
+        m.on(Input::RetiredExited, Instant::now());
+        // Now serving V(2): the same values change nothing.
+        m.on(Input::Signal(Signal::HUP), Instant::now());
+        assert!(m.on(Input::Checked(Ok(V(2))), Instant::now()).is_empty());
+        assert_ne!(m.wake(), Some(Instant::now()));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_new_generation_that_never_answers_is_discarded_and_the_old_keeps_serving() {
+        let mut m = serving_then_changed(true);
+        assert_eq!(tick(&mut m).await, [Action::Prepare(V(2))]);
+        tokio::time::advance(READY).await;
+        assert_eq!(m.on(Input::Tick, Instant::now()), [Action::Discard]);
+        assert!(m.take_ending().is_none());
+        m.on(Input::RetiredExited, Instant::now());
+        // The next check still finds V(2): tried again.
+        m.on(Input::Signal(Signal::HUP), Instant::now());
+        m.on(Input::Checked(Ok(V(2))), Instant::now());
+        assert_eq!(tick(&mut m).await, [Action::Prepare(V(2))]);
+        // One that exits before it answers: the same.
+        assert!(m.on(Input::CandidateExited(1), Instant::now()).is_empty());
+        assert!(m.take_ending().is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_first_generation_that_never_answers_fails_the_watch_after_it_stopped() {
+        let (mut m, _) = listening(true);
+        m.on(Input::Checked(Ok(V(1))), Instant::now());
+        assert_eq!(m.wake(), Some(Instant::now() + READY));
+        assert_eq!(tick(&mut m).await, [Action::Signal(Signal::TERM)]);
+        assert!(m.take_ending().is_none(), "not before the command exited");
+        m.on(Input::CommandExited(143), Instant::now());
+        assert!(matches!(
+            m.take_ending(),
+            Some(Ending::Failed(Error::NotReady { seconds: 20 }))
+        ));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_overlap_the_old_generation_stops_first_and_connections_are_held() {
+        let mut m = serving_then_changed(false);
+        assert_eq!(tick(&mut m).await, [Action::Hold, Action::Signal(Signal::TERM)]);
+        assert_eq!(m.on(Input::CommandExited(0), Instant::now()), [Action::Spawn(V(2))]);
+        assert_eq!(m.on(Input::Ready(Generation::Command), Instant::now()), [Action::Serve]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stop_ends_every_generation_and_waits_for_all_of_them() {
+        let mut m = serving_then_changed(true);
+        assert_eq!(tick(&mut m).await, [Action::Prepare(V(2))]);
+        assert_eq!(
+            m.on(Input::Signal(Signal::TERM), Instant::now()),
+            [Action::Signal(Signal::TERM), Action::Discard]
+        );
+        m.on(Input::CommandExited(143), Instant::now());
+        assert!(m.take_ending().is_none(), "the discarded candidate is still running");
+        m.on(Input::RetiredExited, Instant::now());
+        assert!(matches!(m.take_ending(), Some(Ending::Code(143))));
+        // The serving generation crashing while the old one drains: the others are killed.
+        let mut m = serving_then_changed(true);
+        tick(&mut m).await;
+        m.on(Input::Ready(Generation::Candidate), Instant::now());
+        assert_eq!(m.on(Input::CommandExited(3), Instant::now()), [Action::KillRetired]);
+        assert!(m.take_ending().is_none());
+        m.on(Input::RetiredExited, Instant::now());
+        assert!(matches!(m.take_ending(), Some(Ending::Code(3))));
+    }
+
     /// Random inputs at random times: the invariants of the module hold.
     #[tokio::test(start_paused = true)]
     async fn invariants_hold_over_random_event_sequences() {
         for seed in 0..300u64 {
             let mut rng = fastrand::Rng::with_seed(seed);
             let exec_mode = rng.bool();
-            let (mut m, mut actions) = if exec_mode { exec() } else { output(rng.bool()) };
+            let (mut m, mut actions) = match (exec_mode, rng.u8(0..3)) {
+                (true, 0) => exec(),
+                (true, n) => listening(n == 1),
+                (false, _) => output(rng.bool()),
+            };
             let mut running = false;
+            let mut candidate = false;
+            let mut retired = 0usize;
             let mut checks_in_flight = 0u32;
             let mut stop_asked: Option<Instant> = None;
             let mut hook = false;
@@ -769,8 +1128,24 @@ mod tests {
                             running = true;
                         }
                         Action::Kill => {
-                            assert!(running, "seed {seed}");
+                            assert!(running || retired > 0, "seed {seed}");
                         }
+                        Action::Prepare(_) => {
+                            assert!(running && !candidate && retired == 0, "seed {seed}: a third generation");
+                            assert!(stop_asked.is_none(), "seed {seed}: prepared while stopping");
+                            candidate = true;
+                        }
+                        Action::Promote => {
+                            assert!(running && candidate, "seed {seed}");
+                            candidate = false;
+                            retired += 1;
+                        }
+                        Action::Discard => {
+                            assert!(candidate, "seed {seed}");
+                            candidate = false;
+                            retired += 1;
+                        }
+                        Action::KillRetired | Action::Serve | Action::Hold => {}
                         Action::StartHook => {
                             assert!(!hook, "seed {seed}: two hooks");
                             hook = true;
@@ -811,6 +1186,19 @@ mod tests {
                         Input::HookExited
                     }
                     5 => Input::Edited,
+                    6 if running && rng.bool() => Input::Ready(Generation::Command),
+                    6 if candidate => {
+                        if rng.bool() {
+                            Input::Ready(Generation::Candidate)
+                        } else {
+                            candidate = false;
+                            Input::CandidateExited(1)
+                        }
+                    }
+                    7 if retired > 0 => {
+                        retired -= 1;
+                        Input::RetiredExited
+                    }
                     _ => {
                         // Sleep to the wake-up, or a while when there is none.
                         match m.wake() {
@@ -836,8 +1224,11 @@ mod tests {
                 if let Some(ending) = m.take_ending() {
                     if exec_mode && let Ending::Code(_) = ending {
                         assert!(
-                            !running && !actions.iter().any(|a| matches!(a, Action::Spawn(_))),
-                            "seed {seed}: ended with the command running"
+                            !running
+                                && !candidate
+                                && retired == 0
+                                && !actions.iter().any(|a| matches!(a, Action::Spawn(_))),
+                            "seed {seed}: ended with a generation running"
                         );
                     }
                     break;

@@ -17,17 +17,19 @@
 
 mod checker;
 mod driver;
+mod front;
 mod hook;
 mod init;
 mod machine;
 mod process;
+mod ready;
 mod schedule;
 mod signals;
 
 use super::App;
 use crate::cli::{ConfigArgs, ExecArgs, WatchArgs};
 use driver::{Sources, Target};
-use machine::{Ending, Mode, Snapshot};
+use machine::{Ending, Listen, Mode, Snapshot};
 use osenv::Session;
 use osenv::error::{Error, UsageError};
 use osenv::provenance::var;
@@ -242,15 +244,27 @@ pub(super) fn exec(args: &ExecArgs, app: &App) -> Result<(), Error> {
         let removed = super::exec::removed(session, values.keys().map(String::as_str), args);
         Ok(Launch { values, removed })
     };
-    let spawn = |launch: &Launch| -> Result<Process, Error> {
+    // Opened before anything resolves: a port in use fails the start, not the first hand-off.
+    let front = match &args.listen {
+        Some(address) => Some(front::Front::open(address, args.max_connections as usize)?),
+        None => None,
+    };
+    let spawn = |launch: &Launch, port: Option<u16>| -> Result<Process, Error> {
         let mut command = std::process::Command::new(program);
-        command.args(rest);
+        match port {
+            Some(port) => command.args(rest.iter().map(|arg| with_port(arg, port))),
+            None => command.args(rest),
+        };
         super::exec::apply(
             &mut command,
             launch.values.iter().map(|(n, v)| (n.as_str(), v)),
             &launch.removed,
             args,
         );
+        if let Some(port) = port {
+            // What LiteLLM's CLI (and most servers) read; osenv's, whatever the config exports.
+            command.env("PORT", port.to_string()).env("HOST", "127.0.0.1");
+        }
         // The command leads its own process group (see `process`): it cannot read a terminal
         // osenv was started from, so it gets no input rather than being stopped by SIGTTIN.
         if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
@@ -267,16 +281,42 @@ pub(super) fn exec(args: &ExecArgs, app: &App) -> Result<(), Error> {
     let mode = Mode::Exec {
         grace: args.grace,
         restart_signal: signals::named(&args.restart_signal),
+        listen: front.as_ref().map(|_| Listen {
+            overlap: !args.no_overlap,
+            ready_timeout: args.ready_timeout,
+        }),
     };
     let target = Target {
         spawn: &spawn,
         write: &write,
         hook: None,
+        front: front.as_ref().map(|f| (f, args.ready.as_str())),
     };
     match watch(app, &args.config, &args.watch, mode, produce, &target)? {
         Ending::Code(code) => std::process::exit(code),
         Ending::Failed(e) => Err(e),
     }
+}
+
+/// An argument with every `{port}` replaced by the generation's port (`--listen`, for commands
+/// that take the port as a flag rather than from `PORT`).
+fn with_port(arg: &std::ffi::OsStr, port: u16) -> std::ffi::OsString {
+    use std::os::unix::ffi::{OsStrExt as _, OsStringExt as _};
+    const PLACEHOLDER: &[u8] = b"{port}";
+    let bytes = arg.as_bytes();
+    if memchr::memmem::find(bytes, PLACEHOLDER).is_none() {
+        return arg.to_owned();
+    }
+    let port = port.to_string();
+    let mut out = Vec::with_capacity(bytes.len() + port.len());
+    let mut rest = bytes;
+    while let Some(at) = memchr::memmem::find(rest, PLACEHOLDER) {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(port.as_bytes());
+        rest = &rest[at + PLACEHOLDER.len()..];
+    }
+    out.extend_from_slice(rest);
+    std::ffi::OsString::from_vec(out)
 }
 
 /// Keep `output` current (`render --watch`, `env --watch`): write what `produce` makes of the
@@ -301,7 +341,9 @@ where
         super::guard_output(Some(output), &super::inputs(config, session), false)?;
         produce(session).await
     };
-    let spawn = |_: &zeroize::Zeroizing<String>| -> Result<Process, Error> { Err(UsageError::NoCommand.into()) };
+    let spawn = |_: &zeroize::Zeroizing<String>, _: Option<u16>| -> Result<Process, Error> {
+        Err(UsageError::NoCommand.into())
+    };
     let write = |text: &zeroize::Zeroizing<String>| {
         super::output::emit(Some(output), text)?;
         tracing::info!("{} written", output.display());
@@ -311,6 +353,7 @@ where
         spawn: &spawn,
         write: &write,
         hook: hook.map(|(command, _)| command),
+        front: None,
     };
     let mode = Mode::Output {
         hook: hook.map(|(_, timeout)| timeout),
@@ -379,6 +422,15 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_port_placeholder_is_replaced_everywhere_and_only_there() {
+        let arg = |s: &str| with_port(std::ffi::OsStr::new(s), 4123).into_string().unwrap();
+        assert_eq!(arg("{port}"), "4123");
+        assert_eq!(arg("--bind=127.0.0.1:{port},{port}"), "--bind=127.0.0.1:4123,4123");
+        assert_eq!(arg("{port"), "{port");
+        assert_eq!(arg("{PORT}"), "{PORT}");
+    }
 
     #[test]
     fn values_compare_by_content() {
