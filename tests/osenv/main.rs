@@ -34,6 +34,8 @@ mod hygiene;
 #[cfg(all(feature = "vault", target_os = "linux"))]
 mod image;
 mod include;
+#[cfg(unix)]
+mod listen;
 #[cfg(all(feature = "aws", unix))]
 mod litellm;
 #[cfg(unix)]
