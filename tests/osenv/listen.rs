@@ -182,7 +182,9 @@ fn stop_and_check_nothing_left(osenv: std::process::Child, d: &Path) {
         .filter_map(|l| l.strip_prefix("start ")?.split(' ').next().map(str::to_owned))
         .collect();
     assert!(
-        wait_for(Duration::from_secs(5), || pids.iter().all(|p| !Path::new("/proc").join(p).exists())),
+        wait_for(Duration::from_secs(5), || pids
+            .iter()
+            .all(|p| !Path::new("/proc").join(p).exists())),
         "a generation left running: {:?}",
         generations(d)
     );

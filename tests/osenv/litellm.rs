@@ -19,6 +19,16 @@ struct Provider {
     port: u16,
     seen: Arc<Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
+    stream: Arc<Stream>,
+}
+
+/// A streamed answer (`"stream": true`): a chunk every 200 ms until released, then the last.
+#[derive(Default)]
+struct Stream {
+    started: AtomicBool,
+    released: AtomicBool,
+    /// The content of every chunk sent.
+    sent: Mutex<Vec<String>>,
 }
 
 impl Provider {
@@ -28,19 +38,25 @@ impl Provider {
         let port = listener.local_addr().unwrap().port();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
-        let (seen2, stop2) = (seen.clone(), stop.clone());
+        let stream = Arc::new(Stream::default());
+        let (seen2, stop2, stream2) = (seen.clone(), stop.clone(), stream.clone());
         std::thread::spawn(move || {
             while !stop2.load(Ordering::Relaxed) {
                 match listener.accept() {
-                    Ok((stream, _)) => {
-                        let seen = seen2.clone();
-                        std::thread::spawn(move || serve(stream, &seen));
+                    Ok((connection, _)) => {
+                        let (seen, stream) = (seen2.clone(), stream2.clone());
+                        std::thread::spawn(move || serve(connection, &seen, &stream));
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(20)),
                 }
             }
         });
-        Self { port, seen, stop }
+        Self {
+            port,
+            seen,
+            stop,
+            stream,
+        }
     }
 
     fn authorizations(&self) -> Vec<String> {
@@ -55,7 +71,7 @@ impl Drop for Provider {
 }
 
 /// One HTTP/1.1 exchange per request on a connection, as many as the client sends.
-fn serve(stream: TcpStream, seen: &Mutex<Vec<String>>) {
+fn serve(stream: TcpStream, seen: &Mutex<Vec<String>>, streamed: &Stream) {
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
     let mut reader = BufReader::new(stream.try_clone().unwrap());
@@ -91,6 +107,14 @@ fn serve(stream: TcpStream, seen: &Mutex<Vec<String>>) {
         if request_line.contains("/chat/completions") {
             seen.lock().unwrap().push(authorization);
         }
+        if body.windows(b"\"stream\":true".len()).any(|w| w == b"\"stream\":true")
+            || body
+                .windows(b"\"stream\": true".len())
+                .any(|w| w == b"\"stream\": true")
+        {
+            stream_answer(&mut stream, streamed);
+            return;
+        }
         let answer = r#"{"id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"fake","choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":"ok"}}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}"#;
         let response = format!(
             "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
@@ -100,6 +124,61 @@ fn serve(stream: TcpStream, seen: &Mutex<Vec<String>>) {
             return;
         }
     }
+}
+
+/// Server-sent chat chunks until the stream is released, then the last chunk and `[DONE]`.
+fn stream_answer(stream: &mut TcpStream, streamed: &Stream) {
+    streamed.started.store(true, Ordering::Relaxed);
+    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n");
+    let chunk = |content: &str, finish: &str| {
+        format!(
+            "data: {{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"fake\",\"choices\":[{{\"index\":0,\"delta\":{{\"role\":\"assistant\",\"content\":\"{content}\"}},\"finish_reason\":{finish}}}]}}\n\n"
+        )
+    };
+    let mut i = 0;
+    while !streamed.released.load(Ordering::Relaxed) && i < 600 {
+        let content = format!("part{i} ");
+        if stream.write_all(chunk(&content, "null").as_bytes()).is_err() {
+            return;
+        }
+        streamed.sent.lock().unwrap().push(content);
+        i += 1;
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = stream.write_all(chunk("", "\"stop\"").as_bytes());
+    let _ = stream.write_all(b"data: [DONE]\n\n");
+}
+
+/// A streamed chat completion through the proxy at `port`: the content it delivered, and
+/// whether it ended with `[DONE]`.
+fn chat_stream(port: u16, master_key: &str) -> (String, bool) {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return (String::new(), false);
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
+    let body = r#"{"model":"fake","stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
+    let request = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer {master_key}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    if stream.write_all(request.as_bytes()).is_err() {
+        return (String::new(), false);
+    }
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let response = String::from_utf8_lossy(&response);
+    let mut content = String::new();
+    for line in response.lines() {
+        let Some(data) = line.strip_prefix("data: ") else {
+            continue;
+        };
+        if let Ok(chunk) = serde_json::from_str::<serde_json::Value>(data)
+            && let Some(piece) = chunk["choices"][0]["delta"]["content"].as_str()
+        {
+            content.push_str(piece);
+        }
+    }
+    (content, response.contains("data: [DONE]"))
 }
 
 /// A chat completion through the proxy at `port`; its HTTP status (0: no answer).
@@ -153,79 +232,148 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-#[test]
-fn the_real_proxy_gets_resolved_keys_and_rotations_through_exec_watch() {
-    let Some(litellm) = server_url("OSENV_TEST_LITELLM", "the LiteLLM proxy (scripts/litellm-venv)") else {
-        return;
-    };
-    let Some(moto) = moto() else { return };
-    let client = moto.secrets();
-    let master_key = "sk-master-7f3c9e2a51";
-    runtime().block_on(async {
-        for (name, value) in [("PROVIDER_KEY", "sk-provider-one"), ("LITELLM_MASTER_KEY", master_key)] {
+/// What a run against the real proxy needs: the secrets in moto, the fake provider, a
+/// directory with the config, and osenv's environment (with a marker every process it starts
+/// inherits).
+struct Run {
+    moto: Moto,
+    provider: Provider,
+    dir: tempfile::TempDir,
+    env: Vec<(&'static str, String)>,
+    marker: String,
+}
+
+const MASTER_KEY: &str = "sk-master-7f3c9e2a51";
+
+impl Run {
+    fn start() -> Option<(Self, String)> {
+        let litellm = server_url("OSENV_TEST_LITELLM", "the LiteLLM proxy (scripts/litellm-venv)")?;
+        let moto = moto()?;
+        let client = moto.secrets();
+        runtime().block_on(async {
+            for (name, value) in [("PROVIDER_KEY", "sk-provider-one"), ("LITELLM_MASTER_KEY", MASTER_KEY)] {
+                client
+                    .create_secret()
+                    .name(name)
+                    .secret_string(value)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        });
+        let provider = Provider::start();
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        write_config(d, provider.port);
+        let marker = format!("{}-{}", std::process::id(), free_port());
+        let home = d.join("home");
+        std::fs::create_dir(&home).unwrap();
+        let mut env: Vec<(&str, String)> = Moto::env(&moto.url);
+        env.extend([
+            ("OSENV_KEY_MANAGEMENT_SYSTEM", "aws_secret_manager".to_owned()),
+            ("LITELLM_LOCAL_MODEL_COST_MAP", "True".to_owned()),
+            ("HOME", home.display().to_string()),
+            ("OSENV_TEST_RUN", marker.clone()),
+        ]);
+        Some((
+            Self {
+                moto,
+                provider,
+                dir,
+                env,
+                marker,
+            },
+            litellm,
+        ))
+    }
+
+    fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn osenv(&self, args: &[&str]) -> std::process::Child {
+        let env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        start(self.dir(), args, &env)
+    }
+
+    /// Rotate the provider key in the secret manager.
+    fn rotate(&self, value: &str) {
+        let client = self.moto.secrets();
+        runtime().block_on(async {
             client
-                .create_secret()
-                .name(name)
+                .put_secret_value()
+                .secret_id("PROVIDER_KEY")
                 .secret_string(value)
                 .send()
                 .await
                 .unwrap();
+        });
+    }
+
+    /// The LiteLLM processes still running (everything carrying the marker but osenv).
+    fn proxies(&self, osenv: u32) -> Vec<u32> {
+        marked(&self.marker).into_iter().filter(|p| *p != osenv).collect()
+    }
+
+    /// SIGTERM: uvicorn shuts down gracefully, then raises it again to end with it (128 +
+    /// 15, within the grace period, not SIGKILL's 137); nothing is left, no value in the log.
+    fn stop(&self, osenv: std::process::Child) {
+        let d = self.dir();
+        signal(&osenv, "TERM");
+        let code = exit_code(osenv, Duration::from_mins(1));
+        assert_eq!(code, 143, "{}", tail(d));
+        assert!(!log(d).contains("killing it"), "{}", tail(d));
+        assert!(
+            wait_for(Duration::from_secs(5), || marked(&self.marker).is_empty()),
+            "left running: {:?}",
+            marked(&self.marker)
+        );
+        let log = log(d);
+        for value in ["sk-provider-one", "sk-provider-two", MASTER_KEY] {
+            assert!(!log.contains(value), "a value in osenv's log");
         }
-    });
-    let provider = Provider::start();
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    write_config(d, provider.port);
+        let left: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| !["config.yaml", "home", "osenv.log"].contains(&n.as_str()))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+}
+
+#[test]
+fn the_real_proxy_gets_resolved_keys_and_rotations_through_exec_watch() {
+    let Some((run, litellm)) = Run::start() else {
+        return;
+    };
+    let (d, provider, master_key) = (run.dir(), &run.provider, MASTER_KEY);
     let port = free_port();
     let port_text = port.to_string();
-    let marker = format!("{}-{port}", std::process::id());
-    let home = d.join("home");
-    std::fs::create_dir(&home).unwrap();
-    let mut env: Vec<(&str, String)> = Moto::env(&moto.url);
-    env.extend([
-        ("OSENV_KEY_MANAGEMENT_SYSTEM", "aws_secret_manager".to_owned()),
-        ("LITELLM_LOCAL_MODEL_COST_MAP", "True".to_owned()),
-        ("HOME", home.display().to_string()),
-        ("OSENV_TEST_RUN", marker.clone()),
+    let osenv = run.osenv(&[
+        "-v",
+        "exec",
+        "--watch",
+        "--watch-interval",
+        "2s",
+        "--grace",
+        "20s",
+        "config.yaml",
+        "--",
+        &litellm,
+        "--config",
+        "config.yaml",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port_text,
     ]);
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let osenv = start(
-        d,
-        &[
-            "-v",
-            "exec",
-            "--watch",
-            "--watch-interval",
-            "2s",
-            "--grace",
-            "20s",
-            "config.yaml",
-            "--",
-            &litellm,
-            "--config",
-            "config.yaml",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port_text,
-        ],
-        &env,
-    );
     let up = |limit| wait_for(limit, || alive(port));
     assert!(up(Duration::from_mins(3)), "the proxy did not start: {}", tail(d));
     assert_eq!(chat(port, master_key), 200, "{}", tail(d));
     assert_eq!(provider.authorizations(), ["Bearer sk-provider-one"]);
 
     // Rotated in the secret manager: the proxy is restarted with the new key.
-    runtime().block_on(async {
-        client
-            .put_secret_value()
-            .secret_id("PROVIDER_KEY")
-            .secret_string("sk-provider-two")
-            .send()
-            .await
-            .unwrap();
-    });
+    run.rotate("sk-provider-two");
     assert!(
         wait_for(Duration::from_mins(4), || {
             chat(port, master_key);
@@ -236,28 +384,102 @@ fn the_real_proxy_gets_resolved_keys_and_rotations_through_exec_watch() {
         tail(d)
     );
     assert!(log(d).contains("restarting the command"), "{}", tail(d));
+    run.stop(osenv);
+}
 
-    signal(&osenv, "TERM");
-    let code = exit_code(osenv, Duration::from_mins(1));
-    // uvicorn shuts down gracefully on SIGTERM, then raises it again to end with it: 128 + 15,
-    // within the grace period (not SIGKILL's 137).
-    assert_eq!(code, 143, "{}", tail(d));
-    assert!(!log(d).contains("killing it"), "{}", tail(d));
+/// `--listen` under steady traffic (10 requests/s): a rotation fails none of them, a streamed
+/// answer that spans the switch completes on the old generation, the provider sees the new key,
+/// and one generation is left.
+#[test]
+fn the_real_proxy_rotates_behind_listen_without_a_failed_request() {
+    let Some((run, litellm)) = Run::start() else {
+        return;
+    };
+    let (d, provider) = (run.dir(), &run.provider);
+    let port = free_port();
+    let address = format!("127.0.0.1:{port}");
+    let osenv = run.osenv(&[
+        "-v",
+        "exec",
+        "--watch",
+        "--watch-interval",
+        "2s",
+        "--grace",
+        "40s",
+        "--listen",
+        &address,
+        "config.yaml",
+        "--",
+        &litellm,
+        "--config",
+        "config.yaml",
+    ]);
     assert!(
-        wait_for(Duration::from_secs(5), || marked(&marker).is_empty()),
-        "left running: {:?}",
-        marked(&marker)
+        wait_for(Duration::from_mins(3), || alive(port)),
+        "the proxy did not start: {}",
+        tail(d)
     );
-    let log = log(d);
-    for value in ["sk-provider-one", "sk-provider-two", master_key] {
-        assert!(!log.contains(value), "a value in osenv's log");
-    }
-    let left: Vec<String> = std::fs::read_dir(d)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| !["config.yaml", "home", "osenv.log"].contains(&n.as_str()))
-        .collect();
-    assert!(left.is_empty(), "{left:?}");
+    let statuses = Arc::new(Mutex::new(Vec::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let traffic = {
+        let (statuses, stop) = (statuses.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let status = chat(port, MASTER_KEY);
+                statuses.lock().unwrap().push(status);
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        })
+    };
+    run.rotate("sk-provider-two");
+    // Once the new generation is being prepared, a streamed answer starts on the old one.
+    assert!(
+        wait_for(Duration::from_mins(1), || log(d)
+            .contains("a new generation of the command runs")),
+        "{}",
+        tail(d)
+    );
+    let streamed = std::thread::spawn(move || chat_stream(port, MASTER_KEY));
+    assert!(
+        wait_for(Duration::from_mins(3), || log(d).contains("the new generation answers")),
+        "{}",
+        tail(d)
+    );
+    assert!(
+        wait_for(Duration::from_secs(30), || {
+            provider.authorizations().last().map(String::as_str) == Some("Bearer sk-provider-two")
+        }),
+        "{}",
+        tail(d)
+    );
+    // The stream outlived the switch; now it ends, on the draining generation.
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(provider.stream.started.load(Ordering::Relaxed));
+    provider.stream.released.store(true, Ordering::Relaxed);
+    let (content, done) = streamed.join().unwrap();
+    assert!(done, "{content:?} {}", tail(d));
+    assert_eq!(content, provider.stream.sent.lock().unwrap().concat());
+    // The old generation drains and exits: one is left.
+    assert!(
+        wait_for(Duration::from_secs(45), || run.proxies(osenv.id()).len() == 1),
+        "{:?} {}",
+        run.proxies(osenv.id()),
+        tail(d)
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    stop.store(true, Ordering::Relaxed);
+    traffic.join().unwrap();
+    let statuses = statuses.lock().unwrap().clone();
+    let failed = statuses.iter().filter(|s| **s != 200).count();
+    assert_eq!(
+        failed,
+        0,
+        "{failed} of {} failed: {statuses:?} {}",
+        statuses.len(),
+        tail(d)
+    );
+    assert!(statuses.len() >= 50, "{statuses:?}");
+    run.stop(osenv);
 }
 
 /// A config with one model at the fake provider, its key and the master key references.
