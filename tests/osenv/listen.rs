@@ -6,6 +6,7 @@
 //! LiteLLM proxy under traffic is in `litellm.rs`.
 
 use crate::watch::{exit_code, log, signal, start, wait_for, write};
+use std::fmt::Write as _;
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -295,7 +296,11 @@ fn a_stream_that_spans_the_switch_completes_on_the_old_generation() {
     write(&d.join(".env"), "KEY=second\n");
     let (status, body) = stream.join().unwrap();
     assert_eq!(status, 200);
-    let expected: String = (0..12).map(|i| format!("data: {i} first\n\n")).collect::<String>() + "data: [DONE]\n\n";
+    let mut expected = String::new();
+    for i in 0..12 {
+        let _ = write!(expected, "data: {i} first\n\n");
+    }
+    expected += "data: [DONE]\n\n";
     assert_eq!(body, expected, "{}", log(d));
     // It was the old generation, and the switch happened while it streamed.
     assert!(

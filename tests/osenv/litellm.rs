@@ -155,7 +155,7 @@ fn chat_stream(port: u16, master_key: &str) -> (String, bool) {
     let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
         return (String::new(), false);
     };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
+    let _ = stream.set_read_timeout(Some(Duration::from_mins(1)));
     let body = r#"{"model":"fake","stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
     let request = format!(
         "POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer {master_key}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",

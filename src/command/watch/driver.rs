@@ -15,11 +15,14 @@ use std::collections::VecDeque;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio::time::Instant;
 
+/// Start the command with a snapshot, on a port with `--listen`.
+pub(crate) type Spawn<'a, T> = &'a dyn Fn(&T, Option<u16>) -> Result<Process, Error>;
+
 /// What the watch keeps current: how to start the command with a snapshot (`exec`; with
 /// `--listen`, on the port given), how to write one (`render`, `env`), and the hook to run
 /// after a write.
 pub(crate) struct Target<'a, T> {
-    pub spawn: &'a dyn Fn(&T, Option<u16>) -> Result<Process, Error>,
+    pub spawn: Spawn<'a, T>,
     pub write: &'a dyn Fn(&T) -> Result<(), Error>,
     pub hook: Option<&'a str>,
     /// `--listen`: the front door, and the path each generation must answer 2xx on.

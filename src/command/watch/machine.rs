@@ -1097,10 +1097,134 @@ mod tests {
         assert!(matches!(m.take_ending(), Some(Ending::Code(3))));
     }
 
+    /// What the random test's driver knows of the processes and checks the actions asked for.
+    #[derive(Default)]
+    #[expect(clippy::struct_excessive_bools, reason = "independent facts about a test run")]
+    struct Seen {
+        running: bool,
+        candidate: bool,
+        retired: usize,
+        checks_in_flight: u32,
+        stop_asked: Option<Instant>,
+        hook: bool,
+        wrote: bool,
+        /// A command was started and has not been reported ready yet.
+        starting: bool,
+    }
+
+    impl Seen {
+        /// Take in an action, asserting the invariants it concerns.
+        fn account(&mut self, action: &Action<V>, seed: u64) {
+            match action {
+                Action::Check { .. } => {
+                    assert!(self.stop_asked.is_none(), "seed {seed}: a check while stopping");
+                    self.checks_in_flight += 1;
+                    assert_eq!(self.checks_in_flight, 1, "seed {seed}: two checks at once");
+                }
+                Action::Spawn(_) => {
+                    assert!(!self.running, "seed {seed}: two commands");
+                    self.running = true;
+                    self.starting = true;
+                }
+                Action::Kill => assert!(self.running || self.retired > 0, "seed {seed}"),
+                Action::Prepare(_) => {
+                    eprintln!("PREPARE");
+                    assert!(
+                        self.running && !self.candidate && self.retired == 0,
+                        "seed {seed}: a third generation"
+                    );
+                    assert!(self.stop_asked.is_none(), "seed {seed}: prepared while stopping");
+                    self.candidate = true;
+                }
+                Action::Promote => {
+                    assert!(self.running && self.candidate, "seed {seed}");
+                    self.candidate = false;
+                    self.retired += 1;
+                }
+                Action::Discard => {
+                    assert!(self.candidate, "seed {seed}");
+                    self.candidate = false;
+                    self.retired += 1;
+                }
+                Action::StartHook => {
+                    assert!(!self.hook, "seed {seed}: two hooks");
+                    self.hook = true;
+                }
+                Action::Write(_) => self.wrote = true,
+                Action::KillRetired
+                | Action::Serve
+                | Action::Hold
+                | Action::Signal(_)
+                | Action::StopHook
+                | Action::KillHook => {}
+            }
+        }
+
+        /// The next input: what an action in flight may report, a signal, or time passing.
+        async fn input(&mut self, rng: &mut fastrand::Rng, m: &Machine<V>) -> Input<V> {
+            match rng.u8(0..14) {
+                // Mostly, a command answers before its readiness deadline.
+                _ if self.running && self.starting && rng.u8(0..4) != 0 => {
+                    self.starting = false;
+                    Input::Ready(Generation::Command)
+                }
+                _ if std::mem::take(&mut self.wrote) => {
+                    if rng.u8(0..5) == 0 {
+                        Input::WriteFailed(failure())
+                    } else {
+                        Input::Written
+                    }
+                }
+                // Rarely: most signals end the watch, and a long one reaches every phase.
+                0 if rng.u8(0..4) == 0 => Input::Signal(
+                    [Signal::TERM, Signal::INT, Signal::HUP, Signal::USR1, Signal::ALARM][rng.usize(0..5)],
+                ),
+                1 | 2 if self.checks_in_flight > 0 => {
+                    self.checks_in_flight -= 1;
+                    if rng.u8(0..4) == 0 {
+                        Input::Checked(Err(failure()))
+                    } else {
+                        Input::Checked(Ok(V(rng.u32(0..3))))
+                    }
+                }
+                3 if self.running && rng.u8(0..4) == 0 => {
+                    self.running = false;
+                    Input::CommandExited(rng.i32(0..3))
+                }
+                4 if self.hook => {
+                    self.hook = false;
+                    Input::HookExited
+                }
+                5 => Input::Edited,
+                6 | 7 if self.candidate => {
+                    if rng.u8(0..4) == 0 {
+                        self.candidate = false;
+                        Input::CandidateExited(1)
+                    } else {
+                        Input::Ready(Generation::Candidate)
+                    }
+                }
+                6..=8 if self.running && std::mem::take(&mut self.starting) => Input::Ready(Generation::Command),
+                9 if self.retired > 0 => {
+                    self.retired -= 1;
+                    Input::RetiredExited
+                }
+                _ => {
+                    // Sleep to the wake-up, or a while when there is none.
+                    match m.wake() {
+                        Some(at) if rng.bool() => tokio::time::sleep_until(at).await,
+                        _ => tokio::time::advance(Duration::from_millis(rng.u64(0..20_000))).await,
+                    }
+                    Input::Tick
+                }
+            }
+        }
+    }
+
     /// Random inputs at random times: the invariants of the module hold.
     #[tokio::test(start_paused = true)]
     async fn invariants_hold_over_random_event_sequences() {
-        for seed in 0..300u64 {
+        for seed in 0..1000u64 {
             let mut rng = fastrand::Rng::with_seed(seed);
             let exec_mode = rng.bool();
             let (mut m, mut actions) = match (exec_mode, rng.u8(0..3)) {
@@ -1108,111 +1232,21 @@ mod tests {
                 (true, n) => listening(n == 1),
                 (false, _) => output(rng.bool()),
             };
-            let mut running = false;
-            let mut candidate = false;
-            let mut retired = 0usize;
-            let mut checks_in_flight = 0u32;
-            let mut stop_asked: Option<Instant> = None;
-            let mut hook = false;
-            let mut wrote = false;
-            for _ in 0..60 {
+            let mut seen = Seen::default();
+            for _ in 0..150 {
                 for action in actions.drain(..) {
-                    match action {
-                        Action::Check { .. } => {
-                            assert!(stop_asked.is_none(), "seed {seed}: a check while stopping");
-                            checks_in_flight += 1;
-                            assert_eq!(checks_in_flight, 1, "seed {seed}: two checks at once");
-                        }
-                        Action::Spawn(_) => {
-                            assert!(!running, "seed {seed}: two commands");
-                            running = true;
-                        }
-                        Action::Kill => {
-                            assert!(running || retired > 0, "seed {seed}");
-                        }
-                        Action::Prepare(_) => {
-                            assert!(running && !candidate && retired == 0, "seed {seed}: a third generation");
-                            assert!(stop_asked.is_none(), "seed {seed}: prepared while stopping");
-                            candidate = true;
-                        }
-                        Action::Promote => {
-                            assert!(running && candidate, "seed {seed}");
-                            candidate = false;
-                            retired += 1;
-                        }
-                        Action::Discard => {
-                            assert!(candidate, "seed {seed}");
-                            candidate = false;
-                            retired += 1;
-                        }
-                        Action::KillRetired | Action::Serve | Action::Hold => {}
-                        Action::StartHook => {
-                            assert!(!hook, "seed {seed}: two hooks");
-                            hook = true;
-                        }
-                        Action::Write(_) => wrote = true,
-                        Action::Signal(_) | Action::StopHook | Action::KillHook => {}
-                    }
+                    seen.account(&action, seed);
                 }
                 if m.done() {
                     break;
                 }
                 let now = Instant::now();
-                let input = match rng.u8(0..10) {
-                    _ if std::mem::take(&mut wrote) => {
-                        if rng.u8(0..5) == 0 {
-                            Input::WriteFailed(failure())
-                        } else {
-                            Input::Written
-                        }
-                    }
-                    0 => Input::Signal(
-                        [Signal::TERM, Signal::INT, Signal::HUP, Signal::USR1, Signal::ALARM][rng.usize(0..5)],
-                    ),
-                    1 | 2 if checks_in_flight > 0 => {
-                        checks_in_flight -= 1;
-                        if rng.u8(0..4) == 0 {
-                            Input::Checked(Err(failure()))
-                        } else {
-                            Input::Checked(Ok(V(rng.u32(0..3))))
-                        }
-                    }
-                    3 if running => {
-                        running = false;
-                        Input::CommandExited(rng.i32(0..3))
-                    }
-                    4 if hook => {
-                        hook = false;
-                        Input::HookExited
-                    }
-                    5 => Input::Edited,
-                    6 if running && rng.bool() => Input::Ready(Generation::Command),
-                    6 if candidate => {
-                        if rng.bool() {
-                            Input::Ready(Generation::Candidate)
-                        } else {
-                            candidate = false;
-                            Input::CandidateExited(1)
-                        }
-                    }
-                    7 if retired > 0 => {
-                        retired -= 1;
-                        Input::RetiredExited
-                    }
-                    _ => {
-                        // Sleep to the wake-up, or a while when there is none.
-                        match m.wake() {
-                            Some(at) if rng.bool() => tokio::time::sleep_until(at).await,
-                            _ => tokio::time::advance(Duration::from_millis(rng.u64(0..20_000))).await,
-                        }
-                        Input::Tick
-                    }
-                };
+                let input = seen.input(&mut rng, &m).await;
                 let is_tick = matches!(input, Input::Tick);
                 if matches!(input, Input::Signal(s) if matches!(signals::meaning(s), Some(Meaning::Stop(_))))
-                    && stop_asked.is_none()
+                    && seen.stop_asked.is_none()
                 {
-                    stop_asked = Some(Instant::now());
+                    seen.stop_asked = Some(Instant::now());
                 }
                 actions = m.on(input, Instant::now());
                 if is_tick {
@@ -1224,18 +1258,18 @@ mod tests {
                 if let Some(ending) = m.take_ending() {
                     if exec_mode && let Ending::Code(_) = ending {
                         assert!(
-                            !running
-                                && !candidate
-                                && retired == 0
+                            !seen.running
+                                && !seen.candidate
+                                && seen.retired == 0
                                 && !actions.iter().any(|a| matches!(a, Action::Spawn(_))),
                             "seed {seed}: ended with a generation running"
                         );
                     }
                     break;
                 }
-                if checks_in_flight > 0 && stop_asked.is_some() {
+                if seen.checks_in_flight > 0 && seen.stop_asked.is_some() {
                     // A check in flight when the stop came is dropped by the driver.
-                    checks_in_flight = 0;
+                    seen.checks_in_flight = 0;
                 }
             }
         }
