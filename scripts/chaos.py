@@ -27,6 +27,7 @@ import os
 import random
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -185,6 +186,28 @@ class Broken(Exception):
     pass
 
 
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serves(port, limit=10):
+    """Whether `GET /` through osenv's port answers 200 within `limit` seconds."""
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=3) as s:
+                s.settimeout(3)
+                s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                if s.recv(16).startswith(b"HTTP/1.0 200"):
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.1)
+    return False
+
+
 def one_run(args, rng, index, pid1_ok):
     vault = Vault()
     work = Path(tempfile.mkdtemp(prefix="osenv-chaos-"))
@@ -201,10 +224,18 @@ def one_run(args, rng, index, pid1_ok):
         f"general_settings:\n  key_management_system: {'aws_secret_manager' if aws else 'hashicorp_vault'}\n"
         f"api_key: os.environ/{name}\n")
     argv = [args.osenv, "-v", mode, "--watch", "--watch-interval", "1s", "--deadline", "5"]
+    # Some exec runs own a port (`--listen`): each generation serves it with a small HTTP server
+    # in its process group, and a rotation is a hand-off (sometimes without overlap).
+    listen = free_port() if mode == "exec" and rng.random() < 0.4 else None
     if mode == "exec":
         script, _ = COMMANDS[kind]
+        serve = ""
+        if listen:
+            argv += ["--listen", f"127.0.0.1:{listen}", "--ready", "/", "--ready-timeout", "5s"]
+            argv += ["--no-overlap"] if rng.random() < 0.3 else []
+            serve = f'{sys.executable} -m http.server "$PORT" --bind "$HOST" >/dev/null 2>&1 &\n'
         argv += ["--grace", "1s", "config.yaml", "--", "sh", "-c",
-                 f'echo "start ${name}" >> seen\n{script}\nwhile :; do sleep 0.1; done']
+                 f'{serve}echo "start ${name}" >> seen\n{script}\nwhile :; do sleep 0.1; done']
     else:
         argv += ["-o", "out/config.yaml", "config.yaml"]
         (work / "out").mkdir()
@@ -241,7 +272,8 @@ def one_run(args, rng, index, pid1_ok):
     log = open(work / "osenv.log", "wb")
     process = subprocess.Popen(argv, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                stderr=log)
-    describe = f"run {index}: {mode} {kind or 'hook=' + hook} pid1={pid1} stop={stop}{' aws' if aws else ''}"
+    describe = (f"run {index}: {mode} {kind or 'hook=' + hook} pid1={pid1} stop={stop}{' aws' if aws else ''}"
+                f"{' listen' if listen else ''}")
     started = False
 
     def target():
@@ -323,6 +355,8 @@ def one_run(args, rng, index, pid1_ok):
                 time.sleep(0.1)
             if not applied():
                 fail("the rotation was not applied once the backend answered")
+            if listen and not serves(listen):
+                fail(f"nothing answers on the --listen port {listen} after the rotation")
             started = True
             # Idle: no zombie child, little CPU.
             time.sleep(1.2)
