@@ -394,31 +394,14 @@ fn a_stop_during_the_first_resolution_starts_nothing() {
 #[cfg(feature = "vault")]
 #[test]
 fn signals_never_leave_a_vault_token_or_a_temp_file_behind() {
-    use crate::vault::{api, live_tokens_of, seed, server, unique};
+    use crate::vault::{approle, live_tokens_of, seed, server, unique};
     use serde_json::json;
     let Some(server) = server() else { return };
     let role = unique("signals");
-    api(
+    let (role_id, secret_id) = approle(
         &server,
-        "POST",
-        &format!("auth/approle/role/{role}"),
-        Some(json!({"token_policies": ["reader"], "token_ttl": "10m"})),
-        None,
-    );
-    let (role_id, secret_id) = (format!("{role}-role"), format!("{role}-secret"));
-    api(
-        &server,
-        "POST",
-        &format!("auth/approle/role/{role}/role-id"),
-        Some(json!({"role_id": role_id})),
-        None,
-    );
-    api(
-        &server,
-        "POST",
-        &format!("auth/approle/role/{role}/custom-secret-id"),
-        Some(json!({"secret_id": secret_id})),
-        None,
+        &role,
+        &json!({"token_policies": ["reader"], "token_ttl": "10m"}),
     );
     let prefix = format!("app/{role}");
     seed(&server, &format!("{prefix}/KEY"), &json!({"key": "sk-v1"}));

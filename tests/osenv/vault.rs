@@ -180,6 +180,33 @@ pub(crate) fn live_tokens_of(server: &Server, role: &str) -> usize {
         .count()
 }
 
+/// An AppRole role `role` with these settings, and its role and secret ids.
+pub(crate) fn approle(server: &Server, role: &str, settings: &Value) -> (String, String) {
+    api(
+        server,
+        "POST",
+        &format!("auth/approle/role/{role}"),
+        Some(settings.clone()),
+        None,
+    );
+    let (role_id, secret_id) = (format!("{role}-role"), format!("{role}-secret"));
+    api(
+        server,
+        "POST",
+        &format!("auth/approle/role/{role}/role-id"),
+        Some(json!({ "role_id": role_id })),
+        None,
+    );
+    api(
+        server,
+        "POST",
+        &format!("auth/approle/role/{role}/custom-secret-id"),
+        Some(json!({ "secret_id": secret_id })),
+        None,
+    );
+    (role_id, secret_id)
+}
+
 /// Each login's token is revoked when the run ends, on success and on failure, so a rollout
 /// every few minutes leaves no tokens behind in Vault's storage; a token the user gave is kept.
 #[test]
@@ -187,28 +214,10 @@ fn tokens_from_a_login_are_revoked_when_the_run_ends() {
     let Some(server) = server() else { return };
     // A role of this test's own, so that logins of tests running alongside do not count.
     let role = unique("revoke");
-    api(
+    let (role_id, secret_id) = approle(
         &server,
-        "POST",
-        &format!("auth/approle/role/{role}"),
-        Some(json!({"token_policies": ["reader"], "token_ttl": "1h"})),
-        None,
-    );
-    let role_id = format!("{role}-role-id");
-    let secret_id = format!("{role}-secret-id");
-    api(
-        &server,
-        "POST",
-        &format!("auth/approle/role/{role}/role-id"),
-        Some(json!({ "role_id": role_id })),
-        None,
-    );
-    api(
-        &server,
-        "POST",
-        &format!("auth/approle/role/{role}/custom-secret-id"),
-        Some(json!({ "secret_id": secret_id })),
-        None,
+        &role,
+        &json!({"token_policies": ["reader"], "token_ttl": "1h"}),
     );
     let base = format!("app/{role}");
     seed(&server, &format!("{base}/a"), &json!({"key": "value-a"}));

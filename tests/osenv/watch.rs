@@ -482,7 +482,7 @@ fn watch_flags_are_checked() {
 mod vault {
     use super::*;
     use crate::servers::CountingProxy;
-    use crate::vault::{api, live_tokens_of, seed, server, unique};
+    use crate::vault::{approle, live_tokens_of, seed, server, unique};
     use serde_json::json;
 
     /// With AppRole, the one login of the watch is renewed past half its lease (not logged in
@@ -491,29 +491,8 @@ mod vault {
     fn exec_watch_with_vault_renews_its_token_restarts_on_rotation_and_revokes_at_exit() {
         let Some(server) = server() else { return };
         let role = unique("watch");
-        api(
-            &server,
-            "POST",
-            &format!("auth/approle/role/{role}"),
-            Some(json!({"token_policies": ["reader"], "token_ttl": "4s", "token_max_ttl": "10m"})),
-            None,
-        );
-        let role_id = format!("{role}-role");
-        let secret_id = format!("{role}-secret");
-        api(
-            &server,
-            "POST",
-            &format!("auth/approle/role/{role}/role-id"),
-            Some(json!({"role_id": role_id})),
-            None,
-        );
-        api(
-            &server,
-            "POST",
-            &format!("auth/approle/role/{role}/custom-secret-id"),
-            Some(json!({"secret_id": secret_id})),
-            None,
-        );
+        let settings = json!({"token_policies": ["reader"], "token_ttl": "4s", "token_max_ttl": "10m"});
+        let (role_id, secret_id) = approle(&server, &role, &settings);
         // Plain names under a path prefix: a POSIX shell (the child) drops variables whose
         // names are not identifiers, such as `app/x/openai`, from the environment.
         let prefix = format!("app/{role}");

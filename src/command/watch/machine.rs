@@ -1128,7 +1128,6 @@ mod tests {
                 }
                 Action::Kill => assert!(self.running || self.retired > 0, "seed {seed}"),
                 Action::Prepare(_) => {
-                    eprintln!("PREPARE");
                     assert!(
                         self.running && !self.candidate && self.retired == 0,
                         "seed {seed}: a third generation"
