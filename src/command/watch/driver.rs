@@ -307,11 +307,14 @@ fn exits<T>(processes: &mut Processes, queue: &mut VecDeque<Input<T>>) {
         processes.candidate = None;
         queue.push_back(Input::CandidateExited(exit.shell_code()));
     }
-    let before = processes.retired.len();
-    processes.retired.retain_mut(|r| r.process.exited().is_none());
-    for _ in processes.retired.len()..before {
-        queue.push_back(Input::RetiredExited);
-    }
+    processes.retired.retain_mut(|retired| match retired.process.exited() {
+        Some(exit) => {
+            tracing::info!("the old generation (PID {}) ended ({exit})", retired.process.pid());
+            queue.push_back(Input::RetiredExited);
+            false
+        }
+        None => true,
+    });
     if let Some(exit) = processes.hook.as_mut().and_then(Process::exited) {
         processes.hook = None;
         hook::ended(exit);

@@ -6,7 +6,9 @@
 //! [`checker`] thread does everything that may block (reading files, resolving values; it holds
 //! the backend's session and its token across checks), [`process`] starts and waits for
 //! exactly osenv's own processes, [`hook`] runs `--on-change`, [`signals`] is the one table of
-//! what each signal means, and [`init`] is what osenv does as PID 1.
+//! what each signal means, and [`init`] is what osenv does as PID 1. With `exec --listen`,
+//! [`front`] owns the port and forwards connections to the generation that serves, and
+//! [`ready`] probes a new generation until it answers.
 //!
 //! Every check resolves every name again through the same pipeline as a single run (retries,
 //! deadline, quotas) and compares values, not versions: for each service the values are the
