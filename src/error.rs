@@ -636,7 +636,7 @@ pub enum Error {
     },
     /// `exec --watch --listen`: the command never answered its readiness probe.
     #[error(
-        "the command did not answer its readiness probe within {seconds}s (--ready-timeout): does it listen on 127.0.0.1:$PORT (or `{{port}}` in its arguments), and does `--ready` name a path it answers with 2xx?"
+        "the command did not answer its readiness probe within {seconds}s (--ready-timeout), and no other generation serves: does it listen on 127.0.0.1:$PORT (or `{{port}}` in its arguments), and does `--ready` name a path it answers with 2xx?"
     )]
     NotReady {
         /// The timeout.

@@ -5,7 +5,7 @@
 //! over seconds, and on SIGTERM stops accepting and finishes what it has in flight. The real
 //! LiteLLM proxy under traffic is in `litellm.rs`.
 
-use crate::watch::{exit_code, log, signal, start, wait_for, write};
+use crate::watch::{exit_code, log, signal, start, start_through, wait_for, write};
 use std::fmt::Write as _;
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
@@ -55,6 +55,9 @@ server.daemon_threads = False
 server.block_on_close = True
 
 def stop(*_):
+    # As Go's `Shutdown` and gunicorn do: the listening socket is closed at once, which resets
+    # connections still waiting to be accepted; what was accepted is finished.
+    server.socket.close()
     threading.Thread(target=server.shutdown).start()
 
 signal.signal(signal.SIGTERM, stop)
@@ -144,6 +147,11 @@ struct Traffic {
 
 impl Traffic {
     fn start(port: u16) -> Self {
+        Self::every(port, Duration::from_millis(50))
+    }
+
+    /// Requests with `pause` between them.
+    fn every(port: u16, pause: Duration) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let answers = Arc::new(Mutex::new(Vec::new()));
         let (s, a) = (stop.clone(), answers.clone());
@@ -151,7 +159,7 @@ impl Traffic {
             while !s.load(Ordering::Relaxed) {
                 let answer = get(port, "/key");
                 a.lock().unwrap().push(answer);
-                std::thread::sleep(Duration::from_millis(50));
+                std::thread::sleep(pause);
             }
         });
         Self {
@@ -204,6 +212,10 @@ fn a_rotation_hands_over_without_a_failed_request_and_leaves_one_generation() {
         log(d)
     );
     let traffic = Traffic::start(port);
+    // And a load of new connections back to back, so that some are routed to the old
+    // generation at the very moment of the switch (its server closes its listening socket
+    // at once when it drains).
+    let load: Vec<Traffic> = (0..3).map(|_| Traffic::every(port, Duration::ZERO)).collect();
     std::thread::sleep(Duration::from_millis(500));
     write(&d.join(".env"), "KEY=second\n");
     assert!(
@@ -223,6 +235,9 @@ fn a_rotation_hands_over_without_a_failed_request_and_leaves_one_generation() {
         generations(d)
     );
     std::thread::sleep(Duration::from_millis(500));
+    let loaded: Vec<(u16, String)> = load.into_iter().flat_map(Traffic::finish).collect();
+    let failed = loaded.iter().filter(|(status, _)| *status != 200).count();
+    assert_eq!(failed, 0, "{failed} of {} failed under load\n{}", loaded.len(), log(d));
     let answers = traffic.finish();
     let failed: Vec<_> = answers.iter().filter(|(status, _)| *status != 200).collect();
     assert!(
@@ -307,6 +322,13 @@ fn a_stream_that_spans_the_switch_completes_on_the_old_generation() {
         wait_for(Duration::from_secs(20), || get(port, "/key") == (200, "second".into())),
         "{}",
         log(d)
+    );
+    assert!(
+        wait_for(Duration::from_secs(10), || generations(d)
+            .iter()
+            .any(|l| l.starts_with("exit "))),
+        "{:?}",
+        generations(d)
     );
     let lines = generations(d);
     let second = lines.iter().position(|l| l.ends_with(" second")).unwrap();
@@ -422,4 +444,97 @@ fn listen_flags_need_watch_and_a_valid_ready_path() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(String::from_utf8_lossy(&out.stderr).contains(says), "{args:?}");
     }
+}
+
+/// Once the command closed a connection, a client that neither reads nor closes (a pool's idle
+/// connection) gives its slot back a few seconds later.
+#[test]
+fn a_connection_the_command_closed_gives_its_slot_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(d, "first");
+    let port = free_port();
+    let osenv = listen(d, port, &["--max-connections", "2"], &[]);
+    assert!(
+        wait_for(Duration::from_secs(30), || get(port, "/key").0 == 200),
+        "{}",
+        log(d)
+    );
+    // Two requests the server answers and then closes; the clients keep their sockets open.
+    let idle: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            s.write_all(b"GET /key HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+                .unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let started = std::time::Instant::now();
+    assert_eq!(get(port, "/key"), (200, "first".into()), "{}", log(d));
+    assert!(started.elapsed() < Duration::from_secs(15));
+    drop(idle);
+    stop_and_check_nothing_left(osenv, d);
+}
+
+/// Clients holding every connection osenv may forward do not keep a rotation from reading its
+/// files: connections are capped below the descriptor limit.
+#[test]
+fn a_flood_of_connections_cannot_starve_a_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(d, "first");
+    let port = free_port();
+    let address = format!("127.0.0.1:{port}");
+    let server = d.join("server.py");
+    let python = python();
+    let osenv = start_through(
+        "/bin/sh",
+        d,
+        &[
+            "-c",
+            "ulimit -n 100 && exec \"$@\"",
+            "sh",
+            env!("CARGO_BIN_EXE_osenv"),
+            "-v",
+            "exec",
+            "--watch",
+            "--watch-interval",
+            "1s",
+            "--listen",
+            &address,
+            "config.yaml",
+            "--env-file",
+            ".env",
+            "--",
+            &python,
+            server.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(
+        wait_for(Duration::from_secs(30), || get(port, "/key").0 == 200),
+        "{}",
+        log(d)
+    );
+    let idle: Vec<TcpStream> = (0..80)
+        .filter_map(|_| TcpStream::connect(("127.0.0.1", port)).ok())
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    write(&d.join(".env"), "KEY=second\n");
+    assert!(
+        wait_for(Duration::from_secs(30), || generations(d)
+            .iter()
+            .any(|l| l.ends_with(" second"))),
+        "{}",
+        log(d)
+    );
+    assert!(!log(d).contains("check failed"), "{}", log(d));
+    assert!(
+        log(d).contains("forwarding at most 18 connections at once, not 1024"),
+        "{}",
+        log(d)
+    );
+    drop(idle);
+    stop_and_check_nothing_left(osenv, d);
 }

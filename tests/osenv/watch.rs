@@ -28,8 +28,13 @@ pub(crate) fn recorder(dir: &Path, ignore: bool) -> PathBuf {
 
 /// `osenv ARGS` in `dir`, stderr to `dir/osenv.log` (a long run must not fill a pipe).
 pub(crate) fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Child {
+    start_through(env!("CARGO_BIN_EXE_osenv"), dir, args, env)
+}
+
+/// The same, through `program` (a wrapper that ends by running osenv in its place).
+pub(crate) fn start_through(program: &str, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Child {
     let log = std::fs::File::create(dir.join("osenv.log")).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_osenv"))
+    Command::new(program)
         .args(args)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())

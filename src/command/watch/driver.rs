@@ -204,10 +204,14 @@ fn perform<T>(
                     front.serve(port);
                 }
                 if let Some(old) = processes.command.replace(new) {
-                    if let Mode::Exec { restart_signal, .. } = mode {
-                        old.process.signal(restart_signal);
-                    }
                     processes.retired.push(old);
+                }
+            }
+        }
+        Action::Drain => {
+            if let Mode::Exec { restart_signal, .. } = mode {
+                for retired in &processes.retired {
+                    retired.process.signal(restart_signal);
                 }
             }
         }
@@ -221,12 +225,15 @@ fn perform<T>(
                 front.hold();
             }
         }
-        Action::Discard => {
-            if let Some(candidate) = processes.candidate.take() {
+        Action::Discard => match processes.candidate.take() {
+            Some(candidate) => {
                 kill(&candidate);
                 processes.retired.push(candidate);
             }
-        }
+            // It exited already (its exit is still queued behind the input that asked for
+            // this): the machine counts it as retired, so it ends as one.
+            None => queue.push_back(Input::RetiredExited),
+        },
         Action::KillRetired => processes.retired.iter().for_each(kill),
         Action::Write(snapshot) => queue.push_back(match (target.write)(&snapshot) {
             Ok(()) => Input::Written,

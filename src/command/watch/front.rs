@@ -12,6 +12,7 @@
 use osenv::error::Error;
 use std::net::{SocketAddr, ToSocketAddrs as _};
 use std::sync::Arc;
+use tokio::io::AsyncWriteExt as _;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{Semaphore, watch};
 
@@ -20,6 +21,9 @@ const BACKLOG: u32 = 1024;
 
 /// Per direction, per connection.
 const BUFFER: usize = 16 * 1024;
+
+/// How long a connection stays open once the command closed its side and the client has not.
+const AFTER_SERVER_CLOSED: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The listening socket and where its connections go.
 pub(crate) struct Front {
@@ -40,6 +44,7 @@ impl Front {
             .map_err(failed)?
             .next()
             .ok_or_else(|| failed(std::io::Error::other("the name resolves to no address")))?;
+        let limit = within_descriptors(limit);
         let (route, routed) = watch::channel(None);
         let (opened, open) = std::sync::mpsc::channel();
         std::thread::Builder::new()
@@ -93,6 +98,32 @@ impl Front {
 impl Drop for Front {
     fn drop(&mut self) {
         self.hold();
+    }
+}
+
+/// Descriptors kept for everything else osenv does (reading files, a check's connections, the
+/// probes): forwarded connections never take the last of them, so a flood of clients cannot
+/// stop a rotation.
+const RESERVE: u64 = 64;
+
+/// `limit` connections, or fewer if the descriptor limit (`ulimit -n`) cannot hold two each
+/// and the reserve.
+fn within_descriptors(limit: usize) -> usize {
+    let open_files = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+    let fits = |files: u64| {
+        usize::try_from(files.saturating_sub(RESERVE) / 2)
+            .unwrap_or(usize::MAX)
+            .max(1)
+    };
+    match open_files.map(fits) {
+        Some(fits) if fits < limit => {
+            tracing::warn!(
+                "forwarding at most {fits} connections at once, not {limit}: each takes two descriptors and the limit is {} (raise `ulimit -n`)",
+                open_files.unwrap_or(0)
+            );
+            fits
+        }
+        _ => limit,
     }
 }
 
@@ -151,6 +182,8 @@ async fn accept(listener: TcpListener, mut route: watch::Receiver<Option<u16>>, 
 
 /// Forward one connection to the generation that serves now, until both sides closed.
 async fn forward(mut client: TcpStream, mut route: watch::Receiver<Option<u16>>) {
+    // (Both directions are copied here rather than by `copy_bidirectional`, which keeps a
+    // connection until both sides closed.)
     let _ = client.set_nodelay(true);
     // Routed at most twice: a generation that just stopped listening is retried with the next.
     let mut upstream = None;
@@ -177,8 +210,29 @@ async fn forward(mut client: TcpStream, mut route: watch::Receiver<Option<u16>>)
         return;
     };
     let _ = upstream.set_nodelay(true);
-    // Half-closes pass through: EOF from one side is a shutdown of the other's write half.
-    if let Err(e) = tokio::io::copy_bidirectional_with_sizes(&mut client, &mut upstream, BUFFER, BUFFER).await {
-        tracing::debug!("a forwarded connection ended: {e}");
+    let (client_read, mut client_write) = client.split();
+    let (upstream_read, mut upstream_write) = upstream.split();
+    // Each direction to its end; an end (EOF) is passed on as a half-close of the other side.
+    let up = async {
+        let mut from = tokio::io::BufReader::with_capacity(BUFFER, client_read);
+        let _ = tokio::io::copy_buf(&mut from, &mut upstream_write).await;
+        let _ = upstream_write.shutdown().await;
+    };
+    let down = async {
+        let mut from = tokio::io::BufReader::with_capacity(BUFFER, upstream_read);
+        let _ = tokio::io::copy_buf(&mut from, &mut client_write).await;
+        let _ = client_write.shutdown().await;
+    };
+    tokio::pin!(up, down);
+    tokio::select! {
+        // The client is done sending: its answer takes as long as it takes (a streamed
+        // completion may take minutes).
+        () = &mut up => down.await,
+        // The command closed: what the client still sends goes nowhere. A client that keeps
+        // the connection open without reading (a pool's idle connection) would hold its slot
+        // forever; it gets a little while, then both sides are closed.
+        () = &mut down => {
+            let _ = tokio::time::timeout(AFTER_SERVER_CLOSED, up).await;
+        }
     }
 }

@@ -110,8 +110,11 @@ pub(crate) enum Action<T> {
     /// Start a new generation with these values while the command keeps serving (`--listen`).
     Prepare(T),
     /// The candidate answered: route new connections to it, make it the command, and retire
-    /// the old command with the restart signal (it drains what it has in flight).
+    /// the old command (still running: connections routed to it a moment ago may not have been
+    /// accepted yet).
     Promote,
+    /// Send the retired generations the restart signal: they drain what they have in flight.
+    Drain,
     /// Route new connections to the command (it answered).
     Serve,
     /// Accept no new connection for now (they wait in the listen queue).
@@ -192,11 +195,19 @@ pub(crate) struct Machine<T> {
     candidate: Option<(T, Instant)>,
     /// `--listen`: how many retired generations are still running, and when they get SIGKILL.
     retired: (usize, Option<Instant>),
+    /// `--listen`: when the generation just retired is sent the restart signal.
+    drain_at: Option<Instant>,
     /// The command's status, once it exited while other generations still ran.
     exit: Option<i32>,
     /// Why the watch is stopping, when it is a failure.
     failure: Option<Error>,
 }
+
+/// `--listen`: how long the old generation keeps running after the switch before it is asked
+/// to drain. A connection forwarded to it just before may still wait in its accept queue, and
+/// a server that closes its listening socket at once on SIGTERM (Go's `Shutdown`, gunicorn,
+/// Python's `socketserver`) would reset it.
+const SETTLE: Duration = Duration::from_secs(1);
 
 /// How long a hook has to end after SIGTERM when the watch stops, before SIGKILL.
 const HOOK_STOP_GRACE: Duration = Duration::from_secs(2);
@@ -220,6 +231,7 @@ impl<T: Snapshot> Machine<T> {
             unready: None,
             candidate: None,
             retired: (0, None),
+            drain_at: None,
             exit: None,
             failure: None,
         };
@@ -263,6 +275,7 @@ impl<T: Snapshot> Machine<T> {
             consider(self.unready);
             consider(self.candidate.as_ref().map(|(_, at)| *at));
             consider(self.retired.1);
+            consider(self.drain_at);
         }
         at
     }
@@ -384,6 +397,7 @@ impl<T: Snapshot> Machine<T> {
                 self.retired.0 = self.retired.0.saturating_sub(1);
                 if self.retired.0 == 0 {
                     self.retired.1 = None;
+                    self.drain_at = None;
                 }
                 self.settle();
             }
@@ -414,12 +428,14 @@ impl<T: Snapshot> Machine<T> {
                     return;
                 };
                 tracing::info!(
-                    "the new generation answers; new connections go to it, the old one drains (SIG{}, {}s)",
+                    "the new generation answers; new connections go to it, the old one drains (SIG{} in {}s, then {}s)",
                     signals::name(restart_signal),
+                    SETTLE.as_secs_f64(),
                     grace.as_secs_f64()
                 );
                 actions.push(Action::Promote);
-                self.retired = (self.retired.0 + 1, Some(later(now, grace)));
+                self.retired.0 += 1;
+                self.drain_at = Some(later(now, SETTLE));
                 if self.pending.as_ref().is_some_and(|(_, p)| p.same(&with)) {
                     self.pending = None;
                 }
@@ -499,6 +515,7 @@ impl<T: Snapshot> Machine<T> {
         self.checks = Checks::Off;
         self.pending = None;
         self.unready = None;
+        self.drain_at = None;
         actions.push(Action::Signal(forward));
         self.discard(actions);
         let deadline = later(now, grace);
@@ -587,6 +604,11 @@ impl<T: Snapshot> Machine<T> {
 
     /// A check resolved everything: act on a change.
     fn changed(&mut self, new: T, urgent: bool, now: Instant, actions: &mut Vec<Action<T>>) {
+        if self.candidate.as_ref().is_some_and(|(c, _)| !c.same(&new)) {
+            // Its values are no longer the current ones: it must not be promoted.
+            tracing::info!("the values changed again; the new generation is stopped before it serves");
+            self.discard(actions);
+        }
         if self.applied.as_ref().is_some_and(|a| a.same(&new)) {
             if self.pending.take().is_some() {
                 tracing::info!("the values are back to what the command has; no restart");
@@ -668,6 +690,7 @@ impl<T: Snapshot> Machine<T> {
                 self.discard(actions);
                 actions.push(Action::KillRetired);
                 self.retired.1 = None;
+                self.drain_at = None;
                 self.exit = Some(code);
                 self.phase = Phase::Stopping {
                     kill_at: None,
@@ -683,26 +706,16 @@ impl<T: Snapshot> Machine<T> {
         }
     }
 
-    fn on_tick(&mut self, now: Instant, actions: &mut Vec<Action<T>>) {
-        if let Some(at) = self.hook.kill_at
-            && now >= at
-        {
-            self.hook.kill_at = None;
-            if let Mode::Output { hook: Some(timeout) } = self.mode
-                && !matches!(self.phase, Phase::Stopping { .. })
-            {
-                tracing::warn!(
-                    "--on-change command did not end within {}s; killed",
-                    timeout.as_secs_f64()
-                );
-            }
-            actions.push(Action::KillHook);
-        }
-        let grace = match self.mode {
-            Mode::Exec { grace, .. } => grace,
-            Mode::Output { .. } => Duration::ZERO,
-        };
+    /// `--listen`'s timers: the drain after a switch, SIGKILL to a retired generation, a
+    /// candidate or a first generation that did not answer in time. Whether the watch is now
+    /// stopping.
+    fn generations_due(&mut self, grace: Duration, now: Instant, actions: &mut Vec<Action<T>>) -> bool {
         let due = |at: Option<Instant>| at.is_some_and(|at| now >= at);
+        if due(self.drain_at) {
+            self.drain_at = None;
+            actions.push(Action::Drain);
+            self.retired.1 = Some(later(now, grace));
+        }
         if due(self.retired.1) {
             self.retired.1 = None;
             tracing::warn!(
@@ -724,6 +737,31 @@ impl<T: Snapshot> Machine<T> {
             tracing::error!("the command did not answer within {seconds}s (--ready-timeout); stopping");
             self.failure = Some(Error::NotReady { seconds });
             self.halt(Signal::TERM, now, actions);
+            return true;
+        }
+        false
+    }
+
+    fn on_tick(&mut self, now: Instant, actions: &mut Vec<Action<T>>) {
+        if let Some(at) = self.hook.kill_at
+            && now >= at
+        {
+            self.hook.kill_at = None;
+            if let Mode::Output { hook: Some(timeout) } = self.mode
+                && !matches!(self.phase, Phase::Stopping { .. })
+            {
+                tracing::warn!(
+                    "--on-change command did not end within {}s; killed",
+                    timeout.as_secs_f64()
+                );
+            }
+            actions.push(Action::KillHook);
+        }
+        let grace = match self.mode {
+            Mode::Exec { grace, .. } => grace,
+            Mode::Output { .. } => Duration::ZERO,
+        };
+        if self.generations_due(grace, now, actions) {
             return;
         }
         match &mut self.phase {
@@ -1024,16 +1062,43 @@ mod tests {
             m.on(Input::Ready(Generation::Candidate), Instant::now()),
             [Action::Promote]
         );
-        // The old one drains; SIGKILL once the grace period is over.
-        let drained = m.wake().unwrap();
-        assert!(drained <= Instant::now() + GRACE);
-        tokio::time::sleep_until(drained).await;
-        assert!(m.on(Input::Tick, Instant::now()).contains(&Action::KillRetired));
+        // The old one is asked to drain a moment later (what was just routed to it is
+        // accepted first), and SIGKILL once the grace period is over.
+        let switched = Instant::now();
+        assert_eq!(tick(&mut m).await, [Action::Drain]);
+        assert_eq!(Instant::now(), switched + SETTLE);
+        assert!(m.wake().unwrap() <= Instant::now() + GRACE);
+        assert_eq!(tick(&mut m).await, [Action::KillRetired]);
         m.on(Input::RetiredExited, Instant::now());
         // Now serving V(2): the same values change nothing.
         m.on(Input::Signal(Signal::HUP), Instant::now());
         assert!(m.on(Input::Checked(Ok(V(2))), Instant::now()).is_empty());
         assert_ne!(m.wake(), Some(Instant::now()));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_new_generation_whose_values_changed_again_never_serves() {
+        // Back to the values the command has: the candidate is stopped, nothing follows.
+        let mut m = serving_then_changed(true);
+        assert_eq!(tick(&mut m).await, [Action::Prepare(V(2))]);
+        m.on(Input::Signal(Signal::HUP), Instant::now());
+        assert_eq!(m.on(Input::Checked(Ok(V(1))), Instant::now()), [Action::Discard]);
+        m.on(Input::RetiredExited, Instant::now());
+        assert!(
+            m.wake().unwrap() > Instant::now() + Duration::from_secs(30),
+            "only the next check"
+        );
+        // On to other values: stopped, and a generation with those is prepared instead.
+        let mut m = serving_then_changed(true);
+        tick(&mut m).await;
+        m.on(Input::Signal(Signal::HUP), Instant::now());
+        assert_eq!(m.on(Input::Checked(Ok(V(3))), Instant::now()), [Action::Discard]);
+        assert!(
+            m.on(Input::Ready(Generation::Candidate), Instant::now()).is_empty(),
+            "a late answer"
+        );
+        m.on(Input::RetiredExited, Instant::now());
+        assert_eq!(tick(&mut m).await, [Action::Prepare(V(3))]);
     }
 
     #[tokio::test(start_paused = true)]
@@ -1151,6 +1216,7 @@ mod tests {
                 }
                 Action::Write(_) => self.wrote = true,
                 Action::KillRetired
+                | Action::Drain
                 | Action::Serve
                 | Action::Hold
                 | Action::Signal(_)
