@@ -298,11 +298,16 @@ impl Run {
 
     /// Rotate the provider key in the secret manager.
     fn rotate(&self, value: &str) {
+        self.put("PROVIDER_KEY", value);
+    }
+
+    /// Put a new value of secret `name` in the secret manager.
+    fn put(&self, name: &str, value: &str) {
         let client = self.moto.secrets();
         runtime().block_on(async {
             client
                 .put_secret_value()
-                .secret_id("PROVIDER_KEY")
+                .secret_id(name)
                 .secret_string(value)
                 .send()
                 .await
@@ -389,7 +394,8 @@ fn the_real_proxy_gets_resolved_keys_and_rotations_through_exec_watch() {
 
 /// `--listen` under steady traffic (10 requests/s): a rotation fails none of them, a streamed
 /// answer that spans the switch completes on the old generation, the provider sees the new key,
-/// and one generation is left.
+/// and one generation is left; a rotation to a master key LiteLLM refuses to boot with leaves
+/// the old generation serving.
 #[test]
 fn the_real_proxy_rotates_behind_listen_without_a_failed_request() {
     let Some((run, litellm)) = Run::start() else {
@@ -462,6 +468,22 @@ fn the_real_proxy_rotates_behind_listen_without_a_failed_request() {
     // The old generation drains and exits: one is left.
     assert!(
         wait_for(Duration::from_secs(45), || run.proxies(osenv.id()).len() == 1),
+        "{:?} {}",
+        run.proxies(osenv.id()),
+        tail(d)
+    );
+    // A bad rotation: LiteLLM refuses to boot with the publicly known master key. The new
+    // generation exits before it answers; the old one keeps serving, with the key it has.
+    run.put("LITELLM_MASTER_KEY", "sk-1234");
+    assert!(
+        wait_for(Duration::from_mins(2), || log(d).contains("before it answered")),
+        "{}",
+        tail(d)
+    );
+    // Back to the key the old generation has: a new generation starting meanwhile is stopped.
+    run.put("LITELLM_MASTER_KEY", MASTER_KEY);
+    assert!(
+        wait_for(Duration::from_secs(20), || run.proxies(osenv.id()).len() == 1),
         "{:?} {}",
         run.proxies(osenv.id()),
         tail(d)
