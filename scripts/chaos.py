@@ -294,6 +294,17 @@ def one_run(args, rng, index, pid1_ok):
             except ProcessLookupError:
                 pass
 
+    def stop_and_wait(when):
+        """Send the stop signal; osenv's exit code and how long it took (at most 15 s)."""
+        send(stop)
+        asked = time.monotonic()
+        try:
+            code = process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            fail(f"did not end within 15 s of SIG{stop} {when}".rstrip())
+        return code, time.monotonic() - asked
+
     def fail(why):
         log.flush()
         text = (work / "osenv.log").read_text(errors="replace")[-4000:]
@@ -302,15 +313,9 @@ def one_run(args, rng, index, pid1_ok):
     try:
         if first_hangs:
             time.sleep(0.3 + rng.random() * 1.5)
-            send(stop)
-            asked = time.monotonic()
-            try:
-                code = process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                fail(f"did not end within 15 s of SIG{stop} during the first check")
-            if time.monotonic() - asked > 3:
-                fail(f"took {time.monotonic() - asked:.1f}s to end during the first check")
+            code, took = stop_and_wait("during the first check")
+            if took > 3:
+                fail(f"took {took:.1f}s to end during the first check")
             expected = {0} if mode == "render" else {128 + STOPS[stop]}
             if code not in expected or (work / "seen").exists():
                 fail(f"exit code {code} (expected {sorted(expected)}) or a command started")
@@ -372,14 +377,7 @@ def one_run(args, rng, index, pid1_ok):
                 fail(f"{used} ticks of CPU in 2 s while idle")
             if kind == "ignores-term" and rng.random() < 0.5:
                 source.hang = True  # the stop comes during a hanging check too
-            send(stop)
-            asked = time.monotonic()
-            try:
-                code = process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                fail(f"did not end within 15 s of SIG{stop}")
-            took = time.monotonic() - asked
+            code, took = stop_and_wait("")
             bound = 5 + (1 if kind == "ignores-term" else 0) + (2 if hook == "hangs" else 0)
             if took > bound:
                 fail(f"took {took:.1f}s to end after SIG{stop} (bound {bound}s)")

@@ -33,6 +33,8 @@ pub(crate) struct Target<'a, T> {
 struct Running {
     /// Tells its readiness report from an older generation's.
     id: u64,
+    /// A candidate stopped before it served (for the log).
+    discarded: bool,
     process: Process,
     port: Option<u16>,
     probe: Option<tokio::task::AbortHandle>,
@@ -226,8 +228,9 @@ fn perform<T>(
             }
         }
         Action::Discard => match processes.candidate.take() {
-            Some(candidate) => {
+            Some(mut candidate) => {
                 kill(&candidate);
+                candidate.discarded = true;
                 processes.retired.push(candidate);
             }
             // It exited already (its exit is still queued behind the input that asked for
@@ -293,6 +296,7 @@ fn start<T>(
     };
     Ok(Running {
         id,
+        discarded: false,
         process,
         port,
         probe,
@@ -316,7 +320,11 @@ fn exits<T>(processes: &mut Processes, queue: &mut VecDeque<Input<T>>) {
     }
     processes.retired.retain_mut(|retired| match retired.process.exited() {
         Some(exit) => {
-            tracing::info!("the old generation (PID {}) ended ({exit})", retired.process.pid());
+            tracing::info!(
+                "the {} generation (PID {}) ended ({exit})",
+                if retired.discarded { "stopped new" } else { "old" },
+                retired.process.pid()
+            );
             queue.push_back(Input::RetiredExited);
             false
         }

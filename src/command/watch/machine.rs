@@ -506,8 +506,8 @@ impl<T: Snapshot> Machine<T> {
         }
     }
 
-    /// Stop every generation of the command: `forward` to the command and the retired ones,
-    /// SIGKILL to a candidate (it serves nothing), SIGKILL to all once the grace period is over.
+    /// Stop every generation of the command: `forward` to each, then SIGKILL to a candidate (it
+    /// serves nothing), and to all once the grace period is over.
     fn halt(&mut self, forward: Signal, now: Instant, actions: &mut Vec<Action<T>>) {
         let Mode::Exec { grace, .. } = self.mode else {
             return;
@@ -640,15 +640,24 @@ impl<T: Snapshot> Machine<T> {
                 }
             }
             _ => {
-                if urgent {
-                    tracing::info!("a secret changed; restarting the command now");
+                // A newer change keeps the time drawn for the one it replaces, if earlier: edits
+                // in a row never push a restart back.
+                let drawn = later(now, delay);
+                let at = self.pending.as_ref().map_or(drawn, |(earlier, _)| drawn.min(*earlier));
+                let waits = if self.may_hand_off() {
+                    ""
+                } else {
+                    " (once the previous generation is gone)"
+                };
+                if at <= now {
+                    tracing::info!("a secret changed; restarting the command now{waits}");
                 } else {
                     tracing::info!(
-                        "a secret changed; restarting the command in {:.1}s (a random part of half the interval)",
-                        delay.as_secs_f64()
+                        "a secret changed; restarting the command in {:.1}s (a random part of half the interval){waits}",
+                        at.duration_since(now).as_secs_f64()
                     );
                 }
-                self.pending = Some((later(now, delay), new));
+                self.pending = Some((at, new));
             }
         }
     }
@@ -904,6 +913,24 @@ mod tests {
         // Not started again until the old one exited.
         assert_eq!(m.on(Input::CommandExited(0), Instant::now()), [Action::Spawn(V(2))]);
         assert!(m.take_ending().is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_newer_change_never_pushes_the_restart_back() {
+        let (mut m, _) = exec();
+        m.on(Input::Checked(Ok(V(1))), Instant::now());
+        assert_eq!(m.on(Input::Edited, Instant::now()), [CHECK]);
+        m.on(Input::Checked(Ok(V(2))), Instant::now());
+        let mut restart = m.wake().unwrap();
+        // Each new value draws a delay of its own; the restart stays at the earliest.
+        for value in 3..30 {
+            tokio::time::advance(Duration::from_millis(10)).await;
+            assert_eq!(m.on(Input::Edited, Instant::now()), [CHECK]);
+            m.on(Input::Checked(Ok(V(value))), Instant::now());
+            let next = m.wake().unwrap();
+            assert!(next <= restart, "pushed back by value {value}");
+            restart = next;
+        }
     }
 
     #[tokio::test(start_paused = true)]
