@@ -33,6 +33,7 @@ pub mod error;
 pub mod escape;
 pub mod input;
 pub mod location;
+pub mod master_key;
 pub mod plaintext;
 pub mod plan;
 pub mod provenance;
