@@ -105,6 +105,23 @@ fn listen(d: &Path, port: u16, extra: &[&str], env: &[(&str, &str)]) -> std::pro
     start(d, &args, env)
 }
 
+/// osenv listening on a free port for the server with `extra` flags, once it answers.
+fn serving(d: &Path, extra: &[&str], env: &[(&str, &str)]) -> (u16, std::process::Child) {
+    let port = free_port();
+    let osenv = listen(d, port, extra, env);
+    answering(d, port);
+    (port, osenv)
+}
+
+/// Wait until a request through `port` is answered.
+fn answering(d: &Path, port: u16) {
+    assert!(
+        wait_for(Duration::from_secs(30), || get(port, "/key").0 == 200),
+        "{}",
+        log(d)
+    );
+}
+
 /// `GET path` through osenv: the status and the body (status 0: no answer).
 fn get(port: u16, path: &str) -> (u16, String) {
     let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
@@ -204,13 +221,7 @@ fn a_rotation_hands_over_without_a_failed_request_and_leaves_one_generation() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     setup(d, "first");
-    let port = free_port();
-    let osenv = listen(d, port, &["--grace", "10s"], &[]);
-    assert!(
-        wait_for(Duration::from_secs(30), || get(port, "/key") == (200, "first".into())),
-        "{}",
-        log(d)
-    );
+    let (port, osenv) = serving(d, &["--grace", "10s"], &[]);
     let traffic = Traffic::start(port);
     // And a load of new connections back to back, so that some are routed to the old
     // generation at the very moment of the switch (its server closes its listening socket
@@ -262,13 +273,7 @@ fn a_new_generation_that_never_answers_leaves_the_old_one_serving() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     setup(d, "first");
-    let port = free_port();
-    let osenv = listen(d, port, &["--ready-timeout", "3s"], &[]);
-    assert!(
-        wait_for(Duration::from_secs(30), || get(port, "/key").0 == 200),
-        "{}",
-        log(d)
-    );
+    let (port, osenv) = serving(d, &["--ready-timeout", "3s"], &[]);
     write(&d.join(".env"), "KEY=never-ready\n");
     assert!(
         wait_for(Duration::from_secs(20), || log(d).contains("did not answer within 3s")),
@@ -299,13 +304,7 @@ fn a_stream_that_spans_the_switch_completes_on_the_old_generation() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     setup(d, "first");
-    let port = free_port();
-    let osenv = listen(d, port, &["--grace", "20s"], &[("STARTUP", "0.5")]);
-    assert!(
-        wait_for(Duration::from_secs(30), || get(port, "/key").0 == 200),
-        "{}",
-        log(d)
-    );
+    let (port, osenv) = serving(d, &["--grace", "20s"], &[("STARTUP", "0.5")]);
     let stream = std::thread::spawn(move || get(port, "/stream"));
     std::thread::sleep(Duration::from_millis(300));
     write(&d.join(".env"), "KEY=second\n");
@@ -345,13 +344,7 @@ fn without_overlap_connections_wait_for_the_next_generation() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     setup(d, "first");
-    let port = free_port();
-    let osenv = listen(d, port, &["--no-overlap"], &[]);
-    assert!(
-        wait_for(Duration::from_secs(30), || get(port, "/key").0 == 200),
-        "{}",
-        log(d)
-    );
+    let (port, osenv) = serving(d, &["--no-overlap"], &[]);
     let traffic = Traffic::start(port);
     write(&d.join(".env"), "KEY=second\n");
     assert!(
@@ -453,13 +446,7 @@ fn a_connection_the_command_closed_gives_its_slot_back() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     setup(d, "first");
-    let port = free_port();
-    let osenv = listen(d, port, &["--max-connections", "2"], &[]);
-    assert!(
-        wait_for(Duration::from_secs(30), || get(port, "/key").0 == 200),
-        "{}",
-        log(d)
-    );
+    let (port, osenv) = serving(d, &["--max-connections", "2"], &[]);
     // Two requests the server answers and then closes; the clients keep their sockets open.
     let idle: Vec<TcpStream> = (0..2)
         .map(|_| {
@@ -512,11 +499,7 @@ fn a_flood_of_connections_cannot_starve_a_rotation() {
         ],
         &[],
     );
-    assert!(
-        wait_for(Duration::from_secs(30), || get(port, "/key").0 == 200),
-        "{}",
-        log(d)
-    );
+    answering(d, port);
     let idle: Vec<TcpStream> = (0..80)
         .filter_map(|_| TcpStream::connect(("127.0.0.1", port)).ok())
         .collect();
