@@ -40,6 +40,8 @@ import yaml  # noqa: E402
 from dotenv import dotenv_values  # noqa: E402
 from litellm.proxy import proxy_server  # noqa: E402
 from litellm.proxy.proxy_server import ProxyConfig  # noqa: E402
+from litellm.proxy.auth import master_key_boot_check as boot  # noqa: E402
+from litellm.secret_managers.main import get_secret, get_secret_bool  # noqa: E402
 
 # python-dotenv warns about each line it skips; the comparison already covers them.
 logging.getLogger("dotenv.main").setLevel(logging.ERROR)
@@ -70,7 +72,16 @@ VALUES = [
 ]
 SCALARS = ["plain", "1", "true", "yes", "~", "0x1f", "1.5", "'q'", '"d"', "os.environ", "x os.environ/A"]
 KEYS = ["api_key", "api_base", "token_ref", "anthropic_issuer_signing_key_ref",
-        "anthropic_keycloak_client_secret_ref", "master_key", "database_url", "k", "x_ref", "model"]
+        "anthropic_keycloak_client_secret_ref", "master_key", "database_url", "k", "x_ref", "model",
+        "dangerously_permit_weak_or_unset_master_key"]
+# What LiteLLM's master-key boot verdict reads from the environment, and values it tells apart.
+BOOT_NAMES = ["LITELLM_MASTER_KEY", "LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY", "LITELLM_SALT_KEY",
+              "DATABASE_URL"]
+MASTER_KEYS = ["os.environ/KEY", "os.environ/A", "os.environ/LITELLM_MASTER_KEY", "sk-1234", "' sk-1234 '", "''",
+               "~", "1234", "true", "'true'", "sk-7f3c9e", "[a]"]
+OVERRIDE = "dangerously_permit_weak_or_unset_master_key"
+BOOT_VALUES = ["sk-1234", " sk-1234\n", "SK-1234", "sk-12345", "\x1csk-1234", "sk-7f3c9e", "", " ", "true",
+               " TRUE ", "False", "yes", "1"]
 
 
 def reference(rng):
@@ -174,6 +185,11 @@ def config(rng, includes=()):
     if rng.random() < 0.7:
         lines.append("general_settings:")
         lines += block(rng, 2, 1)
+        # The master key and its override, often: LiteLLM's boot verdict on what they resolve to.
+        if rng.random() < 0.5 and not any(line.startswith("  master_key:") for line in lines):
+            lines.append("  master_key: " + rng.choice(MASTER_KEYS))
+        if rng.random() < 0.2 and not any(line.startswith(f"  {OVERRIDE}:") for line in lines):
+            lines.append(f"  {OVERRIDE}: " + rng.choice(["true", "True", "'true'", "false", "1", "os.environ/A"]))
     if rng.random() < 0.5:
         lines.append("litellm_settings:")
         lines += block(rng, 2, 2)
@@ -208,7 +224,45 @@ EDGES = [
 
 
 def environment(rng):
-    return {n: rng.choice(VALUES) for n in NAMES if rng.random() < 0.8}
+    env = {n: rng.choice(VALUES) for n in NAMES if rng.random() < 0.8}
+    for name in BOOT_NAMES:
+        if rng.random() < 0.15:
+            env[name] = rng.choice(BOOT_VALUES)
+    if rng.random() < 0.6:
+        env[rng.choice(["KEY", "A"])] = rng.choice(BOOT_VALUES)
+    return env
+
+
+# Configs with a master key that LiteLLM refused (and osenv too) or boots with.
+BOOT = {"refused": 0, "started": 0}
+
+
+def boot_refuses(loaded):
+    """Whether LiteLLM refuses to boot with the master key of `loaded` (its config after
+    `_check_for_os_environ_vars`), as `proxy_server` reads it under the current environment; `None`
+    when the verdict is not reached. Only a refusal of a key the config names (`master_key` in
+    general_settings) is osenv's to enforce; the rest depends on where the proxy runs."""
+    general = loaded.get("general_settings")
+    if general is None:
+        general = {}
+    if not isinstance(general, dict):
+        return None
+    key = general.get("master_key", get_secret("LITELLM_MASTER_KEY", None))
+    try:
+        if key and key.startswith("os.environ/"):
+            key = get_secret(key)
+        verdict = boot.master_key_boot_verdict(
+            master_key=key,
+            environment_master_key=os.getenv("LITELLM_MASTER_KEY"),
+            general_settings=general,
+            config_file_path="config.yaml",
+            override_env_is_on=get_secret_bool("LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY") is True,
+            salt_key_is_set=os.getenv("LITELLM_SALT_KEY") is not None,
+            database_is_configured=bool(general.get("database_url")) or get_secret("DATABASE_URL", None) is not None,
+        )
+    except AttributeError:  # not text: `.startswith` or `.strip` of a number, a boolean, a list
+        return "master_key" in general
+    return isinstance(verdict, boot.UnsafeMasterKeyRefused) and "master_key" in general
 
 
 def strict(a, b):
@@ -292,10 +346,22 @@ def config_case(osenv, litellm, rng, work):
                 return None
             return f"LiteLLM cannot load it ({expected[:200]}), osenv rendered it"
         return None
+    refuses = boot_refuses(expected)
+    osenv_refuses = rendered.returncode != 0 and (
+        "LiteLLM 1.110.2 refuses to start" in rendered.stderr or "LiteLLM 1.110.2 fails at boot" in rendered.stderr)
     if rendered.returncode != 0:
         if any(reason in rendered.stderr for reason in FAIL_CLOSED):
             return None
+        if osenv_refuses and refuses:
+            BOOT["refused"] += 1
+            return None
+        if osenv_refuses:
+            return f"LiteLLM boots with its master key, osenv refused: {rendered.stderr[:400]}"
         return f"LiteLLM loads it, osenv failed: {rendered.stderr[:400]}"
+    if refuses:
+        return "LiteLLM refuses to boot with the config's master key, osenv rendered it"
+    if refuses is not None and "master_key" in (expected.get("general_settings") or {}):
+        BOOT["started"] += 1
     # What LiteLLM makes of the rendered file is what it made of the original. The rendered file
     # holds the values themselves, except `oidc/` references, which LiteLLM resolves itself
     # when it starts (a token must be fresh); so loaded as plain YAML it differs only there.
@@ -437,7 +503,8 @@ def main():
     if args.literal_table:
         literal_table(args.literal_table, rng, 20000)
     print(f"differential: seed {seed}, {kinds['config']} configs, {kinds['yaml']} parser cases and "
-          f"{kinds['dotenv']} env files, {failures} difference(s)")
+          f"{kinds['dotenv']} env files (master keys: {BOOT['refused']} refused, {BOOT['started']} booted), "
+          f"{failures} difference(s)")
     sys.exit(1 if failures else 0)
 
 

@@ -307,6 +307,13 @@ pub enum KeyError {
     /// The whole call to the backend failed; the cause is reported once, separately.
     #[error("{0}")]
     Backend(Arc<BackendError>),
+    /// The value resolved, but the proxy refuses to start with it (LiteLLM's master-key boot
+    /// verdict, see [`crate::master_key`]).
+    #[error("{reason}")]
+    Refused {
+        /// LiteLLM's refusal and its remedy, never the value.
+        reason: String,
+    },
 }
 
 /// A whole call to a backend failed (credentials, network, deadline). Shared by every reference
@@ -430,7 +437,11 @@ impl BackendError {
 
 /// A reference that could not be resolved (exit code 1).
 #[derive(Debug, Error, Clone)]
-#[error("{location}: cannot resolve `{}`: {cause}", self.shown())]
+#[error(
+    "{location}: {}`{}`: {cause}",
+    if matches!(cause, KeyError::Refused { .. }) { "" } else { "cannot resolve " },
+    self.shown()
+)]
 pub struct ReferenceError {
     /// Where the reference is.
     pub location: Location,

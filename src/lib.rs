@@ -26,6 +26,7 @@
 //! ```
 
 pub mod backend;
+pub mod boot;
 pub mod document;
 pub mod duration;
 pub mod environment;

@@ -26,7 +26,14 @@ pub(super) fn run(args: &EnvArgs, app: &App) -> Result<(), Error> {
         })?;
     }
     let text = async |session: &osenv::Session| -> Result<zeroize::Zeroizing<String>, Error> {
-        let resolution = super::exported_async(session, app.ui, args.allow_missing, &args.select).await?;
+        let resolution = super::exported_async(
+            session,
+            app.ui,
+            args.allow_missing,
+            &args.select,
+            super::Consumer::EnvFile,
+        )
+        .await?;
         env_format::render(format, &resolution.exports(), &k8s)
     };
     if args.watch.watch {

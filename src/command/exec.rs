@@ -22,7 +22,13 @@ pub(super) fn run(args: &ExecArgs, app: &App) -> Result<(), Error> {
     }
     let (program, rest) = args.command.split_first().ok_or(UsageError::NoCommand)?;
     let session = super::load(&args.config)?;
-    let resolution = super::exported(&session, app, args.allow_missing, &args.select)?;
+    let resolution = super::exported(
+        &session,
+        app,
+        args.allow_missing,
+        &args.select,
+        super::Consumer::Command(args),
+    )?;
     let exports = resolution.exports();
     let removed = removed(&session, exports.iter().map(|(name, _)| *name), args);
     let mut command = std::process::Command::new(program);

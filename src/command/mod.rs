@@ -16,7 +16,8 @@ mod write;
 
 use crate::cli::{Cli, Command, ConfigArgs, SelectArgs};
 use osenv::Session;
-use osenv::error::Error;
+use osenv::boot::Proxy;
+use osenv::error::{Error, ReferenceError, VariableError};
 use osenv::plan::Scope;
 use osenv::resolve::{Purpose, Resolution};
 pub use report::Ui;
@@ -126,16 +127,27 @@ fn guard_output(
     Ok(None)
 }
 
+/// Who gets the exported values.
+#[derive(Clone, Copy)]
+enum Consumer<'a> {
+    /// An env file for a proxy that runs elsewhere (`env`).
+    EnvFile,
+    /// The command `exec` starts, whose environment osenv knows exactly.
+    Command(&'a crate::cli::ExecArgs),
+}
+
 /// Everything LiteLLM would find in its environment (`env`, `exec`): the references, the
-/// `hosted_keys` and the encrypted variables, resolved. An encrypted variable that does not
-/// decrypt is always an error; with `allow_missing`, an absent value is a warning (`left out`).
+/// `hosted_keys` and the encrypted variables, resolved, and LiteLLM's master-key verdict on
+/// them ([`boot_check`]). An encrypted variable that does not decrypt is always an error; with
+/// `allow_missing`, an absent value is a warning (`left out`).
 fn exported<'a>(
     session: &'a Session,
     app: &App,
     allow_missing: bool,
     select: &SelectArgs,
+    consumer: Consumer<'_>,
 ) -> Result<Resolution<'a>, Error> {
-    app.block_on(exported_async(session, app.ui, allow_missing, select))
+    app.block_on(exported_async(session, app.ui, allow_missing, select, consumer))
 }
 
 /// [`exported`] inside the runtime (`exec --watch` resolves while it supervises).
@@ -144,6 +156,7 @@ async fn exported_async<'a>(
     ui: Ui,
     allow_missing: bool,
     select: &SelectArgs,
+    consumer: Consumer<'_>,
 ) -> Result<Resolution<'a>, Error> {
     let mut plan = session.plan(Scope::Export(session.references()));
     selected(&mut plan, select)?;
@@ -153,7 +166,65 @@ async fn exported_async<'a>(
         return Err(Error::Unresolved(resolution.errors(), variables));
     }
     report::tolerate_missing(resolution.errors(), ui, allow_missing, "left out")?;
+    let finding = match consumer {
+        Consumer::EnvFile => {
+            let values = |name: &str| resolution.get(name);
+            osenv::boot::master_key(
+                session,
+                &Proxy::Elsewhere {
+                    values: &values,
+                    missing_is_null: true,
+                    reads_booleans: true,
+                },
+            )
+        }
+        Consumer::Command(args) => {
+            let exports = resolution.exports();
+            let removed = exec::removed(session, exports.iter().map(|(name, _)| *name), args);
+            let exports = |name: &str| resolution.value(name);
+            osenv::boot::master_key(
+                session,
+                &Proxy::Child {
+                    exports: &exports,
+                    removed: &removed,
+                    litellm: osenv::boot::is_litellm(&args.command),
+                },
+            )
+        }
+    };
+    let (references, variables) = boot_check(finding.as_ref(), ui);
+    if !references.is_empty() || !variables.is_empty() {
+        return Err(Error::Unresolved(references, variables));
+    }
     Ok(resolution)
+}
+
+/// LiteLLM's master-key verdict for a command that hands values on: a refusal as the error to
+/// report (with any others of the run), an override or a command that may not be LiteLLM as a
+/// warning; what is not known here is only logged (`check` reports it).
+fn boot_check(finding: Option<&osenv::boot::Finding>, ui: Ui) -> (Vec<ReferenceError>, Vec<VariableError>) {
+    use osenv::boot::{At, Severity};
+    let Some(finding) = finding else {
+        return (Vec::new(), Vec::new());
+    };
+    match (finding.severity, finding.error()) {
+        (Severity::Refused, Some(Ok(reference))) => (vec![reference], Vec::new()),
+        (Severity::Refused, Some(Err(variable))) => (Vec::new(), vec![variable]),
+        (Severity::Warning, _) => {
+            match &finding.at {
+                At::Reference { location, written } => {
+                    ui.warn(format_args!("{location}: `{written}`: {}", finding.message));
+                }
+                At::Setting { location } => ui.warn(format_args!("{location}: {}", finding.message)),
+                At::Variable { .. } | At::Nowhere => ui.warn(format_args!("{}", finding.message)),
+            }
+            (Vec::new(), Vec::new())
+        }
+        _ => {
+            tracing::info!("{}", finding.message);
+            (Vec::new(), Vec::new())
+        }
+    }
 }
 
 /// The names the config exports that `--only` / `--exclude` leave out: `exec` removes them

@@ -64,8 +64,20 @@ async fn text(args: &RenderArgs, session: &osenv::Session, ui: Ui) -> Result<zer
             _ => Within::backend(session.environment().describe()),
         },
     );
-    if !unwritable.is_empty() {
-        return Err(Error::Unresolved(unwritable, Vec::new()));
+    let values = |name: &str| resolution.get(name);
+    let finding = osenv::boot::master_key(
+        session,
+        &osenv::boot::Proxy::Elsewhere {
+            values: &values,
+            missing_is_null: true,
+            reads_booleans: !args.no_coerce,
+        },
+    );
+    let (mut refused, variables) = super::boot_check(finding.as_ref(), ui);
+    if !unwritable.is_empty() || !refused.is_empty() || !variables.is_empty() {
+        refused.extend(unwritable);
+        refused.sort_by(|a, b| a.location.cmp(&b.location));
+        return Err(Error::Unresolved(refused, variables));
     }
     let rendered = yaml::render_sources(
         session.sources(),

@@ -16,6 +16,19 @@ use std::sync::Arc;
 /// Index of a node in its [`Document`].
 pub type NodeId = usize;
 
+/// What PyYAML loads a node as, in the kinds a setting tells apart ([`Document::loaded`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Loaded<'d> {
+    /// `null`, `~` or nothing.
+    Null,
+    /// A YAML 1.1 boolean (`true`, `yes`, `On`, …).
+    Bool(bool),
+    /// A string, quoted or plain.
+    String(&'d str),
+    /// Anything else, named for messages: `a number`, `a list`, `a mapping`, `a tagged value`.
+    Other(&'static str),
+}
+
 /// How a scalar was written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScalarStyle {
@@ -269,6 +282,30 @@ impl Document {
             (ScalarStyle::Plain, None | Some("!")) => parse::plain_is_string(value).then_some(value),
             (_, None | Some("!")) => Some(value),
             _ => None,
+        }
+    }
+
+    /// What PyYAML loads node `id` (through aliases) as, in the kinds a setting tells apart.
+    pub fn loaded(&self, id: NodeId) -> Loaded<'_> {
+        let id = self.resolve_alias(id);
+        if let Some(text) = self.string(id) {
+            return Loaded::String(text);
+        }
+        match (self.node(id).kind, self.tag(id), self.scalar(id)) {
+            (NodeKind::Sequence { .. }, ..) => Loaded::Other("a list"),
+            (NodeKind::Mapping { .. }, ..) => Loaded::Other("a mapping"),
+            (
+                NodeKind::Scalar {
+                    style: ScalarStyle::Plain,
+                },
+                None | Some("!"),
+                Some(value),
+            ) => match parse::plain_meaning(value) {
+                parse::Plain::Null => Loaded::Null,
+                parse::Plain::Bool(b) => Loaded::Bool(b),
+                _ => Loaded::Other("a number"),
+            },
+            _ => Loaded::Other("a tagged value"),
         }
     }
 

@@ -769,6 +769,29 @@ enum Yaml11 {
     Canonical(String),
 }
 
+/// What a plain scalar means to PyYAML, as far as settings tell apart.
+pub(super) enum Plain {
+    /// `null`, `~`, nothing.
+    Null,
+    /// A boolean.
+    Bool(bool),
+    /// A number.
+    Number,
+    /// A string.
+    String,
+}
+
+/// [`Plain`] of `value`.
+pub(super) fn plain_meaning(value: &str) -> Plain {
+    match value {
+        "" | "~" | "null" | "Null" | "NULL" => Plain::Null,
+        "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => Plain::Bool(true),
+        "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => Plain::Bool(false),
+        _ if plain_is_string(value) => Plain::String,
+        _ => Plain::Number,
+    }
+}
+
 /// A plain scalar PyYAML loads as a `str` (not null, a boolean or a number).
 pub(super) fn plain_is_string(value: &str) -> bool {
     yaml11_value(value).is_none()

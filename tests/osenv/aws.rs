@@ -232,6 +232,64 @@ fn check_describes_secrets_without_reading_them() {
     assert!(!out.stdout.contains("v1") && !out.stdout.contains("v2"));
 }
 
+/// LiteLLM reads a `hosted_keys` `LITELLM_MASTER_KEY` from the manager and refuses to boot with
+/// a publicly known one: `check` reads that one value (it only describes the others) and
+/// refuses it at the entry; `exec` starts nothing.
+#[test]
+fn a_hosted_master_key_is_judged_by_its_value_in_the_manager() {
+    let Some(moto) = moto() else { return };
+    seed(&moto, &[("LITELLM_MASTER_KEY", "sk-1234"), ("one", "v1")]);
+    let config =
+        format!("{SM}  key_management_settings:\n    hosted_keys: [LITELLM_MASTER_KEY, one]\na: os.environ/one\n");
+    let dir = workdir(&[("config.yaml", &config)]);
+    let d = dir.path();
+    let proxy = CountingProxy::start(&moto.url, "X-Amz-Target");
+    let out = run_with(d, &proxy.url, &["check", "config.yaml"], &[], None);
+    out.code(1);
+    assert!(
+        out.stderr.starts_with(
+            "error: config.yaml:4:19: `LITELLM_MASTER_KEY`: LiteLLM 1.110.2 refuses to start: the master key is a publicly known default (sk-1234)"
+        ),
+        "{}",
+        out.stderr
+    );
+    let counts: Vec<(String, usize)> = proxy.counts().into_iter().collect();
+    assert_eq!(
+        counts
+            .iter()
+            .find(|(op, _)| op == "secretsmanager.DescribeSecret")
+            .map(|c| c.1),
+        Some(2),
+        "{counts:?}"
+    );
+    let reads: usize = counts
+        .iter()
+        .filter(|(op, _)| op.contains("GetSecretValue"))
+        .map(|c| c.1)
+        .sum();
+    assert_eq!(reads, 1, "{counts:?}");
+    let out = run_with(
+        d,
+        &moto.url,
+        &["exec", "config.yaml", "--", "sh", "-c", "touch started"],
+        &[],
+        None,
+    );
+    out.code(1);
+    assert!(!d.join("started").exists());
+    let client = moto.secrets();
+    runtime().block_on(async {
+        client
+            .put_secret_value()
+            .secret_id("LITELLM_MASTER_KEY")
+            .secret_string("sk-7f3c9e2a51")
+            .send()
+            .await
+            .unwrap();
+    });
+    run_with(d, &moto.url, &["check", "config.yaml"], &[], None).success();
+}
+
 #[test]
 fn batch_reads_can_be_turned_off() {
     let Some(moto) = moto() else { return };

@@ -101,9 +101,26 @@ fn config_from_stdin() {
 #[test]
 fn allow_missing_reproduces_litellm_null_with_warnings() {
     let dir = workdir(&[("config.yaml", CONFIG)]);
+    // The missing value is the master key: LiteLLM refuses a null one, so --allow-missing does
+    // not render it (the verdict is not bypassed) ...
+    let refused = osenv(dir.path())
+        .args(["render", "config.yaml", "--allow-missing"])
+        .env("OPENAI_API_KEY", "x")
+        .run();
+    refused.code(1);
+    assert!(refused.stdout.is_empty());
+    assert!(
+        refused.stderr.contains(
+            "error: config.yaml:6:15: `os.environ/LITELLM_MASTER_KEY`: LiteLLM 1.110.2 refuses to start: no master key is set"
+        ),
+        "{}",
+        refused.stderr
+    );
+    // ... unless LiteLLM's override would let the proxy start: then it is LiteLLM's null.
     let run = osenv(dir.path())
         .args(["render", "config.yaml", "--allow-missing"])
         .env("OPENAI_API_KEY", "x")
+        .env("LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY", "true")
         .run();
     run.success();
     assert!(run.stdout.contains("master_key: null\n"));
@@ -116,6 +133,7 @@ fn allow_missing_reproduces_litellm_null_with_warnings() {
     let quiet = osenv(dir.path())
         .args(["-q", "render", "config.yaml", "--allow-missing"])
         .env("OPENAI_API_KEY", "x")
+        .env("LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY", "true")
         .run();
     quiet.success();
     assert!(quiet.stderr.is_empty());

@@ -5,7 +5,7 @@
 //! and SIGTERM leaves no process and no file behind.
 
 use crate::servers::{Moto, moto, runtime, server_url};
-use crate::watch::{exit_code, log, signal, start, wait_for};
+use crate::watch::{exit_code, log, signal, start, start_through, wait_for};
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -472,14 +472,17 @@ fn the_real_proxy_rotates_behind_listen_without_a_failed_request() {
         run.proxies(osenv.id()),
         tail(d)
     );
-    // A bad rotation: LiteLLM refuses to boot with the publicly known master key. The new
-    // generation exits before it answers; the old one keeps serving, with the key it has.
+    // A bad rotation: LiteLLM refuses to boot with the publicly known master key, and osenv
+    // says so first: no new generation is started; the old one keeps serving, with the key it
+    // has.
     run.put("LITELLM_MASTER_KEY", "sk-1234");
     assert!(
-        wait_for(Duration::from_mins(2), || log(d).contains("before it answered")),
+        wait_for(Duration::from_mins(2), || log(d)
+            .contains("LiteLLM 1.110.2 refuses to start")),
         "{}",
         tail(d)
     );
+    assert!(!log(d).contains("before it answered"), "{}", tail(d));
     // Back to the key the old generation has: a new generation starting meanwhile is stopped.
     run.put("LITELLM_MASTER_KEY", MASTER_KEY);
     assert!(
@@ -501,6 +504,76 @@ fn the_real_proxy_rotates_behind_listen_without_a_failed_request() {
         tail(d)
     );
     assert!(statuses.len() >= 50, "{statuses:?}");
+    run.stop(osenv);
+}
+
+/// LiteLLM refuses to boot with a publicly known master key (compared after `strip`). osenv
+/// refuses first, at the reference, and starts nothing; LiteLLM given the same value refuses
+/// too; with LiteLLM's override both start (osenv warns, LiteLLM logs its own warning).
+#[test]
+fn the_real_proxy_refuses_the_master_key_osenv_refuses_first() {
+    let Some((run, litellm)) = Run::start() else {
+        return;
+    };
+    let d = run.dir();
+    let weak = " sk-1234\n";
+    run.put("LITELLM_MASTER_KEY", weak);
+    let port = free_port();
+    let port_text = port.to_string();
+    let command = [
+        "exec",
+        "--watch",
+        "config.yaml",
+        "--",
+        litellm.as_str(),
+        "--config",
+        "config.yaml",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port_text,
+    ];
+    let osenv = run.osenv(&command);
+    assert_eq!(exit_code(osenv, Duration::from_secs(30)), 1, "{}", tail(d));
+    assert!(
+        log(d).starts_with(
+            "error: config.yaml:8:15: `os.environ/LITELLM_MASTER_KEY`: LiteLLM 1.110.2 refuses to start: the master key is a publicly known default (sk-1234)"
+        ),
+        "{}",
+        tail(d)
+    );
+    assert!(marked(&run.marker).is_empty(), "osenv started the proxy");
+
+    // LiteLLM itself, with the same value in its environment: it refuses to boot.
+    let mut env: Vec<(&str, &str)> = run.env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    env.extend([("LITELLM_MASTER_KEY", weak), ("PROVIDER_KEY", "sk-provider-one")]);
+    let proxy = start_through(&litellm, d, &command[5..], &env);
+    let code = exit_code(proxy, Duration::from_mins(3));
+    assert_ne!(code, 0, "{}", tail(d));
+    assert!(log(d).contains("LiteLLM proxy refused to start"), "{}", tail(d));
+    assert!(!alive(port));
+
+    // LiteLLM's override (local development): both start, osenv with a warning.
+    let mut env: Vec<(&str, &str)> = run.env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    env.push(("LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY", "true"));
+    let osenv = start(d, &command, &env);
+    assert!(
+        wait_for(Duration::from_mins(3), || alive(port)),
+        "the proxy did not start: {}",
+        tail(d)
+    );
+    assert!(
+        log(d).contains(
+            "warning: config.yaml:8:15: `os.environ/LITELLM_MASTER_KEY`: LiteLLM 1.110.2 starts with a publicly known master key only because LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY is on"
+        ),
+        "{}",
+        tail(d)
+    );
+    assert!(
+        log(d).contains("dangerously_permit_weak_or_unset_master_key is on"),
+        "{}",
+        tail(d)
+    );
     run.stop(osenv);
 }
 

@@ -175,3 +175,207 @@ fn the_verdict_is_litellms_own() {
         differences.join("\n")
     );
 }
+
+/// The verdict in each command, on the resolved value: `check`, `render`, `env` and `exec`
+/// refuse a weak key at its reference with rule `weak-master-key`, write and start nothing, and
+/// never show another value; LiteLLM's overrides make it a warning.
+mod commands {
+    use crate::support::{osenv, workdir};
+    use serde_json::Value;
+
+    const CONFIG: &str = "model_list:\n  - model_name: m\n    litellm_params:\n      api_key: os.environ/CANARY\ngeneral_settings:\n  master_key: os.environ/MK\n";
+    const CANARY: &str = "sk-canary-3f9a1c";
+    const REFUSED: &str = "error: config.yaml:6:15: `os.environ/MK`: LiteLLM 1.110.2 refuses to start: ";
+
+    fn every_command(
+        dir: &std::path::Path,
+        mk: &str,
+        extra: &[(&str, &str)],
+    ) -> Vec<(&'static str, crate::support::Run)> {
+        let base = [("CANARY", CANARY), ("MK", mk)];
+        let run = |args: &[&str]| osenv(dir).args(args).envs(base.iter().chain(extra).copied()).run();
+        vec![
+            ("check", run(&["check", "config.yaml"])),
+            ("render", run(&["render", "config.yaml", "-o", "rendered.yaml"])),
+            ("env", run(&["env", "config.yaml", "-o", "out.env"])),
+            ("exec", run(&["exec", "config.yaml", "--", "sh", "-c", "touch started"])),
+        ]
+    }
+
+    #[test]
+    fn weak_keys_are_refused_by_every_command_before_anything_is_written_or_started() {
+        for (mk, headline) in [
+            ("sk-1234", "the master key is a publicly known default (sk-1234)"),
+            (" sk-1234\n", "the master key is a publicly known default (sk-1234)"),
+            ("", "the master key is empty"),
+            (" \t ", "the master key is empty"),
+        ] {
+            let dir = workdir(&[("config.yaml", CONFIG)]);
+            for (command, run) in every_command(dir.path(), mk, &[]) {
+                run.code(1);
+                assert!(
+                    run.stderr.contains(&format!("{REFUSED}{headline}")),
+                    "{command} {mk:?}: {}",
+                    run.stderr
+                );
+                assert!(
+                    !run.stderr.contains(CANARY) && !run.stdout.contains(CANARY),
+                    "{command}: a value shown"
+                );
+            }
+            for file in ["rendered.yaml", "out.env", "started"] {
+                assert!(!dir.path().join(file).exists(), "{file} written for {mk:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_strong_key_passes_and_overrides_warn() {
+        let dir = workdir(&[("config.yaml", CONFIG)]);
+        for (command, run) in every_command(dir.path(), "sk-7f3c9e2a51", &[]) {
+            run.success();
+            assert!(!run.stderr.contains("master key"), "{command}: {}", run.stderr);
+        }
+        let dir = workdir(&[("config.yaml", CONFIG)]);
+        let on = [("LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY", "True")];
+        for (command, run) in every_command(dir.path(), "sk-1234", &on) {
+            run.success();
+            let warning = "config.yaml:6:15: `os.environ/MK`: LiteLLM 1.110.2 starts with a publicly known master key only because LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY is on";
+            let shown = if command == "check" { &run.stdout } else { &run.stderr };
+            assert!(shown.contains(warning), "{command}: {shown}");
+        }
+        assert!(dir.path().join("started").exists());
+        // The setting, as the YAML boolean only.
+        let setting = format!("{CONFIG}  dangerously_permit_weak_or_unset_master_key: true\n");
+        let dir = workdir(&[("config.yaml", &setting)]);
+        for (_, run) in every_command(dir.path(), "", &[]) {
+            run.success();
+        }
+        let string = format!("{CONFIG}  dangerously_permit_weak_or_unset_master_key: \"true\"\n");
+        let dir = workdir(&[("config.yaml", &string)]);
+        for (_, run) in every_command(dir.path(), "", &[]) {
+            run.code(1);
+        }
+    }
+
+    #[test]
+    fn check_reports_the_rule_in_every_format_and_says_what_it_cannot_know() {
+        let dir = workdir(&[("config.yaml", CONFIG), ("bare.yaml", "model_list: []\n")]);
+        let json = osenv(dir.path())
+            .args(["check", "config.yaml", "--format", "json"])
+            .envs([("CANARY", CANARY), ("MK", "sk-1234")])
+            .run();
+        json.code(1);
+        let report: Value = serde_json::from_str(&json.stdout).unwrap();
+        assert_eq!(report["ok"], false);
+        let finding = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["rule"] == "weak-master-key")
+            .expect("a weak-master-key finding");
+        assert_eq!(finding["level"], "error");
+        assert_eq!(finding["location"]["line"], 6);
+        assert_eq!(finding["location"]["column"], 15);
+        let github = osenv(dir.path())
+            .args(["check", "config.yaml", "--format", "github"])
+            .envs([("CANARY", CANARY), ("MK", "")])
+            .run();
+        assert!(
+            github
+                .stdout
+                .contains("::error file=config.yaml,line=6,col=15,title=osenv weak-master-key::"),
+            "{}",
+            github.stdout
+        );
+        // CI without the pod's values: not known here, a note (the check passes).
+        let offline = osenv(dir.path()).args(["check", "config.yaml", "--offline"]).run();
+        offline.success();
+        assert!(
+            offline
+                .stdout
+                .contains("note: config.yaml:6:15: `os.environ/MK`: the master key is not known here"),
+            "{}",
+            offline.stdout
+        );
+        let bare = osenv(dir.path())
+            .args(["check", "bare.yaml", "--format", "sarif"])
+            .run();
+        bare.success();
+        let sarif: Value = serde_json::from_str(&bare.stdout).unwrap();
+        let results = sarif["runs"][0]["results"].as_array().unwrap();
+        assert_eq!(results.len(), 1, "{results:?}");
+        assert_eq!(results[0]["ruleId"], "weak-master-key");
+        assert_eq!(results[0]["level"], "note");
+        // Set here only (the config names no key): the proxy may run elsewhere, a warning.
+        let here = osenv(dir.path())
+            .args(["check", "bare.yaml"])
+            .env("LITELLM_MASTER_KEY", "sk-1234")
+            .run();
+        here.success();
+        assert!(
+            here.stdout.contains(
+                "warning: bare.yaml:1:1: LiteLLM 1.110.2 would refuse to start with this environment: the master key is a publicly known default (sk-1234); it comes from the LITELLM_MASTER_KEY environment variable (process environment)"
+            ),
+            "{}",
+            here.stdout
+        );
+    }
+
+    #[test]
+    fn allow_missing_follows_the_verdict() {
+        let dir = workdir(&[("config.yaml", CONFIG)]);
+        for command in ["render", "env"] {
+            let run = osenv(dir.path())
+                .args([command, "config.yaml", "--allow-missing"])
+                .env("CANARY", CANARY)
+                .run();
+            run.code(1);
+            assert!(run.stdout.is_empty());
+            assert!(
+                run.stderr.contains(&format!("{REFUSED}no master key is set")),
+                "{command}: {}",
+                run.stderr
+            );
+        }
+    }
+
+    /// `exec` knows its command's environment: when nothing names a key, LiteLLM itself (a
+    /// program named `litellm`) is not started; another command is.
+    #[test]
+    fn exec_refuses_to_start_litellm_without_any_key() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = workdir(&[("bare.yaml", "model_list: []\n")]);
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        let litellm = bin.join("litellm");
+        std::fs::write(&litellm, "#!/bin/sh\ntouch started\n").unwrap();
+        std::fs::set_permissions(&litellm, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+        let run = osenv(dir.path())
+            .args(["exec", "bare.yaml", "--", "litellm", "--config", "bare.yaml"])
+            .env("PATH", &path)
+            .run();
+        run.code(1);
+        assert!(
+            run.stderr.starts_with("error: environment variable `LITELLM_MASTER_KEY` (unset): LiteLLM 1.110.2 refuses to start: no master key is set"),
+            "{}",
+            run.stderr
+        );
+        assert!(!dir.path().join("started").exists());
+        let run = osenv(dir.path())
+            .args(["exec", "bare.yaml", "--", "litellm"])
+            .env("PATH", &path)
+            .env("LITELLM_MASTER_KEY", "sk-7f3c9e2a51")
+            .run();
+        run.success();
+        assert!(dir.path().join("started").exists());
+        std::fs::remove_file(dir.path().join("started")).unwrap();
+        let run = osenv(dir.path())
+            .args(["exec", "bare.yaml", "--", "sh", "-c", "touch started"])
+            .run();
+        run.success();
+        assert!(run.stderr.is_empty(), "{}", run.stderr);
+        assert!(dir.path().join("started").exists());
+    }
+}

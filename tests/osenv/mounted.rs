@@ -43,6 +43,7 @@ fn references_read_file_mounted_secrets_in_their_documented_order() {
     // The process environment wins over everything.
     let out = osenv(dir.path())
         .env("OPENAI_API_KEY", "sk-from-process")
+        .env("LITELLM_MASTER_KEY", "sk-master-from-process")
         .args(["env", "config.yaml", "--secrets-dir", "run-secrets", "--allow-missing"])
         .run();
     out.success();

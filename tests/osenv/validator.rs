@@ -126,13 +126,20 @@ fn github_annotations_locate_every_finding_with_its_rule() {
         .args(["check", "a,b:c/config.yaml", "--format", "github"])
         .run();
     out.code(1);
+    // The config names no master key: a note at its first line, then the error.
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", out.stdout);
     assert!(
-        out.stdout
-            .starts_with("::error file=a%2Cb%3Ac/config.yaml,line=1,col=4,"),
+        lines[0].starts_with("::notice file=a%2Cb%3Ac/config.yaml,line=1,col=1,title=osenv weak-master-key::"),
         "{}",
         out.stdout
     );
-    assert_eq!(annotation(out.stdout.trim_end()).0.1, "a,b:c/config.yaml");
+    assert!(
+        lines[1].starts_with("::error file=a%2Cb%3Ac/config.yaml,line=1,col=4,"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(annotation(lines[1]).0.1, "a,b:c/config.yaml");
 }
 
 #[test]

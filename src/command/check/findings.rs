@@ -54,6 +54,9 @@ pub(super) enum Rule {
     KeyManagementSetting,
     /// A credential written as plain text.
     PlaintextCredential,
+    /// LiteLLM refuses to start with this master key (unset, blank, publicly known): an error;
+    /// a warning when an override lets it start; a note when the key is not known here.
+    WeakMasterKey,
 }
 
 impl Rule {
@@ -70,6 +73,7 @@ impl Rule {
         Self::LeftToLitellm,
         Self::KeyManagementSetting,
         Self::PlaintextCredential,
+        Self::WeakMasterKey,
     ];
 
     /// The stable id.
@@ -86,6 +90,7 @@ impl Rule {
             Self::LeftToLitellm => "left-to-litellm",
             Self::KeyManagementSetting => "key-management-setting",
             Self::PlaintextCredential => "plaintext-credential",
+            Self::WeakMasterKey => "weak-master-key",
         }
     }
 
@@ -103,6 +108,7 @@ impl Rule {
             Self::LeftToLitellm => "LeftToLitellm",
             Self::KeyManagementSetting => "KeyManagementSetting",
             Self::PlaintextCredential => "PlaintextCredential",
+            Self::WeakMasterKey => "WeakMasterKey",
         }
     }
 
@@ -120,6 +126,7 @@ impl Rule {
             Self::LeftToLitellm => "An oidc/ reference, resolved by LiteLLM itself",
             Self::KeyManagementSetting => "A key-management setting is ignored or does not do what it seems to",
             Self::PlaintextCredential => "A credential is written in the config as plain text",
+            Self::WeakMasterKey => "LiteLLM refuses to start with this master key",
         }
     }
 
@@ -155,6 +162,9 @@ impl Rule {
             Self::PlaintextCredential => {
                 "Store the value in the secret manager or the environment and write `os.environ/NAME` here. If it is not a secret, add the comment `# osenv: allow-plaintext` on its line."
             }
+            Self::WeakMasterKey => {
+                "LiteLLM 1.110.2 refuses to boot with a master key that is unset, blank or publicly known (sk-1234). Store a new key (`sk-$(openssl rand -hex 32)`) where the reference reads it; with a database and no LITELLM_SALT_KEY, also set LITELLM_MIGRATE_FROM_MASTER_KEY to the old key for one start (see the README's master-key rotation)."
+            }
         }
     }
 
@@ -167,7 +177,8 @@ impl Rule {
             | Self::UnavailableSecret
             | Self::UnusableValue
             | Self::InvalidName
-            | Self::BackendFailure => Level::Error,
+            | Self::BackendFailure
+            | Self::WeakMasterKey => Level::Error,
             Self::NotResolvedByLitellm | Self::KeyManagementSetting | Self::PlaintextCredential => Level::Warning,
             Self::LeftToLitellm => Level::Note,
         }
@@ -182,6 +193,7 @@ impl Rule {
             KeyError::InvalidValue { .. } => Self::UnusableValue,
             KeyError::InvalidName { .. } => Self::InvalidName,
             KeyError::Backend(_) => Self::BackendFailure,
+            KeyError::Refused { .. } => Self::WeakMasterKey,
         }
     }
 }
@@ -251,6 +263,29 @@ impl Finding {
                 osenv::plaintext::ALLOW_COMMENT
             ),
             subject: found.path.clone(),
+        }
+    }
+
+    /// LiteLLM's master-key verdict: an error when the proxy would refuse to start, a warning
+    /// when an override lets it, a note when the key is not known here.
+    pub fn master_key(found: &osenv::boot::Finding) -> Self {
+        use osenv::boot::{At, Severity};
+        let (location, message) = match &found.at {
+            At::Reference { location, written } => (Some(location.clone()), format!("`{written}`: {}", found.message)),
+            At::Setting { location } => (Some(location.clone()), found.message.clone()),
+            // The message names the variable and where it is set.
+            At::Variable { .. } | At::Nowhere => (Some(found.location.clone()), found.message.clone()),
+        };
+        Self {
+            rule: Rule::WeakMasterKey,
+            level: match found.severity {
+                Severity::Refused => Level::Error,
+                Severity::Warning => Level::Warning,
+                Severity::Unknown => Level::Note,
+            },
+            location,
+            message,
+            subject: "general_settings.master_key".into(),
         }
     }
 

@@ -139,16 +139,23 @@ pub(super) fn run(args: &CheckArgs, app: &App) -> Result<(), Error> {
         .filter(|(name, _)| plan.get(name).is_some_and(|p| !p.referenced))
         .map(|(name, location)| row(location, name, name, None))
         .collect();
+    let master_key = master_key(&session, resolution.as_ref(), app);
+    findings.extend(master_key.iter().map(Finding::master_key));
     let strict = more_findings(&session, &mut findings, args.strict);
     let warnings = warnings(&session);
-    let errors = resolution.as_ref().map(Resolution::errors).unwrap_or_default();
+    let (mut errors, variables) = master_key
+        .as_ref()
+        .map(osenv::boot::Finding::errors)
+        .unwrap_or_default();
+    errors.extend(resolution.as_ref().map(Resolution::errors).unwrap_or_default());
+    errors.sort_by(|a, b| a.location.cmp(&b.location));
     let text = match args.format {
         CheckFormat::Github | CheckFormat::Sarif => machine(args.format, &findings, true),
         CheckFormat::Json | CheckFormat::Text => {
             let report = Report {
                 config: session.document().file(),
                 backend: session.backend_name(),
-                ok: errors.is_empty() && strict == 0,
+                ok: errors.is_empty() && variables.is_empty() && strict == 0,
                 references,
                 hosted_keys,
                 warnings,
@@ -164,13 +171,36 @@ pub(super) fn run(args: &CheckArgs, app: &App) -> Result<(), Error> {
         }
     };
     emit(None, &text)?;
-    if !errors.is_empty() {
-        Err(Error::Unresolved(errors, Vec::new()))
+    if !errors.is_empty() || !variables.is_empty() {
+        Err(Error::Unresolved(errors, variables))
     } else if strict > 0 {
         Err(Error::Strict { warnings: strict })
     } else {
         Ok(())
     }
+}
+
+/// LiteLLM's master-key verdict. It needs the values `Purpose::Exists` does not read: the few
+/// names it reads are read once more, for their values (never shown).
+fn master_key(session: &Session, resolution: Option<&Resolution<'_>>, app: &App) -> Option<osenv::boot::Finding> {
+    let wanted: Vec<String> = osenv::boot::names(session)
+        .into_iter()
+        .filter(|name| matches!(resolution.and_then(|r| r.get(name)), Some(Ok(_))))
+        .collect();
+    let read =
+        (!wanted.is_empty()).then(|| app.block_on(session.resolve(session.plan(Scope::Names(&wanted)), Purpose::Read)));
+    let values = |name: &str| match read.as_ref().and_then(|r| r.get(name)) {
+        Some(value) => Some(value),
+        None => resolution.and_then(|r| r.get(name)).filter(|r| r.is_err()),
+    };
+    osenv::boot::master_key(
+        session,
+        &osenv::boot::Proxy::Elsewhere {
+            values: &values,
+            missing_is_null: false,
+            reads_booleans: true,
+        },
+    )
 }
 
 /// Add what is not about a reference's value (what LiteLLM leaves alone, settings, plain-text

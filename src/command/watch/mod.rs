@@ -184,8 +184,9 @@ pub(super) async fn exported_values(
     ui: super::Ui,
     allow_missing: bool,
     select: &crate::cli::SelectArgs,
+    consumer: super::Consumer<'_>,
 ) -> Result<Values, Error> {
-    let resolution = super::exported_async(session, ui, allow_missing, select).await?;
+    let resolution = super::exported_async(session, ui, allow_missing, select, consumer).await?;
     Ok(resolution
         .exports()
         .into_iter()
@@ -242,7 +243,14 @@ pub(super) fn exec(args: &ExecArgs, app: &App) -> Result<(), Error> {
     }
     let ui = app.ui;
     let produce = async |session: &Session| -> Result<Launch, Error> {
-        let values = exported_values(session, ui, args.allow_missing, &args.select).await?;
+        let values = exported_values(
+            session,
+            ui,
+            args.allow_missing,
+            &args.select,
+            super::Consumer::Command(args),
+        )
+        .await?;
         let removed = super::exec::removed(session, values.keys().map(String::as_str), args);
         Ok(Launch { values, removed })
     };
