@@ -85,6 +85,13 @@ pub enum Command {
     /// The backend's recoverable delete by default (AWS: deletion scheduled in 7 days);
     /// `--force` removes it for good.
     Delete(DeleteArgs),
+    /// Print the least-privilege access policy for the secrets this config reads.
+    ///
+    /// In the manager's own language: Vault HCL, an AWS IAM policy document, Google IAM
+    /// bindings with conditions, Azure role assignments (`az` commands), a Conjur policy.
+    /// Exactly what `render`, `check`, `env` and `exec` need for the names the config
+    /// references (and `put`/`delete` with `--access read-write`); no request is made.
+    Policy(PolicyArgs),
     /// Encrypt a value read from stdin with a KMS key and print the ciphertext as base64.
     ///
     /// The output is what `aws_kms` expects in an environment variable (with `--prefix`, the
@@ -539,6 +546,43 @@ pub enum KmsSystem {
     /// Google Cloud KMS.
     #[value(name = "google_kms")]
     GoogleKms,
+}
+
+/// What `osenv policy` grants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PolicyAccess {
+    /// What `render`, `check`, `env` and `exec` need.
+    Read,
+    /// That, and what `put` and `delete` need for the config's names under the stored-key prefix.
+    ReadWrite,
+}
+
+/// How `osenv policy` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PolicyFormat {
+    /// The manager's own language, ready to load.
+    Text,
+    /// One JSON document for tools: the policy as data, the names, the notes.
+    Json,
+}
+
+/// `osenv policy`.
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    /// The config and its environment.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// What the policy grants.
+    #[arg(long, value_enum, default_value_t = PolicyAccess::Read)]
+    pub access: PolicyAccess,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PolicyFormat::Text)]
+    pub format: PolicyFormat,
+    /// Who gets the access, where the policy names one: a Google member
+    /// (`serviceAccount:…`), an Azure principal's object id, a Conjur role (`host/ID`; default:
+    /// the login). A placeholder otherwise.
+    #[arg(long, value_name = "PRINCIPAL")]
+    pub principal: Option<String>,
 }
 
 /// `osenv encrypt`.

@@ -3,12 +3,13 @@
 //!
 //! This is the pipeline assembled once; every command of the binary works through it.
 
+use crate::backend::policy::{Access, Policy, Wanted};
 use crate::backend::{self, Backend};
 use crate::document::Document;
 use crate::environment::Environment;
 use crate::error::{BackendError, ConfigError, Error};
 use crate::input;
-use crate::plan::{Plan, Scope};
+use crate::plan::{Plan, Route, Scope};
 use crate::references::{self, Discovery, Notice, Reference};
 use crate::render::yaml::Coercion;
 use crate::resolve::{self, Limits, Purpose, Resolution};
@@ -249,6 +250,49 @@ impl Session {
             }));
         }
         Ok(manager)
+    }
+
+    /// The least-privilege policy for this config's secrets (`osenv policy`): the names a run
+    /// reads from the manager (references, `hosted_keys`, encrypted variables), and with
+    /// `ReadWrite` the referenced names under the stored-key prefix (what `put`/`delete` write),
+    /// in the manager's language. No request is made.
+    pub fn policy(&self, access: Access, principal: Option<&str>) -> Result<(Policy, Vec<String>, Vec<String>), Error> {
+        let manager = match &self.manager {
+            Some(manager) => Arc::clone(manager),
+            None => backend::registry::for_writes(&self.km, &self.env, &self.envelopes)
+                .map_err(|e| Error::Config(vec![e]))?
+                .ok_or_else(|| {
+                    Error::Backend(BackendError::NotSupported {
+                        backend: "the environment (no key_management_system in the config)".into(),
+                        operation: "access policies: its values need none",
+                    })
+                })?,
+        };
+        let plan = self.plan(Scope::Export(self.references()));
+        let read: Vec<String> = plan
+            .names()
+            .filter(|(_, p)| p.route == Route::Manager)
+            .map(|(n, _)| n.to_owned())
+            .collect();
+        let write: Vec<String> = match access {
+            Access::Read => Vec::new(),
+            Access::ReadWrite => {
+                let prefix = self.km.settings.stored_name("", self.km.system());
+                plan.names()
+                    .map(|(n, _)| n)
+                    .filter(|n| n.len() > prefix.len() && n.starts_with(&prefix) && self.envelopes.source(n).is_none())
+                    .map(str::to_owned)
+                    .collect()
+            }
+        };
+        let policy = manager
+            .policy(&Wanted {
+                read: &read,
+                write: &write,
+                principal,
+            })
+            .map_err(Error::Backend)?;
+        Ok((policy, read, write))
     }
 
     /// The secret manager this run authenticates to: the selected one, or AWS KMS for the

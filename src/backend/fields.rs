@@ -175,6 +175,25 @@ impl Backend for Fields {
         self.inner.delete(name, mode, ctx).await
     }
 
+    /// A `#field` is part of its secret: the policy is the secret's.
+    fn policy(
+        &self,
+        wanted: &crate::backend::policy::Wanted<'_>,
+    ) -> Result<crate::backend::policy::Policy, BackendError> {
+        let secrets = |names: &[String]| {
+            let mut secrets: Vec<String> = names.iter().map(|n| split(n).0.to_owned()).collect();
+            secrets.sort_unstable();
+            secrets.dedup();
+            secrets
+        };
+        let (read, write) = (secrets(wanted.read), secrets(wanted.write));
+        self.inner.policy(&crate::backend::policy::Wanted {
+            read: &read,
+            write: &write,
+            principal: wanted.principal,
+        })
+    }
+
     async fn finish(&self) {
         self.inner.finish().await;
     }

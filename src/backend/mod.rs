@@ -20,6 +20,7 @@ pub mod gcp;
 pub(crate) mod http;
 #[cfg(test)]
 pub(crate) mod memory;
+pub mod policy;
 pub mod registry;
 mod request;
 pub mod retry;
@@ -88,6 +89,16 @@ pub trait Backend: Send + Sync {
         Err(BackendError::NotSupported {
             backend: self.describe(),
             operation: "deleting secrets",
+        })
+    }
+
+    /// The least-privilege policy for what this backend's requests need for `wanted`, in its
+    /// manager's language (`osenv policy`). No request is made.
+    fn policy(&self, wanted: &policy::Wanted<'_>) -> Result<policy::Policy, BackendError> {
+        let _ = wanted;
+        Err(BackendError::NotSupported {
+            backend: self.describe(),
+            operation: "access policies",
         })
     }
 

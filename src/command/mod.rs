@@ -7,6 +7,7 @@ mod env;
 mod exec;
 mod manual;
 mod output;
+mod policy;
 mod render;
 pub mod report;
 mod template;
@@ -55,6 +56,7 @@ pub fn run(cli: Cli, app: &App) -> Result<(), Error> {
         Command::Template(args) => template::run(&args, app),
         Command::Put(args) => write::put(&args, app),
         Command::Delete(args) => write::delete(&args, app),
+        Command::Policy(args) => policy::run(&args),
         Command::Encrypt(args) => encrypt::run(&args, app),
         Command::Completions(args) => manual::completions(args.shell),
         Command::Man => manual::page(),

@@ -42,6 +42,14 @@ mod litellm;
 mod master_key;
 #[cfg(unix)]
 mod mounted;
+#[cfg(all(
+    feature = "aws",
+    feature = "vault",
+    feature = "azure",
+    feature = "gcp",
+    feature = "cyberark"
+))]
+mod policy;
 mod properties;
 mod report;
 // Shared by the backend tests above; with some backends left out, parts go unused.

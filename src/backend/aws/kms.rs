@@ -29,7 +29,7 @@ const SYSTEM: &str = "aws_kms";
 /// AWS KMS decryption of environment values.
 #[derive(Debug)]
 pub struct Kms {
-    aws: AwsSettings,
+    pub(super) aws: AwsSettings,
     client: OnceCell<Client>,
     env: Arc<Environment>,
     envelopes: Envelopes,
@@ -139,6 +139,13 @@ fn plaintext_value(mut bytes: Vec<u8>) -> Result<SecretValue, String> {
 impl Backend for Kms {
     fn describe(&self) -> String {
         self.aws.describe(SYSTEM)
+    }
+
+    fn policy(
+        &self,
+        wanted: &crate::backend::policy::Wanted<'_>,
+    ) -> Result<crate::backend::policy::Policy, BackendError> {
+        Ok(self.access_policy(wanted))
     }
 
     async fn fetch(&self, keys: &[String], ctx: &Context) -> Result<KeyResults<SecretValue>, BackendError> {

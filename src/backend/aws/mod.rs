@@ -6,6 +6,7 @@
 //! error reports are the attempts made.
 
 pub mod kms;
+mod policy;
 pub mod secrets_manager;
 
 use super::RequestFailure;

@@ -65,13 +65,13 @@ pub fn version_of(name: &str) -> (&str, Option<Version>) {
 /// AWS Secrets Manager.
 #[derive(Debug)]
 pub struct SecretsManager {
-    aws: AwsSettings,
+    pub(super) aws: AwsSettings,
     client: OnceCell<Client>,
-    primary: Option<Shown>,
-    batch: bool,
+    pub(super) primary: Option<Shown>,
+    pub(super) batch: bool,
     /// Why this run stopped using `BatchGetSecretValue`, once it did.
     batch_off: std::sync::OnceLock<Fallback>,
-    write: WriteSettings,
+    pub(super) write: WriteSettings,
 }
 
 /// Why a chunk left `BatchGetSecretValue`.
@@ -89,11 +89,11 @@ enum Chunk {
 }
 
 #[derive(Debug, Clone, Default)]
-struct WriteSettings {
+pub(super) struct WriteSettings {
     description: Option<String>,
-    tags: Vec<(String, String)>,
-    kms_key_id: Option<String>,
-    replica_regions: Vec<String>,
+    pub(super) tags: Vec<(String, String)>,
+    pub(super) kms_key_id: Option<String>,
+    pub(super) replica_regions: Vec<String>,
 }
 
 impl SecretsManager {
@@ -449,6 +449,13 @@ fn value_of(string: Option<&str>, binary: Option<&Blob>, within: &Within) -> Res
 impl Backend for SecretsManager {
     fn describe(&self) -> String {
         self.aws.describe(SYSTEM)
+    }
+
+    fn policy(
+        &self,
+        wanted: &crate::backend::policy::Wanted<'_>,
+    ) -> Result<crate::backend::policy::Policy, BackendError> {
+        self.access_policy(wanted)
     }
 
     async fn fetch(&self, keys: &[String], ctx: &Context) -> Result<KeyResults<SecretValue>, BackendError> {

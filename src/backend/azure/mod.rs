@@ -10,6 +10,7 @@
 //! `--purge` purges. Trust for a private CA comes from `SSL_CERT_FILE`.
 
 pub mod credential;
+mod policy;
 mod transport;
 
 use super::{Backend, Context, DeleteMode, KeyResults, RequestFailure, call};
@@ -493,6 +494,13 @@ where
 
 #[async_trait]
 impl Backend for KeyVault {
+    fn policy(
+        &self,
+        wanted: &crate::backend::policy::Wanted<'_>,
+    ) -> Result<crate::backend::policy::Policy, BackendError> {
+        self.access_policy(wanted)
+    }
+
     fn describe(&self) -> String {
         format!(
             "{SYSTEM} ({})",

@@ -15,6 +15,7 @@
 //! policy update. TLS verification is always on; `CONJUR_CERT_FILE` adds a CA.
 
 pub mod config;
+mod policy;
 
 use super::{Backend, Context, DeleteMode, KeyResults};
 use crate::backend::http::{self, Dialect, HttpFailure, encode_segment, transport_message};
@@ -802,6 +803,13 @@ impl Conjur {
 
 #[async_trait]
 impl Backend for Conjur {
+    fn policy(
+        &self,
+        wanted: &crate::backend::policy::Wanted<'_>,
+    ) -> Result<crate::backend::policy::Policy, BackendError> {
+        self.access_policy(wanted)
+    }
+
     fn describe(&self) -> String {
         format!("{SYSTEM} ({})", self.config.base)
     }

@@ -27,7 +27,7 @@ const DEFAULT_ENDPOINT: &str = "https://cloudkms.googleapis.com";
 /// Google Cloud KMS decryption of environment values.
 #[derive(Debug)]
 pub struct GoogleKms {
-    key: Option<String>,
+    pub(super) key: Option<String>,
     endpoint: Option<String>,
     env: Arc<Environment>,
     client: OnceCell<KeyManagementService>,
@@ -204,7 +204,7 @@ impl GoogleKms {
         Ok(base64::engine::general_purpose::STANDARD.encode(&response.ciphertext))
     }
 
-    fn no_key(&self) -> BackendError {
+    pub(super) fn no_key(&self) -> BackendError {
         BackendError::configuration(
             self.describe(),
             "GOOGLE_KMS_RESOURCE_NAME is not set (projects/…/locations/…/keyRings/…/cryptoKeys/…)",
@@ -214,6 +214,13 @@ impl GoogleKms {
 
 #[async_trait]
 impl Backend for GoogleKms {
+    fn policy(
+        &self,
+        wanted: &crate::backend::policy::Wanted<'_>,
+    ) -> Result<crate::backend::policy::Policy, BackendError> {
+        self.access_policy(wanted)
+    }
+
     fn describe(&self) -> String {
         format!("{SYSTEM} ({})", self.endpoint.as_deref().unwrap_or(DEFAULT_ENDPOINT))
     }

@@ -6,6 +6,7 @@
 //! [`Context`](super::Context), so limits and reported attempts are the run's.
 
 pub mod kms;
+mod policy;
 pub mod secret_manager;
 
 use super::RequestFailure;

@@ -26,7 +26,7 @@ const DEFAULT_ENDPOINT: &str = "https://secretmanager.googleapis.com";
 /// Google Secret Manager.
 #[derive(Debug)]
 pub struct SecretManager {
-    project: Option<String>,
+    pub(super) project: Option<String>,
     endpoint: Option<String>,
     client: OnceCell<SecretManagerService>,
 }
@@ -207,6 +207,13 @@ impl SecretManager {
 
 #[async_trait]
 impl Backend for SecretManager {
+    fn policy(
+        &self,
+        wanted: &crate::backend::policy::Wanted<'_>,
+    ) -> Result<crate::backend::policy::Policy, BackendError> {
+        self.access_policy(wanted)
+    }
+
     fn describe(&self) -> String {
         match &self.endpoint {
             Some(endpoint) => format!("{SYSTEM} ({endpoint})"),

@@ -10,6 +10,7 @@
 //! CA, and the system roots honour `SSL_CERT_FILE`.
 
 pub mod config;
+mod policy;
 pub mod secret_path;
 
 use super::{Backend, Context, DeleteMode, KeyResults};
@@ -495,18 +496,24 @@ impl Vault {
             url.push_str(ns);
             url.push('/');
         }
-        url.push_str(&self.config.mount);
-        url.push('/');
+        url.push_str(&self.api_path(kind, &path.encoded()));
+        url
+    }
+
+    /// `{mount}/{kind}/[{prefix}/]{path}` (KV v1: no `kind`): the request path under the
+    /// namespace, for a URL (`path` encoded) and for a policy (`path` as Vault matches it).
+    fn api_path(&self, kind: &str, path: &str) -> String {
+        let mut api = format!("{}/", self.config.mount);
         if self.config.kv == KvVersion::V2 {
-            url.push_str(kind);
-            url.push('/');
+            api.push_str(kind);
+            api.push('/');
         }
         if let Some(prefix) = &self.config.path_prefix {
-            url.push_str(prefix);
-            url.push('/');
+            api.push_str(prefix);
+            api.push('/');
         }
-        url.push_str(&path.encoded());
-        url
+        api.push_str(path);
+        api
     }
 
     fn within(&self, path: &SecretPath) -> Within {
@@ -726,6 +733,13 @@ impl Backend for Vault {
         };
         self.change(ctx, reqwest::Method::POST, &self.url("data", &path), Some(&body))
             .await
+    }
+
+    fn policy(
+        &self,
+        wanted: &crate::backend::policy::Wanted<'_>,
+    ) -> Result<crate::backend::policy::Policy, BackendError> {
+        self.access_policy(wanted)
     }
 
     /// Revoke the token this run logged in for (`auth/token/revoke-self`), so a rollout every
