@@ -29,9 +29,11 @@ resources, policies):
   * GET /resources/{account}/variable/{id}: the resource JSON with `secrets` (versions, never
     values); `?check=true&privilege=P` answers 204 when the current role has P, else 404.
   * POST (add) and PATCH (update) /policies/{account}/policy/root with a YAML body holding
-    `- !variable <id>` and, with PATCH only, `- !delete {record: !variable <id>}` entries (ids plain
-    or double-quoted): 201 `{"created_roles": {}, "version": N}`; 403 for a role that may not load
-    policy; 422 for anything else in the body.
+    `- !variable <id>`, `- !permit {role, privileges, resource}` blocks (role `!host`/`!user`,
+    resource `!variable` or `!policy root`) and, with PATCH only, `- !delete {record: !variable
+    <id>}` entries (ids plain or double-quoted): 201 `{"created_roles": {}, "version": N}`; 403
+    for a role that may not load policy (POST needs `create` on the policy, PATCH `update`); 422
+    for anything else in the body.
 Errors carry Conjur's body `{"error": {"code", "message"}}`.
 
 Roles (API keys are fixed; the tests know them):
@@ -39,6 +41,8 @@ Roles (API keys are fixed; the tests know them):
   * `host:litellm/proxy`: `read` and `execute` on every variable, except ids containing
     `forbidden` (read only: fetching is 403) and `hidden` (no privilege: 404); no `update`.
   * `host:litellm/writer`: read, execute and update on every variable; may not load policy.
+  * `host:litellm/least`: only what loaded `!permit` entries grant it (Conjur's own model), on
+    variables and on `policy:root`; the tests of `osenv policy` load its policy.
 
 Test control (no authentication): POST /_fake/reset (every variable, token and counter),
 POST /_fake/seed {"account", "id", "values": [...], "binary": bool} declares a variable with those
@@ -63,7 +67,10 @@ API_KEYS = {
     "myorg:user:admin": "admin-api-key",
     "default:host:litellm/proxy": "proxy-api-key",
     "default:host:litellm/writer": "writer-api-key",
+    "default:host:litellm/least": "least-api-key",
 }
+# Roles whose privileges are only what loaded `!permit` entries grant.
+PERMITTED_ONLY = {"default:host:litellm/least"}
 MAX_VERSIONS = 20
 
 LOCK = threading.Lock()
@@ -81,6 +88,7 @@ def reset():
             "token_ttl": 480,
             "policy_busy": 0,
             "policy_version": 1,
+            "permits": set(),  # (role, privilege, resource) as full ids
         }
     )
 
@@ -94,6 +102,8 @@ def error(status, code, message):
 
 def privileges(role, variable_id):
     """The privileges `role` holds on variable `variable_id` (the id without account and kind)."""
+    if role in PERMITTED_ONLY:
+        return permitted(role, f"{role.split(':')[0]}:variable:{variable_id}")
     kind = role.split(":")[1]
     if kind == "user":
         return {"read", "execute", "update"}
@@ -106,7 +116,14 @@ def privileges(role, variable_id):
     return {"read", "execute"}
 
 
-def may_load_policy(role):
+def permitted(role, resource):
+    return {p for (r, p, res) in STATE["permits"] if r == role and res == resource}
+
+
+def may_load_policy(role, method="POST"):
+    if role in PERMITTED_ONLY:
+        needed = "create" if method == "POST" else "update"
+        return needed in permitted(role, f"{role.split(':')[0]}:policy:root")
     return role.split(":")[1] == "user"
 
 
@@ -127,6 +144,23 @@ def policy_entries(text, patch):
             entries.append(("declare", m.group(1)))
             i += 1
             continue
+        if re.fullmatch(r"- !permit\s*", line):
+            fields = {}
+            i += 1
+            while i < len(lines) and lines[i].startswith("  "):
+                f = re.fullmatch(r"\s+(role|privileges|resource): (.*?)\s*", lines[i])
+                if not f:
+                    return None
+                fields[f.group(1)] = f.group(2)
+                i += 1
+            role = re.fullmatch(r"!(host|user) " + scalar, fields.get("role", ""))
+            resource = re.fullmatch(r"!(variable|policy) " + scalar, fields.get("resource", ""))
+            granted = re.fullmatch(r"\[\s*([a-z]+(?:\s*,\s*[a-z]+)*)\s*\]", fields.get("privileges", ""))
+            if not (role and resource and granted):
+                return None
+            entries.append(("permit", (role.group(1), role.group(2), resource.group(1), resource.group(2),
+                                       [p.strip() for p in granted.group(1).split(",")])))
+            continue
         m = re.fullmatch(r"- !delete\s*", line)
         if m and patch and i + 1 < len(lines):
             r = re.fullmatch(r"\s+record: !variable " + scalar + r"\s*", lines[i + 1])
@@ -140,9 +174,14 @@ def policy_entries(text, patch):
             i += 1
             continue
         return None
+    unquote_scalar = lambda raw: json.loads(raw) if raw.startswith('"') else raw  # noqa: E731
     out = []
     for action, raw in entries:
-        out.append((action, json.loads(raw) if raw.startswith('"') else raw))
+        if action == "permit":
+            kind, role, rkind, resource, granted = raw
+            out.append((action, (kind, unquote_scalar(role), rkind, unquote_scalar(resource), granted)))
+        else:
+            out.append((action, unquote_scalar(raw)))
     return out
 
 
@@ -361,15 +400,22 @@ class Handler(BaseHTTPRequestHandler):
     def policy(self, role, account, identifier, method, raw):
         if account != role.split(":")[0] or identifier != "root":
             return error(404, "not_found", f"Policy '{identifier}' not found in account '{account}'")
-        if not may_load_policy(role):
+        if not may_load_policy(role, method):
             return error(403, "forbidden", "Forbidden")
         if STATE["policy_busy"] > 0:
             STATE["policy_busy"] -= 1
             return error(409, "conflict", "Policy is being loaded by another request; retry later")
         entries = policy_entries(raw.decode(errors="replace"), method == "PATCH")
         if entries is None:
-            return error(422, "validation_failed", "Invalid or unsupported policy (the fake takes !variable and !delete)")
+            return error(422, "validation_failed", "Invalid or unsupported policy (the fake takes !variable, !permit and !delete)")
+        if any(a == "permit" for a, _ in entries) and role.split(":")[1] != "user":
+            return error(403, "forbidden", "Forbidden")
         for action, ident in entries:
+            if action == "permit":
+                kind, who, rkind, resource, granted = ident
+                for privilege in granted:
+                    STATE["permits"].add((f"{account}:{kind}:{who}", privilege, f"{account}:{rkind}:{resource}"))
+                continue
             full_id = f"{account}:variable:{ident}"
             if action == "declare":
                 STATE["variables"].setdefault(full_id, [])

@@ -56,6 +56,24 @@ impl Fake {
         assert_eq!(self.call("POST", "/_fake/seed", Some(&body)).0, 200);
     }
 
+    /// Load `policy` into branch `root` of account `default` as `admin`, through Conjur's API;
+    /// the status.
+    pub(crate) fn load_policy(&self, policy: &str) -> u16 {
+        use base64::Engine as _;
+        let (status, token) = self.call("POST", "/authn/default/admin/authenticate", Some("admin-api-key"));
+        assert_eq!(status, 200, "{token}");
+        let token = base64::engine::general_purpose::STANDARD.encode(token);
+        let header = format!("Authorization: Token token=\"{token}\"\r\n");
+        crate::servers::plain_http_with(
+            &self.url,
+            "POST",
+            "/policies/default/policy/root",
+            &header,
+            Some(policy),
+        )
+        .0
+    }
+
     pub(crate) fn configure(&self, settings: &serde_json::Value) {
         assert_eq!(self.call("POST", "/_fake/config", Some(&settings.to_string())).0, 200);
     }

@@ -314,3 +314,249 @@ mod vault {
         assert!(run.stderr.contains(&denied), "{}", run.stderr);
     }
 }
+
+/// AWS: moto does not enforce IAM, so the test evaluates the document against every request
+/// osenv made (recorded on the wire): each action on each secret's real ARN must be allowed.
+mod aws {
+    use crate::servers::{CountingProxy, Moto, moto, runtime};
+    use crate::support::{osenv, workdir};
+    use serde_json::Value;
+    use std::collections::BTreeMap;
+
+    /// IAM's wildcard match: `*` any run of characters, `?` one.
+    fn matches(pattern: &[char], text: &[char]) -> bool {
+        match (pattern.split_first(), text.split_first()) {
+            (None, None) => true,
+            (Some(('*', rest)), _) => matches(rest, text) || (!text.is_empty() && matches(pattern, &text[1..])),
+            (Some(('?', rest)), Some((_, more))) => matches(rest, more),
+            (Some((p, rest)), Some((t, more))) => p == t && matches(rest, more),
+            _ => false,
+        }
+    }
+
+    fn allowed(policy: &Value, action: &str, resource: &str) -> bool {
+        let chars = |s: &str| s.chars().collect::<Vec<_>>();
+        policy["Statement"].as_array().unwrap().iter().any(|statement| {
+            statement["Effect"] == "Allow"
+                && statement["Action"].as_array().unwrap().iter().any(|a| a == action)
+                && statement["Resource"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|r| matches(&chars(r.as_str().unwrap()), &chars(resource)))
+        })
+    }
+
+    /// `(action, resource)` of every request: the resource is the secret's ARN (looked up
+    /// in moto by name), `*` for the batch call, which also needs `GetSecretValue` per secret.
+    fn needed(proxy: &CountingProxy, arns: &BTreeMap<String, String>) -> Vec<(String, String)> {
+        let arn = |id: &str| arns.get(id).cloned().unwrap_or_else(|| id.to_owned());
+        let mut needed = Vec::new();
+        for (target, body) in proxy.bodies("X-Amz-Target") {
+            let Some(operation) = target.strip_prefix("secretsmanager.") else {
+                continue;
+            };
+            let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let action = format!("secretsmanager:{operation}");
+            if operation == "BatchGetSecretValue" {
+                needed.push((action, "*".to_owned()));
+                for id in body["SecretIdList"].as_array().into_iter().flatten() {
+                    needed.push(("secretsmanager:GetSecretValue".into(), arn(id.as_str().unwrap())));
+                }
+            } else {
+                let id = body["SecretId"].as_str().or(body["Name"].as_str()).unwrap();
+                needed.push((action, arn(id)));
+            }
+        }
+        needed
+    }
+
+    #[test]
+    fn the_iam_document_allows_every_request_osenv_makes_and_no_other_secret() {
+        let Some(moto) = moto() else { return };
+        let client = moto.secrets();
+        let names = ["app/one", "app/two", "litellm/master", "app/other"];
+        runtime().block_on(async {
+            for name in names {
+                client
+                    .create_secret()
+                    .name(name)
+                    .secret_string(r#"{"field": "v1"}"#)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            client
+                .put_secret_value()
+                .secret_id("app/two")
+                .secret_string("v2")
+                .send()
+                .await
+                .unwrap();
+        });
+        let config = "a: os.environ/app/one#field\nb: os.environ/app/two@AWSPREVIOUS\n\
+             general_settings:\n  master_key: os.environ/litellm/master\n  key_management_system: aws_secret_manager\n  \
+             key_management_settings:\n    access_mode: read_and_write\n";
+        let other = format!("{config}c: os.environ/app/other\n");
+        let dir = workdir(&[("config.yaml", config), ("other.yaml", &other)]);
+        let d = dir.path();
+        let policy = osenv(d)
+            .args(["policy", "config.yaml", "--access", "read-write"])
+            .envs(Moto::env(&moto.url))
+            .run();
+        policy.success();
+        let document: Value = serde_json::from_str(&policy.stdout).unwrap();
+        let proxy = CountingProxy::start(&moto.url, "X-Amz-Target");
+        let run =
+            |args: &[&str], stdin: Option<&str>| osenv(d).args(args).envs(Moto::env(&proxy.url)).stdin_opt(stdin).run();
+        run(&["render", "config.yaml"], None).success();
+        run(&["check", "config.yaml"], None).success();
+        run(&["put", "config.yaml", "master"], Some("sk-master-7f3c9e2a51\n")).success();
+        run(&["delete", "config.yaml", "master"], None).success();
+        run(&["put", "config.yaml", "master"], Some("sk-master-0c5e3f8a\n")).success();
+        let arns: BTreeMap<String, String> = runtime().block_on(async {
+            let mut arns = BTreeMap::new();
+            for name in names {
+                let described = client.describe_secret().secret_id(name).send().await.unwrap();
+                arns.insert(name.to_owned(), described.arn().unwrap().to_owned());
+            }
+            arns
+        });
+        let made = needed(&proxy, &arns);
+        let operations: std::collections::BTreeSet<&str> = made.iter().map(|(a, _)| a.as_str()).collect();
+        assert_eq!(
+            operations.into_iter().collect::<Vec<_>>(),
+            [
+                "secretsmanager:BatchGetSecretValue",
+                "secretsmanager:CreateSecret",
+                "secretsmanager:DeleteSecret",
+                "secretsmanager:DescribeSecret",
+                "secretsmanager:GetSecretValue",
+                "secretsmanager:PutSecretValue",
+                "secretsmanager:RestoreSecret",
+            ]
+        );
+        for (action, resource) in &made {
+            assert!(
+                allowed(&document, action, resource),
+                "{action} on {resource} is not allowed by\n{document:#}"
+            );
+        }
+        // The evaluation can fail: a secret the config does not name, and writes under a read
+        // policy, are not allowed.
+        assert!(!allowed(&document, "secretsmanager:GetSecretValue", &arns["app/other"]));
+        let read = osenv(d)
+            .args(["policy", "config.yaml"])
+            .envs(Moto::env(&moto.url))
+            .run();
+        let read: Value = serde_json::from_str(&read.stdout).unwrap();
+        assert!(!allowed(
+            &read,
+            "secretsmanager:PutSecretValue",
+            &arns["litellm/master"]
+        ));
+        assert!(allowed(&read, "secretsmanager:GetSecretValue", &arns["litellm/master"]));
+        let proxy = CountingProxy::start(&moto.url, "X-Amz-Target");
+        osenv(d)
+            .args(["render", "other.yaml"])
+            .envs(Moto::env(&proxy.url))
+            .run()
+            .success();
+        let denied: Vec<_> = needed(&proxy, &arns)
+            .into_iter()
+            .filter(|(a, r)| !allowed(&document, a, r))
+            .collect();
+        assert_eq!(
+            denied,
+            [("secretsmanager:GetSecretValue".to_owned(), arns["app/other"].clone())]
+        );
+    }
+}
+
+/// The Conjur fake enforces `!permit` as Conjur does, for a host that holds nothing else: with
+/// the generated policy loaded, the host reads, checks, writes, deletes and declares again the
+/// config's variables; without one permit, exactly that reference is denied.
+mod conjur {
+    use crate::conjur::fake;
+    use crate::support::{osenv, workdir};
+
+    const CONFIG: &str = "a: os.environ/prod/openai/api-key\ngeneral_settings:\n  master_key: os.environ/litellm/master-key\n  \
+         key_management_system: cyberark\n  key_management_settings:\n    access_mode: read_and_write\n";
+
+    fn seeded(f: &crate::conjur::Fake) {
+        f.seed("prod/openai/api-key", &["sk-openai-conjur"]);
+        f.seed("litellm/master-key", &["sk-master-7f3c9e2a51"]);
+        f.seed("prod/other", &["not granted"]);
+    }
+
+    #[test]
+    fn the_fake_enforces_the_generated_policy_and_each_permit_is_needed() {
+        let Some(f) = fake() else { return };
+        seeded(&f);
+        let other = format!("{CONFIG}c: os.environ/prod/other\n");
+        let dir = workdir(&[("config.yaml", CONFIG), ("other.yaml", &other)]);
+        let d = dir.path();
+        let url = f.url.clone();
+        let env = [
+            ("CONJUR_APPLIANCE_URL", url.as_str()),
+            ("CONJUR_AUTHN_LOGIN", "host/litellm/least"),
+            ("CONJUR_AUTHN_API_KEY", "least-api-key"),
+        ];
+        let run = |args: &[&str], stdin: Option<&str>| osenv(d).args(args).envs(env).stdin_opt(stdin).run();
+        // Before the policy, the host sees nothing.
+        run(&["render", "config.yaml"], None).code(1);
+        let policy = run(&["policy", "config.yaml", "--access", "read-write"], None);
+        policy.success();
+        assert_eq!(f.load_policy(&policy.stdout), 201, "{}", policy.stdout);
+        let render = run(&["render", "config.yaml"], None);
+        render.success();
+        assert!(render.stdout.contains("a: sk-openai-conjur\n"), "{}", render.stdout);
+        run(&["check", "config.yaml"], None).success();
+        run(
+            &["put", "config.yaml", "master-key"],
+            Some("sk-master-rotated-0c5e3f8a\n"),
+        )
+        .success();
+        run(&["delete", "config.yaml", "master-key", "--force"], None).success();
+        run(
+            &["put", "config.yaml", "master-key"],
+            Some("sk-master-again-5d0e7b3c\n"),
+        )
+        .success();
+        let denied = run(&["render", "other.yaml"], None);
+        denied.code(1);
+        let errors: Vec<&str> = denied.stderr.lines().filter(|l| l.starts_with("error:")).collect();
+        assert_eq!(errors.len(), 1, "{}", denied.stderr);
+        assert!(
+            errors[0].starts_with("error: other.yaml:7:4: cannot resolve `os.environ/prod/other`"),
+            "{}",
+            denied.stderr
+        );
+
+        // Without the permit on one variable, exactly that reference is denied.
+        drop(f);
+        let Some(f) = fake() else { return };
+        seeded(&f);
+        let block = "- !permit\n  role: !host \"litellm/least\"\n  privileges: [ read, execute ]\n  resource: !variable \"prod/openai/api-key\"\n";
+        let read = run(&["policy", "config.yaml"], None);
+        read.success();
+        assert!(read.stdout.contains(block), "{}", read.stdout);
+        assert_eq!(f.load_policy(&read.stdout.replace(block, "")), 201);
+        let run = osenv(d).args(["render", "config.yaml"]).envs(env).run();
+        run.code(1);
+        let errors: Vec<&str> = run.stderr.lines().filter(|l| l.starts_with("error:")).collect();
+        assert_eq!(errors.len(), 1, "{}", run.stderr);
+        assert!(
+            errors[0].starts_with("error: config.yaml:1:4: cannot resolve `os.environ/prod/openai/api-key`"),
+            "{}",
+            run.stderr
+        );
+        // A read policy does not write.
+        osenv(d)
+            .args(["put", "config.yaml", "master-key"])
+            .envs(env)
+            .stdin("sk-master-x\n")
+            .run()
+            .code(1);
+    }
+}

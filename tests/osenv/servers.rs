@@ -114,12 +114,17 @@ impl Identity {
 /// One request to a test server over plain HTTP (`base` is `http://host:port`), the
 /// connection closed after it: the status and the body.
 pub fn plain_http(base: &str, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+    plain_http_with(base, method, path, "", body)
+}
+
+/// [`plain_http`] with extra header lines (each ending in `\r\n`).
+pub fn plain_http_with(base: &str, method: &str, path: &str, headers: &str, body: Option<&str>) -> (u16, String) {
     let addr = base.trim_start_matches("http://").trim_end_matches('/');
     let mut stream = TcpStream::connect(addr).expect("connect to the test server");
     let body = body.unwrap_or_default();
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .expect("send");
@@ -210,12 +215,17 @@ fn http_post(base: &str, path: &str) {
     assert_eq!(status, 200, "{body}");
 }
 
+/// The bytes each connection sent, one buffer per connection.
+type Sent = Arc<Mutex<Vec<Arc<Mutex<Vec<u8>>>>>>;
+
 /// A TCP proxy that forwards to `upstream` and counts requests, seen on the wire before they
 /// reach the server: by a header's value (`X-Amz-Target` for AWS) and by request line
 /// (`GET /v1/secret/data/x`, without the query).
 pub struct CountingProxy {
     pub url: String,
     counts: Arc<Mutex<BTreeMap<String, usize>>>,
+    /// Every byte each connection sent, in order.
+    sent: Sent,
 }
 
 impl CountingProxy {
@@ -230,6 +240,8 @@ impl CountingProxy {
         let counts: Arc<Mutex<BTreeMap<String, usize>>> = Arc::default();
         let header = format!("{}:", header.to_ascii_lowercase());
         let shared = Arc::clone(&counts);
+        let sent: Sent = Arc::default();
+        let all_sent = Arc::clone(&sent);
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 let Ok(client) = client else { continue };
@@ -237,9 +249,11 @@ impl CountingProxy {
                     continue;
                 };
                 let (counts, header) = (Arc::clone(&shared), header.clone());
+                let record: Arc<Mutex<Vec<u8>>> = Arc::default();
+                all_sent.lock().expect("not poisoned").push(Arc::clone(&record));
                 let (mut client_r, mut server_w) =
                     (client.try_clone().expect("clone"), server.try_clone().expect("clone"));
-                std::thread::spawn(move || forward_counting(&mut client_r, &mut server_w, &header, &counts));
+                std::thread::spawn(move || forward_counting(&mut client_r, &mut server_w, &header, &counts, &record));
                 let (mut server_r, mut client_w) = (server, client);
                 std::thread::spawn(move || {
                     let _ = std::io::copy(&mut server_r, &mut client_w);
@@ -247,7 +261,32 @@ impl CountingProxy {
                 });
             }
         });
-        Self { url, counts }
+        Self { url, counts, sent }
+    }
+
+    /// Every request seen, as `(value of header, body)`: HTTP/1.1 messages with a
+    /// `Content-Length` (what the AWS SDK sends), parsed from each connection's bytes.
+    pub fn bodies(&self, header: &str) -> Vec<(String, Vec<u8>)> {
+        let header = format!("{}:", header.to_ascii_lowercase());
+        let mut found = Vec::new();
+        for connection in self.sent.lock().expect("not poisoned").iter() {
+            let bytes = connection.lock().expect("not poisoned").clone();
+            let mut at = 0;
+            while let Some(end) = bytes[at..].windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&bytes[at..at + end]).into_owned();
+                let value = |name: &str| {
+                    head.lines()
+                        .find(|l| l.to_ascii_lowercase().starts_with(name))
+                        .map(|l| l[name.len()..].trim().to_owned())
+                };
+                let length: usize = value("content-length:").and_then(|v| v.parse().ok()).unwrap_or(0);
+                let body_start = at + end + 4;
+                let body_end = (body_start + length).min(bytes.len());
+                found.push((value(&header).unwrap_or_default(), bytes[body_start..body_end].to_vec()));
+                at = body_end;
+            }
+        }
+        found
     }
 
     /// Requests seen per header value.
@@ -273,7 +312,13 @@ impl CountingProxy {
     }
 }
 
-fn forward_counting(from: &mut TcpStream, to: &mut TcpStream, header: &str, counts: &Mutex<BTreeMap<String, usize>>) {
+fn forward_counting(
+    from: &mut TcpStream,
+    to: &mut TcpStream,
+    header: &str,
+    counts: &Mutex<BTreeMap<String, usize>>,
+    record: &Mutex<Vec<u8>>,
+) {
     let mut pending: Vec<u8> = Vec::new();
     let mut buf = [0u8; 16 * 1024];
     loop {
@@ -282,6 +327,7 @@ fn forward_counting(from: &mut TcpStream, to: &mut TcpStream, header: &str, coun
             Ok(n) => n,
         };
         pending.extend_from_slice(&buf[..n]);
+        record.lock().expect("not poisoned").extend_from_slice(&buf[..n]);
         // Count complete header lines before the bytes reach the server.
         let mut consumed = 0;
         while let Some(end) = pending[consumed..].windows(2).position(|w| w == b"\r\n") {
