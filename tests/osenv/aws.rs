@@ -290,6 +290,33 @@ fn a_hosted_master_key_is_judged_by_its_value_in_the_manager() {
     run_with(d, &moto.url, &["check", "config.yaml"], &[], None).success();
 }
 
+/// The README's master-key rotation: `put` stores a new version; the rendered config has the
+/// new master key and the old one as `LITELLM_MIGRATE_FROM_MASTER_KEY` (`@AWSPREVIOUS`).
+#[test]
+fn the_master_key_rotation_recipe_renders_the_new_key_and_the_one_to_migrate_from() {
+    let Some(moto) = moto() else { return };
+    seed(&moto, &[("litellm/master-key", "sk-old-5d0e7b3c19a84f62")]);
+    let config = "general_settings:\n  master_key: os.environ/litellm/master-key\n  key_management_system: aws_secret_manager\n  \
+         key_management_settings:\n    access_mode: read_and_write\n\
+         environment_variables:\n  LITELLM_MIGRATE_FROM_MASTER_KEY: os.environ/litellm/master-key@AWSPREVIOUS\n";
+    let dir = workdir(&[("config.yaml", config)]);
+    let d = dir.path();
+    run_with(
+        d,
+        &moto.url,
+        &["put", "config.yaml", "master-key"],
+        &[],
+        Some("sk-new-0c5e3f8a7b21d946\n"),
+    )
+    .success();
+    let out = run_with(d, &moto.url, &["render", "config.yaml"], &[], None);
+    out.success();
+    assert_eq!(
+        out.stdout,
+        "general_settings:\n  master_key: sk-new-0c5e3f8a7b21d946\nenvironment_variables:\n  LITELLM_MIGRATE_FROM_MASTER_KEY: sk-old-5d0e7b3c19a84f62\n"
+    );
+}
+
 #[test]
 fn batch_reads_can_be_turned_off() {
     let Some(moto) = moto() else { return };
