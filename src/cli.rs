@@ -412,6 +412,12 @@ pub struct ExecArgs {
     /// its environment unless a reference asks for one.
     #[arg(long)]
     pub keep_credentials: bool,
+    /// Stay the command's parent and read its stdout and stderr through pipes: every resolved
+    /// value (raw, base64, JSON- and URL-encoded, Python repr) is replaced by `<NAME>` before
+    /// it reaches osenv's own stdout and stderr. Values under 8 bytes are not masked (a warning
+    /// names them).
+    #[arg(long)]
+    pub mask: bool,
     /// Run the command as this user (numbers: `UID` or `UID:GID`), its supplementary groups
     /// dropped: osenv keeps the files only it may read (a projected Vault token, a client key),
     /// the network-facing command cannot open them. Needs osenv to start as root or with

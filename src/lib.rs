@@ -34,6 +34,7 @@ pub mod error;
 pub mod escape;
 pub mod input;
 pub mod location;
+pub mod mask;
 pub mod master_key;
 pub mod plaintext;
 pub mod plan;

@@ -180,9 +180,77 @@ fn indentation(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Option<u
     }
 }
 
+/// The body of Python's `repr()` of a `str` (without its quotes): single quotes unless the
+/// value holds a `'` and no `"`; `\\`, the quote, `\t`, `\n`, `\r` escaped; other
+/// non-printable characters as `\xNN`, `\uNNNN` or `\UNNNNNNNN`. Printable is approximated
+/// for non-ASCII as not a control, separator or format character of the common ranges.
+pub fn repr_body(value: &str) -> String {
+    let quote = if value.contains('\'') && !value.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(value.len() + 2);
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if !printable(c) => {
+                let n = u32::from(c);
+                if n <= 0xff {
+                    out.push_str(&format!("\\x{n:02x}"));
+                } else if n <= 0xffff {
+                    out.push_str(&format!("\\u{n:04x}"));
+                } else {
+                    out.push_str(&format!("\\U{n:08x}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Python's `str.isprintable` for one character, for the ranges a secret may hold: controls,
+/// the Unicode spaces but U+0020 (separators are not printable), and format characters.
+fn printable(c: char) -> bool {
+    let n = u32::from(c);
+    !(n < 0x20
+        || (0x7f..=0xa0).contains(&n)
+        || n == 0xad
+        || (c != ' ' && c.is_whitespace())
+        || (0x200b..=0x200f).contains(&n)
+        || (0x202a..=0x202e).contains(&n)
+        || (0x2060..=0x206f).contains(&n)
+        || n == 0xfeff
+        || (0xd800..=0xdfff).contains(&n)
+        || (0xfff9..=0xfffb).contains(&n))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repr_is_pythons() {
+        // Each as CPython 3.11 prints repr(value), quotes taken off.
+        for (value, want) in [
+            ("sk-abc", "sk-abc"),
+            ("it's", "it's"),
+            ("say \"it's\"", "say \"it\\'s\""),
+            ("a\\b\n\t\r", "a\\\\b\\n\\t\\r"),
+            ("\u{1b}[0m\u{7f}", "\\x1b[0m\\x7f"),
+            ("\u{a0}é\u{200b}\u{1f600}", "\\xa0é\\u200b\u{1f600}"),
+        ] {
+            assert_eq!(repr_body(value), want, "{value:?}");
+        }
+    }
 
     #[test]
     fn strip_is_pythons() {

@@ -20,6 +20,12 @@ pub(super) fn run(args: &ExecArgs, app: &App) -> Result<(), Error> {
         #[cfg(not(unix))]
         return Err(UsageError::WatchUnsupported.into());
     }
+    if args.mask {
+        #[cfg(unix)]
+        return super::watch::exec_masked(args, app);
+        #[cfg(not(unix))]
+        return Err(UsageError::WatchUnsupported.into());
+    }
     let (program, rest) = args.command.split_first().ok_or(UsageError::NoCommand)?;
     let session = super::load(&args.config)?;
     let resolution = super::exported(

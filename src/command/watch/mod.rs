@@ -23,6 +23,7 @@ mod front;
 mod hook;
 mod init;
 mod machine;
+mod masked;
 mod process;
 mod ready;
 mod schedule;
@@ -32,6 +33,7 @@ use super::App;
 use crate::cli::{ConfigArgs, ExecArgs, WatchArgs};
 use driver::{Sources, Target};
 use machine::{Ending, Listen, Mode, Snapshot};
+use masked::Masks;
 use osenv::Session;
 use osenv::error::{Error, UsageError};
 use osenv::provenance::var;
@@ -40,6 +42,7 @@ use osenv::settings::KeyManagementSystem;
 use process::Process;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 /// The check interval when neither the flag nor a refresh variable sets one.
@@ -242,6 +245,7 @@ pub(super) fn exec(args: &ExecArgs, app: &App) -> Result<(), Error> {
         return Err(UsageError::WatchCannotSignal { uid }.into());
     }
     let ui = app.ui;
+    let masks = args.mask.then(|| Arc::new(Masks::default()));
     let produce = async |session: &Session| -> Result<Launch, Error> {
         let values = exported_values(
             session,
@@ -275,17 +279,20 @@ pub(super) fn exec(args: &ExecArgs, app: &App) -> Result<(), Error> {
             // What LiteLLM's CLI (and most servers) read; osenv's, whatever the config exports.
             command.env("PORT", port.to_string()).env("HOST", "127.0.0.1");
         }
-        // The command leads its own process group (see `process`): it cannot read a terminal
-        // osenv was started from, so it gets no input rather than being stopped by SIGTTIN.
-        if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-            command.stdin(std::process::Stdio::null());
+        no_terminal_input(&mut command);
+        if let Some(masks) = &masks {
+            masks.add(launch.values.iter().map(|(n, v)| (n.as_str(), v.expose())));
+            Masks::pipe(&mut command);
         }
-        Process::start(command)
-            .map(|(process, _)| process)
-            .map_err(|source| Error::Exec {
-                program: program.to_string_lossy().into_owned(),
-                source,
-            })
+        let failed = |source| Error::Exec {
+            program: program.to_string_lossy().into_owned(),
+            source,
+        };
+        let (process, mut child) = Process::start(command).map_err(failed)?;
+        if let Some(masks) = &masks {
+            masks.attach(&mut child).map_err(failed)?;
+        }
+        Ok(process)
     };
     let write = |_: &Launch| Ok(());
     let mode = Mode::Exec {
@@ -302,10 +309,80 @@ pub(super) fn exec(args: &ExecArgs, app: &App) -> Result<(), Error> {
         hook: None,
         front: front.as_ref().map(|f| (f, args.ready.as_str())),
     };
-    match watch(app, &args.config, &args.watch, mode, produce, &target)? {
+    let ending = watch(app, &args.config, &args.watch, mode, produce, &target);
+    if let Some(masks) = &masks {
+        masks.drain();
+    }
+    match ending? {
         Ending::Code(code) => std::process::exit(code),
         Ending::Failed(e) => Err(e),
     }
+}
+
+/// The command leads its own process group (see [`process`]): it cannot read a terminal osenv
+/// was started from, so it gets no input rather than being stopped by SIGTTIN.
+fn no_terminal_input(command: &mut std::process::Command) {
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        command.stdin(std::process::Stdio::null());
+    }
+}
+
+/// `exec --mask` without `--watch`: osenv stays the command's parent only to mask its output.
+/// Every signal of the [`signals`] table is passed on (a stop as the signal the table names,
+/// SIGHUP as itself: nothing is checked), and osenv ends with the command's status once its
+/// output is written.
+pub(super) fn exec_masked(args: &ExecArgs, app: &App) -> Result<(), Error> {
+    if init::is_pid_1() {
+        std::process::exit(init::run(app));
+    }
+    let (program, rest) = args.command.split_first().ok_or(UsageError::NoCommand)?;
+    let session = super::load(&args.config)?;
+    let resolution = super::exported(
+        &session,
+        app,
+        args.allow_missing,
+        &args.select,
+        super::Consumer::Command(args),
+    )?;
+    let exports = resolution.exports();
+    let masks = Arc::new(Masks::default());
+    masks.add(exports.iter().map(|(n, v)| (*n, v.expose())));
+    let removed = super::exec::removed(&session, exports.iter().map(|(name, _)| *name), args);
+    let mut command = std::process::Command::new(program);
+    command.args(rest);
+    super::exec::apply(&mut command, exports, &removed, args);
+    drop(resolution);
+    drop(session);
+    Masks::pipe(&mut command);
+    no_terminal_input(&mut command);
+    super::output::signals_handled_by_caller();
+    let failed = |source| Error::Exec {
+        program: program.to_string_lossy().into_owned(),
+        source,
+    };
+    let exit = app.block_on(async {
+        // Listening before the command starts, so no signal or exit is missed.
+        let mut forwarded = signals::listen().map_err(failed)?;
+        let mut children = signals::children().map_err(failed)?;
+        let (mut process, mut child) = Process::start(command).map_err(failed)?;
+        masks.attach(&mut child).map_err(failed)?;
+        let mut look = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            if let Some(exit) = process.exited() {
+                return Ok::<_, Error>(exit);
+            }
+            tokio::select! {
+                Some(signal) = forwarded.recv() => match signals::meaning(signal) {
+                    Some(signals::Meaning::Stop(stop)) => process.signal(stop),
+                    _ => process.signal(signal),
+                },
+                _ = children.recv() => {}
+                _ = look.tick() => {}
+            }
+        }
+    })?;
+    masks.drain();
+    std::process::exit(exit.shell_code())
 }
 
 /// An argument with every `{port}` replaced by the generation's port (`--listen`, for commands

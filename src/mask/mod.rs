@@ -1,0 +1,200 @@
+//! Masking a command's output (`exec --mask`): every resolved value, in every form it takes in
+//! output ([`forms`]), replaced by a marker that names its variable (`<OPENAI_API_KEY>`).
+//!
+//! One [`Masker`] holds the patterns of a set of values, matched in one pass (an Aho-Corasick
+//! automaton, leftmost-longest so a value and a longer one sharing its start are told apart);
+//! a [`Stream`] filters one output stream through it, chunk by chunk, holding back only the
+//! bytes that could still begin a pattern ([`Masker::held`]): output that cannot be part of a
+//! value is written at once, and no prefix of a value is written on its own, however long the
+//! command pauses in the middle of one.
+
+mod forms;
+mod stream;
+
+pub use stream::Stream;
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use std::collections::BTreeMap;
+
+/// Values shorter than this are not masked: masking them would replace common words and
+/// numbers in the output, and a pattern that short says little. osenv warns about them.
+pub const MIN_LEN: usize = 8;
+
+/// The patterns of a set of values, and the marker each is replaced by.
+#[derive(Clone)]
+pub struct Masker {
+    automaton: Option<AhoCorasick>,
+    /// The marker for each pattern, by pattern id.
+    markers: Vec<std::sync::Arc<[u8]>>,
+    /// The patterns, sorted, for [`Masker::held`].
+    sorted: Vec<Box<[u8]>>,
+    /// Whether some pattern starts with this byte.
+    first: [bool; 256],
+    longest: usize,
+}
+
+impl std::fmt::Debug for Masker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Patterns are values: never shown.
+        f.debug_struct("Masker").field("patterns", &self.sorted.len()).finish()
+    }
+}
+
+impl Masker {
+    /// The masker for `values` (name, value). A value in several names is marked with the
+    /// first name in order. Returns the names whose values are too short to mask.
+    pub fn new<'a>(values: impl IntoIterator<Item = (&'a str, &'a str)>) -> (Self, Vec<String>) {
+        let mut short = Vec::new();
+        // pattern → marker; the first name wins.
+        let mut patterns: BTreeMap<Vec<u8>, std::sync::Arc<[u8]>> = BTreeMap::new();
+        for (name, value) in values {
+            if value.len() < MIN_LEN {
+                short.push(name.to_owned());
+                continue;
+            }
+            let marker: std::sync::Arc<[u8]> = format!("<{name}>").into_bytes().into();
+            for form in forms::of(value) {
+                if form.len() >= MIN_LEN {
+                    patterns.entry(form).or_insert_with(|| marker.clone());
+                }
+            }
+        }
+        short.sort();
+        short.dedup();
+        (Self::from_patterns(patterns), short)
+    }
+
+    fn from_patterns(patterns: BTreeMap<Vec<u8>, std::sync::Arc<[u8]>>) -> Self {
+        let mut first = [false; 256];
+        let mut longest = 0;
+        let mut sorted = Vec::with_capacity(patterns.len());
+        let mut markers = Vec::with_capacity(patterns.len());
+        for (pattern, marker) in patterns {
+            first[usize::from(pattern[0])] = true;
+            longest = longest.max(pattern.len());
+            sorted.push(pattern.into_boxed_slice());
+            markers.push(marker);
+        }
+        let automaton = (!sorted.is_empty()).then(|| {
+            let build = |kind| {
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::LeftmostLongest)
+                    .kind(kind)
+                    .build(&sorted)
+            };
+            // A DFA is fastest; past its size limit (thousands of long values), the
+            // contiguous NFA.
+            build(Some(AhoCorasickKind::DFA))
+                .or_else(|_| build(None))
+                .expect("patterns of bounded length always build")
+        });
+        Self {
+            automaton,
+            markers,
+            sorted,
+            first,
+            longest,
+        }
+    }
+
+    /// A masker that masks nothing.
+    pub fn none() -> Self {
+        Self::from_patterns(BTreeMap::new())
+    }
+
+    /// This masker and `other`'s patterns together (`--watch`: old and new values both
+    /// masked); for a pattern in both, this one's marker.
+    #[must_use]
+    pub fn with(&self, other: &Self) -> Self {
+        let mut patterns: BTreeMap<Vec<u8>, std::sync::Arc<[u8]>> = BTreeMap::new();
+        for masker in [self, other] {
+            for (pattern, marker) in masker.sorted.iter().zip(&masker.markers) {
+                patterns.entry(pattern.to_vec()).or_insert_with(|| marker.clone());
+            }
+        }
+        Self::from_patterns(patterns)
+    }
+
+    /// How many patterns it matches.
+    pub fn len(&self) -> usize {
+        self.sorted.len()
+    }
+
+    /// Whether it masks nothing.
+    pub fn is_empty(&self) -> bool {
+        self.sorted.is_empty()
+    }
+
+    /// The length of the longest pattern.
+    pub fn longest(&self) -> usize {
+        self.longest
+    }
+
+    /// The length of the longest end of `data` that could still become a pattern: a proper
+    /// prefix of one (a complete pattern that a longer one extends counts too).
+    pub fn held(&self, data: &[u8]) -> usize {
+        let most = data.len().min(self.longest.saturating_sub(1));
+        for len in (1..=most).rev() {
+            let tail = &data[data.len() - len..];
+            if !self.first[usize::from(tail[0])] {
+                continue;
+            }
+            // The patterns starting with `tail` sort together, from the first one not below it.
+            let at = self.sorted.partition_point(|p| &**p < tail);
+            let extends = |p: &Box<[u8]>| p.len() > len && p.starts_with(tail);
+            if self.sorted[at..].iter().take(2).any(extends) {
+                return len;
+            }
+        }
+        0
+    }
+
+    /// Write `data` to `out` with every match replaced by its marker; returns where the last
+    /// match ended (0 if none). Matches that start at or after `stop` are left alone (they
+    /// may still grow).
+    fn replace(&self, data: &[u8], stop: usize, out: &mut Vec<u8>) -> usize {
+        let Some(automaton) = &self.automaton else {
+            return 0;
+        };
+        let mut at = 0;
+        for found in automaton.find_iter(data) {
+            if found.start() >= stop {
+                break;
+            }
+            out.extend_from_slice(&data[at..found.start()]);
+            out.extend_from_slice(&self.markers[found.pattern().as_usize()]);
+            at = found.end();
+        }
+        at
+    }
+}
+
+impl Default for Masker {
+    fn default() -> Self {
+        Self::none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_values_are_named_not_masked() {
+        let (masker, short) = Masker::new([("PIN", "1234"), ("EMPTY", ""), ("KEY", "sk-12345678")]);
+        assert_eq!(short, ["EMPTY", "PIN"]);
+        assert!(!masker.is_empty());
+        assert!(format!("{masker:?}").contains("patterns"));
+        assert!(!format!("{masker:?}").contains("sk-"));
+    }
+
+    #[test]
+    fn what_is_held_is_the_longest_end_that_could_become_a_pattern() {
+        let (m, _) = Masker::new([("A", "secretvalue1"), ("B", "secretvalue12345")]);
+        assert_eq!(m.held(b"log: secr"), 4);
+        assert_eq!(m.held(b"log: secretvalue1"), 12, "A is complete but B may follow");
+        assert_eq!(m.held(b"log: secretvalue12345"), 0);
+        assert_eq!(m.held(b"log: nothing"), 0);
+        assert_eq!(m.held(b""), 0);
+    }
+}

@@ -1,0 +1,128 @@
+//! One output stream filtered through a [`Masker`]: read into [`Stream::space`], then
+//! [`Stream::filled`] hands back what can be written now. Its buffers are allocated once (and
+//! grown only when a rotation brings a longer value): nothing is allocated per chunk.
+
+use super::Masker;
+
+/// How much is read at a time.
+const CHUNK: usize = 256 * 1024;
+
+/// The state of one filtered stream.
+#[derive(Default)]
+pub struct Stream {
+    /// The bytes held back from the last chunk, then the chunk read after them.
+    buf: Vec<u8>,
+    /// How many bytes at the start of `buf` were held back.
+    held: usize,
+    out: Vec<u8>,
+}
+
+impl std::fmt::Debug for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stream").field("held", &self.held).finish()
+    }
+}
+
+impl Stream {
+    /// A stream with nothing read yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Where to read the next chunk into (after what was held back), sized for `masker`.
+    pub fn space(&mut self, masker: &Masker) -> &mut [u8] {
+        let want = masker.longest() + CHUNK;
+        if self.buf.len() < want {
+            self.buf.resize(want, 0);
+        }
+        &mut self.buf[self.held..self.held + CHUNK]
+    }
+
+    /// `read` bytes were read into [`Stream::space`]: what may be written now, masked. Holds
+    /// back the end that could still begin a value.
+    pub fn filled(&mut self, read: usize, masker: &Masker) -> &[u8] {
+        let len = self.held + read;
+        let data = &self.buf[..len];
+        let stop = len - masker.held(data);
+        self.out.clear();
+        let after = masker.replace(data, stop, &mut self.out);
+        let keep = after.max(stop);
+        self.out.extend_from_slice(&data[after.min(keep)..keep]);
+        self.buf.copy_within(keep..len, 0);
+        self.held = len - keep;
+        &self.out
+    }
+
+    /// The stream ended: the rest, masked (what was held back is not a whole value).
+    pub fn finish(&mut self, masker: &Masker) -> &[u8] {
+        let len = self.held;
+        self.out.clear();
+        let after = masker.replace(&self.buf[..len], len, &mut self.out);
+        self.out.extend_from_slice(&self.buf[after..len]);
+        self.held = 0;
+        &self.out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `input` written in `chunks` (lengths), all of it then the end; what comes out.
+    fn run(masker: &Masker, input: &[u8], cuts: &[usize]) -> Vec<u8> {
+        let mut stream = Stream::new();
+        let mut out = Vec::new();
+        let mut rest = input;
+        for &cut in cuts.iter().chain(std::iter::once(&usize::MAX)) {
+            let n = cut.min(rest.len());
+            let space = stream.space(masker);
+            space[..n].copy_from_slice(&rest[..n]);
+            rest = &rest[n..];
+            out.extend_from_slice(stream.filled(n, masker));
+        }
+        out.extend_from_slice(stream.finish(masker));
+        out
+    }
+
+    #[test]
+    fn values_are_masked_however_the_output_is_cut() {
+        let (m, _) = Masker::new([
+            ("A", "secretvalue1"),
+            ("B", "secretvalue12345"),
+            ("C", "another-secret"),
+        ]);
+        let input = b"a secretvalue1 b secretvalue12345 c another-secret secretvalue123 end";
+        let want = b"a <A> b <B> c <C> <A>23 end".to_vec();
+        for cut in 1..input.len() {
+            assert_eq!(run(&m, input, &[cut]), want, "cut at {cut}");
+            let every = vec![cut; input.len()];
+            assert_eq!(run(&m, input, &every), want, "chunks of {cut}");
+        }
+    }
+
+    #[test]
+    fn what_cannot_begin_a_value_is_written_at_once_and_a_prefix_never_alone() {
+        let (m, _) = Masker::new([("KEY", "sk-live-0123456789")]);
+        let mut stream = Stream::new();
+        let mut feed = |bytes: &[u8]| {
+            let space = stream.space(&m);
+            space[..bytes.len()].copy_from_slice(bytes);
+            String::from_utf8(stream.filled(bytes.len(), &m).to_vec()).unwrap()
+        };
+        assert_eq!(feed(b"line one\nkey="), "line one\nkey=");
+        assert_eq!(feed(b"sk-live-01234"), "", "a prefix of the value waits");
+        assert_eq!(feed(b"56789\n"), "<KEY>\n");
+        assert_eq!(feed(b"sk-lime\n"), "sk-lime\n");
+    }
+
+    #[test]
+    fn binary_output_is_untouched_but_for_matches() {
+        let (m, _) = Masker::new([("KEY", "sk-live-0123456789")]);
+        let mut input: Vec<u8> = (0..=255u8).cycle().take(5000).collect();
+        assert_eq!(run(&m, &input, &[7, 300, 1]), input);
+        input.extend_from_slice(b"sk-live-0123456789\xff\x00");
+        let mut want: Vec<u8> = (0..=255u8).cycle().take(5000).collect();
+        want.extend_from_slice(b"<KEY>\xff\x00");
+        assert_eq!(run(&m, &input, &[4990, 3]), want);
+    }
+}
