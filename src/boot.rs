@@ -95,9 +95,59 @@ enum Seen {
     Failed,
 }
 
+/// `environment_variables.NAME` in the config: LiteLLM sets it in its own environment as it
+/// loads the config, before it judges the key, over what the process had. A reference counts
+/// as it resolves (one that resolves to nothing sets nothing: `None`); anything else as
+/// Python's `str()` of it.
+fn configured(session: &Session, proxy: &Proxy<'_>, name: &str) -> Option<(Seen, At)> {
+    let doc = session.sources().settings_document();
+    let source = session.sources().settings_source();
+    let variables = doc.get_merged(doc.root(), "environment_variables")?.value;
+    let value = doc.get_merged(variables, name)?.value;
+    let node = doc.resolve_alias(value);
+    let origin = format!("environment_variables.{name} in the config");
+    if let Some(reference) = session
+        .references()
+        .iter()
+        .find(|r| r.source == source && r.node == node)
+    {
+        let at = At::Reference {
+            location: reference.location.clone(),
+            written: reference.written.clone(),
+        };
+        return match proxy.reference(session, &reference.name) {
+            Seen::Value(value, _) => Some((Seen::Value(value, origin), at)),
+            Seen::Unset => None,
+            other => Some((other, at)),
+        };
+    }
+    let text = match doc.loaded(value) {
+        Loaded::Null => "None",
+        Loaded::Bool(true) => "True",
+        Loaded::Bool(false) => "False",
+        Loaded::String(text) => text,
+        // A number as written (Python's `str()` of it, for the forms a key or a flag takes).
+        Loaded::Other(_) => doc.scalar(value)?,
+    };
+    let at = At::Reference {
+        location: doc.location(value),
+        written: format!("environment_variables.{name}"),
+    };
+    Some((Seen::Value(SecretValue::new(text), origin), at))
+}
+
 impl Proxy<'_> {
-    /// The variable `name` in the proxy's environment, and where it comes from.
+    /// The variable `name` in the proxy's environment, and where it comes from: the config's
+    /// `environment_variables` first ([`configured`]).
     fn variable(&self, session: &Session, name: &str) -> Seen {
+        match configured(session, self, name) {
+            Some((seen, _)) => seen,
+            None => self.environment(session, name),
+        }
+    }
+
+    /// The variable `name` in the environment the proxy starts with.
+    fn environment(&self, session: &Session, name: &str) -> Seen {
         let env = session.environment();
         match self {
             Self::Child { exports, removed, .. } => {
@@ -125,7 +175,9 @@ impl Proxy<'_> {
     /// The value LiteLLM resolves for `os.environ/name`.
     fn reference(&self, session: &Session, name: &str) -> Seen {
         match self {
-            Self::Child { .. } => self.variable(session, name),
+            // From the environment it starts with (which `configured` itself reads through
+            // this: a variable set from its own reference cannot loop).
+            Self::Child { .. } => self.environment(session, name),
             Self::Elsewhere {
                 values,
                 missing_is_null,
@@ -253,6 +305,9 @@ enum Key {
     Unset,
     /// Not a string: LiteLLM fails at boot before its verdict (`master_key.startswith`).
     NotText(&'static str),
+    /// Another reference (`os.environ/…`): LiteLLM resolves a master key that starts with one
+    /// a second time; osenv resolves once, so the key LiteLLM would judge is not known here.
+    Chained,
 }
 
 /// The master-key finding for `session`'s proxy, if there is one to report.
@@ -305,6 +360,17 @@ fn judge(session: &Session, proxy: &Proxy<'_>) -> Option<Judged> {
     let master_key = match &key {
         Key::Text(value) => Some(value.expose()),
         Key::Unset => None,
+        Key::Chained => {
+            return Some(Judged {
+                severity: refusal_severity(&at, proxy),
+                message: format!(
+                    "the master key is itself a reference (`{}…`), which LiteLLM 1.110.2 resolves a second time before it judges the key, and osenv resolves once; {}. Fix: store the key itself there",
+                    crate::references::PREFIX,
+                    source_line(&at)
+                ),
+                at,
+            });
+        }
         Key::NotText(what) => {
             return Some(Judged {
                 severity: refusal_severity(&at, proxy),
@@ -379,6 +445,20 @@ pub fn names(session: &Session) -> Vec<String> {
                 .find(|r| r.source == source && r.node == node)
                 .map(|r| r.name.clone())
         })
+        .chain(
+            // What `environment_variables` sets them to ([`configured`]).
+            [MASTER_KEY_VARIABLE, OVERRIDE_VARIABLE, SALT_VARIABLE, DATABASE_VARIABLE]
+                .iter()
+                .filter_map(|name| {
+                    let variables = doc.get_merged(doc.root(), "environment_variables")?.value;
+                    let node = doc.resolve_alias(doc.get_merged(variables, name)?.value);
+                    session
+                        .references()
+                        .iter()
+                        .find(|r| r.source == source && r.node == node)
+                        .map(|r| r.name.clone())
+                }),
+        )
         .chain([MASTER_KEY_VARIABLE, OVERRIDE_VARIABLE, SALT_VARIABLE, DATABASE_VARIABLE].map(str::to_owned))
         .collect();
     names.sort_unstable();
@@ -414,6 +494,19 @@ fn variable(
     // LiteLLM asks its manager for the name when osenv did not (a manager without
     // `hosted_keys`): what it finds there is not known here.
     let asks_manager = session.key_management().routes_to_manager(MASTER_KEY_VARIABLE);
+    if let Some((seen, at)) = configured(session, proxy, MASTER_KEY_VARIABLE) {
+        return match seen {
+            Seen::Value(value, _) => Ok((text(value, proxy.reads_booleans()), at)),
+            Seen::Unset | Seen::Failed => Err(None),
+            Seen::Unknown => Err(Some(Judged {
+                severity: Severity::Unknown,
+                message: format!(
+                    "the master key is not known here (not resolved): LiteLLM 1.110.2 refuses to start if environment_variables.{MASTER_KEY_VARIABLE} is unset, blank or publicly known"
+                ),
+                at,
+            })),
+        };
+    }
     match proxy.variable(session, MASTER_KEY_VARIABLE) {
         Seen::Value(value, origin) => Ok((text(value, proxy.reads_booleans()), at(origin))),
         Seen::Unset if !asks_manager => Ok((Key::Unset, At::Nowhere)),
@@ -486,7 +579,9 @@ fn setting(
 /// A resolved value as LiteLLM's `get_secret` returns it: `true`/`false` (any case, stripped)
 /// become booleans, which no master key may be.
 fn text(value: SecretValue, reads_booleans: bool) -> Key {
-    if reads_booleans && master_key::str_to_bool(value.expose()).is_some() {
+    if value.expose().starts_with(crate::references::PREFIX) {
+        Key::Chained
+    } else if reads_booleans && master_key::str_to_bool(value.expose()).is_some() {
         Key::NotText("read as a boolean (`true`/`false`)")
     } else {
         Key::Text(value)
@@ -754,6 +849,50 @@ mod tests {
             reads_booleans: false,
         };
         assert_eq!(master_key(&session, &quoted), None);
+    }
+
+    #[test]
+    fn environment_variables_in_the_config_set_what_the_proxy_reads() {
+        // LiteLLM sets them before it judges the key, over the process environment.
+        let literal =
+            "general_settings:\n  store_model_in_db: false\nenvironment_variables:\n  LITELLM_MASTER_KEY: sk-1234\n";
+        let found = elsewhere(literal, &[(MASTER_KEY_VARIABLE, "sk-good-8c1f2a9d3e")], &[]).unwrap();
+        assert_eq!(found.severity, Severity::Refused, "named by the config: certain");
+        assert!(
+            found.message.contains("`environment_variables.LITELLM_MASTER_KEY`"),
+            "{}",
+            found.message
+        );
+        let reference = "general_settings: {}\nenvironment_variables:\n  LITELLM_MASTER_KEY: os.environ/MK\n";
+        assert_eq!(elsewhere(reference, &[], &[("MK", Some("sk-good-8c1f2a9d3e"))]), None);
+        assert_eq!(
+            child(reference, &[], &[("MK", "sk-good-8c1f2a9d3e")], true),
+            None,
+            "the command gets MK; LiteLLM sets the variable from it"
+        );
+        // The override, as Python's str(True); and turned off over the process's.
+        let permitted = "general_settings:\n  master_key: sk-1234\nenvironment_variables:\n  LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY: true\n";
+        assert_eq!(elsewhere(permitted, &[], &[]).unwrap().severity, Severity::Warning);
+        let off = "general_settings:\n  master_key: sk-1234\nenvironment_variables:\n  LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY: 'false'\n";
+        assert_eq!(
+            elsewhere(off, &[(OVERRIDE_VARIABLE, "true")], &[]).unwrap().severity,
+            Severity::Refused
+        );
+        // A variable set from its own reference reads the process's: no loop.
+        let own = "environment_variables:\n  LITELLM_MASTER_KEY: os.environ/LITELLM_MASTER_KEY\n";
+        assert_eq!(
+            child(own, &[], &[("LITELLM_MASTER_KEY", "sk-good-8c1f2a9d3e")], true),
+            None
+        );
+    }
+
+    #[test]
+    fn a_key_that_is_itself_a_reference_is_not_judged_as_text() {
+        // LiteLLM resolves it a second time; osenv does not follow the chain.
+        let found = elsewhere(REFERENCE, &[], &[("MK", Some("os.environ/SK"))]).unwrap();
+        assert_eq!(found.severity, Severity::Refused);
+        assert!(found.message.contains("itself a reference"), "{}", found.message);
+        assert!(!found.message.contains("SK"), "{}", found.message);
     }
 
     #[test]

@@ -5,7 +5,10 @@
 //!
 //! Names come from a config, which may come from a pull request: a name may choose *which*
 //! secrets a policy grants, never widen it. Every language has wildcard characters (Vault's `*`
-//! and `+`, IAM's `*` and `?`), so a name holding one is refused ([`literal`]), not escaped.
+//! and `+`, IAM's `*` and `?`) and some substitute per request (IAM's `${aws:…}` policy
+//! variables, Vault's `{{identity.…}}` templates: whoever controls the request's identity would
+//! choose the secret), so a name holding one of them, or `$`, `{` or `}` in any language, is
+//! refused ([`literal`]), not escaped.
 
 /// What a policy grants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,8 +55,9 @@ pub struct Policy {
     pub notes: Vec<String>,
 }
 
-/// A name refused because it would widen a policy: it holds one of `wildcards`, or a
-/// character the language would need quoted (`"`, `\`, a control character).
+/// A name refused because it would widen a policy: it holds one of `wildcards`, a character
+/// that begins a substitution (`$`, `{`, `}`), or one the language would need quoted (`"`,
+/// `\`, a control character).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Widening {
     /// The name.
@@ -66,7 +70,7 @@ impl std::fmt::Display for Widening {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "`{}` holds {:?}, which the policy language reads as a pattern or cannot hold as written: no policy is written for it",
+            "`{}` holds {:?}, which the policy language reads as a pattern or a substitution, or cannot hold as written: no policy is written for it",
             crate::escape::text(&self.name),
             self.character
         )
@@ -77,7 +81,7 @@ impl std::fmt::Display for Widening {
 pub fn literal<'n>(name: &'n str, wildcards: &[char]) -> Result<&'n str, Widening> {
     match name
         .chars()
-        .find(|c| wildcards.contains(c) || matches!(c, '"' | '\\') || c.is_control())
+        .find(|c| wildcards.contains(c) || matches!(c, '"' | '\\' | '$' | '{' | '}') || c.is_control())
     {
         Some(character) => Err(Widening {
             name: name.to_owned(),
@@ -93,11 +97,13 @@ pub fn refused(backend: &str, widening: &[Widening]) -> crate::error::BackendErr
     crate::error::BackendError::configuration(backend, names.join("; "))
 }
 
-/// `notes` as `#` comment lines (HCL, YAML, shell and Conjur policy all read `#`).
+/// `notes` as `#` comment lines (HCL, YAML, shell and Conjur policy all read `#`). A note may
+/// quote a setting (an account, a namespace): escaped, so no line break in it can end the
+/// comment and start a stanza of its own.
 pub fn comments(notes: &[String]) -> String {
     notes.iter().fold(String::new(), |mut text, note| {
         text.push_str("# ");
-        text.push_str(note);
+        text.push_str(&crate::escape::text(note));
         text.push('\n');
         text
     })
@@ -114,6 +120,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_note_is_one_comment_line_whatever_it_quotes() {
+        let text = comments(&["account `acme\n- !permit\n  role: !user evil`".to_owned()]);
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(text.starts_with("# "));
+    }
+
+    #[test]
     fn wildcards_and_quotes_are_refused_not_escaped() {
         assert_eq!(literal("app/db", &['*', '+']), Ok("app/db"));
         for (name, c) in [
@@ -122,6 +135,9 @@ mod tests {
             ("a\"b", '"'),
             ("a\\b", '\\'),
             ("a\nb", '\n'),
+            ("${aws:SourceIdentity}", '$'),
+            ("{{identity.entity.id}}/key", '{'),
+            ("team}", '}'),
         ] {
             assert_eq!(
                 literal(name, &['*', '+']),

@@ -105,7 +105,7 @@ fn serve(stream: TcpStream, seen: &Mutex<Vec<String>>, streamed: &Stream) {
             return;
         }
         if request_line.contains("/chat/completions") {
-            seen.lock().unwrap().push(authorization);
+            seen.lock().unwrap().push(authorization.clone());
         }
         if body.windows(b"\"stream\":true".len()).any(|w| w == b"\"stream\":true")
             || body
@@ -114,6 +114,21 @@ fn serve(stream: TcpStream, seen: &Mutex<Vec<String>>, streamed: &Stream) {
         {
             stream_answer(&mut stream, streamed);
             return;
+        }
+        // The model `echo` fails as OpenAI does on a bad key, but with the whole key in the
+        // message: what a provider's error puts in the proxy's exception logs.
+        if body.windows(6).any(|w| w == b"\"echo\"") {
+            let answer = format!(
+                r#"{{"error":{{"message":"Incorrect API key provided: {authorization}","type":"invalid_request_error","code":"invalid_api_key"}}}}"#
+            );
+            let response = format!(
+                "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
+                answer.len()
+            );
+            if stream.write_all(response.as_bytes()).is_err() {
+                return;
+            }
+            continue;
         }
         let answer = r#"{"id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"fake","choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":"ok"}}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}"#;
         let response = format!(
@@ -183,11 +198,16 @@ fn chat_stream(port: u16, master_key: &str) -> (String, bool) {
 
 /// A chat completion through the proxy at `port`; its HTTP status (0: no answer).
 fn chat(port: u16, master_key: &str) -> u16 {
+    chat_with(port, master_key, "fake")
+}
+
+/// A chat completion of `model`.
+fn chat_with(port: u16, master_key: &str, model: &str) -> u16 {
     let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
         return 0;
     };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
-    let body = r#"{"model":"fake","messages":[{"role":"user","content":"hi"}]}"#;
+    let body = format!(r#"{{"model":"{model}","messages":[{{"role":"user","content":"hi"}}]}}"#);
     let request = format!(
         "POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer {master_key}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
         body.len()
@@ -244,6 +264,9 @@ struct Run {
 }
 
 const MASTER_KEY: &str = "sk-master-7f3c9e2a51";
+
+/// A value with a backslash: its Python `repr` differs from it.
+const SESSION_TOKEN: &str = r"sess\7f3a91c2e4b5";
 
 impl Run {
     fn start() -> Option<(Self, String)> {
@@ -574,6 +597,106 @@ fn the_real_proxy_refuses_the_master_key_osenv_refuses_first() {
         "{}",
         tail(d)
     );
+    run.stop(osenv);
+}
+
+/// `exec --mask` in front of the real proxy at its most verbose (`--detailed_debug`): its
+/// stdout and stderr reach osenv's with every value masked. LiteLLM 1.110.2 redacts its own
+/// keys in these logs (`Be****ne`, `REDACTED`), but not a secret in a provider parameter: the
+/// log shows its marker where LiteLLM printed it, and no value in any form.
+#[test]
+fn the_real_proxys_debug_logs_show_markers_not_values_through_mask() {
+    let Some((run, litellm)) = Run::start() else {
+        return;
+    };
+    let (d, master_key) = (run.dir(), MASTER_KEY);
+    let config = std::fs::read_to_string(d.join("config.yaml")).unwrap();
+    let echo = config
+        .split_once("general_settings:")
+        .map(|(models, rest)| {
+            let second =
+                models
+                    .replacen("model_name: fake", "model_name: echo", 1)
+                    .replacen("openai/fake", "openai/echo", 1);
+            let second = second.trim_start_matches("model_list:\n");
+            format!("{models}{second}general_settings:{rest}")
+        })
+        .unwrap();
+    // A provider parameter holding a secret (a session token in the request body): LiteLLM's
+    // debug log prints the body as a Python dict, the token in `repr` form (its backslash
+    // doubled), unmasked.
+    let echo = echo.replacen(
+        "api_key: os.environ/PROVIDER_KEY\n",
+        "api_key: os.environ/PROVIDER_KEY\n      extra_body:\n        provider_session: os.environ/SESSION_TOKEN\n",
+        1,
+    );
+    std::fs::write(d.join("config.yaml"), echo).unwrap();
+    let client = run.moto.secrets();
+    runtime().block_on(async {
+        client
+            .create_secret()
+            .name("SESSION_TOKEN")
+            .secret_string(SESSION_TOKEN)
+            .send()
+            .await
+            .unwrap();
+    });
+    let port = free_port();
+    let port_text = port.to_string();
+    let args = [
+        "exec",
+        "--mask",
+        "config.yaml",
+        "--",
+        &litellm,
+        "--config",
+        "config.yaml",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port_text,
+        "--detailed_debug",
+    ];
+    // Both streams into the log: what the proxy prints on either.
+    let log_file = std::fs::File::create(d.join("osenv.log")).unwrap();
+    let osenv = std::process::Command::new(env!("CARGO_BIN_EXE_osenv"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .envs(run.env.iter().map(|(k, v)| (*k, v.as_str())))
+        .current_dir(d)
+        .stdin(std::process::Stdio::null())
+        .stdout(log_file.try_clone().unwrap())
+        .stderr(log_file)
+        .spawn()
+        .unwrap();
+    assert!(
+        wait_for(Duration::from_mins(3), || alive(port)),
+        "the proxy did not start: {}",
+        tail(d)
+    );
+    assert_eq!(chat(port, master_key), 200, "{}", tail(d));
+    // A refused key: LiteLLM logs the failed authentication at length.
+    let refused = chat(port, "sk-wrong-but-long-enough");
+    assert!((400..500).contains(&refused), "{refused}: {}", tail(d));
+    // A provider error that quotes the key: LiteLLM logs it with its traceback.
+    assert_ne!(chat_with(port, master_key, "echo"), 200, "{}", tail(d));
+    assert_eq!(run.provider.authorizations(), ["Bearer sk-provider-one"; 2]);
+    let log = log(d);
+    let forms = |value: &str| {
+        use base64::Engine as _;
+        [
+            value.to_owned(),
+            base64::engine::general_purpose::STANDARD.encode(value),
+            serde_json::to_string(value).unwrap(),
+        ]
+    };
+    assert!(log.contains("'provider_session': '<SESSION_TOKEN>'"), "{}", tail(d));
+    for value in ["sk-provider-one", MASTER_KEY, SESSION_TOKEN, r"sess\\7f3a91c2e4b5"] {
+        for form in forms(value) {
+            assert!(!log.contains(&form), "{form:?} in the proxy's output:\n{}", tail(d));
+        }
+    }
     run.stop(osenv);
 }
 

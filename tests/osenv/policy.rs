@@ -115,6 +115,17 @@ fn a_name_cannot_widen_the_policy() {
         ),
         ("aws_secret_manager", "app/*", &[("AWS_REGION", "us-east-1")][..]),
         ("aws_secret_manager", "app?", &[("AWS_REGION", "us-east-1")][..]),
+        // Substituted per request: the request's identity would choose the secret.
+        (
+            "aws_secret_manager",
+            "${aws:SourceIdentity}",
+            &[("AWS_REGION", "us-east-1")][..],
+        ),
+        (
+            "hashicorp_vault",
+            "{{identity.entity.id}}/key",
+            &[("VAULT_ADDR", "http://127.0.0.1:1")][..],
+        ),
         (
             "cyberark",
             "app\\\"x",
@@ -131,7 +142,7 @@ fn a_name_cannot_widen_the_policy() {
         assert!(run.stdout.is_empty(), "{system} {name}: {}", run.stdout);
         assert!(
             run.stderr
-                .contains("which the policy language reads as a pattern or cannot hold as written"),
+                .contains("which the policy language reads as a pattern or a substitution, or cannot hold as written"),
             "{system} {name}: {}",
             run.stderr
         );

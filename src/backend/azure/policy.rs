@@ -38,6 +38,9 @@ impl KeyVault {
             }
         }
         let assignee = wanted.principal.unwrap_or(ASSIGNEE);
+        // Single-quoted for the shell: `--principal` is an argument like any other, and the
+        // script it goes into is run as it is.
+        let quoted = format!("'{}'", assignee.replace('\'', r"'\''"));
         let mut notes = vec![format!(
             "the vault `{vault}` must use Azure RBAC (`--enable-rbac-authorization`); a scope must exist, so `put` of a secret not created yet needs the Officer role on the vault"
         )];
@@ -55,7 +58,7 @@ impl KeyVault {
         for (secret, role) in &roles {
             let _ = writeln!(
                 text,
-                "az role assignment create --role \"{role}\" --assignee {assignee} --scope \"$vault_id/secrets/{secret}\""
+                "az role assignment create --role \"{role}\" --assignee {quoted} --scope \"$vault_id/secrets/{secret}\""
             );
             assignments.push(json!({ "role": role, "assignee": assignee, "vault": vault, "secret": secret }));
         }
