@@ -564,10 +564,12 @@ pub enum UsageError {
     },
 
     #[error(
-        "exec --watch --user {uid}: osenv could not signal the command (to restart or stop it) as another user without the KILL capability; add KILL to the capabilities it starts with (next to SETUID and SETGID)"
+        "exec {flag} --user {uid}: osenv could not signal the command (to restart, stop or pass a signal on to it) as another user without the KILL capability; add KILL to the capabilities it starts with (next to SETUID and SETGID)"
     )]
-    /// `exec --watch --user` where osenv could not signal the command.
+    /// `exec --watch --user` or `exec --mask --user` where osenv could not signal the command.
     WatchCannotSignal {
+        /// `--watch` or `--mask`: what keeps osenv the command's parent.
+        flag: &'static str,
         /// The user the command would run as.
         uid: u32,
     },

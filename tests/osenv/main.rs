@@ -39,6 +39,8 @@ mod listen;
 #[cfg(all(feature = "aws", unix))]
 mod litellm;
 #[cfg(unix)]
+mod mask;
+#[cfg(unix)]
 mod master_key;
 #[cfg(unix)]
 mod mounted;

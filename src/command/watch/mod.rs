@@ -242,7 +242,7 @@ pub(super) fn exec(args: &ExecArgs, app: &App) -> Result<(), Error> {
     if let Some((uid, _)) = args.user
         && !process::may_signal(uid)
     {
-        return Err(UsageError::WatchCannotSignal { uid }.into());
+        return Err(UsageError::WatchCannotSignal { flag: "--watch", uid }.into());
     }
     let ui = app.ui;
     let masks = args.mask.then(|| Arc::new(Masks::default()));
@@ -336,6 +336,11 @@ pub(super) fn exec_masked(args: &ExecArgs, app: &App) -> Result<(), Error> {
         std::process::exit(init::run(app));
     }
     let (program, rest) = args.command.split_first().ok_or(UsageError::NoCommand)?;
+    if let Some((uid, _)) = args.user
+        && !process::may_signal(uid)
+    {
+        return Err(UsageError::WatchCannotSignal { flag: "--mask", uid }.into());
+    }
     let session = super::load(&args.config)?;
     let resolution = super::exported(
         &session,
