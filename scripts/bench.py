@@ -21,6 +21,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_mask  # noqa: E402  (a script beside this one)
+
 ROOT = Path(__file__).resolve().parent.parent
 ROLE_ID = "osenv-test-role"  # fixed by scripts/testbed_vault.py
 SECRET_ID = "osenv-test-secret-id"
@@ -219,6 +222,8 @@ def main():
         walls, rss = measure([args.osenv, "--version"], base_env(), 50, work)
         local["version"] = (summary(walls), max(rss))
         local["binary_mb"] = Path(args.osenv).stat().st_size / 1e6
+        # `exec --mask` next to `cat`, in the same run.
+        local["mask"] = bench_mask.run(str(Path(args.osenv).resolve()))
     finally:
         aws_proxy.stop()
         vault_proxy.stop()
@@ -302,6 +307,8 @@ def write(args, rows, local):
         f"| release binary, every backend, stripped | {local['binary_mb']:.1f} MB | – | < 20 MB: {'met' if local['binary_mb'] < 20 else '**missed**'} |",
         "",
     ]
+    if "mask" in local:
+        out += [bench_mask.START, bench_mask.section(local["mask"]), bench_mask.END, ""]
     if args.criterion and Path(args.criterion).exists():
         out += ["## Parse + walk + render (criterion)", "", "`cargo bench --bench render` (release profile):", "", "```text"]
         lines = [l.rstrip() for l in Path(args.criterion).read_text().splitlines() if "time:" in l or l.startswith(("render_", "parse_", "dotenv_"))]

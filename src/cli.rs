@@ -400,6 +400,7 @@ pub struct EnvArgs {
 
 /// `osenv exec`.
 #[derive(Debug, Args)]
+#[allow(clippy::struct_excessive_bools, reason = "each is a flag of its own")]
 pub struct ExecArgs {
     /// The config and its environment.
     #[command(flatten)]

@@ -185,6 +185,7 @@ fn indentation(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Option<u
 /// non-printable characters as `\xNN`, `\uNNNN` or `\UNNNNNNNN`. Printable is approximated
 /// for non-ASCII as not a control, separator or format character of the common ranges.
 pub fn repr_body(value: &str) -> String {
+    use std::fmt::Write as _;
     let quote = if value.contains('\'') && !value.contains('"') {
         '"'
     } else {
@@ -204,11 +205,11 @@ pub fn repr_body(value: &str) -> String {
             c if !printable(c) => {
                 let n = u32::from(c);
                 if n <= 0xff {
-                    out.push_str(&format!("\\x{n:02x}"));
+                    let _ = write!(out, "\\x{n:02x}");
                 } else if n <= 0xffff {
-                    out.push_str(&format!("\\u{n:04x}"));
+                    let _ = write!(out, "\\u{n:04x}");
                 } else {
-                    out.push_str(&format!("\\U{n:08x}"));
+                    let _ = write!(out, "\\U{n:08x}");
                 }
             }
             c => out.push(c),

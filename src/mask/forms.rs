@@ -46,6 +46,7 @@ fn aligned(engine: &impl base64::Engine, value: &[u8], offset: usize) -> Vec<u8>
 /// every non-ASCII character as `\uXXXX` (surrogate pairs above U+FFFF), as Python's
 /// `json.dumps` writes by default.
 fn json(value: &str, ascii: bool) -> String {
+    use std::fmt::Write as _;
     let quoted = serde_json::to_string(value).unwrap_or_default();
     let body = quoted.get(1..quoted.len().saturating_sub(1)).unwrap_or_default();
     if !ascii {
@@ -58,7 +59,7 @@ fn json(value: &str, ascii: bool) -> String {
         } else {
             let mut units = [0u16; 2];
             for unit in c.encode_utf16(&mut units) {
-                out.push_str(&format!("\\u{unit:04x}"));
+                let _ = write!(out, "\\u{unit:04x}");
             }
         }
     }

@@ -14,12 +14,18 @@ mod stream;
 
 pub use stream::Stream;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::{AhoCorasick, MatchKind};
 use std::collections::BTreeMap;
 
 /// Values shorter than this are not masked: masking them would replace common words and
 /// numbers in the output, and a pattern that short says little. osenv warns about them.
 pub const MIN_LEN: usize = 8;
+
+/// The automaton for the values could not be built (more or longer values than it can hold):
+/// nothing is started unmasked.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("--mask: the values are too many or too long to mask ({0})")]
+pub struct TooMany(String);
 
 /// The patterns of a set of values, and the marker each is replaced by.
 #[derive(Clone)]
@@ -38,14 +44,16 @@ pub struct Masker {
 impl std::fmt::Debug for Masker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Patterns are values: never shown.
-        f.debug_struct("Masker").field("patterns", &self.sorted.len()).finish()
+        f.debug_struct("Masker")
+            .field("patterns", &self.sorted.len())
+            .finish_non_exhaustive()
     }
 }
 
 impl Masker {
     /// The masker for `values` (name, value). A value in several names is marked with the
     /// first name in order. Returns the names whose values are too short to mask.
-    pub fn new<'a>(values: impl IntoIterator<Item = (&'a str, &'a str)>) -> (Self, Vec<String>) {
+    pub fn new<'a>(values: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<(Self, Vec<String>), TooMany> {
         let mut short = Vec::new();
         // pattern → marker; the first name wins.
         let mut patterns: BTreeMap<Vec<u8>, std::sync::Arc<[u8]>> = BTreeMap::new();
@@ -63,10 +71,10 @@ impl Masker {
         }
         short.sort();
         short.dedup();
-        (Self::from_patterns(patterns), short)
+        Ok((Self::from_patterns(patterns)?, short))
     }
 
-    fn from_patterns(patterns: BTreeMap<Vec<u8>, std::sync::Arc<[u8]>>) -> Self {
+    fn from_patterns(patterns: BTreeMap<Vec<u8>, std::sync::Arc<[u8]>>) -> Result<Self, TooMany> {
         let mut first = [false; 256];
         let mut longest = 0;
         let mut sorted = Vec::with_capacity(patterns.len());
@@ -77,38 +85,43 @@ impl Masker {
             sorted.push(pattern.into_boxed_slice());
             markers.push(marker);
         }
-        let automaton = (!sorted.is_empty()).then(|| {
-            let build = |kind| {
-                AhoCorasick::builder()
-                    .match_kind(MatchKind::LeftmostLongest)
-                    .kind(kind)
-                    .build(&sorted)
-            };
-            // A DFA is fastest; past its size limit (thousands of long values), the
-            // contiguous NFA.
-            build(Some(AhoCorasickKind::DFA))
-                .or_else(|_| build(None))
-                .expect("patterns of bounded length always build")
-        });
-        Self {
+        // The crate's own choice of automaton (a contiguous NFA for more than a few patterns):
+        // behind the prefilter it searches a few windows, so building fast (a DFA of a hundred
+        // values took 30 ms at start) matters more than searching fast.
+        let automaton = if sorted.is_empty() {
+            None
+        } else {
+            let built = AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(&sorted)
+                .map_err(|e| TooMany(e.to_string()))?;
+            Some(built)
+        };
+        Ok(Self {
             automaton,
             grams: grams::Grams::new(&sorted),
             markers,
             sorted,
             first,
             longest,
-        }
+        })
     }
 
     /// A masker that masks nothing.
     pub fn none() -> Self {
-        Self::from_patterns(BTreeMap::new())
+        Self {
+            automaton: None,
+            grams: grams::Grams::new(&[]),
+            markers: Vec::new(),
+            sorted: Vec::new(),
+            first: [false; 256],
+            longest: 0,
+        }
     }
 
     /// This masker and `other`'s patterns together (`--watch`: old and new values both
     /// masked); for a pattern in both, this one's marker.
-    #[must_use]
-    pub fn with(&self, other: &Self) -> Self {
+    pub fn with(&self, other: &Self) -> Result<Self, TooMany> {
         let mut patterns: BTreeMap<Vec<u8>, std::sync::Arc<[u8]>> = BTreeMap::new();
         for masker in [self, other] {
             for (pattern, marker) in masker.sorted.iter().zip(&masker.markers) {
@@ -144,8 +157,8 @@ impl Masker {
             }
             // The patterns starting with `tail` sort together, from the first one not below it.
             let at = self.sorted.partition_point(|p| &**p < tail);
-            let extends = |p: &Box<[u8]>| p.len() > len && p.starts_with(tail);
-            if self.sorted[at..].iter().take(2).any(extends) {
+            let extends = |p: &[u8]| p.len() > len && p.starts_with(tail);
+            if self.sorted[at..].iter().take(2).any(|p| extends(p)) {
                 return len;
             }
         }
@@ -195,7 +208,7 @@ mod tests {
             let mut word = |len: usize| -> String { (0..len).map(|_| rng.choice(['a', 'b', 'c']).unwrap()).collect() };
             let values: Vec<(String, String)> = (0..4).map(|i| (format!("V{i}"), word(8 + i * 3))).collect();
             let text = word(3000);
-            let (masker, _) = Masker::new(values.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+            let (masker, _) = Masker::new(values.iter().map(|(n, v)| (n.as_str(), v.as_str()))).unwrap();
             let mut filtered = Vec::new();
             let at = masker.replace(text.as_bytes(), text.len(), &mut filtered);
             filtered.extend_from_slice(&text.as_bytes()[at..]);
@@ -213,7 +226,7 @@ mod tests {
 
     #[test]
     fn short_values_are_named_not_masked() {
-        let (masker, short) = Masker::new([("PIN", "1234"), ("EMPTY", ""), ("KEY", "sk-12345678")]);
+        let (masker, short) = Masker::new([("PIN", "1234"), ("EMPTY", ""), ("KEY", "sk-12345678")]).unwrap();
         assert_eq!(short, ["EMPTY", "PIN"]);
         assert!(!masker.is_empty());
         assert!(format!("{masker:?}").contains("patterns"));
@@ -222,7 +235,7 @@ mod tests {
 
     #[test]
     fn what_is_held_is_the_longest_end_that_could_become_a_pattern() {
-        let (m, _) = Masker::new([("A", "secretvalue1"), ("B", "secretvalue12345")]);
+        let (m, _) = Masker::new([("A", "secretvalue1"), ("B", "secretvalue12345")]).unwrap();
         assert_eq!(m.held(b"log: secr"), 4);
         assert_eq!(m.held(b"log: secretvalue1"), 12, "A is complete but B may follow");
         assert_eq!(m.held(b"log: secretvalue12345"), 0);

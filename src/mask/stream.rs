@@ -10,16 +10,21 @@ const CHUNK: usize = 256 * 1024;
 /// The state of one filtered stream.
 #[derive(Default)]
 pub struct Stream {
-    /// The bytes held back from the last chunk, then the chunk read after them.
+    /// What was held back (at `tail`), then the chunk read after it.
     buf: Vec<u8>,
-    /// How many bytes at the start of `buf` were held back.
-    held: usize,
+    /// Where the bytes held back from the last chunk are in `buf` (moved to its start before
+    /// the next read: the last chunk may be written from `buf` itself until then).
+    tail: std::ops::Range<usize>,
+    /// A chunk with a match, as written.
     out: Vec<u8>,
 }
 
 impl std::fmt::Debug for Stream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Stream").field("held", &self.held).finish()
+        // The buffers hold output, which may hold values: only their size is shown.
+        f.debug_struct("Stream")
+            .field("held", &self.tail.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -31,35 +36,43 @@ impl Stream {
 
     /// Where to read the next chunk into (after what was held back), sized for `masker`.
     pub fn space(&mut self, masker: &Masker) -> &mut [u8] {
+        let held = self.tail.len();
+        if self.tail.start > 0 {
+            self.buf.copy_within(self.tail.clone(), 0);
+        }
+        self.tail = 0..held;
         let want = masker.longest() + CHUNK;
         if self.buf.len() < want {
             self.buf.resize(want, 0);
         }
-        &mut self.buf[self.held..self.held + CHUNK]
+        &mut self.buf[held..held + CHUNK]
     }
 
     /// `read` bytes were read into [`Stream::space`]: what may be written now, masked. Holds
-    /// back the end that could still begin a value.
+    /// back the end that could still begin a value. A chunk without a match is handed back
+    /// where it was read: most output is never copied.
     pub fn filled(&mut self, read: usize, masker: &Masker) -> &[u8] {
-        let len = self.held + read;
+        let len = self.tail.len() + read;
         let data = &self.buf[..len];
         let stop = len - masker.held(data);
         self.out.clear();
         let after = masker.replace(data, stop, &mut self.out);
         let keep = after.max(stop);
-        self.out.extend_from_slice(&data[after.min(keep)..keep]);
-        self.buf.copy_within(keep..len, 0);
-        self.held = len - keep;
+        self.tail = keep..len;
+        if self.out.is_empty() {
+            return &self.buf[..keep];
+        }
+        self.out.extend_from_slice(&self.buf[after.min(keep)..keep]);
         &self.out
     }
 
     /// The stream ended: the rest, masked (what was held back is not a whole value).
     pub fn finish(&mut self, masker: &Masker) -> &[u8] {
-        let len = self.held;
+        let held = &self.buf[self.tail.clone()];
         self.out.clear();
-        let after = masker.replace(&self.buf[..len], len, &mut self.out);
-        self.out.extend_from_slice(&self.buf[after..len]);
-        self.held = 0;
+        let after = masker.replace(held, held.len(), &mut self.out);
+        self.out.extend_from_slice(&held[after..]);
+        self.tail = 0..0;
         &self.out
     }
 }
@@ -90,7 +103,8 @@ mod tests {
             ("A", "secretvalue1"),
             ("B", "secretvalue12345"),
             ("C", "another-secret"),
-        ]);
+        ])
+        .unwrap();
         let input = b"a secretvalue1 b secretvalue12345 c another-secret secretvalue123 end";
         let want = b"a <A> b <B> c <C> <A>23 end".to_vec();
         for cut in 1..input.len() {
@@ -102,7 +116,7 @@ mod tests {
 
     #[test]
     fn what_cannot_begin_a_value_is_written_at_once_and_a_prefix_never_alone() {
-        let (m, _) = Masker::new([("KEY", "sk-live-0123456789")]);
+        let (m, _) = Masker::new([("KEY", "sk-live-0123456789")]).unwrap();
         let mut stream = Stream::new();
         let mut feed = |bytes: &[u8]| {
             let space = stream.space(&m);
@@ -117,7 +131,7 @@ mod tests {
 
     #[test]
     fn binary_output_is_untouched_but_for_matches() {
-        let (m, _) = Masker::new([("KEY", "sk-live-0123456789")]);
+        let (m, _) = Masker::new([("KEY", "sk-live-0123456789")]).unwrap();
         let mut input: Vec<u8> = (0..=255u8).cycle().take(5000).collect();
         assert_eq!(run(&m, &input, &[7, 300, 1]), input);
         input.extend_from_slice(b"sk-live-0123456789\xff\x00");

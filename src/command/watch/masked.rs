@@ -9,6 +9,7 @@
 
 use osenv::mask::{Masker, Stream};
 use std::collections::BTreeSet;
+use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -28,8 +29,12 @@ pub(crate) struct Masks {
 impl Masks {
     /// Mask `values` from now on, as well as every value masked so far; warn (once per name)
     /// about values too short to mask.
-    pub fn add<'a>(&self, values: impl IntoIterator<Item = (&'a str, &'a str)>) {
-        let (added, short) = Masker::new(values);
+    pub fn add<'a>(&self, values: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<(), osenv::Error> {
+        let too_many = |e: osenv::mask::TooMany| osenv::Error::Exec {
+            program: "osenv".into(),
+            source: std::io::Error::other(e.to_string()),
+        };
+        let (added, short) = Masker::new(values).map_err(too_many)?;
         let mut warned = self.warned.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let new: Vec<&str> = short
             .iter()
@@ -44,7 +49,8 @@ impl Masks {
             );
         }
         let mut current = self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        *current = Arc::new(current.with(&added));
+        *current = Arc::new(current.with(&added).map_err(too_many)?);
+        Ok(())
     }
 
     fn masker(&self) -> Arc<Masker> {
@@ -65,6 +71,17 @@ impl Masks {
     pub fn attach(self: &Arc<Self>, child: &mut std::process::Child) -> std::io::Result<()> {
         let mut copies = self.copies.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         copies.retain(|c| !c.is_finished());
+        // Larger pipes (1 MiB, the unprivileged maximum): fewer reads and writes for a command
+        // that logs a lot. Refused (an older kernel, a lower limit): the default does.
+        for pipe in [
+            child.stdout.as_ref().map(AsFd::as_fd),
+            child.stderr.as_ref().map(AsFd::as_fd),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let _ = rustix::pipe::fcntl_setpipe_size(pipe, 1 << 20);
+        }
         if let Some(out) = child.stdout.take() {
             copies.push(self.copy(out, Sink::Stdout)?);
         }

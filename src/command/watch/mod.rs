@@ -281,7 +281,7 @@ pub(super) fn exec(args: &ExecArgs, app: &App) -> Result<(), Error> {
         }
         no_terminal_input(&mut command);
         if let Some(masks) = &masks {
-            masks.add(launch.values.iter().map(|(n, v)| (n.as_str(), v.expose())));
+            masks.add(launch.values.iter().map(|(n, v)| (n.as_str(), v.expose())))?;
             Masks::pipe(&mut command);
         }
         let failed = |source| Error::Exec {
@@ -351,7 +351,7 @@ pub(super) fn exec_masked(args: &ExecArgs, app: &App) -> Result<(), Error> {
     )?;
     let exports = resolution.exports();
     let masks = Arc::new(Masks::default());
-    masks.add(exports.iter().map(|(n, v)| (*n, v.expose())));
+    masks.add(exports.iter().map(|(n, v)| (*n, v.expose())))?;
     let removed = super::exec::removed(&session, exports.iter().map(|(name, _)| *name), args);
     let mut command = std::process::Command::new(program);
     command.args(rest);
