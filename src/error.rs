@@ -603,6 +603,18 @@ pub enum UsageError {
     },
 }
 
+/// A name or value an output format cannot carry.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("cannot write `{name}` as {format}: {reason}")]
+pub struct FormatError {
+    /// The variable name (or the Secret's name or namespace).
+    pub name: String,
+    /// The format.
+    pub format: &'static str,
+    /// Why, never the value.
+    pub reason: &'static str,
+}
+
 /// Everything a command can fail with. [`Error::exit_code`] maps it to the documented codes.
 #[derive(Debug, Error)]
 pub enum Error {
@@ -625,16 +637,9 @@ pub enum Error {
     /// A backend operation failed as a whole.
     #[error(transparent)]
     Backend(#[from] BackendError),
-    /// A value cannot be written in the requested output format.
-    #[error("cannot write `{name}` as {format}: {reason}")]
-    Format {
-        /// The variable name.
-        name: String,
-        /// The format.
-        format: &'static str,
-        /// Why, never the value.
-        reason: &'static str,
-    },
+    /// Values that cannot be written in the requested output format (every one, by name).
+    #[error("{}", Joined(.0))]
+    Format(Vec<FormatError>),
     /// A template failed to render.
     #[error("{0}")]
     Template(String),

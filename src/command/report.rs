@@ -60,7 +60,7 @@ pub fn exit_code(err: &Error) -> u8 {
         Error::Unresolved(..)
         | Error::Output(_)
         | Error::Backend(_)
-        | Error::Format { .. }
+        | Error::Format(_)
         | Error::Template(_)
         | Error::Strict { .. }
         | Error::NotReady { .. }
@@ -79,6 +79,16 @@ pub fn lines(err: &Error) -> Vec<String> {
             }
         }
         Error::Unresolved(references, variables) => unresolved(&mut lines, references, variables),
+        Error::Format(refused) => {
+            lines.extend(refused.iter().map(|e| format!("error: {e}")));
+            if let [first, _, ..] = refused.as_slice() {
+                lines.push(format!(
+                    "error: {} names cannot be written as {}",
+                    refused.len(),
+                    first.format
+                ));
+            }
+        }
         other => {
             lines.push(format!("error: {other}"));
             causes(&mut lines, other);

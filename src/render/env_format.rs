@@ -4,7 +4,7 @@
 //! name and value is checked against what the format's consumer can read back exactly; a value a
 //! format cannot carry (a newline for `docker --env-file`) is an error, never a corrupt file.
 
-use crate::error::Error;
+use crate::error::{Error, FormatError};
 use crate::secret::SecretValue;
 use base64::Engine as _;
 use minijinja::{Environment, context};
@@ -228,29 +228,36 @@ pub fn environment() -> Environment<'static> {
 
 /// Render `vars` (sorted by name) in `format`.
 pub fn render(format: Format, vars: &[(&str, &SecretValue)], k8s: &K8sOptions) -> Result<Zeroizing<String>, Error> {
-    if format == Format::K8sSecret {
-        k8s.validate().map_err(|field| Error::Format {
+    // Every refusal of the run, not the first: the Secret's name, then each name in order.
+    let mut refused = Vec::new();
+    if format == Format::K8sSecret
+        && let Err(field) = k8s.validate()
+    {
+        refused.push(FormatError {
             name: match field {
                 K8sField::Name => k8s.name.clone(),
                 K8sField::Namespace => k8s.namespace.clone().unwrap_or_default(),
             },
             format: format.as_str(),
             reason: match field {
-                K8sField::Name => {
-                    "the Secret name is not a valid Kubernetes name (lowercase letters, digits, `-`, `.`)"
-                }
+                K8sField::Name => "the Secret name is not a valid Kubernetes name (lowercase letters, digits, `-`, `.`)",
                 K8sField::Namespace => {
                     "the namespace is not a valid Kubernetes name (lowercase letters, digits, `-`, `.`)"
                 }
             },
-        })?;
+        });
     }
     for (name, value) in vars {
-        format.check(name, value.expose()).map_err(|reason| Error::Format {
-            name: (*name).to_owned(),
-            format: format.as_str(),
-            reason,
-        })?;
+        if let Err(reason) = format.check(name, value.expose()) {
+            refused.push(FormatError {
+                name: (*name).to_owned(),
+                format: format.as_str(),
+                reason,
+            });
+        }
+    }
+    if !refused.is_empty() {
+        return Err(Error::Format(refused));
     }
     let (template_name, source) = format.template();
     let mut env = environment();

@@ -420,6 +420,25 @@ fn check_warns_about_references_litellm_leaves_alone() {
     ));
 }
 
+/// Every name a format refuses is reported in one run, in order, with a count: a fix for the
+/// first does not reveal the next.
+#[test]
+fn every_refused_name_is_reported_at_once() {
+    let dir = workdir(&[
+        (
+            "config.yaml",
+            "a: os.environ/UID\nb: os.environ/RANDOM\nc: os.environ/OK\nd: os.environ/app/db\n",
+        ),
+        (".env", "UID=1\nRANDOM=2\nOK=3\napp/db=4\n"),
+    ]);
+    let run = osenv(dir.path())
+        .args(["env", "config.yaml", "--env-file", ".env", "--format", "shell"])
+        .run();
+    run.code(1);
+    assert!(run.stdout.is_empty());
+    insta::assert_snapshot!(run.stderr);
+}
+
 #[test]
 fn template_renders_secrets_with_filters() {
     let tpl = "url={{ secret(\"DB\") }}\nsh={{ secret(\"Q\")|shell_quote }}\n{% if secret(\"FLAG\") == \"on\" %}extra={{ secret(\"EXTRA\") }}{% endif %}\n";
