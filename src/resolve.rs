@@ -206,11 +206,7 @@ pub async fn resolve<'a>(
             limits.splay().await;
             match purpose {
                 Purpose::Read => manager.fetch(&remote, &ctx).await,
-                Purpose::Exists => manager.exists(&remote, &ctx).await.map(|rs| {
-                    rs.into_iter()
-                        .map(|r| r.map(|()| SecretValue::new(String::new())))
-                        .collect()
-                }),
+                Purpose::Exists => exists(manager, &remote, &ctx).await,
             }
         };
         let outcome = limits.within_deadline(manager, call).await;
@@ -244,6 +240,49 @@ pub async fn resolve<'a>(
         }
     }
     Resolution { plan, env, values }
+}
+
+/// Whether each of `names` exists, as an empty value. A `#field` is proved only by reading its
+/// secret (`check` must fail where `render` would: a field the JSON does not have): those
+/// names are read, the value dropped at once; the others only looked up. Both at once.
+async fn exists(
+    manager: &dyn Backend,
+    names: &[String],
+    ctx: &crate::backend::Context,
+) -> Result<crate::backend::KeyResults<SecretValue>, BackendError> {
+    let (fields, plain): (Vec<&String>, Vec<&String>) = names.iter().partition(|n| n.contains('#'));
+    let fields: Vec<String> = fields.into_iter().cloned().collect();
+    let plain: Vec<String> = plain.into_iter().cloned().collect();
+    let read = async {
+        if fields.is_empty() {
+            return Ok(Vec::new());
+        }
+        let values = manager.fetch(&fields, ctx).await?;
+        Ok(values.into_iter().map(|r| r.map(drop)).collect::<Vec<_>>())
+    };
+    let look = async {
+        if plain.is_empty() {
+            return Ok(Vec::new());
+        }
+        manager.exists(&plain, ctx).await
+    };
+    let (read, looked) = futures_util::future::join(read, look).await;
+    let (read, looked) = (read?, looked?);
+    if read.len() != fields.len() || looked.len() != plain.len() {
+        return Err(BackendError::Answers {
+            backend: manager.describe(),
+            asked: names.len(),
+            answered: read.len() + looked.len(),
+        });
+    }
+    let (mut read, mut looked) = (read.into_iter(), looked.into_iter());
+    Ok(names
+        .iter()
+        .map(|name| {
+            let found = if name.contains('#') { read.next() } else { looked.next() };
+            found.unwrap_or(Ok(())).map(|()| SecretValue::new(String::new()))
+        })
+        .collect())
 }
 
 #[cfg(test)]

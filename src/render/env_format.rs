@@ -240,7 +240,9 @@ pub fn render(format: Format, vars: &[(&str, &SecretValue)], k8s: &K8sOptions) -
             },
             format: format.as_str(),
             reason: match field {
-                K8sField::Name => "the Secret name is not a valid Kubernetes name (lowercase letters, digits, `-`, `.`)",
+                K8sField::Name => {
+                    "the Secret name is not a valid Kubernetes name (lowercase letters, digits, `-`, `.`)"
+                }
                 K8sField::Namespace => {
                     "the namespace is not a valid Kubernetes name (lowercase letters, digits, `-`, `.`)"
                 }

@@ -90,7 +90,7 @@ mod aws {
             out.stderr
         );
         assert!(!out.stderr.contains("sk-"), "{}", out.stderr);
-        // check proves the secrets (and the pinned version) exist without reading them.
+        // check proves the secrets and fields (see below) and the pinned version.
         let dir = workdir(&[("config.yaml", config)]);
         let out = osenv(dir.path())
             .envs(Moto::env(&moto.url))
@@ -107,6 +107,53 @@ mod aws {
             .run();
         out.code(1);
         assert!(out.stdout.contains("no such version"), "{}", out.stdout);
+    }
+
+    /// `check` proves a `#field` by reading its secret (never shown): it fails where `render`
+    /// fails, at the same reference, with the same reason.
+    #[test]
+    fn check_fails_where_render_fails_on_a_field() {
+        let Some(moto) = moto() else { return };
+        let client = moto.secrets();
+        runtime().block_on(async {
+            for (name, value) in [("fieldcheck/app", APP), ("fieldcheck/plain", "not json")] {
+                client
+                    .create_secret()
+                    .name(name)
+                    .secret_string(value)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        });
+        let bad = "general_settings:\n  key_management_system: aws_secret_manager\n\
+            a: os.environ/fieldcheck/app#NOPE\nb: os.environ/fieldcheck/app#HOSTS\nc: os.environ/fieldcheck/plain#x\n\
+            d: os.environ/fieldcheck/app#OPENAI_API_KEY\n";
+        let dir = workdir(&[("config.yaml", bad)]);
+        let out = osenv(dir.path())
+            .envs(Moto::env(&moto.url))
+            .args(["check", "config.yaml"])
+            .run();
+        out.code(1);
+        let lines: Vec<&str> = out.stdout.lines().filter(|l| l.contains("os.environ/")).collect();
+        assert_eq!(lines.len(), 4, "{}", out.stdout);
+        assert!(
+            lines[0].contains("os.environ/fieldcheck/app#NOPE") && lines[0].contains("not found in field `NOPE`"),
+            "{}",
+            out.stdout
+        );
+        assert!(lines[1].contains("the field is a list"), "{}", out.stdout);
+        assert!(lines[2].contains("not JSON (value not shown)"), "{}", out.stdout);
+        assert!(
+            !out.stdout.contains("sk-") && !out.stderr.contains("sk-"),
+            "{}",
+            out.stdout
+        );
+        assert!(
+            lines[3].contains("os.environ/fieldcheck/app#OPENAI_API_KEY") && lines[3].contains(" ok "),
+            "{}",
+            out.stdout
+        );
     }
 }
 
