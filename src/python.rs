@@ -218,6 +218,55 @@ pub fn repr_body(value: &str) -> String {
     out
 }
 
+/// The body of Python's `ascii()` of a `str`: its `repr` with every non-ASCII character escaped
+/// (`\xNN`, `\uNNNN`, `\UNNNNNNNN`).
+pub fn ascii_body(value: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(value.len());
+    for c in repr_body(value).chars() {
+        let n = u32::from(c);
+        if c.is_ascii() {
+            out.push(c);
+        } else if n <= 0xff {
+            let _ = write!(out, "\\x{n:02x}");
+        } else if n <= 0xffff {
+            let _ = write!(out, "\\u{n:04x}");
+        } else {
+            let _ = write!(out, "\\U{n:08x}");
+        }
+    }
+    out
+}
+
+/// The body of Python's `repr()` of `bytes`: printable ASCII as it is, `\\`, the quote, `\t`,
+/// `\n`, `\r` escaped, every other byte as `\xNN`.
+pub fn bytes_repr_body(value: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let quote = if value.contains(&b'\'') && !value.contains(&b'"') {
+        b'"'
+    } else {
+        b'\''
+    };
+    let mut out = String::with_capacity(value.len());
+    for &b in value {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b'\t' => out.push_str("\\t"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b if b == quote => {
+                out.push('\\');
+                out.push(char::from(b));
+            }
+            0x20..=0x7e => out.push(char::from(b)),
+            _ => {
+                let _ = write!(out, "\\x{b:02x}");
+            }
+        }
+    }
+    out
+}
+
 /// Python's `str.isprintable` for one character, for the ranges a secret may hold: controls,
 /// the Unicode spaces but U+0020 (separators are not printable), and format characters.
 fn printable(c: char) -> bool {
@@ -237,6 +286,14 @@ fn printable(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ascii_and_bytes_repr_are_pythons() {
+        // As CPython 3.11 prints ascii(v) and repr(v.encode()), quotes taken off.
+        assert_eq!(ascii_body("sk-CANÄRY\u{2028}😀'"), "sk-CAN\\xc4RY\\u2028\\U0001f600'");
+        assert_eq!(bytes_repr_body("sk-CANÄRY\n'".as_bytes()), "sk-CAN\\xc3\\x84RY\\n'");
+        assert_eq!(bytes_repr_body(b"it's \"q\""), "it\\'s \"q\"");
+    }
 
     #[test]
     fn repr_is_pythons() {

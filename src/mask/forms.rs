@@ -21,12 +21,46 @@ pub fn of(value: &str) -> Vec<Vec<u8>> {
             forms.push(aligned(engine, bytes, offset));
         }
     }
-    forms.push(json(value, false).into_bytes());
+    // MIME and PEM wrap base64 at 76 and 64 characters: each whole line is a form.
+    let encoded = STANDARD.encode(bytes);
+    for width in [76, 64] {
+        if encoded.len() > width {
+            forms.extend(encoded.as_bytes().chunks(width).map(<[u8]>::to_vec));
+        }
+    }
+    let serde = json(value, false);
+    // Other encoders escape more: PHP `\/`; Go `<`, `>`, `&` (HTML-safe); Gson also `=`, `'`.
+    let escaped = |set: &[(char, &str)]| {
+        set.iter()
+            .fold(serde.clone(), |text, (c, escape)| text.replace(*c, escape))
+    };
+    forms.push(escaped(&[('/', "\\/")]).into_bytes());
+    forms.push(escaped(&[('<', "\\u003c"), ('>', "\\u003e"), ('&', "\\u0026")]).into_bytes());
+    forms.push(
+        escaped(&[
+            ('<', "\\u003c"),
+            ('>', "\\u003e"),
+            ('&', "\\u0026"),
+            ('=', "\\u003d"),
+            ('\'', "\\u0027"),
+        ])
+        .into_bytes(),
+    );
+    forms.push(serde.into_bytes());
     forms.push(json(value, true).into_bytes());
-    forms.push(percent(bytes, b"0123456789ABCDEF", false));
-    forms.push(percent(bytes, b"0123456789abcdef", false));
-    forms.push(percent(bytes, b"0123456789ABCDEF", true));
+    for hex in [b"0123456789ABCDEF", b"0123456789abcdef"] {
+        forms.push(percent(bytes, hex, false, b""));
+        // Python's `quote` keeps `/` by default; JavaScript's `encodeURIComponent` keeps
+        // `!*()'`.
+        forms.push(percent(bytes, hex, false, b"/"));
+        forms.push(percent(bytes, hex, false, b"!*()'"));
+    }
+    forms.push(percent(bytes, b"0123456789ABCDEF", true, b""));
     forms.push(crate::python::repr_body(value).into_bytes());
+    if !value.is_ascii() {
+        forms.push(crate::python::ascii_body(value).into_bytes());
+        forms.push(crate::python::bytes_repr_body(bytes).into_bytes());
+    }
     forms
 }
 
@@ -43,7 +77,7 @@ fn aligned(engine: &impl base64::Engine, value: &[u8], offset: usize) -> Vec<u8>
 }
 
 /// A JSON string's body: serde's escaping (`"`, `\`, control characters), or with `ascii`
-/// every non-ASCII character as `\uXXXX` (surrogate pairs above U+FFFF), as Python's
+/// every character outside `' '..='~'` as `\uXXXX` (surrogate pairs above U+FFFF), as Python's
 /// `json.dumps` writes by default.
 fn json(value: &str, ascii: bool) -> String {
     use std::fmt::Write as _;
@@ -54,7 +88,9 @@ fn json(value: &str, ascii: bool) -> String {
     }
     let mut out = String::with_capacity(body.len());
     for c in body.chars() {
-        if c.is_ascii() {
+        // Python escapes everything outside ' '..='~' (DEL included); serde has escaped the
+        // controls already.
+        if (' '..='~').contains(&c) {
             out.push(c);
         } else {
             let mut units = [0u16; 2];
@@ -66,12 +102,12 @@ fn json(value: &str, ascii: bool) -> String {
     out
 }
 
-/// URL encoding: every byte but the unreserved ones (RFC 3986) as `%XX`; with `form`, a space
-/// as `+` (`application/x-www-form-urlencoded`, Python's `quote_plus`).
-fn percent(value: &[u8], hex: &[u8; 16], form: bool) -> Vec<u8> {
+/// URL encoding: every byte but the unreserved ones (RFC 3986) and `safe` as `%XX`; with
+/// `form`, a space as `+` (`application/x-www-form-urlencoded`, Python's `quote_plus`).
+fn percent(value: &[u8], hex: &[u8; 16], form: bool, safe: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(value.len() * 3);
     for &b in value {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) || safe.contains(&b) {
             out.push(b);
         } else if form && b == b' ' {
             out.push(b'+');
@@ -103,6 +139,32 @@ mod tests {
         assert!(has(v, "sk-live+%22q%22%2F%C3%A9%2B"));
         assert!(has(v, "sk-live \"q\"/é+"));
         assert!(has("it's", "it's"));
+        // Other encoders' escapes.
+        assert!(has(v, "sk-live%20%22q%22/%C3%A9%2B"), "Python quote keeps /");
+        assert!(has("a/b<c>&d='e'!", "a\\/b<c>&d='e'!"), "PHP");
+        assert!(has("a/b<c>&d='e'!", "a/b\\u003cc\\u003e\\u0026d='e'!"), "Go");
+        assert!(
+            has("a/b<c>&d='e'!", "a/b\\u003cc\\u003e\\u0026d\\u003d\\u0027e\\u0027!"),
+            "Gson"
+        );
+        assert!(has("pa$$w0rd!(x)*y'", "pa%24%24w0rd!(x)*y'"), "encodeURIComponent");
+        assert!(
+            has("sk-\u{1}\u{7f}c2ab", "sk-\\u0001\\u007fc2ab"),
+            "json.dumps escapes DEL"
+        );
+        assert!(has("sk-CANÄRY-7f3a", "sk-CAN\\xc4RY-7f3a"), "ascii()");
+        assert!(has("sk-CANÄRY-7f3a", "sk-CAN\\xc3\\x84RY-7f3a"), "bytes repr");
+    }
+
+    #[test]
+    fn wrapped_base64_is_masked_line_by_line() {
+        let value = "sk-".to_owned() + &"0123456789abcdef".repeat(6);
+        let encoded = STANDARD.encode(&value);
+        for width in [76, 64] {
+            for line in encoded.as_bytes().chunks(width) {
+                assert!(of(&value).iter().any(|f| f == line), "{width}");
+            }
+        }
     }
 
     #[test]

@@ -21,10 +21,19 @@ use std::collections::BTreeMap;
 /// numbers in the output, and a pattern that short says little. osenv warns about them.
 pub const MIN_LEN: usize = 8;
 
+/// The longest value masked: the automaton's memory grows with the patterns' bytes (about
+/// 120 bytes each), and a value longer than this is a file (a certificate chain, a bundle)
+/// rather than a key. A longer value is an error, not a value left unmasked.
+pub const MAX_VALUE: usize = 16 * 1024;
+
+/// The most pattern bytes (every form of every value) one masker holds: about 250 MB of
+/// automaton at most.
+pub const MAX_PATTERN_BYTES: usize = 2 * 1024 * 1024;
+
 /// The automaton for the values could not be built (more or longer values than it can hold):
 /// nothing is started unmasked.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("--mask: the values are too many or too long to mask ({0})")]
+#[error("--mask: {0}")]
 pub struct TooMany(String);
 
 /// The patterns of a set of values, and the marker each is replaced by.
@@ -62,6 +71,12 @@ impl Masker {
                 short.push(name.to_owned());
                 continue;
             }
+            if value.len() > MAX_VALUE {
+                return Err(TooMany(format!(
+                    "`{name}` is {} bytes, more than the {MAX_VALUE} a value may have to be masked; leave it out with --exclude {name}",
+                    value.len()
+                )));
+            }
             let marker: std::sync::Arc<[u8]> = format!("<{name}>").into_bytes().into();
             for form in forms::of(value) {
                 if form.len() >= MIN_LEN {
@@ -75,6 +90,12 @@ impl Masker {
     }
 
     fn from_patterns(patterns: BTreeMap<Vec<u8>, std::sync::Arc<[u8]>>) -> Result<Self, TooMany> {
+        let bytes: usize = patterns.keys().map(Vec::len).sum();
+        if bytes > MAX_PATTERN_BYTES {
+            return Err(TooMany(format!(
+                "the values take {bytes} bytes in all their forms, more than the {MAX_PATTERN_BYTES} one run masks; leave the longest out with --exclude"
+            )));
+        }
         let mut first = [false; 256];
         let mut longest = 0;
         let mut sorted = Vec::with_capacity(patterns.len());
@@ -165,17 +186,31 @@ impl Masker {
         0
     }
 
-    /// Write `data` to `out` with every match replaced by its marker; returns where the last
-    /// match ended (0 if none). Matches that start at or after `stop` are left alone (they
-    /// may still grow).
-    fn replace(&self, data: &[u8], stop: usize, out: &mut Vec<u8>) -> usize {
+    /// The marker of a pattern that `tail` begins, if `tail` is long enough to be taken for a
+    /// value ([`MIN_LEN`]): the end of a command's output that is most of a value.
+    pub fn prefix_marker(&self, tail: &[u8]) -> Option<&[u8]> {
+        if tail.len() < MIN_LEN {
+            return None;
+        }
+        let at = self.sorted.partition_point(|p| &**p < tail);
+        self.sorted
+            .get(at)
+            .filter(|p| p.starts_with(tail))
+            .map(|_| &*self.markers[at])
+    }
+
+    /// Write `data[from..]` to `out` with every match replaced by its marker, up to the last
+    /// match; returns where that match ended (`from` if none). Matches that start at or after
+    /// `stop` are left alone (they may still grow).
+    fn replace(&self, data: &[u8], from: usize, stop: usize, out: &mut Vec<u8>) -> usize {
         let Some(automaton) = &self.automaton else {
-            return 0;
+            return from;
         };
-        let mut at = 0;
+        let mut at = from;
         // Only where the prefilter hits; a match lies inside one window (see `grams`).
-        self.grams.windows(data, self.longest, |from, to| {
-            for found in automaton.find_iter(aho_corasick::Input::new(data).span(from..to)) {
+        self.grams.windows(&data[from..], self.longest, |start, end| {
+            let span = from + start..from + end;
+            for found in automaton.find_iter(aho_corasick::Input::new(data).span(span)) {
                 if found.start() >= stop {
                     return false;
                 }
@@ -186,6 +221,42 @@ impl Masker {
             true
         });
         at
+    }
+
+    /// Write to `out` what of `data` may be written now, masked; returns how much of `data`
+    /// that covers (the rest is held back: it could still begin a value) and whether anything
+    /// was masked (if not, `data[..covered]` is what to write, and `out` is untouched).
+    pub fn mask(&self, data: &[u8], out: &mut Vec<u8>) -> (usize, bool) {
+        let mut at = 0;
+        let mut stop = data.len() - self.held(data);
+        loop {
+            let after = self.replace(data, at, stop, out);
+            if after == at && out.is_empty() {
+                return (stop, false);
+            }
+            if after <= stop {
+                out.extend_from_slice(&data[after..stop]);
+                return (stop, true);
+            }
+            // A match ran past what was held back: what follows it is judged again.
+            at = after;
+            stop = data.len() - self.held(&data[after..]);
+        }
+    }
+
+    /// All of `data`, masked: the end of a stream. A tail that is most of a value (at least
+    /// [`MIN_LEN`] bytes of one, the value cut short) is masked too.
+    pub fn mask_all(&self, data: &[u8], out: &mut Vec<u8>) {
+        let after = self.replace(data, 0, data.len(), out);
+        let rest = &data[after..];
+        let held = self.held(rest);
+        match self.prefix_marker(&rest[rest.len() - held..]) {
+            Some(marker) => {
+                out.extend_from_slice(&rest[..rest.len() - held]);
+                out.extend_from_slice(marker);
+            }
+            None => out.extend_from_slice(rest),
+        }
     }
 }
 
@@ -210,7 +281,7 @@ mod tests {
             let text = word(3000);
             let (masker, _) = Masker::new(values.iter().map(|(n, v)| (n.as_str(), v.as_str()))).unwrap();
             let mut filtered = Vec::new();
-            let at = masker.replace(text.as_bytes(), text.len(), &mut filtered);
+            let at = masker.replace(text.as_bytes(), 0, text.len(), &mut filtered);
             filtered.extend_from_slice(&text.as_bytes()[at..]);
             let mut plain = Vec::new();
             let mut at = 0;

@@ -53,25 +53,17 @@ impl Stream {
     /// where it was read: most output is never copied.
     pub fn filled(&mut self, read: usize, masker: &Masker) -> &[u8] {
         let len = self.tail.len() + read;
-        let data = &self.buf[..len];
-        let stop = len - masker.held(data);
         self.out.clear();
-        let after = masker.replace(data, stop, &mut self.out);
-        let keep = after.max(stop);
+        let (keep, changed) = masker.mask(&self.buf[..len], &mut self.out);
         self.tail = keep..len;
-        if self.out.is_empty() {
-            return &self.buf[..keep];
-        }
-        self.out.extend_from_slice(&self.buf[after.min(keep)..keep]);
-        &self.out
+        if changed { &self.out } else { &self.buf[..keep] }
     }
 
-    /// The stream ended: the rest, masked (what was held back is not a whole value).
+    /// The stream ended: the rest, masked. What was held back is not a whole value, but if it
+    /// is most of one (at least 8 bytes of it), it is masked too.
     pub fn finish(&mut self, masker: &Masker) -> &[u8] {
-        let held = &self.buf[self.tail.clone()];
         self.out.clear();
-        let after = masker.replace(held, held.len(), &mut self.out);
-        self.out.extend_from_slice(&held[after..]);
+        masker.mask_all(&self.buf[self.tail.clone()], &mut self.out);
         self.tail = 0..0;
         &self.out
     }
@@ -127,6 +119,24 @@ mod tests {
         assert_eq!(feed(b"sk-live-01234"), "", "a prefix of the value waits");
         assert_eq!(feed(b"56789\n"), "<KEY>\n");
         assert_eq!(feed(b"sk-lime\n"), "sk-lime\n");
+    }
+
+    #[test]
+    fn what_follows_a_match_is_judged_again() {
+        // "1234XY" could begin B, but A took "1234": "XY" alone begins nothing.
+        let (m, _) = Masker::new([("A", "sk-AAAA-1234"), ("B", "1234XYZW-rest-secret")]).unwrap();
+        let mut stream = Stream::new();
+        let space = stream.space(&m);
+        space[..14].copy_from_slice(b"sk-AAAA-1234XY");
+        assert_eq!(stream.filled(14, &m), b"<A>XY");
+    }
+
+    #[test]
+    fn the_end_of_the_output_that_is_most_of_a_value_is_masked() {
+        let (m, _) = Masker::new([("KEY", "sk-live-0123456789")]).unwrap();
+        assert_eq!(run(&m, b"key=sk-live-01234567", &[]), b"key=<KEY>");
+        // Shorter than a value may be: written as it is.
+        assert_eq!(run(&m, b"key=sk-live", &[]), b"key=sk-live");
     }
 
     #[test]

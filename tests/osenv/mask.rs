@@ -3,6 +3,7 @@
 
 use crate::support::{osenv, workdir};
 use crate::watch::{exit_code, signal, wait_for, write};
+use std::io::Read as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -260,4 +261,39 @@ fn with_watch_the_masks_follow_rotations_and_keep_the_old_value() {
     signal(&osenv, "TERM");
     assert_eq!(exit_code(osenv, Duration::from_secs(20)), 143);
     assert_eq!(lines(), "now=<KEY> old=<KEY>\nnow=<KEY> old=<KEY>\n");
+}
+
+/// When osenv's own stdout is closed (`| head`), the command's pipe is closed too: it gets
+/// SIGPIPE as it would writing there itself, instead of writing on into nothing.
+#[test]
+fn a_closed_stdout_reaches_the_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(d);
+    let mut osenv = masked(d, &["yes"]).stderr(Stdio::null()).spawn().unwrap();
+    let mut stdout = osenv.stdout.take().unwrap();
+    let mut first = [0u8; 10];
+    stdout.read_exact(&mut first).unwrap();
+    drop(stdout);
+    // `yes` ends of SIGPIPE; osenv with its status.
+    assert_eq!(exit_code(osenv, Duration::from_secs(10)), 128 + 13);
+}
+
+/// A reader that takes its time after the command has ended still gets every byte: only the
+/// command's pipes staying open is bounded, not osenv's writing.
+#[test]
+fn a_slow_reader_gets_all_of_the_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(d);
+    let data: String = (0..20_000).map(|i| format!("line {i}\n")).collect();
+    std::fs::write(d.join("data"), &data).unwrap();
+    let mut osenv = masked(d, &["cat", "data"]).stderr(Stdio::null()).spawn().unwrap();
+    let mut stdout = osenv.stdout.take().unwrap();
+    // The command has long ended (its output is more than a pipe holds) when reading starts.
+    std::thread::sleep(Duration::from_secs(6));
+    let mut got = String::new();
+    stdout.read_to_string(&mut got).unwrap();
+    assert_eq!(got.len(), data.len());
+    assert_eq!(exit_code(osenv, Duration::from_secs(10)), 0);
 }

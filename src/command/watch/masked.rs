@@ -3,31 +3,53 @@
 //! masked ([`osenv::mask`]). One thread per stream copies, so a command that fills one pipe
 //! while osenv writes the other never blocks on it.
 //!
-//! The masks only grow: with `--watch`, a rotation adds the new values to the old ones, so a
-//! generation still draining is masked with the values it was started with, and an old value
-//! printed later (a log replayed, a trace) is masked too.
+//! With `--watch`, a rotation adds the new values to the previous generation's: a generation
+//! still draining is masked with the values it was started with, and the masks stay bounded
+//! (two generations' values, not every value ever seen).
 
 use osenv::mask::{Masker, Stream};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 use std::os::fd::AsFd;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// How long osenv waits, once the command has ended, for the rest of its output.
+/// How long osenv waits, once the command has ended, for its pipes to close (something it
+/// started outside its process group may hold them open). Writing what was read is not
+/// bounded: a slow reader of osenv's output gets all of it.
 const DRAIN: Duration = Duration::from_secs(5);
+
+/// How many generations' values are masked at once: the one running and the one before it.
+const GENERATIONS: usize = 2;
 
 /// The masks of a run and the threads copying output through them.
 #[derive(Default)]
 pub(crate) struct Masks {
     current: RwLock<Arc<Masker>>,
+    /// The maskers of the last generations, newest first.
+    recent: Mutex<VecDeque<Masker>>,
     /// Names already warned about (too short to mask).
     warned: Mutex<BTreeSet<String>>,
     copies: Mutex<Vec<JoinHandle<()>>>,
+    /// Copies waiting in a read of the command's pipe (not writing what they read).
+    reading: AtomicUsize,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Make osenv's `/proc/PID/fd` unreadable to processes of its user: the command could
+/// otherwise write to osenv's own stdout (`/proc/$PPID/fd/1`, or `/proc/1/fd/1` when osenv is
+/// PID 1) past the masks. Root (or the same user with `CAP_SYS_PTRACE`) still can: run the
+/// command as another user (`--user`).
+pub(crate) fn seal() {
+    let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
 }
 
 impl Masks {
-    /// Mask `values` from now on, as well as every value masked so far; warn (once per name)
+    /// Mask `values` from now on, with the previous generation's values; warn (once per name)
     /// about values too short to mask.
     pub fn add<'a>(&self, values: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<(), osenv::Error> {
         let too_many = |e: osenv::mask::TooMany| osenv::Error::Exec {
@@ -35,29 +57,38 @@ impl Masks {
             source: std::io::Error::other(e.to_string()),
         };
         let (added, short) = Masker::new(values).map_err(too_many)?;
-        let mut warned = self.warned.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let new: Vec<&str> = short
-            .iter()
-            .filter(|n| warned.insert((*n).clone()))
-            .map(String::as_str)
-            .collect();
-        if !new.is_empty() {
-            tracing::warn!(
-                "--mask: not masking {}: shorter than {} bytes (too short to tell from other output)",
-                new.join(", "),
-                osenv::mask::MIN_LEN
-            );
+        {
+            let mut warned = lock(&self.warned);
+            let new: Vec<&str> = short
+                .iter()
+                .filter(|n| warned.insert((*n).clone()))
+                .map(String::as_str)
+                .collect();
+            if !new.is_empty() {
+                tracing::warn!(
+                    "--mask: not masking {}: shorter than {} bytes (too short to tell from other output)",
+                    new.join(", "),
+                    osenv::mask::MIN_LEN
+                );
+            }
         }
-        let mut current = self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        *current = Arc::new(current.with(&added).map_err(too_many)?);
+        // Built outside the lock the copies read through: a rotation never stalls them.
+        let joined = {
+            let mut recent = lock(&self.recent);
+            recent.push_front(added);
+            recent.truncate(GENERATIONS);
+            let mut joined = Masker::none();
+            for masker in recent.iter() {
+                joined = joined.with(masker).map_err(too_many)?;
+            }
+            joined
+        };
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(joined);
         Ok(())
     }
 
     fn masker(&self) -> Arc<Masker> {
-        self.current
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        self.current.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     /// Ask `command` for pipes on stdout and stderr (before it starts).
@@ -69,8 +100,6 @@ impl Masks {
 
     /// Copy the started `child`'s output to osenv's, masked.
     pub fn attach(self: &Arc<Self>, child: &mut std::process::Child) -> std::io::Result<()> {
-        let mut copies = self.copies.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        copies.retain(|c| !c.is_finished());
         // Larger pipes (1 MiB, the unprivileged maximum): fewer reads and writes for a command
         // that logs a lot. Refused (an older kernel, a lower limit): the default does.
         for pipe in [
@@ -82,6 +111,8 @@ impl Masks {
         {
             let _ = rustix::pipe::fcntl_setpipe_size(pipe, 1 << 20);
         }
+        let mut copies = lock(&self.copies);
+        copies.retain(|c| !c.is_finished());
         if let Some(out) = child.stdout.take() {
             copies.push(self.copy(out, Sink::Stdout)?);
         }
@@ -103,35 +134,48 @@ impl Masks {
         let mut open = true;
         loop {
             let masker = self.masker();
-            let read = match from.read(stream.space(&masker)) {
+            self.reading.fetch_add(1, Ordering::SeqCst);
+            let read = from.read(stream.space(&masker));
+            self.reading.fetch_sub(1, Ordering::SeqCst);
+            let read = match read {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(_) => break,
             };
-            let out = stream.filled(read, &masker);
-            // osenv's own output gone (a closed pipe): keep reading, so the command is never
-            // blocked on a full pipe, and write nothing more.
-            open = open && to.write_all(out);
+            if !to.write_all(stream.filled(read, &masker)) {
+                // osenv's own output is gone (its reader closed it): close the command's pipe
+                // too, so the command learns it as it would writing there itself (SIGPIPE),
+                // rather than writing on into nothing.
+                open = false;
+                break;
+            }
         }
-        let masker = self.masker();
-        let out = stream.finish(&masker);
+        drop(from);
         if open {
-            to.write_all(out);
+            let masker = self.masker();
+            to.write_all(stream.finish(&masker));
         }
     }
 
-    /// Wait for the copies to end (the command and its group have exited, so its pipes are
-    /// closed, unless something it started left the group): at most [`DRAIN`].
+    /// Wait for the copies to end. Their inputs close when the command and its group have
+    /// exited, unless something it started left the group and holds them: a copy that has
+    /// waited on its input (not on osenv's reader) for [`DRAIN`] after the command ended is
+    /// left. What was read is written however long osenv's own reader takes.
     pub fn drain(&self) {
-        let copies = std::mem::take(&mut *self.copies.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
-        let end = Instant::now() + DRAIN;
+        let copies = std::mem::take(&mut *lock(&self.copies));
+        let mut waiting_since: Option<Instant> = None;
         while copies.iter().any(|c| !c.is_finished()) {
-            if Instant::now() >= end {
-                tracing::warn!(
-                    "--mask: the command's output is still open {DRAIN:?} after it ended; not waiting for it"
-                );
-                return;
+            if self.reading.load(Ordering::SeqCst) > 0 {
+                let since = *waiting_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= DRAIN {
+                    tracing::warn!(
+                        "--mask: something the command started still holds its output open {DRAIN:?} after it ended; not waiting for it"
+                    );
+                    return;
+                }
+            } else {
+                waiting_since = None;
             }
             std::thread::sleep(Duration::from_millis(5));
         }
@@ -146,17 +190,23 @@ enum Sink {
 }
 
 impl Sink {
-    /// Write all of `bytes`; false once the stream is gone.
+    /// Write all of `bytes`; false once the stream is gone. A non-blocking stream (set so by
+    /// whoever shares it) is waited on until it takes more, never given up on.
     fn write_all(self, mut bytes: &[u8]) -> bool {
+        let (stdout, stderr) = (std::io::stdout(), std::io::stderr());
+        let fd = match self {
+            Sink::Stdout => stdout.as_fd(),
+            Sink::Stderr => stderr.as_fd(),
+        };
         while !bytes.is_empty() {
-            let written = match self {
-                Sink::Stdout => rustix::io::write(std::io::stdout(), bytes),
-                Sink::Stderr => rustix::io::write(std::io::stderr(), bytes),
-            };
-            match written {
+            match rustix::io::write(fd, bytes) {
                 Ok(0) => return false,
                 Ok(n) => bytes = &bytes[n..],
                 Err(rustix::io::Errno::INTR) => {}
+                Err(rustix::io::Errno::AGAIN) => {
+                    let mut ready = [rustix::event::PollFd::new(&fd, rustix::event::PollFlags::OUT)];
+                    let _ = rustix::event::poll(&mut ready, None);
+                }
                 Err(_) => return false,
             }
         }

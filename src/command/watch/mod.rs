@@ -235,6 +235,10 @@ impl Snapshot for Launch {
 /// `exec --watch`: supervise the command. Exits with the command's status (or 128 + the
 /// signal that stopped osenv before it started); an error when the first resolution fails.
 pub(super) fn exec(args: &ExecArgs, app: &App) -> Result<(), Error> {
+    if args.mask {
+        // Before anything else, the init of PID 1 included (see `masked::seal`).
+        masked::seal();
+    }
     if init::is_pid_1() {
         std::process::exit(init::run(app));
     }
@@ -332,6 +336,7 @@ fn no_terminal_input(command: &mut std::process::Command) {
 /// SIGHUP as itself: nothing is checked), and osenv ends with the command's status once its
 /// output is written.
 pub(super) fn exec_masked(args: &ExecArgs, app: &App) -> Result<(), Error> {
+    masked::seal();
     if init::is_pid_1() {
         std::process::exit(init::run(app));
     }
