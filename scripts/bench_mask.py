@@ -99,7 +99,7 @@ def latencies(argv, env, cwd):
     return statistics.median(seen), seen[int(len(seen) * 0.99) - 1]
 
 
-def run(osenv, size_mb=200, runs=3):
+def run(osenv, size_mb=200, runs=5):
     with tempfile.TemporaryDirectory(prefix="osenv-mask-bench-", dir="/dev/shm" if Path("/dev/shm").is_dir() else None) as d:
         work = Path(d)
         log, _ = setup(work, size_mb)
@@ -130,7 +130,7 @@ def section(r):
         "",
         f"`scripts/bench_mask.py`: {r['patterns']} values of 43 bytes, each in every form `--mask` matches (raw, "
         f"base64 in both alphabets with and without padding and at every alignment, JSON, URL encoding, Python repr), "
-        f"a {r['size_mb']:.0f} MB log (a value in some form about once per 1,000 lines), best of 3, measured in one run:",
+        f"a {r['size_mb']:.0f} MB log (a value in some form about once per 1,000 lines), best of 5, measured in one run:",
         "",
         "| pipeline | wall | throughput | target |",
         "|---|---|---|---|",
