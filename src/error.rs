@@ -603,6 +603,12 @@ pub enum UsageError {
     },
 }
 
+/// `exec --mask` cannot mask the values (too long, too many for its automaton): the command is
+/// not started unmasked.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("--mask: {0}")]
+pub struct MaskError(pub String);
+
 /// A name or value an output format cannot carry.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("cannot write `{name}` as {format}: {reason}")]
@@ -637,6 +643,9 @@ pub enum Error {
     /// A backend operation failed as a whole.
     #[error(transparent)]
     Backend(#[from] BackendError),
+    /// `exec --mask` cannot mask the values.
+    #[error(transparent)]
+    Mask(#[from] MaskError),
     /// Values that cannot be written in the requested output format (every one, by name).
     #[error("{}", Joined(.0))]
     Format(Vec<FormatError>),

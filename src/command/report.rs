@@ -61,6 +61,7 @@ pub fn exit_code(err: &Error) -> u8 {
         | Error::Output(_)
         | Error::Backend(_)
         | Error::Format(_)
+        | Error::Mask(_)
         | Error::Template(_)
         | Error::Strict { .. }
         | Error::NotReady { .. }

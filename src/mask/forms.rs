@@ -9,6 +9,9 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 
+/// Hex digits as most encoders write them.
+const UPPER: &[u8; 16] = b"0123456789ABCDEF";
+
 /// Every form of `value`, the value itself first; duplicates are left to the caller.
 pub fn of(value: &str) -> Vec<Vec<u8>> {
     let bytes = value.as_bytes();
@@ -47,15 +50,22 @@ pub fn of(value: &str) -> Vec<Vec<u8>> {
         .into_bytes(),
     );
     forms.push(serde.into_bytes());
-    forms.push(json(value, true).into_bytes());
-    for hex in [b"0123456789ABCDEF", b"0123456789abcdef"] {
-        forms.push(percent(bytes, hex, false, b""));
+    let ascii = json(value, true);
+    // PHP's `json_encode` by default: `\uXXXX` for non-ASCII and `\/`.
+    forms.push(ascii.replace('/', "\\/").into_bytes());
+    forms.push(ascii.into_bytes());
+    for hex in [UPPER, b"0123456789abcdef"] {
+        forms.push(percent(bytes, hex, false, b"-._~"));
         // Python's `quote` keeps `/` by default; JavaScript's `encodeURIComponent` keeps
         // `!*()'`.
-        forms.push(percent(bytes, hex, false, b"/"));
-        forms.push(percent(bytes, hex, false, b"!*()'"));
+        forms.push(percent(bytes, hex, false, b"-._~/"));
+        forms.push(percent(bytes, hex, false, b"-._~!*()'"));
     }
-    forms.push(percent(bytes, b"0123456789ABCDEF", true, b""));
+    // Form encoding (`+` for a space): Python's `quote_plus`, PHP's `urlencode` (`~` encoded),
+    // Java's `URLEncoder` (`*` kept, `~` encoded).
+    forms.push(percent(bytes, UPPER, true, b"-._~"));
+    forms.push(percent(bytes, UPPER, true, b"-._"));
+    forms.push(percent(bytes, UPPER, true, b"-._*"));
     forms.push(crate::python::repr_body(value).into_bytes());
     if !value.is_ascii() {
         forms.push(crate::python::ascii_body(value).into_bytes());
@@ -102,12 +112,12 @@ fn json(value: &str, ascii: bool) -> String {
     out
 }
 
-/// URL encoding: every byte but the unreserved ones (RFC 3986) and `safe` as `%XX`; with
-/// `form`, a space as `+` (`application/x-www-form-urlencoded`, Python's `quote_plus`).
-fn percent(value: &[u8], hex: &[u8; 16], form: bool, safe: &[u8]) -> Vec<u8> {
+/// URL encoding: every byte but ASCII letters, digits and `keep` as `%XX`; with `form`, a
+/// space as `+` (`application/x-www-form-urlencoded`).
+fn percent(value: &[u8], hex: &[u8; 16], form: bool, keep: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(value.len() * 3);
     for &b in value {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) || safe.contains(&b) {
+        if b.is_ascii_alphanumeric() || keep.contains(&b) {
             out.push(b);
         } else if form && b == b' ' {
             out.push(b'+');
@@ -154,6 +164,9 @@ mod tests {
         );
         assert!(has("sk-CANÄRY-7f3a", "sk-CAN\\xc4RY-7f3a"), "ascii()");
         assert!(has("sk-CANÄRY-7f3a", "sk-CAN\\xc3\\x84RY-7f3a"), "bytes repr");
+        assert!(has("pässwort/abc123", "p\\u00e4sswort\\/abc123"), "PHP json_encode");
+        assert!(has("Pa~ss*w0rd 12!", "Pa%7Ess%2Aw0rd+12%21"), "PHP urlencode");
+        assert!(has("Pa~ss*w0rd 12!", "Pa%7Ess*w0rd+12%21"), "Java URLEncoder");
     }
 
     #[test]

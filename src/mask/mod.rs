@@ -30,11 +30,7 @@ pub const MAX_VALUE: usize = 16 * 1024;
 /// automaton at most.
 pub const MAX_PATTERN_BYTES: usize = 2 * 1024 * 1024;
 
-/// The automaton for the values could not be built (more or longer values than it can hold):
-/// nothing is started unmasked.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("--mask: {0}")]
-pub struct TooMany(String);
+pub use crate::error::MaskError as TooMany;
 
 /// The patterns of a set of values, and the marker each is replaced by.
 #[derive(Clone)]
@@ -247,15 +243,22 @@ impl Masker {
     /// All of `data`, masked: the end of a stream. A tail that is most of a value (at least
     /// [`MIN_LEN`] bytes of one, the value cut short) is masked too.
     pub fn mask_all(&self, data: &[u8], out: &mut Vec<u8>) {
-        let after = self.replace(data, 0, data.len(), out);
-        let rest = &data[after..];
-        let held = self.held(rest);
-        match self.prefix_marker(&rest[rest.len() - held..]) {
-            Some(marker) => {
-                out.extend_from_slice(&rest[..rest.len() - held]);
-                out.extend_from_slice(marker);
+        let mut at = 0;
+        loop {
+            // The end first: a shorter value inside it must not hide the longer one it begins.
+            let tail = data.len() - self.held(&data[at..]);
+            let marker = self.prefix_marker(&data[tail..]);
+            let stop = if marker.is_some() { tail } else { data.len() };
+            let after = self.replace(data, at, stop, out);
+            if after <= stop {
+                out.extend_from_slice(&data[after..stop]);
+                if let Some(marker) = marker {
+                    out.extend_from_slice(marker);
+                }
+                return;
             }
-            None => out.extend_from_slice(rest),
+            // A match ran into the tail: what follows it is judged again.
+            at = after;
         }
     }
 }

@@ -137,6 +137,10 @@ mod tests {
         assert_eq!(run(&m, b"key=sk-live-01234567", &[]), b"key=<KEY>");
         // Shorter than a value may be: written as it is.
         assert_eq!(run(&m, b"key=sk-live", &[]), b"key=sk-live");
+        // A shorter value inside the end does not hide the longer one it begins.
+        let (m, _) = Masker::new([("A", "sk-live-0123"), ("B", "sk-live-0123456789abcdef")]).unwrap();
+        assert_eq!(run(&m, b"xxsk-live-0123456789abcde", &[]), b"xx<B>");
+        assert_eq!(run(&m, b"sk-live-0123 sk-live-0123456789abcde", &[5, 9]), b"<A> <B>");
     }
 
     #[test]

@@ -286,7 +286,7 @@ fn a_slow_reader_gets_all_of_the_output() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     setup(d);
-    let data: String = (0..20_000).map(|i| format!("line {i}\n")).collect();
+    let data = "line of output\n".repeat(20_000);
     std::fs::write(d.join("data"), &data).unwrap();
     let mut osenv = masked(d, &["cat", "data"]).stderr(Stdio::null()).spawn().unwrap();
     let mut stdout = osenv.stdout.take().unwrap();
@@ -296,4 +296,24 @@ fn a_slow_reader_gets_all_of_the_output() {
     stdout.read_to_string(&mut got).unwrap();
     assert_eq!(got.len(), data.len());
     assert_eq!(exit_code(osenv, Duration::from_secs(10)), 0);
+}
+
+/// Something the command started outside its group holds stderr open while osenv's reader is
+/// slow: what was read from stdout is still written in full (only copies waiting on their
+/// input are ever given up on).
+#[test]
+fn a_held_pipe_does_not_cut_what_was_read_from_the_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(d);
+    let data = "line of output\n".repeat(20_000);
+    std::fs::write(d.join("data"), &data).unwrap();
+    let script = "setsid sh -c 'sleep 7' >/dev/null & sleep 0.3; cat data";
+    let mut osenv = masked(d, &["sh", "-c", script]).stderr(Stdio::null()).spawn().unwrap();
+    let mut stdout = osenv.stdout.take().unwrap();
+    std::thread::sleep(Duration::from_secs(6));
+    let mut got = String::new();
+    stdout.read_to_string(&mut got).unwrap();
+    assert_eq!(got.len(), data.len());
+    assert_eq!(exit_code(osenv, Duration::from_secs(15)), 0);
 }

@@ -10,7 +10,7 @@
 use osenv::mask::{Masker, Stream};
 use std::collections::{BTreeSet, VecDeque};
 use std::os::fd::AsFd;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -31,9 +31,9 @@ pub(crate) struct Masks {
     recent: Mutex<VecDeque<Masker>>,
     /// Names already warned about (too short to mask).
     warned: Mutex<BTreeSet<String>>,
-    copies: Mutex<Vec<JoinHandle<()>>>,
-    /// Copies waiting in a read of the command's pipe (not writing what they read).
-    reading: AtomicUsize,
+    /// The copies, each with whether it is waiting in a read of the command's pipe (not
+    /// writing what it read).
+    copies: Mutex<Vec<(JoinHandle<()>, Arc<AtomicBool>)>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -52,11 +52,7 @@ impl Masks {
     /// Mask `values` from now on, with the previous generation's values; warn (once per name)
     /// about values too short to mask.
     pub fn add<'a>(&self, values: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<(), osenv::Error> {
-        let too_many = |e: osenv::mask::TooMany| osenv::Error::Exec {
-            program: "osenv".into(),
-            source: std::io::Error::other(e.to_string()),
-        };
-        let (added, short) = Masker::new(values).map_err(too_many)?;
+        let (added, short) = Masker::new(values)?;
         {
             let mut warned = lock(&self.warned);
             let new: Vec<&str> = short
@@ -79,7 +75,7 @@ impl Masks {
             recent.truncate(GENERATIONS);
             let mut joined = Masker::none();
             for masker in recent.iter() {
-                joined = joined.with(masker).map_err(too_many)?;
+                joined = joined.with(masker)?;
             }
             joined
         };
@@ -112,7 +108,7 @@ impl Masks {
             let _ = rustix::pipe::fcntl_setpipe_size(pipe, 1 << 20);
         }
         let mut copies = lock(&self.copies);
-        copies.retain(|c| !c.is_finished());
+        copies.retain(|(c, _)| !c.is_finished());
         if let Some(out) = child.stdout.take() {
             copies.push(self.copy(out, Sink::Stdout)?);
         }
@@ -122,21 +118,28 @@ impl Masks {
         Ok(())
     }
 
-    fn copy(self: &Arc<Self>, from: impl std::io::Read + Send + 'static, to: Sink) -> std::io::Result<JoinHandle<()>> {
+    fn copy(
+        self: &Arc<Self>,
+        from: impl std::io::Read + Send + 'static,
+        to: Sink,
+    ) -> std::io::Result<(JoinHandle<()>, Arc<AtomicBool>)> {
         let masks = Arc::clone(self);
-        std::thread::Builder::new()
+        let reading = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&reading);
+        let handle = std::thread::Builder::new()
             .name("osenv-mask".into())
-            .spawn(move || masks.run(from, to))
+            .spawn(move || masks.run(from, to, &flag))?;
+        Ok((handle, reading))
     }
 
-    fn run(&self, mut from: impl std::io::Read, to: Sink) {
+    fn run(&self, mut from: impl std::io::Read, to: Sink, reading: &AtomicBool) {
         let mut stream = Stream::new();
         let mut open = true;
         loop {
             let masker = self.masker();
-            self.reading.fetch_add(1, Ordering::SeqCst);
+            reading.store(true, Ordering::SeqCst);
             let read = from.read(stream.space(&masker));
-            self.reading.fetch_sub(1, Ordering::SeqCst);
+            reading.store(false, Ordering::SeqCst);
             let read = match read {
                 Ok(0) => break,
                 Ok(n) => n,
@@ -159,14 +162,22 @@ impl Masks {
     }
 
     /// Wait for the copies to end. Their inputs close when the command and its group have
-    /// exited, unless something it started left the group and holds them: a copy that has
-    /// waited on its input (not on osenv's reader) for [`DRAIN`] after the command ended is
-    /// left. What was read is written however long osenv's own reader takes.
+    /// exited, unless something it started left the group and holds them: once every copy
+    /// still running has waited on its input (not on osenv's reader) for [`DRAIN`], they are
+    /// left. A copy writing what it read is waited for however long osenv's own reader takes.
     pub fn drain(&self) {
         let copies = std::mem::take(&mut *lock(&self.copies));
         let mut waiting_since: Option<Instant> = None;
-        while copies.iter().any(|c| !c.is_finished()) {
-            if self.reading.load(Ordering::SeqCst) > 0 {
+        loop {
+            let running: Vec<&AtomicBool> = copies
+                .iter()
+                .filter(|(c, _)| !c.is_finished())
+                .map(|(_, reading)| &**reading)
+                .collect();
+            if running.is_empty() {
+                return;
+            }
+            if running.iter().all(|reading| reading.load(Ordering::SeqCst)) {
                 let since = *waiting_since.get_or_insert_with(Instant::now);
                 if since.elapsed() >= DRAIN {
                     tracing::warn!(
