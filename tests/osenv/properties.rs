@@ -156,8 +156,14 @@ proptest! {
 
 #[test]
 fn environment_lookup_is_hermetic_in_tests() {
+    // This process has PATH and HOME; an environment built from given variables sees only
+    // those (a lookup that fell through to the process environment would find them).
+    assert!(std::env::var_os("PATH").is_some());
     let env = Environment::new([("S", "1")], vec![]);
     assert_eq!(env.get("S").unwrap().expose(), "1");
+    for name in ["PATH", "HOME"] {
+        assert!(env.get(name).is_err(), "{name} leaked in from the process environment");
+    }
 }
 
 /// Values where PyYAML and YAML 1.2 differ, or that other YAML types take: YAML 1.1 words,
