@@ -268,6 +268,18 @@ const MASTER_KEY: &str = "sk-master-7f3c9e2a51";
 /// A value with a backslash: its Python `repr` differs from it.
 const SESSION_TOKEN: &str = r"sess\7f3a91c2e4b5";
 
+/// A test that fails before `stop` leaves nothing running either: everything that carries the
+/// run's marker (osenv and the proxies it started) is killed.
+impl Drop for Run {
+    fn drop(&mut self) {
+        for pid in marked(&self.marker) {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+    }
+}
+
 impl Run {
     fn start() -> Option<(Self, String)> {
         let litellm = server_url("OSENV_TEST_LITELLM", "the LiteLLM proxy (scripts/litellm-venv)")?;
