@@ -95,22 +95,33 @@ enum Seen {
     Failed,
 }
 
+/// The reference written at `value` (or at the anchor an alias there names) in the config's
+/// settings document, if it is one.
+fn reference_at(session: &Session, value: NodeId) -> Option<&crate::references::Reference> {
+    let doc = session.sources().settings_document();
+    let source = session.sources().settings_source();
+    let node = doc.resolve_alias(value);
+    session
+        .references()
+        .iter()
+        .find(|r| r.source == source && r.node == node)
+}
+
+/// The value of `environment_variables.NAME` in the config's settings document.
+fn environment_variable(doc: &Document, name: &str) -> Option<NodeId> {
+    let variables = doc.get_merged(doc.root(), "environment_variables")?.value;
+    Some(doc.get_merged(variables, name)?.value)
+}
+
 /// `environment_variables.NAME` in the config: LiteLLM sets it in its own environment as it
 /// loads the config, before it judges the key, over what the process had. A reference counts
 /// as it resolves (one that resolves to nothing sets nothing: `None`); anything else as
 /// Python's `str()` of it.
 fn configured(session: &Session, proxy: &Proxy<'_>, name: &str) -> Option<(Seen, At)> {
     let doc = session.sources().settings_document();
-    let source = session.sources().settings_source();
-    let variables = doc.get_merged(doc.root(), "environment_variables")?.value;
-    let value = doc.get_merged(variables, name)?.value;
-    let node = doc.resolve_alias(value);
+    let value = environment_variable(doc, name)?;
     let origin = format!("environment_variables.{name} in the config");
-    if let Some(reference) = session
-        .references()
-        .iter()
-        .find(|r| r.source == source && r.node == node)
-    {
+    if let Some(reference) = reference_at(session, value) {
         let at = At::Reference {
             location: reference.location.clone(),
             written: reference.written.clone(),
@@ -242,9 +253,20 @@ pub enum Severity {
     Unknown,
 }
 
-/// What osenv says about the proxy's master key. Never holds the key.
+/// What a [`Finding`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// The master key ([`master_key`]).
+    MasterKey,
+    /// An `oidc/` token LiteLLM cannot fetch ([`oidc`]).
+    Oidc,
+}
+
+/// What osenv says about the proxy's boot. Never holds a value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
+    /// What it is about.
+    pub check: Check,
     /// How sure.
     pub severity: Severity,
     /// Where the key comes from.
@@ -257,15 +279,6 @@ pub struct Finding {
 }
 
 impl Finding {
-    /// [`Finding::error`] as the two lists [`crate::Error::Unresolved`] holds.
-    pub fn errors(&self) -> (Vec<crate::error::ReferenceError>, Vec<crate::error::VariableError>) {
-        match self.error() {
-            Some(Ok(reference)) => (vec![reference], Vec::new()),
-            Some(Err(variable)) => (Vec::new(), vec![variable]),
-            None => (Vec::new(), Vec::new()),
-        }
-    }
-
     /// The error for a refusal: located at the reference or setting, else at the variable.
     pub fn error(&self) -> Option<Result<crate::error::ReferenceError, crate::error::VariableError>> {
         if self.severity != Severity::Refused {
@@ -323,11 +336,99 @@ pub fn master_key(session: &Session, proxy: &Proxy<'_>) -> Option<Finding> {
         }
     };
     Some(Finding {
+        check: Check::MasterKey,
         severity: judged.severity,
         at: judged.at,
         message: judged.message,
         location,
     })
+}
+
+/// The refusals among `findings` as the two lists [`crate::Error::Unresolved`] holds, each
+/// sorted.
+pub fn refusals(findings: &[Finding]) -> (Vec<crate::error::ReferenceError>, Vec<crate::error::VariableError>) {
+    let (mut references, mut variables) = (Vec::new(), Vec::new());
+    for error in findings.iter().filter_map(Finding::error) {
+        match error {
+            Ok(reference) => references.push(reference),
+            Err(variable) => variables.push(variable),
+        }
+    }
+    references.sort_by(|a, b| a.location.cmp(&b.location));
+    variables.sort_by(|a, b| a.variable.cmp(&b.variable));
+    (references, variables)
+}
+
+/// Every boot finding for `session`'s proxy: the master key's, then one for each `oidc/` token
+/// LiteLLM cannot fetch ([`oidc`]).
+pub fn findings(session: &Session, proxy: &Proxy<'_>) -> Vec<Finding> {
+    master_key(session, proxy)
+        .into_iter()
+        .chain(oidc(session, proxy))
+        .collect()
+}
+
+/// The `oidc/` references LiteLLM raises on while it loads the config: a provider it does not
+/// know, no argument, a variable it reads first that is unset in the proxy's environment (the
+/// config's `environment_variables` are set only after the config is resolved, so they do not
+/// count), or a token file outside the allowed directories. Each is an error at the reference:
+/// as with a reference whose variable is unset, the environment osenv sees is taken as the
+/// proxy's. What only the proxy's host can answer (a metadata server, Azure AD) is not judged.
+pub fn oidc(session: &Session, proxy: &Proxy<'_>) -> Vec<Finding> {
+    use crate::oidc::{self, Needs};
+    use crate::references::NoticeKind;
+    let set = |name: &str| match proxy.environment(session, name) {
+        Seen::Value(value, _) => Some(value),
+        _ => None,
+    };
+    let here = match proxy {
+        Proxy::Child { .. } => "in the command's environment",
+        Proxy::Elsewhere { .. } => "here",
+    };
+    session
+        .notices()
+        .iter()
+        .filter_map(|notice| {
+            let NoticeKind::Oidc { name } = &notice.kind else {
+                return None;
+            };
+            let why = match oidc::needs(name)? {
+                Err(unloadable) => unloadable.to_string(),
+                Ok(Needs::Nothing) => return None,
+                Ok(Needs::Variables(variables)) => {
+                    let unset: Vec<String> = variables
+                        .iter()
+                        .filter(|v| set(v).is_none())
+                        .map(|v| format!("`{v}`"))
+                        .collect();
+                    if unset.is_empty() {
+                        return None;
+                    }
+                    let (them, are) = if unset.len() == 1 { ("it", "is") } else { ("them", "are") };
+                    format!(
+                        "it reads {} for this token and raises when {} unset; {} {are} not set {here}. Set {them} where the proxy runs",
+                        variables.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(" and "),
+                        if variables.len() == 1 { "it is" } else { "either is" },
+                        unset.join(" and "),
+                    )
+                }
+                Ok(Needs::File(path)) => {
+                    let allowed = set(oidc::ALLOWED_DIRS_VARIABLE);
+                    oidc::file_refusal(&path, allowed.as_ref().map(SecretValue::expose))?
+                }
+            };
+            Some(Finding {
+                check: Check::Oidc,
+                severity: Severity::Refused,
+                at: At::Reference {
+                    location: notice.location.clone(),
+                    written: notice.written.clone(),
+                },
+                message: format!("LiteLLM 1.110.2 fails to load the config: {why}"),
+                location: notice.location.clone(),
+            })
+        })
+        .collect()
 }
 
 /// A finding before it is placed.
@@ -339,13 +440,12 @@ struct Judged {
 
 fn judge(session: &Session, proxy: &Proxy<'_>) -> Option<Judged> {
     let doc = session.sources().settings_document();
-    let source = session.sources().settings_source();
     let general = doc.get_merged(doc.root(), "general_settings").map(|e| e.value);
     let entry = general.and_then(|g| doc.get_merged(g, MASTER_KEY_SETTING));
 
     let in_general_settings = entry.is_some();
     let found = match entry {
-        Some(entry) => setting(session, doc, source, entry.value, proxy),
+        Some(entry) => setting(session, doc, entry.value, proxy),
         None => variable(session, doc, general, proxy),
     };
     let (key, at) = match found {
@@ -432,34 +532,15 @@ fn refusal_severity(at: &At, proxy: &Proxy<'_>) -> Severity {
 /// `hosted_keys`). `check`, which otherwise only asks whether keys exist, reads these.
 pub fn names(session: &Session) -> Vec<String> {
     let doc = session.sources().settings_document();
-    let source = session.sources().settings_source();
     let general = doc.get_merged(doc.root(), "general_settings").map(|e| e.value);
+    let variables = [MASTER_KEY_VARIABLE, OVERRIDE_VARIABLE, SALT_VARIABLE, DATABASE_VARIABLE];
     let mut names: Vec<String> = [MASTER_KEY_SETTING, OVERRIDE_SETTING]
         .iter()
-        .filter_map(|setting| general.and_then(|g| doc.get_merged(g, setting)))
-        .filter_map(|entry| {
-            let node = doc.resolve_alias(entry.value);
-            session
-                .references()
-                .iter()
-                .find(|r| r.source == source && r.node == node)
-                .map(|r| r.name.clone())
-        })
-        .chain(
-            // What `environment_variables` sets them to ([`configured`]).
-            [MASTER_KEY_VARIABLE, OVERRIDE_VARIABLE, SALT_VARIABLE, DATABASE_VARIABLE]
-                .iter()
-                .filter_map(|name| {
-                    let variables = doc.get_merged(doc.root(), "environment_variables")?.value;
-                    let node = doc.resolve_alias(doc.get_merged(variables, name)?.value);
-                    session
-                        .references()
-                        .iter()
-                        .find(|r| r.source == source && r.node == node)
-                        .map(|r| r.name.clone())
-                }),
-        )
-        .chain([MASTER_KEY_VARIABLE, OVERRIDE_VARIABLE, SALT_VARIABLE, DATABASE_VARIABLE].map(str::to_owned))
+        .filter_map(|setting| Some(doc.get_merged(general?, setting)?.value))
+        // What `environment_variables` sets them to ([`configured`]).
+        .chain(variables.iter().filter_map(|name| environment_variable(doc, name)))
+        .filter_map(|value| reference_at(session, value).map(|r| r.name.clone()))
+        .chain(variables.map(str::to_owned))
         .collect();
     names.sort_unstable();
     names.dedup();
@@ -534,19 +615,8 @@ fn variable(
 /// The key and its place for `general_settings.master_key` written at `value`; `Err(None)`
 /// when it is a reference that failed (reported already), `Err(Some(_))` when it is not known
 /// here.
-fn setting(
-    session: &Session,
-    doc: &Document,
-    source: usize,
-    value: NodeId,
-    proxy: &Proxy<'_>,
-) -> Result<(Key, At), Option<Judged>> {
-    let node = doc.resolve_alias(value);
-    if let Some(reference) = session
-        .references()
-        .iter()
-        .find(|r| r.source == source && r.node == node)
-    {
+fn setting(session: &Session, doc: &Document, value: NodeId, proxy: &Proxy<'_>) -> Result<(Key, At), Option<Judged>> {
+    if let Some(reference) = reference_at(session, value) {
         let at = At::Reference {
             location: reference.location.clone(),
             written: reference.written.clone(),
@@ -594,12 +664,12 @@ fn permitted_by(session: &Session, doc: &Document, general: Option<NodeId>, prox
     let setting = general
         .and_then(|g| doc.get_merged(g, OVERRIDE_SETTING))
         .map(|e| e.value);
-    let setting_on = setting.is_some_and(|value| match doc.loaded(value) {
-        Loaded::Bool(on) => on,
-        Loaded::String(written) => crate::references::name_of(written).is_some_and(|name| {
-            matches!(proxy.reference(session, &name), Seen::Value(v, _) if master_key::str_to_bool(v.expose()) == Some(true))
-        }),
-        _ => false,
+    let setting_on = setting.is_some_and(|value| match reference_at(session, value) {
+        Some(reference) => matches!(
+            proxy.reference(session, &reference.name),
+            Seen::Value(v, _) if master_key::str_to_bool(v.expose()) == Some(true)
+        ),
+        None => doc.loaded(value) == Loaded::Bool(true),
     });
     if setting_on {
         return Some(Override::Setting);
@@ -747,6 +817,65 @@ mod tests {
             },
             written: "os.environ/MK".into(),
         }
+    }
+
+    /// The `oidc/` findings of `config` for a proxy elsewhere (environment `env`) and as a
+    /// child (the process environment `env`), as `location: message` lines.
+    fn oidc_lines(config: &str, env: &[(&str, &str)]) -> (Vec<String>, Vec<String>) {
+        let session = session(config, env);
+        let none = |_: &str| None;
+        let exports = |_: &str| None;
+        let shown = |found: Vec<Finding>| {
+            found
+                .iter()
+                .map(|f| {
+                    assert_eq!((f.check, f.severity), (Check::Oidc, Severity::Refused));
+                    assert_eq!(f.error().unwrap().unwrap().location, f.location);
+                    format!("{}: {}", f.location, f.message)
+                })
+                .collect()
+        };
+        let elsewhere = Proxy::Elsewhere {
+            values: &none,
+            missing_is_null: true,
+            reads_booleans: true,
+        };
+        let child = Proxy::Child {
+            exports: &exports,
+            removed: &[],
+            litellm: true,
+        };
+        (shown(oidc(&session, &elsewhere)), shown(oidc(&session, &child)))
+    }
+
+    #[test]
+    fn oidc_tokens_litellm_cannot_fetch_are_refused_at_their_reference() {
+        let config = "model_list:\n  - model_name: m\n    litellm_params:\n      a: os.environ/oidc/env/TOKEN\n      b: os.environ/oidc/github/aud\n      c: os.environ/oidc/nope/x\n      d: os.environ/oidc/env\n      e: os.environ/oidc/file/run/secrets/t\n      f: os.environ/oidc/file//etc/passwd\n      g: os.environ/oidc/google/aud\n      h: [os.environ/oidc/env/IN_A_LIST]\n      i: os.environ/oidc/file//run/secrets/t\nenvironment_variables:\n  TOKEN: set-too-late\n";
+        let (elsewhere, child) = oidc_lines(config, &[("ACTIONS_ID_TOKEN_REQUEST_URL", "http://127.0.0.1")]);
+        assert_eq!(
+            elsewhere,
+            [
+                "c.yaml:4:10: LiteLLM 1.110.2 fails to load the config: it reads `TOKEN` for this token and raises when it is unset; `TOKEN` is not set here. Set it where the proxy runs",
+                "c.yaml:5:10: LiteLLM 1.110.2 fails to load the config: it reads `ACTIONS_ID_TOKEN_REQUEST_URL` and `ACTIONS_ID_TOKEN_REQUEST_TOKEN` for this token and raises when either is unset; `ACTIONS_ID_TOKEN_REQUEST_TOKEN` is not set here. Set it where the proxy runs",
+                "c.yaml:6:10: LiteLLM 1.110.2 fails to load the config: it knows no oidc provider `nope` (google, circleci, circleci_v2, github, azure, file, env, env_path): \"Unsupported OIDC provider\"",
+                "c.yaml:7:10: LiteLLM 1.110.2 fails to load the config: the reference names no argument (`oidc/<provider>/<audience or variable>`), so it cannot split it",
+                "c.yaml:8:10: LiteLLM 1.110.2 fails to load the config: the token path `run/secrets/t` is not absolute: write `oidc/file//<absolute path>` (two slashes after `file`)",
+                "c.yaml:9:10: LiteLLM 1.110.2 fails to load the config: the token path `/etc/passwd` is outside the directories LiteLLM reads oidc/file tokens from (/var/run/secrets, /run/secrets; set LITELLM_OIDC_ALLOWED_CREDENTIAL_DIRS to extend them)",
+            ]
+        );
+        assert_eq!(child.len(), elsewhere.len());
+        assert!(child[0].ends_with("`TOKEN` is not set in the command's environment. Set it where the proxy runs"));
+        // Set (even empty), each is fetched by LiteLLM itself.
+        let (elsewhere, child) = oidc_lines(
+            "a: os.environ/oidc/env/TOKEN\nb: os.environ/oidc/circleci_v2/x\nc: os.environ/oidc/env_path/P\nd: os.environ/oidc/file//etc/t\n",
+            &[
+                ("TOKEN", ""),
+                ("CIRCLE_OIDC_TOKEN_V2", "t"),
+                ("P", "/p"),
+                ("LITELLM_OIDC_ALLOWED_CREDENTIAL_DIRS", "/etc"),
+            ],
+        );
+        assert_eq!((elsewhere, child), (Vec::<String>::new(), Vec::new()));
     }
 
     #[test]

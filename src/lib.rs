@@ -36,6 +36,7 @@ pub mod input;
 pub mod location;
 pub mod mask;
 pub mod master_key;
+pub mod oidc;
 pub mod plaintext;
 pub mod plan;
 pub mod provenance;

@@ -168,10 +168,10 @@ async fn exported_async<'a>(
         return Err(Error::Unresolved(resolution.errors(), variables));
     }
     report::tolerate_missing(resolution.errors(), ui, allow_missing, "left out")?;
-    let finding = match consumer {
+    let findings = match consumer {
         Consumer::EnvFile => {
             let values = |name: &str| resolution.get(name);
-            osenv::boot::master_key(
+            osenv::boot::findings(
                 session,
                 &Proxy::Elsewhere {
                     values: &values,
@@ -184,7 +184,7 @@ async fn exported_async<'a>(
             let exports = resolution.exports();
             let removed = exec::removed(session, exports.iter().map(|(name, _)| *name), args);
             let exports = |name: &str| resolution.value(name);
-            osenv::boot::master_key(
+            osenv::boot::findings(
                 session,
                 &Proxy::Child {
                     exports: &exports,
@@ -194,39 +194,32 @@ async fn exported_async<'a>(
             )
         }
     };
-    let (references, variables) = boot_check(finding.as_ref(), ui);
+    let (references, variables) = boot_check(&findings, ui);
     if !references.is_empty() || !variables.is_empty() {
         return Err(Error::Unresolved(references, variables));
     }
     Ok(resolution)
 }
 
-/// LiteLLM's master-key verdict for a command that hands values on: a refusal as the error to
-/// report (with any others of the run), an override or a command that may not be LiteLLM as a
-/// warning; what is not known here is only logged (`check` reports it).
-fn boot_check(finding: Option<&osenv::boot::Finding>, ui: Ui) -> (Vec<ReferenceError>, Vec<VariableError>) {
+/// LiteLLM's boot verdicts for a command that hands values on ([`osenv::boot::findings`]): a
+/// refusal as an error to report (with any others of the run), an override or a command that
+/// may not be LiteLLM as a warning; what is not known here is only logged (`check` reports it).
+fn boot_check(findings: &[osenv::boot::Finding], ui: Ui) -> (Vec<ReferenceError>, Vec<VariableError>) {
     use osenv::boot::{At, Severity};
-    let Some(finding) = finding else {
-        return (Vec::new(), Vec::new());
-    };
-    match (finding.severity, finding.error()) {
-        (Severity::Refused, Some(Ok(reference))) => (vec![reference], Vec::new()),
-        (Severity::Refused, Some(Err(variable))) => (Vec::new(), vec![variable]),
-        (Severity::Warning, _) => {
-            match &finding.at {
+    for finding in findings {
+        match finding.severity {
+            Severity::Refused => {}
+            Severity::Warning => match &finding.at {
                 At::Reference { location, written } => {
                     ui.warn(format_args!("{location}: `{written}`: {}", finding.message));
                 }
                 At::Setting { location } => ui.warn(format_args!("{location}: {}", finding.message)),
                 At::Variable { .. } | At::Nowhere => ui.warn(format_args!("{}", finding.message)),
-            }
-            (Vec::new(), Vec::new())
-        }
-        _ => {
-            tracing::info!("{}", finding.message);
-            (Vec::new(), Vec::new())
+            },
+            Severity::Unknown => tracing::info!("{}", finding.message),
         }
     }
+    osenv::boot::refusals(findings)
 }
 
 /// The names the config exports that `--only` / `--exclude` leave out: `exec` removes them

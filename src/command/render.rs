@@ -65,7 +65,7 @@ async fn text(args: &RenderArgs, session: &osenv::Session, ui: Ui) -> Result<zer
         },
     );
     let values = |name: &str| resolution.get(name);
-    let finding = osenv::boot::master_key(
+    let findings = osenv::boot::findings(
         session,
         &osenv::boot::Proxy::Elsewhere {
             values: &values,
@@ -73,7 +73,7 @@ async fn text(args: &RenderArgs, session: &osenv::Session, ui: Ui) -> Result<zer
             reads_booleans: !args.no_coerce,
         },
     );
-    let (mut refused, variables) = super::boot_check(finding.as_ref(), ui);
+    let (mut refused, variables) = super::boot_check(&findings, ui);
     if !unwritable.is_empty() || !refused.is_empty() || !variables.is_empty() {
         refused.extend(unwritable);
         refused.sort_by(|a, b| a.location.cmp(&b.location));

@@ -57,7 +57,12 @@ pub enum NoticeKind {
     },
     /// An `oidc/` token reference: LiteLLM fetches the token itself when it loads the config (a
     /// short-lived token must be fresh), so osenv leaves it for LiteLLM.
-    Oidc,
+    Oidc {
+        /// The name with `os.environ/` removed (`oidc/<provider>/<argument>`), for
+        /// [`crate::oidc::needs`]; the notice shows the reference as written.
+        #[serde(skip)]
+        name: String,
+    },
     /// A scalar tagged `!!binary`, so bytes, not a string.
     Tagged {
         /// The tag.
@@ -79,7 +84,7 @@ impl std::fmt::Display for NoticeKind {
                 f,
                 "under `{key}`, a workload-identity pointer key that LiteLLM leaves verbatim"
             ),
-            Self::Oidc => f.write_str(
+            Self::Oidc { .. } => f.write_str(
                 "an `oidc/` reference; it stays in the output and LiteLLM fetches the token itself when it loads the config",
             ),
             Self::Tagged { tag } => write!(f, "tagged `{tag}`, so bytes, not a string; LiteLLM does not resolve it"),
@@ -437,7 +442,7 @@ impl<'d> Walker<'d> {
                         },
                     );
                 } else if name.starts_with("oidc/") {
-                    self.notice(value, NoticeKind::Oidc);
+                    self.notice(value, NoticeKind::Oidc { name });
                 } else if style.is_block() {
                     self.errors.push(ConfigError::BlockScalarReference {
                         location: self.doc.location(target),
@@ -568,7 +573,12 @@ mod tests {
                 key: "anthropic_issuer_signing_key_ref".into()
             }
         );
-        assert_eq!(kinds[3], NoticeKind::Oidc);
+        assert_eq!(
+            kinds[3],
+            NoticeKind::Oidc {
+                name: "oidc/google/aud".into()
+            }
+        );
     }
 
     #[test]

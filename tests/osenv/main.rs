@@ -44,6 +44,8 @@ mod mask;
 mod master_key;
 #[cfg(unix)]
 mod mounted;
+#[cfg(unix)]
+mod oidc;
 #[cfg(all(
     feature = "aws",
     feature = "vault",

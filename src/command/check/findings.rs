@@ -57,6 +57,9 @@ pub(super) enum Rule {
     /// LiteLLM refuses to start with this master key (unset, blank, publicly known): an error;
     /// a warning when an override lets it start; a note when the key is not known here.
     WeakMasterKey,
+    /// LiteLLM cannot fetch an `oidc/` token: an unknown provider, no argument, a variable it
+    /// reads first that is unset, a token file outside the allowed directories.
+    OidcUnavailable,
 }
 
 impl Rule {
@@ -74,6 +77,7 @@ impl Rule {
         Self::KeyManagementSetting,
         Self::PlaintextCredential,
         Self::WeakMasterKey,
+        Self::OidcUnavailable,
     ];
 
     /// The stable id.
@@ -91,6 +95,7 @@ impl Rule {
             Self::KeyManagementSetting => "key-management-setting",
             Self::PlaintextCredential => "plaintext-credential",
             Self::WeakMasterKey => "weak-master-key",
+            Self::OidcUnavailable => "oidc-unavailable",
         }
     }
 
@@ -109,6 +114,7 @@ impl Rule {
             Self::KeyManagementSetting => "KeyManagementSetting",
             Self::PlaintextCredential => "PlaintextCredential",
             Self::WeakMasterKey => "WeakMasterKey",
+            Self::OidcUnavailable => "OidcUnavailable",
         }
     }
 
@@ -127,6 +133,7 @@ impl Rule {
             Self::KeyManagementSetting => "A key-management setting is ignored or does not do what it seems to",
             Self::PlaintextCredential => "A credential is written in the config as plain text",
             Self::WeakMasterKey => "LiteLLM refuses to start with this master key",
+            Self::OidcUnavailable => "LiteLLM cannot fetch this oidc/ token and fails to load the config",
         }
     }
 
@@ -165,6 +172,9 @@ impl Rule {
             Self::WeakMasterKey => {
                 "LiteLLM 1.110.2 refuses to boot with a master key that is unset, blank or publicly known (sk-1234). Store a new key (`sk-$(openssl rand -hex 32)`) where the reference reads it; with a database and no LITELLM_SALT_KEY, also set LITELLM_MIGRATE_FROM_MASTER_KEY to the old key for one start (see the README's master-key rotation)."
             }
+            Self::OidcUnavailable => {
+                "LiteLLM 1.110.2 raises while it loads the config when an oidc/ reference names an unknown provider or no argument, when a variable it reads first (oidc/env/NAME, CIRCLE_OIDC_TOKEN, ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN) is unset, or when an oidc/file path is not absolute or outside LITELLM_OIDC_ALLOWED_CREDENTIAL_DIRS. Set the variable where the proxy runs, or fix the reference."
+            }
         }
     }
 
@@ -178,7 +188,8 @@ impl Rule {
             | Self::UnusableValue
             | Self::InvalidName
             | Self::BackendFailure
-            | Self::WeakMasterKey => Level::Error,
+            | Self::WeakMasterKey
+            | Self::OidcUnavailable => Level::Error,
             Self::NotResolvedByLitellm | Self::KeyManagementSetting | Self::PlaintextCredential => Level::Warning,
             Self::LeftToLitellm => Level::Note,
         }
@@ -225,7 +236,7 @@ impl Finding {
 
     /// A value LiteLLM leaves alone.
     pub fn notice(notice: &Notice) -> Self {
-        let rule = if matches!(notice.kind, NoticeKind::Oidc) {
+        let rule = if matches!(notice.kind, NoticeKind::Oidc { .. }) {
             Rule::LeftToLitellm
         } else {
             Rule::NotResolvedByLitellm
@@ -266,18 +277,28 @@ impl Finding {
         }
     }
 
-    /// LiteLLM's master-key verdict: an error when the proxy would refuse to start, a warning
-    /// when an override lets it, a note when the key is not known here.
-    pub fn master_key(found: &osenv::boot::Finding) -> Self {
-        use osenv::boot::{At, Severity};
+    /// LiteLLM's boot verdicts: an error when the proxy would refuse to start, a warning when
+    /// an override lets it, a note when the key is not known here.
+    pub fn boot(found: &osenv::boot::Finding) -> Self {
+        use osenv::boot::{At, Check, Severity};
         let (location, message) = match &found.at {
             At::Reference { location, written } => (Some(location.clone()), format!("`{written}`: {}", found.message)),
             At::Setting { location } => (Some(location.clone()), found.message.clone()),
             // The message names the variable and where it is set.
             At::Variable { .. } | At::Nowhere => (Some(found.location.clone()), found.message.clone()),
         };
+        let (rule, subject) = match found.check {
+            Check::MasterKey => (Rule::WeakMasterKey, "general_settings.master_key".to_owned()),
+            Check::Oidc => (
+                Rule::OidcUnavailable,
+                match &found.at {
+                    At::Reference { written, .. } => written.clone(),
+                    _ => String::new(),
+                },
+            ),
+        };
         Self {
-            rule: Rule::WeakMasterKey,
+            rule,
             level: match found.severity {
                 Severity::Refused => Level::Error,
                 Severity::Warning => Level::Warning,
@@ -285,7 +306,7 @@ impl Finding {
             },
             location,
             message,
-            subject: "general_settings.master_key".into(),
+            subject,
         }
     }
 

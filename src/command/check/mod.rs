@@ -139,14 +139,11 @@ pub(super) fn run(args: &CheckArgs, app: &App) -> Result<(), Error> {
         .filter(|(name, _)| plan.get(name).is_some_and(|p| !p.referenced))
         .map(|(name, location)| row(location, name, name, None))
         .collect();
-    let master_key = master_key(&session, resolution.as_ref(), app);
-    findings.extend(master_key.iter().map(Finding::master_key));
+    let boot = boot(&session, resolution.as_ref(), app);
+    findings.extend(boot.iter().map(Finding::boot));
     let strict = more_findings(&session, &mut findings, args.strict);
     let warnings = warnings(&session);
-    let (mut errors, variables) = master_key
-        .as_ref()
-        .map(osenv::boot::Finding::errors)
-        .unwrap_or_default();
+    let (mut errors, variables) = osenv::boot::refusals(&boot);
     errors.extend(resolution.as_ref().map(Resolution::errors).unwrap_or_default());
     errors.sort_by(|a, b| a.location.cmp(&b.location));
     let text = match args.format {
@@ -180,9 +177,10 @@ pub(super) fn run(args: &CheckArgs, app: &App) -> Result<(), Error> {
     }
 }
 
-/// LiteLLM's master-key verdict. It needs the values `Purpose::Exists` does not read: the few
-/// names it reads are read once more, for their values (never shown).
-fn master_key(session: &Session, resolution: Option<&Resolution<'_>>, app: &App) -> Option<osenv::boot::Finding> {
+/// LiteLLM's boot verdicts (the master key, `oidc/` tokens). The master key needs the values
+/// `Purpose::Exists` does not read: the few names it reads are read once more, for their
+/// values (never shown).
+fn boot(session: &Session, resolution: Option<&Resolution<'_>>, app: &App) -> Vec<osenv::boot::Finding> {
     let wanted: Vec<String> = osenv::boot::names(session)
         .into_iter()
         .filter(|name| matches!(resolution.and_then(|r| r.get(name)), Some(Ok(_))))
@@ -193,7 +191,7 @@ fn master_key(session: &Session, resolution: Option<&Resolution<'_>>, app: &App)
         Some(value) => Some(value),
         None => resolution.and_then(|r| r.get(name)).filter(|r| r.is_err()),
     };
-    osenv::boot::master_key(
+    osenv::boot::findings(
         session,
         &osenv::boot::Proxy::Elsewhere {
             values: &values,
@@ -206,7 +204,20 @@ fn master_key(session: &Session, resolution: Option<&Resolution<'_>>, app: &App)
 /// Add what is not about a reference's value (what LiteLLM leaves alone, settings, plain-text
 /// credentials), raise warnings to errors with `strict`, and sort; the number raised.
 fn more_findings(session: &Session, findings: &mut Vec<Finding>, strict: bool) -> usize {
-    findings.extend(session.notices().iter().map(Finding::notice));
+    // An `oidc/` reference LiteLLM cannot fetch is an error ([`osenv::boot::oidc`]), not also
+    // a note that LiteLLM fetches it.
+    let unavailable: Vec<Option<osenv::location::Location>> = findings
+        .iter()
+        .filter(|f| f.rule == findings::Rule::OidcUnavailable)
+        .map(|f| f.location.clone())
+        .collect();
+    findings.extend(
+        session
+            .notices()
+            .iter()
+            .filter(|n| !unavailable.contains(&Some(n.location.clone())))
+            .map(Finding::notice),
+    );
     findings.extend(
         session
             .key_management()
