@@ -70,7 +70,8 @@ VALUES = [
     "ünï", "  spaced  ", "tab\there", "back\\slash", "2001-12-14", "-", "?", ":", "*a", "&a", "!t", "%x",
     "@x", "`x`", "|", ">", "a #b", "true\u3000", "\u00a0true", "(True)", "True # c",
 ]
-SCALARS = ["plain", "1", "true", "yes", "~", "0x1f", "1.5", "'q'", '"d"', "os.environ", "x os.environ/A"]
+SCALARS = ["plain", "1", "true", "yes", "~", "0x1f", "1.5", "'q'", '"d"', "os.environ", "x os.environ/A", "017", "08",
+           "1:30", "-.inf", "2001-12-14", "'2001-13-01'", "\"2001-12-14 21:59:43.10 -5\"", "0b2", "'Off'", "1_000"]
 KEYS = ["api_key", "api_base", "token_ref", "anthropic_issuer_signing_key_ref",
         "anthropic_keycloak_client_secret_ref", "master_key", "database_url", "k", "x_ref", "model",
         "dangerously_permit_weak_or_unset_master_key"]
@@ -105,19 +106,20 @@ def reference(rng):
         return "'" + text + "'"
     if style < 0.9:
         return '"' + text + '"'
-    return rng.choice(["!!str ", "! "]) + text
+    return rng.choice(["!!str ", "! ", "!!null "]) + text
 
 
 def scalar(rng):
     if rng.random() < 0.5:
         return reference(rng)
     text = rng.choice(SCALARS)
-    return tag(rng) + text if rng.random() < 0.05 else text
+    return tag(rng) + text if rng.random() < 0.15 else text
 
 
 def tag(rng):
-    """A tag PyYAML constructs a string with (or refuses for what it cannot construct)."""
-    return rng.choice(["!!str ", "! ", "!!str ", "!!int ", "!<tag:yaml.org,2002:str> "])
+    """A standard tag: PyYAML constructs the value under it, or refuses the whole config."""
+    return rng.choice(["!!str ", "! ", "!!str ", "!!int ", "!<tag:yaml.org,2002:str> ", "!!bool ", "!!float ",
+                       "!!null ", "!!timestamp "])
 
 
 def key_text(rng, key):

@@ -232,7 +232,7 @@ pub fn find(doc: &Document) -> Vec<Plaintext> {
             NodeKind::Alias => {}
             NodeKind::Mapping { .. } => {
                 for entry in doc.entries(id).unwrap_or_default().iter().rev() {
-                    let Some(name) = doc.scalar(entry.key) else { continue };
+                    let Some(name) = doc.string(entry.key) else { continue };
                     let path = if path.is_empty() {
                         name.to_owned()
                     } else {

@@ -30,23 +30,76 @@ fn decimal(c: char) -> Option<u32> {
     (c - zero < 10).then_some(c - zero)
 }
 
-/// Python's `int(value)`: surrounding whitespace, one sign, decimal digits (any script) with
-/// single underscores between them. Saturates far outside any depth that matters.
-pub fn int(value: &str) -> Option<i64> {
-    let s = strip(value);
-    let (negative, digits) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
+/// The text CPython's `int()` and `float()` parse (`_PyUnicode_TransformDecimalAndSpaceToASCII`,
+/// then the ASCII `isspace` strip): ASCII kept as is, other whitespace made a space, other
+/// decimal digits (any script) made ASCII digits, anything else refused. So U+3000 and U+0085
+/// surround a number as a space does, but U+001C..U+001F, which `str.strip` removes, do not.
+fn numeric_text(value: &str) -> Option<String> {
+    let mut text = String::with_capacity(value.len());
+    for c in value.chars() {
+        if u32::from(c) < 127 {
+            text.push(c);
+        } else if is_space(c) {
+            text.push(' ');
+        } else {
+            text.push(char::from_digit(decimal(c)?, 10)?);
+        }
+    }
+    Some(text.trim_matches([' ', '\t', '\n', '\u{b}', '\u{c}', '\r']).to_owned())
+}
+
+/// `text` less one leading sign, and whether it was `-`.
+fn unsigned(text: &str) -> (bool, &str) {
+    match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    }
+}
+
+/// Python's `int(value, base)` for `base` 2, 8, 10 or 16, saturating far outside any value
+/// that matters: surrounding whitespace, one sign, the base's prefix (`0x`, `0o`, `0b`, any
+/// case), digits with single underscores between them (and one after a prefix).
+pub fn int_in_base(value: &str, base: u32) -> Option<i64> {
+    let text = numeric_text(value)?;
+    let (negative, rest) = unsigned(&text);
+    let prefix = match base {
+        16 => Some("0x"),
+        8 => Some("0o"),
+        2 => Some("0b"),
+        _ => None,
+    };
+    let (prefixed, digits) = match prefix {
+        Some(p) if rest.len() >= 2 && rest[..2].eq_ignore_ascii_case(p) => (true, &rest[2..]),
+        _ => (false, rest),
+    };
+    let digits = if prefixed {
+        digits.strip_prefix('_').unwrap_or(digits)
+    } else {
+        digits
     };
     if digits.is_empty() || digits.starts_with('_') || digits.ends_with('_') || digits.contains("__") {
         return None;
     }
     let mut n: i64 = 0;
     for c in digits.chars().filter(|&c| c != '_') {
-        n = n.saturating_mul(10).saturating_add(i64::from(decimal(c)?));
+        n = n
+            .saturating_mul(i64::from(base))
+            .saturating_add(i64::from(c.to_digit(base)?));
     }
     Some(if negative { -n } else { n })
+}
+
+/// Python's `int(value)`.
+pub fn int(value: &str) -> Option<i64> {
+    int_in_base(value, 10)
+}
+
+/// Whether Python's `float(value)` parses `value` (with no underscores: the one caller, PyYAML's
+/// `!!float`, removes them first): surrounding whitespace, a sign, `inf`, `infinity`, `nan` in
+/// any case, or a decimal with an optional fraction and exponent.
+pub fn float_parses(value: &str) -> bool {
+    numeric_text(value).is_some_and(|text| !text.contains('_') && text.parse::<f64>().is_ok())
 }
 
 /// The boolean `ast.literal_eval(value)` gives, if it gives one: what LiteLLM turns a value read
@@ -332,8 +385,51 @@ mod tests {
             ("1.0", None),
             ("", None),
             ("- 1", None),
+            // CPython's `int()` strips ASCII whitespace and non-ASCII spaces, not U+001C..U+001F.
+            ("\u{3000}1\u{85}", Some(1)),
+            ("\u{b}1", Some(1)),
+            ("\u{1c}1", None),
+            ("1\u{1f}", None),
+            ("1\u{7f}", None),
         ] {
             assert_eq!(int(raw), want, "{raw:?}");
+        }
+        for (raw, base, want) in [
+            (" 0x1f", 16, Some(31)),
+            ("0X_1f", 16, Some(31)),
+            ("1f", 16, Some(31)),
+            ("0x1f", 10, None),
+            ("0o17", 8, Some(15)),
+            ("17", 8, Some(15)),
+            ("8", 8, None),
+            ("0b101", 2, Some(5)),
+            ("2", 2, None),
+            ("0x", 16, None),
+            ("-\u{661}", 16, Some(-1)),
+        ] {
+            assert_eq!(int_in_base(raw, base), want, "{raw:?} base {base}");
+        }
+    }
+
+    #[test]
+    fn float_is_pythons() {
+        for (raw, want) in [
+            ("1.5", true),
+            (" 1e5 ", true),
+            ("inf", true),
+            ("-Infinity", true),
+            ("+nan", true),
+            ("1.", true),
+            (".5", true),
+            ("\u{661}.5", true),
+            (".", false),
+            ("1e", false),
+            ("0x1", false),
+            ("1_0", false),
+            ("\u{1c}1", false),
+            ("", false),
+        ] {
+            assert_eq!(float_parses(raw), want, "{raw:?}");
         }
     }
 

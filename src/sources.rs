@@ -415,7 +415,7 @@ fn merge(documents: &[Document]) -> Vec<MergedKey> {
             let Some(key) = doc.scalar(entry.key) else {
                 continue;
             };
-            if source > 0 && key == INCLUDE_KEY {
+            if source > 0 && doc.string(entry.key) == Some(INCLUDE_KEY) {
                 continue;
             }
             let is_list = |(s, e): (usize, Entry)| {

@@ -5,6 +5,7 @@
 //! stay aliases ([`NodeKind::Alias`]) so an anchor is one node however often it is used, which
 //! also keeps alias bombs from expanding.
 
+mod construct;
 mod parse;
 mod repair;
 mod tabs;
@@ -155,6 +156,8 @@ pub struct Document {
 
 /// The YAML core tag for strings, as the parser resolves `!!str`.
 pub const STR_TAG: &str = "tag:yaml.org,2002:str";
+/// `!!null`: None whatever the text.
+pub const NULL_TAG: &str = "tag:yaml.org,2002:null";
 
 impl Document {
     /// Parse `text`, shown to users as `file`.
@@ -279,8 +282,9 @@ impl Document {
         let value = self.scalar(id)?;
         match (style, self.tag(id)) {
             (_, Some(STR_TAG)) => Some(value),
-            (ScalarStyle::Plain, None | Some("!")) => parse::plain_is_string(value).then_some(value),
-            (_, None | Some("!")) => Some(value),
+            // PyYAML resolves a plain scalar, and any tagged `!` (`! '1'` is an int), by its form.
+            (ScalarStyle::Plain, None) | (_, Some("!")) => parse::plain_is_string(value).then_some(value),
+            (_, None) => Some(value),
             _ => None,
         }
     }
@@ -298,13 +302,16 @@ impl Document {
                 NodeKind::Scalar {
                     style: ScalarStyle::Plain,
                 },
-                None | Some("!"),
+                None,
                 Some(value),
-            ) => match parse::plain_meaning(value) {
+            )
+            | (NodeKind::Scalar { .. }, Some("!"), Some(value)) => match parse::plain_meaning(value) {
                 parse::Plain::Null => Loaded::Null,
                 parse::Plain::Bool(b) => Loaded::Bool(b),
+                parse::Plain::Timestamp => Loaded::Other("a date"),
                 _ => Loaded::Other("a number"),
             },
+            (NodeKind::Scalar { .. }, Some(NULL_TAG), _) => Loaded::Null,
             _ => Loaded::Other("a tagged value"),
         }
     }
@@ -352,7 +359,8 @@ impl Document {
         self.entries(id)?
             .iter()
             .copied()
-            .find(|e| self.scalar(e.key) == Some(key))
+            // As PyYAML's `dict` finds it: `!!null general_settings` is the key None.
+            .find(|e| self.string(e.key) == Some(key))
     }
 }
 

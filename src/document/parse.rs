@@ -571,6 +571,16 @@ impl<'p> Builder<'p> {
                 });
             }
         }
+        // PyYAML resolves an untagged plain scalar, and any scalar tagged `!`, by its form, and
+        // constructs what that gives: `2001-13-01` is a date it cannot make.
+        if ((style == ScalarStyle::Plain && tag.is_none()) || tag == Some("!"))
+            && let Some(reason) = super::construct::implicit_refusal(value)
+        {
+            return Some(ConfigError::Unloadable {
+                location: self.locate(text, vstart),
+                reason: format!("PyYAML cannot construct this value: {reason}"),
+            });
+        }
         if tag == Some("tag:yaml.org,2002:binary") {
             // PyYAML decodes `!!binary` with `base64.decodebytes`, which skips characters outside
             // the alphabet but refuses bad padding.
@@ -586,7 +596,13 @@ impl<'p> Builder<'p> {
                 });
             }
         }
-        tag.and_then(|t| self.check_tag(text, vstart, t, true))
+        let tag = tag?;
+        self.check_tag(text, vstart, tag, true).or_else(|| {
+            super::construct::refusal(tag, value).map(|reason| ConfigError::Unloadable {
+                location: self.locate(text, vstart),
+                reason: format!("PyYAML cannot construct this value: {reason}"),
+            })
+        })
     }
 
     /// Anchor names PyYAML accepts: letters, digits, `-` and `_` only (YAML 1.2 allows more).
@@ -777,6 +793,8 @@ pub(super) enum Plain {
     Bool(bool),
     /// A number.
     Number,
+    /// A date or a date and time.
+    Timestamp,
     /// A string.
     String,
 }
@@ -787,6 +805,7 @@ pub(super) fn plain_meaning(value: &str) -> Plain {
         "" | "~" | "null" | "Null" | "NULL" => Plain::Null,
         "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => Plain::Bool(true),
         "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => Plain::Bool(false),
+        _ if super::construct::implicit_timestamp(value) => Plain::Timestamp,
         _ if plain_is_string(value) => Plain::String,
         _ => Plain::Number,
     }
@@ -807,6 +826,8 @@ fn yaml11_value(v: &str) -> Option<Yaml11> {
         "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => return number(0),
         // PyYAML returns one NaN object for every `.nan`, so they are one key.
         ".nan" | ".NaN" | ".NAN" => return Some(Yaml11::Canonical("\0nan".into())),
+        // As written: two spellings of one instant are rare enough as keys to tell apart.
+        _ if super::construct::implicit_timestamp(v) => return Some(Yaml11::Canonical(format!("\0timestamp {v}"))),
         _ => {}
     }
     let first = v.as_bytes()[0];

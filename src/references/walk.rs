@@ -87,7 +87,11 @@ impl std::fmt::Display for NoticeKind {
             Self::Oidc { .. } => f.write_str(
                 "an `oidc/` reference; it stays in the output and LiteLLM fetches the token itself when it loads the config",
             ),
-            Self::Tagged { tag } => write!(f, "tagged `{tag}`, so bytes, not a string; LiteLLM does not resolve it"),
+            Self::Tagged { tag } => write!(
+                f,
+                "tagged `{tag}`, so {}, not a string; LiteLLM does not resolve it",
+                if tag == "!!null" { "None" } else { "bytes" }
+            ),
             Self::TooDeep { limit } => write!(
                 f,
                 "nested deeper than LiteLLM's limit of {limit} levels (DEFAULT_MAX_RECURSE_DEPTH); LiteLLM leaves it unresolved"
@@ -145,7 +149,9 @@ pub const KEY_MANAGEMENT_KEYS: [&str; 4] = [
 /// before it.
 #[derive(Clone, Copy)]
 enum Step<'d> {
-    Key(&'d str),
+    /// A key as written, and whether PyYAML loads it as a string (only a string key can be a
+    /// name LiteLLM looks for: `!!null anthropic_issuer_signing_key_ref` is the key None).
+    Key(&'d str, bool),
     Index(usize),
 }
 
@@ -165,7 +171,7 @@ impl<'d> Path<'d> {
         use std::fmt::Write as _;
         self.marks.push(self.text.len());
         match step {
-            Step::Key(key) => {
+            Step::Key(key, _) => {
                 if !self.text.is_empty() {
                     self.text.push('.');
                 }
@@ -191,7 +197,7 @@ impl<'d> Path<'d> {
             .iter()
             .rev()
             .find_map(|s| match s {
-                Step::Key(k) => Some(*k),
+                Step::Key(k, string) => Some(if *string { *k } else { "" }),
                 Step::Index(_) => None,
             })
             .unwrap_or_default()
@@ -314,6 +320,7 @@ impl Discovery {
 }
 
 const BINARY_TAG: &str = "tag:yaml.org,2002:binary";
+const NULL_TAG: &str = "tag:yaml.org,2002:null";
 
 impl<'d> Walker<'d> {
     fn mapping(&mut self, id: NodeId, depth: i64) {
@@ -335,10 +342,11 @@ impl<'d> Walker<'d> {
 
     fn entries(&mut self, entries: &[Entry], depth: i64, root: bool) {
         let doc = self.doc;
-        let skip_key_management = matches!(self.path.steps.as_slice(), [Step::Key("general_settings")]);
+        let skip_key_management = matches!(self.path.steps.as_slice(), [Step::Key("general_settings", true)]);
         for &Entry { key, value } in entries {
             self.steps += 1;
             let key_text: &'d str = doc.scalar(key).unwrap_or("?");
+            let name = doc.string(key);
             if doc.is_merge_key(key) {
                 // Merge key: the merged mappings' entries belong to this mapping.
                 let target = doc.resolve_alias(value);
@@ -353,14 +361,14 @@ impl<'d> Walker<'d> {
                 }
                 continue;
             }
-            if skip_key_management && KEY_MANAGEMENT_KEYS.contains(&key_text) {
+            if skip_key_management && name.is_some_and(|n| KEY_MANAGEMENT_KEYS.contains(&n)) {
                 continue;
             }
             // LiteLLM removes `include` before it resolves anything.
-            if root && key_text == "include" {
+            if root && name == Some("include") {
                 continue;
             }
-            self.path.push(Step::Key(key_text));
+            self.path.push(Step::Key(key_text, name.is_some()));
             self.value(value, depth);
             self.path.pop();
         }
@@ -421,6 +429,10 @@ impl<'d> Walker<'d> {
                     None | Some(STR_TAG | "!") => {}
                     Some(BINARY_TAG) => {
                         self.notice(value, NoticeKind::Tagged { tag: "!!binary".into() });
+                        return;
+                    }
+                    Some(NULL_TAG) => {
+                        self.notice(value, NoticeKind::Tagged { tag: "!!null".into() });
                         return;
                     }
                     Some(other) => {
@@ -632,12 +644,12 @@ mod tests {
 
     #[test]
     fn references_under_other_tags_cannot_load() {
-        let d = discover("a: !!int os.environ/X\n");
-        assert!(
-            matches!(d.errors.as_slice(), [ConfigError::Unloadable { .. }]),
-            "{:?}",
-            d.errors
-        );
+        // PyYAML cannot construct an int from a reference: the config does not load at all.
+        assert!(Document::parse("t.yaml", "a: !!int os.environ/X\n".to_owned()).is_err());
+        // `!!null` constructs None from anything: LiteLLM sees no reference.
+        let d = discover("a: !!null os.environ/X\n");
+        assert!(d.errors.is_empty() && d.references.is_empty(), "{:?}", d.errors);
+        assert_eq!(d.notices[0].kind, NoticeKind::Tagged { tag: "!!null".into() });
     }
 
     #[test]

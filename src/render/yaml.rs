@@ -461,7 +461,7 @@ fn key_management_edits(doc: &Document) -> Result<Vec<Edit<'static>>, Location> 
         return Ok(Vec::new());
     };
     let is_resolved_key = |k: &str| RESOLVED_KEYS.contains(&k);
-    let direct = entries.iter().any(|e| doc.scalar(e.key).is_some_and(is_resolved_key));
+    let direct = entries.iter().any(|e| doc.string(e.key).is_some_and(is_resolved_key));
     let merged = RESOLVED_KEYS
         .iter()
         .any(|k| doc.get(map, k).is_none() && doc.get_merged(map, k).is_some());
@@ -473,9 +473,9 @@ fn key_management_edits(doc: &Document) -> Result<Vec<Edit<'static>>, Location> 
     }
     let removed: Vec<_> = entries
         .iter()
-        .filter(|e| doc.scalar(e.key).is_some_and(is_resolved_key))
+        .filter(|e| doc.string(e.key).is_some_and(is_resolved_key))
         .collect();
-    let is_removed = |i: usize| doc.scalar(entries[i].key).is_some_and(is_resolved_key);
+    let is_removed = |i: usize| doc.string(entries[i].key).is_some_and(is_resolved_key);
     let mut ranges = Vec::new();
     if flow {
         // Remove runs of entries together so the commas stay right: up to the next kept key, or

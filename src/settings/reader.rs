@@ -287,7 +287,7 @@ impl Reader<'_> {
         };
         let mut errors = Vec::new();
         for e in entries {
-            let Some(key) = self.doc.scalar(e.key) else {
+            let Some(key) = self.doc.string(e.key) else {
                 continue;
             };
             // The one table says who may set each key ([`crate::provenance::CONFIG_KEYS`]): a key
