@@ -355,7 +355,7 @@ pub enum BackendError {
         /// The URL or service endpoint.
         endpoint: String,
         /// How many attempts were made, and how long they took.
-        attempts: crate::backend::retry::Attempts,
+        attempts: Attempts,
         /// The last failure.
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
@@ -715,5 +715,21 @@ impl<T: fmt::Display> fmt::Display for Joined<'_, T> {
             write!(f, "{item}")?;
         }
         Ok(())
+    }
+}
+
+/// How many attempts a request took, and how long: what a final error reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Attempts {
+    /// Attempts made, the first included.
+    pub count: u32,
+    /// From the first attempt to the last answer.
+    pub elapsed: std::time::Duration,
+}
+
+impl std::fmt::Display for Attempts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = if self.count == 1 { "" } else { "s" };
+        write!(f, "{} attempt{s} in {:.1} s", self.count, self.elapsed.as_secs_f64())
     }
 }

@@ -61,10 +61,13 @@ impl Session {
         // large config each takes a good part of the run: with env files, parse them on a
         // second thread meanwhile. An env-file error still wins over a config error.
         let (env, doc) = if env_files.is_empty() {
-            (input::environment(&[], trust, secrets_dirs, limits.deadline), parse())
+            (
+                crate::Environment::load(&[], trust, secrets_dirs, limits.deadline),
+                parse(),
+            )
         } else {
             std::thread::scope(|scope| {
-                let env = scope.spawn(|| input::environment(env_files, trust, secrets_dirs, limits.deadline));
+                let env = scope.spawn(|| crate::Environment::load(env_files, trust, secrets_dirs, limits.deadline));
                 let doc = parse();
                 (env.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), doc)
             })

@@ -7,7 +7,6 @@
 //! starts seconds later, a Vault still getting endpoints) waits for it up to the deadline instead
 //! of failing after a fixed count; a fleet throttled by a quota spreads its retries out.
 
-use std::fmt;
 use std::future::Future;
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
@@ -33,21 +32,7 @@ impl Default for RetryPolicy {
     }
 }
 
-/// How many attempts a request took, and how long: what a final error reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Attempts {
-    /// Attempts made, the first included.
-    pub count: u32,
-    /// From the first attempt to the last answer.
-    pub elapsed: Duration,
-}
-
-impl fmt::Display for Attempts {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = if self.count == 1 { "" } else { "s" };
-        write!(f, "{} attempt{s} in {:.1} s", self.count, self.elapsed.as_secs_f64())
-    }
-}
+pub use crate::error::Attempts;
 
 /// What the retry loop is told about a failure.
 pub(crate) struct Failure<'e, E> {

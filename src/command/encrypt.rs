@@ -8,7 +8,7 @@ use super::write::read_value;
 use crate::cli::{EncryptArgs, KmsSystem};
 use osenv::environment::Environment;
 use osenv::error::{Error, UsageError};
-use osenv::input::{self, display_name, read_text};
+use osenv::input::{display_name, read_text};
 use osenv::resolve::Limits;
 use osenv::secret::SecretValue;
 use osenv::settings::KeyManagementSettings;
@@ -22,7 +22,7 @@ pub(super) fn run(args: &EncryptArgs, app: &App) -> Result<(), Error> {
         return Err(UsageError::PrefixNeedsAws.into());
     }
     let limits = args.limits.limits()?;
-    let env = Arc::new(input::environment(
+    let env = Arc::new(osenv::Environment::load(
         &args.env_files,
         args.trust.trust(),
         &[],

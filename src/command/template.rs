@@ -17,7 +17,7 @@ use super::output::emit;
 use crate::cli::TemplateArgs;
 use minijinja::{ErrorKind, UndefinedBehavior};
 use osenv::error::{Error, KeyError, UsageError, Within};
-use osenv::input::{self, display_name, read_text};
+use osenv::input::{display_name, read_text};
 use osenv::plan::Scope;
 use osenv::render::env_format;
 use osenv::resolve::Purpose;
@@ -43,7 +43,7 @@ pub(super) fn run(args: &TemplateArgs, app: &App) -> Result<(), Error> {
     }
     let limits = args.limits.limits()?;
     let deadline = limits.deadline;
-    let env = Arc::new(input::environment(
+    let env = Arc::new(osenv::Environment::load(
         &args.env_files,
         args.trust.trust(),
         &args.secrets.dirs(),

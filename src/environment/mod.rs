@@ -13,7 +13,7 @@ mod dotenv;
 pub use dotenv::DotenvFile;
 
 use crate::error::{KeyError, Place, Within};
-use crate::input::beneath;
+use crate::input::{self, beneath};
 use crate::provenance::{self, Kind, Setting};
 use crate::secret::SecretValue;
 use crate::trust::{self, Trust};
@@ -86,6 +86,35 @@ impl std::fmt::Debug for Environment {
 }
 
 impl Environment {
+    /// The run's environment: this process's variables (one snapshot) plus the `--env-file`s, in
+    /// order. A file's `${NAME}` reads what python-dotenv's `load_dotenv` calls in turn would see:
+    /// the process environment, then the files before it, then the file's own earlier lines.
+    pub fn load(
+        files: &[std::path::PathBuf],
+        trust: Trust,
+        secrets_dirs: &[std::path::PathBuf],
+        read_timeout: std::time::Duration,
+    ) -> Result<Self, crate::Error> {
+        let mut env = Self::from_process(Vec::with_capacity(files.len()))
+            .with_trust(trust)
+            .with_secrets_dirs(secrets_dirs.to_vec())
+            .with_read_timeout(read_timeout);
+        for path in files {
+            let text = zeroize::Zeroizing::new(input::utf8(path, input::read_bytes(path, read_timeout)?).map_err(
+                |location| {
+                    crate::Error::Dotenv(crate::error::DotenvError {
+                        location: crate::location::Location { column: 1, ..location },
+                        reason: "the env file is not valid UTF-8",
+                    })
+                },
+            )?);
+            let outside = |name: &str| env.get(name).ok().map(|v| v.expose().to_owned());
+            let file = DotenvFile::parse_with(input::display_name(path), &text, &outside)?;
+            env.add_file(file);
+        }
+        Ok(env)
+    }
+
     /// A snapshot of this process's environment, plus `files` (later wins).
     pub fn from_process(files: Vec<DotenvFile>) -> Self {
         Self::new(std::env::vars_os(), files)

@@ -3,10 +3,8 @@
 
 pub mod beneath;
 
-use crate::environment::{DotenvFile, Environment};
-use crate::error::{ConfigError, DotenvError, Error, IoError};
+use crate::error::{ConfigError, Error, IoError};
 use crate::location::{LineIndex, Location};
-use crate::trust::Trust;
 use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
@@ -100,7 +98,7 @@ fn named_root(path: &Path) -> Option<std::path::PathBuf> {
 
 /// `bytes` as UTF-8, or the location of the first invalid byte. The bytes of a file that is not
 /// UTF-8 are wiped: an env file holds secrets.
-fn utf8(path: &Path, bytes: Vec<u8>) -> Result<String, Location> {
+pub(crate) fn utf8(path: &Path, bytes: Vec<u8>) -> Result<String, Location> {
     String::from_utf8(bytes).map_err(|e| {
         let valid = e.utf8_error().valid_up_to();
         let bytes = zeroize::Zeroizing::new(e.into_bytes());
@@ -117,31 +115,4 @@ pub fn read_text(path: &Path, timeout: std::time::Duration) -> Result<String, Er
 /// The text of a config read from `path`; invalid UTF-8 is located.
 pub fn decode(path: &Path, bytes: Vec<u8>) -> Result<String, Error> {
     utf8(path, bytes).map_err(|location| Error::Config(vec![ConfigError::Encoding { location }]))
-}
-
-/// The run's environment: this process's variables (one snapshot) plus the `--env-file`s, in
-/// order. A file's `${NAME}` reads what python-dotenv's `load_dotenv` calls in turn would see:
-/// the process environment, then the files before it, then the file's own earlier lines.
-pub fn environment(
-    files: &[std::path::PathBuf],
-    trust: Trust,
-    secrets_dirs: &[std::path::PathBuf],
-    read_timeout: std::time::Duration,
-) -> Result<Environment, Error> {
-    let mut env = Environment::from_process(Vec::with_capacity(files.len()))
-        .with_trust(trust)
-        .with_secrets_dirs(secrets_dirs.to_vec())
-        .with_read_timeout(read_timeout);
-    for path in files {
-        let text = zeroize::Zeroizing::new(utf8(path, read_bytes(path, read_timeout)?).map_err(|location| {
-            Error::Dotenv(DotenvError {
-                location: Location { column: 1, ..location },
-                reason: "the env file is not valid UTF-8",
-            })
-        })?);
-        let outside = |name: &str| env.get(name).ok().map(|v| v.expose().to_owned());
-        let file = DotenvFile::parse_with(display_name(path), &text, &outside)?;
-        env.add_file(file);
-    }
-    Ok(env)
 }

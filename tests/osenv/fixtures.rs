@@ -2,7 +2,7 @@
 //! only environment and `NAME.args` (one argument per line) added to `render`;
 //! `fixtures/err/*.yaml` fail with a snapshotted error list and exit code.
 
-use crate::support::{fixtures, osenv};
+use crate::support::{exact, fixtures, osenv};
 use std::path::Path;
 
 fn env_args(config: &Path) -> Vec<String> {
@@ -36,7 +36,7 @@ fn ok_fixtures_render() {
             .run();
         run.success();
         assert!(run.stderr.is_empty(), "stderr: {}", run.stderr);
-        insta::assert_snapshot!(run.stdout);
+        insta::assert_snapshot!(exact(&run.stdout));
     });
 }
 

@@ -23,16 +23,21 @@ const LAYOUTS: &[&str] = &[
     "a: [ {k: os.environ/S} ]\n",
 ];
 
-/// The tree as plain data: scalars by value, aliases followed.
+/// The tree as PyYAML types it: a scalar PyYAML loads as a string is that string, any other
+/// (null, a boolean, a number, a date) is marked as not one, so a secret rendered as a plain
+/// `null` or `0x1F` does not compare equal to the string; aliases followed.
 fn tree(doc: &Document, id: NodeId) -> serde_json::Value {
     match doc.node(doc.resolve_alias(id)).kind {
-        NodeKind::Scalar { .. } => serde_json::Value::String(doc.scalar(id).unwrap().to_owned()),
+        NodeKind::Scalar { .. } => match doc.string(id) {
+            Some(text) => serde_json::Value::String(text.to_owned()),
+            None => serde_json::json!({ "not a string": doc.scalar(id) }),
+        },
         NodeKind::Sequence { .. } => doc.items(id).unwrap().iter().map(|&i| tree(doc, i)).collect(),
         NodeKind::Mapping { .. } => doc
             .entries(id)
             .unwrap()
             .iter()
-            .map(|e| (doc.scalar(e.key).unwrap_or("?").to_owned(), tree(doc, e.value)))
+            .map(|e| (doc.string(e.key).unwrap_or("?").to_owned(), tree(doc, e.value)))
             .collect::<serde_json::Map<_, _>>()
             .into(),
         NodeKind::Alias => unreachable!(),
@@ -339,4 +344,72 @@ sys.exit(1 if bad else 0)
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// `%XX` escapes decoded (the test's own decoder, independent of the one osenv encodes with).
+#[cfg(any(feature = "vault", feature = "azure", feature = "gcp"))]
+fn percent_decoded(segment: &str) -> String {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| char::from(b).to_digit(16);
+        if bytes[i] == b'%'
+            && let (Some(Some(h)), Some(Some(l))) =
+                (bytes.get(i + 1).map(|&b| hex(b)), bytes.get(i + 2).map(|&b| hex(b)))
+        {
+            out.push(u8::try_from(h * 16 + l).unwrap());
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The path segments of `url` after the first `skip`, decoded.
+#[cfg(any(feature = "vault", feature = "azure", feature = "gcp"))]
+fn asked(url: &reqwest::Url, skip: usize) -> Vec<String> {
+    url.path_segments().unwrap().skip(skip).map(percent_decoded).collect()
+}
+
+#[cfg(any(feature = "vault", feature = "azure", feature = "gcp"))]
+fn names() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-z./%#@?&=+ _-]{1,24}",
+        "([a-z.]{1,3}|%2[eEfF]|\\.\\.|[?#])(/([a-z.]{1,3}|%2[eEfF]|\\.\\.|[?#]|\\.%2e)){0,4}(@[0-9a-z]{1,3})?(#[a-z]{1,3})?",
+        "projects/[a-z.:]{1,4}/secrets/[a-z._-]{1,6}(/versions/[a-z0-9.]{1,4})?",
+        any::<String>(),
+    ]
+}
+
+#[cfg(any(feature = "vault", feature = "azure", feature = "gcp"))]
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// A name a backend accepts asks for exactly the secret it names: the request URL, read
+    /// back with the URL library the HTTP client uses (which resolves `.`, `..` and their
+    /// percent-encoded forms), holds the named segments and no query or fragment. Asserting
+    /// what each parser itself checks would be a tautology (the fuzz target `names` holds the
+    /// same property).
+    #[test]
+    fn an_accepted_name_asks_for_exactly_the_named_secret(name in names()) {
+        #[cfg(feature = "vault")]
+        if let Ok(path) = osenv::backend::vault::secret_path::SecretPath::parse(&name) {
+            let url = reqwest::Url::parse(&format!("http://127.0.0.1:8200/v1/secret/data/{}", path.encoded())).unwrap();
+            prop_assert_eq!(asked(&url, 3), path.segments.clone(), "{}", url);
+            prop_assert!(url.query().is_none() && url.fragment().is_none(), "{}", url);
+        }
+        #[cfg(feature = "azure")]
+        if let Ok((secret, _)) = osenv::backend::azure::vault_name(&name, true) {
+            let url = reqwest::Url::parse(&format!("https://v.vault.azure.net/secrets/{secret}")).unwrap();
+            prop_assert_eq!(asked(&url, 1), vec![secret.clone()], "{}", url);
+        }
+        #[cfg(feature = "gcp")]
+        if let Ok(secret) = osenv::backend::gcp::secret_manager::SecretName::parse(&name, Some("p")) {
+            let url = reqwest::Url::parse(&format!("https://sm.googleapis.com/v1/{}:access", secret.version_name())).unwrap();
+            prop_assert_eq!(asked(&url, 1).join("/"), format!("{}:access", secret.version_name()), "{}", url);
+        }
+    }
 }

@@ -175,3 +175,10 @@ pub fn workdir(files: &[(&str, &str)]) -> tempfile::TempDir {
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
+
+/// `text` for a snapshot where its bytes are the point (a rendered file): insta compares text
+/// with trailing newlines trimmed and CRLF read as LF, so each CR is shown as `␍` and the end is
+/// marked `⟨end⟩`; a lost final newline, an extra one or a CRLF turned LF changes the snapshot.
+pub fn exact(text: &str) -> String {
+    format!("{}⟨end⟩", text.replace('\r', "␍"))
+}

@@ -15,33 +15,26 @@
 //! policy update. TLS verification is always on; `CONJUR_CERT_FILE` adds a CA.
 
 pub mod config;
+mod failure;
+mod names;
 mod policy;
+mod session;
 
 use super::{Backend, Context, DeleteMode, KeyResults};
-use crate::backend::http::{self, Dialect, HttpFailure, encode_segment, transport_message};
-use crate::backend::retry::Attempts;
-use crate::backend::token_file::read_token_file;
+use crate::backend::http::{self, HttpFailure, encode_segment};
 use crate::environment::Environment;
 use crate::error::{BackendError, KeyError, Place, Within};
 use crate::secret::SecretValue;
 use async_trait::async_trait;
-use base64::Engine as _;
-use config::{Auth, Ca, ConjurConfig};
+use config::ConjurConfig;
+use failure::POLICY_DIALECT;
 use futures_util::future::join_all;
+use names::{chunks, invalid_id, policy_scalar};
 use serde_json::Value;
-use std::fmt;
+use session::Connection;
 use std::sync::Arc;
-use std::time::Duration;
 
 const SYSTEM: &str = "cyberark";
-
-/// Conjur's access tokens live eight minutes: one older than this is replaced before the next
-/// request, so no request carries a token about to expire.
-const TOKEN_REUSE: Duration = Duration::from_mins(4);
-
-/// The longest `variable_ids` value of one batch read: URLs stay well under the 8 KiB request
-/// line that proxies in front of Conjur (nginx, load balancers) accept.
-const MAX_BATCH_QUERY: usize = 4000;
 
 /// The policy `put` declares a missing variable in (LiteLLM's).
 const POLICY: &str = "root";
@@ -52,88 +45,6 @@ pub struct Conjur {
     config: ConjurConfig,
     /// The run's connection, after the first request.
     session: tokio::sync::Mutex<Option<Arc<Connection>>>,
-}
-
-/// The HTTP client and the run's access token, as a header value marked sensitive (so no
-/// `Debug` of a request shows it).
-struct Connection {
-    http: reqwest::Client,
-    authorization: reqwest::header::HeaderValue,
-    since: tokio::time::Instant,
-    /// Conjur answered 401 to a request with this token.
-    refused: std::sync::atomic::AtomicBool,
-}
-
-impl fmt::Debug for Connection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Connection").finish_non_exhaustive()
-    }
-}
-
-/// Statuses worth retrying: rate limits (a gateway in front), an appliance starting or a
-/// follower catching up, a gateway in between.
-fn transient_status(status: u16) -> bool {
-    matches!(status, 429 | 500 | 502 | 503 | 504)
-}
-
-/// Conjur's error text: `{"error": {"code", "message"}}`; nothing else of a body (a value
-/// must never reach a message).
-fn errors_of(body: &[u8]) -> String {
-    let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let text = |pointer: &str| body.pointer(pointer).and_then(Value::as_str).map(str::trim);
-    match (text("/error/message"), text("/error/code")) {
-        (Some(message), _) if !message.is_empty() => message.to_owned(),
-        (_, Some(code)) => code.to_owned(),
-        _ => String::new(),
-    }
-}
-
-const DIALECT: Dialect = Dialect {
-    transient: transient_status,
-    errors: errors_of,
-};
-
-/// A policy load also retries 409: Conjur answers it while another load of the policy runs.
-const POLICY_DIALECT: Dialect = Dialect {
-    transient: |status| status == 409 || transient_status(status),
-    errors: errors_of,
-};
-
-/// Why a name cannot be a Conjur variable id, checked before any request.
-fn invalid_id(id: &str) -> Option<&'static str> {
-    if id.trim().is_empty() {
-        Some("a Conjur variable id cannot be empty")
-    } else if id.split('/').any(|segment| segment == "." || segment == "..") {
-        // The URL library would resolve them: `..` reads the account's resource list.
-        Some("a Conjur variable id cannot have a `.` or `..` segment")
-    } else if id.chars().any(|c| c.is_control() || c == '\u{a0}') {
-        Some("a Conjur variable id cannot hold a control or non-breaking-space character")
-    } else {
-        None
-    }
-}
-
-/// Ids whose batch queries stay under [`MAX_BATCH_QUERY`], in order. Each entry is the index of
-/// the key and its id as the batch names it (`account:variable:id`, percent-encoded).
-fn chunks(account: &str, ids: &[(usize, &str)]) -> Vec<Vec<(usize, String)>> {
-    let account = encode_segment(account);
-    let mut out: Vec<Vec<(usize, String)>> = Vec::new();
-    let mut length = 0;
-    for &(index, id) in ids {
-        let entry = format!("{account}:variable:{}", encode_segment(id));
-        let grows = entry.len() + 1;
-        match out.last_mut() {
-            Some(chunk) if length + grows <= MAX_BATCH_QUERY => {
-                length += grows;
-                chunk.push((index, entry));
-            }
-            _ => {
-                length = entry.len();
-                out.push(vec![(index, entry)]);
-            }
-        }
-    }
-    out
 }
 
 impl Conjur {
@@ -151,217 +62,8 @@ impl Conjur {
         }
     }
 
-    fn request_error(&self, endpoint: String, attempts: Attempts, failure: HttpFailure) -> BackendError {
-        BackendError::Request {
-            backend: self.describe(),
-            endpoint,
-            attempts,
-            source: Box::new(failure),
-        }
-    }
-
-    /// An answer the caller has no meaning for: its status and Conjur's error text.
-    fn unexpected(&self, endpoint: String, attempts: Attempts, reply: &http::Reply) -> BackendError {
-        self.request_error(
-            endpoint,
-            attempts,
-            HttpFailure::answer(reply.status, errors_of(&reply.body)),
-        )
-    }
-
     fn within(&self, id: &str) -> Within {
         Within::backend(self.describe()).at(Place::At(id.to_owned()))
-    }
-
-    /// The run's client, built with its first request.
-    fn client(&self) -> Result<reqwest::Client, BackendError> {
-        crate::trust::warn_if_plain_http(SYSTEM, &self.config.base);
-        if let Some(half) = self.config.half_identity {
-            return Err(BackendError::configuration(self.describe(), half));
-        }
-        let mut builder = http::builder();
-        match &self.config.ca {
-            Some(Ca::File(path)) => {
-                let pem = std::fs::read(path).map_err(|e| {
-                    BackendError::configuration(
-                        self.describe(),
-                        format!("cannot read CONJUR_CERT_FILE `{}`: {e}", path.display()),
-                    )
-                })?;
-                let certs = http::ca_bundle(&pem, &format!("CONJUR_CERT_FILE `{}`", path.display()))
-                    .map_err(|reason| BackendError::configuration(self.describe(), reason))?;
-                builder = builder.tls_certs_merge(certs);
-            }
-            Some(Ca::Pem(pem)) => {
-                let certs = http::ca_bundle(pem.as_bytes(), "CONJUR_SSL_CERTIFICATE")
-                    .map_err(|reason| BackendError::configuration(self.describe(), reason))?;
-                builder = builder.tls_certs_merge(certs);
-            }
-            None => {}
-        }
-        if let Some((cert, key)) = &self.config.client_identity {
-            builder = builder.identity(
-                http::client_identity(cert, key)
-                    .map_err(|reason| BackendError::configuration(self.describe(), reason))?,
-            );
-        }
-        builder.build().map_err(|e| BackendError::Client {
-            backend: self.describe(),
-            reason: format!("cannot set up HTTPS: {}", transport_message(&e)),
-        })
-    }
-
-    /// The client and an access token at most [`TOKEN_REUSE`] old: one authentication per
-    /// run, shared by every request (a run held by `--watch` authenticates again when due).
-    /// The session and whether it was made by this call.
-    async fn session(&self, ctx: &Context) -> Result<(Arc<Connection>, bool), BackendError> {
-        let mut session = self.session.lock().await;
-        if let Some(connection) = session.as_ref()
-            && connection.since.elapsed() < TOKEN_REUSE
-        {
-            return Ok((Arc::clone(connection), false));
-        }
-        let http = match session.take() {
-            Some(old) => old.http.clone(),
-            None => self.client()?,
-        };
-        let auth = self
-            .config
-            .auth
-            .clone()
-            .map_err(|reason| BackendError::credentials(self.describe(), reason))?;
-        tracing::info!(
-            "cyberark: {} login as `{}` in account `{}` at {}",
-            auth.method(),
-            self.config.login,
-            self.config.account,
-            self.config.base
-        );
-        let token = match &auth {
-            Auth::ApiKey(key) => self.authenticate(&http, key, &auth, ctx).await?,
-            Auth::Certificate => self.authenticate(&http, &SecretValue::new(""), &auth, ctx).await?,
-            Auth::TokenFile(path) => read_token_file(path, "the Conjur access token (CONJUR_AUTHN_TOKEN_FILE)")
-                .map_err(|reason| BackendError::credentials(self.describe(), reason))?,
-        };
-        let encoded = zeroize::Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(token.expose()));
-        let mut authorization =
-            reqwest::header::HeaderValue::from_str(&format!("Token token=\"{}\"", encoded.as_str())).map_err(|_| {
-                BackendError::credentials(self.describe(), "the access token cannot be sent in an HTTP header")
-            })?;
-        authorization.set_sensitive(true);
-        let connection = Arc::new(Connection {
-            http,
-            authorization,
-            since: tokio::time::Instant::now(),
-            refused: std::sync::atomic::AtomicBool::new(false),
-        });
-        *session = Some(Arc::clone(&connection));
-        Ok((connection, true))
-    }
-
-    /// Run `op` with the run's session. When Conjur refuses a token this run reused (its
-    /// token life is shorter than the reuse time, the appliance restarted with a new key),
-    /// `op` runs once more with a token from a new authentication.
-    async fn with_session<T, F, Fut>(&self, ctx: &Context, op: F) -> Result<T, BackendError>
-    where
-        F: Fn(Arc<Connection>) -> Fut,
-        Fut: std::future::Future<Output = Result<T, BackendError>>,
-    {
-        let (session, fresh) = self.session(ctx).await?;
-        let out = op(Arc::clone(&session)).await;
-        if fresh || !session.refused.load(std::sync::atomic::Ordering::Relaxed) {
-            return out;
-        }
-        tracing::debug!("cyberark: the reused access token was refused; authenticating again");
-        {
-            let mut held = self.session.lock().await;
-            if held.as_ref().is_some_and(|h| Arc::ptr_eq(h, &session)) {
-                held.take();
-            }
-        }
-        let (session, _) = self.session(ctx).await?;
-        op(session).await
-    }
-
-    /// Exchange the API key for an access token (the raw JSON Conjur answers).
-    async fn authenticate(
-        &self,
-        http: &reqwest::Client,
-        key: &SecretValue,
-        auth: &Auth,
-        ctx: &Context,
-    ) -> Result<SecretValue, BackendError> {
-        let url = format!(
-            "{}/authn/{}/{}/authenticate",
-            self.config.base,
-            encode_segment(&self.config.account),
-            encode_segment(&self.config.login)
-        );
-        let (result, attempts) = http::exchange(ctx, &DIALECT, || {
-            http.post(&url)
-                .header(reqwest::header::CONTENT_TYPE, "text/plain")
-                .body(key.expose().to_owned())
-        })
-        .await;
-        let endpoint = format!("POST {url} ({} login as `{}`)", auth.method(), self.config.login);
-        let reply = result.map_err(|f| self.request_error(endpoint.clone(), attempts, f.scrubbed(key)))?;
-        let refused = |message: String| {
-            self.request_error(
-                endpoint.clone(),
-                attempts,
-                HttpFailure::answer(reply.status, message).scrubbed(key),
-            )
-        };
-        match reply.status {
-            200 => match std::str::from_utf8(&reply.body).map(str::trim) {
-                Ok(token) if !token.is_empty() => Ok(SecretValue::new(token)),
-                _ => Err(refused("the answer holds no access token".into())),
-            },
-            401 => Err(refused(match auth {
-                Auth::Certificate => format!(
-                    "Conjur refused the login `{}` in account `{}`: no API key was sent (set CYBERARK_API_KEY; the client certificate authenticates the connection only)",
-                    self.config.login, self.config.account
-                ),
-                _ => format!(
-                    "Conjur refused the login `{}` in account `{}`: the API key is wrong, the login does not exist, or its API key was rotated (a host logs in as `host/<id>`)",
-                    self.config.login, self.config.account
-                ),
-            })),
-            status => Err(refused(match errors_of(&reply.body) {
-                text if text.is_empty() => format!("the login was refused (HTTP {status})"),
-                text => text,
-            })),
-        }
-    }
-
-    /// A request with the run's token; transient answers are retried, every other answer is
-    /// the caller's to map.
-    async fn send(
-        &self,
-        session: &Connection,
-        ctx: &Context,
-        make: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
-    ) -> (Result<http::Reply, HttpFailure>, Attempts) {
-        http::exchange(ctx, &DIALECT, || {
-            make(&session.http).header(reqwest::header::AUTHORIZATION, session.authorization.clone())
-        })
-        .await
-    }
-
-    /// A 401 on a request with a fresh token: the token is refused (the login was disabled,
-    /// or the token file holds an expired token).
-    fn token_refused(&self, session: &Connection) -> BackendError {
-        session.refused.store(true, std::sync::atomic::Ordering::Relaxed);
-        BackendError::credentials(
-            self.describe(),
-            match &self.config.auth {
-                Ok(Auth::TokenFile(path)) => format!(
-                    "Conjur refused the access token from CONJUR_AUTHN_TOKEN_FILE `{}` (HTTP 401): is the authenticator that writes it running?",
-                    path.display()
-                ),
-                _ => "Conjur refused the access token (HTTP 401)".to_owned(),
-            },
-        )
     }
 
     fn secret_url(&self, id: &str) -> String {
@@ -660,12 +362,6 @@ impl Conjur {
     }
 }
 
-/// A variable id as a YAML scalar of a policy (a JSON string is a YAML double-quoted scalar,
-/// so no id can break out of it).
-fn policy_scalar(id: &str) -> String {
-    Value::String(id.to_owned()).to_string()
-}
-
 impl Conjur {
     async fn fetch_with(
         &self,
@@ -896,56 +592,10 @@ mod tests {
     }
 
     #[test]
-    fn batches_stay_under_the_query_bound_in_order() {
-        let names: Vec<String> = (0..300).map(|i| format!("litellm/provider-{i:03}/api-key")).collect();
-        let ids: Vec<(usize, &str)> = names.iter().map(String::as_str).enumerate().collect();
-        let split = chunks("default", &ids);
-        assert!(split.len() > 1);
-        let mut seen = Vec::new();
-        for chunk in &split {
-            let query: usize = chunk.iter().map(|(_, e)| e.len() + 1).sum::<usize>() - 1;
-            assert!(query <= MAX_BATCH_QUERY, "{query}");
-            seen.extend(chunk.iter().map(|(i, _)| *i));
-        }
-        assert_eq!(seen, (0..300).collect::<Vec<_>>());
-        assert_eq!(split[0][0].1, "default:variable:litellm%2Fprovider-000%2Fapi-key");
-        // One id longer than the bound is a chunk of its own, still sent.
-        let long = "x".repeat(MAX_BATCH_QUERY + 10);
-        assert_eq!(chunks("default", &[(0, "a"), (1, &long), (2, "b")]).len(), 3);
-    }
-
-    #[test]
-    fn errors_show_conjur_text_only() {
-        let body = br#"{"error":{"code":"not_found","message":"Variable 'x' not found in account 'default'"}}"#;
-        assert_eq!(errors_of(body), "Variable 'x' not found in account 'default'");
-        assert_eq!(errors_of(br#"{"error":{"code":"forbidden"}}"#), "forbidden");
-        assert_eq!(errors_of(b"sk-live-value"), "");
-    }
-
-    #[test]
-    fn ids_are_checked_and_quoted_for_policies() {
-        assert!(invalid_id("").is_some());
-        assert!(invalid_id("a\nb").is_some());
-        assert!(invalid_id("litellm/key#1@2").is_none());
-        // The adversary review: `..` read the account's resource list.
-        for bad in ["..", ".", "a/../b", "a/."] {
-            assert!(invalid_id(bad).is_some(), "{bad}");
-        }
-        assert!(invalid_id("a..b/c.d").is_none());
-        assert_eq!(policy_scalar("a\"\n- !grant"), r#""a\"\n- !grant""#);
+    fn only_plain_ids_are_stored() {
         let c = conjur(&[]);
         assert!(c.storable("has space").is_err());
         assert!(c.storable("acct:variable:x").is_err());
         assert!(c.storable("litellm/virtual-key-1").is_ok());
-    }
-
-    #[test]
-    fn retried_statuses() {
-        for s in [429, 500, 502, 503, 504] {
-            assert!(transient_status(s));
-        }
-        for s in [200, 201, 204, 401, 403, 404, 406, 409, 422] {
-            assert!(!transient_status(s));
-        }
     }
 }

@@ -82,8 +82,10 @@ fn valid_id(id: &str) -> bool {
     (1..=255).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// A project id or number, or a domain-scoped id (`example.com:id`): it starts with a letter or
+/// digit, so it is never `.` or `..`, which the URL library would resolve out of `projects/`.
 fn valid_project(p: &str) -> bool {
-    !p.is_empty()
+    p.starts_with(|c: char| c.is_ascii_alphanumeric())
         && p.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b':')
 }
