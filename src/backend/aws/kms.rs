@@ -8,7 +8,7 @@
 //! whitespace stripped, as in LiteLLM. Unlike LiteLLM, a bad ciphertext is an error that names
 //! the variable, never a silent fallback to the ciphertext itself.
 
-use super::{AwsFailure, AwsSettings, Service, call};
+use super::{AwsSettings, Service, send};
 use crate::backend::{Backend, Context, KeyResults};
 use crate::environment::Environment;
 use crate::error::{BackendError, KeyError};
@@ -67,11 +67,7 @@ impl Kms {
             within: within.clone(),
             reason,
         })?;
-        let (result, attempts) = call(ctx, || {
-            let request = client.decrypt().ciphertext_blob(Blob::new(blob.clone()));
-            async move { request.send().await.map_err(AwsFailure::from_sdk) }
-        })
-        .await;
+        let (result, attempts) = send(ctx, || client.decrypt().ciphertext_blob(Blob::new(blob.clone())).send()).await;
         let out = result.map_err(|f| {
             f.key_error(&within).unwrap_or_else(|| {
                 KeyError::Backend(Arc::new(f.into_backend(
@@ -89,12 +85,12 @@ impl Kms {
     /// the environment holds.
     pub async fn encrypt(&self, key_id: &str, plaintext: &SecretValue, ctx: &Context) -> Result<String, BackendError> {
         let client = self.client().await?;
-        let (result, attempts) = call(ctx, || {
-            let request = client
+        let (result, attempts) = send(ctx, || {
+            client
                 .encrypt()
                 .key_id(key_id)
-                .plaintext(Blob::new(plaintext.expose().as_bytes().to_vec()));
-            async move { request.send().await.map_err(AwsFailure::from_sdk) }
+                .plaintext(Blob::new(plaintext.expose().as_bytes().to_vec()))
+                .send()
         })
         .await;
         let out =

@@ -312,6 +312,25 @@ impl fmt::Display for AwsFailure {
 
 impl std::error::Error for AwsFailure {}
 
+/// One SDK request under the run's limits ([`call`]): `request` builds and sends it anew for
+/// each attempt (`|| client.describe_secret().secret_id(name).send()`), and its error is
+/// classified by [`AwsFailure::from_sdk`]. Every AWS call of osenv goes through here.
+pub(crate) async fn send<T, E, F, Fut>(
+    ctx: &super::Context,
+    request: F,
+) -> (Result<T, AwsFailure>, crate::error::Attempts)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    call(ctx, || {
+        let sent = request();
+        async move { sent.await.map_err(AwsFailure::from_sdk) }
+    })
+    .await
+}
+
 impl AwsFailure {
     /// Classify an SDK error. By value, so that it reads `map_err(AwsFailure::from_sdk)`.
     #[allow(clippy::needless_pass_by_value)]

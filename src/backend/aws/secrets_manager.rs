@@ -9,7 +9,7 @@
 //! `GetSecretValue` (10,000 requests/s) and says so once at info level. `aws_batch_reads: false`
 //! chooses `GetSecretValue` from the start.
 
-use super::{AwsFailure, AwsSettings, Service, call};
+use super::{AwsFailure, AwsSettings, Service, call, send};
 use crate::backend::RequestFailure as _;
 use crate::backend::{Backend, Context, DeleteMode, KeyResults};
 use crate::environment::Environment;
@@ -278,13 +278,14 @@ impl SecretsManager {
         version: Option<&Version>,
         ctx: &Context,
     ) -> Result<SecretValue, KeyError> {
-        let (result, attempts) = call(ctx, || {
-            let request = match version {
-                None => client.get_secret_value().secret_id(id),
-                Some(Version::Stage(stage)) => client.get_secret_value().secret_id(id).version_stage(stage),
-                Some(Version::Id(version)) => client.get_secret_value().secret_id(id).version_id(version),
-            };
-            async move { request.send().await.map_err(AwsFailure::from_sdk) }
+        let (result, attempts) = send(ctx, || {
+            let request = client.get_secret_value().secret_id(id);
+            match version {
+                None => request,
+                Some(Version::Stage(stage)) => request.version_stage(stage),
+                Some(Version::Id(version)) => request.version_id(version),
+            }
+            .send()
         })
         .await;
         match result {
@@ -355,11 +356,7 @@ impl SecretsManager {
         version: Option<&Version>,
         ctx: &Context,
     ) -> Result<(), KeyError> {
-        let (result, attempts) = call(ctx, || {
-            let request = client.describe_secret().secret_id(id);
-            async move { request.send().await.map_err(AwsFailure::from_sdk) }
-        })
-        .await;
+        let (result, attempts) = send(ctx, || client.describe_secret().secret_id(id).send()).await;
         match result {
             Ok(out) if out.deleted_date().is_some() => Err(KeyError::Unavailable {
                 within: self.within(),
@@ -401,15 +398,15 @@ impl SecretsManager {
             .iter()
             .map(|(k, v)| Tag::builder().key(k).value(v).build())
             .collect();
-        let (result, attempts) = call(ctx, || {
-            let request = client
+        let (result, attempts) = send(ctx, || {
+            client
                 .create_secret()
                 .name(name)
                 .secret_string(value.expose())
                 .set_description(self.write.description.clone())
                 .set_kms_key_id(self.write.kms_key_id.clone())
-                .set_tags((!tags.is_empty()).then(|| tags.clone()));
-            async move { request.send().await.map_err(AwsFailure::from_sdk) }
+                .set_tags((!tags.is_empty()).then(|| tags.clone()))
+                .send()
         })
         .await;
         (result.map(drop), attempts)
@@ -530,12 +527,12 @@ impl Backend for SecretsManager {
                         .iter()
                         .map(|r| ReplicaRegionType::builder().region(r).build())
                         .collect();
-                    let (result, _) = call(ctx, || {
-                        let request = client
+                    let (result, _) = send(ctx, || {
+                        client
                             .replicate_secret_to_regions()
                             .secret_id(name)
-                            .set_add_replica_regions(Some(regions.clone()));
-                        async move { request.send().await.map_err(AwsFailure::from_sdk) }
+                            .set_add_replica_regions(Some(regions.clone()))
+                            .send()
                     })
                     .await;
                     if let Err(f) = result {
@@ -551,24 +548,19 @@ impl Backend for SecretsManager {
             Err(f) => return Err(self.request_failed("CreateSecret", f, attempts)),
         }
         // It exists: restore it if it is scheduled for deletion, then add a version.
-        let (described, attempts) = call(ctx, || {
-            let request = client.describe_secret().secret_id(name);
-            async move { request.send().await.map_err(AwsFailure::from_sdk) }
-        })
-        .await;
+        let (described, attempts) = send(ctx, || client.describe_secret().secret_id(name).send()).await;
         let described = described.map_err(|f| self.request_failed("DescribeSecret", f, attempts))?;
         if described.deleted_date().is_some() {
-            let (restored, attempts) = call(ctx, || {
-                let request = client.restore_secret().secret_id(name);
-                async move { request.send().await.map_err(AwsFailure::from_sdk) }
-            })
-            .await;
+            let (restored, attempts) = send(ctx, || client.restore_secret().secret_id(name).send()).await;
             restored.map_err(|f| self.request_failed("RestoreSecret", f, attempts))?;
             tracing::info!(name, "restored a secret that was scheduled for deletion");
         }
-        let (put, attempts) = call(ctx, || {
-            let request = client.put_secret_value().secret_id(name).secret_string(value.expose());
-            async move { request.send().await.map_err(AwsFailure::from_sdk) }
+        let (put, attempts) = send(ctx, || {
+            client
+                .put_secret_value()
+                .secret_id(name)
+                .secret_string(value.expose())
+                .send()
         })
         .await;
         put.map(drop)
@@ -591,13 +583,13 @@ impl Backend for SecretsManager {
             });
         }
         let delete = || async {
-            call(ctx, || {
+            send(ctx, || {
                 let request = client.delete_secret().secret_id(name);
-                let request = match mode {
+                match mode {
                     DeleteMode::Recoverable => request.recovery_window_in_days(7),
                     DeleteMode::Permanent => request.force_delete_without_recovery(true),
-                };
-                async move { request.send().await.map_err(AwsFailure::from_sdk) }
+                }
+                .send()
             })
             .await
         };
@@ -624,11 +616,7 @@ impl Backend for SecretsManager {
 
 impl SecretsManager {
     async fn remove_replicas(&self, client: &Client, name: &str, ctx: &Context) -> Result<(), BackendError> {
-        let (described, attempts) = call(ctx, || {
-            let request = client.describe_secret().secret_id(name);
-            async move { request.send().await.map_err(AwsFailure::from_sdk) }
-        })
-        .await;
+        let (described, attempts) = send(ctx, || client.describe_secret().secret_id(name).send()).await;
         let described = described.map_err(|f| self.request_failed("DescribeSecret", f, attempts))?;
         let regions: Vec<String> = described
             .replication_status()
@@ -638,12 +626,12 @@ impl SecretsManager {
         if regions.is_empty() {
             return Ok(());
         }
-        let (removed, attempts) = call(ctx, || {
-            let request = client
+        let (removed, attempts) = send(ctx, || {
+            client
                 .remove_regions_from_replication()
                 .secret_id(name)
-                .set_remove_replica_regions(Some(regions.clone()));
-            async move { request.send().await.map_err(AwsFailure::from_sdk) }
+                .set_remove_replica_regions(Some(regions.clone()))
+                .send()
         })
         .await;
         removed.map_err(|f| self.request_failed("RemoveRegionsFromReplication", f, attempts))?;

@@ -10,22 +10,23 @@
 //! CA, and the system roots honour `SSL_CERT_FILE`.
 
 pub mod config;
+mod failure;
 mod policy;
 pub mod secret_path;
+mod session;
 
 use super::{Backend, Context, DeleteMode, KeyResults};
-use crate::backend::http::transport_message;
-use crate::backend::token_file::read_token_file;
 use crate::environment::Environment;
 use crate::error::{BackendError, KeyError, Place, Within};
 use crate::secret::SecretValue;
 use crate::settings::{VaultOptions, WrittenSecrets};
 use async_trait::async_trait;
-use config::{Auth, JwtSource, KvVersion, VaultConfig};
+use config::{KvVersion, VaultConfig};
+use failure::errors_of;
 use futures_util::future::join_all;
 use secret_path::SecretPath;
 use serde_json::Value;
-use std::fmt;
+use session::{Connection, send};
 use std::sync::Arc;
 
 const SYSTEM: &str = "hashicorp_vault";
@@ -39,112 +40,8 @@ pub struct Vault {
     session: tokio::sync::Mutex<Option<Arc<Connection>>>,
 }
 
-/// The HTTP client and the token of this run, as a header value marked sensitive (so no
-/// `Debug` of a request shows it), built once for every request.
-struct Connection {
-    http: reqwest::Client,
-    token: reqwest::header::HeaderValue,
-    /// The token came from a login of this run (not from the user), so the run revokes it.
-    logged_in: bool,
-    /// A login token's lease (`auth.lease_duration`) when it is renewable, and since when it
-    /// runs: a run that holds its session (`--watch`) renews it past half the lease.
-    lease: Option<(std::time::Duration, tokio::time::Instant)>,
-}
-
-impl Connection {
-    fn renewal_due(&self) -> bool {
-        self.lease.is_some_and(|(lease, since)| since.elapsed() >= lease / 2)
-    }
-}
-
-/// A login's token and its renewable lease.
-struct Login {
-    token: SecretValue,
-    lease: Option<std::time::Duration>,
-}
-
-/// The renewable lease of a login answer (`auth.renewable`, `auth.lease_duration`).
-fn lease_of(body: &Value) -> Option<std::time::Duration> {
-    let renewable = body.pointer("/auth/renewable").and_then(Value::as_bool) == Some(true);
-    let seconds = body
-        .pointer("/auth/lease_duration")
-        .and_then(Value::as_u64)
-        .unwrap_or(0);
-    (renewable && seconds > 0).then(|| std::time::Duration::from_secs(seconds))
-}
-
-impl fmt::Debug for Connection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Connection").finish_non_exhaustive()
-    }
-}
-
 /// A failed Vault request: the HTTP status (if any) and Vault's `errors` text.
 pub use crate::backend::http::HttpFailure as VaultFailure;
-
-/// Statuses worth retrying: rate limits, a standby or sealed node, a gateway in between, and
-/// 412 (a performance standby that has not caught up yet).
-fn transient_status(status: u16) -> bool {
-    matches!(status, 412 | 429 | 500 | 502 | 503 | 504)
-}
-
-/// Vault's error text: the lines of `{"errors": ["..."]}` joined, without the
-/// `1 error occurred:` headers and `*` bullets of multi-errors; never a body echoed verbatim.
-fn errors_of(body: &Value) -> String {
-    let Some(errors) = body.get("errors").and_then(Value::as_array) else {
-        return String::new();
-    };
-    errors
-        .iter()
-        .filter_map(Value::as_str)
-        .flat_map(str::lines)
-        .map(|line| line.trim().trim_start_matches("* ").trim())
-        .filter(|line| !line.is_empty() && !line.ends_with("error occurred:") && !line.ends_with("errors occurred:"))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-/// Vault's answer to a refused login, with what it usually means for the role-based methods.
-fn login_refusal(status: u16, errors: &str) -> String {
-    let lower = errors.to_ascii_lowercase();
-    let hint = if lower.contains("audience") || lower.contains("aud claim") {
-        " (the token's `aud` is not one of the role's bound_audiences)"
-    } else if lower.contains("could not be found")
-        || lower.contains("invalid role name")
-        || lower.contains("role not found")
-    {
-        " (no such role on this auth mount)"
-    } else if lower.contains("not authorized") || lower.contains("permission denied") {
-        " (the role does not admit this identity: check its bound service accounts, namespaces or claims)"
-    } else if lower.contains("expired") {
-        " (the token has expired)"
-    } else {
-        ""
-    };
-    if errors.is_empty() {
-        format!("the login was refused (HTTP {status})")
-    } else {
-        format!("{errors}{hint}")
-    }
-}
-
-/// How Vault's answers are read: its `errors` text, and the statuses worth retrying.
-const DIALECT: crate::backend::http::Dialect = crate::backend::http::Dialect {
-    transient: transient_status,
-    errors: |body| errors_of(&serde_json::from_slice(body).unwrap_or(Value::Null)),
-};
-
-/// Send a request made by `make` under the run's limits. A response with a non-transient
-/// status is returned for the caller to map, with its JSON body (`null` when it has none);
-/// transient ones are retried.
-async fn send(
-    ctx: &Context,
-    make: impl Fn() -> reqwest::RequestBuilder,
-) -> (Result<(u16, Value), VaultFailure>, crate::backend::retry::Attempts) {
-    let (result, attempts) = crate::backend::http::exchange(ctx, &DIALECT, make).await;
-    let answer = result.map(|reply| (reply.status, serde_json::from_slice(&reply.body).unwrap_or(Value::Null)));
-    (answer, attempts)
-}
 
 impl Vault {
     /// Set up from the settings and the environment; no I/O until the first request.
@@ -161,316 +58,6 @@ impl Vault {
         }
     }
 
-    fn unstorable(&self, name: &str, reason: impl Into<String>) -> BackendError {
-        BackendError::Name {
-            backend: self.describe(),
-            name: name.to_owned(),
-            reason: reason.into(),
-        }
-    }
-
-    /// The run's client, built once, with its first request.
-    fn client(&self) -> Result<reqwest::Client, BackendError> {
-        if let Some(invalid) = &self.config.invalid {
-            return Err(BackendError::configuration(self.describe(), invalid.clone()));
-        }
-        crate::trust::warn_if_plain_http(SYSTEM, &self.config.addr);
-        let mut builder = crate::backend::http::builder();
-        if let Some(ca) = &self.config.ca_cert {
-            let pem = std::fs::read(ca).map_err(|e| {
-                BackendError::configuration(
-                    self.describe(),
-                    format!("cannot read VAULT_CACERT `{}`: {e}", ca.display()),
-                )
-            })?;
-            let certs = crate::backend::http::ca_bundle(&pem, &format!("VAULT_CACERT `{}`", ca.display()))
-                .map_err(|reason| BackendError::configuration(self.describe(), reason))?;
-            builder = builder.tls_certs_merge(certs);
-        }
-        if let (
-            Ok(config::Selected {
-                auth: Auth::Cert { .. },
-                ..
-            }),
-            Some((cert, key)),
-        ) = (&self.config.auth, &self.config.client_identity)
-        {
-            let identity = crate::backend::http::client_identity(cert, key)
-                .map_err(|reason| BackendError::configuration(self.describe(), reason))?;
-            builder = builder.identity(identity);
-        }
-        builder.build().map_err(|e| BackendError::Client {
-            backend: self.describe(),
-            reason: format!("cannot set up HTTPS: {}", transport_message(&e)),
-        })
-    }
-
-    /// The client and the run's token: one login per run, shared by every request.
-    async fn session(&self, ctx: &Context) -> Result<Arc<Connection>, BackendError> {
-        let mut session = self.session.lock().await;
-        if let Some(connection) = session.take() {
-            if !connection.renewal_due() {
-                *session = Some(Arc::clone(&connection));
-                return Ok(connection);
-            }
-            // Held across resolutions (`--watch`) past half its lease: renew it, or, when Vault
-            // will not (its max TTL), give it back and log in afresh.
-            if let Some(renewed) = self.renew(&connection, ctx).await {
-                let renewed = Arc::new(renewed);
-                *session = Some(Arc::clone(&renewed));
-                return Ok(renewed);
-            }
-            self.revoke(&connection).await;
-        }
-        let connection = Arc::new(
-            async {
-                let selected = self
-                    .config
-                    .auth
-                    .clone()
-                    .map_err(|reason| BackendError::credentials(self.describe(), reason))?;
-                let auth = &selected.auth;
-                if let Auth::Token(_) = auth {
-                    tracing::info!("vault: using the token ({}) at {}", selected.reason, self.config.addr);
-                } else {
-                    tracing::info!(
-                        "vault: {} login ({}) at {}",
-                        auth.method(),
-                        selected.reason,
-                        self.config.addr
-                    );
-                }
-                let http = self.client()?;
-                let login = match auth {
-                    Auth::Token(token) => Login {
-                        token: token.clone(),
-                        lease: None,
-                    },
-                    Auth::AppRole { role_id, secret_id, .. } => {
-                        let body = serde_json::json!({"role_id": role_id, "secret_id": secret_id.expose()});
-                        self.login(&http, auth, &body, secret_id, ctx).await?
-                    }
-                    Auth::Cert { role } => {
-                        let body = serde_json::json!({ "name": role });
-                        self.login(&http, auth, &body, &SecretValue::new(""), ctx).await?
-                    }
-                    Auth::Kubernetes { role, token_path, .. } => {
-                        let jwt = read_token_file(
-                            token_path,
-                            "the Kubernetes service-account token (HCP_VAULT_K8S_TOKEN_PATH)",
-                        )
-                        .map_err(|reason| BackendError::credentials(self.describe(), reason))?;
-                        let body = serde_json::json!({"role": role, "jwt": jwt.expose()});
-                        self.login(&http, auth, &body, &jwt, ctx).await?
-                    }
-                    Auth::Jwt { role, token, .. } => {
-                        let jwt = self.jwt(&http, token, ctx).await?;
-                        let body = serde_json::json!({"role": role, "jwt": jwt.expose()});
-                        self.login(&http, auth, &body, &jwt, ctx).await?
-                    }
-                };
-                tracing::debug!(method = auth.method(), addr = %self.config.addr, "vault session ready");
-                let mut token = reqwest::header::HeaderValue::from_str(login.token.expose()).map_err(|_| {
-                    BackendError::credentials(
-                        self.describe(),
-                        "the Vault token has characters an HTTP header cannot carry",
-                    )
-                })?;
-                token.set_sensitive(true);
-                Ok(Connection {
-                    http,
-                    token,
-                    logged_in: !matches!(auth, Auth::Token(_)),
-                    lease: login.lease.map(|lease| (lease, tokio::time::Instant::now())),
-                })
-            }
-            .await?,
-        );
-        *session = Some(Arc::clone(&connection));
-        Ok(connection)
-    }
-
-    /// The JWT of a JWT login: the value, the file's content, or a token GitHub Actions issues
-    /// for the audience.
-    async fn jwt(
-        &self,
-        http: &reqwest::Client,
-        source: &JwtSource,
-        ctx: &Context,
-    ) -> Result<SecretValue, BackendError> {
-        match source {
-            JwtSource::Value(value) => Ok(SecretValue::new(value.expose().trim())),
-            JwtSource::File(path) => read_token_file(path, "the JWT (HCP_VAULT_JWT_TOKEN_FILE)")
-                .map_err(|reason| BackendError::credentials(self.describe(), reason)),
-            JwtSource::GitHubActions {
-                request_url,
-                request_token,
-                audience,
-            } => {
-                let mut url = reqwest::Url::parse(request_url).map_err(|e| {
-                    BackendError::configuration(
-                        self.describe(),
-                        format!("ACTIONS_ID_TOKEN_REQUEST_URL is not a URL: {e}"),
-                    )
-                })?;
-                url.query_pairs_mut().append_pair("audience", audience);
-                let endpoint = format!(
-                    "GET {} (GitHub Actions OIDC token)",
-                    request_url.split('?').next().unwrap_or("")
-                );
-                let (result, attempts) = send(ctx, || {
-                    http.get(url.clone())
-                        .bearer_auth(request_token.expose())
-                        .header(reqwest::header::ACCEPT, "application/json")
-                })
-                .await;
-                let failed = |failure: VaultFailure, attempts| BackendError::Request {
-                    backend: self.describe(),
-                    endpoint: endpoint.clone(),
-                    attempts,
-                    source: Box::new(failure),
-                };
-                let (status, body) = result.map_err(|f| failed(f.scrubbed(request_token), attempts))?;
-                match body.get("value").and_then(Value::as_str) {
-                    Some(jwt) if status == 200 && !jwt.trim().is_empty() => Ok(SecretValue::new(jwt.trim())),
-                    _ => Err(failed(
-                        VaultFailure {
-                            status: Some(status),
-                            message: if status == 200 {
-                                "the answer holds no token (`value`)".into()
-                            } else {
-                                "GitHub did not issue a token (does the job have `permissions: id-token: write`?)"
-                                    .into()
-                            },
-                            transient: false,
-                            retry_after: None,
-                        },
-                        attempts,
-                    )),
-                }
-            }
-        }
-    }
-
-    /// Log in with `body`; `credential` (the secret id or JWT sent) is removed from any error
-    /// text Vault returns, should it ever echo it.
-    async fn login(
-        &self,
-        http: &reqwest::Client,
-        auth: &Auth,
-        body: &Value,
-        credential: &SecretValue,
-        ctx: &Context,
-    ) -> Result<Login, BackendError> {
-        let Some((path, role)) = auth.login_path() else {
-            return Err(BackendError::credentials(
-                self.describe(),
-                "this method does not log in",
-            ));
-        };
-        let url = format!("{}/v1/{path}", self.config.addr);
-        let (result, attempts) = send(ctx, || {
-            let mut request = http.post(&url).json(body);
-            if let Some(ns) = &self.config.login_namespace {
-                request = request.header("X-Vault-Namespace", ns);
-            }
-            request
-        })
-        .await;
-        let endpoint = match role {
-            Some(role) => format!("POST {url} ({} login as role `{role}`)", auth.method()),
-            None => format!("POST {url} ({} login)", auth.method()),
-        };
-        let failed = |failure: VaultFailure, attempts| BackendError::Request {
-            backend: self.describe(),
-            endpoint: endpoint.clone(),
-            attempts,
-            source: Box::new(failure.scrubbed(credential)),
-        };
-        let (status, body) = result.map_err(|f| failed(f, attempts))?;
-        match body.pointer("/auth/client_token").and_then(Value::as_str) {
-            Some(token) if status == 200 => Ok(Login {
-                token: SecretValue::new(token),
-                lease: lease_of(&body),
-            }),
-            _ => Err(failed(
-                VaultFailure {
-                    status: Some(status),
-                    message: login_refusal(status, &errors_of(&body)),
-                    transient: false,
-                    retry_after: None,
-                },
-                attempts,
-            )),
-        }
-    }
-
-    /// Revoke a token this run logged in for (`auth/token/revoke-self`), so a rollout every
-    /// few minutes does not pile tokens up in Vault's storage until their TTL. A token the user
-    /// gave is never revoked. Best effort, at most 5 s.
-    async fn revoke(&self, session: &Connection) {
-        if !session.logged_in {
-            return;
-        }
-        let url = format!("{}/v1/auth/token/revoke-self", self.config.addr);
-        let mut request = session
-            .http
-            .post(&url)
-            .header("X-Vault-Token", session.token.clone())
-            .timeout(std::time::Duration::from_secs(5));
-        if let Some(ns) = &self.config.login_namespace {
-            request = request.header("X-Vault-Namespace", ns);
-        }
-        match request.send().await {
-            Ok(r) if r.status().is_success() => tracing::debug!(addr = %self.config.addr, "vault token revoked"),
-            Ok(r) => tracing::warn!(
-                "could not revoke the Vault token this run logged in for (HTTP {}); it expires with its TTL",
-                r.status().as_u16()
-            ),
-            Err(e) => tracing::warn!(
-                "could not revoke the Vault token this run logged in for ({}); it expires with its TTL",
-                transport_message(&e)
-            ),
-        }
-    }
-
-    /// Renew a held login token (`auth/token/renew-self`); `None` when Vault does not, or
-    /// grants less than half the last lease (its max TTL is near), so the caller logs in again.
-    async fn renew(&self, session: &Connection, ctx: &Context) -> Option<Connection> {
-        let url = format!("{}/v1/auth/token/renew-self", self.config.addr);
-        let (result, _) = send(ctx, || {
-            let mut request = session
-                .http
-                .post(&url)
-                .header("X-Vault-Token", session.token.clone())
-                .json(&serde_json::json!({}));
-            if let Some(ns) = &self.config.login_namespace {
-                request = request.header("X-Vault-Namespace", ns);
-            }
-            request
-        })
-        .await;
-        // A lease cut short (under half the last one) means the max TTL is near: log in afresh
-        // rather than renew ever more often.
-        let previous = session.lease.map_or(std::time::Duration::ZERO, |(lease, _)| lease);
-        let lease = match result {
-            Ok((200, body)) => lease_of(&body).filter(|l| *l >= previous / 2),
-            _ => None,
-        };
-        let Some(lease) = lease else {
-            tracing::info!("vault: the token could not be renewed further; logging in again");
-            return None;
-        };
-        tracing::debug!(lease_s = lease.as_secs(), "vault token renewed");
-        Some(Connection {
-            http: session.http.clone(),
-            token: session.token.clone(),
-            logged_in: true,
-            lease: Some((lease, tokio::time::Instant::now())),
-        })
-    }
-
-    /// `{addr}/v1/[{ns}/]{mount}/{kind}/[{prefix}/]{path}`; KV v1 has no `kind` segment.
     /// A reference's name as a path of this Vault: [`SecretPath::parse`], and under KV v1 no
     /// segment of the prefix or the name may be one of Vault's own APIs. KV v1 puts them
     /// straight after the mount, and a "mount" can be a namespace (OpenBao and Vault
@@ -490,6 +77,7 @@ impl Vault {
         Ok(path)
     }
 
+    /// `{addr}/v1/[{ns}/]{mount}/{kind}/[{prefix}/]{path}`; KV v1 has no `kind` segment.
     fn url(&self, kind: &str, path: &SecretPath) -> String {
         let mut url = format!("{}/v1/", self.config.addr);
         if let Some(ns) = &self.config.secret_namespace {
@@ -518,50 +106,6 @@ impl Vault {
 
     fn within(&self, path: &SecretPath) -> Within {
         Within::backend(self.describe()).at(Place::At(path.segments.join("/")))
-    }
-
-    /// Map a final answer about one secret (not 200) to that reference's error.
-    fn key_error(
-        &self,
-        path: &SecretPath,
-        status: u16,
-        body: &Value,
-        url: &str,
-        attempts: crate::backend::retry::Attempts,
-    ) -> KeyError {
-        let within = self.within(path);
-        match status {
-            404 => match body.pointer("/data/metadata") {
-                Some(meta) if meta.get("destroyed").and_then(Value::as_bool) == Some(true) => KeyError::Unavailable {
-                    within,
-                    reason: "this version was destroyed".into(),
-                },
-                Some(meta)
-                    if meta
-                        .get("deletion_time")
-                        .and_then(Value::as_str)
-                        .is_some_and(|t| !t.is_empty()) =>
-                {
-                    KeyError::Unavailable {
-                        within,
-                        reason: "this version was deleted (undelete it, or write a new version)".into(),
-                    }
-                }
-                _ => KeyError::NotFound { within },
-            },
-            403 => KeyError::AccessDenied { within },
-            _ => KeyError::Backend(Arc::new(BackendError::Request {
-                backend: self.describe(),
-                endpoint: format!("GET {url}"),
-                attempts,
-                source: Box::new(VaultFailure {
-                    status: Some(status),
-                    message: errors_of(body),
-                    transient: false,
-                    retry_after: None,
-                }),
-            })),
-        }
     }
 
     /// `GET url` for the secret at `path`; anything but 200 is that reference's error.
@@ -783,28 +327,6 @@ impl Backend for Vault {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn a_login_refusal_never_carries_the_credential_sent() {
-        let jwt = SecretValue::new("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl");
-        let failure = VaultFailure {
-            status: Some(400),
-            message: format!("error validating token: {} is malformed", jwt.expose()),
-            transient: false,
-            retry_after: None,
-        };
-        let shown = failure.scrubbed(&jwt).to_string();
-        assert_eq!(shown, "HTTP 400: error validating token: [redacted] is malformed");
-        assert_eq!(
-            login_refusal(
-                400,
-                "invalid audience (aud) claim: audience claim does not match any expected audience"
-            ),
-            "invalid audience (aud) claim: audience claim does not match any expected audience (the token's `aud` is not one of the role's bound_audiences)"
-        );
-        assert_eq!(login_refusal(403, ""), "the login was refused (HTTP 403)");
-    }
 
     fn vault(vars: &[(&str, &str)], kv: u8) -> Vault {
         let settings = VaultOptions {
@@ -879,23 +401,5 @@ mod tests {
             show(400, serde_json::json!({"errors": ["bad"]}))
                 .contains("request to GET u failed after 1 attempt in 0.0 s")
         );
-    }
-
-    #[test]
-    fn multi_errors_are_flattened() {
-        let body = json!({"errors": ["1 error occurred:\n\t* permission denied\n\n"]});
-        assert_eq!(errors_of(&body), "permission denied");
-        assert_eq!(errors_of(&json!({"errors": ["a", "b"]})), "a; b");
-        assert_eq!(errors_of(&json!(null)), "");
-    }
-
-    #[test]
-    fn retried_statuses() {
-        for s in [412, 429, 500, 502, 503, 504] {
-            assert!(transient_status(s));
-        }
-        for s in [200, 204, 400, 403, 404] {
-            assert!(!transient_status(s));
-        }
     }
 }
