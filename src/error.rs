@@ -605,9 +605,83 @@ pub enum UsageError {
 
 /// `exec --mask` cannot mask the values (too long, too many for its automaton): the command is
 /// not started unmasked.
+#[derive(Debug, Clone, Error)]
+pub enum MaskError {
+    /// One value is longer than [`crate::mask::MAX_VALUE`]: a file rather than a key.
+    #[error(
+        "--mask: `{name}` is {bytes} bytes, more than the {} a value may have to be masked; leave it out with --exclude {name}",
+        crate::mask::MAX_VALUE
+    )]
+    ValueTooLong {
+        /// The variable.
+        name: String,
+        /// Its length.
+        bytes: usize,
+    },
+    /// All forms of all values together exceed [`crate::mask::MAX_PATTERN_BYTES`].
+    #[error(
+        "--mask: the values take {bytes} bytes in all their forms, more than the {} one run masks; leave the longest out with --exclude",
+        crate::mask::MAX_PATTERN_BYTES
+    )]
+    TooManyBytes {
+        /// Their length in all forms.
+        bytes: usize,
+    },
+    /// The matcher could not be built.
+    #[error("--mask: {0}")]
+    Automaton(#[from] aho_corasick::BuildError),
+}
+
+/// A template that failed: where (the file, the line when known) and why, never with a value.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("--mask: {0}")]
-pub struct MaskError(pub String);
+#[error("{file}{}: {problem}", .line.map(|l| format!(":{l}")).unwrap_or_default())]
+pub struct TemplateError {
+    /// The template as named (`built-in template …` for an env format's own).
+    pub file: String,
+    /// The line minijinja reports.
+    pub line: Option<usize>,
+    /// What went wrong.
+    pub problem: TemplateProblem,
+}
+
+/// Why a template failed. minijinja's kind is kept as its text (`invalid operation`, …).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum TemplateProblem {
+    /// `secret()` asked for more names after the last round of reading.
+    #[error("secrets still requested after {0} rounds of rendering")]
+    Rounds(usize),
+    /// `secret("NAME")` with a name written in the template could not be read.
+    #[error("{kind}: cannot resolve secret `{name}`: {reason}")]
+    Secret {
+        /// minijinja's kind.
+        kind: String,
+        /// The name as written.
+        name: String,
+        /// Why (a [`KeyError`]'s text).
+        reason: String,
+    },
+    /// A secret whose name the template computes could not be read; the name is not shown.
+    #[error("{kind}: cannot resolve a secret whose name is computed (not shown): {reason}")]
+    ComputedSecret {
+        /// minijinja's kind.
+        kind: String,
+        /// Why.
+        reason: String,
+    },
+    /// The template's own text is wrong (syntax, an unknown filter, …): minijinja's detail,
+    /// with any value that could appear in it redacted.
+    #[error("{0}")]
+    Text(String),
+    /// Templates calling themselves too deep.
+    #[error("{0}: recursion limit exceeded")]
+    Recursion(String),
+    /// The output passed its bound.
+    #[error("{0}: the output is larger than 16 MiB, the most osenv writes")]
+    TooLarge(String),
+    /// Any other failure: its details could quote a value, so only the kind.
+    #[error("{0} (details not shown: they may quote a value)")]
+    Hidden(String),
+}
 
 /// A name or value an output format cannot carry.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -650,8 +724,8 @@ pub enum Error {
     #[error("{}", Joined(.0))]
     Format(Vec<FormatError>),
     /// A template failed to render.
-    #[error("{0}")]
-    Template(String),
+    #[error(transparent)]
+    Template(#[from] TemplateError),
     /// A usage error found after argument parsing.
     #[error(transparent)]
     Usage(#[from] UsageError),

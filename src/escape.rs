@@ -137,6 +137,12 @@ impl tracing_subscriber::fmt::MakeWriter<'_> for Stderr {
     }
 }
 
+/// POSIX shell single quoting: every byte literal, `'` written as `'\''`. The one shell
+/// quoter: env files for `sh` and the commands `osenv policy` prints.
+pub fn shell_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "'\\''"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

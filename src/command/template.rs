@@ -16,7 +16,7 @@ use super::App;
 use super::output::emit;
 use crate::cli::TemplateArgs;
 use minijinja::{ErrorKind, UndefinedBehavior};
-use osenv::error::{Error, KeyError, UsageError, Within};
+use osenv::error::{Error, KeyError, TemplateError, TemplateProblem, UsageError, Within};
 use osenv::input::{display_name, read_text};
 use osenv::plan::Scope;
 use osenv::render::env_format;
@@ -114,9 +114,12 @@ pub(super) fn run(args: &TemplateArgs, app: &App) -> Result<(), Error> {
             known.insert(n.clone(), value);
         }
     }
-    Err(Error::Template(format!(
-        "{name}: secrets still requested after {MAX_ROUNDS} rounds of rendering"
-    )))
+    Err(TemplateError {
+        file: name,
+        line: None,
+        problem: TemplateProblem::Rounds(MAX_ROUNDS),
+    }
+    .into())
 }
 
 fn render_once(
@@ -193,12 +196,18 @@ fn literal_names(source: &str, line: usize) -> Vec<&str> {
 /// `file:line: message`, with nothing from the template's run that could be a value.
 fn template_error(name: &str, source: &str, e: &minijinja::Error, failed: Option<&str>, known: &Known) -> Error {
     let kind = e.kind();
-    let line = e.line().map(|l| format!(":{l}")).unwrap_or_default();
-    let message = if let (Some(secret), ErrorKind::InvalidOperation) = (failed, kind) {
-        let reason = e.detail().unwrap_or_default();
+    let problem = if let (Some(secret), ErrorKind::InvalidOperation) = (failed, kind) {
+        let reason = e.detail().unwrap_or_default().to_owned();
         match e.line().map(|l| literal_names(source, l)) {
-            Some(names) if names.contains(&secret) => format!("{kind}: cannot resolve secret `{secret}`: {reason}"),
-            _ => format!("{kind}: cannot resolve a secret whose name is computed (not shown): {reason}"),
+            Some(names) if names.contains(&secret) => TemplateProblem::Secret {
+                kind: kind.to_string(),
+                name: secret.to_owned(),
+                reason,
+            },
+            _ => TemplateProblem::ComputedSecret {
+                kind: kind.to_string(),
+                reason,
+            },
         }
     } else if matches!(
         kind,
@@ -221,13 +230,18 @@ fn template_error(name: &str, source: &str, e: &minijinja::Error, failed: Option
                 message = message.replace(value.expose(), "<redacted>");
             }
         }
-        message
+        TemplateProblem::Text(message)
     } else if kind == ErrorKind::InvalidOperation && e.detail() == Some("recursion limit exceeded") {
-        format!("{kind}: recursion limit exceeded")
+        TemplateProblem::Recursion(kind.to_string())
     } else if kind == ErrorKind::WriteFailure {
-        format!("{kind}: the output is larger than 16 MiB, the most osenv writes")
+        TemplateProblem::TooLarge(kind.to_string())
     } else {
-        format!("{kind} (details not shown: they may quote a value)")
+        TemplateProblem::Hidden(kind.to_string())
     };
-    Error::Template(format!("{name}{line}: {message}"))
+    TemplateError {
+        file: name.to_owned(),
+        line: e.line(),
+        problem,
+    }
+    .into()
 }

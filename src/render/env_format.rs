@@ -4,7 +4,7 @@
 //! name and value is checked against what the format's consumer can read back exactly; a value a
 //! format cannot carry (a newline for `docker --env-file`) is an error, never a corrupt file.
 
-use crate::error::{Error, FormatError};
+use crate::error::{Error, FormatError, TemplateError, TemplateProblem};
 use crate::secret::SecretValue;
 use base64::Engine as _;
 use minijinja::{Environment, context};
@@ -179,10 +179,7 @@ impl K8sOptions {
     }
 }
 
-/// POSIX shell single quoting: every byte literal, `'` written as `'\''`.
-pub fn shell_quote(value: &str) -> String {
-    format!("'{}'", value.replace('\'', "'\\''"))
-}
+pub use crate::escape::shell_quote;
 
 /// Dotenv quoting read back exactly by python-dotenv (and so osenv's `--env-file`) and compose:
 /// single quotes (literal) when the value has no `'`, `\` or line break; otherwise double quotes
@@ -263,18 +260,23 @@ pub fn render(format: Format, vars: &[(&str, &SecretValue)], k8s: &K8sOptions) -
     }
     let (template_name, source) = format.template();
     let mut env = environment();
+    let failed = |problem| TemplateError {
+        file: format!("built-in template {template_name}"),
+        line: None,
+        problem,
+    };
     env.add_template(template_name, source)
-        .map_err(|e| Error::Template(format!("built-in template {template_name}: {e}")))?;
+        .map_err(|e| failed(TemplateProblem::Text(e.to_string())))?;
     let items: Vec<minijinja::Value> = vars
         .iter()
         .map(|(name, value)| context! { name => *name, value => value.expose() })
         .collect();
     let template = env
         .get_template(template_name)
-        .map_err(|e| Error::Template(e.to_string()))?;
+        .map_err(|e| failed(TemplateProblem::Text(e.to_string())))?;
     let text = template
         .render(context! { vars => items, secret_name => &k8s.name, namespace => &k8s.namespace })
-        .map_err(|e| Error::Template(format!("built-in template {template_name}: {}", e.kind())))?;
+        .map_err(|e| failed(TemplateProblem::Hidden(e.kind().to_string())))?;
     Ok(Zeroizing::new(text))
 }
 

@@ -40,7 +40,7 @@ impl KeyVault {
         let assignee = wanted.principal.unwrap_or(ASSIGNEE);
         // Single-quoted for the shell: `--principal` is an argument like any other, and the
         // script it goes into is run as it is.
-        let quoted = format!("'{}'", assignee.replace('\'', r"'\''"));
+        let quoted = crate::escape::shell_quote(assignee);
         let mut notes = vec![format!(
             "the vault `{vault}` must use Azure RBAC (`--enable-rbac-authorization`); a scope must exist, so `put` of a secret not created yet needs the Officer role on the vault"
         )];
