@@ -607,25 +607,28 @@ pub enum UsageError {
 /// not started unmasked.
 #[derive(Debug, Clone, Error)]
 pub enum MaskError {
-    /// One value is longer than [`crate::mask::MAX_VALUE`]: a file rather than a key.
+    /// One value is longer than a value may be (`crate::mask::MAX_VALUE`): a file rather than
+    /// a key.
     #[error(
-        "--mask: `{name}` is {bytes} bytes, more than the {} a value may have to be masked; leave it out with --exclude {name}",
-        crate::mask::MAX_VALUE
+        "--mask: `{name}` is {bytes} bytes, more than the {limit} a value may have to be masked; leave it out with --exclude {name}"
     )]
     ValueTooLong {
         /// The variable.
         name: String,
         /// Its length.
         bytes: usize,
+        /// The most a value may have.
+        limit: usize,
     },
-    /// All forms of all values together exceed [`crate::mask::MAX_PATTERN_BYTES`].
+    /// All forms of all values together exceed what one run masks.
     #[error(
-        "--mask: the values take {bytes} bytes in all their forms, more than the {} one run masks; leave the longest out with --exclude",
-        crate::mask::MAX_PATTERN_BYTES
+        "--mask: the values take {bytes} bytes in all their forms, more than the {limit} one run masks; leave the longest out with --exclude"
     )]
     TooManyBytes {
         /// Their length in all forms.
         bytes: usize,
+        /// The most one run masks.
+        limit: usize,
     },
     /// The matcher could not be built.
     #[error("--mask: {0}")]

@@ -71,6 +71,7 @@ impl Masker {
                 return Err(MaskError::ValueTooLong {
                     name: name.to_owned(),
                     bytes: value.len(),
+                    limit: MAX_VALUE,
                 });
             }
             let marker: std::sync::Arc<[u8]> = format!("<{name}>").into_bytes().into();
@@ -88,7 +89,10 @@ impl Masker {
     fn from_patterns(patterns: BTreeMap<Vec<u8>, std::sync::Arc<[u8]>>) -> Result<Self, MaskError> {
         let bytes: usize = patterns.keys().map(Vec::len).sum();
         if bytes > MAX_PATTERN_BYTES {
-            return Err(MaskError::TooManyBytes { bytes });
+            return Err(MaskError::TooManyBytes {
+                bytes,
+                limit: MAX_PATTERN_BYTES,
+            });
         }
         let mut first = [false; 256];
         let mut longest = 0;
