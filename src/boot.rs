@@ -413,7 +413,16 @@ pub fn oidc(session: &Session, proxy: &Proxy<'_>) -> Vec<Finding> {
                     )
                 }
                 Ok(Needs::File(path)) => {
-                    let allowed = set(oidc::ALLOWED_DIRS_VARIABLE);
+                    // The directories as the proxy's own environment sets them: never a value
+                    // this run resolved from a manager (it is a path osenv would stat, and
+                    // the message names it only when it is LiteLLM's default).
+                    let allowed = match proxy {
+                        Proxy::Child { removed, .. } if removed.iter().any(|r| r == oidc::ALLOWED_DIRS_VARIABLE) => None,
+                        _ => match session.environment().lookup(oidc::ALLOWED_DIRS_VARIABLE) {
+                            Some((Ok(value), _)) => Some(value),
+                            _ => None,
+                        },
+                    };
                     oidc::file_refusal(&path, allowed.as_ref().map(SecretValue::expose))?
                 }
             };
@@ -638,6 +647,24 @@ fn setting(session: &Session, doc: &Document, value: NodeId, proxy: &Proxy<'_>) 
     let at = At::Setting {
         location: doc.location(value),
     };
+    // An `oidc/` name LiteLLM resolves itself: `oidc/env/NAME` is the variable's value, which
+    // is judged like any key; another provider's token is fetched where the proxy runs.
+    if let Loaded::String(written) = doc.loaded(value)
+        && let Some(name) = crate::references::name_of(written).filter(|n| n.starts_with("oidc/"))
+    {
+        let Some(variable) = name.strip_prefix("oidc/env/") else {
+            return Err(None);
+        };
+        let at = At::Reference {
+            location: doc.location(value),
+            written: written.to_owned(),
+        };
+        return match proxy.environment(session, variable) {
+            Seen::Value(value, _) => Ok((text(value, proxy.reads_booleans()), at)),
+            // Unset, LiteLLM fails on the reference itself ([`oidc`]).
+            _ => Err(None),
+        };
+    }
     Ok(match doc.loaded(value) {
         Loaded::Null => (Key::Unset, at),
         Loaded::String(literal) => (Key::Text(SecretValue::new(literal)), at),
@@ -876,6 +903,25 @@ mod tests {
             ],
         );
         assert_eq!((elsewhere, child), (Vec::<String>::new(), Vec::new()));
+    }
+
+    #[test]
+    fn a_master_key_read_through_oidc_env_is_judged() {
+        let config = "general_settings:\n  master_key: os.environ/oidc/env/MK\n";
+        let found = child(config, &[("MK", "sk-1234")], &[], true).unwrap();
+        assert_eq!(found.severity, Severity::Refused);
+        assert!(matches!(&found.at, At::Reference { written, .. } if written == "os.environ/oidc/env/MK"));
+        assert_eq!(child(config, &[("MK", "sk-7f3c9e2a51")], &[], true), None);
+        // Another provider's token is fetched where the proxy runs: not judged here.
+        assert_eq!(
+            child(
+                "general_settings:\n  master_key: os.environ/oidc/google/aud\n",
+                &[],
+                &[],
+                true
+            ),
+            None
+        );
     }
 
     #[test]

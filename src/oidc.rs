@@ -87,8 +87,13 @@ pub fn file_refusal(path: &str, allowed: Option<&str>) -> Option<String> {
         _ => DEFAULT_ALLOWED_DIRS.iter().map(|&d| d.to_owned()).collect(),
     };
     let wanted = normal(path);
+    // LiteLLM's `realpath` reads a relative directory from where the proxy runs: here.
+    let here = std::env::current_dir().ok();
     let inside = dirs.iter().any(|dir| {
-        let lexical = normal(dir);
+        let lexical = match &here {
+            Some(cwd) if !dir.starts_with('/') => normal(&format!("{}/{dir}", cwd.display())),
+            _ => normal(dir),
+        };
         // The operator's directories, not the config's: resolving them reads no secret.
         let resolved = std::fs::canonicalize(dir).ok().and_then(|p| p.to_str().map(normal));
         [Some(lexical), resolved]
@@ -96,11 +101,15 @@ pub fn file_refusal(path: &str, allowed: Option<&str>) -> Option<String> {
             .flatten()
             .any(|d| beneath(&wanted, &d))
     });
-    (!inside).then(|| {
-        format!(
+    (!inside).then(|| match allowed {
+        // The operator's value is not repeated: it could have come from anywhere.
+        Some(list) if !list.is_empty() => format!(
+            "the token path `{path}` is outside the directories {ALLOWED_DIRS_VARIABLE} names here"
+        ),
+        _ => format!(
             "the token path `{path}` is outside the directories LiteLLM reads oidc/file tokens from ({}; set {ALLOWED_DIRS_VARIABLE} to extend them)",
             dirs.join(", ")
-        )
+        ),
     })
 }
 
@@ -163,6 +172,13 @@ mod tests {
         assert!(file_refusal("run/secrets/t", None).unwrap().contains("not absolute"));
         assert_eq!(file_refusal("/opt/t", Some(" /opt , ")), None);
         assert!(file_refusal("/run/secrets/t", Some("/opt")).is_some());
+        // Set, the list is not repeated (it could hold anything); relative entries are read
+        // from the working directory, as LiteLLM's `realpath` does.
+        assert!(!file_refusal("/x/t", Some("sk-CANARY")).unwrap().contains("CANARY"));
+        assert!(
+            file_refusal("/run/secrets/t", Some("run/secrets")).is_some()
+                || std::env::current_dir().unwrap() == std::path::Path::new("/")
+        );
         // An empty override is LiteLLM's default.
         assert_eq!(file_refusal("/run/secrets/t", Some("")), None);
         assert_eq!(file_refusal("/x", Some("/")), None);
