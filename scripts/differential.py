@@ -243,6 +243,14 @@ EDGES = [
     "e1: {a: -}\ne2: [-, os.environ/A]\n", "e1: \"abc\ndef\"\ne2: os.environ/B\n", "e1: [a?b]\n",
     "e1:\n  k: [os.environ/A,\n b]\n", "e1: [?a]\n", "e1: 'x\n\ty'\n", "e1: [a -]\ne2: \"[-]\" # [-]\n",
     "e1: \"os.environ/A\n\"\n", "e1: |\n  [-]\ne2: [-]\n", "e1: \"a\n--- b\"\n",
+    # Merges as PyYAML 6.0.4 builds them: the last merged mapping wins a key longer than one
+    # character, the first a one-character key; `! <<` and `!!merge` merge too.
+    "e1: &m1 {ab: os.environ/A}\ne2: &m2 {ab: os.environ/B}\ne3: {<<: [*m1, *m2]}\n",
+    "e1: &m1 {a: os.environ/A}\ne2: &m2 {a: os.environ/B}\ne3: {<<: [*m1, *m2]}\n",
+    "general_settings:\n  <<: [{master_key: sk-7f3c9e}, {master_key: sk-1234}]\n",
+    "e1:\n  ! <<: {api_key: os.environ/A}\n", "e1:\n  !!merge x: {api_key: os.environ/A}\n",
+    "e1: {<<: 1}\n", "e1: {<<: os.environ/A}\n", "e1: !!binary QR==\n", "e1: !!binary \"\u00e9\"\n", "=: 1\n",
+    "e1: !!omap [{a: 1}]\n", "e1: !!omap {a: 1}\n", "e1: !!set [1]\n", "e1: ! '<<'\n",
 ]
 
 

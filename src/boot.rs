@@ -51,6 +51,9 @@ pub enum Proxy<'a> {
         /// The proxy reads the value through `get_secret`, which makes `true`/`false`
         /// booleans (`render --no-coerce` writes a quoted string instead).
         reads_booleans: bool,
+        /// The resolved values become the proxy's environment (`env` writes them to its env
+        /// file); a rendered config holds them in place, so its proxy's environment is this one.
+        exported: bool,
     },
     /// As osenv's child (`exec`): exactly the process environment, less `removed`, plus the
     /// values osenv exports.
@@ -377,9 +380,16 @@ pub fn findings(session: &Session, proxy: &Proxy<'_>) -> Vec<Finding> {
 pub fn oidc(session: &Session, proxy: &Proxy<'_>) -> Vec<Finding> {
     use crate::oidc::{self, Needs};
     use crate::references::NoticeKind;
-    let set = |name: &str| match proxy.environment(session, name) {
-        Seen::Value(value, _) => Some(value),
-        _ => None,
+    // What LiteLLM's `os.getenv` sees: a value this run resolved only where it is exported.
+    let set = |name: &str| match proxy {
+        Proxy::Elsewhere { exported: false, .. } => match session.environment().lookup(name) {
+            Some((Ok(value), _)) => Some(value),
+            _ => None,
+        },
+        _ => match proxy.environment(session, name) {
+            Seen::Value(value, _) => Some(value),
+            _ => None,
+        },
     };
     let here = match proxy {
         Proxy::Child { .. } => "in the command's environment",
@@ -813,6 +823,7 @@ mod tests {
                 values: &lookup,
                 missing_is_null: true,
                 reads_booleans: true,
+                exported: false,
             },
         )
     }
@@ -835,13 +846,15 @@ mod tests {
 
     const REFERENCE: &str = "general_settings:\n  master_key: os.environ/MK\n";
 
+    /// Line `line`, column `column` of a file `c.yaml` (a location is only ever read off a text).
+    fn located(line: usize, column: usize) -> Location {
+        let text = format!("{}{}x", "\n".repeat(line - 1), " ".repeat(column - 1));
+        crate::location::LineIndex::new("c.yaml".into(), &text).locate(&text, text.len() - 1)
+    }
+
     fn at_reference(line: usize) -> At {
         At::Reference {
-            location: Location {
-                file: "c.yaml".into(),
-                line,
-                column: 15,
-            },
+            location: located(line, 15),
             written: "os.environ/MK".into(),
         }
     }
@@ -866,6 +879,7 @@ mod tests {
             values: &none,
             missing_is_null: true,
             reads_booleans: true,
+            exported: false,
         };
         let child = Proxy::Child {
             exports: &exports,
@@ -903,6 +917,23 @@ mod tests {
             ],
         );
         assert_eq!((elsewhere, child), (Vec::<String>::new(), Vec::new()));
+    }
+
+    /// A value this run resolved from a manager is in the proxy's environment only where it
+    /// is exported (`env`); a rendered config holds it in place.
+    #[test]
+    fn oidc_env_counts_a_resolved_value_only_where_it_is_exported() {
+        let session = session("a: os.environ/oidc/env/T\nb: os.environ/T\n", &[]);
+        let value: Result<SecretValue, KeyError> = Ok(SecretValue::new("t"));
+        let values = |name: &str| (name == "T").then_some(&value);
+        let proxy = |exported| Proxy::Elsewhere {
+            values: &values,
+            missing_is_null: true,
+            reads_booleans: true,
+            exported,
+        };
+        assert_eq!(oidc(&session, &proxy(false)).len(), 1);
+        assert!(oidc(&session, &proxy(true)).is_empty());
     }
 
     #[test]
@@ -956,6 +987,7 @@ mod tests {
                 values,
                 missing_is_null: false,
                 reads_booleans: true,
+                exported: false,
             },
         )
     }
@@ -983,11 +1015,7 @@ mod tests {
             (
                 Severity::Refused,
                 At::Setting {
-                    location: Location {
-                        file: "c.yaml".into(),
-                        line: 2,
-                        column: 15
-                    }
+                    location: located(2, 15)
                 }
             )
         );
@@ -1022,6 +1050,7 @@ mod tests {
             values: &lookup,
             missing_is_null: true,
             reads_booleans: false,
+            exported: false,
         };
         assert_eq!(master_key(&session, &quoted), None);
     }

@@ -9,15 +9,43 @@ use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 
-/// A position in a named source file.
+/// A position in a named source file. Only a [`LineIndex`] makes one (from a byte offset of its
+/// text, or a line of it), so every location points into a file that was read: an error cannot
+/// invent one.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Location {
     /// The file as the user named it (`-` is shown as `<stdin>`).
-    pub file: Arc<str>,
+    file: Arc<str>,
     /// 1-based line.
-    pub line: usize,
+    line: usize,
     /// 1-based column, in characters.
-    pub column: usize,
+    column: usize,
+}
+
+impl Location {
+    /// The file as the user named it.
+    pub fn file(&self) -> &Arc<str> {
+        &self.file
+    }
+
+    /// 1-based line.
+    pub fn line(&self) -> usize {
+        self.line
+    }
+
+    /// 1-based column, in characters.
+    pub fn column(&self) -> usize {
+        self.column
+    }
+
+    /// The start of this location's line (an error about a whole line, such as an env file's).
+    #[must_use]
+    pub fn line_start(&self) -> Self {
+        Self {
+            column: 1,
+            ..self.clone()
+        }
+    }
 }
 
 impl fmt::Display for Location {
@@ -112,6 +140,15 @@ impl LineIndex {
             file: Arc::clone(&self.file),
             line,
             column,
+        }
+    }
+
+    /// The start of 1-based `line` (clamped to the text's lines).
+    pub fn line_start(&self, line: usize) -> Location {
+        Location {
+            file: Arc::clone(&self.file),
+            line: line.clamp(1, self.line_starts.len()),
+            column: 1,
         }
     }
 

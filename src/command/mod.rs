@@ -177,6 +177,7 @@ async fn exported_async<'a>(
                     values: &values,
                     missing_is_null: true,
                     reads_booleans: true,
+                    exported: true,
                 },
             )
         }
@@ -263,4 +264,15 @@ fn selected(plan: &mut osenv::plan::Plan<'_>, select: &SelectArgs) -> Result<(),
     let listed: std::collections::BTreeSet<&str> = names.iter().map(String::as_str).collect();
     plan.retain(|name| listed.contains(name) == (flag == "only"));
     Ok(())
+}
+
+/// Test helpers of the binary.
+#[cfg(test)]
+pub(crate) mod test_support {
+    /// Line `line`, column `column` of `file`: a location is only ever read off a text, so the
+    /// tests make one to read it from.
+    pub(crate) fn located(file: &str, line: usize, column: usize) -> osenv::location::Location {
+        let text = format!("{}{}x", "\n".repeat(line - 1), " ".repeat(column - 1));
+        osenv::location::LineIndex::new(file.into(), &text).locate(&text, text.len() - 1)
+    }
 }

@@ -71,6 +71,7 @@ async fn text(args: &RenderArgs, session: &osenv::Session, ui: Ui) -> Result<zer
             values: &values,
             missing_is_null: true,
             reads_booleans: !args.no_coerce,
+            exported: false,
         },
     );
     let (mut refused, variables) = super::boot_check(&findings, ui);

@@ -221,15 +221,10 @@ impl OutageKey {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use osenv::location::Location;
 
     fn at(line: usize, written: &str, cause: KeyError) -> ReferenceError {
         ReferenceError {
-            location: Location {
-                file: "c.yaml".into(),
-                line,
-                column: 4,
-            },
+            location: crate::command::test_support::located("c.yaml", line, 4),
             written: written.into(),
             cause,
         }

@@ -26,6 +26,71 @@ pub(super) fn refusal(tag: &str, value: &str) -> Option<&'static str> {
     })
 }
 
+/// Collections whose standard tag asks for another shape: `!!map`/`!!set` on a list,
+/// `!!seq` on a mapping, `!!omap`/`!!pairs` on anything but a list of one-entry mappings.
+pub(super) fn collection_refusals(doc: &super::Document) -> Vec<crate::error::ConfigError> {
+    use super::NodeKind;
+    let mut errors = Vec::new();
+    for id in 0..doc.len() {
+        let Some(tag) = doc.tag(id).and_then(|t| t.strip_prefix("tag:yaml.org,2002:")) else {
+            continue;
+        };
+        let kind = doc.node(id).kind;
+        let wanted = match (tag, kind) {
+            ("map" | "set", NodeKind::Mapping { .. }) | ("seq", NodeKind::Sequence { .. }) => None,
+            ("map" | "set", _) => Some("a mapping"),
+            ("seq", _) => Some("a list"),
+            ("omap" | "pairs", NodeKind::Sequence { .. }) => doc
+                .items(id)
+                .unwrap_or_default()
+                .iter()
+                .any(|&item| {
+                    let item = doc.resolve_alias(item);
+                    !matches!(doc.node(item).kind, NodeKind::Mapping { .. })
+                        || doc.entries(item).unwrap_or_default().len() != 1
+                })
+                .then_some("a list of one-entry mappings"),
+            ("omap" | "pairs", _) => Some("a list of one-entry mappings"),
+            _ => None,
+        };
+        if let Some(wanted) = wanted {
+            errors.push(crate::error::ConfigError::Unloadable {
+                location: doc.location(id),
+                reason: format!("PyYAML cannot construct this value: `!!{tag}` takes {wanted}"),
+            });
+        }
+    }
+    errors
+}
+
+/// `construct_yaml_binary`: ASCII only (`.encode('ascii')`), then `base64.decodebytes`, which is
+/// CPython's lenient `a2b_base64`: characters outside the alphabet are skipped, a complete pad
+/// ends the input (whatever follows), and the data characters must end on a whole quad.
+pub(super) fn binary(value: &str) -> bool {
+    if !value.is_ascii() {
+        return false;
+    }
+    let mut quad = 0;
+    let mut pads = 0;
+    for c in value.bytes() {
+        if c == b'=' {
+            if quad >= 2 {
+                pads += 1;
+                if quad + pads >= 4 {
+                    return true;
+                }
+            }
+            continue;
+        }
+        if !(c.is_ascii_alphanumeric() || c == b'+' || c == b'/') {
+            continue;
+        }
+        pads = 0;
+        quad = (quad + 1) % 4;
+    }
+    quad == 0
+}
+
 /// `construct_yaml_int`: `_` removed, one sign taken, then `0`, `0b…`, `0x…`, `0…` (octal),
 /// `a:b:c` (base 60, each part an `int()`), or an `int()`.
 fn int(value: &str) -> bool {
@@ -278,6 +343,20 @@ mod tests {
             assert!(!ok("timestamp", v), "!!timestamp {v:?}");
         }
         assert!(ok("null", "anything") && ok("str", "x") && refusal("!local", "x").is_none());
+    }
+
+    /// As CPython 3.11's `base64.decodebytes` (after `.encode('ascii')`) takes them.
+    #[test]
+    fn binary_is_base64_decodebytes() {
+        use super::binary;
+        for v in [
+            "", "QQ==", "QR==", "QQ===", "QUJD=", "QQ==x", "QUI=QUI=", "QU JD", "Q!Q==", "QUJD\n", "=",
+        ] {
+            assert!(binary(v), "{v:?}");
+        }
+        for v in ["Q", "QQ", "QQ=", "QUJDR", "é", "QUJD\u{e9}"] {
+            assert!(!binary(v), "{v:?}");
+        }
     }
 
     #[test]

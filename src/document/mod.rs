@@ -6,6 +6,7 @@
 //! also keeps alias bombs from expanding.
 
 mod construct;
+mod merge;
 mod parse;
 mod repair;
 mod tabs;
@@ -314,44 +315,6 @@ impl Document {
             (NodeKind::Scalar { .. }, Some(NULL_TAG), _) => Loaded::Null,
             _ => Loaded::Other("a tagged value"),
         }
-    }
-
-    /// The value of `key` in mapping `id` as PyYAML builds the mapping: its own entry, else the
-    /// first merged mapping (`<<: *a` or `<<: [*a, *b]`) that has it.
-    pub fn get_merged(&self, id: NodeId, key: &str) -> Option<Entry> {
-        self.get_merged_within(id, key, 0)
-    }
-
-    fn get_merged_within(&self, id: NodeId, key: &str, depth: usize) -> Option<Entry> {
-        if let Some(found) = self.get(id, key) {
-            return Some(found);
-        }
-        // Merges nest only as deep as anchors were defined; this bounds a hostile file.
-        if depth > 64 {
-            return None;
-        }
-        let merge = self.entries(id)?.iter().find(|e| self.is_merge_key(e.key))?;
-        let target = self.resolve_alias(merge.value);
-        match self.node(target).kind {
-            NodeKind::Mapping { .. } => self.get_merged_within(target, key, depth + 1),
-            NodeKind::Sequence { .. } => self
-                .items(target)?
-                .iter()
-                .find_map(|&m| self.get_merged_within(self.resolve_alias(m), key, depth + 1)),
-            _ => None,
-        }
-    }
-
-    /// A merge key: a plain `<<` (or one tagged `!!merge`); a quoted `"<<"` is an ordinary key
-    /// to PyYAML.
-    pub fn is_merge_key(&self, key: NodeId) -> bool {
-        matches!(
-            self.node(key).kind,
-            NodeKind::Scalar {
-                style: ScalarStyle::Plain
-            }
-        ) && self.scalar(key) == Some("<<")
-            && self.tag(key).is_none_or(|t| t == "tag:yaml.org,2002:merge")
     }
 
     /// The value of `key` in mapping `id`, if present.

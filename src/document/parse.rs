@@ -157,7 +157,7 @@ pub(super) fn parse(file: Arc<str>, text: String) -> Result<Document, Vec<Config
             }]);
         }
     }
-    Ok(Document {
+    let doc = Document {
         text,
         lines,
         nodes,
@@ -167,7 +167,14 @@ pub(super) fn parse(file: Arc<str>, text: String) -> Result<Document, Vec<Config
         tags,
         tag_spans,
         root,
-    })
+    };
+    let mut errors = doc.merge_refusals();
+    errors.extend(super::construct::collection_refusals(&doc));
+    if !errors.is_empty() {
+        errors.sort_by(|a, c| a.location().cmp(&c.location()));
+        return Err(errors);
+    }
+    Ok(doc)
 }
 
 /// Run saphyr over the text, and again over a repaired text where it stops at a form PyYAML
@@ -536,16 +543,20 @@ impl<'p> Builder<'p> {
         if let Some(err) = self.properties(text, properties.start, vstart) {
             return Some(err);
         }
+        let in_key = matches!(self.stack.last(), Some(Frame::Mapping { key: None, .. }));
+        // PyYAML resolves a plain `=` (or one tagged `!`) to its `value` tag and `<<` to `merge`,
+        // and safe_load constructs neither where a value is expected; as a key, `<<` merges and
+        // `=` is the string "=".
+        let by_form = (style == ScalarStyle::Plain && tag.is_none()) || tag == Some("!");
+        if !in_key && ((by_form && (value == "=" || value == "<<")) || tag == Some("tag:yaml.org,2002:merge")) {
+            return Some(ConfigError::Unloadable {
+                location: self.locate(text, vstart),
+                reason: format!(
+                    "`{value}` here is a merge or value indicator to PyYAML, not a value; quote it (without `!`)"
+                ),
+            });
+        }
         if style == ScalarStyle::Plain && tag.is_none() {
-            let in_key = matches!(self.stack.last(), Some(Frame::Mapping { key: None, .. }));
-            // PyYAML resolves a plain `=` to its `value` tag and a plain `<<` to `merge`, and
-            // safe_load constructs neither where a value is expected.
-            if value == "=" || (value == "<<" && !in_key) {
-                return Some(ConfigError::Unloadable {
-                    location: self.locate(text, vstart),
-                    reason: format!("a plain `{value}` is not a value to PyYAML; quote it"),
-                });
-            }
             // Inside `[]`/`{}` PyYAML reads a leading `?` as the key indicator (`[?a]` is
             // `[{a: null}]` to it, `['?a']` to YAML 1.2), and ends a plain scalar at any other
             // `?`, after which it cannot parse the rest.
@@ -581,20 +592,11 @@ impl<'p> Builder<'p> {
                 reason: format!("PyYAML cannot construct this value: {reason}"),
             });
         }
-        if tag == Some("tag:yaml.org,2002:binary") {
-            // PyYAML decodes `!!binary` with `base64.decodebytes`, which skips characters outside
-            // the alphabet but refuses bad padding.
-            use base64::Engine as _;
-            let kept: String = value
-                .chars()
-                .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '='))
-                .collect();
-            if base64::engine::general_purpose::STANDARD.decode(&kept).is_err() {
-                return Some(ConfigError::Unloadable {
-                    location: self.locate(text, vstart),
-                    reason: "a `!!binary` value that is not valid base64".into(),
-                });
-            }
+        if tag == Some("tag:yaml.org,2002:binary") && !super::construct::binary(value) {
+            return Some(ConfigError::Unloadable {
+                location: self.locate(text, vstart),
+                reason: "a `!!binary` value that is not valid base64".into(),
+            });
         }
         let tag = tag?;
         self.check_tag(text, vstart, tag, true).or_else(|| {
@@ -1118,14 +1120,35 @@ mod tests {
         assert!(err("a: \"x\u{1}\"\n").contains("U+0001"));
         assert!(err("a: x\u{fffe}\n").contains("U+FFFE"));
         assert!(err("a: &a^ x\nb: *a^\n").contains("anchor `&a^`"));
-        assert!(err("k: =\n").contains("plain `=`"));
-        assert!(err("k: <<\n").contains("plain `<<`"));
+        assert!(err("k: =\n").contains("`=` here is a merge or value indicator"));
+        assert!(err("k: <<\n").contains("`<<` here is a merge or value indicator"));
+        assert!(err("k: ! '<<'\n").contains("`<<` here is a merge or value indicator"));
+        assert!(err("k: !!merge x\n").contains("`x` here is a merge or value indicator"));
+        for (text, wanted) in [
+            ("k: !!map [1]\n", "`!!map` takes a mapping"),
+            ("k: !!seq {b: 1}\n", "`!!seq` takes a list"),
+            ("k: !!set [1]\n", "`!!set` takes a mapping"),
+            ("k: !!omap {b: 1}\n", "`!!omap` takes a list of one-entry mappings"),
+            ("k: !!omap [1]\n", "`!!omap` takes a list of one-entry mappings"),
+            (
+                "k: !!omap [{b: 1, c: 2}]\n",
+                "`!!omap` takes a list of one-entry mappings",
+            ),
+        ] {
+            assert!(err(text).contains(wanted), "{text}: {}", err(text));
+        }
         assert!(err("k: !foo x\n").contains("tag `!foo`"));
         assert!(err("k: !!binary os.environ/A\n").contains("not valid base64"));
         assert!(err("k: !!python/object x\n").contains("!!python/object"));
         // What PyYAML loads stays loadable.
         for ok in [
             "k: \"=\"\n",
+            "=: 1\n",
+            "{=: 1}\n",
+            "k: !!omap [{b: 1}]\n",
+            "k: !!set {a: 1}\n",
+            "k: !!pairs [{a: 1}, {a: 2}]\n",
+            "k: !!binary QR==\n",
             "<<: {a: 1}\nb: 2\n",
             "k: !!str 1\n",
             "k: ! x\n",

@@ -25,7 +25,6 @@
 //! only, never its text, which may be a secret.
 
 use crate::error::DotenvError;
-use crate::location::Location;
 use crate::python::is_space;
 use crate::secret::SecretValue;
 use rustc_hash::FxHashMap as HashMap;
@@ -75,11 +74,7 @@ impl DotenvFile {
         }
         .bindings()
         .map_err(|line| DotenvError {
-            location: Location {
-                file: Arc::clone(&path),
-                line,
-                column: 1,
-            },
+            location: crate::location::LineIndex::new(Arc::clone(&path), &text).line_start(line),
             reason: "python-dotenv cannot parse this line (LiteLLM would skip it with a warning); fix or remove it",
         })?;
         // `resolve_variables`: each value is interpolated against the bindings before it (a bare

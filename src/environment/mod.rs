@@ -103,7 +103,7 @@ impl Environment {
             let text = zeroize::Zeroizing::new(input::utf8(path, input::read_bytes(path, read_timeout)?).map_err(
                 |location| {
                     crate::Error::Dotenv(crate::error::DotenvError {
-                        location: crate::location::Location { column: 1, ..location },
+                        location: location.line_start(),
                         reason: "the env file is not valid UTF-8",
                     })
                 },

@@ -302,7 +302,7 @@ pub fn render_sources<'a>(
                 {
                     errors.push(moved_error(doc, at));
                 }
-                let column = doc.locate(range.start).column - 1;
+                let column = doc.locate(range.start).column() - 1;
                 push_item(&mut out, &apply(doc.text(), range, &mut edits[source]), column);
             }
         }

@@ -185,16 +185,29 @@ impl Reader<'_> {
         if style == ScalarStyle::Plain && plain_null(value) {
             return Ok(None);
         }
-        match references::name_of(value) {
-            Some(name) => match self.env.get(&name) {
-                Ok(v) => Ok(Some(v.expose().to_owned())),
-                Err(cause) => Err(ConfigError::SettingReference {
-                    location: self.doc.location(id),
-                    written: self.doc.source(self.doc.resolve_alias(id)).to_owned(),
-                    cause,
-                }),
-            },
-            None => Ok(Some(value.to_owned())),
+        let Some(name) = references::name_of(value) else {
+            return Ok(Some(value.to_owned()));
+        };
+        // LiteLLM's `get_secret` reads `oidc/env/NAME` as the variable NAME; another `oidc/`
+        // token is fetched where the proxy runs, so no setting can be read from it here.
+        let variable = match name.strip_prefix("oidc/env/") {
+            Some(variable) => variable,
+            None if name.starts_with("oidc/") => {
+                return Err(self.invalid(
+                    id,
+                    setting,
+                    "an `oidc/` token is fetched by LiteLLM where it runs; only `oidc/env/NAME` (the variable NAME) can set this here",
+                ));
+            }
+            None => &name,
+        };
+        match self.env.get(variable) {
+            Ok(v) => Ok(Some(v.expose().to_owned())),
+            Err(cause) => Err(ConfigError::SettingReference {
+                location: self.doc.location(id),
+                written: self.doc.source(self.doc.resolve_alias(id)).to_owned(),
+                cause,
+            }),
         }
     }
 
@@ -602,6 +615,16 @@ mod tests {
                 "c.yaml:7:23: invalid `vault_kv_version`: expected 1 or 2",
             ]
         );
+    }
+
+    /// `oidc/env/NAME` is the variable NAME to LiteLLM's `get_secret`; another `oidc/` token
+    /// cannot set a setting here.
+    #[test]
+    fn oidc_env_reads_the_variable() {
+        let km = settings("    aws_region_name: os.environ/oidc/env/R\n", &[("R", "eu-west-1")]).unwrap();
+        assert_eq!(km.settings.aws.region_name.as_deref(), Some("eu-west-1"));
+        let e = settings("    aws_region_name: os.environ/oidc/google/aud\n", &[]).unwrap_err();
+        assert!(e[0].contains("fetched by LiteLLM where it runs"), "{}", e[0]);
     }
 
     /// A region is shown as written (`os.environ/R`), never as the value read.

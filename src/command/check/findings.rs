@@ -333,7 +333,7 @@ impl Finding {
     /// line, so an edit above it does not make it new): FNV-1a over rule, file and subject.
     pub fn fingerprint(&self) -> String {
         let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        let file = self.location.as_ref().map_or("", |l| &*l.file);
+        let file = self.location.as_ref().map_or("", |l| &**l.file());
         for part in [self.rule.id(), file, &self.subject] {
             for byte in part.bytes().chain(std::iter::once(0)) {
                 hash ^= u64::from(byte);
@@ -359,11 +359,7 @@ mod tests {
 
     #[test]
     fn fingerprints_ignore_lines_but_not_subjects() {
-        let at = |line| Location {
-            file: "c.yaml".into(),
-            line,
-            column: 3,
-        };
+        let at = |line| crate::command::test_support::located("c.yaml", line, 3);
         let missing = KeyError::NotFound {
             within: osenv::error::Within::backend("the environment"),
         };

@@ -36,9 +36,9 @@ pub(super) fn commands(findings: &[Finding]) -> String {
                 let _ = writeln!(
                     out,
                     "::{command} file={},line={},col={},title={title}::{}",
-                    property(&at.file),
-                    at.line,
-                    at.column,
+                    property(at.file()),
+                    at.line(),
+                    at.column(),
                     data(&f.message)
                 );
             }
@@ -54,18 +54,13 @@ pub(super) fn commands(findings: &[Finding]) -> String {
 mod tests {
     use super::*;
     use crate::command::check::findings::Rule;
-    use osenv::location::Location;
 
     #[test]
     fn properties_and_messages_are_escaped_as_the_runner_reads_them() {
         let finding = Finding {
             rule: Rule::MissingSecret,
             level: Level::Error,
-            location: Some(Location {
-                file: "dir,a:b/config%.yaml".into(),
-                line: 14,
-                column: 16,
-            }),
+            location: Some(crate::command::test_support::located("dir,a:b/config%.yaml", 14, 16)),
             message: "100% missing\r\nsecond line: a, b ##[x]".into(),
             subject: String::new(),
         };

@@ -197,6 +197,7 @@ fn boot(session: &Session, resolution: Option<&Resolution<'_>>, app: &App) -> Ve
             values: &values,
             missing_is_null: false,
             reads_booleans: true,
+            exported: false,
         },
     )
 }

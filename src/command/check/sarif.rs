@@ -46,11 +46,11 @@ fn result(finding: &Finding) -> Value {
         "message": { "text": finding.message },
         "partialFingerprints": { "osenvFinding/v1": finding.fingerprint() },
     });
-    if let Some(at) = finding.location.as_ref().filter(|at| &*at.file != "<stdin>") {
+    if let Some(at) = finding.location.as_ref().filter(|at| &**at.file() != "<stdin>") {
         result["locations"] = json!([{
             "physicalLocation": {
-                "artifactLocation": { "uri": uri(&at.file) },
-                "region": { "startLine": at.line, "startColumn": at.column },
+                "artifactLocation": { "uri": uri(at.file()) },
+                "region": { "startLine": at.line(), "startColumn": at.column() },
             }
         }]);
     }

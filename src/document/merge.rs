@@ -1,0 +1,192 @@
+//! Merge keys as PyYAML 6.0.4 (LiteLLM's loader) builds them (`SafeConstructor.flatten_mapping`).
+//!
+//! A key tagged `tag:yaml.org,2002:merge` merges: a plain `<<`, `<<` under the non-specific tag
+//! `!` (in any style), or anything tagged `!!merge`. Its value must be a mapping or a list of
+//! mappings, else the config does not load. The merged pairs come first, in order (a merged
+//! mapping's own merges before its own keys), and the mapping's own keys after them, so its own
+//! keys win. Among merged pairs PyYAML skips a pair whose key *string object* it has seen
+//! (`id(key.value)`): the same node reached twice (an alias), and, because CPython shares them,
+//! any empty or one-character (Latin-1) key. So for a key like `ab` the **last** merged mapping
+//! that has it wins, for `a` the first.
+
+use super::{Document, Entry, NodeId, NodeKind, ScalarStyle};
+use crate::error::ConfigError;
+
+/// `tag:yaml.org,2002:merge`.
+const MERGE_TAG: &str = "tag:yaml.org,2002:merge";
+
+/// Merges nest only as deep as anchors were defined; this bounds a hostile file.
+const MAX_DEPTH: usize = 64;
+
+impl Document {
+    /// Whether `key` is a merge key to PyYAML.
+    pub fn is_merge_key(&self, key: NodeId) -> bool {
+        let NodeKind::Scalar { style } = self.node(key).kind else {
+            return false;
+        };
+        match self.tag(key) {
+            Some(MERGE_TAG) => true,
+            None => style == ScalarStyle::Plain && self.scalar(key) == Some("<<"),
+            Some("!") => self.scalar(key) == Some("<<"),
+            Some(_) => false,
+        }
+    }
+
+    /// The value of `key` in mapping `id` as PyYAML builds the mapping: its own entry, else the
+    /// merged entry that wins ([`self`]).
+    pub fn get_merged(&self, id: NodeId, key: &str) -> Option<Entry> {
+        if let Some(own) = self.get(id, key) {
+            return Some(own);
+        }
+        // One shared string object: the first merged pair wins; otherwise the last does.
+        let shared = key.chars().count() <= 1 && key.chars().all(|c| u32::from(c) < 256);
+        let mut found = None;
+        let mut visited = std::collections::HashSet::new();
+        self.merged_pairs(id, key, 0, &mut visited, &mut |entry| {
+            if shared && found.is_some() {
+                return;
+            }
+            found = Some(entry);
+        });
+        found
+    }
+
+    /// Every pair merged into mapping `id` whose key loads as `key`, in PyYAML's order; a
+    /// mapping reached again adds nothing (its pairs were seen).
+    fn merged_pairs(
+        &self,
+        id: NodeId,
+        key: &str,
+        depth: usize,
+        visited: &mut std::collections::HashSet<NodeId>,
+        found: &mut dyn FnMut(Entry),
+    ) {
+        if depth > MAX_DEPTH {
+            return;
+        }
+        for merge in self
+            .entries(id)
+            .unwrap_or_default()
+            .iter()
+            .filter(|e| self.is_merge_key(e.key))
+        {
+            let target = self.resolve_alias(merge.value);
+            let sources: Vec<NodeId> = match self.node(target).kind {
+                NodeKind::Mapping { .. } => vec![target],
+                NodeKind::Sequence { .. } => self
+                    .items(target)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|&m| self.resolve_alias(m))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            for source in sources {
+                if !visited.insert(source) {
+                    continue;
+                }
+                self.merged_pairs(source, key, depth + 1, visited, found);
+                for entry in self.entries(source).unwrap_or_default() {
+                    if !self.is_merge_key(entry.key) && self.string(entry.key) == Some(key) {
+                        found(*entry);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Merge keys whose value PyYAML cannot merge: not a mapping or a list of mappings.
+    pub(super) fn merge_refusals(&self) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
+        for id in 0..self.len() {
+            if !matches!(self.node(id).kind, NodeKind::Mapping { .. }) {
+                continue;
+            }
+            for merge in self
+                .entries(id)
+                .unwrap_or_default()
+                .iter()
+                .filter(|e| self.is_merge_key(e.key))
+            {
+                let target = self.resolve_alias(merge.value);
+                let bad = match self.node(target).kind {
+                    NodeKind::Mapping { .. } => None,
+                    NodeKind::Sequence { .. } => self
+                        .items(target)
+                        .unwrap_or_default()
+                        .iter()
+                        .find(|&&m| !matches!(self.node(self.resolve_alias(m)).kind, NodeKind::Mapping { .. }))
+                        .map(|&m| (m, "a list to merge holds something other than a mapping")),
+                    _ => Some((merge.value, "a merge key (`<<`) takes a mapping or a list of mappings")),
+                };
+                if let Some((at, reason)) = bad {
+                    errors.push(ConfigError::Unloadable {
+                        location: self.location(at),
+                        reason: reason.into(),
+                    });
+                }
+            }
+        }
+        errors
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn merged(text: &str, mapping: &str, key: &str) -> Option<String> {
+        let doc = Document::parse("t.yaml", text.to_owned()).unwrap();
+        let m = doc.get(doc.root(), mapping).unwrap().value;
+        doc.get_merged(m, key)
+            .and_then(|e| doc.scalar(e.value).map(str::to_owned))
+    }
+
+    /// Each as PyYAML 6.0.4's `safe_load` reads it (LiteLLM's pinned loader).
+    #[test]
+    fn the_winner_is_pyyamls() {
+        assert_eq!(merged("m: {<<: [{ab: 1}, {ab: 2}]}\n", "m", "ab").as_deref(), Some("2"));
+        assert_eq!(merged("m: {<<: [{a: 1}, {a: 2}]}\n", "m", "a").as_deref(), Some("1"));
+        assert_eq!(
+            merged("m: {<<: [{ab: 1}, {ab: 2}], ab: 3}\n", "m", "ab").as_deref(),
+            Some("3")
+        );
+        assert_eq!(
+            merged("x: &x {ab: 1}\ny: &y {ab: 2}\nm: {<<: [*x, *y, *x]}\n", "m", "ab").as_deref(),
+            Some("2")
+        );
+        assert_eq!(
+            merged(
+                "b: &b {kx: 1}\nc: &c {<<: *b, kk: 2}\nm: {<<: [*c, {kx: 3}]}\n",
+                "m",
+                "kx"
+            )
+            .as_deref(),
+            Some("3")
+        );
+        assert_eq!(
+            merged("b: &b {k: 1}\nc: &c {<<: *b, kk: 2}\nm: {<<: [*c, {k: 3}]}\n", "m", "k").as_deref(),
+            Some("1")
+        );
+        assert_eq!(
+            merged("b: &b {kx: 1}\nm: {<<: [*b, {kx: 3}, *b]}\n", "m", "kx").as_deref(),
+            Some("3")
+        );
+        assert_eq!(merged("m:\n  ! <<: {ab: 1}\n", "m", "ab").as_deref(), Some("1"));
+        assert_eq!(merged("m:\n  !!merge x: {ab: 1}\n", "m", "ab").as_deref(), Some("1"));
+        assert_eq!(merged("m:\n  '<<': {ab: 1}\n", "m", "ab"), None);
+    }
+
+    #[test]
+    fn what_cannot_be_merged_does_not_load() {
+        for text in [
+            "m: {<<: 1}\n",
+            "m: {<<: [{a: 1}, 2]}\n",
+            "l: &l [1]\nm: {<<: *l}\n",
+            "m: {<<: os.environ/X}\n",
+        ] {
+            assert!(Document::parse("t.yaml", text.to_owned()).is_err(), "{text}");
+        }
+        assert!(Document::parse("t.yaml", "m: {<<: [], a: 1}\n".to_owned()).is_ok());
+    }
+}
