@@ -182,3 +182,19 @@ pub fn fixtures() -> PathBuf {
 pub fn exact(text: &str) -> String {
     format!("{}⟨end⟩", text.replace('\r', "␍"))
 }
+
+/// Snapshot `text` (a run's stderr) as `name`, with what changes from run to run shown as a
+/// placeholder: this run's temporary directories (`[DIR]`). For messages whose whole wording
+/// is the point, where a `contains` would pass a message that lost its location or gained a
+/// value. A macro, so the snapshot is named after the calling module.
+macro_rules! assert_message {
+    ($name:expr, $text:expr) => {
+        insta::with_settings!({
+            filters => vec![(r"/tmp/\.tmp[A-Za-z0-9]+", "[DIR]")],
+            omit_expression => true,
+        }, {
+            insta::assert_snapshot!($name, $text);
+        })
+    };
+}
+pub(crate) use assert_message;
