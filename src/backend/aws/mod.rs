@@ -6,8 +6,11 @@
 //! error reports are the attempts made.
 
 pub mod kms;
+pub mod names;
+mod payload;
 mod policy;
 pub mod secrets_manager;
+mod writes;
 
 use super::RequestFailure;
 pub(crate) use super::call;

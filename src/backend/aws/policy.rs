@@ -5,7 +5,8 @@
 
 use super::AwsSettings;
 use super::kms::Kms;
-use super::secrets_manager::{SecretsManager, version_of};
+use super::names::version_of;
+use super::secrets_manager::SecretsManager;
 use crate::backend::Backend as _;
 use crate::backend::policy::{self, Policy, Wanted};
 use crate::error::BackendError;

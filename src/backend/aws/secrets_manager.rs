@@ -9,6 +9,8 @@
 //! `GetSecretValue` (10,000 requests/s) and says so once at info level. `aws_batch_reads: false`
 //! chooses `GetSecretValue` from the start.
 
+use super::names::{Version, matches_id, version_of};
+use super::payload::{json_kind, value_of};
 use super::{AwsFailure, AwsSettings, Service, call, send};
 use crate::backend::RequestFailure as _;
 use crate::backend::{Backend, Context, DeleteMode, KeyResults};
@@ -18,8 +20,6 @@ use crate::secret::SecretValue;
 use crate::settings::{AwsOptions, Shown, WrittenSecrets};
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::Client;
-use aws_sdk_secretsmanager::primitives::Blob;
-use aws_sdk_secretsmanager::types::{ReplicaRegionType, Tag};
 use futures_util::future::join_all;
 use std::sync::Arc;
 use tokio::sync::OnceCell;
@@ -28,39 +28,6 @@ const SYSTEM: &str = "aws_secret_manager";
 
 /// The service's limit of ids per `BatchGetSecretValue`.
 pub const BATCH_SIZE: usize = 20;
-
-/// A version a reference pins with `NAME@VERSION`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Version {
-    /// A staging label: `AWSCURRENT`, `AWSPREVIOUS`, `AWSPENDING`.
-    Stage(String),
-    /// A version id (the `ClientRequestToken` it was written with: 32 to 64 letters, digits
-    /// and `-`, a UUID by default).
-    Id(String),
-}
-
-/// `name` split into the secret id and the version it pins, if any. `@` is legal in secret
-/// names, so only a staging label or a version-id-shaped suffix is a version: `db@AWSPREVIOUS`,
-/// `db@3f0c…`; `team@example` stays a name.
-pub fn version_of(name: &str) -> (&str, Option<Version>) {
-    let Some((id, suffix)) = name.rsplit_once('@') else {
-        return (name, None);
-    };
-    if id.is_empty() {
-        return (name, None);
-    }
-    if matches!(suffix, "AWSCURRENT" | "AWSPREVIOUS" | "AWSPENDING") {
-        return (id, Some(Version::Stage(suffix.to_owned())));
-    }
-    let token_shaped = (32..=64).contains(&suffix.len())
-        && suffix.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        && suffix.chars().any(|c| c.is_ascii_digit());
-    if token_shaped {
-        (id, Some(Version::Id(suffix.to_owned())))
-    } else {
-        (name, None)
-    }
-}
 
 /// AWS Secrets Manager.
 #[derive(Debug)]
@@ -90,7 +57,7 @@ enum Chunk {
 
 #[derive(Debug, Clone, Default)]
 pub(super) struct WriteSettings {
-    description: Option<String>,
+    pub(super) description: Option<String>,
     pub(super) tags: Vec<(String, String)>,
     pub(super) kms_key_id: Option<String>,
     pub(super) replica_regions: Vec<String>,
@@ -119,7 +86,7 @@ impl SecretsManager {
         }
     }
 
-    async fn client(&self) -> Result<&Client, BackendError> {
+    pub(super) async fn client(&self) -> Result<&Client, BackendError> {
         self.client
             .get_or_try_init(|| async {
                 let config = self.aws.load(SYSTEM).await?;
@@ -132,11 +99,11 @@ impl SecretsManager {
             .await
     }
 
-    fn within(&self) -> Within {
+    pub(super) fn within(&self) -> Within {
         Within::backend(self.describe())
     }
 
-    fn request_failed(
+    pub(super) fn request_failed(
         &self,
         operation: &str,
         failure: AwsFailure,
@@ -301,7 +268,7 @@ impl SecretsManager {
     }
 
     /// Writes and deletes take the secret, not a version of it.
-    fn unversioned(&self, name: &str) -> Result<(), BackendError> {
+    pub(super) fn unversioned(&self, name: &str) -> Result<(), BackendError> {
         match version_of(name) {
             (_, None) => Ok(()),
             (_, Some(_)) => Err(BackendError::Name {
@@ -349,7 +316,7 @@ impl SecretsManager {
             .collect()
     }
 
-    async fn describe_one(
+    pub(super) async fn describe_one(
         &self,
         client: &Client,
         id: &str,
@@ -383,62 +350,6 @@ impl SecretsManager {
                 .key_error(&self.within())
                 .unwrap_or_else(|| KeyError::Backend(Arc::new(self.request_failed("DescribeSecret", f, attempts))))),
         }
-    }
-
-    async fn create(
-        &self,
-        client: &Client,
-        name: &str,
-        value: &SecretValue,
-        ctx: &Context,
-    ) -> (Result<(), AwsFailure>, crate::backend::retry::Attempts) {
-        let tags: Vec<Tag> = self
-            .write
-            .tags
-            .iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-            .collect();
-        let (result, attempts) = send(ctx, || {
-            client
-                .create_secret()
-                .name(name)
-                .secret_string(value.expose())
-                .set_description(self.write.description.clone())
-                .set_kms_key_id(self.write.kms_key_id.clone())
-                .set_tags((!tags.is_empty()).then(|| tags.clone()))
-                .send()
-        })
-        .await;
-        (result.map(drop), attempts)
-    }
-}
-
-/// Whether a returned entry answers the requested id: a name, a full ARN, or a partial ARN
-/// (without the six random characters AWS appends).
-fn matches_id(id: &str, name: Option<&str>, arn: Option<&str>) -> bool {
-    name == Some(id)
-        || arn == Some(id)
-        || (id.starts_with("arn:")
-            && arn.is_some_and(|a| {
-                a.strip_prefix(id)
-                    .is_some_and(|rest| rest.len() == 7 && rest.starts_with('-'))
-            }))
-}
-
-/// `SecretString` verbatim; a binary secret only when it is UTF-8 text.
-fn value_of(string: Option<&str>, binary: Option<&Blob>, within: &Within) -> Result<SecretValue, KeyError> {
-    match (string, binary) {
-        (Some(s), _) => Ok(SecretValue::new(s)),
-        (None, Some(b)) => std::str::from_utf8(b.as_ref())
-            .map(SecretValue::new)
-            .map_err(|_| KeyError::InvalidValue {
-                within: within.clone(),
-                reason: "the secret is binary (SecretBinary) and not UTF-8 text; store it as SecretString".into(),
-            }),
-        (None, None) => Err(KeyError::InvalidValue {
-            within: within.clone(),
-            reason: "the secret has no value".into(),
-        }),
     }
 }
 
@@ -515,189 +426,10 @@ impl Backend for SecretsManager {
     }
 
     async fn write(&self, name: &str, value: &SecretValue, ctx: &Context) -> Result<(), BackendError> {
-        self.unversioned(name)?;
-        let client = self.client().await?;
-        let (created, attempts) = self.create(client, name, value, ctx).await;
-        match created {
-            Ok(()) => {
-                if !self.write.replica_regions.is_empty() {
-                    let regions: Vec<ReplicaRegionType> = self
-                        .write
-                        .replica_regions
-                        .iter()
-                        .map(|r| ReplicaRegionType::builder().region(r).build())
-                        .collect();
-                    let (result, _) = send(ctx, || {
-                        client
-                            .replicate_secret_to_regions()
-                            .secret_id(name)
-                            .set_add_replica_regions(Some(regions.clone()))
-                            .send()
-                    })
-                    .await;
-                    if let Err(f) = result {
-                        tracing::warn!(
-                            "`{name}` was created but not replicated to {}: {f}",
-                            self.write.replica_regions.join(", ")
-                        );
-                    }
-                }
-                return Ok(());
-            }
-            Err(f) if f.code.as_deref() == Some("ResourceExistsException") => {}
-            Err(f) => return Err(self.request_failed("CreateSecret", f, attempts)),
-        }
-        // It exists: restore it if it is scheduled for deletion, then add a version.
-        let (described, attempts) = send(ctx, || client.describe_secret().secret_id(name).send()).await;
-        let described = described.map_err(|f| self.request_failed("DescribeSecret", f, attempts))?;
-        if described.deleted_date().is_some() {
-            let (restored, attempts) = send(ctx, || client.restore_secret().secret_id(name).send()).await;
-            restored.map_err(|f| self.request_failed("RestoreSecret", f, attempts))?;
-            tracing::info!(name, "restored a secret that was scheduled for deletion");
-        }
-        let (put, attempts) = send(ctx, || {
-            client
-                .put_secret_value()
-                .secret_id(name)
-                .secret_string(value.expose())
-                .send()
-        })
-        .await;
-        put.map(drop)
-            .map_err(|f| self.request_failed("PutSecretValue", f, attempts))
+        self.put(name, value, ctx).await
     }
 
     async fn delete(&self, name: &str, mode: DeleteMode, ctx: &Context) -> Result<(), BackendError> {
-        self.unversioned(name)?;
-        let client = self.client().await?;
-        // A forced delete of a secret that does not exist succeeds on AWS (so that retries are
-        // safe), which would let a mistyped name "succeed": look first. A denied look (a policy
-        // that allows DeleteSecret only) is no answer, so the delete goes ahead.
-        if mode == DeleteMode::Permanent
-            && let Err(KeyError::NotFound { .. }) = self.describe_one(client, name, None, ctx).await
-        {
-            return Err(BackendError::Missing {
-                backend: self.describe(),
-                name: name.to_owned(),
-                operation: "delete",
-            });
-        }
-        let delete = || async {
-            send(ctx, || {
-                let request = client.delete_secret().secret_id(name);
-                match mode {
-                    DeleteMode::Recoverable => request.recovery_window_in_days(7),
-                    DeleteMode::Permanent => request.force_delete_without_recovery(true),
-                }
-                .send()
-            })
-            .await
-        };
-        let (mut result, mut attempts) = delete().await;
-        // AWS refuses to delete a secret that still has replicas (which `put` creates from
-        // `replica_regions`): remove them, then delete.
-        if let Err(f) = &result
-            && f.code.as_deref() == Some("InvalidParameterException")
-            && f.message.contains("replica")
-        {
-            self.remove_replicas(client, name, ctx).await?;
-            (result, attempts) = delete().await;
-        }
-        result.map(drop).map_err(|f| match f.key_error(&self.within()) {
-            Some(KeyError::NotFound { .. }) => BackendError::Missing {
-                backend: self.describe(),
-                name: name.to_owned(),
-                operation: "delete",
-            },
-            _ => self.request_failed("DeleteSecret", f, attempts),
-        })
-    }
-}
-
-impl SecretsManager {
-    async fn remove_replicas(&self, client: &Client, name: &str, ctx: &Context) -> Result<(), BackendError> {
-        let (described, attempts) = send(ctx, || client.describe_secret().secret_id(name).send()).await;
-        let described = described.map_err(|f| self.request_failed("DescribeSecret", f, attempts))?;
-        let regions: Vec<String> = described
-            .replication_status()
-            .iter()
-            .filter_map(|r| r.region().map(str::to_owned))
-            .collect();
-        if regions.is_empty() {
-            return Ok(());
-        }
-        let (removed, attempts) = send(ctx, || {
-            client
-                .remove_regions_from_replication()
-                .secret_id(name)
-                .set_remove_replica_regions(Some(regions.clone()))
-                .send()
-        })
-        .await;
-        removed.map_err(|f| self.request_failed("RemoveRegionsFromReplication", f, attempts))?;
-        tracing::info!(name, regions = %regions.join(", "), "removed replicas before deleting");
-        Ok(())
-    }
-}
-
-/// How an error names a JSON value's type.
-fn json_kind(value: &serde_json::Value) -> &'static str {
-    match value {
-        serde_json::Value::Null => "null",
-        serde_json::Value::Bool(_) => "boolean",
-        serde_json::Value::Number(_) => "number",
-        serde_json::Value::String(_) => "string",
-        serde_json::Value::Array(_) => "array",
-        serde_json::Value::Object(_) => "object",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn versions_are_staging_labels_or_version_ids_never_other_at_signs() {
-        assert_eq!(
-            version_of("db@AWSPREVIOUS"),
-            ("db", Some(Version::Stage("AWSPREVIOUS".into())))
-        );
-        assert_eq!(
-            version_of("prod/db@7e0f3a9c-1b2d-4e5f-8a6b-0c1d2e3f4a5b"),
-            (
-                "prod/db",
-                Some(Version::Id("7e0f3a9c-1b2d-4e5f-8a6b-0c1d2e3f4a5b".into()))
-            )
-        );
-        assert_eq!(version_of("team@example"), ("team@example", None));
-        assert_eq!(version_of("plain"), ("plain", None));
-        assert_eq!(version_of("@AWSCURRENT"), ("@AWSCURRENT", None));
-    }
-
-    #[test]
-    fn ids_match_names_and_arns() {
-        let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/key-AbCdEf";
-        assert!(matches_id("prod/key", Some("prod/key"), Some(arn)));
-        assert!(matches_id(arn, Some("prod/key"), Some(arn)));
-        assert!(matches_id(
-            "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/key",
-            Some("prod/key"),
-            Some(arn)
-        ));
-        assert!(!matches_id("prod/ke", Some("prod/key"), Some(arn)));
-        assert!(!matches_id(
-            "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod",
-            Some("prod/key"),
-            Some(arn)
-        ));
-    }
-
-    #[test]
-    fn binary_secrets_must_be_text() {
-        let ok = value_of(None, Some(&Blob::new(b"text".to_vec())), &Within::backend("w")).unwrap();
-        assert_eq!(ok.expose(), "text");
-        let err = value_of(None, Some(&Blob::new(vec![0xff, 0xfe])), &Within::backend("w")).unwrap_err();
-        assert!(err.to_string().contains("not UTF-8"), "{err}");
-        assert_eq!(value_of(Some("s"), None, &Within::backend("w")).unwrap().expose(), "s");
+        self.remove(name, mode, ctx).await
     }
 }
