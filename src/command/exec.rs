@@ -26,6 +26,22 @@ pub(super) fn run(args: &ExecArgs, app: &App) -> Result<(), Error> {
         #[cfg(not(unix))]
         return Err(UsageError::WatchUnsupported.into());
     }
+    let (command, program) = prepare(args, app, |_| Ok(()))?;
+    Err(Error::Exec {
+        program,
+        source: replace_process(command),
+    })
+}
+
+/// The command `exec` starts, and its program as messages name it: the config resolved, the
+/// values in its environment, the withheld names and the login material out of it.
+/// `inspect` sees the exported values first (`--mask` builds its masks from them); the
+/// resolution and the session are dropped before the command runs.
+pub(super) fn prepare(
+    args: &ExecArgs,
+    app: &App,
+    inspect: impl FnOnce(&[(&str, &SecretValue)]) -> Result<(), Error>,
+) -> Result<(std::process::Command, String), Error> {
     let (program, rest) = args.command.split_first().ok_or(UsageError::NoCommand)?;
     let session = super::load(&args.config)?;
     let resolution = super::exported(
@@ -36,16 +52,12 @@ pub(super) fn run(args: &ExecArgs, app: &App) -> Result<(), Error> {
         super::Consumer::Command(args),
     )?;
     let exports = resolution.exports();
+    inspect(&exports)?;
     let removed = removed(&session, exports.iter().map(|(name, _)| *name), args);
     let mut command = std::process::Command::new(program);
     command.args(rest);
     apply(&mut command, exports, &removed, args);
-    drop(resolution);
-    drop(session);
-    Err(Error::Exec {
-        program: program.to_string_lossy().into_owned(),
-        source: replace_process(command),
-    })
+    Ok((command, program.to_string_lossy().into_owned()))
 }
 
 /// The names to take out of the command's environment: the names `--only` or `--exclude`

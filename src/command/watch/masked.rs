@@ -29,6 +29,10 @@ pub(crate) struct Masks {
     current: RwLock<Arc<Masker>>,
     /// The maskers of the last generations, newest first.
     recent: Mutex<VecDeque<Masker>>,
+    /// The last masks prepared, by a keyed hash of their values: a watch prepares them at every
+    /// check, and builds them only when the values changed.
+    prepared: Mutex<Option<(u64, Arc<Prepared>)>>,
+    keys: std::hash::RandomState,
     /// Names already warned about (too short to mask).
     warned: Mutex<BTreeSet<String>>,
     /// The copies, each with whether it is waiting in a read of the command's pipe (not
@@ -48,10 +52,36 @@ pub(crate) fn seal() {
     let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
 }
 
+/// A generation's masks, built before it starts: its own values' masker, and that joined with
+/// the newest generation's (what the copies use once it runs).
+pub(crate) struct Prepared {
+    added: Masker,
+    joined: Arc<Masker>,
+}
+
 impl Masks {
-    /// Mask `values` from now on, with the previous generation's values; warn (once per name)
-    /// about values too short to mask.
+    /// Mask `values` from now on, with the previous generation's values.
     pub fn add<'a>(&self, values: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<(), osenv::Error> {
+        let prepared = self.prepare(values)?;
+        self.install(&prepared);
+        Ok(())
+    }
+
+    /// The masks for a generation with `values` (built here, on the thread that resolved
+    /// them, not on the watch loop's: at the size bound an automaton takes a while), joined
+    /// with the newest generation's; warn (once per name) about values too short to mask.
+    /// The same values as last time reuse what was built.
+    pub fn prepare<'a>(
+        &self,
+        values: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Arc<Prepared>, osenv::Error> {
+        let values: Vec<(&str, &str)> = values.into_iter().collect();
+        let fingerprint = std::hash::BuildHasher::hash_one(&self.keys, &values);
+        if let Some((seen, prepared)) = lock(&self.prepared).as_ref()
+            && *seen == fingerprint
+        {
+            return Ok(Arc::clone(prepared));
+        }
         let (added, short) = Masker::new(values)?;
         {
             let mut warned = lock(&self.warned);
@@ -68,19 +98,26 @@ impl Masks {
                 );
             }
         }
-        // Built outside the lock the copies read through: a rotation never stalls them.
-        let joined = {
-            let mut recent = lock(&self.recent);
-            recent.push_front(added);
-            recent.truncate(GENERATIONS);
-            let mut joined = Masker::none();
-            for masker in recent.iter() {
-                joined = joined.with(masker)?;
-            }
-            joined
+        let newest = lock(&self.recent).front().cloned();
+        let joined = match newest {
+            Some(newest) => added.with(&newest)?,
+            None => added.clone(),
         };
-        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(joined);
-        Ok(())
+        let prepared = Arc::new(Prepared {
+            added,
+            joined: Arc::new(joined),
+        });
+        *lock(&self.prepared) = Some((fingerprint, Arc::clone(&prepared)));
+        Ok(prepared)
+    }
+
+    /// Mask with `prepared` from now on (the generation starts): a pointer swap, so a rotation
+    /// never stalls the copies or the watch loop.
+    pub fn install(&self, prepared: &Prepared) {
+        let mut recent = lock(&self.recent);
+        recent.push_front(prepared.added.clone());
+        recent.truncate(GENERATIONS);
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::clone(&prepared.joined);
     }
 
     fn masker(&self) -> Arc<Masker> {

@@ -224,6 +224,8 @@ impl Snapshot for zeroize::Zeroizing<String> {
 pub(super) struct Launch {
     values: Values,
     removed: Vec<String>,
+    /// `--mask`: the masks for these values, built with them on the checker thread.
+    masks: Option<Arc<masked::Prepared>>,
 }
 
 impl Snapshot for Launch {
@@ -234,20 +236,31 @@ impl Snapshot for Launch {
 
 /// `exec --watch`: supervise the command. Exits with the command's status (or 128 + the
 /// signal that stopped osenv before it started); an error when the first resolution fails.
-pub(super) fn exec(args: &ExecArgs, app: &App) -> Result<(), Error> {
+/// What every `exec` that stays the command's parent does first: with `--mask`, osenv made
+/// non-dumpable before anything else, the init of PID 1 included (see `masked::seal`); as PID
+/// 1, the init; the command present; and `--user` one osenv can still signal.
+fn supervising<'a>(
+    args: &'a ExecArgs,
+    app: &App,
+    flag: &'static str,
+) -> Result<(&'a std::ffi::OsString, &'a [std::ffi::OsString]), Error> {
     if args.mask {
-        // Before anything else, the init of PID 1 included (see `masked::seal`).
         masked::seal();
     }
     if init::is_pid_1() {
         std::process::exit(init::run(app));
     }
-    let (program, rest) = args.command.split_first().ok_or(UsageError::NoCommand)?;
+    let command = args.command.split_first().ok_or(UsageError::NoCommand)?;
     if let Some((uid, _)) = args.user
         && !process::may_signal(uid)
     {
-        return Err(UsageError::WatchCannotSignal { flag: "--watch", uid }.into());
+        return Err(UsageError::WatchCannotSignal { flag, uid }.into());
     }
+    Ok(command)
+}
+
+pub(super) fn exec(args: &ExecArgs, app: &App) -> Result<(), Error> {
+    let (program, rest) = supervising(args, app, "--watch")?;
     let ui = app.ui;
     let masks = args.mask.then(|| Arc::new(Masks::default()));
     let produce = async |session: &Session| -> Result<Launch, Error> {
@@ -260,7 +273,15 @@ pub(super) fn exec(args: &ExecArgs, app: &App) -> Result<(), Error> {
         )
         .await?;
         let removed = super::exec::removed(session, values.keys().map(String::as_str), args);
-        Ok(Launch { values, removed })
+        let prepared = match &masks {
+            Some(masks) => Some(masks.prepare(values.iter().map(|(n, v)| (n.as_str(), v.expose())))?),
+            None => None,
+        };
+        Ok(Launch {
+            values,
+            removed,
+            masks: prepared,
+        })
     };
     // Opened before anything resolves: a port in use fails the start, not the first hand-off.
     let front = match &args.listen {
@@ -284,8 +305,8 @@ pub(super) fn exec(args: &ExecArgs, app: &App) -> Result<(), Error> {
             command.env("PORT", port.to_string()).env("HOST", "127.0.0.1");
         }
         no_terminal_input(&mut command);
-        if let Some(masks) = &masks {
-            masks.add(launch.values.iter().map(|(n, v)| (n.as_str(), v.expose())))?;
+        if let (Some(masks), Some(prepared)) = (&masks, &launch.masks) {
+            masks.install(prepared);
             Masks::pipe(&mut command);
         }
         let failed = |source| Error::Exec {
@@ -336,38 +357,16 @@ fn no_terminal_input(command: &mut std::process::Command) {
 /// SIGHUP as itself: nothing is checked), and osenv ends with the command's status once its
 /// output is written.
 pub(super) fn exec_masked(args: &ExecArgs, app: &App) -> Result<(), Error> {
-    masked::seal();
-    if init::is_pid_1() {
-        std::process::exit(init::run(app));
-    }
-    let (program, rest) = args.command.split_first().ok_or(UsageError::NoCommand)?;
-    if let Some((uid, _)) = args.user
-        && !process::may_signal(uid)
-    {
-        return Err(UsageError::WatchCannotSignal { flag: "--mask", uid }.into());
-    }
-    let session = super::load(&args.config)?;
-    let resolution = super::exported(
-        &session,
-        app,
-        args.allow_missing,
-        &args.select,
-        super::Consumer::Command(args),
-    )?;
-    let exports = resolution.exports();
+    supervising(args, app, "--mask")?;
     let masks = Arc::new(Masks::default());
-    masks.add(exports.iter().map(|(n, v)| (*n, v.expose())))?;
-    let removed = super::exec::removed(&session, exports.iter().map(|(name, _)| *name), args);
-    let mut command = std::process::Command::new(program);
-    command.args(rest);
-    super::exec::apply(&mut command, exports, &removed, args);
-    drop(resolution);
-    drop(session);
+    let (mut command, program) = super::exec::prepare(args, app, |exports| {
+        masks.add(exports.iter().map(|(n, v)| (*n, v.expose())))
+    })?;
     Masks::pipe(&mut command);
     no_terminal_input(&mut command);
     super::output::signals_handled_by_caller();
     let failed = |source| Error::Exec {
-        program: program.to_string_lossy().into_owned(),
+        program: program.clone(),
         source,
     };
     let exit = app.block_on(async {
