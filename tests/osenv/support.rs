@@ -184,13 +184,19 @@ pub fn exact(text: &str) -> String {
 }
 
 /// Snapshot `text` (a run's stderr) as `name`, with what changes from run to run shown as a
-/// placeholder: this run's temporary directories (`[DIR]`). For messages whose whole wording
+/// placeholder: this run's temporary directories (`[DIR]`), the test servers' loopback ports
+/// (`[PORT]`), this run's id in names (`[RUN]`, [`run_id`]) and how long attempts took. For messages whose whole wording
 /// is the point, where a `contains` would pass a message that lost its location or gained a
 /// value. A macro, so the snapshot is named after the calling module.
 macro_rules! assert_message {
     ($name:expr, $text:expr) => {
         insta::with_settings!({
-            filters => vec![(r"/tmp/\.tmp[A-Za-z0-9]+", "[DIR]")],
+            filters => vec![
+                (r"/tmp/\.tmp[A-Za-z0-9]+", "[DIR]"),
+                (r"127\.0\.0\.1:[0-9]+", "127.0.0.1:[PORT]"),
+                ($crate::support::run_id(), "[RUN]"),
+                (r"(attempts?) in [0-9]+\.[0-9] s", "$1 in [TIME] s"),
+            ],
             omit_expression => true,
         }, {
             insta::assert_snapshot!($name, $text);

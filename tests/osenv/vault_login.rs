@@ -3,7 +3,7 @@
 //! `jwt` auth trusts the fake's signing key; GitHub Actions' token endpoint is the fake's too.
 
 use crate::servers::{Identity, identity};
-use crate::support::{Run, osenv, workdir};
+use crate::support::{Run, assert_message, osenv, workdir};
 use crate::vault::{Server, api, live_tokens_of, seed, server, unique};
 use serde_json::json;
 use std::path::Path;
@@ -128,13 +128,7 @@ fn kubernetes_login_errors_name_the_file_the_role_and_the_cause_never_the_token(
     ];
     let out = run(dir.path(), &env, &["render", "config.yaml"]);
     out.code(1);
-    assert!(
-        out.stderr.contains(&format!("`{}`", missing.display())),
-        "{}",
-        out.stderr
-    );
-    assert!(out.stderr.contains("HCP_VAULT_K8S_TOKEN_PATH"), "{}", out.stderr);
-    assert!(out.stderr.contains("No such file"), "{}", out.stderr);
+    assert_message!("k8s_token_file_missing", &out.stderr);
 
     // A directory, and an empty file.
     let env_dir = [
@@ -144,7 +138,7 @@ fn kubernetes_login_errors_name_the_file_the_role_and_the_cause_never_the_token(
     ];
     let out = run(dir.path(), &env_dir, &["render", "config.yaml"]);
     out.code(1);
-    assert!(out.stderr.contains("is a directory"), "{}", out.stderr);
+    assert_message!("k8s_token_file_is_a_directory", &out.stderr);
     std::fs::write(dir.path().join("empty"), "\n").unwrap();
     let empty = dir.path().join("empty");
     let env_empty = [
@@ -166,13 +160,8 @@ fn kubernetes_login_errors_name_the_file_the_role_and_the_cause_never_the_token(
     ];
     let out = run(dir.path(), &env, &["render", "config.yaml"]);
     out.code(1);
-    assert!(
-        out.stderr.contains("service account name not authorized"),
-        "{}",
-        out.stderr
-    );
-    assert!(out.stderr.contains(&format!("role `{role}`")), "{}", out.stderr);
     assert!(!out.stderr.contains(&other), "{}", out.stderr);
+    assert_message!("k8s_service_account_not_admitted", &out.stderr);
 
     std::fs::write(&token, identity.mint(&json!({"kind": "kubernetes"}))).unwrap();
     let env = [
@@ -183,8 +172,7 @@ fn kubernetes_login_errors_name_the_file_the_role_and_the_cause_never_the_token(
     ];
     let out = run(dir.path(), &env, &["render", "config.yaml"]);
     out.code(1);
-    assert!(out.stderr.contains("no such role on this auth mount"), "{}", out.stderr);
-    assert!(out.stderr.contains("role `no-such-role`"), "{}", out.stderr);
+    assert_message!("k8s_no_such_role", &out.stderr);
 }
 
 #[test]
