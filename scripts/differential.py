@@ -251,6 +251,9 @@ EDGES = [
     "e1:\n  ! <<: {api_key: os.environ/A}\n", "e1:\n  !!merge x: {api_key: os.environ/A}\n",
     "e1: {<<: 1}\n", "e1: {<<: os.environ/A}\n", "e1: !!binary QR==\n", "e1: !!binary \"\u00e9\"\n", "=: 1\n",
     "e1: !!omap [{a: 1}]\n", "e1: !!omap {a: 1}\n", "e1: !!set [1]\n", "e1: ! '<<'\n",
+    # Shadowed merged entries: LiteLLM never asks for what the dict does not hold.
+    "e1: {<<: [{ab: os.environ/A}, {ab: os.environ/B}]}\n", "e1: {<<: {api_key: os.environ/A}, api_key: os.environ/B}\n",
+    "e1:\n  <<: [{k: os.environ/A}, {k: os.environ/B, kk: os.environ/C}]\n  kk: x\n",
 ]
 
 

@@ -95,6 +95,87 @@ impl Document {
         }
     }
 
+    /// The entries of a mapping whose entries are `own`, as PyYAML's `dict` of it holds them:
+    /// the winning merged entries (in the order PyYAML first inserts their keys), then its own
+    /// (which win). `None` when working it out would take more than `budget` steps (a merge
+    /// bomb); the budget is shared by every mapping of a walk.
+    pub fn effective_entries(&self, own: &[Entry], budget: &mut usize) -> Option<Vec<Entry>> {
+        let mut merged = Vec::new();
+        let mut visited = std::collections::HashSet::new();
+        for merge in own.iter().filter(|e| self.is_merge_key(e.key)) {
+            self.collect(merge.value, 0, &mut visited, &mut merged, budget)?;
+        }
+        // A key as the dict tells keys apart: a string by its text, anything else by its
+        // scalar text (rare as a key).
+        let key = |e: &Entry| match self.string(e.key) {
+            Some(text) => (true, text),
+            None => (false, self.scalar(e.key).unwrap_or_default()),
+        };
+        let mine: Vec<Entry> = own.iter().copied().filter(|e| !self.is_merge_key(e.key)).collect();
+        let shadowed: std::collections::HashSet<(bool, &str)> = mine.iter().map(key).collect();
+        let mut order: Vec<(bool, &str)> = Vec::new();
+        let mut winners: std::collections::HashMap<(bool, &str), Entry> = std::collections::HashMap::new();
+        for entry in merged {
+            let k = key(&entry);
+            if shadowed.contains(&k) {
+                continue;
+            }
+            let shared = k.1.chars().count() <= 1 && k.1.chars().all(|c| u32::from(c) < 256);
+            match winners.entry(k) {
+                std::collections::hash_map::Entry::Occupied(mut won) => {
+                    if !shared {
+                        won.insert(entry);
+                    }
+                }
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    order.push(k);
+                    slot.insert(entry);
+                }
+            }
+        }
+        let mut entries: Vec<Entry> = order.iter().map(|k| winners[k]).collect();
+        entries.extend(mine);
+        Some(entries)
+    }
+
+    /// The pairs merging `value` brings, in PyYAML's order (a source's own merges before its
+    /// own keys); a source reached again brings nothing new.
+    fn collect(
+        &self,
+        value: NodeId,
+        depth: usize,
+        visited: &mut std::collections::HashSet<NodeId>,
+        out: &mut Vec<Entry>,
+        budget: &mut usize,
+    ) -> Option<()> {
+        if depth > MAX_DEPTH {
+            return Some(());
+        }
+        let target = self.resolve_alias(value);
+        let sources: Vec<NodeId> = match self.node(target).kind {
+            NodeKind::Mapping { .. } => vec![target],
+            NodeKind::Sequence { .. } => self
+                .items(target)
+                .unwrap_or_default()
+                .iter()
+                .map(|&m| self.resolve_alias(m))
+                .collect(),
+            _ => Vec::new(),
+        };
+        for source in sources {
+            if !visited.insert(source) {
+                continue;
+            }
+            let entries = self.entries(source).unwrap_or_default();
+            *budget = budget.checked_sub(entries.len() + 1)?;
+            for merge in entries.iter().filter(|e| self.is_merge_key(e.key)) {
+                self.collect(merge.value, depth + 1, visited, out, budget)?;
+            }
+            out.extend(entries.iter().copied().filter(|e| !self.is_merge_key(e.key)));
+        }
+        Some(())
+    }
+
     /// Merge keys whose value PyYAML cannot merge: not a mapping or a list of mappings.
     pub(super) fn merge_refusals(&self) -> Vec<ConfigError> {
         let mut errors = Vec::new();
@@ -175,6 +256,34 @@ mod tests {
         assert_eq!(merged("m:\n  ! <<: {ab: 1}\n", "m", "ab").as_deref(), Some("1"));
         assert_eq!(merged("m:\n  !!merge x: {ab: 1}\n", "m", "ab").as_deref(), Some("1"));
         assert_eq!(merged("m:\n  '<<': {ab: 1}\n", "m", "ab"), None);
+    }
+
+    /// What PyYAML's dict holds for `m`, as `key=value` in its order.
+    fn effective(text: &str) -> Vec<String> {
+        let doc = Document::parse("t.yaml", text.to_owned()).unwrap();
+        let m = doc.get(doc.root(), "m").unwrap().value;
+        let mut budget = 1000;
+        doc.effective_entries(doc.entries(m).unwrap(), &mut budget)
+            .unwrap()
+            .iter()
+            .map(|e| format!("{}={}", doc.scalar(e.key).unwrap(), doc.scalar(e.value).unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn the_effective_entries_are_the_dicts() {
+        // {'kx': 3, 'a': 1, 'b': 5}, {'kx': 1, 'kk': 2}: each as PyYAML 6.0.4 builds it.
+        assert_eq!(
+            effective("m: {<<: [{kx: 1, a: 1}, {kx: 2, a: 2}], kx: 3, b: 5}\n"),
+            ["a=1", "kx=3", "b=5"]
+        );
+        assert_eq!(effective("m: {<<: [{kx: 1, a: 1}, {kx: 2, a: 2}]}\n"), ["kx=2", "a=1"]);
+        let doc = Document::parse("t.yaml", "a: &a {k: 1}\nm: {<<: [*a, *a, *a]}\n".to_owned()).unwrap();
+        let m = doc.get(doc.root(), "m").unwrap().value;
+        assert!(
+            doc.effective_entries(doc.entries(m).unwrap(), &mut 1).is_none(),
+            "over the budget"
+        );
     }
 
     #[test]

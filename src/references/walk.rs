@@ -222,6 +222,8 @@ struct Walker<'d> {
     /// walked once and the walk stays linear in the document, whatever the fan-out of aliases
     /// (`t: [*s, *s, …]` over a long `s`).
     visited: Vec<bool>,
+    /// What working out merged mappings may still cost ([`MERGE_BUDGET`]).
+    merge_budget: usize,
     /// By sequence node id: the shallowest depth it was walked at (`i64::MAX`: not yet).
     sequence_depth: Vec<i64>,
     steps: usize,
@@ -277,6 +279,7 @@ impl Discovery {
                 scanned: vec![false; doc.len()],
                 sequence_depth: vec![i64::MAX; doc.len()],
                 steps: 0,
+                merge_budget: MERGE_BUDGET,
                 path: Path::default(),
             };
             if max_depth >= 0 {
@@ -319,6 +322,10 @@ impl Discovery {
     }
 }
 
+/// How many merged entries a walk works out winners among, in all: linear in any real config,
+/// and a bound on a file that merges one large mapping into thousands.
+const MERGE_BUDGET: usize = 1_000_000;
+
 const BINARY_TAG: &str = "tag:yaml.org,2002:binary";
 const NULL_TAG: &str = "tag:yaml.org,2002:null";
 
@@ -342,6 +349,18 @@ impl<'d> Walker<'d> {
 
     fn entries(&mut self, entries: &[Entry], depth: i64, root: bool) {
         let doc = self.doc;
+        // With merge keys, the entries PyYAML's dict holds: a merged entry another shadows
+        // is never walked by LiteLLM (its references, if not reached elsewhere, are not asked
+        // for). Past the merge budget, every merged entry is walked, as before.
+        let effective;
+        let entries = if entries.iter().any(|e| doc.is_merge_key(e.key))
+            && let Some(found) = doc.effective_entries(entries, &mut self.merge_budget)
+        {
+            effective = found;
+            &effective[..]
+        } else {
+            entries
+        };
         let skip_key_management = matches!(self.path.steps.as_slice(), [Step::Key("general_settings", true)]);
         for &Entry { key, value } in entries {
             self.steps += 1;
