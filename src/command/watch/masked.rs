@@ -3,12 +3,14 @@
 //! masked ([`osenv::mask`]). One thread per stream copies, so a command that fills one pipe
 //! while osenv writes the other never blocks on it.
 //!
-//! With `--watch`, a rotation adds the new values to the previous generation's: a generation
-//! still draining is masked with the values it was started with, and the masks stay bounded
-//! (two generations' values, not every value ever seen).
+//! With `--watch`, the masks are the values of every generation whose output is still open: a
+//! generation is masked from the moment it starts until both its pipes close (its process and
+//! anything it started that held them), so one still draining, one kept running after a
+//! candidate failed its readiness check, and the new one are all masked; a generation whose
+//! output has closed is dropped, so the masks stay bounded by what is running.
 
 use osenv::mask::{Masker, Stream};
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::BTreeSet;
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -20,17 +22,14 @@ use std::time::{Duration, Instant};
 /// bounded: a slow reader of osenv's output gets all of it.
 const DRAIN: Duration = Duration::from_secs(5);
 
-/// How many generations' values are masked at once: the one running and the one before it.
-const GENERATIONS: usize = 2;
-
 /// The masks of a run and the threads copying output through them.
 #[derive(Default)]
 pub(crate) struct Masks {
     current: RwLock<Arc<Masker>>,
-    /// The maskers of the last generations, newest first.
-    recent: Mutex<VecDeque<Masker>>,
-    /// The last masks prepared, by a keyed hash of their values: a watch prepares them at every
-    /// check, and builds them only when the values changed.
+    /// The generations whose output is open, oldest first.
+    live: Mutex<Live>,
+    /// The last masks prepared, by a keyed hash of their values and the generations they were
+    /// joined with: a watch prepares them at every check, and builds them only on a change.
     prepared: Mutex<Option<(u64, Arc<Prepared>)>>,
     keys: std::hash::RandomState,
     /// Names already warned about (too short to mask).
@@ -53,14 +52,36 @@ pub(crate) fn seal() {
 }
 
 /// A generation's masks, built before it starts: its own values' masker, and that joined with
-/// the newest generation's (what the copies use once it runs).
+/// every generation live then (what the copies use once it runs).
 pub(crate) struct Prepared {
     added: Masker,
     joined: Arc<Masker>,
+    /// [`Live::installs`] when it was joined.
+    installs: u64,
+}
+
+/// The generations whose output is still open.
+#[derive(Default)]
+struct Live {
+    /// Each generation's id, masker and how many of its pipes are still being copied.
+    generations: Vec<(u64, Masker, usize)>,
+    /// Generations installed so far (the next one's id).
+    installs: u64,
+}
+
+impl Live {
+    /// Every live generation's masks together, and `extra`.
+    fn joined(&self, extra: Option<&Masker>) -> Result<Masker, osenv::error::MaskError> {
+        let mut joined = extra.cloned().unwrap_or_else(Masker::none);
+        for (_, masker, _) in &self.generations {
+            joined = joined.with(masker)?;
+        }
+        Ok(joined)
+    }
 }
 
 impl Masks {
-    /// Mask `values` from now on, with the previous generation's values.
+    /// Mask `values` from now on, with the values of every generation still live.
     pub fn add<'a>(&self, values: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<(), osenv::Error> {
         let prepared = self.prepare(values)?;
         self.install(&prepared);
@@ -69,14 +90,15 @@ impl Masks {
 
     /// The masks for a generation with `values` (built here, on the thread that resolved
     /// them, not on the watch loop's: at the size bound an automaton takes a while), joined
-    /// with the newest generation's; warn (once per name) about values too short to mask.
-    /// The same values as last time reuse what was built.
+    /// with every live generation's; warn (once per name) about values too short to mask.
+    /// The same values, with no generation started since, reuse what was built.
     pub fn prepare<'a>(
         &self,
         values: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<Arc<Prepared>, osenv::Error> {
         let values: Vec<(&str, &str)> = values.into_iter().collect();
-        let fingerprint = std::hash::BuildHasher::hash_one(&self.keys, &values);
+        let installs = lock(&self.live).installs;
+        let fingerprint = std::hash::BuildHasher::hash_one(&self.keys, (&values, installs));
         if let Some((seen, prepared)) = lock(&self.prepared).as_ref()
             && *seen == fingerprint
         {
@@ -98,26 +120,81 @@ impl Masks {
                 );
             }
         }
-        let newest = lock(&self.recent).front().cloned();
-        let joined = match newest {
-            Some(newest) => added.with(&newest)?,
-            None => added.clone(),
-        };
+        // The live generations as of now: one that ends before this is installed only makes
+        // the masks larger than needed.
+        let live: Vec<Masker> = lock(&self.live).generations.iter().map(|(_, m, _)| m.clone()).collect();
+        let mut joined = added.clone();
+        for masker in &live {
+            joined = joined.with(masker)?;
+        }
         let prepared = Arc::new(Prepared {
             added,
             joined: Arc::new(joined),
+            installs,
         });
         *lock(&self.prepared) = Some((fingerprint, Arc::clone(&prepared)));
         Ok(prepared)
     }
 
     /// Mask with `prepared` from now on (the generation starts): a pointer swap, so a rotation
-    /// never stalls the copies or the watch loop.
+    /// never stalls the copies or the watch loop (only if another generation started since it
+    /// was prepared are the masks joined here). Generations started whose output never opened
+    /// (a start that failed) are dropped.
     pub fn install(&self, prepared: &Prepared) {
-        let mut recent = lock(&self.recent);
-        recent.push_front(prepared.added.clone());
-        recent.truncate(GENERATIONS);
-        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::clone(&prepared.joined);
+        let mut live = lock(&self.live);
+        live.generations.retain(|(_, _, open)| *open > 0);
+        let current = if prepared.installs == live.installs {
+            Arc::clone(&prepared.joined)
+        } else {
+            // Joining masks that each fit the bounds can only fail at the bound of their sum:
+            // keep the prepared masks and this generation's own then.
+            Arc::new(live.joined(Some(&prepared.joined)).unwrap_or_else(|e| {
+                tracing::warn!("{e}");
+                (*prepared.joined).clone()
+            }))
+        };
+        let id = live.installs;
+        live.installs += 1;
+        live.generations.push((id, prepared.added.clone(), 0));
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = current;
+    }
+
+    /// One of the newest generation's pipes is being copied.
+    fn opened(&self) -> Option<u64> {
+        let mut live = lock(&self.live);
+        let newest = live.generations.last_mut()?;
+        newest.2 += 1;
+        Some(newest.0)
+    }
+
+    /// One of generation `id`'s pipes closed: once both have, its values are no longer masked
+    /// (the masks are joined again here, on the copy's thread).
+    fn closed(&self, id: u64) {
+        let (remaining, installs) = {
+            let mut live = lock(&self.live);
+            let Some(at) = live.generations.iter().position(|(g, _, _)| *g == id) else {
+                return;
+            };
+            live.generations[at].2 -= 1;
+            if live.generations[at].2 > 0 {
+                return;
+            }
+            live.generations.remove(at);
+            if live.generations.is_empty() {
+                return;
+            }
+            let remaining = Live {
+                generations: live.generations.clone(),
+                installs: live.installs,
+            };
+            (remaining, live.installs)
+        };
+        let Ok(joined) = remaining.joined(None) else { return };
+        // Unless a generation started meanwhile (its masks hold the rest and more).
+        let live = lock(&self.live);
+        if live.installs == installs {
+            *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(joined);
+        }
     }
 
     fn masker(&self) -> Arc<Masker> {
@@ -147,10 +224,12 @@ impl Masks {
         let mut copies = lock(&self.copies);
         copies.retain(|(c, _)| !c.is_finished());
         if let Some(out) = child.stdout.take() {
-            copies.push(self.copy(out, Sink::Stdout)?);
+            let generation = self.opened();
+            copies.push(self.copy(out, Sink::Stdout, generation)?);
         }
         if let Some(err) = child.stderr.take() {
-            copies.push(self.copy(err, Sink::Stderr)?);
+            let generation = self.opened();
+            copies.push(self.copy(err, Sink::Stderr, generation)?);
         }
         Ok(())
     }
@@ -159,13 +238,17 @@ impl Masks {
         self: &Arc<Self>,
         from: impl std::io::Read + Send + 'static,
         to: Sink,
+        generation: Option<u64>,
     ) -> std::io::Result<(JoinHandle<()>, Arc<AtomicBool>)> {
         let masks = Arc::clone(self);
         let reading = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&reading);
-        let handle = std::thread::Builder::new()
-            .name("osenv-mask".into())
-            .spawn(move || masks.run(from, to, &flag))?;
+        let handle = std::thread::Builder::new().name("osenv-mask".into()).spawn(move || {
+            masks.run(from, to, &flag);
+            if let Some(generation) = generation {
+                masks.closed(generation);
+            }
+        })?;
         Ok((handle, reading))
     }
 
@@ -259,5 +342,55 @@ impl Sink {
             }
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn masked(masks: &Masks, text: &str) -> String {
+        let mut out = Vec::new();
+        masks.masker().mask_all(text.as_bytes(), &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    /// A generation that only waits (its pipes open), as one kept running after a candidate
+    /// failed its readiness check.
+    fn start(masks: &Arc<Masks>, program: &str) -> std::process::Child {
+        let mut command = std::process::Command::new("sh");
+        command.args(["-c", program]);
+        Masks::pipe(&mut command);
+        let mut child = command.spawn().unwrap();
+        masks.attach(&mut child).unwrap();
+        child
+    }
+
+    /// Found by the adversary review: with two generations kept, a failed candidate pushed
+    /// out the one still running, and its value was printed unmasked after the next rotation.
+    #[test]
+    fn every_generation_with_open_output_stays_masked() {
+        let masks = Arc::new(Masks::default());
+        masks.add([("K", "secretvalue-ONE-1111")]).unwrap();
+        let mut one = start(&masks, "exec sleep 30");
+        masks.add([("K", "secretvalue-TWO-2222")]).unwrap();
+        let mut two = start(&masks, "exit 0");
+        two.wait().unwrap();
+        masks.add([("K", "secretvalue-THREE-3333")]).unwrap();
+        let mut three = start(&masks, "exec sleep 30");
+        let all = "secretvalue-ONE-1111 secretvalue-THREE-3333";
+        assert_eq!(masked(&masks, all), "<K> <K>");
+        // Once a generation's output closes, its values leave the masks (bounded by what runs).
+        one.kill().unwrap();
+        one.wait().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while masked(&masks, all) != "secretvalue-ONE-1111 <K>" && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(masked(&masks, all), "secretvalue-ONE-1111 <K>");
+        assert_eq!(masked(&masks, "secretvalue-TWO-2222"), "secretvalue-TWO-2222");
+        three.kill().unwrap();
+        three.wait().unwrap();
+        masks.drain();
     }
 }
