@@ -187,7 +187,7 @@ impl Sources {
     /// The config has an `include` key (which the rendered config does not keep: its files are
     /// merged into it).
     pub fn has_includes(&self) -> bool {
-        self.documents.len() > 1 || self.root().get(self.root().root(), INCLUDE_KEY).is_some()
+        self.documents.len() > 1 || self.root().get_merged(self.root().root(), INCLUDE_KEY).is_some()
     }
 
     /// The parts of each file that the merged config keeps, for the reference walk.
@@ -361,7 +361,8 @@ fn normalize(path: &Path) -> PathBuf {
 
 /// The `include` entries of `doc`, with where each is written.
 fn entries(doc: &Document) -> Result<Vec<(String, usize, Location)>, Vec<ConfigError>> {
-    let Some(entry) = doc.get(doc.root(), INCLUDE_KEY) else {
+    // As LiteLLM's `config.get("include")` finds it: a root `<<` merge can bring it.
+    let Some(entry) = doc.get_merged(doc.root(), INCLUDE_KEY) else {
         return Ok(Vec::new());
     };
     let bad = || {

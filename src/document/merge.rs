@@ -19,16 +19,31 @@ const MERGE_TAG: &str = "tag:yaml.org,2002:merge";
 const MAX_DEPTH: usize = 64;
 
 impl Document {
-    /// Whether `key` is a merge key to PyYAML.
+    /// Whether `key` is a merge key to PyYAML (through an alias: the same node).
     pub fn is_merge_key(&self, key: NodeId) -> bool {
+        let key = self.resolve_alias(key);
         let NodeKind::Scalar { style } = self.node(key).kind else {
             return false;
         };
         match self.tag(key) {
             Some(MERGE_TAG) => true,
             None => style == ScalarStyle::Plain && self.scalar(key) == Some("<<"),
-            Some("!") => self.scalar(key) == Some("<<"),
+            // The resolver's `^(?:<<)$` also matches before a final line break.
+            Some("!") => matches!(self.scalar(key), Some("<<" | "<<\n")),
             Some(_) => false,
+        }
+    }
+
+    /// What PyYAML tells merged keys apart by (`id(key.value)`): the key's node (an alias is
+    /// its anchor's), except that an empty or one-character Latin-1 text is one object however
+    /// often it is written.
+    fn identity(&self, key: NodeId) -> (NodeId, &str) {
+        let key = self.resolve_alias(key);
+        let text = self.scalar(key).unwrap_or_default();
+        if text.chars().count() <= 1 && text.chars().all(|c| u32::from(c) < 256) {
+            (usize::MAX, text)
+        } else {
+            (key, "")
         }
     }
 
@@ -38,15 +53,14 @@ impl Document {
         if let Some(own) = self.get(id, key) {
             return Some(own);
         }
-        // One shared string object: the first merged pair wins; otherwise the last does.
-        let shared = key.chars().count() <= 1 && key.chars().all(|c| u32::from(c) < 256);
+        // The first pair of each key object is kept; of those, the last wins (the dict's).
+        let mut seen = std::collections::HashSet::new();
         let mut found = None;
         let mut visited = std::collections::HashSet::new();
         self.merged_pairs(id, key, 0, &mut visited, &mut |entry| {
-            if shared && found.is_some() {
-                return;
+            if seen.insert(self.identity(entry.key)) {
+                found = Some(entry);
             }
-            found = Some(entry);
         });
         found
     }
@@ -115,22 +129,18 @@ impl Document {
         let shadowed: std::collections::HashSet<(bool, &str)> = mine.iter().map(key).collect();
         let mut order: Vec<(bool, &str)> = Vec::new();
         let mut winners: std::collections::HashMap<(bool, &str), Entry> = std::collections::HashMap::new();
+        let mut seen = std::collections::HashSet::new();
         for entry in merged {
+            // A key object seen before is skipped (flatten_mapping), then the dict keeps the last.
+            if !seen.insert(self.identity(entry.key)) {
+                continue;
+            }
             let k = key(&entry);
             if shadowed.contains(&k) {
                 continue;
             }
-            let shared = k.1.chars().count() <= 1 && k.1.chars().all(|c| u32::from(c) < 256);
-            match winners.entry(k) {
-                std::collections::hash_map::Entry::Occupied(mut won) => {
-                    if !shared {
-                        won.insert(entry);
-                    }
-                }
-                std::collections::hash_map::Entry::Vacant(slot) => {
-                    order.push(k);
-                    slot.insert(entry);
-                }
+            if winners.insert(k, entry).is_none() {
+                order.push(k);
             }
         }
         let mut entries: Vec<Entry> = order.iter().map(|k| winners[k]).collect();
@@ -256,6 +266,17 @@ mod tests {
         assert_eq!(merged("m:\n  ! <<: {ab: 1}\n", "m", "ab").as_deref(), Some("1"));
         assert_eq!(merged("m:\n  !!merge x: {ab: 1}\n", "m", "ab").as_deref(), Some("1"));
         assert_eq!(merged("m:\n  '<<': {ab: 1}\n", "m", "ab"), None);
+        // The adversary review: an aliased key is one key object (the first wins), and `!`
+        // reads `<<` before a final line break as a merge key, an alias to one too.
+        assert_eq!(
+            merged("m:\n  <<: [{&k master_key: a}, {*k : b}]\n", "m", "master_key").as_deref(),
+            Some("a")
+        );
+        assert_eq!(merged("m:\n  ! \"<<\\n\": {ab: 1}\n", "m", "ab").as_deref(), Some("1"));
+        assert_eq!(
+            merged("x: {&m <<: {a: 1}}\nm:\n  *m : {ab: 2}\n", "m", "ab").as_deref(),
+            Some("2")
+        );
     }
 
     /// What PyYAML's dict holds for `m`, as `key=value` in its order.

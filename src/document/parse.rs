@@ -740,6 +740,19 @@ impl<'p> Builder<'p> {
                 NodeKind::Scalar { style } => {
                     let value = self.value(text, e.key);
                     let untagged = self.tags.binary_search_by_key(&e.key, |(id, _)| *id).is_err();
+                    // Merge keys are taken out by PyYAML before the mapping is built: a
+                    // mapping may have several.
+                    let tag = self
+                        .tags
+                        .binary_search_by_key(&e.key, |(id, _)| *id)
+                        .ok()
+                        .map(|i| &*self.tags[i].1);
+                    if (style == ScalarStyle::Plain && untagged && value == "<<")
+                        || tag == Some("tag:yaml.org,2002:merge")
+                        || (tag == Some("!") && matches!(value, "<<" | "<<\n"))
+                    {
+                        return None;
+                    }
                     match (style, untagged) {
                         (ScalarStyle::Plain, true) => match yaml11_value(value) {
                             Some(Yaml11::Canonical(c)) => Some(c.into()),
@@ -1145,6 +1158,7 @@ mod tests {
             "k: \"=\"\n",
             "=: 1\n",
             "{=: 1}\n",
+            "m: {<<: {ab: 1}, <<: {cd: 2}}\n",
             "k: !!omap [{b: 1}]\n",
             "k: !!set {a: 1}\n",
             "k: !!pairs [{a: 1}, {a: 2}]\n",

@@ -142,3 +142,20 @@ fn an_unloadable_value_in_a_replaced_entry_still_fails() {
     run.code(2);
     insta::assert_snapshot!(run.stderr, @"error: a.yaml:1:11: LiteLLM cannot load this config: PyYAML cannot construct this value: `!!int` takes an integer (decimal, 0b, 0x, 0-octal or sexagesimal)");
 }
+
+/// The adversary review: LiteLLM's `config.get("include")` finds an `include` a root merge
+/// brings; osenv did not see it and rendered the config without its files. It is refused now,
+/// as every root merge in a config with includes.
+#[test]
+fn an_include_brought_by_a_root_merge_is_not_missed() {
+    let dir = workdir(&[
+        ("config.yaml", "<<: {include: [inc.yaml]}\nmodel_list: []\n"),
+        (
+            "inc.yaml",
+            "general_settings:\n  key_management_system: hashicorp_vault\n",
+        ),
+    ]);
+    let run = osenv(dir.path()).args(["check", "config.yaml"]).run();
+    run.code(2);
+    crate::support::assert_message!("include_through_a_root_merge", &run.stderr);
+}
