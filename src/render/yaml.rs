@@ -447,6 +447,17 @@ fn double_quoted(value: &str) -> String {
 /// acts on them only after resolving references, so they mean the same in the rendered config.
 const RESOLVED_KEYS: [&str; 2] = ["key_management_system", "key_management_settings"];
 
+/// `general_settings: *g` stands for an anchored mapping used elsewhere too: its keys cannot be
+/// removed here, so they are kept (with the warning).
+fn behind_an_alias(doc: &Document, general: Entry) -> Result<Vec<Edit<'static>>, Location> {
+    let target = doc.resolve_alias(general.value);
+    if RESOLVED_KEYS.iter().any(|k| doc.get_merged(target, k).is_some()) {
+        Err(doc.location(general.key))
+    } else {
+        Ok(Vec::new())
+    }
+}
+
 /// Edits that remove the key-management keys from `general_settings`, so LiteLLM does not set
 /// up the manager again from the rendered config. `Err` when removing them from the text would
 /// not remove them from what LiteLLM loads, or would change another place: the mapping is
@@ -457,6 +468,9 @@ fn key_management_edits(doc: &Document) -> Result<Vec<Edit<'static>>, Location> 
         return Ok(Vec::new());
     };
     let map = general.value;
+    if map != doc.resolve_alias(map) {
+        return behind_an_alias(doc, general);
+    }
     let (Some(entries), NodeKind::Mapping { flow }) = (doc.entries(map), doc.node(map).kind) else {
         return Ok(Vec::new());
     };
@@ -576,6 +590,17 @@ mod tests {
         let values = values(pairs);
         let out = render(&doc, &refs, |r| values.get(&r.name), options);
         out.text.to_string()
+    }
+
+    /// The adversary review: `general_settings: *g` kept key_management_system silently.
+    #[test]
+    fn key_management_behind_an_alias_is_kept_with_a_warning() {
+        let doc = Document::parse(
+            "t.yaml",
+            "g: &g {key_management_system: aws_kms}\ngeneral_settings: *g\n".to_owned(),
+        )
+        .unwrap();
+        assert!(key_management_edits(&doc).is_err());
     }
 
     #[test]
