@@ -27,6 +27,6 @@ fuzz_target!(|data: &[u8]| {
                 );
             }
         }
-        Err(e) => assert!(e.location.line >= 1 && e.location.line <= lines),
+        Err(e) => assert!(e.location.line() >= 1 && e.location.line() <= lines),
     }
 });
