@@ -91,17 +91,23 @@ pub(super) fn binary(value: &str) -> bool {
     quad == 0
 }
 
+/// `value` less one leading sign, as PyYAML's `value[0] in '+-'` takes it; `None` for nothing
+/// (its `value[0]` is an IndexError).
+fn unsigned(value: &str) -> Option<&str> {
+    let first = value.chars().next()?;
+    Some(if first == '-' || first == '+' {
+        &value[1..]
+    } else {
+        value
+    })
+}
+
 /// `construct_yaml_int`: `_` removed, one sign taken, then `0`, `0b…`, `0x…`, `0…` (octal),
 /// `a:b:c` (base 60, each part an `int()`), or an `int()`.
 fn int(value: &str) -> bool {
     let value = value.replace('_', "");
-    let Some(first) = value.chars().next() else {
+    let Some(value) = unsigned(&value) else {
         return false;
-    };
-    let value = if first == '-' || first == '+' {
-        &value[1..]
-    } else {
-        &value[..]
     };
     if value == "0" {
         true
@@ -125,13 +131,8 @@ fn int(value: &str) -> bool {
 /// `a:b:c` (each part a `float()`), or a `float()`.
 fn float(value: &str) -> bool {
     let value = value.replace('_', "").to_lowercase();
-    let Some(first) = value.chars().next() else {
+    let Some(value) = unsigned(&value) else {
         return false;
-    };
-    let value = if first == '-' || first == '+' {
-        &value[1..]
-    } else {
-        &value[..]
     };
     if value == ".inf" || value == ".nan" {
         true

@@ -54,59 +54,26 @@ impl Document {
             return Some(own);
         }
         // The first pair of each key object is kept; of those, the last wins (the dict's).
-        let mut seen = std::collections::HashSet::new();
-        let mut found = None;
+        // Each merged mapping is visited once, so this is bounded by the document.
+        let mut pairs = Vec::new();
         let mut visited = std::collections::HashSet::new();
-        self.merged_pairs(id, key, 0, &mut visited, &mut |entry| {
-            if seen.insert(self.identity(entry.key)) {
-                found = Some(entry);
-            }
-        });
-        found
-    }
-
-    /// Every pair merged into mapping `id` whose key loads as `key`, in PyYAML's order; a
-    /// mapping reached again adds nothing (its pairs were seen).
-    fn merged_pairs(
-        &self,
-        id: NodeId,
-        key: &str,
-        depth: usize,
-        visited: &mut std::collections::HashSet<NodeId>,
-        found: &mut dyn FnMut(Entry),
-    ) {
-        if depth > MAX_DEPTH {
-            return;
-        }
+        let mut unbounded = usize::MAX;
         for merge in self
             .entries(id)
             .unwrap_or_default()
             .iter()
             .filter(|e| self.is_merge_key(e.key))
         {
-            let target = self.resolve_alias(merge.value);
-            let sources: Vec<NodeId> = match self.node(target).kind {
-                NodeKind::Mapping { .. } => vec![target],
-                NodeKind::Sequence { .. } => self
-                    .items(target)
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|&m| self.resolve_alias(m))
-                    .collect(),
-                _ => Vec::new(),
-            };
-            for source in sources {
-                if !visited.insert(source) {
-                    continue;
-                }
-                self.merged_pairs(source, key, depth + 1, visited, found);
-                for entry in self.entries(source).unwrap_or_default() {
-                    if !self.is_merge_key(entry.key) && self.string(entry.key) == Some(key) {
-                        found(*entry);
-                    }
-                }
+            self.collect(merge.value, 0, &mut visited, &mut pairs, &mut unbounded)?;
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut found = None;
+        for entry in pairs.into_iter().filter(|e| self.string(e.key) == Some(key)) {
+            if seen.insert(self.identity(entry.key)) {
+                found = Some(entry);
             }
         }
+        found
     }
 
     /// The entries of a mapping whose entries are `own`, as PyYAML's `dict` of it holds them:

@@ -4,11 +4,8 @@
 //! string in the config and in the environment, the key from the config or relayed from the
 //! environment, with and without a salt key and a database.
 
-use crate::servers::server_url;
 use osenv::master_key::{Facts, Override, Source, Verdict, Weakness, str_to_bool, verdict};
 use serde_json::{Value, json};
-use std::io::Write as _;
-use std::process::{Command, Stdio};
 
 const LITELLM: &str = r#"
 import json, sys
@@ -138,28 +135,10 @@ fn cases() -> Vec<Value> {
 
 #[test]
 fn the_verdict_is_litellms_own() {
-    let Some(litellm) = server_url("OSENV_TEST_LITELLM", "the LiteLLM proxy (scripts/litellm-venv)") else {
+    let cases = cases();
+    let Some(theirs) = crate::servers::litellm_python::<Vec<Value>>(LITELLM, &cases) else {
         return;
     };
-    let python = std::path::Path::new(&litellm).with_file_name("python");
-    let cases = cases();
-    let mut child = Command::new(&python)
-        .args(["-c", LITELLM])
-        .env("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the venv's python");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(serde_json::to_string(&cases).unwrap().as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let theirs: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(theirs.len(), cases.len());
     let differences: Vec<String> = cases
         .iter()

@@ -3,11 +3,8 @@
 //! variable it reads first, a token file outside the allowed directories). The verdict is
 //! compared with LiteLLM 1.110.2's own `get_secret` on generated names and environments.
 
-use crate::servers::server_url;
 use crate::support::{osenv, workdir};
 use serde_json::{Value, json};
-use std::io::Write as _;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 const CONFIG: &str = "model_list:
@@ -175,32 +172,14 @@ fn ours(case: &Value) -> &'static str {
 
 #[test]
 fn the_verdict_is_litellms_own() {
-    let Some(litellm) = server_url("OSENV_TEST_LITELLM", "the LiteLLM proxy (scripts/litellm-venv)") else {
-        return;
-    };
-    let python = std::path::Path::new(&litellm).with_file_name("python");
     let dir = tempfile::tempdir().unwrap();
     let allowed = dir.path().join("allowed");
     std::fs::create_dir_all(allowed.join("sub")).unwrap();
     std::fs::write(allowed.join("t"), "token").unwrap();
     let cases = cases(allowed.to_str().unwrap());
-    let mut child = Command::new(&python)
-        .args(["-c", LITELLM])
-        .env("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the venv's python");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(serde_json::to_string(&cases).unwrap().as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let theirs: Vec<String> = serde_json::from_slice(&output.stdout).unwrap();
+    let Some(theirs) = crate::servers::litellm_python::<Vec<String>>(LITELLM, &cases) else {
+        return;
+    };
     assert_eq!(theirs.len(), cases.len());
     let refused = theirs.iter().filter(|t| *t == "refused").count();
     // The generator reaches both sides (most cases lack what one name needs).

@@ -13,6 +13,31 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::MutexGuard;
 use std::sync::{Arc, Mutex};
 
+/// `script` run by the pinned LiteLLM venv's Python with `cases` as JSON on its stdin, and
+/// what it prints as JSON: the differential tests ask LiteLLM's own code for its verdict.
+/// `None` (skip) as [`server_url`] decides when the venv is not set up.
+pub fn litellm_python<T: serde::de::DeserializeOwned>(script: &str, cases: &impl serde::Serialize) -> Option<T> {
+    let litellm = server_url("OSENV_TEST_LITELLM", "the LiteLLM proxy (scripts/litellm-venv)")?;
+    let python = std::path::Path::new(&litellm).with_file_name("python");
+    let mut child = std::process::Command::new(&python)
+        .args(["-c", script])
+        .env("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the venv's python");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(serde_json::to_string(cases).unwrap().as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    Some(serde_json::from_slice(&output.stdout).unwrap())
+}
+
 /// The URL of a test server, or `None` (skip) when it is not running and its skip was asked
 /// for by name.
 pub fn server_url(variable: &str, what: &str) -> Option<String> {
