@@ -254,6 +254,10 @@ EDGES = [
     # Shadowed merged entries: LiteLLM never asks for what the dict does not hold.
     "e1: {<<: [{ab: os.environ/A}, {ab: os.environ/B}]}\n", "e1: {<<: {api_key: os.environ/A}, api_key: os.environ/B}\n",
     "e1:\n  <<: [{k: os.environ/A}, {k: os.environ/B, kk: os.environ/C}]\n  kk: x\n",
+    # `!` resolves by form, and PyYAML's `$` also matches before a final line break.
+    "e1: ! \"yes\\n\"\n", "e1: ! \"null\\n\"\ne2: os.environ/A\n", "e1: ! \".inf\\n\"\n", "e1: ! \"1\\n\"\n",
+    "e1: ! \"2001-12-14\\n\"\n", "e1: ! \"=\\n\"\n", "e1: {! \"null\\n\": os.environ/A}\n", "e1: ! \"\\n\"\n",
+    "e1: ! |\n  off\ne2: os.environ/A\n", "e1: ! \"-.NaN\\n\"\n", "e1: ! \"0b_\\n\"\n",
 ]
 
 

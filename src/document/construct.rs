@@ -160,6 +160,24 @@ pub(super) fn implicit_timestamp(value: &str) -> bool {
 /// it cannot: a timestamp that is no date or time (`2001-13-01`), or `0b`/`0x` followed only by
 /// underscores (an int with no digits).
 pub(super) fn implicit_refusal(value: &str) -> Option<&'static str> {
+    let form = super::parse::form(value);
+    // A `!`-tagged scalar ending in a line break resolves as the text before it, but is
+    // constructed with it: `bool_values["yes\n"]` is no key, and `float(".inf\n")` is only
+    // reached because `.inf` is compared first.
+    if form.len() < value.len() {
+        match super::parse::plain_meaning(form) {
+            super::parse::Plain::Bool(_) => {
+                return Some("it reads as a boolean followed by a line break, which PyYAML cannot construct");
+            }
+            super::parse::Plain::Number
+                if matches!(form.trim_start_matches(['-', '+']).to_lowercase().as_str(), ".inf" | ".nan") =>
+            {
+                return Some("it reads as .inf or .nan followed by a line break, which PyYAML cannot construct");
+            }
+            _ => {}
+        }
+    }
+    let value = form;
     if implicit_timestamp(value) {
         return refusal("tag:yaml.org,2002:timestamp", value).map(|_| {
             "it reads as a date (a timestamp), and is no valid date or time; quote it (without `!`) to keep it text"

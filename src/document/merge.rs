@@ -28,8 +28,7 @@ impl Document {
         match self.tag(key) {
             Some(MERGE_TAG) => true,
             None => style == ScalarStyle::Plain && self.scalar(key) == Some("<<"),
-            // The resolver's `^(?:<<)$` also matches before a final line break.
-            Some("!") => matches!(self.scalar(key), Some("<<" | "<<\n")),
+            Some("!") => self.scalar(key).map(super::parse::form) == Some("<<"),
             Some(_) => false,
         }
     }

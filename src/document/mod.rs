@@ -284,7 +284,7 @@ impl Document {
         match (style, self.tag(id)) {
             (_, Some(STR_TAG)) => Some(value),
             // PyYAML resolves a plain scalar, and any tagged `!` (`! '1'` is an int), by its form.
-            (ScalarStyle::Plain, None) | (_, Some("!")) => parse::plain_is_string(value).then_some(value),
+            (ScalarStyle::Plain, None) | (_, Some("!")) => parse::plain_is_string(parse::form(value)).then_some(value),
             (_, None) => Some(value),
             _ => None,
         }
@@ -306,7 +306,7 @@ impl Document {
                 None,
                 Some(value),
             )
-            | (NodeKind::Scalar { .. }, Some("!"), Some(value)) => match parse::plain_meaning(value) {
+            | (NodeKind::Scalar { .. }, Some("!"), Some(value)) => match parse::plain_meaning(parse::form(value)) {
                 parse::Plain::Null => Loaded::Null,
                 parse::Plain::Bool(b) => Loaded::Bool(b),
                 parse::Plain::Timestamp => Loaded::Other("a date"),

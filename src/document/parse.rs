@@ -547,8 +547,8 @@ impl<'p> Builder<'p> {
         // PyYAML resolves a plain `=` (or one tagged `!`) to its `value` tag and `<<` to `merge`,
         // and safe_load constructs neither where a value is expected; as a key, `<<` merges and
         // `=` is the string "=".
-        let by_form = (style == ScalarStyle::Plain && tag.is_none()) || tag == Some("!");
-        if !in_key && ((by_form && (value == "=" || value == "<<")) || tag == Some("tag:yaml.org,2002:merge")) {
+        let by_form = resolved_by_form(style, tag);
+        if !in_key && ((by_form && matches!(form(value), "=" | "<<")) || tag == Some("tag:yaml.org,2002:merge")) {
             return Some(ConfigError::Unloadable {
                 location: self.locate(text, vstart),
                 reason: format!(
@@ -584,7 +584,7 @@ impl<'p> Builder<'p> {
         }
         // PyYAML resolves an untagged plain scalar, and any scalar tagged `!`, by its form, and
         // constructs what that gives: `2001-13-01` is a date it cannot make.
-        if ((style == ScalarStyle::Plain && tag.is_none()) || tag == Some("!"))
+        if by_form
             && let Some(reason) = super::construct::implicit_refusal(value)
         {
             return Some(ConfigError::Unloadable {
@@ -739,25 +739,19 @@ impl<'p> Builder<'p> {
             match self.nodes[e.key].kind {
                 NodeKind::Scalar { style } => {
                     let value = self.value(text, e.key);
-                    let untagged = self.tags.binary_search_by_key(&e.key, |(id, _)| *id).is_err();
-                    // Merge keys are taken out by PyYAML before the mapping is built: a
-                    // mapping may have several.
                     let tag = self
                         .tags
                         .binary_search_by_key(&e.key, |(id, _)| *id)
                         .ok()
                         .map(|i| &*self.tags[i].1);
-                    if (style == ScalarStyle::Plain && untagged && value == "<<")
-                        || tag == Some("tag:yaml.org,2002:merge")
-                        || (tag == Some("!") && matches!(value, "<<" | "<<\n"))
-                    {
+                    let by_form = resolved_by_form(style, tag);
+                    // Merge keys are taken out by PyYAML before the mapping is built: a
+                    // mapping may have several.
+                    if (by_form && form(value) == "<<") || tag == Some("tag:yaml.org,2002:merge") {
                         return None;
                     }
-                    match (style, untagged) {
-                        (ScalarStyle::Plain, true) => match yaml11_value(value) {
-                            Some(Yaml11::Canonical(c)) => Some(c.into()),
-                            None => Some(value.into()),
-                        },
+                    match yaml11_value(form(value)) {
+                        Some(Yaml11::Canonical(c)) if by_form => Some(c.into()),
                         _ => Some(value.into()),
                     }
                 }
@@ -791,6 +785,24 @@ impl<'p> Builder<'p> {
             }
         }
         self.errors.extend(errors);
+    }
+}
+
+/// Whether PyYAML resolves a scalar by its form (its implicit resolvers): plain and untagged,
+/// or tagged `!` in any style (`! '1'` is an int).
+pub(super) fn resolved_by_form(style: ScalarStyle, tag: Option<&str>) -> bool {
+    (style == ScalarStyle::Plain && tag.is_none()) || tag == Some("!")
+}
+
+/// The text PyYAML's implicit resolvers match for a scalar resolved by its form. Their patterns
+/// end in `$`, which in Python also matches before one final line break, so a quoted or block
+/// scalar tagged `!` that ends in one resolves as the text before it: `! "null\n"` is None and
+/// `! "1\n"` the int 1 (a plain scalar never ends in a line break). The first character picks
+/// the resolvers, so `"\n"` alone stays a string.
+pub(super) fn form(value: &str) -> &str {
+    match value.strip_suffix('\n') {
+        Some(text) if !text.is_empty() => text,
+        _ => value,
     }
 }
 
