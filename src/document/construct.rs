@@ -170,7 +170,10 @@ pub(super) fn implicit_refusal(value: &str) -> Option<&'static str> {
                 return Some("it reads as a boolean followed by a line break, which PyYAML cannot construct");
             }
             super::parse::Plain::Number
-                if matches!(form.trim_start_matches(['-', '+']).to_lowercase().as_str(), ".inf" | ".nan") =>
+                if matches!(
+                    form.trim_start_matches(['-', '+']).to_lowercase().as_str(),
+                    ".inf" | ".nan"
+                ) =>
             {
                 return Some("it reads as .inf or .nan followed by a line break, which PyYAML cannot construct");
             }

@@ -584,9 +584,7 @@ impl<'p> Builder<'p> {
         }
         // PyYAML resolves an untagged plain scalar, and any scalar tagged `!`, by its form, and
         // constructs what that gives: `2001-13-01` is a date it cannot make.
-        if by_form
-            && let Some(reason) = super::construct::implicit_refusal(value)
-        {
+        if by_form && let Some(reason) = super::construct::implicit_refusal(value) {
             return Some(ConfigError::Unloadable {
                 location: self.locate(text, vstart),
                 reason: format!("PyYAML cannot construct this value: {reason}"),

@@ -5,7 +5,7 @@ use super::{
     AccessMode, AwsOptions, AzureOptions, KeyManagement, KeyManagementSystem, Selected, SettingWarning, Shown,
     VaultOptions,
 };
-use crate::document::{Document, NodeId, NodeKind, ScalarStyle};
+use crate::document::{Document, Loaded, NodeId};
 use crate::environment::Environment;
 use crate::environment::Origin;
 use crate::error::ConfigError;
@@ -19,17 +19,24 @@ pub(super) struct Reader<'a> {
     pub(super) env: &'a Environment,
 }
 
-/// PyYAML's booleans (YAML 1.1), since LiteLLM loads configs with PyYAML.
-fn plain_bool(s: &str) -> Option<bool> {
-    match s {
-        "true" | "True" | "TRUE" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => Some(true),
-        "false" | "False" | "FALSE" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => Some(false),
-        _ => None,
-    }
+/// A field's value as LiteLLM's `KeyManagementSettings` receives it: what PyYAML loads, with an
+/// `os.environ/X` string replaced by `get_secret`'s answer from the environment (which makes
+/// `true`/`false` in any case a boolean).
+enum Value {
+    Null,
+    Bool(bool),
+    Text(String),
+    /// A number, a date, a list, a mapping or a tagged value, named for messages.
+    Other(&'static str),
 }
 
-fn plain_null(s: &str) -> bool {
-    matches!(s, "" | "~" | "null" | "Null" | "NULL")
+/// Pydantic's (lax) boolean from a string: these words in any case, nothing stripped.
+fn pydantic_bool(text: &str) -> Option<bool> {
+    match text.to_lowercase().as_str() {
+        "1" | "on" | "t" | "true" | "y" | "yes" => Some(true),
+        "0" | "off" | "f" | "false" | "n" | "no" => Some(false),
+        _ => None,
+    }
 }
 
 /// Names the manager for a config that names none (`osenv exec` recipes: the proxy reads the
@@ -169,24 +176,17 @@ impl Reader<'_> {
         }
     }
 
-    /// A scalar's value with its YAML style, through aliases.
-    fn scalar(&self, id: NodeId) -> Option<(&str, ScalarStyle)> {
-        match self.doc.node(self.doc.resolve_alias(id)).kind {
-            NodeKind::Scalar { style } => Some((self.doc.scalar(id)?, style)),
-            _ => None,
-        }
-    }
-
-    /// A string setting; `null` is `None`; `os.environ/X` is read from the environment.
-    fn string(&self, id: NodeId, setting: &str) -> Result<Option<String>, ConfigError> {
-        let Some((value, style)) = self.scalar(id) else {
-            return Err(self.invalid(id, setting, "expected a string"));
+    /// What LiteLLM's settings model receives for node `id`: PyYAML's value, a reference read
+    /// from the environment as `get_secret` reads it.
+    fn value(&self, id: NodeId, setting: &str) -> Result<Value, ConfigError> {
+        let text = match self.doc.loaded(id) {
+            Loaded::Null => return Ok(Value::Null),
+            Loaded::Bool(b) => return Ok(Value::Bool(b)),
+            Loaded::Other(what) => return Ok(Value::Other(what)),
+            Loaded::String(text) => text,
         };
-        if style == ScalarStyle::Plain && plain_null(value) {
-            return Ok(None);
-        }
-        let Some(name) = references::name_of(value) else {
-            return Ok(Some(value.to_owned()));
+        let Some(name) = references::name_of(text) else {
+            return Ok(Value::Text(text.to_owned()));
         };
         // LiteLLM's `get_secret` reads `oidc/env/NAME` as the variable NAME; another `oidc/`
         // token is fetched where the proxy runs, so no setting can be read from it here.
@@ -202,12 +202,51 @@ impl Reader<'_> {
             None => &name,
         };
         match self.env.get(variable) {
-            Ok(v) => Ok(Some(v.expose().to_owned())),
+            Ok(v) => Ok(match crate::master_key::str_to_bool(v.expose()) {
+                Some(b) => Value::Bool(b),
+                None => Value::Text(v.expose().to_owned()),
+            }),
             Err(cause) => Err(ConfigError::SettingReference {
                 location: self.doc.location(id),
-                written: self.doc.source(self.doc.resolve_alias(id)).to_owned(),
+                written: self.written(id).to_owned(),
                 cause,
             }),
+        }
+    }
+
+    /// Why LiteLLM refuses `value` where its settings take a string (shown as written: a value
+    /// read from the environment is not echoed).
+    fn not_text(&self, id: NodeId, setting: &str, value: &Value) -> ConfigError {
+        let found = match value {
+            Value::Bool(_) if references::name_of(self.written(id)).is_some() => {
+                "a boolean (its value is true or false in some case, which LiteLLM's get_secret reads as one)"
+            }
+            Value::Bool(_) => "a boolean",
+            Value::Null => "null",
+            Value::Other(what) => what,
+            Value::Text(_) => "a string",
+        };
+        self.invalid(
+            id,
+            setting,
+            format!("LiteLLM refuses the config at boot: expected a string, found {found}"),
+        )
+    }
+
+    /// A string setting (`str | None` in LiteLLM's model); `null` is `None`.
+    fn string(&self, id: NodeId, setting: &str) -> Result<Option<String>, ConfigError> {
+        match self.value(id, setting)? {
+            Value::Null => Ok(None),
+            Value::Text(text) => Ok(Some(text)),
+            other => Err(self.not_text(id, setting, &other)),
+        }
+    }
+
+    /// A string setting LiteLLM's model gives no `None` (it has a default only when absent).
+    fn required_string(&self, id: NodeId, setting: &str) -> Result<String, ConfigError> {
+        match self.value(id, setting)? {
+            Value::Text(text) => Ok(text),
+            other => Err(self.not_text(id, setting, &other)),
         }
     }
 
@@ -227,49 +266,98 @@ impl Reader<'_> {
         self.doc.source(self.doc.resolve_alias(id))
     }
 
+    /// A boolean setting (`bool | None`), read as pydantic reads one: a boolean, 0 or 1, or a
+    /// string such as `yes`, `off` or `t` in any case.
     fn bool(&self, id: NodeId, setting: &str) -> Result<Option<bool>, ConfigError> {
-        let Some((value, style)) = self.scalar(id) else {
-            return Err(self.invalid(id, setting, "expected true or false"));
-        };
-        if style == ScalarStyle::Plain && plain_null(value) {
-            return Ok(None);
+        let refused = || self.invalid(id, setting, "expected true or false");
+        match self.value(id, setting)? {
+            Value::Null => Ok(None),
+            Value::Bool(b) => Ok(Some(b)),
+            Value::Text(text) => pydantic_bool(&text).map(Some).ok_or_else(refused),
+            Value::Other("a number") => match self.doc.scalar(id).map(crate::python::strip) {
+                Some("0") => Ok(Some(false)),
+                Some("1") => Ok(Some(true)),
+                _ => Err(refused()),
+            },
+            Value::Other(_) => Err(refused()),
         }
-        let text = if let Some(name) = references::name_of(value) {
-            self.string(id, setting)?.unwrap_or(name)
-        } else {
-            value.to_owned()
-        };
-        let parsed = if style == ScalarStyle::Plain || references::name_of(value).is_some() {
-            plain_bool(&text)
-        } else {
-            None
-        };
-        parsed
-            .map(Some)
-            .ok_or_else(|| self.invalid(id, setting, "expected true or false"))
     }
 
     /// A plain `null`, `~` or empty value, through aliases.
     fn is_null(&self, id: NodeId) -> bool {
-        matches!(self.scalar(id), Some((value, ScalarStyle::Plain)) if plain_null(value))
+        self.doc.loaded(id) == Loaded::Null
     }
 
-    fn list(&self, id: NodeId, setting: &str) -> Result<Option<Vec<String>>, ConfigError> {
+    /// The items of a list setting, each as PyYAML loads it: LiteLLM resolves no reference
+    /// inside a list (its walk recurses into a list's mappings only).
+    fn items(&self, id: NodeId, setting: &str) -> Result<Option<&[NodeId]>, ConfigError> {
         let target = self.doc.resolve_alias(id);
         match self.doc.items(target) {
             _ if self.is_null(target) => Ok(None),
-            Some(items) => items
-                .iter()
-                .map(|&item| {
-                    self.string(item, setting)?
-                        .ok_or_else(|| self.invalid(item, setting, "expected a string, found null"))
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map(Some),
-            _ => Err(self.invalid(id, setting, "expected a list of strings")),
+            Some(items) => Ok(Some(items)),
+            None => Err(self.invalid(id, setting, "expected a list")),
         }
     }
 
+    /// `replica_regions` (`list[str] | None`): every item a string, taken as written.
+    fn strings(&self, id: NodeId, setting: &str) -> Result<Option<Vec<String>>, ConfigError> {
+        let Some(items) = self.items(id, setting)? else {
+            return Ok(None);
+        };
+        items
+            .iter()
+            .map(|&item| match self.doc.loaded(item) {
+                Loaded::String(text) if references::name_of(text).is_some() => Err(self.invalid(
+                    item,
+                    setting,
+                    "LiteLLM does not resolve a reference inside a list: it would use this text as it is",
+                )),
+                Loaded::String(text) => Ok(text.to_owned()),
+                _ => Err(self.not_text(item, setting, &self.value(item, setting)?)),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+    }
+
+    /// `hosted_keys` (an untyped list): LiteLLM compares each reference's name with `in`, so
+    /// only a string item ever matches, as written. Another item is kept by LiteLLM and matches
+    /// nothing: a warning here, and not a key to read.
+    fn hosted_keys(
+        &self,
+        id: NodeId,
+        setting: &str,
+        km: &mut KeyManagement,
+    ) -> Result<Option<Vec<String>>, ConfigError> {
+        let Some(items) = self.items(id, setting)? else {
+            return Ok(None);
+        };
+        let mut names = Vec::new();
+        for &item in items {
+            let why = match self.doc.loaded(item) {
+                Loaded::String(text) => {
+                    let Some(name) = references::name_of(text) else {
+                        names.push((text.to_owned(), self.doc.location(item)));
+                        continue;
+                    };
+                    format!(
+                        "LiteLLM does not resolve a reference inside a list, and no name contains `os.environ/`; write the name itself, `{name}`"
+                    )
+                }
+                Loaded::Null => "it is null to LiteLLM; quote a name to host it".to_owned(),
+                Loaded::Bool(_) => "it is a boolean to LiteLLM; quote a name to host it".to_owned(),
+                Loaded::Other(what) => format!("it is {what} to LiteLLM; quote a name to host it"),
+            };
+            km.warnings.push(SettingWarning {
+                location: self.doc.location(item),
+                message: format!("this `hosted_keys` entry matches no secret's name: {why}"),
+            });
+        }
+        km.hosted.clone_from(&names);
+        Ok(Some(names.into_iter().map(|(name, _)| name).collect()))
+    }
+
+    /// `tags` (`dict[str, str] | None`): string keys as written, string values (references
+    /// resolved, as LiteLLM's walk resolves a mapping's values).
     fn map(&self, id: NodeId, setting: &str) -> Result<Option<BTreeMap<String, String>>, ConfigError> {
         let target = self.doc.resolve_alias(id);
         match self.doc.entries(target) {
@@ -277,9 +365,10 @@ impl Reader<'_> {
             Some(entries) => {
                 let mut out = BTreeMap::new();
                 for e in entries {
-                    let key = self.string(e.key, setting)?.unwrap_or_default();
-                    let value = self.string(e.value, setting)?.unwrap_or_default();
-                    out.insert(key, value);
+                    let Loaded::String(key) = self.doc.loaded(e.key) else {
+                        return Err(self.not_text(e.key, setting, &self.value(e.key, setting)?));
+                    };
+                    out.insert(key.to_owned(), self.required_string(e.value, setting)?);
                 }
                 Ok(Some(out))
             }
@@ -332,40 +421,28 @@ impl Reader<'_> {
 
     /// The fields every manager reads.
     fn common(&self, key: &str, v: NodeId, km: &mut KeyManagement) -> Result<Known, ConfigError> {
-        let s = &mut km.settings;
         match key {
-            "hosted_keys" => {
-                s.hosted_keys = self.list(v, key)?;
-                if let (Some(names), Some(items)) = (&s.hosted_keys, self.doc.items(v)) {
-                    km.hosted = names
-                        .iter()
-                        .cloned()
-                        .zip(items.iter().map(|&i| self.doc.location(i)))
-                        .collect();
-                }
-            }
-            "store_virtual_keys" => s.store_virtual_keys = self.bool(v, key)?.unwrap_or(false),
+            "hosted_keys" => km.settings.hosted_keys = self.hosted_keys(v, key, km)?,
+            "store_virtual_keys" => km.settings.store_virtual_keys = self.bool(v, key)?.unwrap_or(false),
             "prefix_for_stored_virtual_keys" => {
-                s.prefix_for_stored_virtual_keys = self.string(v, key)?.unwrap_or_else(|| super::DEFAULT_PREFIX.into());
+                km.settings.prefix_for_stored_virtual_keys = self.required_string(v, key)?;
             }
             "access_mode" => {
-                s.access_mode = match self.string(v, key)?.as_deref() {
-                    None => AccessMode::default(),
-                    Some(name) => AccessMode::from_name(name).ok_or_else(|| {
-                        self.invalid(
-                            v,
-                            key,
-                            // As written: a value read from the environment is not echoed.
-                            format!(
-                                "`{}`; expected read_only, write_only or read_and_write",
-                                self.doc.source(self.doc.resolve_alias(v))
-                            ),
-                        )
-                    })?,
-                }
+                let name = self.required_string(v, key)?;
+                km.settings.access_mode = AccessMode::from_name(&name).ok_or_else(|| {
+                    self.invalid(
+                        v,
+                        key,
+                        // As written: a value read from the environment is not echoed.
+                        format!(
+                            "`{}`; expected read_only, write_only or read_and_write",
+                            self.doc.source(self.doc.resolve_alias(v))
+                        ),
+                    )
+                })?;
             }
-            "description" => s.written.description = self.string(v, key)?,
-            "tags" => s.written.tags = self.map(v, key)?,
+            "description" => km.settings.written.description = self.string(v, key)?,
+            "tags" => km.settings.written.tags = self.map(v, key)?,
             // LiteLLM's hook for its own Python class; nothing osenv can use, nothing to warn of.
             "custom_secret_manager" => {}
             _ => return Ok(false),
@@ -408,7 +485,7 @@ impl Reader<'_> {
                     ));
                 }
             }
-            "replica_regions" => aws.replica_regions = self.list(v, key)?,
+            "replica_regions" => aws.replica_regions = self.strings(v, key)?,
             "aws_batch_reads" => aws.batch_reads = self.bool(v, key)?.unwrap_or(true),
             _ => return Ok(false),
         }
@@ -445,7 +522,13 @@ impl Reader<'_> {
                 field => vault.field = field.unwrap_or_else(|| VaultOptions::default().field),
             },
             "vault_kv_version" => {
-                vault.kv_version = match self.string(v, key)?.as_deref().map(str::trim) {
+                // osenv's own field: `1`, `"1"` or `os.environ/X` alike.
+                let version = match self.value(v, key)? {
+                    Value::Null => None,
+                    Value::Text(text) => Some(text),
+                    _ => self.doc.scalar(v).map(str::to_owned),
+                };
+                vault.kv_version = match version.as_deref().map(str::trim) {
                     None | Some("2") => 2,
                     Some("1") => 1,
                     Some(_) => return Err(self.invalid(v, key, "expected 1 or 2")),
@@ -485,21 +568,33 @@ mod tests {
         )
     }
 
+    /// A boolean field reads as LiteLLM's pydantic model reads what PyYAML loads: YAML 1.1's
+    /// words, a quoted word pydantic knows in any case, 0 and 1 (checked against pydantic 2 in
+    /// LiteLLM's venv); `"yes"` is true to pydantic though it is a string to PyYAML.
     #[test]
-    fn plain_scalars_mean_what_pyyaml_reads() {
-        for word in ["true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON"] {
-            assert_eq!(plain_bool(word), Some(true), "{word}");
+    fn booleans_read_as_pydantic_reads_what_pyyaml_loads() {
+        let read = |v: &str, vars: &[(&str, &str)]| {
+            settings(&format!("    store_virtual_keys: {v}\n"), vars).map(|k| k.settings.store_virtual_keys)
+        };
+        for v in [
+            "true",
+            "Yes",
+            "ON",
+            "\"yes\"",
+            "'Y'",
+            "\"t\"",
+            "1",
+            "'1'",
+            "os.environ/B",
+        ] {
+            assert_eq!(read(v, &[("B", " TRUE\n")]), Ok(true), "{v}");
         }
-        for word in ["false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF"] {
-            assert_eq!(plain_bool(word), Some(false), "{word}");
+        for v in ["false", "No", "off", "\"n\"", "'OFF'", "0", "~", "os.environ/B"] {
+            assert_eq!(read(v, &[("B", "False")]), Ok(false), "{v}");
         }
-        for word in ["1", "y", "tRUE", ""] {
-            assert_eq!(plain_bool(word), None, "{word}");
+        for v in ["2", "0.5", "\" true\"", "\"\"", "[true]", "2001-12-14", "os.environ/B"] {
+            assert!(read(v, &[("B", "yes!")]).is_err(), "{v}");
         }
-        for word in ["", "~", "null", "Null", "NULL"] {
-            assert!(plain_null(word), "{word}");
-        }
-        assert!(!plain_null("nULL") && !plain_null("none"));
     }
 
     /// Every key of the provenance table reaches a reader (a null value is read or refused,
@@ -594,7 +689,7 @@ mod tests {
             .unwrap();
             assert_eq!(k.settings.access_mode, AccessMode::ReadOnly, "{settings_value:?}");
         }
-        let e = settings("    store_virtual_keys: \"yes\"\n", &[]).unwrap_err();
+        let e = settings("    store_virtual_keys: \"maybe\"\n", &[]).unwrap_err();
         assert_eq!(e, ["c.yaml:4:25: invalid `store_virtual_keys`: expected true or false"]);
         let e = settings("    azure_map_to_dashes: [true]\n", &[]).unwrap_err();
         assert_eq!(
@@ -602,7 +697,7 @@ mod tests {
             ["c.yaml:4:26: invalid `azure_map_to_dashes`: expected true or false"]
         );
         let e = settings(
-            "    tags: [a]\n    hosted_keys: [~]\n    vault_field: \" \"\n    vault_kv_version: 3\n",
+            "    tags: [a]\n    replica_regions: [~]\n    vault_field: \" \"\n    vault_kv_version: 3\n",
             &[],
         )
         .unwrap_err();
@@ -610,11 +705,67 @@ mod tests {
             e,
             [
                 "c.yaml:4:11: invalid `tags`: expected a mapping of strings",
-                "c.yaml:5:19: invalid `hosted_keys`: expected a string, found null",
+                "c.yaml:5:23: invalid `replica_regions`: LiteLLM refuses the config at boot: expected a string, found null",
                 "c.yaml:6:18: invalid `vault_field`: the field name is empty",
                 "c.yaml:7:23: invalid `vault_kv_version`: expected 1 or 2",
             ]
         );
+    }
+
+    /// LiteLLM hosts a name when it is `in` the list as written: a reference inside the list
+    /// is not resolved, and an item that is not a string matches nothing. Those are warnings
+    /// and host nothing (an empty list still sends every name to the environment).
+    #[test]
+    fn hosted_keys_are_strings_as_written() {
+        let k = settings(
+            "    hosted_keys: [A, os.environ/HK, 1, ~, 'true', true]\n",
+            &[("HK", "B")],
+        )
+        .unwrap();
+        assert_eq!(
+            k.settings.hosted_keys.as_deref(),
+            Some(&["A".to_owned(), "true".to_owned()][..])
+        );
+        assert_eq!(
+            k.hosted.iter().map(|(n, l)| format!("{l} {n}")).collect::<Vec<_>>(),
+            ["c.yaml:4:19 A", "c.yaml:4:43 true"]
+        );
+        let warnings: Vec<String> = k
+            .warnings
+            .iter()
+            .map(|w| format!("{}: {}", w.location, w.message))
+            .collect();
+        insta::assert_snapshot!(warnings.join("\n"), @r"
+        c.yaml:4:22: this `hosted_keys` entry matches no secret's name: LiteLLM does not resolve a reference inside a list, and no name contains `os.environ/`; write the name itself, `HK`
+        c.yaml:4:37: this `hosted_keys` entry matches no secret's name: it is a number to LiteLLM; quote a name to host it
+        c.yaml:4:40: this `hosted_keys` entry matches no secret's name: it is null to LiteLLM; quote a name to host it
+        c.yaml:4:51: this `hosted_keys` entry matches no secret's name: it is a boolean to LiteLLM; quote a name to host it
+        ");
+        let none = settings("    hosted_keys: [os.environ/HK]\n", &[("HK", "B")]).unwrap();
+        assert_eq!(none.settings.hosted_keys, Some(vec![]));
+    }
+
+    /// What LiteLLM's model refuses at boot, osenv refuses: a string field given a number, a
+    /// boolean (also one read through `os.environ/`, not echoed), or null where the model has no
+    /// `None`; a reference inside `replica_regions`; a tag value that is not a string.
+    #[test]
+    fn what_litellms_settings_model_refuses_is_refused() {
+        let e = settings(
+            "    primary_secret_name: 123\n    kms_key_id: os.environ/T\n    access_mode: ~\n    \
+             prefix_for_stored_virtual_keys: null\n    description: yes\n    replica_regions: [os.environ/R]\n    \
+             tags: {a: 1, b: os.environ/T}\n",
+            &[("T", "tRuE"), ("R", "us-east-1")],
+        )
+        .unwrap_err();
+        insta::assert_snapshot!(e.join("\n"), @r"
+        c.yaml:4:26: invalid `primary_secret_name`: LiteLLM refuses the config at boot: expected a string, found a number
+        c.yaml:5:17: invalid `kms_key_id`: LiteLLM refuses the config at boot: expected a string, found a boolean (its value is true or false in some case, which LiteLLM's get_secret reads as one)
+        c.yaml:6:18: invalid `access_mode`: LiteLLM refuses the config at boot: expected a string, found null
+        c.yaml:7:37: invalid `prefix_for_stored_virtual_keys`: LiteLLM refuses the config at boot: expected a string, found null
+        c.yaml:8:18: invalid `description`: LiteLLM refuses the config at boot: expected a string, found a boolean
+        c.yaml:9:23: invalid `replica_regions`: LiteLLM does not resolve a reference inside a list: it would use this text as it is
+        c.yaml:10:15: invalid `tags`: LiteLLM refuses the config at boot: expected a string, found a number
+        ");
     }
 
     /// `oidc/env/NAME` is the variable NAME to LiteLLM's `get_secret`; another `oidc/` token

@@ -69,6 +69,8 @@ mod report;
 )]
 mod servers;
 #[cfg(unix)]
+mod settings;
+#[cfg(unix)]
 mod supervisor;
 #[cfg_attr(
     not(all(
