@@ -258,6 +258,11 @@ EDGES = [
     "e1: ! \"yes\\n\"\n", "e1: ! \"null\\n\"\ne2: os.environ/A\n", "e1: ! \".inf\\n\"\n", "e1: ! \"1\\n\"\n",
     "e1: ! \"2001-12-14\\n\"\n", "e1: ! \"=\\n\"\n", "e1: {! \"null\\n\": os.environ/A}\n", "e1: ! \"\\n\"\n",
     "e1: ! |\n  off\ne2: os.environ/A\n", "e1: ! \"-.NaN\\n\"\n", "e1: ! \"0b_\\n\"\n",
+    # Ordered maps, pairs and sets are no dict or list to LiteLLM's walk.
+    "e1: !!omap [{k: os.environ/A}]\n", "e1: !!pairs [{k: os.environ/A}, {k: os.environ/B}]\n",
+    "e1: !!set {os.environ/A}\ne2: os.environ/B\n", "e1: [!!omap [{k: {api_key: os.environ/A}}]]\n",
+    "e1: !!omap [{<<: {k: os.environ/A}}]\n", "e1: !!omap [{=: os.environ/A}]\n", "e1: !!set {<<: {k: 1}}\n",
+    "e1:\n  k: !!omap\n    - a: os.environ/A\n",
 ]
 
 

@@ -429,11 +429,12 @@ pub fn oidc(session: &Session, proxy: &Proxy<'_>) -> Vec<Finding> {
                     let allowed = match proxy {
                         Proxy::Child { removed, .. } if removed.iter().any(|r| r == oidc::ALLOWED_DIRS_VARIABLE) => None,
                         _ => match session.environment().lookup(oidc::ALLOWED_DIRS_VARIABLE) {
-                            Some((Ok(value), _)) => Some(value),
+                            Some((Ok(value), origin)) => Some((value, origin == Origin::Process)),
                             _ => None,
                         },
                     };
-                    oidc::file_refusal(&path, allowed.as_ref().map(SecretValue::expose))?
+                    let on_host = allowed.as_ref().is_none_or(|(_, operators)| *operators);
+                    oidc::file_refusal(&path, allowed.as_ref().map(|(v, _)| v.expose()), on_host)?
                 }
             };
             Some(Finding {

@@ -68,9 +68,12 @@ pub fn needs(name: &str) -> Option<Result<Needs, Unloadable>> {
 /// Why LiteLLM refuses an `oidc/file/` path, as its `_resolve_oidc_file_path` does; `allowed`
 /// is the value of [`ALLOWED_DIRS_VARIABLE`] in the proxy's environment, if set. Paths are
 /// compared after normalising `.`, `..` and repeated slashes, and each allowed directory also
-/// as it resolves on this host (`/var/run` is often `/run`); LiteLLM resolves symlinks in the
-/// token path too, which osenv does not follow for a path a config names.
-pub fn file_refusal(path: &str, allowed: Option<&str>) -> Option<String> {
+/// as it resolves on this host (`/var/run` is often `/run`) when `on_host`: the operator's own
+/// directories (LiteLLM's default, the process environment's). Directories an env file names
+/// are compared as written, so that a file from a repository makes osenv touch no path.
+/// LiteLLM resolves symlinks in the token path too, which osenv does not follow for a path a
+/// config names.
+pub fn file_refusal(path: &str, allowed: Option<&str>, on_host: bool) -> Option<String> {
     if !path.starts_with('/') {
         return Some(format!(
             "the token path `{path}` is not absolute: write `oidc/file//<absolute path>` (two slashes after `file`)"
@@ -94,8 +97,11 @@ pub fn file_refusal(path: &str, allowed: Option<&str>) -> Option<String> {
             Some(cwd) if !dir.starts_with('/') => normal(&format!("{}/{dir}", cwd.display())),
             _ => normal(dir),
         };
-        // The operator's directories, not the config's: resolving them reads no secret.
-        let resolved = std::fs::canonicalize(dir).ok().and_then(|p| p.to_str().map(normal));
+        // The operator's directories only: resolving them reads no secret.
+        let resolved = on_host
+            .then(|| std::fs::canonicalize(dir).ok())
+            .flatten()
+            .and_then(|p| p.to_str().map(normal));
         [Some(lexical), resolved]
             .into_iter()
             .flatten()
@@ -164,23 +170,46 @@ mod tests {
 
     #[test]
     fn token_files_must_be_absolute_and_inside_the_allowed_directories() {
-        assert_eq!(file_refusal("/run/secrets/token", None), None);
-        assert_eq!(file_refusal("/var/run/secrets/a/b", None), None);
-        assert_eq!(file_refusal("//run//secrets/./t", None), None);
-        assert!(file_refusal("/run/secrets/../../etc/passwd", None).is_some());
-        assert!(file_refusal("/run/secretsX/t", None).is_some());
-        assert!(file_refusal("run/secrets/t", None).unwrap().contains("not absolute"));
-        assert_eq!(file_refusal("/opt/t", Some(" /opt , ")), None);
-        assert!(file_refusal("/run/secrets/t", Some("/opt")).is_some());
+        assert_eq!(file_refusal("/run/secrets/token", None, true), None);
+        assert_eq!(file_refusal("/var/run/secrets/a/b", None, true), None);
+        assert_eq!(file_refusal("//run//secrets/./t", None, true), None);
+        assert!(file_refusal("/run/secrets/../../etc/passwd", None, true).is_some());
+        assert!(file_refusal("/run/secretsX/t", None, true).is_some());
+        assert!(
+            file_refusal("run/secrets/t", None, true)
+                .unwrap()
+                .contains("not absolute")
+        );
+        assert_eq!(file_refusal("/opt/t", Some(" /opt , "), true), None);
+        assert!(file_refusal("/run/secrets/t", Some("/opt"), true).is_some());
         // Set, the list is not repeated (it could hold anything); relative entries are read
         // from the working directory, as LiteLLM's `realpath` does.
-        assert!(!file_refusal("/x/t", Some("sk-CANARY")).unwrap().contains("CANARY"));
         assert!(
-            file_refusal("/run/secrets/t", Some("run/secrets")).is_some()
+            !file_refusal("/x/t", Some("sk-CANARY"), true)
+                .unwrap()
+                .contains("CANARY")
+        );
+        assert!(
+            file_refusal("/run/secrets/t", Some("run/secrets"), true).is_some()
                 || std::env::current_dir().unwrap() == std::path::Path::new("/")
         );
         // An empty override is LiteLLM's default.
-        assert_eq!(file_refusal("/run/secrets/t", Some("")), None);
-        assert_eq!(file_refusal("/x", Some("/")), None);
+        assert_eq!(file_refusal("/run/secrets/t", Some(""), true), None);
+        assert_eq!(file_refusal("/x", Some("/"), true), None);
+    }
+
+    /// The operator's directories are also compared as they resolve on this host (a symlinked
+    /// directory); an env file's are compared as written, and osenv resolves none of its paths.
+    #[test]
+    fn only_the_operators_directories_are_resolved_on_this_host() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        std::fs::create_dir(&real).unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let token = format!("{}/t", real.canonicalize().unwrap().display());
+        let allowed = link.to_str().unwrap();
+        assert_eq!(file_refusal(&token, Some(allowed), true), None);
+        assert!(file_refusal(&token, Some(allowed), false).is_some());
     }
 }

@@ -58,6 +58,30 @@ pub(super) fn collection_refusals(doc: &super::Document) -> Vec<crate::error::Co
                 location: doc.location(id),
                 reason: format!("PyYAML cannot construct this value: `!!{tag}` takes {wanted}"),
             });
+        } else if matches!(tag, "omap" | "pairs") {
+            // Its items are not mappings to PyYAML (no merge, no `=` made a string): each key
+            // is constructed as it resolves, and a merge or value key has no constructor.
+            let keys = doc.items(id).unwrap_or_default().iter().filter_map(|&item| {
+                let entry = *doc.entries(doc.resolve_alias(item))?.first()?;
+                Some(entry.key)
+            });
+            for key in keys {
+                let target = doc.resolve_alias(key);
+                let by_form = match doc.node(target).kind {
+                    NodeKind::Scalar { style } => super::parse::resolved_by_form(style, doc.tag(target)),
+                    _ => false,
+                };
+                let value_key = by_form && doc.scalar(target).map(super::parse::form) == Some("=");
+                if doc.is_merge_key(key) || value_key {
+                    errors.push(crate::error::ConfigError::Unloadable {
+                        location: doc.location(key),
+                        reason: format!(
+                            "PyYAML cannot construct this key: inside `!!{tag}` `{}` is a merge or value indicator, not a key; quote it",
+                            doc.scalar(target).unwrap_or_default().trim_end()
+                        ),
+                    });
+                }
+            }
         }
     }
     errors

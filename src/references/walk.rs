@@ -68,6 +68,12 @@ pub enum NoticeKind {
         /// The tag.
         tag: String,
     },
+    /// Inside a `!!omap`, `!!pairs` or `!!set`: PyYAML makes a list of pairs or a set of it,
+    /// which LiteLLM's walk does not enter.
+    InTaggedCollection {
+        /// The tag (`!!omap`).
+        tag: String,
+    },
     /// Deeper than LiteLLM's recursion limit.
     TooDeep {
         /// The limit.
@@ -91,6 +97,11 @@ impl std::fmt::Display for NoticeKind {
                 f,
                 "tagged `{tag}`, so {}, not a string; LiteLLM does not resolve it",
                 if tag == "!!null" { "None" } else { "bytes" }
+            ),
+            Self::InTaggedCollection { tag } => write!(
+                f,
+                "inside `{tag}`, which PyYAML loads as {}; LiteLLM does not resolve there",
+                if tag == "!!set" { "a set" } else { "a list of pairs" }
             ),
             Self::TooDeep { limit } => write!(
                 f,
@@ -405,9 +416,25 @@ impl<'d> Walker<'d> {
         }
     }
 
+    /// A collection PyYAML does not make a dict or a list of, if `id` is one: LiteLLM's walk
+    /// enters only those.
+    fn opaque(&self, id: NodeId) -> Option<NoticeKind> {
+        let tag = self
+            .doc
+            .tag(self.doc.resolve_alias(id))?
+            .strip_prefix("tag:yaml.org,2002:")?;
+        matches!(tag, "omap" | "pairs" | "set").then(|| NoticeKind::InTaggedCollection {
+            tag: format!("!!{tag}"),
+        })
+    }
+
     fn value(&mut self, value: NodeId, depth: i64) {
         let doc = self.doc;
         let target = doc.resolve_alias(value);
+        if let Some(kind) = self.opaque(target) {
+            self.scan(value, &kind);
+            return;
+        }
         match doc.node(target).kind {
             NodeKind::Mapping { .. } => self.mapping(target, depth + 1),
             NodeKind::Sequence { .. } => {
@@ -422,6 +449,7 @@ impl<'d> Walker<'d> {
                     let used = item;
                     let item = doc.resolve_alias(item);
                     match &doc.node(item).kind {
+                        _ if let Some(kind) = self.opaque(item) => self.scan(used, &kind),
                         NodeKind::Mapping { .. } => {
                             self.path.push(Step::Index(i));
                             self.mapping(item, depth + 1);
@@ -659,6 +687,26 @@ mod tests {
             );
         }
         assert!(discover("a: &k os.environ/X\nb: *k\n").errors.is_empty());
+    }
+
+    /// PyYAML makes a list of pairs of `!!omap`/`!!pairs` and a set of `!!set`: LiteLLM's walk
+    /// enters none of them, as a value or as a list item.
+    #[test]
+    fn ordered_maps_pairs_and_sets_are_not_walked() {
+        let d =
+            discover("a: !!omap [{k: os.environ/A}]\nb: [!!pairs [{k: {x: os.environ/B}}]]\nc: {k: os.environ/C}\n");
+        assert_eq!(d.references.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["C"]);
+        let notices: Vec<String> = d.notices.iter().map(ToString::to_string).collect();
+        insta::assert_snapshot!(notices.join("\n"), @r"
+        t.yaml:1:16: `os.environ/A` is not resolved: inside `!!omap`, which PyYAML loads as a list of pairs; LiteLLM does not resolve there
+        t.yaml:2:22: `os.environ/B` is not resolved: inside `!!pairs`, which PyYAML loads as a list of pairs; LiteLLM does not resolve there
+        ");
+        let refused = Document::parse("t.yaml", "a: !!omap [{<<: {k: 1}}, {=: 2}, {'=': 3}]\n".to_owned()).unwrap_err();
+        let refused: Vec<String> = refused.iter().map(ToString::to_string).collect();
+        insta::assert_snapshot!(refused.join("\n"), @r"
+        t.yaml:1:13: LiteLLM cannot load this config: PyYAML cannot construct this key: inside `!!omap` `<<` is a merge or value indicator, not a key; quote it
+        t.yaml:1:27: LiteLLM cannot load this config: PyYAML cannot construct this key: inside `!!omap` `=` is a merge or value indicator, not a key; quote it
+        ");
     }
 
     #[test]
