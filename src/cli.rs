@@ -2,7 +2,7 @@
 //! validated types ([`Limits`], [`Format`]) here, before any command runs.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use osenv::backend::retry::RetryPolicy;
+use osenv::backend::transport::retry::RetryPolicy;
 use osenv::error::UsageError;
 use osenv::render::env_format::Format;
 use osenv::resolve::Limits;

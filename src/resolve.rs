@@ -2,7 +2,7 @@
 //! under a deadline. Unlike LiteLLM, a manager failure never falls back to the environment: it
 //! is an error the user sees.
 
-use crate::backend::retry::RetryPolicy;
+use crate::backend::transport::retry::RetryPolicy;
 use crate::backend::{Backend, Context};
 use crate::environment::Environment;
 use crate::error::{BackendError, KeyError, ReferenceError, VariableError};

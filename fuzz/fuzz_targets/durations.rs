@@ -8,8 +8,8 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(duration) = osenv::duration::parse(text) {
         assert!(duration >= osenv::duration::MIN && duration <= osenv::duration::MAX);
     }
-    if let Some(wait) = osenv::backend::retry::parse_retry_after(text) {
-        // Any wait is added to a clock with checked arithmetic (backend::retry::run).
+    if let Some(wait) = osenv::backend::transport::retry::parse_retry_after(text) {
+        // Any wait is added to a clock with checked arithmetic (backend::transport::retry::run).
         let _ = std::time::Instant::now().checked_add(wait);
     }
 });

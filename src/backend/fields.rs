@@ -247,7 +247,7 @@ mod tests {
         let ctx = Context::new(
             4,
             std::time::Duration::from_secs(5),
-            crate::backend::retry::RetryPolicy::default(),
+            crate::backend::transport::retry::RetryPolicy::default(),
         );
         let results = fields.fetch(&keys, &ctx).await.unwrap();
         let shown: Vec<String> = results

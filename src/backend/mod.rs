@@ -16,16 +16,11 @@ pub mod conjur;
 pub mod fields;
 #[cfg(feature = "gcp")]
 pub mod gcp;
-#[cfg(any(feature = "vault", feature = "azure", feature = "cyberark"))]
-pub(crate) mod http;
 #[cfg(test)]
 pub(crate) mod memory;
 pub mod policy;
 pub mod registry;
-mod request;
-pub mod retry;
-#[cfg(any(feature = "vault", feature = "cyberark"))]
-pub(crate) mod token_file;
+pub mod transport;
 #[cfg(feature = "vault")]
 pub mod vault;
 
@@ -33,7 +28,7 @@ use crate::error::{BackendError, KeyError};
 use crate::secret::SecretValue;
 use async_trait::async_trait;
 
-pub use request::{Context, DEFAULT_MAX_RESPONSE};
+pub use transport::request::{Context, DEFAULT_MAX_RESPONSE};
 #[cfg_attr(
     not(any(
         feature = "aws",
@@ -44,7 +39,10 @@ pub use request::{Context, DEFAULT_MAX_RESPONSE};
     )),
     allow(unused_imports)
 )]
-pub(crate) use request::{RequestFailure, call, error_chain};
+pub(crate) use transport::{
+    failure::RequestFailure,
+    request::{call, error_chain},
+};
 
 /// One result per requested key, in request order.
 pub type KeyResults<T> = Vec<Result<T, KeyError>>;

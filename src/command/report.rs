@@ -5,7 +5,7 @@
 //! by many references is one error, shown once with its causes, with the references it
 //! affected listed under it; then a summary line.
 
-use osenv::backend::retry::Attempts;
+use osenv::backend::transport::retry::Attempts;
 use osenv::error::{BackendError, Error, KeyError, ReferenceError};
 use std::sync::Arc;
 

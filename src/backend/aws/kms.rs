@@ -69,7 +69,7 @@ impl Kms {
         })?;
         let (result, attempts) = send(ctx, || client.decrypt().ciphertext_blob(Blob::new(blob.clone())).send()).await;
         let out = result.map_err(|f| {
-            f.key_error(&within).unwrap_or_else(|| {
+            super::key_error(&f, &within).unwrap_or_else(|| {
                 KeyError::Backend(Arc::new(f.into_backend(
                     self.describe(),
                     format!("{} Decrypt", self.aws.url()),

@@ -2,7 +2,7 @@
 //! from, and how a failed call is classified.
 //!
 //! The SDK's own retries are turned off: every request goes through the run's [`Context`]
-//! (concurrency bound, per-request timeout, [`crate::backend::retry::RetryPolicy`]), so the attempts an
+//! (concurrency bound, per-request timeout, [`crate::backend::transport::retry::RetryPolicy`]), so the attempts an
 //! error reports are the attempts made.
 
 pub mod kms;
@@ -265,7 +265,7 @@ impl WebIdentity {
             .send()
             .await
             // Code and message only: the SDK's error context can hold the response body.
-            .map_err(|e| CredentialsError::provider_error(AwsFailure::from_sdk(e).to_string()))?;
+            .map_err(|e| CredentialsError::provider_error(from_sdk(e).to_string()))?;
         let c = out
             .credentials()
             .ok_or_else(|| CredentialsError::provider_error("AssumeRoleWithWebIdentity returned no credentials"))?;
@@ -288,40 +288,13 @@ impl ProvideCredentials for WebIdentity {
     }
 }
 
-/// A failed AWS request, reduced to what can be shown: the error code and the service's
-/// message (AWS messages name resources, never secret values).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct AwsFailure {
-    /// The service's error code, e.g. `ThrottlingException`.
-    pub code: Option<String>,
-    /// What went wrong.
-    pub message: String,
-    /// The HTTP status, when a response arrived.
-    pub status: Option<u16>,
-    /// Worth retrying.
-    pub transient: bool,
-}
-
-impl fmt::Display for AwsFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.code, self.status) {
-            (Some(code), _) if self.message.is_empty() => write!(f, "{code}"),
-            (Some(code), _) => write!(f, "{code}: {}", self.message),
-            (None, Some(status)) => write!(f, "HTTP {status}: {}", self.message),
-            (None, None) => f.write_str(&self.message),
-        }
-    }
-}
-
-impl std::error::Error for AwsFailure {}
-
 /// One SDK request under the run's limits ([`call`]): `request` builds and sends it anew for
 /// each attempt (`|| client.describe_secret().secret_id(name).send()`), and its error is
-/// classified by [`AwsFailure::from_sdk`]. Every AWS call of osenv goes through here.
+/// classified by [`from_sdk`]. Every AWS call of osenv goes through here.
 pub(crate) async fn send<T, E, F, Fut>(
     ctx: &super::Context,
     request: F,
-) -> (Result<T, AwsFailure>, crate::error::Attempts)
+) -> (Result<T, RequestFailure>, crate::error::Attempts)
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
@@ -329,109 +302,83 @@ where
 {
     call(ctx, || {
         let sent = request();
-        async move { sent.await.map_err(AwsFailure::from_sdk) }
+        async move { sent.await.map_err(from_sdk) }
     })
     .await
 }
 
-impl AwsFailure {
-    /// Classify an SDK error. By value, so that it reads `map_err(AwsFailure::from_sdk)`.
-    #[allow(clippy::needless_pass_by_value)]
-    pub(crate) fn from_sdk<E>(err: SdkError<E, HttpResponse>) -> Self
-    where
-        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    {
-        let status = err.raw_response().map(|r| r.status().as_u16());
-        match &err {
-            SdkError::ServiceError(service) => {
-                let code = service.err().code().map(str::to_owned);
-                let message = service.err().message().unwrap_or_default().to_owned();
-                let transient = is_transient(code.as_deref(), status);
-                Self {
-                    code,
-                    message,
-                    status,
-                    transient,
-                }
-            }
-            // Connection refused or reset, TLS, a timeout inside the SDK; and credentials that
-            // could not be loaded, which are final when the identity service refused them.
-            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
-                let message = super::error_chain(&err);
-                Self {
-                    code: None,
-                    transient: !credentials_refused(&message),
-                    message,
-                    status,
-                }
-            }
-            // A truncated or unparsable body: its parse error may quote the body, which came
-            // from wherever the endpoint points, so only the status is shown.
-            SdkError::ResponseError(_) => Self {
-                code: None,
-                message: match status {
-                    Some(status) => format!("an unreadable response (HTTP {status})"),
-                    None => "an unreadable response".into(),
-                },
-                status,
-                transient: true,
-            },
-            _ => Self {
-                code: None,
-                message: super::error_chain(&err),
-                status,
-                transient: false,
-            },
+/// An SDK error as a [`RequestFailure`]: the service's code and message, throttling and
+/// server-side failures worth retrying. By value, so that it reads `map_err(from_sdk)`.
+#[allow(clippy::needless_pass_by_value)]
+pub(crate) fn from_sdk<E>(err: SdkError<E, HttpResponse>) -> RequestFailure
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    let answer = |message: String| match status {
+        Some(status) => RequestFailure::answer(status, message),
+        None => RequestFailure::transport(message, false),
+    };
+    match &err {
+        SdkError::ServiceError(service) => {
+            let code = service.err().code();
+            answer(service.err().message().unwrap_or_default().to_owned())
+                .code(code.map(str::to_owned))
+                .transient(is_transient(code, status))
+                .throttled(is_throttle(code, status))
         }
-    }
-
-    /// The per-key meaning of this failure, when it is about the key rather than the call.
-    pub(crate) fn key_error(&self, within: &Within) -> Option<KeyError> {
-        let within = within.clone();
-        let code = self.code.as_deref()?;
-        Some(match code {
-            "ResourceNotFoundException" | "NotFoundException" => KeyError::NotFound { within },
-            "AccessDeniedException" | "AccessDenied" => KeyError::AccessDenied { within },
-            "InvalidRequestException" if self.message.contains("deleted") || self.message.contains("deletion") => {
-                KeyError::Unavailable {
-                    within,
-                    reason: "the secret is scheduled for deletion (restore it with RestoreSecret)".into(),
-                }
-            }
-            "DecryptionFailure" => KeyError::Unavailable {
-                within,
-                reason: format!("Secrets Manager cannot decrypt it with its KMS key: {self}"),
-            },
-            "DisabledException" => KeyError::Unavailable {
-                within,
-                reason: format!("the KMS key is disabled: {self}"),
-            },
-            "KMSInvalidStateException" | "KeyUnavailableException" => KeyError::Unavailable {
-                within,
-                reason: format!("the KMS key cannot be used: {self}"),
-            },
-            "InvalidCiphertextException" | "IncorrectKeyException" => KeyError::InvalidValue {
-                within,
-                reason: format!("KMS cannot decrypt it (a ciphertext for another key or context?): {self}"),
-            },
-            _ => return None,
+        // Connection refused or reset, TLS, a timeout inside the SDK; and credentials that
+        // could not be loaded, which are final when the identity service refused them.
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
+            let message = super::error_chain(&err);
+            let transient = !credentials_refused(&message);
+            answer(message)
+                .transient(transient)
+                .throttled(is_throttle(None, status))
+        }
+        // A truncated or unparsable body: its parse error may quote the body, which came
+        // from wherever the endpoint points, so only the status is shown.
+        SdkError::ResponseError(_) => answer(match status {
+            Some(status) => format!("an unreadable response (HTTP {status})"),
+            None => "an unreadable response".into(),
         })
+        .transient(true)
+        .throttled(is_throttle(None, status)),
+        _ => answer(super::error_chain(&err)).throttled(is_throttle(None, status)),
     }
+}
 
-    /// This failure as the error of a whole call.
-    pub(crate) fn into_backend(
-        self,
-        backend: String,
-        endpoint: String,
-        attempts: crate::backend::retry::Attempts,
-    ) -> BackendError {
-        BackendError::Request {
-            backend,
-            endpoint,
-            attempts,
-            source: Box::new(self),
+/// The per-key meaning of an AWS failure, when it is about the key rather than the call.
+pub(crate) fn key_error(failure: &RequestFailure, within: &Within) -> Option<KeyError> {
+    let within = within.clone();
+    let code = failure.code.as_deref()?;
+    Some(match code {
+        "ResourceNotFoundException" | "NotFoundException" => KeyError::NotFound { within },
+        "AccessDeniedException" | "AccessDenied" => KeyError::AccessDenied { within },
+        "InvalidRequestException" if failure.message.contains("deleted") || failure.message.contains("deletion") => {
+            KeyError::Unavailable {
+                within,
+                reason: "the secret is scheduled for deletion (restore it with RestoreSecret)".into(),
+            }
         }
-    }
+        "DecryptionFailure" => KeyError::Unavailable {
+            within,
+            reason: format!("Secrets Manager cannot decrypt it with its KMS key: {failure}"),
+        },
+        "DisabledException" => KeyError::Unavailable {
+            within,
+            reason: format!("the KMS key is disabled: {failure}"),
+        },
+        "KMSInvalidStateException" | "KeyUnavailableException" => KeyError::Unavailable {
+            within,
+            reason: format!("the KMS key cannot be used: {failure}"),
+        },
+        "InvalidCiphertextException" | "IncorrectKeyException" => KeyError::InvalidValue {
+            within,
+            reason: format!("KMS cannot decrypt it (a ciphertext for another key or context?): {failure}"),
+        },
+        _ => return None,
+    })
 }
 
 /// The service refused for a rate quota (as opposed to failing).
@@ -485,25 +432,6 @@ pub(crate) fn is_transient(code: Option<&str>, status: Option<u16>) -> bool {
     failing || is_throttle(code, status) || status.is_some_and(|s| s >= 500)
 }
 
-impl RequestFailure for AwsFailure {
-    fn transient(&self) -> bool {
-        self.transient
-    }
-
-    fn throttled(&self) -> bool {
-        is_throttle(self.code.as_deref(), self.status)
-    }
-
-    fn timed_out(message: String) -> Self {
-        Self {
-            code: None,
-            message,
-            status: None,
-            transient: true,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -522,17 +450,14 @@ mod tests {
         ));
     }
 
-    use crate::backend::retry::RetryPolicy;
+    use crate::backend::transport::retry::RetryPolicy;
     use std::sync::atomic::{AtomicU32, Ordering};
     use std::time::Duration;
 
-    fn failure(code: &str, message: &str, status: u16) -> AwsFailure {
-        AwsFailure {
-            code: Some(code.into()),
-            message: message.into(),
-            status: Some(status),
-            transient: is_transient(Some(code), Some(status)),
-        }
+    fn failure(code: &str, message: &str, status: u16) -> RequestFailure {
+        RequestFailure::answer(status, message)
+            .code(Some(code.into()))
+            .transient(is_transient(Some(code), Some(status)))
     }
 
     #[test]
@@ -549,7 +474,7 @@ mod tests {
     #[test]
     fn per_key_failures_map_to_key_errors() {
         let within = Within::backend("aws_kms (x)");
-        let show = |f: AwsFailure| f.key_error(&within).map(|e| e.to_string());
+        let show = |f: RequestFailure| key_error(&f, &within).map(|e| e.to_string());
         assert_eq!(
             show(failure("AccessDeniedException", "", 400)).as_deref(),
             Some("access denied by aws_kms (x)")
@@ -617,7 +542,7 @@ mod tests {
         );
         let (result, attempts) = call(&ctx, || async {
             tokio::time::sleep(Duration::from_hours(1)).await;
-            Ok::<(), AwsFailure>(())
+            Ok::<(), RequestFailure>(())
         })
         .await;
         assert_eq!(attempts.count, 2);

@@ -11,8 +11,8 @@
 
 use super::names::{Version, matches_id, version_of};
 use super::payload::{json_kind, value_of};
-use super::{AwsFailure, AwsSettings, Service, call, send};
-use crate::backend::RequestFailure as _;
+use super::{AwsSettings, Service, call, key_error, send};
+use crate::backend::RequestFailure;
 use crate::backend::{Backend, Context, DeleteMode, KeyResults};
 use crate::environment::Environment;
 use crate::error::{BackendError, KeyError, Place, Within};
@@ -106,8 +106,8 @@ impl SecretsManager {
     pub(super) fn request_failed(
         &self,
         operation: &str,
-        failure: AwsFailure,
-        attempts: crate::backend::retry::Attempts,
+        failure: RequestFailure,
+        attempts: crate::backend::transport::retry::Attempts,
     ) -> BackendError {
         failure.into_backend(self.describe(), format!("{} {operation}", self.aws.url()), attempts)
     }
@@ -128,9 +128,9 @@ impl SecretsManager {
                     request.send().await.map_err(|e| {
                         // Throttling is not retried here: `GetSecretValue`'s quota is 100 times
                         // larger, and the caller moves the ids there.
-                        let mut f = AwsFailure::from_sdk(e);
-                        f.transient &= !f.throttled();
-                        f
+                        let f = super::from_sdk(e);
+                        let transient = f.is_transient() && !f.is_throttled();
+                        f.transient(transient)
                     })
                 }
             })
@@ -140,7 +140,7 @@ impl SecretsManager {
                 Err(f) if f.code.as_deref() == Some("AccessDeniedException") => {
                     return Chunk::Fallback(found, Fallback::Denied);
                 }
-                Err(f) if f.throttled() => return Chunk::Fallback(found, Fallback::Throttled),
+                Err(f) if f.is_throttled() => return Chunk::Fallback(found, Fallback::Throttled),
                 Err(f) => {
                     let shared = Arc::new(self.request_failed("BatchGetSecretValue", f, attempts));
                     return Chunk::Done(
@@ -159,18 +159,12 @@ impl SecretsManager {
                 }
             }
             for error in out.errors() {
-                let failure = AwsFailure {
-                    code: error.error_code().map(str::to_owned),
-                    message: error.message().unwrap_or_default().to_owned(),
-                    status: None,
-                    transient: false,
-                };
-                let cause = failure
-                    .key_error(&self.within())
-                    .unwrap_or_else(|| KeyError::Unavailable {
-                        within: self.within(),
-                        reason: failure.to_string(),
-                    });
+                let failure = RequestFailure::answer(200, error.message().unwrap_or_default())
+                    .code(error.error_code().map(str::to_owned));
+                let cause = key_error(&failure, &self.within()).unwrap_or_else(|| KeyError::Unavailable {
+                    within: self.within(),
+                    reason: failure.to_string(),
+                });
                 for (i, id) in ids.iter().enumerate() {
                     if found[i].is_none() && error.secret_id() == Some(id.as_str()) {
                         found[i] = Some(Err(cause.clone()));
@@ -257,8 +251,7 @@ impl SecretsManager {
         .await;
         match result {
             Ok(out) => value_of(out.secret_string(), out.secret_binary(), &self.within()),
-            Err(f) => Err(f
-                .key_error(&self.within())
+            Err(f) => Err(key_error(&f, &self.within())
                 .unwrap_or_else(|| KeyError::Backend(Arc::new(self.request_failed("GetSecretValue", f, attempts))))),
         }
     }
@@ -346,8 +339,7 @@ impl SecretsManager {
                     })
                 }
             }
-            Err(f) => Err(f
-                .key_error(&self.within())
+            Err(f) => Err(key_error(&f, &self.within())
                 .unwrap_or_else(|| KeyError::Backend(Arc::new(self.request_failed("DescribeSecret", f, attempts))))),
         }
     }

@@ -2,7 +2,8 @@
 //! a secret scheduled for deletion, replicate a new one, and remove replicas before a delete.
 
 use super::secrets_manager::SecretsManager;
-use super::{AwsFailure, send};
+use super::{key_error, send};
+use crate::backend::RequestFailure;
 use crate::backend::{Backend as _, Context, DeleteMode};
 use crate::error::{Attempts, BackendError, KeyError};
 use crate::secret::SecretValue;
@@ -101,7 +102,7 @@ impl SecretsManager {
             self.remove_replicas(client, name, ctx).await?;
             (result, attempts) = delete().await;
         }
-        result.map(drop).map_err(|f| match f.key_error(&self.within()) {
+        result.map(drop).map_err(|f| match key_error(&f, &self.within()) {
             Some(KeyError::NotFound { .. }) => BackendError::Missing {
                 backend: self.describe(),
                 name: name.to_owned(),
@@ -117,7 +118,7 @@ impl SecretsManager {
         name: &str,
         value: &SecretValue,
         ctx: &Context,
-    ) -> (Result<(), AwsFailure>, Attempts) {
+    ) -> (Result<(), RequestFailure>, Attempts) {
         let tags: Vec<Tag> = self
             .write
             .tags

@@ -55,126 +55,57 @@ impl fmt::Debug for KeyVault {
     }
 }
 
-/// A failed Key Vault call: status, the service's error code (inner code when more precise)
-/// and message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AzureFailure {
-    /// HTTP status, when the service answered.
-    pub status: Option<u16>,
-    /// `error.code` (e.g. `SecretNotFound`, `Forbidden`).
-    pub code: Option<String>,
-    /// `error.innererror.code` (e.g. `SecretDisabled`, `AccessDenied`).
-    pub inner: Option<String>,
-    /// `error.message`, or the transport error.
-    pub message: String,
-    transient: bool,
-    /// The wait a 429 asked for (`Retry-After`; Key Vault throttles at 4,000 transactions per
-    /// 10 s per vault).
-    retry_after: Option<Duration>,
-}
-
-impl fmt::Display for AzureFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.status, &self.code) {
-            (Some(s), Some(c)) => write!(f, "HTTP {s} {c}: {}", self.message),
-            (Some(s), None) => write!(f, "HTTP {s}: {}", self.message),
-            _ => f.write_str(&self.message),
+/// A Key Vault client error as a [`RequestFailure`]; the body is read only for Key Vault's
+/// `error` object. By value, so that it reads `map_err(from_azure)`.
+#[allow(clippy::needless_pass_by_value)]
+pub(crate) fn from_azure(e: azure_core::Error) -> RequestFailure {
+    use azure_core::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::HttpResponse {
+            status,
+            error_code,
+            raw_response,
+        } => {
+            let body: serde_json::Value = raw_response
+                .as_ref()
+                .and_then(|r| serde_json::from_slice(r.body().as_ref()).ok())
+                .unwrap_or_default();
+            let status = u16::from(*status);
+            let retry_after = raw_response
+                .as_ref()
+                .and_then(|r| r.headers().get_optional_str(&azure_core::http::headers::RETRY_AFTER))
+                .and_then(crate::backend::transport::retry::parse_retry_after);
+            let text = |pointer: &str| body.pointer(pointer).and_then(|c| c.as_str()).map(str::to_owned);
+            RequestFailure::answer(status, text("/error/message").unwrap_or_default())
+                .code(error_code.clone().or_else(|| text("/error/code")))
+                .inner(text("/error/innererror/code"))
+                .transient(status == 429 || status >= 500)
+                // Key Vault throttles at 4,000 transactions per 10 s per vault.
+                .retry_after(retry_after)
         }
-    }
-}
-
-impl std::error::Error for AzureFailure {}
-
-impl RequestFailure for AzureFailure {
-    fn transient(&self) -> bool {
-        self.transient
-    }
-
-    fn timed_out(message: String) -> Self {
-        Self {
-            status: None,
-            code: None,
-            inner: None,
-            message,
-            transient: true,
-            retry_after: None,
-        }
-    }
-
-    fn retry_after(&self) -> Option<Duration> {
-        self.retry_after
-    }
-
-    fn throttled(&self) -> bool {
-        self.status == Some(429)
+        kind => RequestFailure::transport(
+            super::error_chain(&e),
+            matches!(kind, ErrorKind::Io | ErrorKind::Connection),
+        ),
     }
 }
 
-impl AzureFailure {
-    /// Classify a client error; the body is read only for Key Vault's `error` object.
-    #[allow(clippy::needless_pass_by_value)] // reads as `map_err(AzureFailure::from_azure)`
-    pub fn from_azure(e: azure_core::Error) -> Self {
-        use azure_core::error::ErrorKind;
-        match e.kind() {
-            ErrorKind::HttpResponse {
-                status,
-                error_code,
-                raw_response,
-            } => {
-                let body: serde_json::Value = raw_response
-                    .as_ref()
-                    .and_then(|r| serde_json::from_slice(r.body().as_ref()).ok())
-                    .unwrap_or_default();
-                let status = u16::from(*status);
-                let retry_after = raw_response
-                    .as_ref()
-                    .and_then(|r| r.headers().get_optional_str(&azure_core::http::headers::RETRY_AFTER))
-                    .and_then(crate::backend::retry::parse_retry_after);
-                Self {
-                    retry_after,
-                    status: Some(status),
-                    code: error_code
-                        .clone()
-                        .or_else(|| body.pointer("/error/code").and_then(|c| c.as_str()).map(str::to_owned)),
-                    inner: body
-                        .pointer("/error/innererror/code")
-                        .and_then(|c| c.as_str())
-                        .map(str::to_owned),
-                    message: body
-                        .pointer("/error/message")
-                        .and_then(|m| m.as_str())
-                        .unwrap_or_default()
-                        .to_owned(),
-                    transient: status == 429 || status >= 500,
-                }
-            }
-            kind => Self {
-                status: None,
-                code: None,
-                inner: None,
-                message: super::error_chain(&e),
-                transient: matches!(kind, ErrorKind::Io | ErrorKind::Connection),
-                retry_after: None,
-            },
-        }
-    }
-
-    fn key_error(&self, within: &Within) -> Option<KeyError> {
-        let within = within.clone();
-        Some(match (self.status?, self.inner.as_deref()) {
-            (404, _) => KeyError::NotFound { within },
-            (403, Some("SecretDisabled")) => KeyError::Unavailable {
-                within,
-                reason: "the secret version is disabled".into(),
-            },
-            (403, _) => KeyError::AccessDenied { within },
-            (400, _) => KeyError::InvalidValue {
-                within,
-                reason: self.to_string(),
-            },
-            _ => return None,
-        })
-    }
+/// The per-key meaning of a Key Vault failure, when it is about the key.
+fn key_error(failure: &RequestFailure, within: &Within) -> Option<KeyError> {
+    let within = within.clone();
+    Some(match (failure.status?, failure.inner.as_deref()) {
+        (404, _) => KeyError::NotFound { within },
+        (403, Some("SecretDisabled")) => KeyError::Unavailable {
+            within,
+            reason: "the secret version is disabled".into(),
+        },
+        (403, _) => KeyError::AccessDenied { within },
+        (400, _) => KeyError::InvalidValue {
+            within,
+            reason: failure.to_string(),
+        },
+        _ => return None,
+    })
 }
 
 /// A reference name as Key Vault sees it: the secret name and an optional version.
@@ -244,8 +175,8 @@ impl KeyVault {
         &self,
         operation: &str,
         name: &str,
-        failure: AzureFailure,
-        attempts: crate::backend::retry::Attempts,
+        failure: RequestFailure,
+        attempts: crate::backend::transport::retry::Attempts,
     ) -> BackendError {
         BackendError::Request {
             backend: self.describe(),
@@ -274,12 +205,7 @@ impl KeyVault {
                 let (token, attempts) = call(ctx, || {
                     let credential = Arc::clone(&chosen.credential);
                     let scope = scope.clone();
-                    async move {
-                        credential
-                            .get_token(&[scope.as_str()], None)
-                            .await
-                            .map_err(AzureFailure::from_azure)
-                    }
+                    async move { credential.get_token(&[scope.as_str()], None).await.map_err(from_azure) }
                 })
                 .await;
                 token.map_err(|f| BackendError::Request {
@@ -317,11 +243,7 @@ impl KeyVault {
     /// After a 404: say so more precisely when the name is soft-deleted.
     async fn not_found(&self, session: &Connection, name: &str, ctx: &Context) -> KeyError {
         let (deleted, _) = call(ctx, || async {
-            session
-                .client
-                .get_deleted_secret(name, None)
-                .await
-                .map_err(AzureFailure::from_azure)
+            session.client.get_deleted_secret(name, None).await.map_err(from_azure)
         })
         .await;
         match deleted {
@@ -351,8 +273,8 @@ impl KeyVault {
                     .client
                     .get_secret(&name, Some(options))
                     .await
-                    .map_err(AzureFailure::from_azure)?;
-                response.into_model().map_err(AzureFailure::from_azure)
+                    .map_err(from_azure)?;
+                response.into_model().map_err(from_azure)
             }
         })
         .await;
@@ -365,8 +287,7 @@ impl KeyVault {
                     reason: "the secret has no value".into(),
                 }),
             Err(f) if f.status == Some(404) && version.is_none() => Err(self.not_found(session, &name, ctx).await),
-            Err(f) => Err(f
-                .key_error(&self.within(&name))
+            Err(f) => Err(key_error(&f, &self.within(&name))
                 .unwrap_or_else(|| KeyError::Backend(Arc::new(self.failed("get secret", &name, f, attempts))))),
         }
     }
@@ -383,12 +304,12 @@ impl KeyVault {
                         &name,
                         Some(SecretClientListSecretPropertiesVersionsOptions::default()),
                     )
-                    .map_err(AzureFailure::from_azure)?;
+                    .map_err(from_azure)?;
                 let mut versions = Vec::new();
                 while let Some(item) = pager.next().await {
-                    versions.push(item.map_err(AzureFailure::from_azure)?);
+                    versions.push(item.map_err(from_azure)?);
                 }
-                Ok::<_, AzureFailure>(versions)
+                Ok::<_, RequestFailure>(versions)
             }
         })
         .await;
@@ -396,7 +317,7 @@ impl KeyVault {
             Ok(v) => v,
             Err(f) if f.status == Some(404) => return Err(self.not_found(session, &name, ctx).await),
             Err(f) => {
-                return Err(f.key_error(&self.within(&name)).unwrap_or_else(|| {
+                return Err(key_error(&f, &self.within(&name)).unwrap_or_else(|| {
                     KeyError::Backend(Arc::new(self.failed("list secret versions", &name, f, attempts)))
                 }));
             }
@@ -436,33 +357,36 @@ impl KeyVault {
     }
 
     /// One `set secret` request (a new version).
-    async fn set_once(&self, session: &Connection, name: &str, value: &SecretValue) -> Result<(), AzureFailure> {
+    async fn set_once(&self, session: &Connection, name: &str, value: &SecretValue) -> Result<(), RequestFailure> {
         let parameters = SetSecretParameters {
             value: Some(value.expose().to_owned()),
             tags: self.tags.clone(),
             ..Default::default()
         };
-        let content = parameters.try_into().map_err(AzureFailure::from_azure)?;
+        let content = parameters.try_into().map_err(from_azure)?;
         session
             .client
             .set_secret(name, content, None)
             .await
             .map(drop)
-            .map_err(AzureFailure::from_azure)
+            .map_err(from_azure)
     }
 }
 
 /// Run `op` (with the run's retries) until it stops answering 409 Conflict, which Key Vault sends
 /// while a delete or recovery it accepted is still being carried out: at most 10 rounds, waiting
 /// 200 ms longer each time. Returns the last answer and every attempt made.
-async fn after_conflicts<F, Fut>(ctx: &Context, op: F) -> (Result<(), AzureFailure>, crate::backend::retry::Attempts)
+async fn after_conflicts<F, Fut>(
+    ctx: &Context,
+    op: F,
+) -> (Result<(), RequestFailure>, crate::backend::transport::retry::Attempts)
 where
     F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Result<(), AzureFailure>>,
+    Fut: std::future::Future<Output = Result<(), RequestFailure>>,
 {
     const ROUNDS: u32 = 10;
     let started = tokio::time::Instant::now();
-    let mut total = crate::backend::retry::Attempts::default();
+    let mut total = crate::backend::transport::retry::Attempts::default();
     let mut round = 1;
     loop {
         let (result, attempts) = call(ctx, &op).await;
@@ -539,7 +463,7 @@ impl Backend for KeyVault {
                 .recover_deleted_secret(&name, None)
                 .await
                 .map(drop)
-                .map_err(AzureFailure::from_azure)
+                .map_err(from_azure)
         })
         .await;
         match recovered {
@@ -566,7 +490,7 @@ impl Backend for KeyVault {
                 .delete_secret(&name, None)
                 .await
                 .map(drop)
-                .map_err(AzureFailure::from_azure)
+                .map_err(from_azure)
         })
         .await;
         match deleted {
@@ -585,7 +509,7 @@ impl Backend for KeyVault {
                 .purge_deleted_secret(&name, None)
                 .await
                 .map(drop)
-                .map_err(AzureFailure::from_azure)
+                .map_err(from_azure)
         })
         .await;
         match purged {
@@ -635,15 +559,12 @@ mod tests {
 
     #[test]
     fn failures_map_to_key_errors() {
-        let f = |status, inner: Option<&str>| AzureFailure {
-            status: Some(status),
-            code: Some("X".into()),
-            inner: inner.map(str::to_owned),
-            message: "m".into(),
-            transient: false,
-            retry_after: None,
+        let f = |status, inner: Option<&str>| {
+            RequestFailure::answer(status, "m")
+                .code(Some("X".into()))
+                .inner(inner.map(str::to_owned))
         };
-        let show = |a: AzureFailure| a.key_error(&Within::backend("w")).map(|e| e.to_string());
+        let show = |a: RequestFailure| key_error(&a, &Within::backend("w")).map(|e| e.to_string());
         assert_eq!(show(f(404, None)).as_deref(), Some("not found in w"));
         assert_eq!(
             show(f(403, Some("AccessDenied"))).as_deref(),

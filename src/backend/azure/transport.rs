@@ -1,4 +1,4 @@
-//! The HTTP transport the Key Vault client uses: osenv's own client (`backend::http`: same-origin
+//! The HTTP transport the Key Vault client uses: osenv's own client (`backend::transport::http`: same-origin
 //! redirects only, no decompression, which the Azure SDK's default client switches on), with
 //! every response body read up to the run's `--max-response-size` before the SDK sees it.
 
@@ -16,7 +16,7 @@ pub(crate) struct Capped {
 impl Capped {
     /// A transport reading at most `limit` bytes per response.
     pub(crate) fn new(limit: usize) -> Result<Self, String> {
-        let client = crate::backend::http::builder()
+        let client = crate::backend::transport::http::builder()
             .build()
             .map_err(|e| format!("cannot set up HTTPS: {}", crate::backend::error_chain(&e)))?;
         Ok(Self {
@@ -37,7 +37,7 @@ impl HttpClient for Capped {
             if read.len() + chunk.len() > self.limit {
                 return Err(azure_core::Error::with_message(
                     azure_core::error::ErrorKind::Io,
-                    crate::backend::http::BodyError::TooLarge(self.limit).to_string(),
+                    crate::backend::transport::http::BodyError::TooLarge(self.limit).to_string(),
                 ));
             }
             read.extend_from_slice(&chunk);

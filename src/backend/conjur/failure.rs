@@ -3,7 +3,8 @@
 
 use super::Conjur;
 use crate::backend::Backend as _;
-use crate::backend::http::{self, Dialect, HttpFailure};
+use crate::backend::RequestFailure;
+use crate::backend::transport::http::{self, Dialect};
 use crate::error::{Attempts, BackendError};
 use serde_json::Value;
 
@@ -37,7 +38,7 @@ pub(super) const POLICY_DIALECT: Dialect = Dialect {
 };
 
 impl Conjur {
-    pub(super) fn request_error(&self, endpoint: String, attempts: Attempts, failure: HttpFailure) -> BackendError {
+    pub(super) fn request_error(&self, endpoint: String, attempts: Attempts, failure: RequestFailure) -> BackendError {
         BackendError::Request {
             backend: self.describe(),
             endpoint,
@@ -51,7 +52,7 @@ impl Conjur {
         self.request_error(
             endpoint,
             attempts,
-            HttpFailure::answer(reply.status, errors_of(&reply.body)),
+            RequestFailure::answer(reply.status, errors_of(&reply.body)),
         )
     }
 }

@@ -21,7 +21,8 @@ mod policy;
 mod session;
 
 use super::{Backend, Context, DeleteMode, KeyResults};
-use crate::backend::http::{self, HttpFailure, encode_segment};
+use crate::backend::RequestFailure;
+use crate::backend::transport::http::{self, encode_segment};
 use crate::environment::Environment;
 use crate::error::{BackendError, KeyError, Place, Within};
 use crate::secret::SecretValue;
@@ -190,7 +191,7 @@ impl Conjur {
             return everyone(self.request_error(
                 endpoint(),
                 attempts,
-                HttpFailure::answer(200, "the answer is not a JSON object of values"),
+                RequestFailure::answer(200, "the answer is not a JSON object of values"),
             ));
         };
         let account = &self.config.account;
@@ -312,7 +313,7 @@ impl Conjur {
             403 => Err(self.request_error(
                 format!("POST {url}"),
                 attempts,
-                HttpFailure::answer(
+                RequestFailure::answer(
                     403,
                     format!(
                         "`{}` may not set this variable (it lacks the `update` privilege on it)",

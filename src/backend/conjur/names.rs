@@ -1,7 +1,7 @@
 //! Conjur variable ids: what may be one, how a batch read names them, and how a policy quotes
 //! them.
 
-use crate::backend::http::encode_segment;
+use crate::backend::transport::http::encode_segment;
 use serde_json::Value;
 
 /// The longest `variable_ids` value of one batch read: URLs stay well under the 8 KiB request

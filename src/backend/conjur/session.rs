@@ -8,8 +8,9 @@ use super::config::{Auth, Ca};
 use super::failure::{DIALECT, errors_of};
 use crate::backend::Backend as _;
 use crate::backend::Context;
-use crate::backend::http::{self, HttpFailure, encode_segment, transport_message};
-use crate::backend::token_file::read_token_file;
+use crate::backend::RequestFailure;
+use crate::backend::transport::http::{self, encode_segment, transport_message};
+use crate::backend::transport::token_file::read_token_file;
 use crate::error::{Attempts, BackendError};
 use crate::secret::SecretValue;
 use base64::Engine as _;
@@ -174,7 +175,7 @@ impl Conjur {
             self.request_error(
                 endpoint.clone(),
                 attempts,
-                HttpFailure::answer(reply.status, message).scrubbed(key),
+                RequestFailure::answer(reply.status, message).scrubbed(key),
             )
         };
         match reply.status {
@@ -206,7 +207,7 @@ impl Conjur {
         session: &Connection,
         ctx: &Context,
         make: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
-    ) -> (Result<http::Reply, HttpFailure>, Attempts) {
+    ) -> (Result<http::Reply, RequestFailure>, Attempts) {
         http::exchange(ctx, &DIALECT, || {
             make(&session.http).header(reqwest::header::AUTHORIZATION, session.authorization.clone())
         })

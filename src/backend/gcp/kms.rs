@@ -7,7 +7,8 @@
 //! never evaluated. The plaintext is UTF-8, used as is (LiteLLM does not strip it). A bad value or
 //! a failed decrypt is an error that names the variable, never the ciphertext used as the value.
 
-use super::{GcpFailure, no_retries, request_failed, setup_failed};
+use super::{from_gax, no_retries, request_failed, setup_failed};
+use crate::backend::RequestFailure;
 use crate::backend::{Backend, Context, KeyResults, call};
 use crate::environment::Environment;
 use crate::error::{BackendError, KeyError};
@@ -136,7 +137,12 @@ impl GoogleKms {
             .await
     }
 
-    fn failed(&self, operation: &str, failure: GcpFailure, attempts: crate::backend::retry::Attempts) -> BackendError {
+    fn failed(
+        &self,
+        operation: &str,
+        failure: RequestFailure,
+        attempts: crate::backend::transport::retry::Attempts,
+    ) -> BackendError {
         let endpoint = self.endpoint.as_deref().unwrap_or(DEFAULT_ENDPOINT);
         request_failed(self.describe(), endpoint, operation, failure, attempts)
     }
@@ -159,11 +165,11 @@ impl GoogleKms {
                 .set_name(key)
                 .set_ciphertext(ciphertext.clone())
                 .set_ciphertext_crc32c(i64::from(crc32c::crc32c(&ciphertext)));
-            async move { request.send().await.map_err(GcpFailure::from_gax) }
+            async move { request.send().await.map_err(from_gax) }
         })
         .await;
         let response = result.map_err(|f| {
-            f.key_error(&within)
+            super::key_error(&f, &within)
                 .unwrap_or_else(|| KeyError::Backend(Arc::new(self.failed("Decrypt", f, attempts))))
         })?;
         let mut plaintext = response.plaintext.to_vec();
@@ -197,7 +203,7 @@ impl GoogleKms {
                 .set_name(key)
                 .set_plaintext(data.clone())
                 .set_plaintext_crc32c(checksum);
-            async move { request.send().await.map_err(GcpFailure::from_gax) }
+            async move { request.send().await.map_err(from_gax) }
         })
         .await;
         let response = result.map_err(|f| self.failed("Encrypt", f, attempts))?;

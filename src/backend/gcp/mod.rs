@@ -13,54 +13,7 @@ use super::RequestFailure;
 use crate::error::{KeyError, Within};
 use google_cloud_gax::error::Error as GaxError;
 use google_cloud_gax::error::rpc::{Code, Status, StatusDetails};
-use std::fmt;
 use std::time::Duration;
-
-/// A failed Google API call, reduced to its status code and message.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct GcpFailure {
-    /// The RPC status code, when the service answered.
-    pub code: Option<Code>,
-    /// The service's message, or the transport error.
-    pub message: String,
-    transient: bool,
-    /// The wait the service asked for (`google.rpc.RetryInfo` in the error's details).
-    retry_after: Option<Duration>,
-}
-
-impl fmt::Display for GcpFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.code {
-            Some(code) => write!(f, "{}: {}", code.name(), self.message),
-            None => f.write_str(&self.message),
-        }
-    }
-}
-
-impl std::error::Error for GcpFailure {}
-
-impl RequestFailure for GcpFailure {
-    fn transient(&self) -> bool {
-        self.transient
-    }
-
-    fn throttled(&self) -> bool {
-        self.code == Some(Code::ResourceExhausted)
-    }
-
-    fn retry_after(&self) -> Option<Duration> {
-        self.retry_after
-    }
-
-    fn timed_out(message: String) -> Self {
-        Self {
-            code: None,
-            message,
-            transient: true,
-            retry_after: None,
-        }
-    }
-}
 
 /// The wait a `RESOURCE_EXHAUSTED` (or other) status asks for in its `RetryInfo` detail; a
 /// negative or unrepresentable delay is ignored (the backoff applies).
@@ -79,50 +32,50 @@ fn transient_code(code: Code) -> bool {
     )
 }
 
-impl GcpFailure {
-    /// Classify a client error.
-    #[allow(clippy::needless_pass_by_value)] // reads as `map_err(GcpFailure::from_gax)`
-    pub(crate) fn from_gax(e: GaxError) -> Self {
-        if let Some(status) = e.status() {
-            let code = status.code;
-            return Self {
-                code: Some(code),
-                message: status.message.clone(),
-                transient: transient_code(code),
-                retry_after: retry_delay(status),
-            };
-        }
-        let message = super::error_chain(&e);
-        let transient = e.is_timeout()
-            || e.is_io()
-            || e.is_connect()
-            || e.is_transient_and_before_rpc()
-            || e.http_status_code().is_some_and(|s| s == 429 || s >= 500);
-        Self {
-            code: None,
-            message,
-            transient,
-            retry_after: None,
-        }
+/// A Google client error as a [`RequestFailure`], its code the status code's name
+/// (`NOT_FOUND`). By value, so that it reads `map_err(from_gax)`.
+#[allow(clippy::needless_pass_by_value)]
+pub(crate) fn from_gax(e: GaxError) -> RequestFailure {
+    if let Some(status) = e.status() {
+        let code = status.code;
+        return RequestFailure::transport(status.message.clone(), transient_code(code))
+            .code(Some(code.name().to_owned()))
+            .throttled(code == Code::ResourceExhausted)
+            .retry_after(retry_delay(status));
     }
+    let transient = e.is_timeout()
+        || e.is_io()
+        || e.is_connect()
+        || e.is_transient_and_before_rpc()
+        || e.http_status_code().is_some_and(|s| s == 429 || s >= 500);
+    RequestFailure::transport(super::error_chain(&e), transient)
+}
 
-    /// The per-key meaning of this failure, when it is about the key rather than the call.
-    pub(crate) fn key_error(&self, within: &Within) -> Option<KeyError> {
-        let within = within.clone();
-        Some(match self.code? {
-            Code::NotFound => KeyError::NotFound { within },
-            Code::PermissionDenied => KeyError::AccessDenied { within },
-            Code::FailedPrecondition => KeyError::Unavailable {
-                within,
-                reason: format!("{self} (a disabled or destroyed version, or a disabled key?)"),
-            },
-            Code::InvalidArgument => KeyError::InvalidValue {
-                within,
-                reason: self.to_string(),
-            },
-            _ => return None,
-        })
-    }
+/// Whether `failure` is a Google status with `code`.
+pub(crate) fn is(failure: &RequestFailure, code: Code) -> bool {
+    failure.code.as_deref() == Some(code.name())
+}
+
+/// The per-key meaning of a Google failure, when it is about the key rather than the call.
+pub(crate) fn key_error(failure: &RequestFailure, within: &Within) -> Option<KeyError> {
+    let within = within.clone();
+    Some(if is(failure, Code::NotFound) {
+        KeyError::NotFound { within }
+    } else if is(failure, Code::PermissionDenied) {
+        KeyError::AccessDenied { within }
+    } else if is(failure, Code::FailedPrecondition) {
+        KeyError::Unavailable {
+            within,
+            reason: format!("{failure} (a disabled or destroyed version, or a disabled key?)"),
+        }
+    } else if is(failure, Code::InvalidArgument) {
+        KeyError::InvalidValue {
+            within,
+            reason: failure.to_string(),
+        }
+    } else {
+        return None;
+    })
 }
 
 /// A request that failed after `attempts`.
@@ -130,15 +83,10 @@ pub(crate) fn request_failed(
     backend: String,
     endpoint: &str,
     operation: &str,
-    failure: GcpFailure,
-    attempts: crate::backend::retry::Attempts,
+    failure: RequestFailure,
+    attempts: crate::backend::transport::retry::Attempts,
 ) -> crate::error::BackendError {
-    crate::error::BackendError::Request {
-        backend,
-        endpoint: format!("{endpoint} {operation}"),
-        attempts,
-        source: Box::new(failure),
-    }
+    failure.into_backend(backend, format!("{endpoint} {operation}"), attempts)
 }
 
 /// A client that could not be built (credentials are looked up then).
@@ -150,7 +98,7 @@ pub(crate) fn setup_failed(backend: String, e: &dyn std::error::Error) -> crate:
 }
 
 /// No redirects and no transparent decompression, as for every client osenv builds
-/// (`backend::http`). The clients read a whole body without a size cap osenv could set; their
+/// (`backend::transport::http`). The clients read a whole body without a size cap osenv could set; their
 /// endpoints come only from the operator or are Google's own (`trust`).
 pub(crate) fn hardened<F, Cr>(
     builder: google_cloud_gax::client_builder::ClientBuilder<F, Cr>,
@@ -168,18 +116,13 @@ pub(crate) fn no_retries() -> google_cloud_gax::retry_policy::NeverRetry {
 mod tests {
     use super::*;
 
-    fn failure(code: Code) -> GcpFailure {
-        GcpFailure {
-            code: Some(code),
-            message: "m".into(),
-            transient: transient_code(code),
-            retry_after: None,
-        }
+    fn failure(code: Code) -> RequestFailure {
+        RequestFailure::transport("m", transient_code(code)).code(Some(code.name().to_owned()))
     }
 
     #[test]
     fn status_codes_map_to_key_errors() {
-        let show = |c| failure(c).key_error(&Within::backend("w")).map(|e| e.to_string());
+        let show = |c| key_error(&failure(c), &Within::backend("w")).map(|e| e.to_string());
         assert_eq!(show(Code::NotFound).as_deref(), Some("not found in w"));
         assert_eq!(show(Code::PermissionDenied).as_deref(), Some("access denied by w"));
         assert!(
@@ -202,9 +145,9 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(retry_delay(&status), Some(Duration::from_millis(2500)));
-        let failure = GcpFailure::from_gax(GaxError::service(status));
-        assert!(failure.throttled() && failure.transient);
-        assert_eq!(failure.retry_after(), Some(Duration::from_millis(2500)));
+        let failure = from_gax(GaxError::service(status));
+        assert!(failure.is_throttled() && failure.is_transient());
+        assert_eq!(failure.wait(), Some(Duration::from_millis(2500)));
 
         let negative: Status = serde_json::from_value(serde_json::json!({
             "code": 8, "message": "m",
@@ -216,9 +159,9 @@ mod tests {
 
     #[test]
     fn transient_codes() {
-        assert!(failure(Code::Unavailable).transient);
-        assert!(failure(Code::ResourceExhausted).transient);
-        assert!(!failure(Code::PermissionDenied).transient);
-        assert!(!failure(Code::NotFound).transient);
+        assert!(failure(Code::Unavailable).is_transient());
+        assert!(failure(Code::ResourceExhausted).is_transient());
+        assert!(!failure(Code::PermissionDenied).is_transient());
+        assert!(!failure(Code::NotFound).is_transient());
     }
 }

@@ -7,7 +7,8 @@
 //! the run's bound; not found, permission denied and a disabled version are distinct errors
 //! (LiteLLM turns them all into a silent fallback to the environment).
 
-use super::{GcpFailure, no_retries, request_failed, setup_failed};
+use super::{from_gax, no_retries, request_failed, setup_failed};
+use crate::backend::RequestFailure;
 use crate::backend::{Backend, Context, DeleteMode, KeyResults, call};
 use crate::environment::Environment;
 use crate::error::{BackendError, KeyError, Place, Within};
@@ -135,7 +136,12 @@ impl SecretManager {
         Within::backend(self.describe()).at(Place::At(name.version_name().clone()))
     }
 
-    fn failed(&self, operation: &str, failure: GcpFailure, attempts: crate::backend::retry::Attempts) -> BackendError {
+    fn failed(
+        &self,
+        operation: &str,
+        failure: RequestFailure,
+        attempts: crate::backend::transport::retry::Attempts,
+    ) -> BackendError {
         let endpoint = self.endpoint.as_deref().unwrap_or(DEFAULT_ENDPOINT);
         request_failed(self.describe(), endpoint, operation, failure, attempts)
     }
@@ -146,11 +152,11 @@ impl SecretManager {
         let version = name.version_name();
         let (result, attempts) = call(ctx, || {
             let request = client.access_secret_version().set_name(&version);
-            async move { request.send().await.map_err(GcpFailure::from_gax) }
+            async move { request.send().await.map_err(from_gax) }
         })
         .await;
         let response = result.map_err(|f| {
-            f.key_error(&self.within(&name))
+            super::key_error(&f, &self.within(&name))
                 .unwrap_or_else(|| KeyError::Backend(Arc::new(self.failed("AccessSecretVersion", f, attempts))))
         })?;
         let payload = response.payload.unwrap_or_default();
@@ -166,11 +172,11 @@ impl SecretManager {
         let version = name.version_name();
         let (result, attempts) = call(ctx, || {
             let request = client.get_secret_version().set_name(&version);
-            async move { request.send().await.map_err(GcpFailure::from_gax) }
+            async move { request.send().await.map_err(from_gax) }
         })
         .await;
         let found = result.map_err(|f| {
-            f.key_error(&self.within(&name))
+            super::key_error(&f, &self.within(&name))
                 .unwrap_or_else(|| KeyError::Backend(Arc::new(self.failed("GetSecretVersion", f, attempts))))
         })?;
         match found.state {
@@ -244,12 +250,12 @@ impl Backend for SecretManager {
             let request = client.create_secret().set_parent(parent).set_secret_id(id).set_secret(
                 Secret::new().set_replication(Replication::new().set_automatic(replication::Automatic::new())),
             );
-            async move { request.send().await.map_err(GcpFailure::from_gax) }
+            async move { request.send().await.map_err(from_gax) }
         })
         .await;
         match created {
             Ok(_) => {}
-            Err(f) if f.code == Some(google_cloud_gax::error::rpc::Code::AlreadyExists) => {}
+            Err(f) if super::is(&f, google_cloud_gax::error::rpc::Code::AlreadyExists) => {}
             Err(f) => return Err(self.failed("CreateSecret", f, attempts)),
         }
         let data = value.expose().as_bytes().to_vec();
@@ -259,7 +265,7 @@ impl Backend for SecretManager {
                 .add_secret_version()
                 .set_parent(&target.secret)
                 .set_payload(SecretPayload::new().set_data(data.clone()).set_data_crc32c(checksum));
-            async move { request.send().await.map_err(GcpFailure::from_gax) }
+            async move { request.send().await.map_err(from_gax) }
         })
         .await;
         added
@@ -273,16 +279,19 @@ impl Backend for SecretManager {
         let target = self.stored(name)?;
         let (result, attempts) = call(ctx, || {
             let request = client.delete_secret().set_name(&target.secret);
-            async move { request.send().await.map_err(GcpFailure::from_gax) }
+            async move { request.send().await.map_err(from_gax) }
         })
         .await;
-        result.map(drop).map_err(|f| match f.code {
-            Some(google_cloud_gax::error::rpc::Code::NotFound) => BackendError::Missing {
-                backend: self.describe(),
-                name: target.secret.clone(),
-                operation: "delete",
-            },
-            _ => self.failed("DeleteSecret", f, attempts),
+        result.map(drop).map_err(|f| {
+            if super::is(&f, google_cloud_gax::error::rpc::Code::NotFound) {
+                BackendError::Missing {
+                    backend: self.describe(),
+                    name: target.secret.clone(),
+                    operation: "delete",
+                }
+            } else {
+                self.failed("DeleteSecret", f, attempts)
+            }
         })
     }
 }

@@ -2,9 +2,9 @@
 //! verbatim), a refused login's likely cause, and the error each answer about a secret is.
 
 use super::Vault;
-use super::VaultFailure;
 use super::secret_path::SecretPath;
 use crate::backend::Backend as _;
+use crate::backend::RequestFailure;
 use crate::error::{Attempts, BackendError, KeyError};
 use serde_json::Value;
 use std::sync::Arc;
@@ -56,7 +56,7 @@ pub(super) fn login_refusal(status: u16, errors: &str) -> String {
 }
 
 /// How Vault's answers are read: its `errors` text, and the statuses worth retrying.
-pub(super) const DIALECT: crate::backend::http::Dialect = crate::backend::http::Dialect {
+pub(super) const DIALECT: crate::backend::transport::http::Dialect = crate::backend::transport::http::Dialect {
     transient: transient_status,
     errors: |body| errors_of(&serde_json::from_slice(body).unwrap_or(Value::Null)),
 };
@@ -104,12 +104,7 @@ impl Vault {
                 backend: self.describe(),
                 endpoint: format!("GET {url}"),
                 attempts,
-                source: Box::new(VaultFailure {
-                    status: Some(status),
-                    message: errors_of(body),
-                    transient: false,
-                    retry_after: None,
-                }),
+                source: Box::new(RequestFailure::answer(status, errors_of(body))),
             })),
         }
     }
@@ -124,12 +119,7 @@ mod tests {
     #[test]
     fn a_login_refusal_never_carries_the_credential_sent() {
         let jwt = SecretValue::new("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl");
-        let failure = VaultFailure {
-            status: Some(400),
-            message: format!("error validating token: {} is malformed", jwt.expose()),
-            transient: false,
-            retry_after: None,
-        };
+        let failure = RequestFailure::answer(400, format!("error validating token: {} is malformed", jwt.expose()));
         let shown = failure.scrubbed(&jwt).to_string();
         assert_eq!(shown, "HTTP 400: error validating token: [redacted] is malformed");
         assert_eq!(

@@ -40,9 +40,6 @@ pub struct Vault {
     session: tokio::sync::Mutex<Option<Arc<Connection>>>,
 }
 
-/// A failed Vault request: the HTTP status (if any) and Vault's `errors` text.
-pub use crate::backend::http::HttpFailure as VaultFailure;
-
 impl Vault {
     /// Set up from the settings and the environment; no I/O until the first request.
     pub fn new(settings: &VaultOptions, written: &WrittenSecrets, env: &Environment) -> Self {
@@ -228,12 +225,7 @@ impl Vault {
             Ok(())
         } else {
             Err(failed(
-                VaultFailure {
-                    status: Some(status),
-                    message: errors_of(&body),
-                    transient: false,
-                    retry_after: None,
-                },
+                crate::backend::RequestFailure::answer(status, errors_of(&body)),
                 attempts,
             ))
         }
@@ -374,7 +366,7 @@ mod tests {
                 status,
                 &body,
                 "u",
-                crate::backend::retry::Attempts {
+                crate::backend::transport::retry::Attempts {
                     count: 1,
                     elapsed: std::time::Duration::ZERO,
                 },

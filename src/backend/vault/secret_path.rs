@@ -7,7 +7,7 @@
 //! Names are checked before any request: no `..` or `.` segment, no empty segment, no control
 //! or non-breaking-space character (LiteLLM's `raise_if_unsafe_secret_name`, plus empty segments).
 
-use crate::backend::http::encode_segment;
+use crate::backend::transport::http::encode_segment;
 
 /// A parsed Vault reference.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,11 +3,12 @@
 
 use super::config::{self, Auth, JwtSource};
 use super::failure::{DIALECT, errors_of, login_refusal};
-use super::{SYSTEM, Vault, VaultFailure};
+use super::{SYSTEM, Vault};
 use crate::backend::Backend as _;
 use crate::backend::Context;
-use crate::backend::http::transport_message;
-use crate::backend::token_file::read_token_file;
+use crate::backend::RequestFailure;
+use crate::backend::transport::http::transport_message;
+use crate::backend::transport::token_file::read_token_file;
 use crate::error::{Attempts, BackendError};
 use crate::secret::SecretValue;
 use serde_json::Value;
@@ -60,8 +61,8 @@ impl fmt::Debug for Connection {
 pub(super) async fn send(
     ctx: &Context,
     make: impl Fn() -> reqwest::RequestBuilder,
-) -> (Result<(u16, Value), VaultFailure>, Attempts) {
-    let (result, attempts) = crate::backend::http::exchange(ctx, &DIALECT, make).await;
+) -> (Result<(u16, Value), RequestFailure>, Attempts) {
+    let (result, attempts) = crate::backend::transport::http::exchange(ctx, &DIALECT, make).await;
     let answer = result.map(|reply| (reply.status, serde_json::from_slice(&reply.body).unwrap_or(Value::Null)));
     (answer, attempts)
 }
@@ -73,7 +74,7 @@ impl Vault {
             return Err(BackendError::configuration(self.describe(), invalid.clone()));
         }
         crate::trust::warn_if_plain_http(SYSTEM, &self.config.addr);
-        let mut builder = crate::backend::http::builder();
+        let mut builder = crate::backend::transport::http::builder();
         if let Some(ca) = &self.config.ca_cert {
             let pem = std::fs::read(ca).map_err(|e| {
                 BackendError::configuration(
@@ -81,7 +82,7 @@ impl Vault {
                     format!("cannot read VAULT_CACERT `{}`: {e}", ca.display()),
                 )
             })?;
-            let certs = crate::backend::http::ca_bundle(&pem, &format!("VAULT_CACERT `{}`", ca.display()))
+            let certs = crate::backend::transport::http::ca_bundle(&pem, &format!("VAULT_CACERT `{}`", ca.display()))
                 .map_err(|reason| BackendError::configuration(self.describe(), reason))?;
             builder = builder.tls_certs_merge(certs);
         }
@@ -93,7 +94,7 @@ impl Vault {
             Some((cert, key)),
         ) = (&self.config.auth, &self.config.client_identity)
         {
-            let identity = crate::backend::http::client_identity(cert, key)
+            let identity = crate::backend::transport::http::client_identity(cert, key)
                 .map_err(|reason| BackendError::configuration(self.describe(), reason))?;
             builder = builder.identity(identity);
         }
@@ -222,7 +223,7 @@ impl Vault {
                         .header(reqwest::header::ACCEPT, "application/json")
                 })
                 .await;
-                let failed = |failure: VaultFailure, attempts| BackendError::Request {
+                let failed = |failure: RequestFailure, attempts| BackendError::Request {
                     backend: self.describe(),
                     endpoint: endpoint.clone(),
                     attempts,
@@ -232,17 +233,14 @@ impl Vault {
                 match body.get("value").and_then(Value::as_str) {
                     Some(jwt) if status == 200 && !jwt.trim().is_empty() => Ok(SecretValue::new(jwt.trim())),
                     _ => Err(failed(
-                        VaultFailure {
-                            status: Some(status),
-                            message: if status == 200 {
-                                "the answer holds no token (`value`)".into()
+                        RequestFailure::answer(
+                            status,
+                            if status == 200 {
+                                "the answer holds no token (`value`)"
                             } else {
                                 "GitHub did not issue a token (does the job have `permissions: id-token: write`?)"
-                                    .into()
                             },
-                            transient: false,
-                            retry_after: None,
-                        },
+                        ),
                         attempts,
                     )),
                 }
@@ -279,7 +277,7 @@ impl Vault {
             Some(role) => format!("POST {url} ({} login as role `{role}`)", auth.method()),
             None => format!("POST {url} ({} login)", auth.method()),
         };
-        let failed = |failure: VaultFailure, attempts| BackendError::Request {
+        let failed = |failure: RequestFailure, attempts| BackendError::Request {
             backend: self.describe(),
             endpoint: endpoint.clone(),
             attempts,
@@ -292,12 +290,7 @@ impl Vault {
                 lease: lease_of(&body),
             }),
             _ => Err(failed(
-                VaultFailure {
-                    status: Some(status),
-                    message: login_refusal(status, &errors_of(&body)),
-                    transient: false,
-                    retry_after: None,
-                },
+                RequestFailure::answer(status, login_refusal(status, &errors_of(&body))),
                 attempts,
             )),
         }

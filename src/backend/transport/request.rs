@@ -1,6 +1,7 @@
 //! One request under the run's limits: the [`Context`] every backend call receives, [`call`]
 //! (permit, timeout, retries), the failure classification it needs and error chains.
 
+use super::failure::RequestFailure;
 use super::retry::{Attempts, Failure, RetryPolicy};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -113,33 +114,6 @@ impl Context {
     }
 }
 
-/// A failed request, as the retry loop of [`call`] needs to see it.
-#[cfg_attr(
-    not(any(
-        feature = "aws",
-        feature = "vault",
-        feature = "azure",
-        feature = "gcp",
-        feature = "cyberark"
-    )),
-    allow(dead_code)
-)]
-pub(crate) trait RequestFailure: std::fmt::Display {
-    /// Worth retrying (throttling, 5xx, a refused or reset connection, a timeout).
-    fn transient(&self) -> bool;
-    /// The failure for a request that got no answer in time; `message` says how long it waited.
-    fn timed_out(message: String) -> Self;
-    /// How long the server asked to wait before the next attempt (`Retry-After`).
-    fn retry_after(&self) -> Option<Duration> {
-        None
-    }
-    /// The service refused for a rate quota (429, `ThrottlingException`): the whole run slows
-    /// down, not only this request.
-    fn throttled(&self) -> bool {
-        false
-    }
-}
-
 /// One request under the run's limits: a concurrency permit per attempt, the per-request
 /// timeout, retries of transient failures until the deadline. Returns the result and the
 /// attempts made.
@@ -153,20 +127,19 @@ pub(crate) trait RequestFailure: std::fmt::Display {
     )),
     allow(dead_code)
 )]
-pub(crate) async fn call<T, E, F, Fut>(ctx: &Context, op: F) -> (Result<T, E>, Attempts)
+pub(crate) async fn call<T, F, Fut>(ctx: &Context, op: F) -> (Result<T, RequestFailure>, Attempts)
 where
-    E: RequestFailure,
     F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Result<T, E>>,
+    Fut: std::future::Future<Output = Result<T, RequestFailure>>,
 {
     let op = &op;
     ctx.retry
         .run(
             ctx.deadline,
-            |e: &E| e.transient(),
-            |e: &E| e.retry_after(),
-            |f: Failure<'_, E>| {
-                if f.error.throttled() {
+            RequestFailure::is_transient,
+            RequestFailure::wait,
+            |f: Failure<'_, RequestFailure>| {
+                if f.error.is_throttled() {
                     ctx.pause(Instant::now() + f.wait);
                 }
                 ctx.waiting(f.error, f.remaining);
@@ -176,7 +149,7 @@ where
                 let _permit = ctx.limiter.acquire().await.expect("the run's limiter is never closed");
                 match tokio::time::timeout(ctx.request_timeout, op()).await {
                     Ok(result) => result,
-                    Err(_) => Err(E::timed_out(format!(
+                    Err(_) => Err(RequestFailure::timed_out(format!(
                         "no response within {}s",
                         ctx.request_timeout.as_secs_f64()
                     ))),
@@ -211,28 +184,10 @@ mod tests {
     use super::*;
     use std::sync::Mutex;
 
-    #[derive(Debug)]
-    struct Throttled;
-
-    impl std::fmt::Display for Throttled {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("429")
-        }
-    }
-
-    impl RequestFailure for Throttled {
-        fn transient(&self) -> bool {
-            true
-        }
-        fn timed_out(_: String) -> Self {
-            Self
-        }
-        fn retry_after(&self) -> Option<Duration> {
-            Some(Duration::from_secs(2))
-        }
-        fn throttled(&self) -> bool {
-            true
-        }
+    fn throttled() -> RequestFailure {
+        RequestFailure::answer(429, "")
+            .transient(true)
+            .retry_after(Some(Duration::from_secs(2)))
     }
 
     /// A throttled request holds back the run's other requests for its wait, so they do not
@@ -245,13 +200,13 @@ mod tests {
         let first = call(&ctx, || {
             let n = sent.lock().unwrap().iter().filter(|(who, _)| *who == 1).count();
             sent.lock().unwrap().push((1, start.elapsed()));
-            async move { if n == 0 { Err(Throttled) } else { Ok(()) } }
+            async move { if n == 0 { Err(throttled()) } else { Ok(()) } }
         });
         let second = async {
             tokio::time::sleep(Duration::from_millis(100)).await;
             call(&ctx, || {
                 sent.lock().unwrap().push((2, start.elapsed()));
-                async { Ok::<(), Throttled>(()) }
+                async { Ok::<(), RequestFailure>(()) }
             })
             .await
         };

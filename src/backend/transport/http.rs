@@ -9,9 +9,8 @@
 // itself), so with neither Vault nor Conjur built the exchange half is unused.
 #![cfg_attr(not(any(feature = "vault", feature = "cyberark")), allow(dead_code))]
 
+use super::failure::RequestFailure;
 use reqwest::redirect::{Attempt, Policy};
-use std::fmt;
-use std::time::Duration;
 
 /// Redirects followed at most (same origin only).
 const MAX_REDIRECTS: usize = 3;
@@ -59,7 +58,11 @@ impl std::fmt::Display for BodyError {
                 "the response is larger than {}, the most osenv reads (--max-response-size)",
                 size(*limit)
             ),
-            Self::Read(e) => write!(f, "the response body could not be read: {}", super::error_chain(e)),
+            Self::Read(e) => write!(
+                f,
+                "the response body could not be read: {}",
+                crate::backend::error_chain(e)
+            ),
         }
     }
 }
@@ -138,77 +141,6 @@ pub(crate) fn client_identity(cert: &std::path::Path, key: &std::path::Path) -> 
     })
 }
 
-/// A failed request to a service osenv speaks HTTP to itself: the HTTP status (if any) and the
-/// service's error text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpFailure {
-    /// The HTTP status, when a response arrived.
-    pub status: Option<u16>,
-    /// The service's error text, or the transport error.
-    pub message: String,
-    pub(crate) transient: bool,
-    /// The wait a 429 (a rate-limit quota) asked for in `Retry-After`.
-    pub(crate) retry_after: Option<Duration>,
-}
-
-impl HttpFailure {
-    /// A final answer with `status` and the service's `message`.
-    pub(crate) fn answer(status: u16, message: impl Into<String>) -> Self {
-        Self {
-            status: Some(status),
-            message: message.into(),
-            transient: false,
-            retry_after: None,
-        }
-    }
-
-    /// The same failure with every occurrence of `credential` replaced, so no answer that
-    /// echoes what was sent (a login's secret id, JWT or API key) can carry it into a message.
-    #[must_use]
-    pub(crate) fn scrubbed(mut self, credential: &crate::secret::SecretValue) -> Self {
-        let credential = credential.expose();
-        if credential.len() >= 4 && self.message.contains(credential) {
-            self.message = self.message.replace(credential, "[redacted]");
-        }
-        self
-    }
-}
-
-impl fmt::Display for HttpFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.status {
-            Some(status) if self.message.is_empty() => write!(f, "HTTP {status}"),
-            Some(status) => write!(f, "HTTP {status}: {}", self.message),
-            None => f.write_str(&self.message),
-        }
-    }
-}
-
-impl std::error::Error for HttpFailure {}
-
-impl super::RequestFailure for HttpFailure {
-    fn transient(&self) -> bool {
-        self.transient
-    }
-
-    fn timed_out(message: String) -> Self {
-        Self {
-            status: None,
-            message,
-            transient: true,
-            retry_after: None,
-        }
-    }
-
-    fn retry_after(&self) -> Option<Duration> {
-        self.retry_after
-    }
-
-    fn throttled(&self) -> bool {
-        self.status == Some(429)
-    }
-}
-
 /// A reqwest failure without its URL (shown separately, as the endpoint) and with its causes.
 pub(crate) fn transport_message(e: &reqwest::Error) -> String {
     let kind = if e.is_connect() {
@@ -221,7 +153,7 @@ pub(crate) fn transport_message(e: &reqwest::Error) -> String {
         "request failed"
     };
     match std::error::Error::source(e) {
-        Some(cause) => format!("{kind}: {}", super::error_chain(cause)),
+        Some(cause) => format!("{kind}: {}", crate::backend::error_chain(cause)),
         None => kind.to_owned(),
     }
 }
@@ -255,21 +187,17 @@ pub(crate) struct Reply {
 /// does not retry is returned for the caller to map; transient ones are retried; a redirect
 /// that was not followed (another origin) is final.
 pub(crate) async fn exchange(
-    ctx: &super::Context,
+    ctx: &crate::backend::Context,
     dialect: &Dialect,
     make: impl Fn() -> reqwest::RequestBuilder,
-) -> (Result<Reply, HttpFailure>, super::retry::Attempts) {
-    super::call(ctx, || {
+) -> (Result<Reply, RequestFailure>, super::retry::Attempts) {
+    crate::backend::call(ctx, || {
         let request = make();
         async move {
             let response = request.send().await.map_err(|e| {
                 let message = transport_message(&e);
-                HttpFailure {
-                    status: None,
-                    transient: !tls_refusal(&message),
-                    message,
-                    retry_after: None,
-                }
+                let transient = !tls_refusal(&message);
+                RequestFailure::transport(message, transient)
             })?;
             let status = response.status().as_u16();
             let retry_after = response
@@ -278,24 +206,18 @@ pub(crate) async fn exchange(
                 .and_then(|v| v.to_str().ok())
                 .and_then(super::retry::parse_retry_after);
             if (300..400).contains(&status) {
-                return Err(HttpFailure::answer(
+                return Err(RequestFailure::answer(
                     status,
                     "a redirect to another address, which osenv does not follow (credentials must not leave the configured address); set the address of the node that answers",
                 ));
             }
-            let body = read_body(response, ctx.max_response).await.map_err(|e| HttpFailure {
-                status: Some(status),
-                transient: matches!(e, BodyError::Read(_)),
-                message: e.to_string(),
-                retry_after: None,
-            })?;
+            let body = read_body(response, ctx.max_response)
+                .await
+                .map_err(|e| RequestFailure::answer(status, e.to_string()).transient(matches!(e, BodyError::Read(_))))?;
             if (dialect.transient)(status) {
-                return Err(HttpFailure {
-                    status: Some(status),
-                    message: (dialect.errors)(&body),
-                    transient: true,
-                    retry_after,
-                });
+                return Err(RequestFailure::answer(status, (dialect.errors)(&body))
+                    .transient(true)
+                    .retry_after(retry_after));
             }
             Ok(Reply { status, body })
         }
