@@ -485,7 +485,7 @@ mod tests {
         );
         assert_eq!(
             show(failure("DisabledException", "arn:k is disabled.", 400)).as_deref(),
-            Some("unavailable in aws_kms (x): the KMS key is disabled: DisabledException: arn:k is disabled.")
+            Some("unavailable in aws_kms (x): the KMS key is disabled: HTTP 400 DisabledException: arn:k is disabled.")
         );
         assert!(
             show(failure(

@@ -151,18 +151,16 @@ impl RequestFailure {
     }
 }
 
-/// One form for every service: the code when there is one, else the status, then the message.
+/// One form for every service: `HTTP 403 Forbidden: message`, with what is known of the
+/// status, the code and the message.
 impl fmt::Display for RequestFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let lead = match (&self.code, self.status) {
-            (Some(code), _) => code.clone(),
-            (None, Some(status)) => format!("HTTP {status}"),
-            (None, None) => return f.write_str(&self.message),
-        };
-        if self.message.is_empty() {
-            f.write_str(&lead)
-        } else {
-            write!(f, "{lead}: {}", self.message)
+        let status = self.status.map(|s| format!("HTTP {s}"));
+        let lead: Vec<&str> = [status.as_deref(), self.code.as_deref()].into_iter().flatten().collect();
+        match (lead.is_empty(), self.message.is_empty()) {
+            (true, _) => f.write_str(&self.message),
+            (false, true) => f.write_str(&lead.join(" ")),
+            (false, false) => write!(f, "{}: {}", lead.join(" "), self.message),
         }
     }
 }
@@ -185,8 +183,8 @@ mod tests {
         ]
         .map(|f| f.to_string());
         insta::assert_snapshot!(shown.join("\n"), @r"
-        SecretNotFound: no such secret
-        ValidationException
+        HTTP 404 SecretNotFound: no such secret
+        HTTP 400 ValidationException
         HTTP 503: upstream
         HTTP 502
         UNAVAILABLE: cannot connect: refused
