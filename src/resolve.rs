@@ -3,11 +3,10 @@
 //! is an error the user sees.
 
 use crate::backend::transport::retry::RetryPolicy;
-use crate::backend::{Backend, Context};
+use crate::backend::{Backend, Context, KeyName};
 use crate::environment::Environment;
 use crate::error::{BackendError, KeyError, ReferenceError, VariableError};
 use crate::plan::{Plan, Route};
-use crate::references;
 use crate::secret::SecretValue;
 use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
@@ -189,12 +188,15 @@ pub async fn resolve<'a>(
     let mut values = HashMap::with_capacity_and_hasher(plan.len(), rustc_hash::FxBuildHasher);
     let mut remote = Vec::new();
     for (name, planned) in plan.names() {
-        if let Err(reason) = references::validate_name(name) {
-            values.insert(name.to_owned(), Err(KeyError::InvalidName { reason: reason.into() }));
-            continue;
-        }
+        let key = match KeyName::parse(name) {
+            Ok(key) => key,
+            Err(reason) => {
+                values.insert(name.to_owned(), Err(KeyError::InvalidName { reason: reason.into() }));
+                continue;
+            }
+        };
         match (planned.route, manager) {
-            (Route::Manager, Some(_)) => remote.push(name.to_owned()),
+            (Route::Manager, Some(_)) => remote.push(key),
             _ => {
                 values.insert(name.to_owned(), env.reference(name));
             }
@@ -228,13 +230,13 @@ pub async fn resolve<'a>(
             }
         });
         match outcome {
-            Ok(results) => values.extend(remote.into_iter().zip(results)),
+            Ok(results) => values.extend(remote.into_iter().map(|key| key.to_string()).zip(results)),
             Err(err) => {
                 let shared = Arc::new(err);
                 values.extend(
                     remote
                         .into_iter()
-                        .map(|name| (name, Err(KeyError::Backend(Arc::clone(&shared))))),
+                        .map(|key| (key.to_string(), Err(KeyError::Backend(Arc::clone(&shared))))),
                 );
             }
         }
@@ -247,12 +249,10 @@ pub async fn resolve<'a>(
 /// names are read, the value dropped at once; the others only looked up. Both at once.
 async fn exists(
     manager: &dyn Backend,
-    names: &[String],
+    names: &[KeyName],
     ctx: &crate::backend::Context,
 ) -> Result<crate::backend::KeyResults<SecretValue>, BackendError> {
-    let (fields, plain): (Vec<&String>, Vec<&String>) = names.iter().partition(|n| n.contains('#'));
-    let fields: Vec<String> = fields.into_iter().cloned().collect();
-    let plain: Vec<String> = plain.into_iter().cloned().collect();
+    let (fields, plain): (Vec<KeyName>, Vec<KeyName>) = names.iter().cloned().partition(|n| n.field().is_some());
     let read = async {
         if fields.is_empty() {
             return Ok(Vec::new());
@@ -279,7 +279,11 @@ async fn exists(
     Ok(names
         .iter()
         .map(|name| {
-            let found = if name.contains('#') { read.next() } else { looked.next() };
+            let found = if name.field().is_some() {
+                read.next()
+            } else {
+                looked.next()
+            };
             found.unwrap_or(Ok(())).map(|()| SecretValue::new(String::new()))
         })
         .collect())

@@ -12,6 +12,7 @@
 //! the reference that say which.
 
 use super::{Backend, Context, DeleteMode, KeyResults};
+use crate::backend::KeyName;
 use crate::error::{BackendError, KeyError, Place, Within};
 use crate::secret::SecretValue;
 use async_trait::async_trait;
@@ -31,23 +32,14 @@ impl Fields {
     }
 }
 
-/// `name` split into the secret and the field it takes, if any.
-pub fn split(name: &str) -> (&str, Option<&str>) {
-    match name.split_once('#') {
-        Some((secret, field)) => (secret, Some(field)),
-        None => (name, None),
-    }
-}
-
 /// The distinct secrets `keys` read (in first-seen order) and, per key, its secret's index.
-fn secrets_of(keys: &[String]) -> (Vec<String>, Vec<usize>) {
-    let mut secrets: Vec<String> = Vec::new();
+fn secrets_of(keys: &[KeyName]) -> (Vec<KeyName>, Vec<usize>) {
+    let mut secrets: Vec<KeyName> = Vec::new();
     let mut index: HashMap<&str, usize> = HashMap::default();
     let mut of_key = Vec::with_capacity(keys.len());
     for key in keys {
-        let (secret, _) = split(key);
-        let i = *index.entry(secret).or_insert_with(|| {
-            secrets.push(secret.to_owned());
+        let i = *index.entry(key.secret()).or_insert_with(|| {
+            secrets.push(key.whole());
             secrets.len() - 1
         });
         of_key.push(i);
@@ -120,8 +112,8 @@ impl Backend for Fields {
         self.inner.describe()
     }
 
-    async fn fetch(&self, keys: &[String], ctx: &Context) -> Result<KeyResults<SecretValue>, BackendError> {
-        if !keys.iter().any(|k| k.contains('#')) {
+    async fn fetch(&self, keys: &[KeyName], ctx: &Context) -> Result<KeyResults<SecretValue>, BackendError> {
+        if keys.iter().all(|k| k.field().is_none()) {
             return self.inner.fetch(keys, ctx).await;
         }
         let (secrets, of_key) = secrets_of(keys);
@@ -137,20 +129,17 @@ impl Backend for Fields {
         Ok(keys
             .iter()
             .zip(of_key)
-            .map(|(key, i)| {
-                let (secret, field) = split(key);
-                match (&fetched[i], field) {
-                    (Ok(value), None) => Ok(value.clone()),
-                    (Ok(value), Some(field)) => pick(value, field, secret, &backend),
-                    (Err(e), _) => Err(e.clone()),
-                }
+            .map(|(key, i)| match (&fetched[i], key.field()) {
+                (Ok(value), None) => Ok(value.clone()),
+                (Ok(value), Some(field)) => pick(value, field, key.secret(), &backend),
+                (Err(e), _) => Err(e.clone()),
             })
             .collect())
     }
 
     /// The secrets exist (a field is proved only by reading the value, which `check` does not).
-    async fn exists(&self, keys: &[String], ctx: &Context) -> Result<KeyResults<()>, BackendError> {
-        if !keys.iter().any(|k| k.contains('#')) {
+    async fn exists(&self, keys: &[KeyName], ctx: &Context) -> Result<KeyResults<()>, BackendError> {
+        if keys.iter().all(|k| k.field().is_none()) {
             return self.inner.exists(keys, ctx).await;
         }
         let (secrets, of_key) = secrets_of(keys);
@@ -181,7 +170,7 @@ impl Backend for Fields {
         wanted: &crate::backend::policy::Wanted<'_>,
     ) -> Result<crate::backend::policy::Policy, BackendError> {
         let secrets = |names: &[String]| {
-            let mut secrets: Vec<String> = names.iter().map(|n| split(n).0.to_owned()).collect();
+            let mut secrets: Vec<String> = names.iter().map(|n| KeyName::secret_of(n).to_owned()).collect();
             secrets.sort_unstable();
             secrets.dedup();
             secrets
@@ -229,7 +218,7 @@ mod tests {
             ("array", "[1, 2]"),
         ]));
         let fields = Fields::wrap(Arc::clone(&memory) as Arc<dyn Backend>);
-        let keys: Vec<String> = [
+        let keys: Vec<KeyName> = [
             "prod/litellm#OPENAI_API_KEY",
             "prod/litellm#PORT",
             "prod/litellm#TLS",
@@ -242,7 +231,7 @@ mod tests {
             "prod/litellm#",
             "absent#x",
         ]
-        .map(str::to_owned)
+        .map(|k| KeyName::parse(k).unwrap())
         .to_vec();
         let ctx = Context::new(
             4,

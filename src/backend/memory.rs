@@ -2,6 +2,7 @@
 //! what it was asked and can be made to break the one-result-per-key rule.
 
 use super::{Backend, Context, KeyResults};
+use crate::backend::KeyName;
 use crate::error::{BackendError, KeyError, Within};
 use crate::secret::SecretValue;
 use async_trait::async_trait;
@@ -56,8 +57,11 @@ impl Backend for Memory {
         "memory (test)".into()
     }
 
-    async fn fetch(&self, keys: &[String], ctx: &Context) -> Result<KeyResults<SecretValue>, BackendError> {
-        self.asked.lock().expect("not poisoned").push(keys.to_vec());
+    async fn fetch(&self, keys: &[KeyName], ctx: &Context) -> Result<KeyResults<SecretValue>, BackendError> {
+        self.asked
+            .lock()
+            .expect("not poisoned")
+            .push(keys.iter().map(ToString::to_string).collect());
         self.deadlines.lock().expect("not poisoned").push(ctx.deadline);
         let answered = if self.short {
             keys.len().saturating_sub(1)
@@ -68,7 +72,7 @@ impl Backend for Memory {
             .iter()
             .map(|k| {
                 self.values
-                    .get(k)
+                    .get(k.as_str())
                     .map(|v| SecretValue::new(v.as_str()))
                     .ok_or_else(|| KeyError::NotFound {
                         within: Within::backend(self.describe()),

@@ -25,6 +25,7 @@ pub mod transport;
 pub mod vault;
 
 use crate::error::{BackendError, KeyError};
+pub use crate::references::KeyName;
 use crate::secret::SecretValue;
 use async_trait::async_trait;
 
@@ -65,10 +66,10 @@ pub trait Backend: Send + Sync {
     fn describe(&self) -> String;
 
     /// Fetch every key; one result per key, in order.
-    async fn fetch(&self, keys: &[String], ctx: &Context) -> Result<KeyResults<SecretValue>, BackendError>;
+    async fn fetch(&self, keys: &[KeyName], ctx: &Context) -> Result<KeyResults<SecretValue>, BackendError>;
 
     /// Prove every key exists, without reading values where the service allows it.
-    async fn exists(&self, keys: &[String], ctx: &Context) -> Result<KeyResults<()>, BackendError> {
+    async fn exists(&self, keys: &[KeyName], ctx: &Context) -> Result<KeyResults<()>, BackendError> {
         Ok(self.fetch(keys, ctx).await?.into_iter().map(|r| r.map(drop)).collect())
     }
 

@@ -1,8 +1,10 @@
 //! From a document to located references: what an `os.environ/` reference is (a located scalar
 //! and the name LiteLLM derives from it), and LiteLLM's walk that finds them ([`Discovery`]).
 
+mod key_name;
 mod walk;
 
+pub use key_name::KeyName;
 pub use walk::{DEFAULT_MAX_DEPTH, Discovery, KEY_MANAGEMENT_KEYS, Notice, NoticeKind, POINTER_KEYS, Part, max_depth};
 
 use crate::document::{NodeId, ScalarStyle};

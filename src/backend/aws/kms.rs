@@ -9,6 +9,7 @@
 //! the variable, never a silent fallback to the ciphertext itself.
 
 use super::{AwsSettings, Service, send};
+use crate::backend::KeyName;
 use crate::backend::{Backend, Context, KeyResults};
 use crate::environment::Environment;
 use crate::error::{BackendError, KeyError};
@@ -144,7 +145,7 @@ impl Backend for Kms {
         Ok(self.access_policy(wanted))
     }
 
-    async fn fetch(&self, keys: &[String], ctx: &Context) -> Result<KeyResults<SecretValue>, BackendError> {
+    async fn fetch(&self, keys: &[KeyName], ctx: &Context) -> Result<KeyResults<SecretValue>, BackendError> {
         let client = self.client().await?;
         Ok(join_all(keys.iter().map(|key| self.decrypt_key(client, key, ctx))).await)
     }

@@ -12,6 +12,7 @@
 use super::names::{Version, matches_id, version_of};
 use super::payload::{json_kind, value_of};
 use super::{AwsSettings, Service, call, key_error, send};
+use crate::backend::KeyName;
 use crate::backend::RequestFailure;
 use crate::backend::{Backend, Context, DeleteMode, KeyResults};
 use crate::environment::Environment;
@@ -273,7 +274,7 @@ impl SecretsManager {
     }
 
     /// `primary` is shown as written: a name read from the environment is not echoed.
-    async fn fetch_primary(&self, primary: &Shown, keys: &[String], ctx: &Context) -> KeyResults<SecretValue> {
+    async fn fetch_primary(&self, primary: &Shown, keys: &[KeyName], ctx: &Context) -> KeyResults<SecretValue> {
         let fetched = match self.client().await {
             Ok(client) => self.get_one(client, &primary.value, ctx).await,
             Err(e) => Err(KeyError::Backend(Arc::new(e))),
@@ -294,7 +295,7 @@ impl SecretsManager {
         keys.iter()
             .map(|key| match &parsed {
                 Err(e) => Err(e.clone()),
-                Ok(map) => match map.get(key) {
+                Ok(map) => match map.get(key.as_str()) {
                     None => Err(KeyError::NotFound { within: within.clone() }),
                     Some(serde_json::Value::String(s)) => Ok(SecretValue::new(s.clone())),
                     // LiteLLM hands on a number, boolean or object as it is, which its
@@ -358,7 +359,7 @@ impl Backend for SecretsManager {
         self.access_policy(wanted)
     }
 
-    async fn fetch(&self, keys: &[String], ctx: &Context) -> Result<KeyResults<SecretValue>, BackendError> {
+    async fn fetch(&self, keys: &[KeyName], ctx: &Context) -> Result<KeyResults<SecretValue>, BackendError> {
         if let Some(primary) = &self.primary {
             return Ok(self.fetch_primary(primary, keys, ctx).await);
         }
@@ -367,7 +368,7 @@ impl Backend for SecretsManager {
         // alongside the batches.
         let (pinned, current): (Vec<usize>, Vec<usize>) =
             (0..keys.len()).partition(|&i| version_of(&keys[i]).1.is_some());
-        let current_ids: Vec<String> = current.iter().map(|&i| keys[i].clone()).collect();
+        let current_ids: Vec<String> = current.iter().map(|&i| keys[i].to_string()).collect();
         let plain = async {
             if !self.batch {
                 return self.get_each(client, &current_ids, ctx).await;
@@ -399,7 +400,7 @@ impl Backend for SecretsManager {
             .collect())
     }
 
-    async fn exists(&self, keys: &[String], ctx: &Context) -> Result<KeyResults<()>, BackendError> {
+    async fn exists(&self, keys: &[KeyName], ctx: &Context) -> Result<KeyResults<()>, BackendError> {
         if let Some(primary) = &self.primary {
             // The keys live inside one value: reading it (once) is the only way to know.
             return Ok(self

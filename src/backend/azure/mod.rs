@@ -14,6 +14,7 @@ mod policy;
 mod transport;
 
 use super::{Backend, Context, DeleteMode, KeyResults, RequestFailure, call};
+use crate::backend::KeyName;
 use crate::environment::Environment;
 use crate::error::{BackendError, KeyError, Place, Within};
 use crate::provenance::var as v;
@@ -404,7 +405,7 @@ where
 
 /// The client learns the token scope from the vault's 401 challenge to its first request: one
 /// request goes first, so that the rest carry a token instead of each drawing a 401.
-async fn first_then_rest<'k, T, Fut>(keys: &'k [String], each: impl Fn(&'k String) -> Fut) -> Vec<T>
+async fn first_then_rest<'k, T, Fut>(keys: &'k [KeyName], each: impl Fn(&'k KeyName) -> Fut) -> Vec<T>
 where
     Fut: std::future::Future<Output = T>,
 {
@@ -432,12 +433,12 @@ impl Backend for KeyVault {
         )
     }
 
-    async fn fetch(&self, keys: &[String], ctx: &Context) -> Result<KeyResults<SecretValue>, BackendError> {
+    async fn fetch(&self, keys: &[KeyName], ctx: &Context) -> Result<KeyResults<SecretValue>, BackendError> {
         let session = self.session(ctx).await?;
         Ok(first_then_rest(keys, |k| self.read(session, k, ctx)).await)
     }
 
-    async fn exists(&self, keys: &[String], ctx: &Context) -> Result<KeyResults<()>, BackendError> {
+    async fn exists(&self, keys: &[KeyName], ctx: &Context) -> Result<KeyResults<()>, BackendError> {
         let session = self.session(ctx).await?;
         Ok(first_then_rest(keys, |k| self.exists_one(session, k, ctx)).await)
     }

@@ -21,6 +21,7 @@ mod policy;
 mod session;
 
 use super::{Backend, Context, DeleteMode, KeyResults};
+use crate::backend::KeyName;
 use crate::backend::RequestFailure;
 use crate::backend::transport::http::{self, encode_segment};
 use crate::environment::Environment;
@@ -123,7 +124,7 @@ impl Conjur {
         &'a self,
         session: &'a Connection,
         chunk: &'a [(usize, String)],
-        ids: &'a [String],
+        ids: &'a [KeyName],
         ctx: &'a Context,
     ) -> futures_util::future::BoxFuture<'a, Vec<(usize, Result<SecretValue, KeyError>)>> {
         Box::pin(self.read_batch(session, chunk, ids, ctx))
@@ -133,7 +134,7 @@ impl Conjur {
         &self,
         session: &Connection,
         chunk: &[(usize, String)],
-        ids: &[String],
+        ids: &[KeyName],
         ctx: &Context,
     ) -> Vec<(usize, Result<SecretValue, KeyError>)> {
         let one_by_one = || {
@@ -367,7 +368,7 @@ impl Conjur {
     async fn fetch_with(
         &self,
         session: &Connection,
-        keys: &[String],
+        keys: &[KeyName],
         ctx: &Context,
     ) -> Result<KeyResults<SecretValue>, BackendError> {
         // A `,` separates batch ids (Conjur splits the decoded list on it): such ids, and
@@ -375,7 +376,7 @@ impl Conjur {
         type Ids<'k> = Vec<(usize, &'k str)>;
         let (in_batches, on_their_own): (Ids<'_>, Ids<'_>) = keys
             .iter()
-            .map(String::as_str)
+            .map(KeyName::as_str)
             .enumerate()
             .partition(|(_, id)| invalid_id(id).is_none() && !id.contains(','));
         let chunks = chunks(&self.config.account, &in_batches);
@@ -405,7 +406,7 @@ impl Conjur {
     async fn exists_with(
         &self,
         session: &Connection,
-        keys: &[String],
+        keys: &[KeyName],
         ctx: &Context,
     ) -> Result<KeyResults<()>, BackendError> {
         let results = join_all(keys.iter().map(|k| self.exists_one(session, k, ctx))).await;
@@ -511,7 +512,7 @@ impl Backend for Conjur {
         format!("{SYSTEM} ({})", self.config.base)
     }
 
-    async fn fetch(&self, keys: &[String], ctx: &Context) -> Result<KeyResults<SecretValue>, BackendError> {
+    async fn fetch(&self, keys: &[KeyName], ctx: &Context) -> Result<KeyResults<SecretValue>, BackendError> {
         self.with_session(ctx, |session| async move {
             let results = self.fetch_with(&session, keys, ctx).await?;
             if session.refused.load(std::sync::atomic::Ordering::Relaxed) {
@@ -522,7 +523,7 @@ impl Backend for Conjur {
         .await
     }
 
-    async fn exists(&self, keys: &[String], ctx: &Context) -> Result<KeyResults<()>, BackendError> {
+    async fn exists(&self, keys: &[KeyName], ctx: &Context) -> Result<KeyResults<()>, BackendError> {
         self.with_session(
             ctx,
             |session| async move { self.exists_with(&session, keys, ctx).await },

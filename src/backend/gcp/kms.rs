@@ -8,6 +8,7 @@
 //! a failed decrypt is an error that names the variable, never the ciphertext used as the value.
 
 use super::{from_gax, no_retries, request_failed, setup_failed};
+use crate::backend::KeyName;
 use crate::backend::RequestFailure;
 use crate::backend::{Backend, Context, KeyResults, call};
 use crate::environment::Environment;
@@ -231,7 +232,7 @@ impl Backend for GoogleKms {
         format!("{SYSTEM} ({})", self.endpoint.as_deref().unwrap_or(DEFAULT_ENDPOINT))
     }
 
-    async fn fetch(&self, keys: &[String], ctx: &Context) -> Result<KeyResults<SecretValue>, BackendError> {
+    async fn fetch(&self, keys: &[KeyName], ctx: &Context) -> Result<KeyResults<SecretValue>, BackendError> {
         let key = self.key.as_deref().ok_or_else(|| self.no_key())?;
         let client = self.client().await?;
         Ok(join_all(keys.iter().map(|name| self.decrypt_key(client, key, name, ctx))).await)

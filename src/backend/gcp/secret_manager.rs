@@ -9,7 +9,7 @@
 
 use super::{from_gax, no_retries, request_failed, setup_failed};
 use crate::backend::RequestFailure;
-use crate::backend::{Backend, Context, DeleteMode, KeyResults, call};
+use crate::backend::{Backend, Context, DeleteMode, KeyName, KeyResults, call};
 use crate::environment::Environment;
 use crate::error::{BackendError, KeyError, Place, Within};
 use crate::provenance::{Setting, var as v};
@@ -229,12 +229,12 @@ impl Backend for SecretManager {
         }
     }
 
-    async fn fetch(&self, keys: &[String], ctx: &Context) -> Result<KeyResults<SecretValue>, BackendError> {
+    async fn fetch(&self, keys: &[KeyName], ctx: &Context) -> Result<KeyResults<SecretValue>, BackendError> {
         let client = self.client().await?;
         Ok(join_all(keys.iter().map(|k| self.read(client, k, ctx))).await)
     }
 
-    async fn exists(&self, keys: &[String], ctx: &Context) -> Result<KeyResults<()>, BackendError> {
+    async fn exists(&self, keys: &[KeyName], ctx: &Context) -> Result<KeyResults<()>, BackendError> {
         let client = self.client().await?;
         Ok(join_all(keys.iter().map(|k| self.exists_one(client, k, ctx))).await)
     }

@@ -156,7 +156,10 @@ impl RequestFailure {
 impl fmt::Display for RequestFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let status = self.status.map(|s| format!("HTTP {s}"));
-        let lead: Vec<&str> = [status.as_deref(), self.code.as_deref()].into_iter().flatten().collect();
+        let lead: Vec<&str> = [status.as_deref(), self.code.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect();
         match (lead.is_empty(), self.message.is_empty()) {
             (true, _) => f.write_str(&self.message),
             (false, true) => f.write_str(&lead.join(" ")),

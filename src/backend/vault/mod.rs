@@ -16,6 +16,7 @@ pub mod secret_path;
 mod session;
 
 use super::{Backend, Context, DeleteMode, KeyResults};
+use crate::backend::KeyName;
 use crate::environment::Environment;
 use crate::error::{BackendError, KeyError, Place, Within};
 use crate::secret::SecretValue;
@@ -238,12 +239,12 @@ impl Backend for Vault {
         format!("{SYSTEM} ({})", self.config.addr)
     }
 
-    async fn fetch(&self, keys: &[String], ctx: &Context) -> Result<KeyResults<SecretValue>, BackendError> {
+    async fn fetch(&self, keys: &[KeyName], ctx: &Context) -> Result<KeyResults<SecretValue>, BackendError> {
         let session = self.session(ctx).await?;
         Ok(join_all(keys.iter().map(|k| self.read(&session, k, ctx))).await)
     }
 
-    async fn exists(&self, keys: &[String], ctx: &Context) -> Result<KeyResults<()>, BackendError> {
+    async fn exists(&self, keys: &[KeyName], ctx: &Context) -> Result<KeyResults<()>, BackendError> {
         if self.config.kv == KvVersion::V1 {
             // KV v1 keeps no metadata: reading is the only way to know.
             return Ok(self.fetch(keys, ctx).await?.into_iter().map(|r| r.map(drop)).collect());
