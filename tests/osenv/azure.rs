@@ -5,7 +5,7 @@
 //! `AZURE_AUTHORITY_HOST`).
 
 use crate::servers::server_url;
-use crate::support::{Run, osenv, workdir};
+use crate::support::{Run, assert_message, osenv, workdir};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -270,11 +270,7 @@ fn names_missing_disabled_and_deleted_secrets() {
     std::fs::write(dir.path().join("config.yaml"), &config).unwrap();
     let out = run(dir.path(), &f.managed_identity(), &["check", "config.yaml"], None);
     out.code(1);
-    assert!(
-        out.stderr.contains("cannot resolve `os.environ/missing`: not found"),
-        "{}",
-        out.stderr
-    );
+    assert_message!("check_a_missing_secret", out.stderr);
     let requests = f.requests();
     assert!(
         requests.contains(&"GET /secrets/AZURE-API-KEY/versions".to_owned()),
@@ -318,11 +314,7 @@ fn client_secret_writes_soft_deletes_recovers_and_purges() {
     run(d, &writer, &["delete", "config.yaml", "virtual_key"], None).success();
     let out = render();
     out.code(1);
-    assert!(
-        out.stderr.contains("the secret is deleted (soft delete)"),
-        "{}",
-        out.stderr
-    );
+    assert_message!("soft_deleted", out.stderr);
 
     // A write to a soft-deleted name (409 Conflict) recovers it, then adds the version.
     run(d, &writer, &["put", "config.yaml", "virtual_key"], Some("sk-three")).success();
@@ -335,7 +327,7 @@ fn client_secret_writes_soft_deletes_recovers_and_purges() {
     run(d, &writer, &["delete", "config.yaml", "virtual_key", "--purge"], None).success();
     let out = render();
     out.code(1);
-    assert!(out.stderr.contains("not found in azure_key_vault"), "{}", out.stderr);
+    assert_message!("purged", out.stderr);
     let (status, _) = f.http(
         "GET",
         "/deletedsecrets/litellm-virtual-key?api-version=7.4",
@@ -355,7 +347,7 @@ fn client_secret_writes_soft_deletes_recovers_and_purges() {
     );
     let out = run(d, &read_only, &["put", "config.yaml", "virtual_key"], Some("sk-denied"));
     out.code(1);
-    assert!(out.stderr.contains("HTTP 403 Forbidden"), "{}", out.stderr);
+    assert_message!("put_forbidden", out.stderr);
     assert!(!out.stderr.contains("sk-denied"));
 
     // The default prefix `litellm/` stores `litellm-k` (Key Vault names have no `/`); a prefix
@@ -380,7 +372,7 @@ fn client_secret_writes_soft_deletes_recovers_and_purges() {
     assert!(out.success().stdout.ends_with("k: v2\n"), "{}", out.stdout);
     let out = run(dir.path(), &writer, &["put", "config.yaml", "a_b"], Some("v"));
     out.code(1);
-    assert!(out.stderr.contains("cannot store `litellm-a_b`"), "{}", out.stderr);
+    assert_message!("put_a_name_key_vault_cannot_hold", out.stderr);
 }
 
 /// Key Vault completes a delete, a recovery and a purge after a while, answering 409 until then
@@ -426,7 +418,7 @@ fn writes_and_purges_wait_for_a_transition_in_progress() {
     run(d, &writer, &["delete", "config.yaml", "slow-key", "--purge"], None).success();
     let out = render();
     out.code(1);
-    assert!(out.stderr.contains("not found in azure_key_vault"), "{}", out.stderr);
+    assert_message!("purged_after_a_wait", out.stderr);
     // A write right after the purge: there is nothing to recover, and the name is reusable only
     // once the purge is done; the write waits for that.
     let (recovers, puts) = (
@@ -505,7 +497,7 @@ fn credential_and_tls_failures_are_one_clear_error() {
         .collect();
     let out = run(dir.path(), &env, &["render", "config.yaml", "--attempts", "1"], None);
     out.code(1);
-    assert!(out.stderr.to_lowercase().contains("certificate"), "{}", out.stderr);
+    assert_message!("an_untrusted_server_certificate", out.stderr);
 
     // Half a client-secret configuration is refused.
     let env: Vec<_> = f
@@ -515,12 +507,7 @@ fn credential_and_tls_failures_are_one_clear_error() {
         .collect();
     let out = run(dir.path(), &env, &["render", "config.yaml"], None);
     out.code(1);
-    assert!(
-        out.stderr
-            .contains("AZURE_TENANT_ID and AZURE_CLIENT_ID are both needed"),
-        "{}",
-        out.stderr
-    );
+    assert_message!("half_a_client_secret", out.stderr);
 }
 
 /// `get` and `list` are separate permissions: an identity with `get` only renders, and `check`

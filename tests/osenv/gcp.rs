@@ -3,7 +3,7 @@
 //! service-account key (Application Default Credentials).
 
 use crate::servers::{CountingProxy, server_url};
-use crate::support::{Run, osenv, workdir};
+use crate::support::{Run, assert_message, osenv, workdir};
 use base64::Engine as _;
 use serde_json::{Value, json};
 use std::fmt::Write as _;
@@ -170,7 +170,7 @@ fn missing_disabled_and_invalid_names_are_located() {
     let proxy = CountingProxy::start(&d.url, "X-Osenv-Unused");
     let out = run(&d, dir.path(), &proxy.url, &["check", "config.yaml"], &[], None);
     out.code(1);
-    assert!(out.stderr.contains("the version is disabled"), "{}", out.stderr);
+    assert_message!("check_a_disabled_version", out.stderr);
     assert_eq!(
         proxy.requests("GET /v1/projects/p1/secrets/disabled/versions/1"),
         1,
@@ -227,11 +227,7 @@ fn put_adds_versions_and_delete_removes_the_secret() {
     run(&d, p, &d.url, &["delete", "config.yaml", "virtual-key"], &[], None).success();
     let out = run(&d, p, &d.url, &["render", "config.yaml"], &[], None);
     out.code(1);
-    assert!(
-        out.stderr.contains("not found in google_secret_manager"),
-        "{}",
-        out.stderr
-    );
+    assert_message!("deleted", out.stderr);
 
     // LiteLLM's default prefix `litellm/` cannot be part of a secret id: it stores `litellm-k`;
     // a name Secret Manager cannot hold is still said before any request.
@@ -242,12 +238,12 @@ fn put_adds_versions_and_delete_removes_the_secret() {
     assert!(out.success().stdout.ends_with("k: v\n"), "{}", out.stdout);
     let out = run(&d, dir.path(), &d.url, &["put", "config.yaml", "a.b"], &[], Some("v"));
     out.code(1);
-    assert!(out.stderr.contains("cannot store `litellm-a.b`"), "{}", out.stderr);
+    assert_message!("put_a_name_secret_manager_cannot_hold", out.stderr);
     // And read_only refuses.
     let dir = workdir(&[("config.yaml", GSM)]);
     let out = run(&d, dir.path(), &d.url, &["put", "config.yaml", "k"], &[], Some("v"));
     out.code(1);
-    assert!(out.stderr.contains("access_mode is `read_only`"), "{}", out.stderr);
+    assert_message!("put_read_only", out.stderr);
 }
 
 #[test]
@@ -353,11 +349,7 @@ fn google_kms_round_trip_base64_and_bytes_literal() {
         None,
     );
     out.code(1);
-    assert!(
-        out.stderr.contains("GOOGLE_KMS_RESOURCE_NAME is not set"),
-        "{}",
-        out.stderr
-    );
+    assert_message!("no_kms_key_named", out.stderr);
 }
 
 /// What the Rust client is handed when the service (or something in between) answers badly,
@@ -420,12 +412,7 @@ mod faults {
         ));
         let out = run(&d, dir.path(), &proxy.url, &["render", "config.yaml"], &[], None);
         out.code(1);
-        assert!(
-            out.stderr
-                .contains("config.yaml:3:4: cannot resolve `os.environ/guarded`: access denied by"),
-            "{}",
-            out.stderr
-        );
+        assert_message!("permission_denied", out.stderr);
         assert_eq!(proxy.requests(), 1, "a refusal is not retried");
     }
 

@@ -196,6 +196,7 @@ macro_rules! assert_message {
                 (r"127\.0\.0\.1:[0-9]+", "127.0.0.1:[PORT]"),
                 ($crate::support::run_id(), "[RUN]"),
                 (r"(attempts?) in [0-9]+\.[0-9] s", "$1 in [TIME] s"),
+                (r"the deadline in [0-9]+ s", "the deadline in [N] s"),
             ],
             omit_expression => true,
         }, {

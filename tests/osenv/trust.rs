@@ -7,7 +7,7 @@
 // With only one of the backends built, the other's helpers go unused.
 #![cfg_attr(not(all(feature = "aws", feature = "vault")), allow(dead_code))]
 
-use crate::support::{osenv, workdir};
+use crate::support::{assert_message, osenv, workdir};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
@@ -106,19 +106,7 @@ fn a_config_cannot_send_credentials_to_an_sts_of_its_choosing() {
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .run();
         run.code(2);
-        assert!(
-            run.stderr
-                .contains("config.yaml:6:29: invalid `aws_web_identity_token`")
-                && run.stderr.contains("a credential the config may not choose"),
-            "{command}: {}",
-            run.stderr
-        );
-        assert!(
-            run.stderr.contains("config.yaml:7:23: invalid `aws_sts_endpoint`")
-                && run.stderr.contains("not AWS's own STS over https"),
-            "{command}: {}",
-            run.stderr
-        );
+        assert_message!(format!("sts_and_token_{command}"), run.stderr);
         assert!(!run.stderr.contains(CANARY), "{}", run.stderr);
     }
     assert!(trap.requests().is_empty(), "{:?}", trap.requests());
@@ -165,13 +153,7 @@ fn a_config_region_must_be_a_region_name() {
         .env("OPENAI_API_KEY", &format!("evil.example/{CANARY}"))
         .run();
     run.code(2);
-    assert!(
-        run.stderr.contains(
-            "config.yaml:4:22: invalid `aws_region_name`: `os.environ/OPENAI_API_KEY` is not an AWS region name"
-        ),
-        "{}",
-        run.stderr
-    );
+    assert_message!("region_from_the_config", run.stderr);
     assert!(!run.stderr.contains(CANARY));
 
     // From an env file (or the process), the same: refused where the client is set up, never shown.
@@ -188,12 +170,7 @@ fn a_config_region_must_be_a_region_name() {
         .env("AWS_SECRET_ACCESS_KEY", "secret")
         .run();
     assert_ne!(run.code, 0);
-    assert!(
-        run.stderr
-            .contains("is not a region name like `us-east-1` (value not shown)"),
-        "{}",
-        run.stderr
-    );
+    assert_message!("region_from_an_env_file", run.stderr);
     assert!(
         !run.stderr.contains(CANARY) && !run.stderr.contains("evil.example"),
         "{}",
@@ -227,6 +204,7 @@ fn an_env_file_cannot_choose_where_the_token_goes() {
         .env("VAULT_TOKEN", CANARY)
         .run();
     run.code(1);
+    // Not a snapshot: how many attempts fit in the 1 s deadline varies.
     assert!(
         run.stderr.contains("ignored VAULT_ADDR from .env:1") && run.stderr.contains("--trust-env-files"),
         "{}",
@@ -287,12 +265,15 @@ fn vault_redirects_to_another_origin_are_not_followed() {
         response("307 Temporary Redirect", &format!("Location: {target}{path}\r\n"), b"")
     });
     let dir = workdir(&[("config.yaml", &format!("{VAULT}a: os.environ/app/x\n"))]);
-    for auth in [
-        vec![("HCP_VAULT_TOKEN", CANARY)],
-        vec![
-            ("HCP_VAULT_APPROLE_ROLE_ID", "role"),
-            ("HCP_VAULT_APPROLE_SECRET_ID", CANARY),
-        ],
+    for (login, auth) in [
+        ("token", vec![("HCP_VAULT_TOKEN", CANARY)]),
+        (
+            "approle",
+            vec![
+                ("HCP_VAULT_APPROLE_ROLE_ID", "role"),
+                ("HCP_VAULT_APPROLE_SECRET_ID", CANARY),
+            ],
+        ),
     ] {
         let mut run = osenv(dir.path())
             .args(["render", "config.yaml"])
@@ -302,7 +283,7 @@ fn vault_redirects_to_another_origin_are_not_followed() {
         }
         let run = run.run();
         run.code(1);
-        assert!(run.stderr.contains("a redirect to another address"), "{}", run.stderr);
+        assert_message!(format!("a_redirect_is_not_followed_{login}"), run.stderr);
         assert!(!run.stderr.contains(CANARY), "{}", run.stderr);
     }
     assert!(elsewhere.requests().is_empty(), "{:?}", elsewhere.requests());
@@ -359,7 +340,7 @@ fn vault_responses_are_capped_and_never_decompressed() {
     for config in ["big.yaml", "chunked.yaml"] {
         let out = run(config);
         out.code(1);
-        assert!(out.stderr.contains("larger than 4 MiB"), "{config}: {}", out.stderr);
+        assert_message!(format!("capped_{config}"), out.stderr);
     }
     let gz = run("gzip.yaml");
     gz.code(1);
@@ -496,12 +477,8 @@ fn an_include_cannot_leave_the_configs_directory() {
     std::os::unix::fs::symlink(&kubeconfig, dir.path().join("kube.yaml")).unwrap();
     std::os::unix::fs::symlink("sub/inner.yaml", dir.path().join("inner.yaml")).unwrap();
     mkfifo(&dir.path().join("pipe.yaml"));
-    for (config, reason) in [
-        ("link.yaml", "a link that leads outside the config's directory"),
-        ("dotdot.yaml", "outside the config's directory"),
-        ("absolute.yaml", "outside the config's directory"),
-        ("fifo.yaml", "it is a FIFO, not a regular file"),
-    ] {
+    let mut refusals = String::new();
+    for config in ["link.yaml", "dotdot.yaml", "absolute.yaml", "fifo.yaml"] {
         for command in [
             &["render", config][..],
             &["check", config, "--offline"],
@@ -510,15 +487,12 @@ fn an_include_cannot_leave_the_configs_directory() {
             let started = std::time::Instant::now();
             let run = osenv(dir.path()).args(command).run();
             run.code(2);
-            assert!(
-                run.stderr.starts_with(&format!("error: {config}:1:11: ")) && run.stderr.contains(reason),
-                "{command:?}: {}",
-                run.stderr
-            );
+            refusals.push_str(&format!("$ osenv {}\n{}", command.join(" "), run.stderr));
             assert!(!run.stdout.contains(CANARY) && !run.stderr.contains(CANARY));
             assert!(started.elapsed() < std::time::Duration::from_secs(5), "{command:?}");
         }
     }
+    assert_message!("includes_outside", refusals.replace(&dotdot, "../[OUTSIDE]/kubeconfig"));
     let run = osenv(dir.path()).args(["render", "inside.yaml"]).run();
     run.success();
     assert_eq!(run.stdout, "a: 1\nb: 2\n");
@@ -541,11 +515,7 @@ fn a_secrets_directory_is_read_beneath_itself() {
         .args(["render", "config.yaml", "--secrets-dir", "s"])
         .run();
     run.code(1);
-    assert!(
-        run.stderr.contains("it is a FIFO, not a regular file"),
-        "{}",
-        run.stderr
-    );
+    assert_message!("secrets_dir_fifo", run.stderr);
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
     let run = osenv(dir.path())
         .args(["render", "config.yaml", "--secrets-dir", "s", "--allow-missing"])
@@ -557,11 +527,7 @@ fn a_secrets_directory_is_read_beneath_itself() {
         .args(["render", "config.yaml", "--secrets-dir", "s"])
         .run();
     run.code(1);
-    assert!(
-        run.stderr.contains("is a link that leaves the directory"),
-        "{}",
-        run.stderr
-    );
+    assert_message!("secrets_dir_link_out", run.stderr);
     std::fs::remove_file(secrets.join("A")).unwrap();
     let run = osenv(dir.path())
         .args(["render", "config.yaml", "--secrets-dir", "s"])
@@ -623,7 +589,7 @@ fn an_env_file_cannot_choose_the_vault_login() {
     run.code(1);
     ignored(&run.stderr, 2, "HCP_VAULT_K8S_ROLE");
     ignored(&run.stderr, 4, "HCP_VAULT_JWT_ROLE");
-    assert!(run.stderr.contains("no Vault credentials"), "{}", run.stderr);
+    assert_message!("no_vault_credentials_from_an_env_file", run.stderr);
     let requests = vault.requests();
     assert!(
         requests
@@ -646,12 +612,7 @@ fn an_env_file_cannot_choose_the_vault_login() {
         )
         .run();
     run.code(1);
-    assert!(
-        run.stderr
-            .contains("HCP_VAULT_K8S_MOUNT_PATH `../../sys/evil` has a `..` segment"),
-        "{}",
-        run.stderr
-    );
+    assert_message!("mount_path_with_dotdot", run.stderr);
     assert_eq!(vault.requests().len(), before, "no request was made");
 }
 
@@ -742,13 +703,7 @@ fn a_config_cannot_read_login_material_through_name_file() {
     let run = osenv(dir.path()).args(["render", "config.yaml"]).envs(files).run();
     run.code(1);
     assert!(!run.stdout.contains(CANARY) && !run.stderr.contains(CANARY));
-    assert!(
-        run.stderr
-            .contains("cannot resolve `os.environ/AWS_WEB_IDENTITY_TOKEN`: not found")
-            && run.stderr.contains("error: 4 references could not be resolved"),
-        "{}",
-        run.stderr
-    );
+    assert_message!("token_files_are_not_references", run.stderr);
     let openai = dir.path().join("openai");
     let run = osenv(dir.path())
         .args(["render", "ok.yaml"])
@@ -812,12 +767,7 @@ fn an_env_file_aws_endpoint_must_be_the_services_own() {
             .run()
     };
     let run = check("gateway.env");
-    assert!(
-        run.stderr
-            .contains("ignored AWS_ENDPOINT_URL_SECRETS_MANAGER from gateway.env:1"),
-        "{}",
-        run.stderr
-    );
+    assert_message!("aws_endpoint_from_an_env_file", run.stderr);
     let run = check("official.env");
     assert!(!run.stderr.contains("ignored"), "{}", run.stderr);
 }
@@ -835,11 +785,7 @@ fn an_include_cannot_choose_where_credentials_go_either() {
     ]);
     let run = osenv(dir.path()).args(["check", "config.yaml", "--offline"]).run();
     run.code(2);
-    assert!(
-        run.stderr.starts_with("error: settings.yaml:4:23: ") && run.stderr.contains("not AWS's own STS"),
-        "{}",
-        run.stderr
-    );
+    assert_message!("sts_from_an_include", run.stderr);
 }
 
 /// The adversary review's finding: the paths the operator names (config, env file, template,
@@ -872,9 +818,8 @@ fn named_inputs_do_not_follow_committed_links_out() {
         let run = osenv(dir.path()).args(args).run();
         assert_ne!(run.code, 0, "{args:?}: {}", run.stdout);
         assert!(!run.stdout.contains(CANARY) && !run.stderr.contains(CANARY), "{args:?}");
-        assert!(
-            run.stderr.contains("leads outside") || run.stderr.contains("a link that leaves the directory"),
-            "{args:?}: {}",
+        assert_message!(
+            format!("operator_path_{}", args[1..].join("_").replace(['.', '-', '/'], "")),
             run.stderr
         );
     }
@@ -942,7 +887,7 @@ fn a_vault_mount_cannot_be_vaults_own_api() {
         .env("VAULT_TOKEN", CANARY)
         .run();
     run.code(1);
-    assert!(run.stderr.contains("names Vault's own `auth/` API"), "{}", run.stderr);
+    assert_message!("mount_is_vaults_auth_api", run.stderr);
     assert!(!run.stdout.contains(CANARY));
     assert!(vault.requests().is_empty(), "{:?}", vault.requests());
 
@@ -968,7 +913,10 @@ fn a_vault_mount_cannot_be_vaults_own_api() {
             .env("VAULT_TOKEN", CANARY)
             .run();
         run.code(1);
-        assert!(run.stderr.contains("Vault's own APIs"), "{reference}: {}", run.stderr);
+        assert_message!(
+            format!("vault_api_{}", reference.replace(['/', '#'], "_").to_lowercase()),
+            run.stderr
+        );
         assert!(vault.requests().is_empty(), "{:?}", vault.requests());
     }
 }
@@ -984,15 +932,11 @@ fn includes_share_one_size_cap_and_need_a_directory() {
     std::os::unix::fs::symlink("big.yaml", dir.path().join("again.yaml")).unwrap();
     let run = osenv(dir.path()).args(["check", "config.yaml", "--offline"]).run();
     run.code(2);
-    assert!(
-        run.stderr.contains("config.yaml:1:21: ") && run.stderr.contains("larger than 16 MiB together"),
-        "{}",
-        run.stderr
-    );
+    assert_message!("includes_share_one_cap", run.stderr);
     let run = osenv(std::path::Path::new("/"))
         .args(["render", "-"])
         .stdin("include: [etc/hostname]\n")
         .run();
     run.code(2);
-    assert!(run.stderr.contains("the config's directory is /"), "{}", run.stderr);
+    assert_message!("a_config_at_the_root_cannot_include", run.stderr);
 }
