@@ -487,8 +487,7 @@ fn an_include_cannot_leave_the_configs_directory() {
             let started = std::time::Instant::now();
             let run = osenv(dir.path()).args(command).run();
             run.code(2);
-            refusals.push_str(&format!("$ osenv {}\n", command.join(" ")));
-            refusals.push_str(&run.stderr);
+            refusals.extend(["$ osenv ", &command.join(" "), "\n", &run.stderr]);
             assert!(!run.stdout.contains(CANARY) && !run.stderr.contains(CANARY));
             assert!(started.elapsed() < std::time::Duration::from_secs(5), "{command:?}");
         }
