@@ -287,7 +287,7 @@ pub enum KeyError {
         /// Where it was looked for.
         within: Within,
         /// What is wrong, never the value itself.
-        reason: String,
+        reason: Problem,
     },
     /// The key exists but cannot be read in its current state (scheduled for deletion,
     /// disabled, its KMS key unusable).
@@ -296,7 +296,7 @@ pub enum KeyError {
         /// Where it was looked for.
         within: Within,
         /// The state, never the value.
-        reason: String,
+        reason: Problem,
     },
     /// The backend refused access to this key.
     #[error("access denied by {within}")]
@@ -314,6 +314,126 @@ pub enum KeyError {
         /// LiteLLM's refusal and its remedy, never the value.
         reason: String,
     },
+}
+
+/// Why a key's value cannot be used or read: its state or its shape, or what the service or
+/// a decoder said of it; never the value.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum Problem {
+    /// AWS: deleted, within its recovery window.
+    #[error("the secret is scheduled for deletion (restore it with RestoreSecret)")]
+    ScheduledForDeletion,
+    /// Key Vault: deleted, recoverable.
+    #[error("the secret is deleted (soft delete): recover it, or `osenv put` recovers it and adds a version")]
+    SoftDeleted,
+    /// Conjur: a variable declared in a policy and never set.
+    #[error("the variable is declared but has no value yet (set one with `osenv put` or `conjur variable set`)")]
+    NoValueYet,
+    /// The version asked for was destroyed.
+    #[error("this version was destroyed")]
+    VersionDestroyed,
+    /// The version asked for was deleted (Vault: recoverable).
+    #[error("this version was deleted (undelete it, or write a new version)")]
+    VersionDeleted,
+    /// The version asked for is disabled.
+    #[error("the version is disabled")]
+    VersionDisabled,
+    /// A state the service has added since.
+    #[error("the version is in an unknown state")]
+    VersionInUnknownState,
+    /// Bytes that are not text.
+    #[error("the value is not UTF-8 text")]
+    NotText,
+    /// AWS: `SecretBinary` that is not text.
+    #[error("the secret is binary (SecretBinary) and not UTF-8 text; store it as SecretString")]
+    Binary,
+    /// The secret holds nothing.
+    #[error("the secret has no value")]
+    NoValue,
+    /// A value of the primary secret that is not a JSON string (its JSON kind).
+    #[error("the value is a JSON {0}, not a string")]
+    NotAString(&'static str),
+    /// `primary_secret_name` names a secret that is not a JSON object (shown as written).
+    #[error("primary secret `{0}` is not a JSON object")]
+    PrimaryNotAnObject(String),
+    /// `NAME#field` (the field) of a secret that is not JSON.
+    #[error("`#{0}` takes a field of a JSON object, and the secret is not JSON (value not shown)")]
+    NotJson(Box<str>),
+    /// `NAME#field` (the field) of a secret that holds JSON of another kind.
+    #[error("`#{}` takes a field of a JSON object, and the secret holds JSON {} (value not shown)", .0.0, .0.1)]
+    NotAnObject(Box<(String, &'static str)>),
+    /// `NAME#field` of a field that is a list or an object (its JSON kind).
+    #[error("the field is {0}, not a string, number or boolean")]
+    FieldNotText(&'static str),
+    /// The service answered for other names than this one.
+    #[error("{0}")]
+    NoAnswer(&'static str),
+    /// A value that would be resolved again by LiteLLM when it loads the rendered config.
+    #[error(
+        "the value itself starts with `os.environ/`, which LiteLLM would resolve again when it loads the rendered config; osenv does not write it"
+    )]
+    ResolvesAgain,
+    /// What the service said of the key.
+    #[error("{0}")]
+    Said(Box<Said>),
+    /// What a decoder found (a ciphertext that is not base64, a checksum that does not
+    /// match, a file that cannot be read).
+    #[error("{0}")]
+    Decoding(String),
+}
+
+impl Problem {
+    /// The service's answer `said`, as it is.
+    pub fn said(said: impl std::fmt::Display) -> Self {
+        Self::Said(Box::new(Said {
+            context: None,
+            said: said.to_string(),
+            hint: None,
+        }))
+    }
+
+    /// The service's answer `said`, after what it means here.
+    pub fn meaning(context: &'static str, said: impl std::fmt::Display) -> Self {
+        Self::Said(Box::new(Said {
+            context: Some(context),
+            said: said.to_string(),
+            hint: None,
+        }))
+    }
+
+    /// The service's answer `said`, with what may cause it.
+    pub fn hinted(said: impl std::fmt::Display, hint: &'static str) -> Self {
+        Self::Said(Box::new(Said {
+            context: None,
+            said: said.to_string(),
+            hint: Some(hint),
+        }))
+    }
+}
+
+/// What a service said of a key ([`Problem::Said`]): its answer (names and codes, never a
+/// value), after what it means here (`the KMS key is disabled`) and before what may cause it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Said {
+    /// What the answer means here.
+    pub context: Option<&'static str>,
+    /// The service's answer.
+    pub said: String,
+    /// What may cause it.
+    pub hint: Option<&'static str>,
+}
+
+impl std::fmt::Display for Said {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(context) = self.context {
+            write!(f, "{context}: ")?;
+        }
+        f.write_str(&self.said)?;
+        if let Some(hint) = self.hint {
+            write!(f, " ({hint})")?;
+        }
+        Ok(())
+    }
 }
 
 /// A whole call to a backend failed (credentials, network, deadline). Shared by every reference
@@ -808,5 +928,62 @@ impl std::fmt::Display for Attempts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let s = if self.count == 1 { "" } else { "s" };
         write!(f, "{} attempt{s} in {:.1} s", self.count, self.elapsed.as_secs_f64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every problem a key can have, as messages show it: one table, never a value.
+    #[test]
+    fn every_problem_in_words() {
+        let shown = [
+            Problem::ScheduledForDeletion,
+            Problem::SoftDeleted,
+            Problem::NoValueYet,
+            Problem::VersionDestroyed,
+            Problem::VersionDeleted,
+            Problem::VersionDisabled,
+            Problem::VersionInUnknownState,
+            Problem::NotText,
+            Problem::Binary,
+            Problem::NoValue,
+            Problem::NotAString("number"),
+            Problem::PrimaryNotAnObject("os.environ/PRIMARY".into()),
+            Problem::NotJson("user".into()),
+            Problem::NotAnObject(Box::new(("user".into(), "a list"))),
+            Problem::FieldNotText("an object"),
+            Problem::NoAnswer("no answer for this id"),
+            Problem::ResolvesAgain,
+            Problem::said("HTTP 400 InvalidArgument: bad"),
+            Problem::meaning("the KMS key is disabled", "HTTP 400 DisabledException: arn:k"),
+            Problem::hinted("FAILED_PRECONDITION: m", "a disabled key?"),
+            Problem::Decoding("not valid base64".into()),
+        ]
+        .map(|p| p.to_string());
+        insta::assert_snapshot!(shown.join("\n"), @r"
+        the secret is scheduled for deletion (restore it with RestoreSecret)
+        the secret is deleted (soft delete): recover it, or `osenv put` recovers it and adds a version
+        the variable is declared but has no value yet (set one with `osenv put` or `conjur variable set`)
+        this version was destroyed
+        this version was deleted (undelete it, or write a new version)
+        the version is disabled
+        the version is in an unknown state
+        the value is not UTF-8 text
+        the secret is binary (SecretBinary) and not UTF-8 text; store it as SecretString
+        the secret has no value
+        the value is a JSON number, not a string
+        primary secret `os.environ/PRIMARY` is not a JSON object
+        `#user` takes a field of a JSON object, and the secret is not JSON (value not shown)
+        `#user` takes a field of a JSON object, and the secret holds JSON a list (value not shown)
+        the field is an object, not a string, number or boolean
+        no answer for this id
+        the value itself starts with `os.environ/`, which LiteLLM would resolve again when it loads the rendered config; osenv does not write it
+        HTTP 400 InvalidArgument: bad
+        the KMS key is disabled: HTTP 400 DisabledException: arn:k
+        FAILED_PRECONDITION: m (a disabled key?)
+        not valid base64
+        ");
     }
 }

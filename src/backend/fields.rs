@@ -13,7 +13,7 @@
 
 use super::{Backend, Context, DeleteMode, KeyResults};
 use crate::backend::KeyName;
-use crate::error::{BackendError, KeyError, Place, Within};
+use crate::error::{BackendError, KeyError, Place, Problem, Within};
 use crate::secret::SecretValue;
 use async_trait::async_trait;
 use rustc_hash::FxHashMap as HashMap;
@@ -60,18 +60,13 @@ pub fn pick(value: &SecretValue, field: &str, secret: &str, backend: &str) -> Re
         Ok(other) => {
             return Err(KeyError::InvalidValue {
                 within: within(),
-                reason: format!(
-                    "`#{field}` takes a field of a JSON object, and the secret holds JSON {} (value not shown)",
-                    kind(&other)
-                ),
+                reason: Problem::NotAnObject(Box::new((field.to_owned(), kind(&other)))),
             });
         }
         Err(_) => {
             return Err(KeyError::InvalidValue {
                 within: within(),
-                reason: format!(
-                    "`#{field}` takes a field of a JSON object, and the secret is not JSON (value not shown)"
-                ),
+                reason: Problem::NotJson(field.into()),
             });
         }
     };
@@ -90,7 +85,7 @@ pub fn pick(value: &SecretValue, field: &str, secret: &str, backend: &str) -> Re
                 field: field.to_owned(),
                 at: secret.to_owned(),
             }),
-            reason: format!("the field is {}, not a string, number or boolean", kind(other)),
+            reason: Problem::FieldNotText(kind(other)),
         }),
     }
 }

@@ -12,7 +12,7 @@ mod dotenv;
 
 pub use dotenv::DotenvFile;
 
-use crate::error::{KeyError, Place, Within};
+use crate::error::{KeyError, Place, Problem, Within};
 use crate::input::{self, beneath};
 use crate::provenance::{self, Kind, Setting};
 use crate::secret::SecretValue;
@@ -252,7 +252,7 @@ impl Environment {
         if let Some(v) = self.process.get(std::ffi::OsStr::new(name)) {
             let value = v.to_str().map(SecretValue::new).ok_or_else(|| KeyError::InvalidValue {
                 within: Within::backend("the process environment"),
-                reason: "the value is not valid UTF-8".into(),
+                reason: Problem::NotText,
             });
             return Some((value, Origin::Process));
         }
@@ -385,7 +385,7 @@ fn plain_file_name(name: &str) -> bool {
 fn unreadable_file(path: &Path, via: &str, reason: String) -> KeyError {
     KeyError::InvalidValue {
         within: Within::backend(format!("the file {} ({via})", path.display())),
-        reason,
+        reason: Problem::Decoding(reason),
     }
 }
 

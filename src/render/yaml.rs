@@ -6,7 +6,7 @@
 //! a value containing `: `, `#`, quotes or newlines can never add a key.
 
 use crate::document::{Document, Entry, NodeId, NodeKind};
-use crate::error::{ConfigError, KeyError, ReferenceError, Within};
+use crate::error::{ConfigError, KeyError, Problem, ReferenceError, Within};
 use crate::location::Location;
 use crate::references::Reference;
 use crate::secret::SecretValue;
@@ -119,7 +119,7 @@ pub fn check_values<'a>(
         .map(|r| {
             r.error(KeyError::InvalidValue {
                 within: within(&r.name),
-                reason: "the value itself starts with `os.environ/`, which LiteLLM would resolve again when it loads the rendered config; osenv does not write it".into(),
+                reason: Problem::ResolvesAgain,
             })
         })
         .collect()

@@ -251,7 +251,7 @@ fn names_missing_disabled_and_deleted_secrets() {
             "error: config.yaml:3:4: cannot resolve `os.environ/AZURE_API_KEY`: invalid name: Key Vault secret names allow only letters, digits and `-`: write `os.environ/AZURE-API-KEY`, or set key_management_settings.azure_map_to_dashes: true to map `_` and `/` to `-`",
             &format!("error: config.yaml:4:4: cannot resolve `os.environ/missing`: not found in {akv} at `missing`"),
             &format!(
-                "error: config.yaml:5:4: cannot resolve `os.environ/disabled`: unavailable in {akv} at `disabled`: the secret version is disabled"
+                "error: config.yaml:5:4: cannot resolve `os.environ/disabled`: unavailable in {akv} at `disabled`: the version is disabled"
             ),
             &format!(
                 "error: config.yaml:6:4: cannot resolve `os.environ/gone`: unavailable in {akv} at `gone`: the secret is deleted (soft delete): recover it, or `osenv put` recovers it and adds a version"

@@ -12,7 +12,7 @@ use super::{AwsSettings, Service, send};
 use crate::backend::KeyName;
 use crate::backend::{Backend, Context, KeyResults};
 use crate::environment::Environment;
-use crate::error::{BackendError, KeyError};
+use crate::error::{BackendError, KeyError, Problem};
 use crate::secret::SecretValue;
 use crate::settings::AwsOptions;
 use crate::settings::envelope::{Envelopes, VALUE_PREFIX};
@@ -66,7 +66,7 @@ impl Kms {
         let (raw, within) = self.env.ciphertext(variable, "aws_kms", &self.describe())?;
         let blob = decode_ciphertext(raw.expose()).map_err(|reason| KeyError::InvalidValue {
             within: within.clone(),
-            reason,
+            reason: Problem::Decoding(reason),
         })?;
         let (result, attempts) = send(ctx, || client.decrypt().ciphertext_blob(Blob::new(blob.clone())).send()).await;
         let out = result.map_err(|f| {
@@ -123,10 +123,10 @@ pub fn decode_ciphertext(raw: &str) -> Result<Vec<u8>, String> {
 }
 
 /// The decrypted bytes as a value: UTF-8, surrounding whitespace stripped.
-fn plaintext_value(mut bytes: Vec<u8>) -> Result<SecretValue, String> {
+fn plaintext_value(mut bytes: Vec<u8>) -> Result<SecretValue, Problem> {
     let value = match std::str::from_utf8(&bytes) {
         Ok(text) => Ok(SecretValue::new(text.trim())),
-        Err(_) => Err("the plaintext is not UTF-8 text".to_owned()),
+        Err(_) => Err(Problem::NotText),
     };
     bytes.zeroize();
     value

@@ -15,7 +15,7 @@ mod writes;
 use super::RequestFailure;
 pub(crate) use super::call;
 use crate::environment::Environment;
-use crate::error::{BackendError, KeyError, Within};
+use crate::error::{BackendError, KeyError, Problem, Within};
 use crate::provenance::{Setting, var as v};
 use crate::secret::SecretValue;
 use crate::settings::AwsOptions;
@@ -358,24 +358,27 @@ pub(crate) fn key_error(failure: &RequestFailure, within: &Within) -> Option<Key
         "InvalidRequestException" if failure.message.contains("deleted") || failure.message.contains("deletion") => {
             KeyError::Unavailable {
                 within,
-                reason: "the secret is scheduled for deletion (restore it with RestoreSecret)".into(),
+                reason: Problem::ScheduledForDeletion,
             }
         }
         "DecryptionFailure" => KeyError::Unavailable {
             within,
-            reason: format!("Secrets Manager cannot decrypt it with its KMS key: {failure}"),
+            reason: Problem::meaning("Secrets Manager cannot decrypt it with its KMS key", failure),
         },
         "DisabledException" => KeyError::Unavailable {
             within,
-            reason: format!("the KMS key is disabled: {failure}"),
+            reason: Problem::meaning("the KMS key is disabled", failure),
         },
         "KMSInvalidStateException" | "KeyUnavailableException" => KeyError::Unavailable {
             within,
-            reason: format!("the KMS key cannot be used: {failure}"),
+            reason: Problem::meaning("the KMS key cannot be used", failure),
         },
         "InvalidCiphertextException" | "IncorrectKeyException" => KeyError::InvalidValue {
             within,
-            reason: format!("KMS cannot decrypt it (a ciphertext for another key or context?): {failure}"),
+            reason: Problem::meaning(
+                "KMS cannot decrypt it (a ciphertext for another key or context?)",
+                failure,
+            ),
         },
         _ => return None,
     })

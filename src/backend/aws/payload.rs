@@ -1,7 +1,7 @@
 //! What a secret's answer holds: `SecretString` verbatim, a binary secret only as UTF-8 text;
 //! and how an error names a JSON value's kind (a `#field` that is not a string).
 
-use crate::error::{KeyError, Within};
+use crate::error::{KeyError, Problem, Within};
 use crate::secret::SecretValue;
 use aws_sdk_secretsmanager::primitives::Blob;
 
@@ -13,11 +13,11 @@ pub(super) fn value_of(string: Option<&str>, binary: Option<&Blob>, within: &Wit
             .map(SecretValue::new)
             .map_err(|_| KeyError::InvalidValue {
                 within: within.clone(),
-                reason: "the secret is binary (SecretBinary) and not UTF-8 text; store it as SecretString".into(),
+                reason: Problem::Binary,
             }),
         (None, None) => Err(KeyError::InvalidValue {
             within: within.clone(),
-            reason: "the secret has no value".into(),
+            reason: Problem::NoValue,
         }),
     }
 }

@@ -16,7 +16,7 @@ use crate::backend::KeyName;
 use crate::backend::RequestFailure;
 use crate::backend::{Backend, Context, DeleteMode, KeyResults};
 use crate::environment::Environment;
-use crate::error::{BackendError, KeyError, Place, Within};
+use crate::error::{BackendError, KeyError, Place, Problem, Within};
 use crate::secret::SecretValue;
 use crate::settings::{AwsOptions, Shown, WrittenSecrets};
 use async_trait::async_trait;
@@ -164,7 +164,7 @@ impl SecretsManager {
                     .code(error.error_code().map(str::to_owned));
                 let cause = key_error(&failure, &self.within()).unwrap_or_else(|| KeyError::Unavailable {
                     within: self.within(),
-                    reason: failure.to_string(),
+                    reason: Problem::said(&failure),
                 });
                 for (i, id) in ids.iter().enumerate() {
                     if found[i].is_none() && error.secret_id() == Some(id.as_str()) {
@@ -184,7 +184,9 @@ impl SecretsManager {
                     f.unwrap_or_else(|| {
                         Err(KeyError::Unavailable {
                             within: self.within(),
-                            reason: "BatchGetSecretValue returned neither a value nor an error for this id".into(),
+                            reason: Problem::NoAnswer(
+                                "BatchGetSecretValue returned neither a value nor an error for this id",
+                            ),
                         })
                     })
                 })
@@ -289,7 +291,7 @@ impl SecretsManager {
                 })
                 .ok_or_else(|| KeyError::InvalidValue {
                     within: self.within(),
-                    reason: format!("primary secret `{primary}` is not a JSON object"),
+                    reason: Problem::PrimaryNotAnObject(primary.to_string()),
                 })
         });
         keys.iter()
@@ -303,7 +305,7 @@ impl SecretsManager {
                     // guessing a text form.
                     Some(other) => Err(KeyError::InvalidValue {
                         within: within.clone(),
-                        reason: format!("the value is a JSON {}, not a string", json_kind(other)),
+                        reason: Problem::NotAString(json_kind(other)),
                     }),
                 },
             })
@@ -321,7 +323,7 @@ impl SecretsManager {
         match result {
             Ok(out) if out.deleted_date().is_some() => Err(KeyError::Unavailable {
                 within: self.within(),
-                reason: "the secret is scheduled for deletion (restore it with RestoreSecret)".into(),
+                reason: Problem::ScheduledForDeletion,
             }),
             Ok(out) => {
                 let versions = out.version_ids_to_stages();
@@ -393,7 +395,7 @@ impl Backend for SecretsManager {
                 r.unwrap_or_else(|| {
                     Err(KeyError::InvalidValue {
                         within: self.within(),
-                        reason: "no answer for this id".into(),
+                        reason: Problem::NoAnswer("no answer for this id"),
                     })
                 })
             })

@@ -16,7 +16,7 @@ mod transport;
 use super::{Backend, Context, DeleteMode, KeyResults, RequestFailure, call};
 use crate::backend::KeyName;
 use crate::environment::Environment;
-use crate::error::{BackendError, KeyError, Place, Within};
+use crate::error::{BackendError, KeyError, Place, Problem, Within};
 use crate::provenance::var as v;
 use crate::secret::SecretValue;
 use crate::settings::{AzureOptions, WrittenSecrets};
@@ -98,12 +98,12 @@ fn key_error(failure: &RequestFailure, within: &Within) -> Option<KeyError> {
         (404, _) => KeyError::NotFound { within },
         (403, Some("SecretDisabled")) => KeyError::Unavailable {
             within,
-            reason: "the secret version is disabled".into(),
+            reason: Problem::VersionDisabled,
         },
         (403, _) => KeyError::AccessDenied { within },
         (400, _) => KeyError::InvalidValue {
             within,
-            reason: failure.to_string(),
+            reason: Problem::said(failure),
         },
         _ => return None,
     })
@@ -250,9 +250,7 @@ impl KeyVault {
         match deleted {
             Ok(_) => KeyError::Unavailable {
                 within: self.within(name),
-                reason:
-                    "the secret is deleted (soft delete): recover it, or `osenv put` recovers it and adds a version"
-                        .into(),
+                reason: Problem::SoftDeleted,
             },
             Err(_) => KeyError::NotFound {
                 within: self.within(name),
@@ -285,7 +283,7 @@ impl KeyVault {
                 .map(SecretValue::new)
                 .ok_or_else(|| KeyError::InvalidValue {
                     within: self.within(&name),
-                    reason: "the secret has no value".into(),
+                    reason: Problem::NoValue,
                 }),
             Err(f) if f.status == Some(404) && version.is_none() => Err(self.not_found(session, &name, ctx).await),
             Err(f) => Err(key_error(&f, &self.within(&name))
@@ -335,7 +333,7 @@ impl KeyVault {
             None => Err(self.not_found(session, &name, ctx).await),
             Some(a) if a.enabled == Some(false) => Err(KeyError::Unavailable {
                 within: self.within(&name),
-                reason: "the secret version is disabled".into(),
+                reason: Problem::VersionDisabled,
             }),
             Some(_) => Ok(()),
         }
@@ -573,7 +571,7 @@ mod tests {
         );
         assert_eq!(
             show(f(403, Some("SecretDisabled"))).as_deref(),
-            Some("unavailable in w: the secret version is disabled")
+            Some("unavailable in w: the version is disabled")
         );
         assert_eq!(show(f(500, None)), None);
     }

@@ -25,7 +25,7 @@ use crate::backend::KeyName;
 use crate::backend::RequestFailure;
 use crate::backend::transport::http::{self, encode_segment};
 use crate::environment::Environment;
-use crate::error::{BackendError, KeyError, Place, Within};
+use crate::error::{BackendError, KeyError, Place, Problem, Within};
 use crate::secret::SecretValue;
 use async_trait::async_trait;
 use config::ConjurConfig;
@@ -100,7 +100,7 @@ impl Conjur {
                 Ok(text) => Ok(SecretValue::new(text)),
                 Err(_) => Err(KeyError::InvalidValue {
                     within: self.within(id),
-                    reason: "the value is not UTF-8 text".into(),
+                    reason: Problem::NotText,
                 }),
             },
             // Conjur's 404: no such variable, one this identity may not see, or one with no
@@ -250,9 +250,7 @@ impl Conjur {
         {
             return Err(KeyError::Unavailable {
                 within: self.within(id),
-                reason:
-                    "the variable is declared but has no value yet (set one with `osenv put` or `conjur variable set`)"
-                        .into(),
+                reason: Problem::NoValueYet,
             });
         }
         let (result, attempts) = self

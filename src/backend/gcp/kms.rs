@@ -12,7 +12,7 @@ use crate::backend::KeyName;
 use crate::backend::RequestFailure;
 use crate::backend::{Backend, Context, KeyResults, call};
 use crate::environment::Environment;
-use crate::error::{BackendError, KeyError};
+use crate::error::{BackendError, KeyError, Problem};
 use crate::provenance::{Setting, var as v};
 use crate::secret::SecretValue;
 use async_trait::async_trait;
@@ -158,7 +158,7 @@ impl GoogleKms {
         let (raw, within) = self.env.ciphertext(name, "google_kms", &self.describe())?;
         let ciphertext = decode_ciphertext(raw.expose()).map_err(|reason| KeyError::InvalidValue {
             within: within.clone(),
-            reason,
+            reason: Problem::Decoding(reason),
         })?;
         let (result, attempts) = call(ctx, || {
             let request = client
@@ -175,12 +175,12 @@ impl GoogleKms {
         })?;
         let mut plaintext = response.plaintext.to_vec();
         let checked = match response.plaintext_crc32c {
-            Some(expected) if i64::from(crc32c::crc32c(&plaintext)) != expected => {
-                Err("the plaintext does not match its CRC32C checksum".to_owned())
-            }
+            Some(expected) if i64::from(crc32c::crc32c(&plaintext)) != expected => Err(Problem::Decoding(
+                "the plaintext does not match its CRC32C checksum".to_owned(),
+            )),
             _ => std::str::from_utf8(&plaintext)
                 .map(SecretValue::new)
-                .map_err(|_| "the plaintext is not UTF-8 text".to_owned()),
+                .map_err(|_| Problem::NotText),
         };
         plaintext.zeroize();
         checked.map_err(|reason| KeyError::InvalidValue { within, reason })

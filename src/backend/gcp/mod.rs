@@ -10,7 +10,7 @@ mod policy;
 pub mod secret_manager;
 
 use super::RequestFailure;
-use crate::error::{KeyError, Within};
+use crate::error::{KeyError, Problem, Within};
 use google_cloud_gax::error::Error as GaxError;
 use google_cloud_gax::error::rpc::{Code, Status, StatusDetails};
 use std::time::Duration;
@@ -66,12 +66,12 @@ pub(crate) fn key_error(failure: &RequestFailure, within: &Within) -> Option<Key
     } else if is(failure, Code::FailedPrecondition) {
         KeyError::Unavailable {
             within,
-            reason: format!("{failure} (a disabled or destroyed version, or a disabled key?)"),
+            reason: Problem::hinted(failure, "a disabled or destroyed version, or a disabled key?"),
         }
     } else if is(failure, Code::InvalidArgument) {
         KeyError::InvalidValue {
             within,
-            reason: failure.to_string(),
+            reason: Problem::said(failure),
         }
     } else {
         return None;

@@ -11,7 +11,7 @@ use super::{from_gax, no_retries, request_failed, setup_failed};
 use crate::backend::RequestFailure;
 use crate::backend::{Backend, Context, DeleteMode, KeyName, KeyResults, call};
 use crate::environment::Environment;
-use crate::error::{BackendError, KeyError, Place, Within};
+use crate::error::{BackendError, KeyError, Place, Problem, Within};
 use crate::provenance::{Setting, var as v};
 use crate::secret::SecretValue;
 use async_trait::async_trait;
@@ -162,7 +162,7 @@ impl SecretManager {
         let payload = response.payload.unwrap_or_default();
         payload_value(&payload.data, payload.data_crc32c).map_err(|reason| KeyError::InvalidValue {
             within: self.within(&name),
-            reason,
+            reason: Problem::Decoding(reason),
         })
     }
 
@@ -183,15 +183,15 @@ impl SecretManager {
             secret_version::State::Enabled => Ok(()),
             secret_version::State::Disabled => Err(KeyError::Unavailable {
                 within: self.within(&name),
-                reason: "the version is disabled".into(),
+                reason: Problem::VersionDisabled,
             }),
             secret_version::State::Destroyed => Err(KeyError::Unavailable {
                 within: self.within(&name),
-                reason: "the version is destroyed".into(),
+                reason: Problem::VersionDestroyed,
             }),
             _ => Err(KeyError::Unavailable {
                 within: self.within(&name),
-                reason: "the version is in an unknown state".into(),
+                reason: Problem::VersionInUnknownState,
             }),
         }
     }

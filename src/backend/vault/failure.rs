@@ -5,7 +5,7 @@ use super::Vault;
 use super::secret_path::SecretPath;
 use crate::backend::Backend as _;
 use crate::backend::RequestFailure;
-use crate::error::{Attempts, BackendError, KeyError};
+use crate::error::{Attempts, BackendError, KeyError, Problem};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -84,7 +84,7 @@ impl Vault {
             404 => match body.pointer("/data/metadata") {
                 Some(meta) if meta.get("destroyed").and_then(Value::as_bool) == Some(true) => KeyError::Unavailable {
                     within,
-                    reason: "this version was destroyed".into(),
+                    reason: Problem::VersionDestroyed,
                 },
                 Some(meta)
                     if meta
@@ -94,7 +94,7 @@ impl Vault {
                 {
                     KeyError::Unavailable {
                         within,
-                        reason: "this version was deleted (undelete it, or write a new version)".into(),
+                        reason: Problem::VersionDeleted,
                     }
                 }
                 _ => KeyError::NotFound { within },

@@ -18,7 +18,7 @@ mod session;
 use super::{Backend, Context, DeleteMode, KeyResults};
 use crate::backend::KeyName;
 use crate::environment::Environment;
-use crate::error::{BackendError, KeyError, Place, Within};
+use crate::error::{BackendError, KeyError, Place, Problem, Within};
 use crate::secret::SecretValue;
 use crate::settings::{VaultOptions, WrittenSecrets};
 use async_trait::async_trait;
@@ -179,7 +179,7 @@ impl Vault {
             None => Err(KeyError::NotFound { within }),
             Some(v) if v.get("destroyed").and_then(Value::as_bool) == Some(true) => Err(KeyError::Unavailable {
                 within,
-                reason: "this version was destroyed".into(),
+                reason: Problem::VersionDestroyed,
             }),
             Some(v)
                 if v.get("deletion_time")
@@ -188,7 +188,7 @@ impl Vault {
             {
                 Err(KeyError::Unavailable {
                     within,
-                    reason: "this version was deleted (undelete it, or write a new version)".into(),
+                    reason: Problem::VersionDeleted,
                 })
             }
             Some(_) => Ok(()),
