@@ -376,13 +376,41 @@ pub enum Problem {
     /// What the service said of the key.
     #[error("{0}")]
     Said(Box<Said>),
-    /// What a decoder found (a ciphertext that is not base64, a checksum that does not
-    /// match, a file that cannot be read).
+    /// An empty ciphertext variable (the service's ciphertexts named).
+    #[error("the variable is empty; expected base64 of {0}")]
+    EmptyCiphertext(&'static str),
+    /// A ciphertext that is not base64: the offset of the first character outside the
+    /// alphabet, or none for a wrong length or padding.
+    #[error("not valid base64 ({}); expected base64 of {ciphertext}", .invalid_at.map_or_else(|| "wrong length or padding".to_owned(), |at| format!("an invalid character at offset {at}")))]
+    NotBase64 {
+        /// What it should hold (`a KMS ciphertext`).
+        ciphertext: &'static str,
+        /// The offset of the first character outside the alphabet.
+        invalid_at: Option<usize>,
+    },
+    /// A Python bytes literal that Python would not read (what is wrong in it).
+    #[error("not a valid bytes literal: {0}")]
+    NotBytesLiteral(&'static str),
+    /// A checksum the service sent that the bytes do not match (what did not match).
     #[error("{0}")]
-    Decoding(String),
+    ChecksumMismatch(&'static str),
+    /// A file that cannot be read as a value (why, from the operating system).
+    #[error("{0}")]
+    Unreadable(String),
 }
 
 impl Problem {
+    /// A ciphertext for `ciphertext` that base64 refused with `e`.
+    pub fn not_base64(ciphertext: &'static str, e: &base64::DecodeError) -> Self {
+        Self::NotBase64 {
+            ciphertext,
+            invalid_at: match e {
+                base64::DecodeError::InvalidByte(offset, _) => Some(*offset),
+                _ => None,
+            },
+        }
+    }
+
     /// The service's answer `said`, as it is.
     pub fn said(said: impl std::fmt::Display) -> Self {
         Self::Said(Box::new(Said {
@@ -959,7 +987,14 @@ mod tests {
             Problem::said("HTTP 400 InvalidArgument: bad"),
             Problem::meaning("the KMS key is disabled", "HTTP 400 DisabledException: arn:k"),
             Problem::hinted("FAILED_PRECONDITION: m", "a disabled key?"),
-            Problem::Decoding("not valid base64".into()),
+            Problem::EmptyCiphertext("a KMS ciphertext"),
+            Problem::NotBase64 {
+                ciphertext: "a KMS ciphertext",
+                invalid_at: Some(2),
+            },
+            Problem::NotBytesLiteral("a trailing backslash"),
+            Problem::ChecksumMismatch("the payload does not match its dataCrc32c checksum"),
+            Problem::Unreadable("it is a FIFO, not a regular file".into()),
         ]
         .map(|p| p.to_string());
         insta::assert_snapshot!(shown.join("\n"), @r"
@@ -983,7 +1018,11 @@ mod tests {
         HTTP 400 InvalidArgument: bad
         the KMS key is disabled: HTTP 400 DisabledException: arn:k
         FAILED_PRECONDITION: m (a disabled key?)
-        not valid base64
+        the variable is empty; expected base64 of a KMS ciphertext
+        not valid base64 (an invalid character at offset 2); expected base64 of a KMS ciphertext
+        not a valid bytes literal: a trailing backslash
+        the payload does not match its dataCrc32c checksum
+        it is a FIFO, not a regular file
         ");
     }
 }

@@ -385,7 +385,7 @@ fn plain_file_name(name: &str) -> bool {
 fn unreadable_file(path: &Path, via: &str, reason: String) -> KeyError {
     KeyError::InvalidValue {
         within: Within::backend(format!("the file {} ({via})", path.display())),
-        reason: Problem::Decoding(reason),
+        reason: Problem::Unreadable(reason),
     }
 }
 

@@ -66,7 +66,7 @@ impl Kms {
         let (raw, within) = self.env.ciphertext(variable, "aws_kms", &self.describe())?;
         let blob = decode_ciphertext(raw.expose()).map_err(|reason| KeyError::InvalidValue {
             within: within.clone(),
-            reason: Problem::Decoding(reason),
+            reason,
         })?;
         let (result, attempts) = send(ctx, || client.decrypt().ciphertext_blob(Blob::new(blob.clone())).send()).await;
         let out = result.map_err(|f| {
@@ -104,22 +104,16 @@ impl Kms {
 /// The ciphertext blob in an environment value: optional `aws_kms/` prefix, surrounding
 /// whitespace, canonical base64. LiteLLM's decoder silently drops characters outside the
 /// alphabet; osenv refuses them, since a damaged value would decrypt to an error anyway.
-pub fn decode_ciphertext(raw: &str) -> Result<Vec<u8>, String> {
+pub fn decode_ciphertext(raw: &str) -> Result<Vec<u8>, Problem> {
+    const CIPHERTEXT: &str = "a KMS ciphertext";
     let text = raw.trim();
     let text = text.strip_prefix(VALUE_PREFIX).unwrap_or(text).trim();
     if text.is_empty() {
-        return Err("the variable is empty; expected base64 of a KMS ciphertext".into());
+        return Err(Problem::EmptyCiphertext(CIPHERTEXT));
     }
     base64::engine::general_purpose::STANDARD
         .decode(text)
-        .map_err(|e| match e {
-            base64::DecodeError::InvalidByte(offset, _) => {
-                format!(
-                    "not valid base64 (an invalid character at offset {offset}); expected base64 of a KMS ciphertext"
-                )
-            }
-            _ => "not valid base64 (wrong length or padding); expected base64 of a KMS ciphertext".into(),
-        })
+        .map_err(|e| Problem::not_base64(CIPHERTEXT, &e))
 }
 
 /// The decrypted bytes as a value: UTF-8, surrounding whitespace stripped.
@@ -159,10 +153,12 @@ mod tests {
     fn ciphertexts_are_canonical_base64_with_optional_prefix() {
         assert_eq!(decode_ciphertext("AQID").unwrap(), [1, 2, 3]);
         assert_eq!(decode_ciphertext(" aws_kms/AQID\n").unwrap(), [1, 2, 3]);
-        let err = decode_ciphertext("AQ$D").unwrap_err();
-        assert!(err.contains("offset 2"), "{err}");
-        assert!(decode_ciphertext("AQI").unwrap_err().contains("padding"));
-        assert!(decode_ciphertext("  ").unwrap_err().contains("empty"));
+        let shown = ["AQ$D", "AQI", "  "].map(|v| decode_ciphertext(v).unwrap_err().to_string());
+        insta::assert_snapshot!(shown.join("\n"), @r"
+        not valid base64 (an invalid character at offset 2); expected base64 of a KMS ciphertext
+        not valid base64 (wrong length or padding); expected base64 of a KMS ciphertext
+        the variable is empty; expected base64 of a KMS ciphertext
+        ");
     }
 
     #[test]

@@ -37,10 +37,12 @@ pub struct GoogleKms {
 
 /// The ciphertext in an environment value: canonical base64, or a Python bytes literal
 /// (`b'\x0a\x24…'`, `b"…"`) with the escapes Python allows.
-pub fn decode_ciphertext(raw: &str) -> Result<Vec<u8>, String> {
+pub fn decode_ciphertext(raw: &str) -> Result<Vec<u8>, Problem> {
+    /// What the variable holds (a bytes literal is the other form it may take).
+    const CIPHERTEXT: &str = "a Cloud KMS ciphertext (or a b'…' bytes literal)";
     let text = raw.trim();
     if text.is_empty() {
-        return Err("the variable is empty; expected base64 of a Cloud KMS ciphertext".into());
+        return Err(Problem::EmptyCiphertext(CIPHERTEXT));
     }
     if let Some(body) = text
         .strip_prefix("b'")
@@ -52,13 +54,13 @@ pub fn decode_ciphertext(raw: &str) -> Result<Vec<u8>, String> {
     }
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(text)
-        .map_err(|_| "not canonical base64 (nor a b'…' bytes literal); expected a Cloud KMS ciphertext".to_owned())?;
+        .map_err(|e| Problem::not_base64(CIPHERTEXT, &e))?;
     Ok(decoded)
 }
 
 /// The body of a Python bytes literal, without its quotes.
-fn bytes_literal(body: &str, quote: char) -> Result<Vec<u8>, String> {
-    let bad = |what: &str| format!("not a valid bytes literal: {what}");
+fn bytes_literal(body: &str, quote: char) -> Result<Vec<u8>, Problem> {
+    let bad = Problem::NotBytesLiteral;
     let mut out = Vec::with_capacity(body.len());
     let mut chars = body.chars().peekable();
     while let Some(c) = chars.next() {
@@ -158,7 +160,7 @@ impl GoogleKms {
         let (raw, within) = self.env.ciphertext(name, "google_kms", &self.describe())?;
         let ciphertext = decode_ciphertext(raw.expose()).map_err(|reason| KeyError::InvalidValue {
             within: within.clone(),
-            reason: Problem::Decoding(reason),
+            reason,
         })?;
         let (result, attempts) = call(ctx, || {
             let request = client
@@ -175,8 +177,8 @@ impl GoogleKms {
         })?;
         let mut plaintext = response.plaintext.to_vec();
         let checked = match response.plaintext_crc32c {
-            Some(expected) if i64::from(crc32c::crc32c(&plaintext)) != expected => Err(Problem::Decoding(
-                "the plaintext does not match its CRC32C checksum".to_owned(),
+            Some(expected) if i64::from(crc32c::crc32c(&plaintext)) != expected => Err(Problem::ChecksumMismatch(
+                "the plaintext does not match its CRC32C checksum",
             )),
             _ => std::str::from_utf8(&plaintext)
                 .map(SecretValue::new)

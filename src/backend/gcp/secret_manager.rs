@@ -96,15 +96,17 @@ fn valid_version(v: &str) -> bool {
 }
 
 /// The payload as text, after checking its CRC32C when the service sent one.
-pub fn payload_value(data: &[u8], crc32c: Option<i64>) -> Result<SecretValue, String> {
+pub fn payload_value(data: &[u8], crc32c: Option<i64>) -> Result<SecretValue, Problem> {
     if let Some(expected) = crc32c
         && i64::from(crc32c::crc32c(data)) != expected
     {
-        return Err("the payload does not match its dataCrc32c checksum (corrupted in transit?)".into());
+        return Err(Problem::ChecksumMismatch(
+            "the payload does not match its dataCrc32c checksum (corrupted in transit?)",
+        ));
     }
     std::str::from_utf8(data)
         .map(SecretValue::new)
-        .map_err(|_| "the payload is not UTF-8 text".into())
+        .map_err(|_| Problem::NotText)
 }
 
 impl SecretManager {
@@ -162,7 +164,7 @@ impl SecretManager {
         let payload = response.payload.unwrap_or_default();
         payload_value(&payload.data, payload.data_crc32c).map_err(|reason| KeyError::InvalidValue {
             within: self.within(&name),
-            reason: Problem::Decoding(reason),
+            reason,
         })
     }
 
@@ -328,7 +330,10 @@ mod tests {
         let good = i64::from(crc32c::crc32c(data));
         assert_eq!(payload_value(data, Some(good)).unwrap().expose(), "sk-value");
         assert_eq!(payload_value(data, None).unwrap().expose(), "sk-value");
-        assert!(payload_value(data, Some(good + 1)).unwrap_err().contains("dataCrc32c"));
-        assert!(payload_value(&[0xff], None).unwrap_err().contains("UTF-8"));
+        assert!(matches!(
+            payload_value(data, Some(good + 1)),
+            Err(Problem::ChecksumMismatch(_))
+        ));
+        assert_eq!(payload_value(&[0xff], None).unwrap_err(), Problem::NotText);
     }
 }
