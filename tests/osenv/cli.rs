@@ -164,12 +164,7 @@ fn exit_code_two_for_unusable_input() {
             .args(["render", "config.yaml", &format!("--{flag}={value}")])
             .run();
         run.code(2);
-        assert!(
-            run.stderr
-                .contains(&format!("`--{flag}` must be a number of seconds between 0 and 86400")),
-            "--{flag}={value}: {}",
-            run.stderr
-        );
+        assert_message!(format!("duration_{flag}_{value}").as_str(), &run.stderr);
     }
 }
 
@@ -377,15 +372,7 @@ fn check_warns_about_references_litellm_leaves_alone() {
     )]);
     let run = osenv(dir.path()).args(["check", "config.yaml"]).env("Z", "1").run();
     run.success();
-    assert!(
-        run.stdout
-            .contains("warning: config.yaml:2:8: `os.environ/X` is not resolved: a string inside a list"),
-        "{}",
-        run.stdout
-    );
-    assert!(run.stdout.contains(
-        "warning: config.yaml:3:37: `os.environ/Y` is not resolved: under `anthropic_issuer_signing_key_ref`"
-    ));
+    assert_message!("check_notices", &run.stdout);
 }
 
 /// Every name a format refuses is reported in one run, in order, with a count: a fix for the
@@ -422,12 +409,7 @@ fn template_renders_secrets_with_filters() {
     assert_eq!(run.stdout, "url=postgres://x\nsh='it'\\''s'\nextra=more\n");
     let run = osenv(dir.path()).args(["template", "bad.j2"]).run();
     run.code(1);
-    assert!(
-        run.stderr
-            .contains("bad.j2:2: invalid operation: cannot resolve secret `NOPE`: not found in the environment"),
-        "{}",
-        run.stderr
-    );
+    assert_message!("template_missing_secret", &run.stderr);
 }
 
 /// A template is semi-trusted: a nested loop runs out of fuel, a huge output is refused, deep
@@ -497,7 +479,7 @@ fn hostile_yaml_fails_cleanly_or_stays_small() {
     ]);
     let run = osenv(dir.path()).args(["render", "deep.yaml"]).run();
     run.code(2);
-    assert!(run.stderr.contains("deep.yaml:1:"), "{}", run.stderr);
+    assert_message!("deep_yaml", &run.stderr);
     // Expanded, the bomb is 9^29 nodes; as written it is 30 lines, and it stays within 10 s of
     // CPU and 512 MiB of address space (a `sh` ulimit; the run is killed or fails past them).
     let run = crate::support::osenv_limited(dir.path(), 10, 512)
@@ -530,7 +512,7 @@ fn oversized_inputs_are_refused_before_parsing() {
     );
     let run = osenv(dir.path()).args(["render", "-"]).stdin(big).run();
     run.code(2);
-    assert!(run.stderr.contains("larger than 16 MiB"), "{}", run.stderr);
+    assert_message!("oversized_stdin", &run.stderr);
 }
 
 #[test]
@@ -541,12 +523,7 @@ fn a_value_that_is_itself_a_reference_is_not_rendered() {
         .env("K", "os.environ/CANARY_OTHER")
         .run();
     run.code(1);
-    assert!(
-        run.stderr.contains("config.yaml:2:12: cannot resolve `os.environ/K`")
-            && run.stderr.contains("the value itself starts with `os.environ/`"),
-        "{}",
-        run.stderr
-    );
+    assert_message!("a_value_that_is_a_reference", &run.stderr);
     assert!(!run.stderr.contains("CANARY_OTHER"), "{}", run.stderr);
     assert!(!dir.path().join("out.yaml").exists());
 }
@@ -595,20 +572,12 @@ fn an_env_file_is_read_as_python_dotenv_reads_it() {
         .args(["render", "config.yaml", "--env-file", "latin1.env"])
         .run();
     run.code(2);
-    assert!(
-        run.stderr.contains("latin1.env:1:1: the env file is not valid UTF-8"),
-        "{}",
-        run.stderr
-    );
+    assert_message!("env_file_not_utf8", &run.stderr);
     let run = osenv(dir.path())
         .args(["render", "config.yaml", "--env-file", "bad.env"])
         .run();
     run.code(2);
-    assert!(
-        run.stderr.contains("bad.env:2:1: python-dotenv cannot parse this line"),
-        "{}",
-        run.stderr
-    );
+    assert_message!("env_file_unparsable_line", &run.stderr);
     assert!(!run.stderr.contains("unclosed"));
 }
 
@@ -633,29 +602,26 @@ fn output_over_a_file_the_run_reads_is_refused_unless_in_place() {
         assert_eq!(std::fs::read_to_string(d.join(".env")).unwrap(), env);
     };
     // The config under any spelling, through a symlink or a hard link; an include; an env file.
-    for (output, input) in [
-        ("config.yaml", "the config `config.yaml`"),
-        ("./config.yaml", "the config `config.yaml`"),
-        ("link.yaml", "the config `config.yaml`"),
-        ("hard.yaml", "the config `config.yaml`"),
-        ("models.yaml", "the included file"),
-        (".env", "the env file `.env`"),
+    for output in [
+        "config.yaml",
+        "./config.yaml",
+        "link.yaml",
+        "hard.yaml",
+        "models.yaml",
+        ".env",
     ] {
         let run = osenv(d)
             .args(["render", "config.yaml", "--env-file", ".env", "-o", output])
             .run();
         run.code(2);
-        assert!(
-            run.stderr.contains(&format!("error: -o `{output}` is {input}")),
-            "{output}: {}",
-            run.stderr
-        );
+        let name = output.replace(|c: char| !c.is_ascii_alphanumeric(), "_");
+        assert_message!(format!("output_is_{name}").as_str(), &run.stderr);
         unchanged();
     }
     let run = osenv(d)
         .args(["render", "config.yaml", "--env-file", ".env", "-o", "config.yaml"])
         .run();
-    assert!(run.stderr.contains("pass --in-place"), "{}", run.stderr);
+    assert_message!("output_is_the_config", &run.stderr);
     let run = osenv(d)
         .args(["env", "config.yaml", "--env-file", ".env", "-o", ".env"])
         .run();
@@ -678,7 +644,7 @@ fn output_over_a_file_the_run_reads_is_refused_unless_in_place() {
         .args(["template", "t.j2", "--env-file", ".env", "-o", "t.j2"])
         .run();
     run.code(2);
-    assert!(run.stderr.contains("is the template `t.j2`"), "{}", run.stderr);
+    assert_message!("output_is_the_template", &run.stderr);
     let run = osenv(d)
         .args(["render", "config.yaml", "--in-place", "--watch", "-o", "config.yaml"])
         .run();
@@ -697,12 +663,7 @@ fn output_over_a_file_the_run_reads_is_refused_unless_in_place() {
         ])
         .run();
     run.success();
-    assert!(
-        run.stderr
-            .contains("--in-place: the config `config.yaml` now holds the values in place of its references"),
-        "{}",
-        run.stderr
-    );
+    assert_message!("in_place_warning", &run.stderr);
     let written = std::fs::read_to_string(d.join("config.yaml")).unwrap();
     assert!(
         written.contains("master_key: sk-m") && written.contains("api_key: sk-a"),
@@ -733,13 +694,7 @@ fn only_and_exclude_narrow_what_is_exported() {
     // A name the config does not export is a usage error that lists what it does export.
     let out = env(&["--only", "OPENAI_KEY"]);
     out.code(2);
-    assert!(
-        out.stderr.contains(
-            "--only `OPENAI_KEY`: the config exports no such name (it exports: LITELLM_MASTER_KEY, OPENAI_API_KEY)"
-        ),
-        "{}",
-        out.stderr
-    );
+    assert_message!("only_an_unexported_name", &out.stderr);
     // A name left out is not resolved at all: its absence is no error.
     let out = osenv(dir.path())
         .args(["env", "config.yaml", "--only", "LITELLM_MASTER_KEY"])
