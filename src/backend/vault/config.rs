@@ -2,13 +2,69 @@
 //! standard `VAULT_*` ones where those are unset, then defaults. Read once per run from the
 //! environment (process and `--env-file`).
 
-use super::secret_path::clean_component;
+use super::secret_path::{PathProblem, clean_component};
 use crate::environment::Environment;
 use crate::provenance::{Setting, var as v};
 use crate::secret::SecretValue;
 use crate::settings::{VaultOptions, WrittenSecrets};
 use std::fmt;
 use std::path::PathBuf;
+
+/// Why the settings allow no Vault login (said before any request; never a credential).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LoginProblem {
+    /// One of AppRole's two variables.
+    #[error("AppRole needs both HCP_VAULT_APPROLE_ROLE_ID and HCP_VAULT_APPROLE_SECRET_ID")]
+    HalfAppRole,
+    /// A certificate without its key, or the other way round.
+    #[error(
+        "TLS certificate auth needs both HCP_VAULT_CLIENT_CERT and HCP_VAULT_CLIENT_KEY (or VAULT_CLIENT_CERT and VAULT_CLIENT_KEY)"
+    )]
+    HalfCertificate,
+    /// `HCP_VAULT_AUTH_METHOD=token` without one.
+    #[error("token auth needs HCP_VAULT_TOKEN or VAULT_TOKEN")]
+    NoToken,
+    /// Kubernetes login without a role.
+    #[error("Kubernetes auth needs HCP_VAULT_K8S_ROLE (the Vault role)")]
+    NoKubernetesRole,
+    /// JWT login without a role.
+    #[error("JWT auth needs HCP_VAULT_JWT_ROLE (the Vault role)")]
+    NoJwtRole,
+    /// JWT login without a token to send.
+    #[error(
+        "JWT auth needs a token: HCP_VAULT_JWT_TOKEN, HCP_VAULT_JWT_TOKEN_FILE, or (in GitHub Actions, with `permissions: id-token: write`) ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN"
+    )]
+    NoJwtToken,
+    /// `HCP_VAULT_AUTH_METHOD` names no method (as set, lowercased).
+    #[error("HCP_VAULT_AUTH_METHOD `{0}` is not one of {METHODS}")]
+    UnknownMethod(String),
+    /// Nothing set at all.
+    #[error(
+        "no Vault credentials: set HCP_VAULT_TOKEN or VAULT_TOKEN, HCP_VAULT_APPROLE_ROLE_ID and HCP_VAULT_APPROLE_SECRET_ID, a client certificate and key, HCP_VAULT_K8S_ROLE (Kubernetes login) or HCP_VAULT_JWT_ROLE (JWT login), or pick one with HCP_VAULT_AUTH_METHOD"
+    )]
+    NoCredentials,
+    /// A mount or role that is not a plain path.
+    #[error(transparent)]
+    Path(#[from] PathProblem),
+}
+
+/// A mount, prefix or namespace the backend refuses to send any request with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unusable {
+    /// Not a plain path (`..`, `//`, a control character).
+    #[error(transparent)]
+    Path(#[from] PathProblem),
+    /// A mount (or namespace) that is one of Vault's own APIs, not a secrets engine.
+    #[error(
+        "HCP_VAULT_MOUNT_NAME `{mount}` (or the namespace) names Vault's own `{segment}/` API, not a secrets engine"
+    )]
+    OwnApi {
+        /// The mount as set.
+        mount: String,
+        /// The API's segment (`auth`, `sys`, `identity`, …).
+        segment: String,
+    },
+}
 
 /// LiteLLM's default address.
 pub const DEFAULT_ADDR: &str = "http://127.0.0.1:8200";
@@ -147,7 +203,7 @@ pub struct VaultConfig {
     /// Address without a trailing `/`.
     pub addr: String,
     /// The auth method and why it was chosen, or why there is none.
-    pub auth: Result<Selected, String>,
+    pub auth: Result<Selected, LoginProblem>,
     /// Namespace put in secret paths.
     pub secret_namespace: Option<String>,
     /// Namespace sent as `X-Vault-Namespace` when logging in.
@@ -168,12 +224,24 @@ pub struct VaultConfig {
     pub description: Option<String>,
     /// `VAULT_SKIP_VERIFY` was set: it is ignored, and said so.
     pub skip_verify_requested: bool,
-    /// A mount, prefix or namespace that is not a plain path (`..`, `//`): the backend refuses
-    /// to make any request.
-    pub invalid: Option<String>,
+    /// Mounts, prefixes or namespaces that are not plain paths (`..`, `//`) or are Vault's own
+    /// APIs: the backend refuses to make any request.
+    pub invalid: Vec<Unusable>,
 }
 
 impl VaultConfig {
+    /// Why no request may be sent with these settings, if any: every unusable path, in one
+    /// line.
+    pub fn refusal(&self) -> Option<String> {
+        (!self.invalid.is_empty()).then(|| {
+            self.invalid
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    }
+
     /// Read the settings.
     pub fn new(settings: &VaultOptions, written: &WrittenSecrets, env: &Environment) -> Self {
         let var = |name: Setting| env.backend_setting(name);
@@ -184,10 +252,10 @@ impl VaultConfig {
             .trim_end_matches('/')
             .to_owned();
         let mut invalid = Vec::new();
-        let mut component = |setting: &str, value: Option<String>| {
+        let mut component = |setting: &'static str, value: Option<String>| {
             value.and_then(|value| {
                 clean_component(setting, &value).unwrap_or_else(|e| {
-                    invalid.push(e);
+                    invalid.push(Unusable::Path(e));
                     None
                 })
             })
@@ -220,9 +288,10 @@ impl VaultConfig {
             .flat_map(|p| p.split('/'))
             .find(|s| RESERVED_PATHS.iter().any(|r| s.eq_ignore_ascii_case(r)));
         if let Some(segment) = reserved {
-            invalid.push(format!(
-                "HCP_VAULT_MOUNT_NAME `{mount}` (or the namespace) names Vault's own `{segment}/` API, not a secrets engine"
-            ));
+            invalid.push(Unusable::OwnApi {
+                mount: mount.clone(),
+                segment: segment.to_owned(),
+            });
         }
         let cert = first(&[v::HCP_VAULT_CLIENT_CERT, v::VAULT_CLIENT_CERT]);
         let key = first(&[v::HCP_VAULT_CLIENT_KEY, v::VAULT_CLIENT_KEY]);
@@ -238,7 +307,7 @@ impl VaultConfig {
             login_namespace,
             mount,
             path_prefix,
-            invalid: (!invalid.is_empty()).then(|| invalid.join("; ")),
+            invalid,
             client_identity,
             ca_cert: first(&[v::VAULT_CACERT]).map(PathBuf::from),
             field: settings.field.clone(),
@@ -255,16 +324,18 @@ impl VaultConfig {
 }
 
 /// The auth method: the one `HCP_VAULT_AUTH_METHOD` names, else the first configured one.
-fn select_auth(env: &Environment, addr: &str, has_cert: bool, has_key: bool) -> Result<Selected, String> {
+fn select_auth(env: &Environment, addr: &str, has_cert: bool, has_key: bool) -> Result<Selected, LoginProblem> {
     let var = |name: Setting| env.backend_setting(name).filter(|v| !v.trim().is_empty());
     let secret = |name: Setting| env.backend_secret(name).filter(|v| !v.expose().trim().is_empty());
-    let mount = |setting: Setting, default: &str| -> Result<String, String> {
+    let mount = |setting: Setting, default: &str| -> Result<String, LoginProblem> {
         Ok(clean_component(setting.name(), &var(setting).unwrap_or_default())?.unwrap_or_else(|| default.to_owned()))
     };
     // A role is sent in the login's body, not its path; still a plain name, checked the same way.
-    let role = |setting: Setting| -> Result<Option<String>, String> {
+    let role = |setting: Setting| -> Result<Option<String>, LoginProblem> {
         var(setting).map_or(Ok(None), |r| {
-            clean_component(setting.name(), &r).map(|_| Some(r.trim().to_owned()))
+            clean_component(setting.name(), &r)
+                .map(|_| Some(r.trim().to_owned()))
+                .map_err(LoginProblem::from)
         })
     };
 
@@ -277,7 +348,7 @@ fn select_auth(env: &Environment, addr: &str, has_cert: bool, has_key: bool) -> 
             role_id,
             secret_id,
         }),
-        _ => Err("AppRole needs both HCP_VAULT_APPROLE_ROLE_ID and HCP_VAULT_APPROLE_SECRET_ID".to_owned()),
+        _ => Err(LoginProblem::HalfAppRole),
     };
     let cert = || {
         if has_cert && has_key {
@@ -285,18 +356,17 @@ fn select_auth(env: &Environment, addr: &str, has_cert: bool, has_key: bool) -> 
                 role: role(v::HCP_VAULT_CERT_ROLE)?,
             })
         } else {
-            Err("TLS certificate auth needs both HCP_VAULT_CLIENT_CERT and HCP_VAULT_CLIENT_KEY (or VAULT_CLIENT_CERT and VAULT_CLIENT_KEY)".to_owned())
+            Err(LoginProblem::HalfCertificate)
         }
     };
     let token = || {
         secret(v::HCP_VAULT_TOKEN)
             .or_else(|| secret(v::VAULT_TOKEN))
             .map(Auth::Token)
-            .ok_or_else(|| "token auth needs HCP_VAULT_TOKEN or VAULT_TOKEN".to_owned())
+            .ok_or(LoginProblem::NoToken)
     };
     let kubernetes = || {
-        let role = role(v::HCP_VAULT_K8S_ROLE)?
-            .ok_or_else(|| "Kubernetes auth needs HCP_VAULT_K8S_ROLE (the Vault role)".to_owned())?;
+        let role = role(v::HCP_VAULT_K8S_ROLE)?.ok_or(LoginProblem::NoKubernetesRole)?;
         Ok(Auth::Kubernetes {
             mount: mount(v::HCP_VAULT_K8S_MOUNT_PATH, "kubernetes")?,
             role,
@@ -306,7 +376,7 @@ fn select_auth(env: &Environment, addr: &str, has_cert: bool, has_key: bool) -> 
         })
     };
     let jwt = || jwt_auth(env, addr);
-    let chosen = |auth: Result<Auth, String>, reason: String| auth.map(|auth| Selected { auth, reason });
+    let chosen = |auth: Result<Auth, LoginProblem>, reason: String| auth.map(|auth| Selected { auth, reason });
 
     if let Some(method) = var(v::HCP_VAULT_AUTH_METHOD) {
         let method = method.trim().to_ascii_lowercase();
@@ -317,7 +387,7 @@ fn select_auth(env: &Environment, addr: &str, has_cert: bool, has_key: bool) -> 
             "cert" => chosen(cert(), reason),
             "kubernetes" => chosen(kubernetes(), reason),
             "jwt" => chosen(jwt(), reason),
-            _ => Err(format!("HCP_VAULT_AUTH_METHOD `{method}` is not one of {METHODS}")),
+            _ => Err(LoginProblem::UnknownMethod(method)),
         };
     }
     // The first method any of whose variables is set; a half-configured one is an error, not
@@ -345,15 +415,14 @@ fn select_auth(env: &Environment, addr: &str, has_cert: bool, has_key: bool) -> 
     if var(v::HCP_VAULT_JWT_ROLE).is_some() {
         return chosen(jwt(), "HCP_VAULT_JWT_ROLE is set".into());
     }
-    Err("no Vault credentials: set HCP_VAULT_TOKEN or VAULT_TOKEN, HCP_VAULT_APPROLE_ROLE_ID and HCP_VAULT_APPROLE_SECRET_ID, a client certificate and key, HCP_VAULT_K8S_ROLE (Kubernetes login) or HCP_VAULT_JWT_ROLE (JWT login), or pick one with HCP_VAULT_AUTH_METHOD".to_owned())
+    Err(LoginProblem::NoCredentials)
 }
 
 /// A JWT login: the role and where the token comes from (a value, a file, GitHub Actions).
-fn jwt_auth(env: &Environment, addr: &str) -> Result<Auth, String> {
+fn jwt_auth(env: &Environment, addr: &str) -> Result<Auth, LoginProblem> {
     let var = |name: Setting| env.backend_setting(name).filter(|v| !v.trim().is_empty());
     let secret = |name: Setting| env.backend_secret(name).filter(|v| !v.expose().trim().is_empty());
-    let role =
-        var(v::HCP_VAULT_JWT_ROLE).ok_or_else(|| "JWT auth needs HCP_VAULT_JWT_ROLE (the Vault role)".to_owned())?;
+    let role = var(v::HCP_VAULT_JWT_ROLE).ok_or(LoginProblem::NoJwtRole)?;
     clean_component("HCP_VAULT_JWT_ROLE", &role)?;
     let mount = clean_component(
         "HCP_VAULT_JWT_MOUNT_PATH",
@@ -374,7 +443,7 @@ fn jwt_auth(env: &Environment, addr: &str) -> Result<Auth, String> {
             audience: var(v::HCP_VAULT_JWT_AUDIENCE).unwrap_or_else(|| addr.to_owned()),
         }
     } else {
-        return Err("JWT auth needs a token: HCP_VAULT_JWT_TOKEN, HCP_VAULT_JWT_TOKEN_FILE, or (in GitHub Actions, with `permissions: id-token: write`) ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN".to_owned());
+        return Err(LoginProblem::NoJwtToken);
     };
     Ok(Auth::Jwt {
         mount,
@@ -429,11 +498,11 @@ mod tests {
         ] {
             let c = config(&[(name, value)]);
             assert!(
-                c.invalid.as_deref().is_some_and(|i| i.contains("Vault's own")),
+                matches!(c.invalid.as_slice(), [Unusable::OwnApi { .. }]),
                 "{name}={value}: {c:?}"
             );
         }
-        assert!(config(&[("HCP_VAULT_MOUNT_NAME", "kv/authors")]).invalid.is_none());
+        assert!(config(&[("HCP_VAULT_MOUNT_NAME", "kv/authors")]).invalid.is_empty());
     }
 
     #[test]
@@ -448,12 +517,12 @@ mod tests {
         assert_eq!(config(&all).auth.unwrap().auth.method(), "AppRole");
         assert_eq!(config(&all[2..]).auth.unwrap().auth.method(), "TLS certificate");
         assert_eq!(config(&all[4..]).auth.unwrap().auth.method(), "token");
-        assert!(config(&all[..1]).auth.unwrap_err().contains("needs both"));
-        assert!(config(&all[2..3]).auth.unwrap_err().contains("needs both"));
-        assert!(config(&[]).auth.unwrap_err().contains("no Vault credentials"));
+        assert_eq!(config(&all[..1]).auth.unwrap_err(), LoginProblem::HalfAppRole);
+        assert_eq!(config(&all[2..3]).auth.unwrap_err(), LoginProblem::HalfCertificate);
+        assert_eq!(config(&[]).auth.unwrap_err(), LoginProblem::NoCredentials);
     }
 
-    fn method(vars: &[(&str, &str)]) -> Result<(&'static str, String), String> {
+    fn method(vars: &[(&str, &str)]) -> Result<(&'static str, String), LoginProblem> {
         config(vars).auth.map(|s| (s.auth.method(), s.reason))
     }
 
@@ -476,17 +545,16 @@ mod tests {
             method(&[k8s, ("VAULT_TOKEN", "t"), ("HCP_VAULT_AUTH_METHOD", "Kubernetes")]).unwrap(),
             ("Kubernetes", "HCP_VAULT_AUTH_METHOD=kubernetes".into())
         );
-        assert!(
-            method(&[("HCP_VAULT_AUTH_METHOD", "iam")])
-                .unwrap_err()
-                .contains("`iam` is not one of token, approle, cert, kubernetes, jwt")
+        let iam = method(&[("HCP_VAULT_AUTH_METHOD", "iam")]).unwrap_err();
+        assert_eq!(
+            iam.to_string(),
+            "HCP_VAULT_AUTH_METHOD `iam` is not one of token, approle, cert, kubernetes, jwt"
         );
-        assert!(
-            method(&[("HCP_VAULT_AUTH_METHOD", "kubernetes"), ("VAULT_TOKEN", "t")])
-                .unwrap_err()
-                .contains("needs HCP_VAULT_K8S_ROLE")
+        assert_eq!(
+            method(&[("HCP_VAULT_AUTH_METHOD", "kubernetes"), ("VAULT_TOKEN", "t")]).unwrap_err(),
+            LoginProblem::NoKubernetesRole
         );
-        assert!(method(&[jwt]).unwrap_err().contains("JWT auth needs a token"));
+        assert_eq!(method(&[jwt]).unwrap_err(), LoginProblem::NoJwtToken);
     }
 
     #[test]

@@ -38,8 +38,8 @@ impl Vault {
     /// (the policy is written there): the secret namespace below it is part of each path.
     pub(super) fn access_policy(&self, wanted: &Wanted<'_>) -> Result<Policy, BackendError> {
         use Capability::{Create, Delete, Read, Update};
-        if let Some(invalid) = &self.config.invalid {
-            return Err(BackendError::configuration(self.describe(), invalid.clone()));
+        if let Some(invalid) = self.config.refusal() {
+            return Err(BackendError::configuration(self.describe(), invalid));
         }
         let (below, written_in) = self.policy_namespace();
         let mut paths: BTreeMap<String, BTreeSet<Capability>> = BTreeMap::new();

@@ -75,27 +75,64 @@ impl SecretPath {
 /// segment, an empty one (`a//b`) or a control character is an error naming `setting`, before
 /// any request: the URL library would resolve `..` and send the request (and a login's
 /// credential) to another path of Vault, such as `sys/`.
-pub fn clean_component(setting: &str, value: &str) -> Result<Option<String>, String> {
+pub fn clean_component(setting: &'static str, value: &str) -> Result<Option<String>, PathProblem> {
     let v = value.trim().trim_matches('/').trim();
     if v.is_empty() {
         return Ok(None);
     }
     if v.chars().any(char::is_control) {
-        return Err(format!("{setting} cannot contain control characters"));
+        return Err(PathProblem::Control { setting });
     }
     let mut segments = Vec::new();
     for segment in v.split('/') {
         match segment {
-            "" => return Err(format!("{setting} `{v}` has an empty segment (`//`)")),
+            "" => {
+                return Err(PathProblem::EmptySegment {
+                    setting,
+                    value: v.to_owned(),
+                });
+            }
             "." | ".." => {
-                return Err(format!(
-                    "{setting} `{v}` has a `{segment}` segment; write the path itself"
-                ));
+                return Err(PathProblem::DotSegment {
+                    setting,
+                    value: v.to_owned(),
+                    dots: if segment == "." { "." } else { ".." },
+                });
             }
             s => segments.push(encode_segment(s)),
         }
     }
     Ok(Some(segments.join("/")))
+}
+
+/// A setting that is not a plain path of segments (shown as it was set: it is the operator's
+/// own, or an env file's under `--trust-env-files`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PathProblem {
+    /// A control character.
+    #[error("{setting} cannot contain control characters")]
+    Control {
+        /// The setting.
+        setting: &'static str,
+    },
+    /// `a//b`.
+    #[error("{setting} `{value}` has an empty segment (`//`)")]
+    EmptySegment {
+        /// The setting.
+        setting: &'static str,
+        /// Its value, trimmed.
+        value: String,
+    },
+    /// `.` or `..`, which the URL library would resolve into another path of Vault.
+    #[error("{setting} `{value}` has a `{dots}` segment; write the path itself")]
+    DotSegment {
+        /// The setting.
+        setting: &'static str,
+        /// Its value, trimmed.
+        value: String,
+        /// `.` or `..`.
+        dots: &'static str,
+    },
 }
 
 #[cfg(test)]
@@ -131,7 +168,9 @@ mod tests {
         assert_eq!(clean_component("M", "a/b"), Ok(Some("a/b".into())));
         assert_eq!(clean_component("M", " / "), Ok(None));
         for bad in ["../../sys/evil", "a/./b", "a//b", "..", "a\nb"] {
-            let err = clean_component("HCP_VAULT_K8S_MOUNT_PATH", bad).unwrap_err();
+            let err = clean_component("HCP_VAULT_K8S_MOUNT_PATH", bad)
+                .unwrap_err()
+                .to_string();
             assert!(err.starts_with("HCP_VAULT_K8S_MOUNT_PATH"), "{bad}: {err}");
         }
     }

@@ -70,8 +70,8 @@ pub(super) async fn send(
 impl Vault {
     /// The run's client, built once, with its first request.
     pub(super) fn client(&self) -> Result<reqwest::Client, BackendError> {
-        if let Some(invalid) = &self.config.invalid {
-            return Err(BackendError::configuration(self.describe(), invalid.clone()));
+        if let Some(invalid) = self.config.refusal() {
+            return Err(BackendError::configuration(self.describe(), invalid));
         }
         crate::trust::warn_if_plain_http(SYSTEM, &self.config.addr);
         let mut builder = crate::backend::transport::http::builder();
@@ -127,7 +127,7 @@ impl Vault {
                     .config
                     .auth
                     .clone()
-                    .map_err(|reason| BackendError::credentials(self.describe(), reason))?;
+                    .map_err(|reason| BackendError::credentials(self.describe(), reason.to_string()))?;
                 let auth = &selected.auth;
                 if let Auth::Token(_) = auth {
                     tracing::info!("vault: using the token ({}) at {}", selected.reason, self.config.addr);
