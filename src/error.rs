@@ -567,18 +567,18 @@ pub enum BackendError {
 
 impl BackendError {
     /// `backend` is configured so that it cannot work (a missing address, a refused setting).
-    pub fn configuration(backend: impl Into<String>, reason: impl Into<String>) -> Self {
+    pub fn configuration(backend: impl Into<String>, reason: impl std::fmt::Display) -> Self {
         Self::Configuration {
             backend: backend.into(),
-            reason: reason.into(),
+            reason: reason.to_string(),
         }
     }
 
     /// `backend`'s credentials are missing or wrong; `reason` never holds a credential.
-    pub fn credentials(backend: impl Into<String>, reason: impl Into<String>) -> Self {
+    pub fn credentials(backend: impl Into<String>, reason: impl std::fmt::Display) -> Self {
         Self::Credentials {
             backend: backend.into(),
-            reason: reason.into(),
+            reason: reason.to_string(),
         }
     }
 }

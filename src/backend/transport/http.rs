@@ -10,6 +10,7 @@
 #![cfg_attr(not(any(feature = "vault", feature = "cyberark")), allow(dead_code))]
 
 use super::failure::RequestFailure;
+use super::token_file::FileProblem;
 use reqwest::redirect::{Attempt, Policy};
 
 /// Redirects followed at most (same origin only).
@@ -116,28 +117,29 @@ pub(crate) fn encode_segment(segment: &str) -> String {
 }
 
 /// The certificates of an extra CA bundle (`what` names it in messages: `VAULT_CACERT `…``).
-pub(crate) fn ca_bundle(pem: &[u8], what: &str) -> Result<Vec<reqwest::Certificate>, String> {
+pub(crate) fn ca_bundle(pem: &[u8], what: &str) -> Result<Vec<reqwest::Certificate>, FileProblem> {
     match reqwest::Certificate::from_pem_bundle(pem) {
         Ok(certs) if !certs.is_empty() => Ok(certs),
-        _ => Err(format!("{what} holds no PEM certificate")),
+        _ => Err(FileProblem::NoCertificate { what: what.to_owned() }),
     }
 }
 
 /// A TLS client identity from a PEM certificate file and its key file, read now; the key's
 /// bytes are wiped once the identity is built.
-pub(crate) fn client_identity(cert: &std::path::Path, key: &std::path::Path) -> Result<reqwest::Identity, String> {
+pub(crate) fn client_identity(cert: &std::path::Path, key: &std::path::Path) -> Result<reqwest::Identity, FileProblem> {
     let read = |path: &std::path::Path, what: &str| {
-        std::fs::read(path).map_err(|e| format!("cannot read the client {what} `{}`: {e}", path.display()))
+        std::fs::read(path).map_err(|e| FileProblem::Unreadable {
+            what: format!("the client {what}"),
+            path: path.display().to_string(),
+            cause: e.to_string(),
+        })
     };
     let mut pem = zeroize::Zeroizing::new(read(key, "key")?);
     pem.push(b'\n');
     pem.extend(read(cert, "certificate")?);
-    reqwest::Identity::from_pem(&pem).map_err(|_| {
-        format!(
-            "the client certificate `{}` and key `{}` are not a usable PEM pair",
-            cert.display(),
-            key.display()
-        )
+    reqwest::Identity::from_pem(&pem).map_err(|_| FileProblem::NotAPemPair {
+        cert: cert.display().to_string(),
+        key: key.display().to_string(),
     })
 }
 

@@ -127,7 +127,7 @@ impl Vault {
                     .config
                     .auth
                     .clone()
-                    .map_err(|reason| BackendError::credentials(self.describe(), reason.to_string()))?;
+                    .map_err(|reason| BackendError::credentials(self.describe(), reason))?;
                 let auth = &selected.auth;
                 if let Auth::Token(_) = auth {
                     tracing::info!("vault: using the token ({}) at {}", selected.reason, self.config.addr);
