@@ -338,6 +338,15 @@ pub const CONFIG_KEYS: &[(&str, ConfigKey)] = &[
     ("azure_map_to_dashes", ConfigKey::Accepted),
 ];
 
+/// The keys of [`CONFIG_KEYS`] that are osenv's own: LiteLLM's `KeyManagementSettings` ignores
+/// them, so what osenv refuses in them is osenv's refusal, not LiteLLM's.
+pub const OSENV_KEYS: &[&str] = &[
+    "aws_batch_reads",
+    "vault_field",
+    "vault_kv_version",
+    "azure_map_to_dashes",
+];
+
 /// The row of a `key_management_settings` key.
 pub fn config_key(key: &str) -> Option<ConfigKey> {
     CONFIG_KEYS.iter().find(|(k, _)| *k == key).map(|&(_, who)| who)

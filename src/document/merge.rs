@@ -75,6 +75,14 @@ impl Document {
         found
     }
 
+    /// The entries of mapping `id` (through aliases) as PyYAML's `dict` of it holds them, merges
+    /// worked out ([`Document::effective_entries`] with a budget of its own); `None` for a node
+    /// that is no mapping or a merge bomb.
+    pub fn merged_entries(&self, id: NodeId) -> Option<Vec<Entry>> {
+        let own = self.entries(self.resolve_alias(id))?;
+        self.effective_entries(own, &mut 1_000_000)
+    }
+
     /// The entries of a mapping whose entries are `own`, as PyYAML's `dict` of it holds them:
     /// the winning merged entries (in the order PyYAML first inserts their keys), then its own
     /// (which win). `None` when working it out would take more than `budget` steps (a merge

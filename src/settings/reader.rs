@@ -226,11 +226,13 @@ impl Reader<'_> {
             Value::Other(what) => what,
             Value::Text(_) => "a string",
         };
-        self.invalid(
-            id,
-            setting,
-            format!("LiteLLM refuses the config at boot: expected a string, found {found}"),
-        )
+        // osenv's own fields are osenv's refusals; LiteLLM's model ignores them.
+        let whose = if provenance::OSENV_KEYS.contains(&setting) {
+            ""
+        } else {
+            "LiteLLM refuses the config at boot: "
+        };
+        self.invalid(id, setting, format!("{whose}expected a string, found {found}"))
     }
 
     /// A string setting (`str | None` in LiteLLM's model); `null` is `None`.
@@ -356,11 +358,21 @@ impl Reader<'_> {
         Ok(Some(names.into_iter().map(|(name, _)| name).collect()))
     }
 
+    /// The entries of mapping `id` as PyYAML's dict holds them (merges worked out); `None` for
+    /// anything else, a `!!set` included (a set to PyYAML, not a dict).
+    fn dict(&self, id: NodeId) -> Option<Vec<crate::document::Entry>> {
+        let target = self.doc.resolve_alias(id);
+        if self.doc.tag(target) == Some("tag:yaml.org,2002:set") {
+            return None;
+        }
+        self.doc.merged_entries(target)
+    }
+
     /// `tags` (`dict[str, str] | None`): string keys as written, string values (references
     /// resolved, as LiteLLM's walk resolves a mapping's values).
     fn map(&self, id: NodeId, setting: &str) -> Result<Option<BTreeMap<String, String>>, ConfigError> {
         let target = self.doc.resolve_alias(id);
-        match self.doc.entries(target) {
+        match self.dict(target) {
             _ if self.is_null(target) => Ok(None),
             Some(entries) => {
                 let mut out = BTreeMap::new();
@@ -379,17 +391,24 @@ impl Reader<'_> {
     /// `key_management_settings`: each field goes to the reader of its group; a field no group
     /// knows is a warning, a bad value an error (all of them collected).
     fn settings(&self, id: NodeId, km: &mut KeyManagement) -> Result<(), Vec<ConfigError>> {
+        const SETTING: &str = "key_management_settings";
         let target = self.doc.resolve_alias(id);
-        let entries = match self.doc.entries(target) {
+        // As PyYAML's dict holds it: merged entries (`<<: *defaults`) count, shadowed ones not.
+        let entries = match self.dict(target) {
             _ if self.is_null(target) => return Ok(()),
             Some(entries) => entries,
-            _ => {
-                return Err(vec![self.invalid(id, "key_management_settings", "expected a mapping")]);
-            }
+            None => return Err(vec![self.invalid(id, SETTING, "expected a mapping")]),
         };
         let mut errors = Vec::new();
         for e in entries {
-            let Some(key) = self.doc.string(e.key) else {
+            // LiteLLM calls `KeyManagementSettings(**settings)`: a key that is not a string is
+            // a TypeError at boot.
+            let Loaded::String(key) = self.doc.loaded(e.key) else {
+                errors.push(self.invalid(
+                    e.key,
+                    SETTING,
+                    "LiteLLM refuses the config at boot: a key that is not a string (`KeyManagementSettings(**settings)` takes names only)",
+                ));
                 continue;
             };
             // The one table says who may set each key ([`crate::provenance::CONFIG_KEYS`]): a key
@@ -443,8 +462,11 @@ impl Reader<'_> {
             }
             "description" => km.settings.written.description = self.string(v, key)?,
             "tags" => km.settings.written.tags = self.map(v, key)?,
-            // LiteLLM's hook for its own Python class; nothing osenv can use, nothing to warn of.
-            "custom_secret_manager" => {}
+            // LiteLLM's hook for its own Python class: nothing osenv can use, but held to
+            // LiteLLM's type (`str | None`).
+            "custom_secret_manager" => {
+                self.string(v, key)?;
+            }
             _ => return Ok(false),
         }
         Ok(true)
@@ -766,6 +788,35 @@ mod tests {
         c.yaml:9:23: invalid `replica_regions`: LiteLLM does not resolve a reference inside a list: it would use this text as it is
         c.yaml:10:15: invalid `tags`: LiteLLM refuses the config at boot: expected a string, found a number
         ");
+    }
+
+    /// The settings are PyYAML's dict: merged entries count (a shadowed one not), a key that
+    /// is not a string and a `!!set` are refused as LiteLLM's `KeyManagementSettings(**…)`
+    /// refuses them.
+    #[test]
+    fn settings_are_the_dict_pyyaml_builds() {
+        let k = read(
+            "d: &d {hosted_keys: [A], description: merged}\ngeneral_settings:\n  key_management_settings:\n    <<: *d\n    description: own\n",
+            &Environment::default(),
+        )
+        .unwrap();
+        assert_eq!(k.settings.hosted_keys.as_deref(), Some(&["A".to_owned()][..]));
+        assert_eq!(k.settings.written.description.as_deref(), Some("own"));
+        assert!(k.warnings.iter().all(|w| !w.message.contains("<<")), "{:?}", k.warnings);
+        let e = settings("    1: x\n    <<: {~: y}\n", &[]).unwrap_err();
+        insta::assert_snapshot!(e.join("\n"), @r"
+        c.yaml:4:5: invalid `key_management_settings`: LiteLLM refuses the config at boot: a key that is not a string (`KeyManagementSettings(**settings)` takes names only)
+        c.yaml:5:10: invalid `key_management_settings`: LiteLLM refuses the config at boot: a key that is not a string (`KeyManagementSettings(**settings)` takes names only)
+        ");
+        let e = read(
+            "general_settings:\n  key_management_settings: !!set {description}\n",
+            &Environment::default(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            ["c.yaml:2:34: invalid `key_management_settings`: expected a mapping"]
+        );
     }
 
     /// `oidc/env/NAME` is the variable NAME to LiteLLM's `get_secret`; another `oidc/` token

@@ -69,18 +69,43 @@ const VALUES: &[&str] = &[
 
 const ENVIRONMENTS: &[Option<&str>] = &[Some("text"), Some(" False\n"), Some("read_and_write"), None];
 
+/// Whole `key_management_settings` values: keys that are not names, sets, merges.
+const WHOLE: &[&str] = &[
+    "{1: x}",
+    "{~: x}",
+    "{<<: {1: x}}",
+    "!!set {description}",
+    "{<<: {hosted_keys: [A]}, description: d}",
+    "{<<: [{tags: {a: b}}, {tags: {a: 1}}]}",
+    "{<<: {store_virtual_keys: maybe}}",
+    "{tags: {<<: {a: b}, c: d}}",
+    "{custom_secret_manager: 1}",
+    "{custom_secret_manager: my.Class}",
+    "{vault_field: 1}",
+];
+
 fn cases() -> Vec<Value> {
     let mut cases = Vec::new();
+    let mut push = |settings: String, value: &str, v: Option<&str>| {
+        let env = v.map_or_else(|| json!({}), |v| json!({ "V": v }));
+        let config = format!("general_settings:\n  key_management_settings: {settings}\n");
+        // LiteLLM resolves no reference inside a list.
+        let resolved = value.contains("os.environ/V") && !value.starts_with('[');
+        cases.push(json!({ "config": config, "env": env, "unset": v.is_none() && resolved }));
+    };
     for field in FIELDS {
         for value in VALUES {
-            for v in ENVIRONMENTS {
-                let env = v.map_or_else(|| json!({}), |v| json!({ "V": v }));
-                let config = format!("general_settings:\n  key_management_settings:\n    {field}: {value}\n");
-                // LiteLLM resolves no reference inside a list.
-                let resolved = value.contains("os.environ/V") && !value.starts_with('[');
-                cases.push(json!({ "config": config, "env": env, "unset": v.is_none() && resolved }));
+            for &v in ENVIRONMENTS {
+                push(format!("\n    {field}: {value}"), value, v);
+            }
+            // The same through a merge key, as PyYAML's dict holds it.
+            for &v in &ENVIRONMENTS[..2] {
+                push(format!("\n    <<: {{{field}: {value}}}"), value, v);
             }
         }
+    }
+    for settings in WHOLE {
+        push((*settings).to_owned(), settings, None);
     }
     cases
 }
@@ -121,9 +146,12 @@ fn what_litellms_settings_model_refuses_osenv_refuses() {
             let ours = ours(dir.path(), case);
             // On purpose (README): an unset variable is None to LiteLLM, and osenv refuses it
             // (never a silent None); a reference in `replica_regions` would be sent to AWS as
-            // a region's name.
+            // a region's name; `vault_field` is osenv's own (LiteLLM ignores it).
             let config = case["config"].as_str().unwrap();
-            let expected = if case["unset"] == true || config.contains("replica_regions: [os.environ/") {
+            let expected = if case["unset"] == true
+                || config.contains("replica_regions: [os.environ/")
+                || config.contains("vault_field: 1")
+            {
                 "refused"
             } else {
                 theirs.as_str()
