@@ -52,9 +52,14 @@ pub fn text(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// One line to print: [`text`], and never a workflow command (see the module docs).
+/// One line to print: [`text`], no secret value ([`crate::secret::withheld`]), and never a
+/// workflow command (see the module docs).
 pub fn line(line: &str) -> Cow<'_, str> {
-    let mut escaped = text(line);
+    let line = crate::secret::withheld(line);
+    let mut escaped = match text(&line) {
+        Cow::Borrowed(_) => line,
+        Cow::Owned(escaped) => Cow::Owned(escaped),
+    };
     // The runner's second syntax (and Azure Pipelines' `##vso[`) is found anywhere in a line.
     if escaped.contains("##") {
         escaped = Cow::Owned(hashes(&escaped, "\\x23"));
@@ -85,7 +90,7 @@ fn hashes(text: &str, escape: &str) -> String {
 /// control characters, and no line of pretty JSON starts with `::`; `##[` inside a string is
 /// written `\u0023#[` — the same string to any JSON parser, no command to the runner.
 pub fn json(text: &str) -> String {
-    hashes(text, "\\u0023")
+    hashes(&crate::secret::withheld(text), "\\u0023")
 }
 
 /// Every line of `text` through [`line`]; the text's own line ends kept.

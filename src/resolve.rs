@@ -241,6 +241,11 @@ pub async fn resolve<'a>(
             }
         }
     }
+    // Every resolved value is withheld from messages from now on: a server's error answer for
+    // another name cannot print one.
+    for value in values.values().filter_map(|r| r.as_ref().ok()) {
+        value.withhold();
+    }
     Resolution { plan, env, values }
 }
 

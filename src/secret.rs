@@ -3,9 +3,78 @@
 //! `Debug` and `Display` redact, so a value that ends up in a log line, an error or a panic
 //! message shows `<redacted>`. Only the renderers call [`SecretValue::expose`]. The memory is
 //! zeroized when the value is dropped.
+//!
+//! A value can still reach a message as text someone else wrote: a server's error answer that
+//! echoes the token it was sent, or a value it returned for another key. So what is secret is
+//! also withheld from messages ([`withheld`]): the one escaper every message goes through
+//! ([`crate::escape::line`]) writes `[redacted]` in place of any value [`SecretValue::withhold`]
+//! was called on — every resolved value (the resolver) and every credential osenv reads or
+//! obtains (the environment's `backend_secret`, a login's token). The environment's other
+//! values are `SecretValue`s too (any of them may be a reference's value) but are withheld only
+//! once a reference resolves to them: addresses and paths stay readable in messages.
 
+use std::collections::{HashSet, VecDeque};
 use std::fmt;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::{LazyLock, Mutex, PoisonError};
 use zeroize::Zeroizing;
+
+/// Shorter values are not withheld: they would blank out ordinary words of messages.
+const MIN_WITHHELD: usize = 8;
+/// The most values withheld (the latest kept): a `--watch` run makes new ones at every rotation.
+const MAX_WITHHELD: usize = 4096;
+
+/// The values messages withhold, and a keyed hash of each (to add one once).
+#[derive(Default)]
+struct Withheld {
+    values: VecDeque<Zeroizing<String>>,
+    hashes: HashSet<u64>,
+    keys: RandomState,
+}
+
+static WITHHELD: LazyLock<Mutex<Withheld>> = LazyLock::new(Mutex::default);
+
+fn withhold(value: &str) {
+    if value.len() < MIN_WITHHELD {
+        return;
+    }
+    let mut withheld = WITHHELD.lock().unwrap_or_else(PoisonError::into_inner);
+    let hash = withheld.keys.hash_one(value);
+    if !withheld.hashes.insert(hash) {
+        return;
+    }
+    if withheld.values.len() == MAX_WITHHELD
+        && let Some(oldest) = withheld.values.pop_front()
+    {
+        let hash = withheld.keys.hash_one(oldest.as_str());
+        withheld.hashes.remove(&hash);
+    }
+    withheld.values.push_back(Zeroizing::new(value.to_owned()));
+}
+
+/// `text` with every value a [`SecretValue`] holds or held (of at least 8 bytes) written
+/// `[redacted]`: what the escaper does to every message.
+pub fn withheld(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.len() < MIN_WITHHELD {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let withheld = WITHHELD.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut out = std::borrow::Cow::Borrowed(text);
+    // Longest first, so a value that holds another is withheld whole.
+    let mut found: Vec<&str> = withheld
+        .values
+        .iter()
+        .map(|v| v.as_str())
+        .filter(|v| v.len() <= out.len() && out.contains(v))
+        .collect();
+    found.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    for value in found {
+        if out.contains(value) {
+            out = std::borrow::Cow::Owned(out.replace(value, "[redacted]"));
+        }
+    }
+    out
+}
 
 /// A secret string. Redacted in `Debug` and `Display`, zeroized on drop.
 #[derive(Clone, PartialEq, Eq)]
@@ -15,6 +84,18 @@ impl SecretValue {
     /// Wrap a value that must not be printed.
     pub fn new(value: impl Into<String>) -> Self {
         Self(Zeroizing::new(value.into()))
+    }
+
+    /// A credential or a resolved value: [`SecretValue::new`], withheld from every message.
+    pub fn withheld(value: impl Into<String>) -> Self {
+        let value = Self::new(value);
+        value.withhold();
+        value
+    }
+
+    /// Withhold this value from every message from now on (see the module docs).
+    pub fn withhold(&self) {
+        withhold(&self.0);
     }
 
     /// The secret itself. Call this only where the value is meant to be written out.
@@ -46,5 +127,23 @@ mod tests {
         assert!(!format!("{s}").contains("canary"));
         assert!(!format!("{:?}", Some(&s)).contains("canary"));
         assert_eq!(s.expose(), "canary-5d1f0a");
+    }
+
+    /// Every secret is withheld from messages, however it got there (a server echoing the
+    /// token it was sent); short values are not (they would blank out words).
+    #[test]
+    fn messages_withhold_every_secret() {
+        let _token = SecretValue::withheld("s.canary-token-7f3a9c");
+        SecretValue::new("canary-token").withhold();
+        let _short = SecretValue::withheld("denied");
+        let _address = SecretValue::new("http://127.0.0.1:8200");
+        assert_eq!(
+            withheld("HTTP 403: permission denied for token s.canary-token-7f3a9c (canary-token)"),
+            "HTTP 403: permission denied for token [redacted] ([redacted])"
+        );
+        assert_eq!(
+            withheld("nothing secret at http://127.0.0.1:8200"),
+            "nothing secret at http://127.0.0.1:8200"
+        );
     }
 }

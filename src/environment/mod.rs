@@ -299,6 +299,11 @@ impl Environment {
     /// says so, and the backend goes on as if it were unset. [`Kind::Sdk`] rows come from the
     /// process environment only.
     pub fn backend_secret(&self, setting: Setting) -> Option<SecretValue> {
+        // A credential: withheld from every message, should a server echo it.
+        self.backend_secret_unwithheld(setting).inspect(SecretValue::withhold)
+    }
+
+    fn backend_secret_unwithheld(&self, setting: Setting) -> Option<SecretValue> {
         let name = setting.name();
         let (value, origin) = self.lookup(name)?;
         let value = value.ok()?;
@@ -345,7 +350,7 @@ impl Environment {
     /// [`Environment::backend_secret`] for a setting that is not a secret: trimmed, `None`
     /// when blank.
     pub fn backend_setting(&self, setting: Setting) -> Option<String> {
-        self.backend_secret(setting)
+        self.backend_secret_unwithheld(setting)
             .map(|v| v.expose().trim().to_owned())
             .filter(|v| !v.is_empty())
     }

@@ -940,3 +940,55 @@ fn includes_share_one_size_cap_and_need_a_directory() {
     run.code(2);
     assert_message!("a_config_at_the_root_cannot_include", run.stderr);
 }
+
+/// The adversary review's finding: a server's error answer that echoed the token it was sent
+/// (or a value it returned for another key) was printed as it came. Every secret is withheld
+/// from every message now, by the one escaper; and a huge answer is cut.
+#[cfg(feature = "vault")]
+#[test]
+fn a_server_cannot_echo_a_secret_into_a_message() {
+    let vault = Listener::start(|head| {
+        let token = head
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("x-vault-token: ")
+                    .or_else(|| l.strip_prefix("X-Vault-Token: "))
+            })
+            .unwrap_or("none")
+            .trim()
+            .to_owned();
+        if head.contains("/app/a ") {
+            return response("200 OK", "", br#"{"data":{"data":{"key":"sk-value-canary-9e2b"}}}"#);
+        }
+        let body = format!(
+            "{{\"errors\":[\"permission denied for token {token}; the value was sk-value-canary-9e2b; {}\"]}}",
+            "x".repeat(5000)
+        );
+        response("400 Bad Request", "", body.as_bytes())
+    });
+    let dir = workdir(&[(
+        "config.yaml",
+        &format!("{VAULT}a: os.environ/app/a\nb: os.environ/app/b\n"),
+    )]);
+    for format in ["text", "json"] {
+        let run = osenv(dir.path())
+            .args(["check", "config.yaml", "--format", format])
+            .env("VAULT_ADDR", &vault.url)
+            .env("VAULT_TOKEN", CANARY)
+            .run();
+        run.code(1);
+        // `check` reads no value, so only the token is osenv's to withhold here.
+        let out = format!("{}{}", run.stdout, run.stderr);
+        assert!(!out.contains(CANARY), "{out}");
+        assert!(out.contains("permission denied for token [redacted]"), "{out}");
+        assert!(out.len() < 4000, "the answer is cut: {} bytes", out.len());
+    }
+    let run = osenv(dir.path())
+        .args(["render", "config.yaml"])
+        .env("VAULT_ADDR", &vault.url)
+        .env("VAULT_TOKEN", CANARY)
+        .run();
+    run.code(1);
+    assert!(!run.stderr.contains(CANARY) && !run.stderr.contains("sk-value-canary"));
+    assert_message!("an_echoed_secret_is_withheld", run.stderr);
+}

@@ -110,6 +110,8 @@ impl Conjur {
                 .map_err(|reason| BackendError::credentials(self.describe(), reason))?,
         };
         let encoded = zeroize::Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(token.expose()));
+        // The header's form of the token, withheld from messages too (a server may echo it).
+        SecretValue::new(encoded.as_str()).withhold();
         let mut authorization =
             reqwest::header::HeaderValue::from_str(&format!("Token token=\"{}\"", encoded.as_str())).map_err(|_| {
                 BackendError::credentials(self.describe(), "the access token cannot be sent in an HTTP header")
@@ -180,7 +182,7 @@ impl Conjur {
         };
         match reply.status {
             200 => match std::str::from_utf8(&reply.body).map(str::trim) {
-                Ok(token) if !token.is_empty() => Ok(SecretValue::new(token)),
+                Ok(token) if !token.is_empty() => Ok(SecretValue::withheld(token)),
                 _ => Err(refused("the answer holds no access token".into())),
             },
             401 => Err(refused(match auth {

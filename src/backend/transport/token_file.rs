@@ -96,7 +96,7 @@ pub(crate) fn read_token_file(path: &std::path::Path, what: &str) -> Result<Secr
     };
     match text.trim() {
         "" => Err(FileProblem::Empty { what, path }),
-        token => Ok(SecretValue::new(token)),
+        token => Ok(SecretValue::withheld(token)),
     }
 }
 

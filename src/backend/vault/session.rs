@@ -198,7 +198,7 @@ impl Vault {
         ctx: &Context,
     ) -> Result<SecretValue, BackendError> {
         match source {
-            JwtSource::Value(value) => Ok(SecretValue::new(value.expose().trim())),
+            JwtSource::Value(value) => Ok(SecretValue::withheld(value.expose().trim())),
             JwtSource::File(path) => read_token_file(path, "the JWT (HCP_VAULT_JWT_TOKEN_FILE)")
                 .map_err(|reason| BackendError::credentials(self.describe(), reason)),
             JwtSource::GitHubActions {
@@ -231,7 +231,7 @@ impl Vault {
                 };
                 let (status, body) = result.map_err(|f| failed(f.scrubbed(request_token), attempts))?;
                 match body.get("value").and_then(Value::as_str) {
-                    Some(jwt) if status == 200 && !jwt.trim().is_empty() => Ok(SecretValue::new(jwt.trim())),
+                    Some(jwt) if status == 200 && !jwt.trim().is_empty() => Ok(SecretValue::withheld(jwt.trim())),
                     _ => Err(failed(
                         RequestFailure::answer(
                             status,
@@ -286,7 +286,7 @@ impl Vault {
         let (status, body) = result.map_err(|f| failed(f, attempts))?;
         match body.pointer("/auth/client_token").and_then(Value::as_str) {
             Some(token) if status == 200 => Ok(Login {
-                token: SecretValue::new(token),
+                token: SecretValue::withheld(token),
                 lease: lease_of(&body),
             }),
             _ => Err(failed(
