@@ -52,14 +52,25 @@ pub fn text(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// One line to print: [`text`], no secret value ([`crate::secret::withheld`]), and never a
-/// workflow command (see the module docs).
+/// The longest line printed: a server's error answer can be as large as the response cap.
+const MAX_LINE: usize = 8192;
+
+/// One line to print: no secret value ([`crate::secret::withheld`], before anything else, so
+/// no cut can leave part of one), [`text`], at most [`MAX_LINE`] bytes, and never a workflow
+/// command (see the module docs).
 pub fn line(line: &str) -> Cow<'_, str> {
     let line = crate::secret::withheld(line);
     let mut escaped = match text(&line) {
         Cow::Borrowed(_) => line,
         Cow::Owned(escaped) => Cow::Owned(escaped),
     };
+    if escaped.len() > MAX_LINE {
+        let mut end = MAX_LINE;
+        while !escaped.is_char_boundary(end) {
+            end -= 1;
+        }
+        escaped = Cow::Owned(format!("{}… ({} bytes more)", &escaped[..end], escaped.len() - end));
+    }
     // The runner's second syntax (and Azure Pipelines' `##vso[`) is found anywhere in a line.
     if escaped.contains("##") {
         escaped = Cow::Owned(hashes(&escaped, "\\x23"));
@@ -175,6 +186,18 @@ mod tests {
 
     /// How the runner finds a command in a line: `::` at its start (after blanks), or `##[`
     /// anywhere (and Azure Pipelines' `##vso[`).
+    /// A line is cut at 8 KiB, after its secrets are withheld: a value straddling the cut is
+    /// withheld whole, not printed in part.
+    #[test]
+    fn a_long_line_is_cut_after_its_secrets_are_withheld() {
+        let _secret = crate::secret::SecretValue::withheld("straddling-secret-1c9e");
+        let message = format!("{}straddling-secret-1c9e{}", "x".repeat(8180), "y".repeat(100));
+        let shown = line(&message);
+        assert!(shown.len() < 8300, "{}", shown.len());
+        assert!(!shown.contains("straddl"), "{}", &shown[8150..]);
+        assert!(shown.ends_with(" bytes more)"));
+    }
+
     fn is_command(l: &str) -> bool {
         l.trim_start().starts_with("::") || l.contains("##[") || l.contains("##vso[")
     }

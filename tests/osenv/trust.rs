@@ -962,7 +962,7 @@ fn a_server_cannot_echo_a_secret_into_a_message() {
         }
         let body = format!(
             "{{\"errors\":[\"permission denied for token {token}; the value was sk-value-canary-9e2b; {}\"]}}",
-            "x".repeat(5000)
+            "x".repeat(30_000)
         );
         response("400 Bad Request", "", body.as_bytes())
     });
@@ -981,7 +981,9 @@ fn a_server_cannot_echo_a_secret_into_a_message() {
         let out = format!("{}{}", run.stdout, run.stderr);
         assert!(!out.contains(CANARY), "{out}");
         assert!(out.contains("permission denied for token [redacted]"), "{out}");
-        assert!(out.len() < 4000, "the answer is cut: {} bytes", out.len());
+        if format == "text" {
+            assert!(out.len() < 20_000, "the answer is cut: {} bytes", out.len());
+        }
     }
     let run = osenv(dir.path())
         .args(["render", "config.yaml"])

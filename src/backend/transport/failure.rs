@@ -37,22 +37,6 @@ pub struct RequestFailure {
     retry_after: Option<Duration>,
 }
 
-/// The most of a service's message kept: an error answer can be as large as the response cap,
-/// and a message is one line of a log.
-const MAX_MESSAGE: usize = 1024;
-
-/// `message`, cut at [`MAX_MESSAGE`] bytes (on a character boundary) with what was left out.
-fn bounded(message: String) -> String {
-    if message.len() <= MAX_MESSAGE {
-        return message;
-    }
-    let mut end = MAX_MESSAGE;
-    while !message.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}… ({} bytes more)", &message[..end], message.len() - end)
-}
-
 impl RequestFailure {
     /// A final answer with `status` and the service's `message` (a 429 is a throttle); a
     /// service whose answers are worth retrying says so with [`RequestFailure::transient`].
@@ -61,7 +45,7 @@ impl RequestFailure {
             status: Some(status),
             code: None,
             inner: None,
-            message: bounded(message.into()),
+            message: message.into(),
             transient: false,
             throttled: status == 429,
             retry_after: None,
@@ -75,7 +59,7 @@ impl RequestFailure {
             status: None,
             code: None,
             inner: None,
-            message: bounded(message.into()),
+            message: message.into(),
             transient,
             throttled: false,
             retry_after: None,
@@ -209,17 +193,6 @@ mod tests {
         UNAVAILABLE: cannot connect: refused
         no response within 5s
         ");
-    }
-
-    /// A service's message is one line of a log, however large the answer.
-    #[test]
-    fn a_large_message_is_cut() {
-        let shown = RequestFailure::answer(400, "é".repeat(2000)).to_string();
-        assert!(
-            shown.len() < 1100 && shown.ends_with("… (2976 bytes more)"),
-            "{}",
-            shown.len()
-        );
     }
 
     #[test]
