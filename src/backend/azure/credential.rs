@@ -32,29 +32,36 @@ pub struct Chosen {
     pub method: String,
 }
 
+/// Why no Azure credential can be set up from the environment.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialProblem {
+    /// A client secret without the tenant and client it belongs to.
+    #[error("AZURE_CLIENT_SECRET is set, but AZURE_TENANT_ID and AZURE_CLIENT_ID are both needed with it")]
+    HalfClientSecret,
+    /// The SDK refused to build the credential.
+    #[error("{0}")]
+    Sdk(#[from] azure_core::Error),
+}
+
 /// Pick the credential from the environment.
-pub fn choose(env: &Environment) -> Result<Chosen, String> {
+pub fn choose(env: &Environment) -> Result<Chosen, CredentialProblem> {
     let var = |name: Setting| env.backend_setting(name);
     let tenant = var(v::AZURE_TENANT_ID);
     let client = var(v::AZURE_CLIENT_ID);
     let secret = env
         .backend_secret(v::AZURE_CLIENT_SECRET)
         .filter(|v| !v.expose().is_empty());
-    let fail = |e: azure_core::Error| e.to_string();
     match (&tenant, &client, secret) {
         (Some(tenant), Some(client), Some(secret)) => {
             let credential =
-                ClientSecretCredential::new(tenant, client.clone(), Secret::new(secret.expose().to_owned()), None)
-                    .map_err(fail)?;
+                ClientSecretCredential::new(tenant, client.clone(), Secret::new(secret.expose().to_owned()), None)?;
             return Ok(Chosen {
                 credential,
                 method: format!("client secret (AZURE_CLIENT_ID={client})"),
             });
         }
         (_, _, Some(_)) => {
-            return Err(
-                "AZURE_CLIENT_SECRET is set, but AZURE_TENANT_ID and AZURE_CLIENT_ID are both needed with it".into(),
-            );
+            return Err(CredentialProblem::HalfClientSecret);
         }
         _ => {}
     }
@@ -64,8 +71,7 @@ pub fn choose(env: &Environment) -> Result<Chosen, String> {
             tenant_id: tenant,
             token_file_path: Some(file.into()),
             ..Default::default()
-        }))
-        .map_err(fail)?;
+        }))?;
         return Ok(Chosen {
             credential,
             method: "workload identity (AZURE_FEDERATED_TOKEN_FILE)".into(),
@@ -74,8 +80,7 @@ pub fn choose(env: &Environment) -> Result<Chosen, String> {
     let managed = ManagedIdentityCredential::new(Some(ManagedIdentityCredentialOptions {
         user_assigned_id: client.clone().map(UserAssignedId::ClientId),
         ..Default::default()
-    }))
-    .map_err(fail)?;
+    }))?;
     let which = client.map_or_else(String::new, |c| format!(", AZURE_CLIENT_ID={c}"));
     if var(v::IDENTITY_ENDPOINT).is_some() {
         return Ok(Chosen {
@@ -83,7 +88,7 @@ pub fn choose(env: &Environment) -> Result<Chosen, String> {
             method: format!("managed identity (IDENTITY_ENDPOINT{which})"),
         });
     }
-    let cli = AzureCliCredential::new(None).map_err(fail)?;
+    let cli = AzureCliCredential::new(None)?;
     Ok(Chosen {
         credential: Arc::new(ManagedThenCli { managed, cli }),
         method: format!("managed identity (instance metadata{which}), then the Azure CLI"),

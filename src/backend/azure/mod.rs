@@ -196,10 +196,8 @@ impl KeyVault {
                         "AZURE_KEY_VAULT_URI is not set (https://<vault>.vault.azure.net)",
                     )
                 })?;
-                let chosen = credential::choose(&self.env).map_err(|reason| BackendError::Credentials {
-                    backend: self.describe(),
-                    reason,
-                })?;
+                let chosen = credential::choose(&self.env)
+                    .map_err(|reason| BackendError::credentials(self.describe(), reason))?;
                 // One token before any read, so a credential problem is one error, not one per
                 // reference; the credential caches it for the reads.
                 let scope = scope_for(&uri);

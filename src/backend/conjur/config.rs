@@ -50,6 +50,13 @@ pub enum Ca {
     Pem(String),
 }
 
+/// No way to log in to Conjur is configured (said before any request).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "no Conjur credentials: set CYBERARK_API_KEY (or CONJUR_AUTHN_API_KEY) with the login's API key, CONJUR_AUTHN_TOKEN_FILE to an access token file an authenticator keeps current, or CYBERARK_CLIENT_CERT and CYBERARK_CLIENT_KEY"
+)]
+pub struct NoCredentials;
+
 /// Everything the Conjur backend needs, with problems found while reading it.
 #[derive(Debug, Clone)]
 pub struct ConjurConfig {
@@ -60,7 +67,7 @@ pub struct ConjurConfig {
     /// The login: a user id, or `host/<host id>` for a host identity.
     pub login: String,
     /// How the run authenticates, or why it cannot.
-    pub auth: Result<Auth, String>,
+    pub auth: Result<Auth, NoCredentials>,
     /// A client certificate and key presented on every connection (mutual TLS).
     pub client_identity: Option<(PathBuf, PathBuf)>,
     /// The extra CA that signed Conjur's certificate.
@@ -93,13 +100,13 @@ impl ConjurConfig {
             (None, None) => (None, None),
         };
         let auth = if let Some(key) = secret(&[v::CYBERARK_API_KEY, v::CONJUR_AUTHN_API_KEY]) {
-            Ok(Auth::ApiKey(SecretValue::new(key.expose().trim())))
+            Ok(Auth::ApiKey(SecretValue::withheld(key.expose().trim())))
         } else if let Some(file) = setting(&[v::CONJUR_AUTHN_TOKEN_FILE]) {
             Ok(Auth::TokenFile(PathBuf::from(file)))
         } else if client_identity.is_some() {
             Ok(Auth::Certificate)
         } else {
-            Err("no Conjur credentials: set CYBERARK_API_KEY (or CONJUR_AUTHN_API_KEY) with the login's API key, CONJUR_AUTHN_TOKEN_FILE to an access token file an authenticator keeps current, or CYBERARK_CLIENT_CERT and CYBERARK_CLIENT_KEY".to_owned())
+            Err(NoCredentials)
         };
         let ca = setting(&[v::CONJUR_CERT_FILE])
             .map(|f| Ca::File(PathBuf::from(f)))
@@ -165,7 +172,7 @@ mod tests {
         let c = config(&[("CYBERARK_CLIENT_CERT", "c.pem"), ("CYBERARK_CLIENT_KEY", "k.pem")]);
         assert!(matches!(c.auth, Ok(Auth::Certificate)));
         let c = config(&[("CYBERARK_CLIENT_CERT", "c.pem")]);
-        assert!(c.auth.unwrap_err().starts_with("no Conjur credentials"));
+        assert!(c.auth.unwrap_err().to_string().starts_with("no Conjur credentials"));
         assert_eq!(
             c.half_identity,
             Some("CYBERARK_CLIENT_CERT is set without CYBERARK_CLIENT_KEY")
