@@ -456,7 +456,8 @@ impl std::fmt::Display for Said {
         if let Some(context) = self.context {
             write!(f, "{context}: ")?;
         }
-        f.write_str(&self.said)?;
+        // The service's text, with every secret withheld.
+        f.write_str(&crate::secret::withheld(&self.said))?;
         if let Some(hint) = self.hint {
             write!(f, " ({hint})")?;
         }

@@ -55,15 +55,11 @@ pub fn text(text: &str) -> Cow<'_, str> {
 /// The longest line printed: a server's error answer can be as large as the response cap.
 const MAX_LINE: usize = 8192;
 
-/// One line to print: no secret value ([`crate::secret::withheld`], before anything else, so
-/// no cut can leave part of one), [`text`], at most [`MAX_LINE`] bytes, and never a workflow
-/// command (see the module docs).
+/// One line to print: [`text`], at most [`MAX_LINE`] bytes, and never a workflow command (see
+/// the module docs). What a server wrote has had its secrets withheld already, where it was
+/// shown ([`crate::secret::withheld`]), so no cut here leaves part of one.
 pub fn line(line: &str) -> Cow<'_, str> {
-    let line = crate::secret::withheld(line);
-    let mut escaped = match text(&line) {
-        Cow::Borrowed(_) => line,
-        Cow::Owned(escaped) => Cow::Owned(escaped),
-    };
+    let mut escaped = text(line);
     if escaped.len() > MAX_LINE {
         let mut end = MAX_LINE;
         while !escaped.is_char_boundary(end) {
@@ -101,7 +97,7 @@ fn hashes(text: &str, escape: &str) -> String {
 /// control characters, and no line of pretty JSON starts with `::`; `##[` inside a string is
 /// written `\u0023#[` — the same string to any JSON parser, no command to the runner.
 pub fn json(text: &str) -> String {
-    hashes(&crate::secret::withheld(text), "\\u0023")
+    hashes(text, "\\u0023")
 }
 
 /// Every line of `text` through [`line`]; the text's own line ends kept.
@@ -186,13 +182,14 @@ mod tests {
 
     /// How the runner finds a command in a line: `::` at its start (after blanks), or `##[`
     /// anywhere (and Azure Pipelines' `##vso[`).
-    /// A line is cut at 8 KiB, after its secrets are withheld: a value straddling the cut is
-    /// withheld whole, not printed in part.
+    /// A line is cut at 8 KiB; a secret a server wrote straddling the cut was withheld whole
+    /// where the server's text was shown, before the cut.
     #[test]
     fn a_long_line_is_cut_after_its_secrets_are_withheld() {
         let _secret = crate::secret::SecretValue::withheld("straddling-secret-1c9e");
-        let message = format!("{}straddling-secret-1c9e{}", "x".repeat(8180), "y".repeat(100));
-        let shown = line(&message);
+        let said = format!("{}straddling-secret-1c9e{}", "x".repeat(8180), "y".repeat(100));
+        let failure = crate::backend::RequestFailure::answer(400, said).to_string();
+        let shown = line(&failure);
         assert!(shown.len() < 8300, "{}", shown.len());
         assert!(!shown.contains("straddl"), "{}", &shown[8150..]);
         assert!(shown.ends_with(" bytes more)"));

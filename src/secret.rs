@@ -5,13 +5,13 @@
 //! zeroized when the value is dropped.
 //!
 //! A value can still reach a message as text someone else wrote: a server's error answer that
-//! echoes the token it was sent, or a value it returned for another key. So what is secret is
-//! also withheld from messages ([`withheld`]): the one escaper every message goes through
-//! ([`crate::escape::line`]) writes `[redacted]` in place of any value [`SecretValue::withhold`]
-//! was called on — every resolved value (the resolver) and every credential osenv reads or
-//! obtains (the environment's `backend_secret`, a login's token). The environment's other
-//! values are `SecretValue`s too (any of them may be a reference's value) but are withheld only
-//! once a reference resolves to them: addresses and paths stay readable in messages.
+//! echoes the token it was sent, or a value it returned for another key. So what a server
+//! wrote is shown through [`withheld`] (the one request failure's and a key problem's
+//! `Display`), which writes `[redacted]` in place of any value [`SecretValue::withhold`] was
+//! called on: every resolved value (the resolver) and every credential osenv reads or obtains
+//! (the environment's `backend_secret`, a login's token). Text the config or the operator wrote
+//! (paths, names, references) is not searched: withholding must not tell a config which of its
+//! guesses is a value, nor change a file name in a report or a policy.
 
 use std::collections::{HashSet, VecDeque};
 use std::fmt;
@@ -41,6 +41,12 @@ fn withhold(value: &str) {
     let mut withheld = WITHHELD.lock().unwrap_or_else(PoisonError::into_inner);
     let hash = withheld.keys.hash_one(value);
     if !withheld.hashes.insert(hash) {
+        // Still in use (resolved again): kept to the last, whatever rotates around it.
+        if let Some(at) = withheld.values.iter().position(|v| v.as_str() == value)
+            && let Some(again) = withheld.values.remove(at)
+        {
+            withheld.values.push_back(again);
+        }
         return;
     }
     if withheld.values.len() == MAX_WITHHELD

@@ -71,9 +71,9 @@ pub fn pick(value: &SecretValue, field: &str, secret: &str, backend: &str) -> Re
         }
     };
     match object.get(field) {
-        Some(Value::String(s)) => Ok(SecretValue::new(s.as_str())),
-        Some(number @ Value::Number(_)) => Ok(SecretValue::new(number.to_string())),
-        Some(boolean @ Value::Bool(_)) => Ok(SecretValue::new(boolean.to_string())),
+        Some(Value::String(s)) => Ok(SecretValue::withheld(s.as_str())),
+        Some(number @ Value::Number(_)) => Ok(SecretValue::withheld(number.to_string())),
+        Some(boolean @ Value::Bool(_)) => Ok(SecretValue::withheld(boolean.to_string())),
         None | Some(Value::Null) => Err(KeyError::NotFound {
             within: Within::backend(backend).at(Place::Field {
                 field: field.to_owned(),

@@ -119,7 +119,7 @@ pub fn decode_ciphertext(raw: &str) -> Result<Vec<u8>, Problem> {
 /// The decrypted bytes as a value: UTF-8, surrounding whitespace stripped.
 fn plaintext_value(mut bytes: Vec<u8>) -> Result<SecretValue, Problem> {
     let value = match std::str::from_utf8(&bytes) {
-        Ok(text) => Ok(SecretValue::new(text.trim())),
+        Ok(text) => Ok(SecretValue::withheld(text.trim())),
         Err(_) => Err(Problem::NotText),
     };
     bytes.zeroize();

@@ -8,13 +8,15 @@ use aws_sdk_secretsmanager::primitives::Blob;
 /// `SecretString` verbatim; a binary secret only when it is UTF-8 text.
 pub(super) fn value_of(string: Option<&str>, binary: Option<&Blob>, within: &Within) -> Result<SecretValue, KeyError> {
     match (string, binary) {
-        (Some(s), _) => Ok(SecretValue::new(s)),
-        (None, Some(b)) => std::str::from_utf8(b.as_ref())
-            .map(SecretValue::new)
-            .map_err(|_| KeyError::InvalidValue {
-                within: within.clone(),
-                reason: Problem::Binary,
-            }),
+        (Some(s), _) => Ok(SecretValue::withheld(s)),
+        (None, Some(b)) => {
+            std::str::from_utf8(b.as_ref())
+                .map(SecretValue::withheld)
+                .map_err(|_| KeyError::InvalidValue {
+                    within: within.clone(),
+                    reason: Problem::Binary,
+                })
+        }
         (None, None) => Err(KeyError::InvalidValue {
             within: within.clone(),
             reason: Problem::NoValue,

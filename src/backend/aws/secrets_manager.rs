@@ -299,7 +299,7 @@ impl SecretsManager {
                 Err(e) => Err(e.clone()),
                 Ok(map) => match map.get(key.as_str()) {
                     None => Err(KeyError::NotFound { within: within.clone() }),
-                    Some(serde_json::Value::String(s)) => Ok(SecretValue::new(s.clone())),
+                    Some(serde_json::Value::String(s)) => Ok(SecretValue::withheld(s.clone())),
                     // LiteLLM hands on a number, boolean or object as it is, which its
                     // resolver then treats as no secret (`None`); osenv fails closed instead of
                     // guessing a text form.

@@ -278,7 +278,7 @@ impl KeyVault {
         match result {
             Ok(secret) => secret
                 .value
-                .map(SecretValue::new)
+                .map(SecretValue::withheld)
                 .ok_or_else(|| KeyError::InvalidValue {
                     within: self.within(&name),
                     reason: Problem::NoValue,

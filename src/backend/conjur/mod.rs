@@ -97,7 +97,7 @@ impl Conjur {
         let reply = result.map_err(|f| backend(self.request_error(format!("GET {url}"), attempts, f)))?;
         match reply.status {
             200 => match std::str::from_utf8(&reply.body) {
-                Ok(text) => Ok(SecretValue::new(text)),
+                Ok(text) => Ok(SecretValue::withheld(text)),
                 Err(_) => Err(KeyError::InvalidValue {
                     within: self.within(id),
                     reason: Problem::NotText,
@@ -200,7 +200,7 @@ impl Conjur {
         let mut unanswered = Vec::new();
         for &(index, _) in chunk {
             match values.get(&format!("{account}:variable:{}", ids[index])) {
-                Some(Value::String(value)) => out.push((index, Ok(SecretValue::new(value.as_str())))),
+                Some(Value::String(value)) => out.push((index, Ok(SecretValue::withheld(value.as_str())))),
                 // Not answered under the name asked for (Conjur normalised it): ask alone.
                 _ => unanswered.push(index),
             }

@@ -181,7 +181,7 @@ impl GoogleKms {
                 "the plaintext does not match its CRC32C checksum",
             )),
             _ => std::str::from_utf8(&plaintext)
-                .map(SecretValue::new)
+                .map(SecretValue::withheld)
                 .map_err(|_| Problem::NotText),
         };
         plaintext.zeroize();

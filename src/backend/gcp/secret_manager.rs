@@ -105,7 +105,7 @@ pub fn payload_value(data: &[u8], crc32c: Option<i64>) -> Result<SecretValue, Pr
         ));
     }
     std::str::from_utf8(data)
-        .map(SecretValue::new)
+        .map(SecretValue::withheld)
         .map_err(|_| Problem::NotText)
 }
 

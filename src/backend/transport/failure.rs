@@ -152,7 +152,8 @@ impl RequestFailure {
 }
 
 /// One form for every service: `HTTP 403 Forbidden: message`, with what is known of the
-/// status, the code and the message.
+/// status, the code and the message — the server's text with every secret withheld (it may
+/// echo the token it was sent, or a value it returned for another name).
 impl fmt::Display for RequestFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let status = self.status.map(|s| format!("HTTP {s}"));
@@ -161,9 +162,9 @@ impl fmt::Display for RequestFailure {
             .flatten()
             .collect();
         match (lead.is_empty(), self.message.is_empty()) {
-            (true, _) => f.write_str(&self.message),
+            (true, _) => f.write_str(&crate::secret::withheld(&self.message)),
             (false, true) => f.write_str(&lead.join(" ")),
-            (false, false) => write!(f, "{}: {}", lead.join(" "), self.message),
+            (false, false) => write!(f, "{}: {}", lead.join(" "), crate::secret::withheld(&self.message)),
         }
     }
 }

@@ -152,7 +152,7 @@ impl Vault {
             None => (self.config.field.value.as_str(), self.config.field.shown()),
         };
         match data.and_then(|d| d.get(field)) {
-            Some(Value::String(s)) => Ok(SecretValue::new(s.as_str())),
+            Some(Value::String(s)) => Ok(SecretValue::withheld(s.as_str())),
             None | Some(Value::Null) => Err(KeyError::NotFound {
                 within: Within::backend(self.describe()).at(Place::Field {
                     field: shown.to_owned(),
@@ -160,7 +160,7 @@ impl Vault {
                 }),
             }),
             // A number, boolean, list or object is written as its JSON text.
-            Some(other) => Ok(SecretValue::new(other.to_string())),
+            Some(other) => Ok(SecretValue::withheld(other.to_string())),
         }
     }
 
