@@ -431,18 +431,22 @@ fn mkfifo(path: &std::path::Path) {
     );
 }
 
+/// The token a request to a fake Vault carried (`X-Vault-Token`), or `none`.
+fn vault_token(head: &str) -> String {
+    head.lines()
+        .find_map(|l| {
+            l.strip_prefix("x-vault-token: ")
+                .or_else(|| l.strip_prefix("X-Vault-Token: "))
+        })
+        .unwrap_or("none")
+        .trim()
+        .to_owned()
+}
+
 /// A Vault that answers every read with the token it was sent (`X-Vault-Token`) as the value.
 fn echo_token_vault() -> Listener {
     Listener::start(|head| {
-        let token = head
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix("x-vault-token: ")
-                    .or_else(|| l.strip_prefix("X-Vault-Token: "))
-            })
-            .unwrap_or("none")
-            .trim()
-            .to_owned();
+        let token = vault_token(head);
         response(
             "200 OK",
             "",
@@ -942,21 +946,13 @@ fn includes_share_one_size_cap_and_need_a_directory() {
 }
 
 /// The adversary review's finding: a server's error answer that echoed the token it was sent
-/// (or a value it returned for another key) was printed as it came. Every secret is withheld
-/// from every message now, by the one escaper; and a huge answer is cut.
+/// (or a value it returned for another key) was printed as it came. What a server wrote is now
+/// shown with every secret withheld (`RequestFailure`'s `Display`), and a huge line is cut.
 #[cfg(feature = "vault")]
 #[test]
 fn a_server_cannot_echo_a_secret_into_a_message() {
     let vault = Listener::start(|head| {
-        let token = head
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix("x-vault-token: ")
-                    .or_else(|| l.strip_prefix("X-Vault-Token: "))
-            })
-            .unwrap_or("none")
-            .trim()
-            .to_owned();
+        let token = vault_token(head);
         if head.contains("/app/a ") {
             return response("200 OK", "", br#"{"data":{"data":{"key":"sk-value-canary-9e2b"}}}"#);
         }
