@@ -324,40 +324,55 @@ pub struct WatchArgs {
     pub watch_interval: Option<Duration>,
 }
 
+/// A flag value clap refuses before any command runs; the message names the text as written.
+#[derive(Debug, thiserror::Error)]
+pub enum FlagError {
+    /// `--grace`, `--watch-interval`, …: see [`osenv::duration::parse`].
+    #[error(transparent)]
+    Duration(#[from] osenv::duration::DurationError),
+    /// `--restart-signal`.
+    #[error("`{0}` is not one of TERM, INT, HUP, QUIT, USR1, USR2")]
+    Signal(String),
+    /// `--ready`.
+    #[error("`{0}` is not an absolute path of visible ASCII characters, like /health/liveliness")]
+    ReadyPath(String),
+    /// `--user`.
+    #[error("`{0}` is not UID or UID:GID (numbers, not 0)")]
+    User(String),
+}
+
 /// `30s`, `5m`, `1h`, `1h30m`, `500ms`, or a plain number of seconds; at least 1 s, at most 7
 /// days ([`osenv::duration::parse`]).
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    osenv::duration::parse(text)
+pub fn parse_duration(text: &str) -> Result<Duration, FlagError> {
+    Ok(osenv::duration::parse(text)?)
 }
 
 /// The signals `exec --watch` may stop a command with before restarting it, by name (`TERM`,
 /// `SIGHUP`, …), normalised to the name without `SIG`.
-pub fn parse_signal(text: &str) -> Result<String, String> {
+pub fn parse_signal(text: &str) -> Result<String, FlagError> {
     let upper = text.trim().to_ascii_uppercase();
     let name = upper.strip_prefix("SIG").unwrap_or(&upper);
     if ["TERM", "INT", "HUP", "QUIT", "USR1", "USR2"].contains(&name) {
         Ok(name.to_owned())
     } else {
-        Err(format!("`{text}` is not one of TERM, INT, HUP, QUIT, USR1, USR2"))
+        Err(FlagError::Signal(text.to_owned()))
     }
 }
 
 /// `--ready`: an absolute path of visible ASCII (it goes into the probe's request line).
-pub fn parse_ready_path(text: &str) -> Result<String, String> {
+pub fn parse_ready_path(text: &str) -> Result<String, FlagError> {
     let valid = text.starts_with('/') && text.len() <= 2048 && text.bytes().all(|b| b.is_ascii_graphic());
     if valid {
         Ok(text.to_owned())
     } else {
-        Err(format!(
-            "`{text}` is not an absolute path of visible ASCII characters, like /health/liveliness"
-        ))
+        Err(FlagError::ReadyPath(text.to_owned()))
     }
 }
 
 /// `--user`: `UID` or `UID:GID`, numbers (a name would need the image's user database, which
 /// a distroless image may not have). Root as the target is refused: it would drop nothing.
-pub fn parse_user(text: &str) -> Result<(u32, u32), String> {
-    let bad = || format!("`{text}` is not UID or UID:GID (numbers, not 0)");
+pub fn parse_user(text: &str) -> Result<(u32, u32), FlagError> {
+    let bad = || FlagError::User(text.to_owned());
     let (uid, gid) = text.split_once(':').unwrap_or((text, text));
     let number = |s: &str| s.trim().parse::<u32>().ok().filter(|&n| n != 0).ok_or_else(bad);
     Ok((number(uid)?, number(gid)?))

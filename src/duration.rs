@@ -8,11 +8,22 @@ pub const MIN: Duration = Duration::from_secs(1);
 /// The longest duration a flag takes.
 pub const MAX: Duration = Duration::from_hours(7 * 24);
 
+/// Why a text is not a duration a flag takes; the message names the text as written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    /// Not a number of seconds or a run of number-unit parts.
+    #[error("`{0}` is not a duration like 30s, 5m or 1h")]
+    NotADuration(String),
+    /// A duration, but below [`MIN`] or above [`MAX`].
+    #[error("`{0}` must be between 1s and 7 days")]
+    OutOfRange(String),
+}
+
 /// `30s`, `5m`, `1h`, `1h30m`, `500ms`, or a plain number of seconds; at least [`MIN`], at most
-/// [`MAX`]. The error is a sentence naming the text.
-pub fn parse(text: &str) -> Result<Duration, String> {
+/// [`MAX`].
+pub fn parse(text: &str) -> Result<Duration, DurationError> {
     let text = text.trim();
-    let invalid = || format!("`{text}` is not a duration like 30s, 5m or 1h");
+    let invalid = || DurationError::NotADuration(text.to_owned());
     let total = if let Ok(seconds) = text.parse::<u64>() {
         Duration::from_secs(seconds)
     } else {
@@ -45,7 +56,7 @@ pub fn parse(text: &str) -> Result<Duration, String> {
         total
     };
     if !(MIN..=MAX).contains(&total) {
-        return Err(format!("`{text}` must be between 1s and 7 days"));
+        return Err(DurationError::OutOfRange(text.to_owned()));
     }
     Ok(total)
 }
@@ -59,14 +70,29 @@ mod tests {
         assert_eq!(parse("90"), Ok(Duration::from_secs(90)));
         assert_eq!(parse("1h30m"), Ok(Duration::from_mins(90)));
         assert_eq!(parse("1500ms"), Ok(Duration::from_millis(1500)));
-        assert!(parse("soon").unwrap_err().contains("not a duration"));
-        assert!(parse("").is_err());
+        assert_eq!(parse("soon"), Err(DurationError::NotADuration("soon".into())));
+        assert_eq!(parse(" "), Err(DurationError::NotADuration(String::new())));
+        assert_eq!(parse("5m30"), Err(DurationError::NotADuration("5m30".into())));
+        assert_eq!(parse("m"), Err(DurationError::NotADuration("m".into())));
         assert!(parse("5").is_ok());
-        assert!(parse("500ms").unwrap_err().contains("between 1s and 7 days"));
-        assert!(parse("8d").is_err());
+        assert_eq!(parse("500ms"), Err(DurationError::OutOfRange("500ms".into())));
+        assert_eq!(parse("8d"), Err(DurationError::NotADuration("8d".into())));
+        assert_eq!(parse("169h"), Err(DurationError::OutOfRange("169h".into())));
+        assert_eq!(parse("168h"), Ok(MAX));
         // Once a panic: "overflow when adding durations".
-        assert!(parse("18446744073709551615s18446744073709551615s").is_err());
-        assert!(parse("99999999999999999999999h").is_err());
-        assert!(parse("18446744073709551615").is_err());
+        let huge = "18446744073709551615s18446744073709551615s";
+        assert_eq!(parse(huge), Err(DurationError::OutOfRange(huge.into())));
+        assert!(matches!(
+            parse("99999999999999999999999h"),
+            Err(DurationError::OutOfRange(_))
+        ));
+        assert!(matches!(
+            parse("18446744073709551615"),
+            Err(DurationError::OutOfRange(_))
+        ));
+        assert_eq!(
+            DurationError::OutOfRange("9d".into()).to_string(),
+            "`9d` must be between 1s and 7 days"
+        );
     }
 }

@@ -3,6 +3,7 @@
 //! keep a file current. Local cases use an env file as the source that rotates; the backend
 //! cases rotate a secret in the real OpenBao and moto.
 
+use crate::support::assert_message;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -467,17 +468,40 @@ fn watch_flags_are_checked() {
         "config.yaml",
     ]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not a duration like 30s, 5m or 1h"));
-    let out = run(&[
-        "exec",
-        "--watch",
-        "--restart-signal",
-        "KILL",
-        "config.yaml",
-        "--",
-        "true",
-    ]);
-    assert_eq!(out.status.code(), Some(2));
+    // Each refused flag value is named as written, with what the flag takes.
+    let mut refusals = String::new();
+    for flags in [
+        &["render", "--watch", "-o", "x", "--watch-interval", "soon"][..],
+        &["render", "--watch", "-o", "x", "--watch-interval", "500ms"],
+        &["exec", "--watch", "--grace", "8d"],
+        &["exec", "--watch", "--restart-signal", "KILL"],
+        &["exec", "--watch", "--listen", "127.0.0.1:0", "--ready", "health"],
+        &["exec", "--user", "0"],
+        &["exec", "--user", "1000:root"],
+        &[
+            "env",
+            "--watch",
+            "-o",
+            "x",
+            "--on-change",
+            "true",
+            "--on-change-timeout",
+            "1h5",
+        ],
+    ] {
+        let args: Vec<&str> = flags.iter().copied().chain(["config.yaml", "--", "true"]).collect();
+        let args = if flags[0] == "exec" {
+            &args[..]
+        } else {
+            &args[..args.len() - 2]
+        };
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        refusals.push_str(stderr.lines().next().unwrap_or_default());
+        refusals.push('\n');
+    }
+    assert_message!("flag_values_refused", refusals);
     // The defaults of --grace and --restart-signal do not need --watch.
     let out = run(&["exec", "config.yaml", "--", "true"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));

@@ -213,10 +213,7 @@ impl KeyVault {
                     attempts,
                     source: Box::new(f),
                 })?;
-                let transport = transport::Capped::new(ctx.max_response).map_err(|reason| BackendError::Client {
-                    backend: self.describe(),
-                    reason,
-                })?;
+                let transport = transport::Capped::new(ctx.max_response, self.describe())?;
                 let options = SecretClientOptions {
                     client_options: ClientOptions {
                         retry: RetryOptions::none(),

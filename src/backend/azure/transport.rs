@@ -14,11 +14,11 @@ pub(crate) struct Capped {
 }
 
 impl Capped {
-    /// A transport reading at most `limit` bytes per response.
-    pub(crate) fn new(limit: usize) -> Result<Self, String> {
-        let client = crate::backend::transport::http::builder()
-            .build()
-            .map_err(|e| format!("cannot set up HTTPS: {}", crate::backend::error_chain(&e)))?;
+    /// A transport reading at most `limit` bytes per response; `backend` names it if TLS
+    /// cannot be set up.
+    pub(crate) fn new(limit: usize, backend: String) -> Result<Self, crate::error::BackendError> {
+        let http = crate::backend::transport::http::builder();
+        let client = crate::backend::transport::http::client(http, backend)?;
         Ok(Self {
             inner: Arc::new(client),
             limit,

@@ -9,7 +9,7 @@ use super::failure::{DIALECT, errors_of};
 use crate::backend::Backend as _;
 use crate::backend::Context;
 use crate::backend::RequestFailure;
-use crate::backend::transport::http::{self, encode_segment, transport_message};
+use crate::backend::transport::http::{self, encode_segment};
 use crate::backend::transport::token_file::read_token_file;
 use crate::error::{Attempts, BackendError};
 use crate::secret::SecretValue;
@@ -71,10 +71,7 @@ impl Conjur {
                     .map_err(|reason| BackendError::configuration(self.describe(), reason))?,
             );
         }
-        builder.build().map_err(|e| BackendError::Client {
-            backend: self.describe(),
-            reason: format!("cannot set up HTTPS: {}", transport_message(&e)),
-        })
+        http::client(builder, self.describe())
     }
 
     /// The client and an access token at most [`TOKEN_REUSE`] old: one authentication per

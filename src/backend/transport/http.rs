@@ -26,6 +26,18 @@ pub(crate) fn builder() -> reqwest::ClientBuilder {
         .no_zstd()
 }
 
+/// The client from `builder`, or the backend's [`BackendError::Client`]: TLS set-up failed
+/// before any request (the one place Vault, Conjur and Azure Key Vault build theirs).
+pub(crate) fn client(
+    builder: reqwest::ClientBuilder,
+    backend: String,
+) -> Result<reqwest::Client, crate::error::BackendError> {
+    builder.build().map_err(|e| crate::error::BackendError::Client {
+        backend,
+        reason: format!("cannot set up HTTPS: {}", transport_message(&e)),
+    })
+}
+
 fn same_origin(attempt: Attempt<'_>) -> reqwest::redirect::Action {
     let first = attempt.previous().first();
     let same = first.is_some_and(|from| {

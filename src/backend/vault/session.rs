@@ -98,10 +98,7 @@ impl Vault {
                 .map_err(|reason| BackendError::configuration(self.describe(), reason))?;
             builder = builder.identity(identity);
         }
-        builder.build().map_err(|e| BackendError::Client {
-            backend: self.describe(),
-            reason: format!("cannot set up HTTPS: {}", transport_message(&e)),
-        })
+        crate::backend::transport::http::client(builder, self.describe())
     }
 
     /// The client and the run's token: one login per run, shared by every request.
