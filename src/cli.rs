@@ -337,7 +337,7 @@ pub enum FlagError {
     #[error("`{0}` is not an absolute path of visible ASCII characters, like /health/liveliness")]
     ReadyPath(String),
     /// `--user`.
-    #[error("`{0}` is not UID or UID:GID (numbers, not 0)")]
+    #[error("`{0}` is not UID or UID:GID (numbers from 1 to 4294967294)")]
     User(String),
 }
 
@@ -370,11 +370,18 @@ pub fn parse_ready_path(text: &str) -> Result<String, FlagError> {
 }
 
 /// `--user`: `UID` or `UID:GID`, numbers (a name would need the image's user database, which
-/// a distroless image may not have). Root as the target is refused: it would drop nothing.
+/// a distroless image may not have). Root as the target is refused: it would drop nothing; so
+/// is 4294967295, the kernel's "-1" (no change) to setuid and setgid.
 pub fn parse_user(text: &str) -> Result<(u32, u32), FlagError> {
     let bad = || FlagError::User(text.to_owned());
     let (uid, gid) = text.split_once(':').unwrap_or((text, text));
-    let number = |s: &str| s.trim().parse::<u32>().ok().filter(|&n| n != 0).ok_or_else(bad);
+    let number = |s: &str| {
+        s.trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|&n| n != 0 && n != u32::MAX)
+            .ok_or_else(bad)
+    };
     Ok((number(uid)?, number(gid)?))
 }
 

@@ -250,8 +250,9 @@ pub async fn resolve<'a>(
 }
 
 /// Whether each of `names` exists, as an empty value. A `#field` is proved only by reading its
-/// secret (`check` must fail where `render` would: a field the JSON does not have): those
-/// names are read, the value dropped at once; the others only looked up. Both at once.
+/// secret (`check` must fail where `render` would: a field the JSON does not have, or one
+/// whose value is itself a reference, which LiteLLM would resolve again): those names are
+/// read, the value dropped at once; the others only looked up. Both at once.
 async fn exists(
     manager: &dyn Backend,
     names: &[KeyName],
@@ -263,7 +264,17 @@ async fn exists(
             return Ok(Vec::new());
         }
         let values = manager.fetch(&fields, ctx).await?;
-        Ok(values.into_iter().map(|r| r.map(drop)).collect::<Vec<_>>())
+        let proved = |value: SecretValue| {
+            if value.expose().starts_with(crate::references::PREFIX) {
+                Err(KeyError::InvalidValue {
+                    within: crate::error::Within::backend(manager.describe()),
+                    reason: crate::error::Problem::ResolvesAgain,
+                })
+            } else {
+                Ok(())
+            }
+        };
+        Ok(values.into_iter().map(|r| r.and_then(proved)).collect::<Vec<_>>())
     };
     let look = async {
         if plain.is_empty() {

@@ -58,6 +58,21 @@ fn withhold(value: &str) {
     withheld.values.push_back(Zeroizing::new(value.to_owned()));
 }
 
+/// Withhold every string in a secret's JSON (the other fields of a secret a `#field` was read
+/// from, a Vault secret's other keys, a primary secret's every key): osenv received them, so a
+/// server's message must not show them either.
+pub fn withhold_json(json: &serde_json::Value) {
+    let mut stack = vec![json];
+    while let Some(value) = stack.pop() {
+        match value {
+            serde_json::Value::String(text) => withhold(text),
+            serde_json::Value::Array(items) => stack.extend(items),
+            serde_json::Value::Object(entries) => stack.extend(entries.values()),
+            _ => {}
+        }
+    }
+}
+
 /// `text` with every value a [`SecretValue`] holds or held (of at least 8 bytes) written
 /// `[redacted]`: what the escaper does to every message.
 pub fn withheld(text: &str) -> std::borrow::Cow<'_, str> {
@@ -137,6 +152,15 @@ mod tests {
 
     /// Every secret is withheld from messages, however it got there (a server echoing the
     /// token it was sent); short values are not (they would blank out words).
+    #[test]
+    fn every_string_of_a_secrets_json_is_withheld() {
+        withhold_json(&serde_json::json!({"key": "json-canary-one", "other": {"deep": ["json-canary-two", 5]}}));
+        assert_eq!(
+            withheld("saw json-canary-one and json-canary-two"),
+            "saw [redacted] and [redacted]"
+        );
+    }
+
     #[test]
     fn messages_withhold_every_secret() {
         let _token = SecretValue::withheld("s.canary-token-7f3a9c");

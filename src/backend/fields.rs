@@ -70,6 +70,7 @@ pub fn pick(value: &SecretValue, field: &str, secret: &str, backend: &str) -> Re
             });
         }
     };
+    object.values().for_each(crate::secret::withhold_json);
     match object.get(field) {
         Some(Value::String(s)) => Ok(SecretValue::withheld(s.as_str())),
         Some(number @ Value::Number(_)) => Ok(SecretValue::withheld(number.to_string())),

@@ -167,7 +167,7 @@ async fn exported_async<'a>(
     if !variables.is_empty() {
         return Err(Error::Unresolved(resolution.errors(), variables));
     }
-    report::tolerate_missing(resolution.errors(), ui, allow_missing, "left out")?;
+    let missing = report::failed(resolution.errors(), ui, allow_missing, "left out");
     let findings = match consumer {
         Consumer::EnvFile => {
             let values = |name: &str| resolution.get(name);
@@ -175,7 +175,7 @@ async fn exported_async<'a>(
                 session,
                 &Proxy::Elsewhere {
                     values: &values,
-                    missing_is_null: true,
+                    missing_is_null: allow_missing,
                     reads_booleans: true,
                     exported: true,
                 },
@@ -196,9 +196,7 @@ async fn exported_async<'a>(
         }
     };
     let (references, variables) = boot_check(&findings, ui);
-    if !references.is_empty() || !variables.is_empty() {
-        return Err(Error::Unresolved(references, variables));
-    }
+    report::every_error(missing, references, variables)?;
     Ok(resolution)
 }
 

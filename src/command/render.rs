@@ -1,7 +1,7 @@
 //! `osenv render`: the config with every reference replaced.
 
 use super::output::emit;
-use super::report::tolerate_missing;
+use super::report::{every_error, failed};
 use super::{App, Ui};
 use crate::cli::RenderArgs;
 use osenv::error::{Error, UsageError, Within};
@@ -47,7 +47,7 @@ pub(super) fn run(args: &RenderArgs, app: &App) -> Result<(), Error> {
 async fn text(args: &RenderArgs, session: &osenv::Session, ui: Ui) -> Result<zeroize::Zeroizing<String>, Error> {
     let plan = session.plan(Scope::References(session.references()));
     let resolution = session.resolve(plan, Purpose::Read).await;
-    tolerate_missing(resolution.errors(), ui, args.allow_missing, "rendered as null")?;
+    let missing = failed(resolution.errors(), ui, args.allow_missing, "rendered as null");
     let options = RenderOptions {
         keep_key_management: args.keep_key_management,
         coercion: if args.no_coerce {
@@ -69,17 +69,14 @@ async fn text(args: &RenderArgs, session: &osenv::Session, ui: Ui) -> Result<zer
         session,
         &osenv::boot::Proxy::Elsewhere {
             values: &values,
-            missing_is_null: true,
+            missing_is_null: args.allow_missing,
             reads_booleans: !args.no_coerce,
             exported: false,
         },
     );
     let (mut refused, variables) = super::boot_check(&findings, ui);
-    if !unwritable.is_empty() || !refused.is_empty() || !variables.is_empty() {
-        refused.extend(unwritable);
-        refused.sort_by(|a, b| a.location.cmp(&b.location));
-        return Err(Error::Unresolved(refused, variables));
-    }
+    refused.extend(unwritable);
+    every_error(missing, refused, variables)?;
     let rendered = yaml::render_sources(
         session.sources(),
         session.references(),

@@ -25,29 +25,36 @@ impl Ui {
     }
 }
 
-/// With `allow_missing`, absent values become warnings (`what` says what happens to them); any
-/// other failure (a backend outage, a denied or unusable key) is still an error.
-pub(crate) fn tolerate_missing(
-    errors: Vec<ReferenceError>,
-    ui: Ui,
-    allow_missing: bool,
-    what: &str,
-) -> Result<(), Error> {
-    if errors.is_empty() {
-        return Ok(());
-    }
+/// The unresolved references that are errors: all of them; with `allow_missing`, those that
+/// are not absent (the absent ones become warnings, `what` says what happens to them; a backend
+/// outage, a denied or unusable key is still an error).
+pub(crate) fn failed(errors: Vec<ReferenceError>, ui: Ui, allow_missing: bool, what: &str) -> Vec<ReferenceError> {
     let absent = |e: &ReferenceError| matches!(e.cause, KeyError::NotFound { .. });
-    if !allow_missing {
-        return Err(Error::Unresolved(errors, Vec::new()));
-    }
-    if errors.iter().any(|e| !absent(e)) {
-        let errors = errors.into_iter().filter(|e| !absent(e)).collect();
-        return Err(Error::Unresolved(errors, Vec::new()));
+    if !allow_missing || errors.iter().any(|e| !absent(e)) {
+        return errors.into_iter().filter(|e| !allow_missing || !absent(e)).collect();
     }
     for e in &errors {
         ui.warn(format_args!("{e} ({what}: --allow-missing)"));
     }
-    Ok(())
+    Vec::new()
+}
+
+/// Every error of a run in one report, sorted by location: the references that did not
+/// resolve, and the refusals found with the values that did (a refusal at a reference that
+/// did not resolve is that failure's consequence, not a second error).
+pub(crate) fn every_error(
+    unresolved: Vec<ReferenceError>,
+    refused: Vec<ReferenceError>,
+    variables: Vec<osenv::error::VariableError>,
+) -> Result<(), Error> {
+    let mut errors = unresolved;
+    let failed: Vec<_> = errors.iter().map(|e| e.location.clone()).collect();
+    errors.extend(refused.into_iter().filter(|r| !failed.contains(&r.location)));
+    if errors.is_empty() && variables.is_empty() {
+        return Ok(());
+    }
+    errors.sort_by(|a, b| a.location.cmp(&b.location));
+    Err(Error::Unresolved(errors, variables))
 }
 
 /// The process exit code: 2 for unusable input, 1 for failures to resolve or write, 126/127

@@ -159,6 +159,12 @@ pub struct Document {
 pub const STR_TAG: &str = "tag:yaml.org,2002:str";
 /// `!!null`: None whatever the text.
 pub const NULL_TAG: &str = "tag:yaml.org,2002:null";
+/// `!!bool`, resolved.
+pub const BOOL_TAG: &str = "tag:yaml.org,2002:bool";
+/// `!!int`, resolved.
+pub const INT_TAG: &str = "tag:yaml.org,2002:int";
+/// `!!float`, resolved.
+pub const FLOAT_TAG: &str = "tag:yaml.org,2002:float";
 
 impl Document {
     /// Parse `text`, shown to users as `file`.
@@ -313,6 +319,14 @@ impl Document {
                 _ => Loaded::Other("a number"),
             },
             (NodeKind::Scalar { .. }, Some(NULL_TAG), _) => Loaded::Null,
+            // PyYAML's construct_yaml_bool: the text, lowercased, in its table (another
+            // text cannot be constructed, which the reading refused already).
+            (NodeKind::Scalar { .. }, Some(BOOL_TAG), Some(value)) => match value.to_lowercase().as_str() {
+                "yes" | "true" | "on" => Loaded::Bool(true),
+                "no" | "false" | "off" => Loaded::Bool(false),
+                _ => Loaded::Other("a tagged value"),
+            },
+            (NodeKind::Scalar { .. }, Some(INT_TAG | FLOAT_TAG), _) => Loaded::Other("a number"),
             _ => Loaded::Other("a tagged value"),
         }
     }

@@ -14,6 +14,9 @@ use crate::references;
 use crate::trust;
 use std::collections::BTreeMap;
 
+/// The tag PyYAML constructs bytes from (`!!binary`).
+const BINARY_TAG: &str = "tag:yaml.org,2002:binary";
+
 pub(super) struct Reader<'a> {
     pub(super) doc: &'a Document,
     pub(super) env: &'a Environment,
@@ -226,6 +229,15 @@ impl Reader<'_> {
             Value::Other(what) => what,
             Value::Text(_) => "a string",
         };
+        // pydantic's lax mode takes bytes as text; osenv reads no `!!binary` setting (the
+        // README's differs table), which is its own refusal, not LiteLLM's.
+        if self.doc.tag(self.doc.resolve_alias(id)) == Some(BINARY_TAG) {
+            return self.invalid(
+                id,
+                setting,
+                "osenv does not read a `!!binary` setting (LiteLLM would take its bytes as text): write the text",
+            );
+        }
         // osenv's own fields are osenv's refusals; LiteLLM's model ignores them.
         let whose = if provenance::OSENV_KEYS.contains(&setting) {
             ""
@@ -607,11 +619,28 @@ mod tests {
             "\"t\"",
             "1",
             "'1'",
+            "!!bool true",
+            "!!bool YES",
+            "!!bool 'on'",
+            "!<tag:yaml.org,2002:bool> True",
+            "!!int 1",
+            "!!float 1",
             "os.environ/B",
         ] {
             assert_eq!(read(v, &[("B", " TRUE\n")]), Ok(true), "{v}");
         }
-        for v in ["false", "No", "off", "\"n\"", "'OFF'", "0", "~", "os.environ/B"] {
+        for v in [
+            "false",
+            "No",
+            "off",
+            "\"n\"",
+            "'OFF'",
+            "0",
+            "~",
+            "!!bool no",
+            "!!int 0",
+            "os.environ/B",
+        ] {
             assert_eq!(read(v, &[("B", "False")]), Ok(false), "{v}");
         }
         for v in ["2", "0.5", "\" true\"", "\"\"", "[true]", "2001-12-14", "os.environ/B"] {
@@ -713,6 +742,14 @@ mod tests {
         }
         let e = settings("    store_virtual_keys: \"maybe\"\n", &[]).unwrap_err();
         assert_eq!(e, ["c.yaml:4:25: invalid `store_virtual_keys`: expected true or false"]);
+        // LiteLLM takes `!!binary` bytes as text: refusing it is osenv's choice, said so.
+        let e = settings("    description: !!binary aGVsbG8=\n", &[]).unwrap_err();
+        assert_eq!(
+            e,
+            [
+                "c.yaml:4:27: invalid `description`: osenv does not read a `!!binary` setting (LiteLLM would take its bytes as text): write the text"
+            ]
+        );
         let e = settings("    azure_map_to_dashes: [true]\n", &[]).unwrap_err();
         assert_eq!(
             e,

@@ -394,6 +394,30 @@ fn every_refused_name_is_reported_at_once() {
     insta::assert_snapshot!(run.stderr);
 }
 
+/// A missing value does not hide the other errors of the run: `render`, `env` and `exec` report
+/// it with the refusals found in the values that did resolve (an `oidc/` token LiteLLM cannot
+/// fetch, a master key it refuses), as `check` does, in one sorted list.
+#[test]
+fn a_missing_value_does_not_hide_the_other_errors() {
+    let config = "general_settings:\n  master_key: sk-1234\nmodel_list:\n  - model_name: m\n    litellm_params:\n      api_key: os.environ/MISSING_KEY\n      token: os.environ/oidc/env/NOPE\n";
+    let dir = workdir(&[("config.yaml", config)]);
+    let mut shown = String::new();
+    for args in [
+        &["render", "config.yaml"][..],
+        &["env", "config.yaml"],
+        &["exec", "config.yaml", "--", "true"],
+    ] {
+        let run = osenv(dir.path()).args(args).run();
+        run.code(1);
+        assert!(run.stdout.is_empty(), "{args:?}: {}", run.stdout);
+        shown.push_str("$ osenv ");
+        shown.push_str(&args.join(" "));
+        shown.push('\n');
+        shown.push_str(&run.stderr);
+    }
+    assert_message!("a_missing_value_does_not_hide_the_other_errors", shown);
+}
+
 #[test]
 fn template_renders_secrets_with_filters() {
     let tpl = "url={{ secret(\"DB\") }}\nsh={{ secret(\"Q\")|shell_quote }}\n{% if secret(\"FLAG\") == \"on\" %}extra={{ secret(\"EXTRA\") }}{% endif %}\n";

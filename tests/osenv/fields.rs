@@ -116,7 +116,11 @@ mod aws {
         let Some(moto) = moto() else { return };
         let client = moto.secrets();
         runtime().block_on(async {
-            for (name, value) in [("fieldcheck/app", APP), ("fieldcheck/plain", "not json")] {
+            for (name, value) in [
+                ("fieldcheck/app", APP),
+                ("fieldcheck/plain", "not json"),
+                ("fieldcheck/again", r#"{"password": "os.environ/OTHER_SECRET"}"#),
+            ] {
                 client
                     .create_secret()
                     .name(name)
@@ -128,7 +132,7 @@ mod aws {
         });
         let bad = "general_settings:\n  key_management_system: aws_secret_manager\n\
             a: os.environ/fieldcheck/app#NOPE\nb: os.environ/fieldcheck/app#HOSTS\nc: os.environ/fieldcheck/plain#x\n\
-            d: os.environ/fieldcheck/app#OPENAI_API_KEY\n";
+            d: os.environ/fieldcheck/app#OPENAI_API_KEY\ne: os.environ/fieldcheck/again#password\n";
         let dir = workdir(&[("config.yaml", bad)]);
         let out = osenv(dir.path())
             .envs(Moto::env(&moto.url))
@@ -136,7 +140,7 @@ mod aws {
             .run();
         out.code(1);
         let lines: Vec<&str> = out.stdout.lines().filter(|l| l.contains("os.environ/")).collect();
-        assert_eq!(lines.len(), 4, "{}", out.stdout);
+        assert_eq!(lines.len(), 5, "{}", out.stdout);
         assert!(
             lines[0].contains("os.environ/fieldcheck/app#NOPE") && lines[0].contains("not found in field `NOPE`"),
             "{}",
@@ -154,6 +158,19 @@ mod aws {
             "{}",
             out.stdout
         );
+        // A field whose value is itself a reference: render refuses it (LiteLLM would resolve
+        // it again), so check does too.
+        assert!(
+            lines[4].contains("os.environ/fieldcheck/again#password") && lines[4].contains("starts with `os.environ/`"),
+            "{}",
+            out.stdout
+        );
+        let render = osenv(dir.path())
+            .envs(Moto::env(&moto.url))
+            .args(["render", "config.yaml"])
+            .run();
+        render.code(1);
+        assert!(render.stderr.contains("config.yaml:7:4"), "{}", render.stderr);
     }
 }
 

@@ -478,6 +478,7 @@ fn watch_flags_are_checked() {
         &["exec", "--watch", "--listen", "127.0.0.1:0", "--ready", "health"],
         &["exec", "--user", "0"],
         &["exec", "--user", "1000:root"],
+        &["exec", "--user", "1000:4294967295"],
         &[
             "env",
             "--watch",

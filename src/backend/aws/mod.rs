@@ -322,7 +322,12 @@ where
     match &err {
         SdkError::ServiceError(service) => {
             let code = service.err().code();
-            answer(service.err().message().unwrap_or_default().to_owned())
+            let message = service.err().message().unwrap_or_default().to_owned();
+            status
+                .map_or_else(
+                    || RequestFailure::refusal(message.clone(), false),
+                    |s| RequestFailure::answer(s, message.clone()),
+                )
                 .code(code.map(str::to_owned))
                 .transient(is_transient(code, status))
                 .throttled(is_throttle(code, status))

@@ -285,9 +285,13 @@ impl SecretsManager {
         let parsed: Result<serde_json::Map<String, serde_json::Value>, KeyError> = fetched.and_then(|v| {
             serde_json::from_str::<serde_json::Value>(v.expose())
                 .ok()
-                .and_then(|j| match j {
-                    serde_json::Value::Object(map) => Some(map),
-                    _ => None,
+                .and_then(|j| {
+                    // Every key of the primary secret reached osenv, asked for or not.
+                    crate::secret::withhold_json(&j);
+                    match j {
+                        serde_json::Value::Object(map) => Some(map),
+                        _ => None,
+                    }
                 })
                 .ok_or_else(|| KeyError::InvalidValue {
                     within: self.within(),

@@ -18,10 +18,14 @@ pub(super) fn transient_status(status: u16) -> bool {
 /// must never reach a message).
 pub(super) fn errors_of(body: &[u8]) -> String {
     let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let text = |pointer: &str| body.pointer(pointer).and_then(Value::as_str).map(str::trim);
+    // Withheld before it is trimmed: a value with blanks at its ends would not match after.
+    let text = |pointer: &str| {
+        let text = body.pointer(pointer).and_then(Value::as_str)?;
+        Some(crate::secret::withheld(text).trim().to_owned())
+    };
     match (text("/error/message"), text("/error/code")) {
-        (Some(message), _) if !message.is_empty() => message.to_owned(),
-        (_, Some(code)) => code.to_owned(),
+        (Some(message), _) if !message.is_empty() => message,
+        (_, Some(code)) => code,
         _ => String::new(),
     }
 }
@@ -67,6 +71,15 @@ mod tests {
         assert_eq!(errors_of(body), "Variable 'x' not found in account 'default'");
         assert_eq!(errors_of(br#"{"error":{"code":"forbidden"}}"#), "forbidden");
         assert_eq!(errors_of(b"sk-live-value"), "");
+    }
+
+    #[test]
+    fn an_echoed_value_is_withheld_before_it_is_trimmed() {
+        let _spaced = crate::secret::SecretValue::withheld("  conjur-spaced-value ");
+        assert_eq!(
+            errors_of(br#"{"error":{"message":"  conjur-spaced-value "}}"#),
+            "[redacted]"
+        );
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub struct RequestFailure {
     pub inner: Option<String>,
     /// The service's message, or the transport error.
     pub message: String,
+    /// `message` is what the service wrote (it may echo anything), not the client's own words.
+    from_service: bool,
     transient: bool,
     throttled: bool,
     retry_after: Option<Duration>,
@@ -46,6 +48,7 @@ impl RequestFailure {
             code: None,
             inner: None,
             message: message.into(),
+            from_service: true,
             transient: false,
             throttled: status == 429,
             retry_after: None,
@@ -60,9 +63,19 @@ impl RequestFailure {
             code: None,
             inner: None,
             message: message.into(),
+            from_service: false,
             transient,
             throttled: false,
             retry_after: None,
+        }
+    }
+
+    /// A service's refusal without an HTTP status (a gRPC status): its `message` is the
+    /// service's text, like an answer's.
+    pub(crate) fn refusal(message: impl Into<String>, transient: bool) -> Self {
+        Self {
+            from_service: true,
+            ..Self::transport(message, transient)
         }
     }
 
@@ -144,28 +157,69 @@ impl RequestFailure {
     #[must_use]
     pub(crate) fn scrubbed(mut self, credential: &crate::secret::SecretValue) -> Self {
         let credential = credential.expose();
-        if credential.len() >= 4 && self.message.contains(credential) {
-            self.message = self.message.replace(credential, "[redacted]");
+        if credential.len() >= 4 {
+            for text in [Some(&mut self.message), self.code.as_mut(), self.inner.as_mut()]
+                .into_iter()
+                .flatten()
+            {
+                if text.contains(credential) {
+                    *text = text.replace(credential, "[redacted]");
+                }
+            }
         }
         self
     }
 }
 
-/// One form for every service: `HTTP 403 Forbidden: message`, with what is known of the
-/// status, the code and the message — the server's text with every secret withheld (it may
-/// echo the token it was sent, or a value it returned for another name).
-impl fmt::Display for RequestFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+/// The status and the service's code, or the client's own words when no service answered:
+/// what a retry warning shows. A service's message is left to the final error, written once
+/// every value of the run is known to [`crate::secret::withheld`] (a warning printed while
+/// other requests are still reading could not withhold a value they are about to return).
+pub(crate) struct Brief<'f>(&'f RequestFailure);
+
+impl RequestFailure {
+    /// This failure as a retry warning shows it ([`Brief`]).
+    pub(crate) fn brief(&self) -> Brief<'_> {
+        Brief(self)
+    }
+
+    fn lead(&self) -> String {
         let status = self.status.map(|s| format!("HTTP {s}"));
-        let lead: Vec<&str> = [status.as_deref(), self.code.as_deref()]
+        [status.as_deref(), self.code.as_deref()]
             .into_iter()
             .flatten()
-            .collect();
-        match (lead.is_empty(), self.message.is_empty()) {
-            (true, _) => f.write_str(&crate::secret::withheld(&self.message)),
-            (false, true) => f.write_str(&lead.join(" ")),
-            (false, false) => write!(f, "{}: {}", lead.join(" "), crate::secret::withheld(&self.message)),
-        }
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+impl fmt::Display for Brief<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let failure = self.0;
+        let lead = failure.lead();
+        let text = match (failure.from_service, lead.is_empty()) {
+            (false, true) => failure.message.clone(),
+            (false, false) => format!("{lead}: {}", failure.message),
+            (true, false) => lead,
+            (true, true) => "the service refused".to_owned(),
+        };
+        f.write_str(&crate::secret::withheld(&text))
+    }
+}
+
+/// One form for every service: `HTTP 403 Forbidden: message`, with what is known of the
+/// status, the code and the message — all of it written by the server, so shown with every
+/// secret withheld (it may echo the token it was sent, or a value it returned for another
+/// name, in any part).
+impl fmt::Display for RequestFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lead = self.lead();
+        let text = match (lead.is_empty(), self.message.is_empty()) {
+            (true, _) => std::borrow::Cow::Borrowed(self.message.as_str()),
+            (false, true) => std::borrow::Cow::Owned(lead),
+            (false, false) => std::borrow::Cow::Owned(format!("{lead}: {}", self.message)),
+        };
+        f.write_str(&crate::secret::withheld(&text))
     }
 }
 
@@ -193,6 +247,39 @@ mod tests {
         HTTP 502
         UNAVAILABLE: cannot connect: refused
         no response within 5s
+        ");
+    }
+
+    /// Everything a server wrote is withheld, its code too (an AWS `__type` is the server's).
+    #[test]
+    fn every_part_a_server_wrote_is_withheld() {
+        let _token = crate::secret::SecretValue::withheld("FwoGZXIvYXdzSessionToken0987");
+        let failure = RequestFailure::answer(400, "token FwoGZXIvYXdzSessionToken0987 rejected")
+            .code(Some("FwoGZXIvYXdzSessionToken0987".into()));
+        assert_eq!(failure.to_string(), "HTTP 400 [redacted]: token [redacted] rejected");
+        assert_eq!(failure.brief().to_string(), "HTTP 400 [redacted]");
+    }
+
+    /// A retry warning shows no text a service wrote (it is printed while other requests may
+    /// still be reading the values it could echo); the client's own words it does show.
+    #[test]
+    fn a_retry_warning_shows_the_status_and_code_not_the_services_message() {
+        let shown = [
+            RequestFailure::answer(500, "boom value-read-a-moment-later"),
+            RequestFailure::answer(429, "slow down").code(Some("ThrottlingException".into())),
+            RequestFailure::refusal("echo", true).code(Some("UNAVAILABLE".into())),
+            RequestFailure::refusal("echo", true),
+            RequestFailure::transport("cannot connect: refused", true),
+            RequestFailure::transport("cannot connect: refused", true).code(Some("UNAVAILABLE".into())),
+        ]
+        .map(|f| f.brief().to_string());
+        insta::assert_snapshot!(shown.join("\n"), @r"
+        HTTP 500
+        HTTP 429 ThrottlingException
+        UNAVAILABLE
+        the service refused
+        cannot connect: refused
+        UNAVAILABLE: cannot connect: refused
         ");
     }
 

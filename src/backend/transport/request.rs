@@ -142,7 +142,7 @@ where
                 if f.error.is_throttled() {
                     ctx.pause(Instant::now() + f.wait);
                 }
-                ctx.waiting(f.error, f.remaining);
+                ctx.waiting(&f.error.brief(), f.remaining);
             },
             || async move {
                 ctx.paused().await;

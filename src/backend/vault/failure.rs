@@ -21,10 +21,16 @@ pub(super) fn errors_of(body: &Value) -> String {
     let Some(errors) = body.get("errors").and_then(Value::as_array) else {
         return String::new();
     };
-    errors
+    // Each error is withheld before it is split and trimmed: a value echoed whole (a PEM key,
+    // one with blanks at its ends) no longer matches once cut into lines.
+    let withheld: Vec<_> = errors
         .iter()
         .filter_map(Value::as_str)
-        .flat_map(str::lines)
+        .map(crate::secret::withheld)
+        .collect();
+    withheld
+        .iter()
+        .flat_map(|error| error.lines())
         .map(|line| line.trim().trim_start_matches("* ").trim())
         .filter(|line| !line.is_empty() && !line.ends_with("error occurred:") && !line.ends_with("errors occurred:"))
         .collect::<Vec<_>>()
@@ -138,6 +144,18 @@ mod tests {
         assert_eq!(errors_of(&body), "permission denied");
         assert_eq!(errors_of(&json!({"errors": ["a", "b"]})), "a; b");
         assert_eq!(errors_of(&json!(null)), "");
+    }
+
+    /// A value echoed whole is withheld before the errors are cut into lines and trimmed
+    /// (a PEM key, a value with blanks at its ends would not match after).
+    #[test]
+    fn an_echoed_value_is_withheld_before_the_errors_are_reformatted() {
+        let pem = "-----BEGIN KEY-----\nMIIEvQIBADANBgkq\n-----END KEY-----";
+        let _pem = SecretValue::withheld(pem);
+        let _spaced = SecretValue::withheld("   spaced-value-01");
+        let body =
+            json!({"errors": [format!("you sent: {pem}"), "   spaced-value-01", "2 errors occurred:\n\t* a\n\t* b\n"]});
+        assert_eq!(errors_of(&body), "you sent: [redacted]; [redacted]; a; b");
     }
 
     #[test]

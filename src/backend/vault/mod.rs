@@ -151,6 +151,9 @@ impl Vault {
             Some(field) => (field.as_str(), field.as_str()),
             None => (self.config.field.value.as_str(), self.config.field.shown()),
         };
+        if let Some(data) = data {
+            crate::secret::withhold_json(data);
+        }
         match data.and_then(|d| d.get(field)) {
             Some(Value::String(s)) => Ok(SecretValue::withheld(s.as_str())),
             None | Some(Value::Null) => Err(KeyError::NotFound {
