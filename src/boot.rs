@@ -186,6 +186,27 @@ impl Proxy<'_> {
         }
     }
 
+    /// The variable `name` as the proxy will have it, and whether the operator set it on this
+    /// host (the process environment: a path in it may be resolved here). For `exec`, exactly
+    /// the command's environment: an env file's variable the command is not given is unset.
+    fn set_here(&self, session: &Session, name: &str) -> Option<(SecretValue, bool)> {
+        let env = session.environment();
+        match self {
+            Self::Child { exports, removed, .. } => match exports(name) {
+                Some(value) => Some((value.clone(), false)),
+                None if removed.iter().any(|r| r == name) => None,
+                None => match env.lookup(name) {
+                    Some((Ok(value), Origin::Process)) => Some((value, true)),
+                    _ => None,
+                },
+            },
+            Self::Elsewhere { .. } => match env.lookup(name) {
+                Some((Ok(value), origin)) => Some((value, origin == Origin::Process)),
+                _ => None,
+            },
+        }
+    }
+
     /// The value LiteLLM resolves for `os.environ/name`.
     fn reference(&self, session: &Session, name: &str) -> Seen {
         match self {
@@ -426,13 +447,7 @@ pub fn oidc(session: &Session, proxy: &Proxy<'_>) -> Vec<Finding> {
                     // The directories as the proxy's own environment sets them: never a value
                     // this run resolved from a manager (it is a path osenv would stat, and
                     // the message names it only when it is LiteLLM's default).
-                    let allowed = match proxy {
-                        Proxy::Child { removed, .. } if removed.iter().any(|r| r == oidc::ALLOWED_DIRS_VARIABLE) => None,
-                        _ => match session.environment().lookup(oidc::ALLOWED_DIRS_VARIABLE) {
-                            Some((Ok(value), origin)) => Some((value, origin == Origin::Process)),
-                            _ => None,
-                        },
-                    };
+                    let allowed = proxy.set_here(session, oidc::ALLOWED_DIRS_VARIABLE);
                     let on_host = allowed.as_ref().is_none_or(|(_, operators)| *operators);
                     oidc::file_refusal(&path, allowed.as_ref().map(|(v, _)| v.expose()), on_host)?
                 }
@@ -918,6 +933,48 @@ mod tests {
             ],
         );
         assert_eq!((elsewhere, child), (Vec::<String>::new(), Vec::new()));
+    }
+
+    /// `exec` judges an `oidc/file` path by exactly the command's environment: an env file's
+    /// allowed directories the command is not given do not count there (they do for a proxy
+    /// elsewhere, which may be started with that file).
+    #[test]
+    fn exec_judges_oidc_file_by_the_commands_allowed_directories() {
+        let file =
+            crate::environment::DotenvFile::parse(".env", "LITELLM_OIDC_ALLOWED_CREDENTIAL_DIRS=/etc\n").unwrap();
+        let env = Environment::new(std::iter::empty::<(&str, &str)>(), vec![file]);
+        let doc = Document::parse("c.yaml", "a: os.environ/oidc/file//etc/t\n".to_owned()).unwrap();
+        let session = Session::new(doc, Arc::new(env)).unwrap();
+        let none = |_: &str| None;
+        let elsewhere = Proxy::Elsewhere {
+            values: &none,
+            missing_is_null: true,
+            reads_booleans: true,
+            exported: false,
+        };
+        assert!(oidc(&session, &elsewhere).is_empty());
+        let exports = |_: &str| None;
+        let child = Proxy::Child {
+            exports: &exports,
+            removed: &[],
+            litellm: true,
+        };
+        let found = oidc(&session, &child);
+        assert_eq!(found.len(), 1);
+        assert!(
+            found[0].message.contains("outside the directories LiteLLM reads"),
+            "{}",
+            found[0].message
+        );
+        // Given to the command (exported), they count, compared as written.
+        let dirs = SecretValue::new("/etc");
+        let exports = |name: &str| (name == "LITELLM_OIDC_ALLOWED_CREDENTIAL_DIRS").then_some(&dirs);
+        let child = Proxy::Child {
+            exports: &exports,
+            removed: &[],
+            litellm: true,
+        };
+        assert!(oidc(&session, &child).is_empty());
     }
 
     /// A value this run resolved from a manager is in the proxy's environment only where it
