@@ -837,14 +837,25 @@ pub enum TemplateProblem {
 
 /// A name or value an output format cannot carry.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("cannot write `{name}` as {format}: {reason}")]
 pub struct FormatError {
+    /// Where the config names the variable, and the reference as written (none for the
+    /// Secret's name or namespace, or a variable no reference names).
+    pub at: Option<(Location, String)>,
     /// The variable name (or the Secret's name or namespace).
     pub name: String,
     /// The format.
     pub format: &'static str,
     /// Why, never the value.
     pub reason: &'static str,
+}
+
+impl std::fmt::Display for FormatError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some((location, written)) = &self.at {
+            write!(f, "{location}: `{written}`: ")?;
+        }
+        write!(f, "cannot write `{}` as {}: {}", self.name, self.format, self.reason)
+    }
 }
 
 /// Everything a command can fail with. [`Error::exit_code`] maps it to the documented codes.

@@ -34,7 +34,7 @@ pub(super) fn run(args: &EnvArgs, app: &App) -> Result<(), Error> {
             super::Consumer::EnvFile,
         )
         .await?;
-        env_format::render(format, &resolution.exports(), &k8s)
+        env_format::render(format, &resolution.exports(), &k8s).map_err(|e| located(e, session))
     };
     if args.watch.watch {
         let output = args
@@ -56,4 +56,22 @@ pub(super) fn run(args: &EnvArgs, app: &App) -> Result<(), Error> {
     let session = super::load(&args.config)?;
     super::guard_output(args.output.as_deref(), &super::inputs(&args.config, &session), false)?;
     emit(args.output.as_deref(), &app.block_on(text(&session))?)
+}
+
+/// A format's refusals at the first reference naming each variable, sorted by location (the
+/// Secret's own name and namespace, which no reference names, first).
+fn located(error: Error, session: &osenv::Session) -> Error {
+    let Error::Format(mut refused) = error else {
+        return error;
+    };
+    for refusal in &mut refused {
+        refusal.at = session
+            .references()
+            .iter()
+            .filter(|r| r.name == refusal.name)
+            .min_by(|a, b| a.location.cmp(&b.location))
+            .map(|r| (r.location.clone(), r.written.clone()));
+    }
+    refused.sort_by(|a, b| a.at.cmp(&b.at));
+    Error::Format(refused)
 }

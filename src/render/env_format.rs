@@ -231,6 +231,7 @@ pub fn render(format: Format, vars: &[(&str, &SecretValue)], k8s: &K8sOptions) -
         && let Err(field) = k8s.validate()
     {
         refused.push(FormatError {
+            at: None,
             name: match field {
                 K8sField::Name => k8s.name.clone(),
                 K8sField::Namespace => k8s.namespace.clone().unwrap_or_default(),
@@ -249,6 +250,7 @@ pub fn render(format: Format, vars: &[(&str, &SecretValue)], k8s: &K8sOptions) -
     for (name, value) in vars {
         if let Err(reason) = format.check(name, value.expose()) {
             refused.push(FormatError {
+                at: None,
                 name: (*name).to_owned(),
                 format: format.as_str(),
                 reason,

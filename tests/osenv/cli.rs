@@ -249,7 +249,7 @@ fn env_exports_references_and_hosted_keys_in_every_format() {
     docker.code(1);
     assert_eq!(
         docker.stderr,
-        "error: cannot write `OTHER` as docker: the value has a line break, which docker --env-file cannot carry\n"
+        "error: config.yaml:8:6: `os.environ/OTHER`: cannot write `OTHER` as docker: the value has a line break, which docker --env-file cannot carry\n"
     );
     assert!(docker.stdout.is_empty());
 
