@@ -212,9 +212,16 @@ pub async fn resolve<'a>(
             }
         };
         let outcome = limits.within_deadline(manager, call).await;
-        // Still bounded: `finish` waits at most a few seconds.
+        // `finish` (a Vault login's revocation) gets what is left of the deadline, never more:
+        // the run ends at its deadline, and a token it could not revoke expires with its TTL.
         if !limits.hold {
-            manager.finish().await;
+            let left = ctx.deadline.saturating_duration_since(tokio::time::Instant::now());
+            if tokio::time::timeout(left, manager.finish()).await.is_err() {
+                tracing::warn!(
+                    "{}: the deadline came before this run's session was ended (a login token it could not revoke expires with its TTL)",
+                    manager.describe()
+                );
+            }
         }
         let outcome = outcome.and_then(|results| {
             // The answer is matched to the names by position, so a backend that answers for
@@ -473,6 +480,30 @@ mod tests {
             messages(&resolution.errors()),
             ["c.yaml:4:22: cannot resolve `H`: not found in memory (test)"]
         );
+    }
+
+    /// Ending the session (a Vault revocation) never takes the run past its deadline.
+    #[tokio::test(start_paused = true)]
+    async fn finishing_ends_at_the_deadline() {
+        let env = Environment::default();
+        let (refs, km) = setup(
+            "general_settings:\n  key_management_system: hashicorp_vault\na: os.environ/A\n",
+            &env,
+        );
+        let envelopes = Envelopes::default();
+        let limits = Limits {
+            deadline: Duration::from_secs(2),
+            ..Limits::default()
+        };
+        for (finishing, finished) in [(Duration::from_secs(1), 1), (Duration::from_secs(5), 0)] {
+            let manager = Memory::new([("A", "a")]).finishing_in(finishing);
+            let plan = Plan::new(Scope::References(&refs), &km, &envelopes);
+            let started = tokio::time::Instant::now();
+            let resolution = resolve(plan, &env, Some(&manager), &limits, Purpose::Read).await;
+            assert_eq!(resolution.get("A").unwrap().as_ref().unwrap().expose(), "a");
+            assert!(started.elapsed() <= Duration::from_secs(2), "{:?}", started.elapsed());
+            assert_eq!(manager.finished(), finished, "{finishing:?}");
+        }
     }
 
     #[tokio::test]

@@ -19,6 +19,8 @@ pub(crate) struct Memory {
     deadlines: Mutex<Vec<tokio::time::Instant>>,
     finished: AtomicUsize,
     short: bool,
+    /// How long [`Backend::finish`] takes (a Vault revocation against a hung server).
+    finishing: std::time::Duration,
 }
 
 impl Memory {
@@ -32,6 +34,12 @@ impl Memory {
     /// Answer one result fewer than asked, as a broken backend would.
     pub(crate) fn answering_short(mut self) -> Self {
         self.short = true;
+        self
+    }
+
+    /// Take `time` to finish, as a revocation a hung server never answers.
+    pub(crate) fn finishing_in(mut self, time: std::time::Duration) -> Self {
+        self.finishing = time;
         self
     }
 
@@ -82,6 +90,7 @@ impl Backend for Memory {
     }
 
     async fn finish(&self) {
+        tokio::time::sleep(self.finishing).await;
         self.finished.fetch_add(1, Ordering::Relaxed);
     }
 }
