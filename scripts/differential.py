@@ -42,6 +42,12 @@ from litellm.proxy import proxy_server  # noqa: E402
 from litellm.proxy.proxy_server import ProxyConfig  # noqa: E402
 from litellm.proxy.auth import master_key_boot_check as boot  # noqa: E402
 from litellm.secret_managers.main import get_secret, get_secret_bool  # noqa: E402
+from pydantic import TypeAdapter, ValidationError  # noqa: E402
+from typing import Mapping  # noqa: E402
+
+# `load_config` reads the config, and `general_settings or {}`, through this view: a key that
+# is not a string, or a `general_settings` that is not a mapping, fails at boot.
+NAMES_VIEW = TypeAdapter(Mapping[str, object])
 
 # python-dotenv warns about each line it skips; the comparison already covers them.
 logging.getLogger("dotenv.main").setLevel(logging.ERROR)
@@ -280,7 +286,18 @@ def environment(rng):
 
 
 # Configs with a master key that LiteLLM refused (and osenv too) or boots with.
-BOOT = {"refused": 0, "started": 0}
+BOOT = {"refused": 0, "started": 0, "shape": 0}
+
+
+def shape_refused(loaded):
+    """Whether LiteLLM's `load_config` refuses the shape of `loaded` (its config after
+    `_check_for_os_environ_vars`) at boot, before any secret manager or master key."""
+    try:
+        NAMES_VIEW.validate_python(loaded)
+        NAMES_VIEW.validate_python(loaded.get("general_settings") or {})
+    except ValidationError:
+        return True
+    return False
 
 
 def boot_refuses(loaded):
@@ -387,6 +404,14 @@ def config_case(osenv, litellm, rng, work):
         if rendered.returncode == 0:
             return f"LiteLLM cannot load it ({expected[:200]}), osenv rendered it"
         return None
+    if shape_refused(expected):
+        # Refused by both (osenv may name another of its problems first).
+        if rendered.returncode != 0:
+            BOOT["shape"] += "`load_config` reads it as a mapping of names" in rendered.stderr
+            return None
+        return "LiteLLM's load_config refuses its shape at boot, osenv rendered it"
+    if rendered.returncode != 0 and "`load_config` reads it as a mapping of names" in rendered.stderr:
+        return f"LiteLLM's load_config takes its shape, osenv refused: {rendered.stderr[:400]}"
     refuses = boot_refuses(expected)
     osenv_refuses = rendered.returncode != 0 and (
         "LiteLLM 1.110.2 refuses to start" in rendered.stderr or "LiteLLM 1.110.2 fails at boot" in rendered.stderr)
@@ -544,7 +569,7 @@ def main():
     if args.literal_table:
         literal_table(args.literal_table, rng, 20000)
     print(f"differential: seed {seed}, {kinds['config']} configs, {kinds['yaml']} parser cases and "
-          f"{kinds['dotenv']} env files (master keys: {BOOT['refused']} refused, {BOOT['started']} booted), "
+          f"{kinds['dotenv']} env files (master keys: {BOOT['refused']} refused, {BOOT['started']} booted; {BOOT['shape']} shapes refused), "
           f"{failures} difference(s)")
     sys.exit(1 if failures else 0)
 

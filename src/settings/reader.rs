@@ -59,6 +59,10 @@ impl Reader<'_> {
         // The process environment's only: an env file from a repository does not pick a manager
         // for a config that names none.
         let operator_system = self.env.process_setting(SYSTEM_VARIABLE);
+        let shape = self.shape();
+        if !shape.is_empty() {
+            return Err(shape);
+        }
         let Some(general) = doc.get_merged(doc.root(), "general_settings") else {
             if let Some(value) = operator_system {
                 km.selected = Some(self.operator_selected(&value)?);
@@ -440,6 +444,61 @@ impl Reader<'_> {
             }
         }
         if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
+
+    /// What LiteLLM 1.110.2's `load_config` refuses of the config's shape at boot: it reads the
+    /// config, and `general_settings` unless it is empty (`or {}`), as a mapping of names
+    /// (`TypeAdapter(Mapping[str, object])`): a key that is not a string, or a
+    /// `general_settings` that is not a mapping, fails validation before the proxy starts.
+    fn shape(&self) -> Vec<ConfigError> {
+        let doc = self.doc;
+        let unloadable = |id: NodeId, reason: &str| ConfigError::Unloadable {
+            location: doc.location(id),
+            reason: format!(
+                "{reason} (LiteLLM 1.110.2's `load_config` reads it as a mapping of names and refuses it at boot)"
+            ),
+        };
+        let not_names = |id: NodeId, what: &str| {
+            doc.merged_entries(id)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|e| !matches!(doc.loaded(e.key), Loaded::String(_)))
+                .map(|e| unloadable(e.key, &format!("a key of {what} that is not a string")))
+                .collect::<Vec<_>>()
+        };
+        let mut errors = not_names(doc.root(), "the config");
+        if let Some(general) = doc.get_merged(doc.root(), "general_settings") {
+            if doc.entries(general.value).is_some() {
+                errors.extend(not_names(general.value, "`general_settings`"));
+            } else if !self.falsy(general.value)
+                // A reference is resolved first; its value (unknown here) decides.
+                && doc.scalar(general.value).and_then(references::name_of).is_none()
+            {
+                errors.push(unloadable(general.value, "`general_settings` is not a mapping"));
+            }
+        }
+        errors
+    }
+
+    /// Whether Python finds the value PyYAML loads for `id` false (`None`, `False`, `""`, `[]`,
+    /// a zero).
+    fn falsy(&self, id: NodeId) -> bool {
+        match self.doc.loaded(id) {
+            Loaded::Null => true,
+            Loaded::Bool(b) => !b,
+            Loaded::String(text) => text.is_empty(),
+            Loaded::Other("a list") => self.doc.items(id).is_some_and(<[NodeId]>::is_empty),
+            Loaded::Other("a number") => self.doc.scalar(id).is_some_and(|text| {
+                let text = text.trim().trim_start_matches(['+', '-']).to_ascii_lowercase();
+                let digits = text
+                    .strip_prefix("0x")
+                    .or_else(|| text.strip_prefix("0b"))
+                    .or_else(|| text.strip_prefix("0o"))
+                    .map_or_else(|| text.split('e').next().unwrap_or_default().to_owned(), str::to_owned);
+                digits.chars().all(|c| matches!(c, '0' | '_' | '.' | ':'))
+            }),
+            Loaded::Other(_) => false,
+        }
     }
 
     /// A key of the table, read by the reader of its group.
@@ -853,6 +912,45 @@ mod tests {
         assert_eq!(
             e,
             ["c.yaml:2:34: invalid `key_management_settings`: expected a mapping"]
+        );
+    }
+
+    /// The config and a non-empty `general_settings` are mappings of names to LiteLLM's
+    /// `load_config` (checked against pydantic's `TypeAdapter(Mapping[str, object])` in its venv).
+    #[test]
+    fn the_config_and_its_general_settings_are_mappings_of_names() {
+        for ok in [
+            "a: 1\n",
+            "general_settings:\n",
+            "general_settings: ~\n",
+            "general_settings: ''\n",
+            "general_settings: []\n",
+            "general_settings: false\n",
+            "general_settings: 0\n",
+            "general_settings: 0.0\n",
+            "general_settings: {'1': x}\n",
+        ] {
+            assert!(read(ok, &Environment::default()).is_ok(), "{ok}");
+        }
+        let refused = |text: &str| read(text, &Environment::default()).unwrap_err().join("\n");
+        insta::assert_snapshot!(
+            [
+                refused("1: x\n~: y\n"),
+                refused("general_settings: x\n"),
+                refused("general_settings: [1]\n"),
+                refused("general_settings: 5\n"),
+                refused("general_settings: {1: x, ~: y, a: z}\n"),
+            ]
+            .join("\n"),
+            @r"
+            c.yaml:1:1: LiteLLM cannot load this config: a key of the config that is not a string (LiteLLM 1.110.2's `load_config` reads it as a mapping of names and refuses it at boot)
+            c.yaml:2:1: LiteLLM cannot load this config: a key of the config that is not a string (LiteLLM 1.110.2's `load_config` reads it as a mapping of names and refuses it at boot)
+            c.yaml:1:19: LiteLLM cannot load this config: `general_settings` is not a mapping (LiteLLM 1.110.2's `load_config` reads it as a mapping of names and refuses it at boot)
+            c.yaml:1:19: LiteLLM cannot load this config: `general_settings` is not a mapping (LiteLLM 1.110.2's `load_config` reads it as a mapping of names and refuses it at boot)
+            c.yaml:1:19: LiteLLM cannot load this config: `general_settings` is not a mapping (LiteLLM 1.110.2's `load_config` reads it as a mapping of names and refuses it at boot)
+            c.yaml:1:20: LiteLLM cannot load this config: a key of `general_settings` that is not a string (LiteLLM 1.110.2's `load_config` reads it as a mapping of names and refuses it at boot)
+            c.yaml:1:26: LiteLLM cannot load this config: a key of `general_settings` that is not a string (LiteLLM 1.110.2's `load_config` reads it as a mapping of names and refuses it at boot)
+            "
         );
     }
 
