@@ -21,11 +21,12 @@ pub enum DurationError {
 
 /// `30s`, `5m`, `1h`, `1h30m`, `500ms`, or a plain number of seconds; at least [`MIN`], at most
 /// [`MAX`].
-pub fn parse(text: &str) -> Result<Duration, DurationError> {
-    let text = text.trim();
-    let invalid = || DurationError::NotADuration(text.to_owned());
-    let total = if let Ok(seconds) = text.parse::<u64>() {
-        Duration::from_secs(seconds)
+pub fn parse(written: &str) -> Result<Duration, DurationError> {
+    let text = written.trim();
+    let invalid = || DurationError::NotADuration(written.to_owned());
+    let total = if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        // Too many digits for a u64 is more than MAX anyway.
+        Duration::from_secs(text.parse::<u64>().unwrap_or(u64::MAX))
     } else {
         let mut total = Duration::ZERO;
         let mut rest = text;
@@ -56,7 +57,7 @@ pub fn parse(text: &str) -> Result<Duration, DurationError> {
         total
     };
     if !(MIN..=MAX).contains(&total) {
-        return Err(DurationError::OutOfRange(text.to_owned()));
+        return Err(DurationError::OutOfRange(written.to_owned()));
     }
     Ok(total)
 }
@@ -71,7 +72,12 @@ mod tests {
         assert_eq!(parse("1h30m"), Ok(Duration::from_mins(90)));
         assert_eq!(parse("1500ms"), Ok(Duration::from_millis(1500)));
         assert_eq!(parse("soon"), Err(DurationError::NotADuration("soon".into())));
-        assert_eq!(parse(" "), Err(DurationError::NotADuration(String::new())));
+        assert_eq!(parse(" "), Err(DurationError::NotADuration(" ".into())));
+        assert_eq!(parse(" 90 "), Ok(Duration::from_secs(90)));
+        assert!(matches!(
+            parse("99999999999999999999999"),
+            Err(DurationError::OutOfRange(_))
+        ));
         assert_eq!(parse("5m30"), Err(DurationError::NotADuration("5m30".into())));
         assert_eq!(parse("m"), Err(DurationError::NotADuration("m".into())));
         assert!(parse("5").is_ok());
