@@ -45,8 +45,9 @@ from litellm.secret_managers.main import get_secret, get_secret_bool  # noqa: E4
 from pydantic import TypeAdapter, ValidationError  # noqa: E402
 from typing import Mapping  # noqa: E402
 
-# `load_config` reads the config, and `general_settings or {}`, through this view: a key that
-# is not a string, or a `general_settings` that is not a mapping, fails at boot.
+# `load_config` reads the config through this view, and `general_settings` (None as `{}`) with
+# `.get` and the same view: a key that is not a string, or a `general_settings` that is not a
+# mapping, fails at boot.
 NAMES_VIEW = TypeAdapter(Mapping[str, object])
 
 # python-dotenv warns about each line it skips; the comparison already covers them.
@@ -292,9 +293,12 @@ BOOT = {"refused": 0, "started": 0, "shape": 0}
 def shape_refused(loaded):
     """Whether LiteLLM's `load_config` refuses the shape of `loaded` (its config after
     `_check_for_os_environ_vars`) at boot, before any secret manager or master key."""
+    general = loaded.get("general_settings")
+    if general is not None and not isinstance(general, dict):
+        return True
     try:
         NAMES_VIEW.validate_python(loaded)
-        NAMES_VIEW.validate_python(loaded.get("general_settings") or {})
+        NAMES_VIEW.validate_python(general or {})
     except ValidationError:
         return True
     return False

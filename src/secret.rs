@@ -35,6 +35,11 @@ struct Withheld {
 static WITHHELD: LazyLock<Mutex<Withheld>> = LazyLock::new(Mutex::default);
 
 fn withhold(value: &str) {
+    // A server may echo a value without the blanks at its ends: that form is withheld too.
+    let trimmed = value.trim();
+    if trimmed.len() != value.len() {
+        withhold(trimmed);
+    }
     if value.len() < MIN_WITHHELD {
         return;
     }
@@ -155,6 +160,8 @@ mod tests {
     #[test]
     fn every_string_of_a_secrets_json_is_withheld() {
         withhold_json(&serde_json::json!({"key": "json-canary-one", "other": {"deep": ["json-canary-two", 5]}}));
+        SecretValue::new("   padded-canary-three\n").withhold();
+        assert_eq!(withheld("x padded-canary-three y"), "x [redacted] y");
         assert_eq!(
             withheld("saw json-canary-one and json-canary-two"),
             "saw [redacted] and [redacted]"

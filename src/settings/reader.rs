@@ -447,9 +447,10 @@ impl Reader<'_> {
     }
 
     /// What LiteLLM 1.110.2's `load_config` refuses of the config's shape at boot: it reads the
-    /// config, and `general_settings` unless it is empty (`or {}`), as a mapping of names
-    /// (`TypeAdapter(Mapping[str, object])`): a key that is not a string, or a
-    /// `general_settings` that is not a mapping, fails validation before the proxy starts.
+    /// config as a mapping of names (`TypeAdapter(Mapping[str, object])`), and `general_settings`
+    /// as a mapping (`None` becomes `{}`; anything else fails at its first `.get`, or the same
+    /// validation): a key that is not a string, or a `general_settings` that is neither, stops
+    /// the proxy before it starts. A reference there resolves to a string: refused too.
     fn shape(&self) -> Vec<ConfigError> {
         let doc = self.doc;
         let unloadable = |id: NodeId, reason: &str| ConfigError::Unloadable {
@@ -470,35 +471,11 @@ impl Reader<'_> {
         if let Some(general) = doc.get_merged(doc.root(), "general_settings") {
             if doc.entries(general.value).is_some() {
                 errors.extend(not_names(general.value, "`general_settings`"));
-            } else if !self.falsy(general.value)
-                // A reference is resolved first; its value (unknown here) decides.
-                && doc.scalar(general.value).and_then(references::name_of).is_none()
-            {
+            } else if !self.is_null(general.value) {
                 errors.push(unloadable(general.value, "`general_settings` is not a mapping"));
             }
         }
         errors
-    }
-
-    /// Whether Python finds the value PyYAML loads for `id` false (`None`, `False`, `""`, `[]`,
-    /// a zero).
-    fn falsy(&self, id: NodeId) -> bool {
-        match self.doc.loaded(id) {
-            Loaded::Null => true,
-            Loaded::Bool(b) => !b,
-            Loaded::String(text) => text.is_empty(),
-            Loaded::Other("a list") => self.doc.items(id).is_some_and(<[NodeId]>::is_empty),
-            Loaded::Other("a number") => self.doc.scalar(id).is_some_and(|text| {
-                let text = text.trim().trim_start_matches(['+', '-']).to_ascii_lowercase();
-                let digits = text
-                    .strip_prefix("0x")
-                    .or_else(|| text.strip_prefix("0b"))
-                    .or_else(|| text.strip_prefix("0o"))
-                    .map_or_else(|| text.split('e').next().unwrap_or_default().to_owned(), str::to_owned);
-                digits.chars().all(|c| matches!(c, '0' | '_' | '.' | ':'))
-            }),
-            Loaded::Other(_) => false,
-        }
     }
 
     /// A key of the table, read by the reader of its group.
@@ -923,11 +900,7 @@ mod tests {
             "a: 1\n",
             "general_settings:\n",
             "general_settings: ~\n",
-            "general_settings: ''\n",
-            "general_settings: []\n",
-            "general_settings: false\n",
-            "general_settings: 0\n",
-            "general_settings: 0.0\n",
+            "general_settings: {}\n",
             "general_settings: {'1': x}\n",
         ] {
             assert!(read(ok, &Environment::default()).is_ok(), "{ok}");
@@ -939,12 +912,20 @@ mod tests {
                 refused("general_settings: x\n"),
                 refused("general_settings: [1]\n"),
                 refused("general_settings: 5\n"),
+                refused("general_settings: []\n"),
+                refused("general_settings: ''\n"),
+                refused("general_settings: false\n"),
+                refused("general_settings: os.environ/GS\n"),
                 refused("general_settings: {1: x, ~: y, a: z}\n"),
             ]
             .join("\n"),
             @r"
             c.yaml:1:1: LiteLLM cannot load this config: a key of the config that is not a string (LiteLLM 1.110.2's `load_config` reads it as a mapping of names and refuses it at boot)
             c.yaml:2:1: LiteLLM cannot load this config: a key of the config that is not a string (LiteLLM 1.110.2's `load_config` reads it as a mapping of names and refuses it at boot)
+            c.yaml:1:19: LiteLLM cannot load this config: `general_settings` is not a mapping (LiteLLM 1.110.2's `load_config` reads it as a mapping of names and refuses it at boot)
+            c.yaml:1:19: LiteLLM cannot load this config: `general_settings` is not a mapping (LiteLLM 1.110.2's `load_config` reads it as a mapping of names and refuses it at boot)
+            c.yaml:1:19: LiteLLM cannot load this config: `general_settings` is not a mapping (LiteLLM 1.110.2's `load_config` reads it as a mapping of names and refuses it at boot)
+            c.yaml:1:19: LiteLLM cannot load this config: `general_settings` is not a mapping (LiteLLM 1.110.2's `load_config` reads it as a mapping of names and refuses it at boot)
             c.yaml:1:19: LiteLLM cannot load this config: `general_settings` is not a mapping (LiteLLM 1.110.2's `load_config` reads it as a mapping of names and refuses it at boot)
             c.yaml:1:19: LiteLLM cannot load this config: `general_settings` is not a mapping (LiteLLM 1.110.2's `load_config` reads it as a mapping of names and refuses it at boot)
             c.yaml:1:19: LiteLLM cannot load this config: `general_settings` is not a mapping (LiteLLM 1.110.2's `load_config` reads it as a mapping of names and refuses it at boot)

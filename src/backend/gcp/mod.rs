@@ -39,7 +39,7 @@ pub(crate) fn from_gax(e: GaxError) -> RequestFailure {
     if let Some(status) = e.status() {
         let code = status.code;
         return RequestFailure::refusal(status.message.clone(), transient_code(code))
-            .code(Some(code.name().to_owned()))
+            .status_name(code.name())
             .throttled(code == Code::ResourceExhausted)
             .retry_after(retry_delay(status));
     }
@@ -117,7 +117,7 @@ mod tests {
     use super::*;
 
     fn failure(code: Code) -> RequestFailure {
-        RequestFailure::refusal("m", transient_code(code)).code(Some(code.name().to_owned()))
+        RequestFailure::refusal("m", transient_code(code)).status_name(code.name())
     }
 
     #[test]

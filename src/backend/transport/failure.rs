@@ -34,6 +34,9 @@ pub struct RequestFailure {
     pub message: String,
     /// `message` is what the service wrote (it may echo anything), not the client's own words.
     from_service: bool,
+    /// `code` when it is a name from the client's own table (a gRPC status), not text the
+    /// service sent.
+    status_name: Option<&'static str>,
     transient: bool,
     throttled: bool,
     retry_after: Option<Duration>,
@@ -49,6 +52,7 @@ impl RequestFailure {
             inner: None,
             message: message.into(),
             from_service: true,
+            status_name: None,
             transient: false,
             throttled: status == 429,
             retry_after: None,
@@ -64,6 +68,7 @@ impl RequestFailure {
             inner: None,
             message: message.into(),
             from_service: false,
+            status_name: None,
             transient,
             throttled: false,
             retry_after: None,
@@ -88,6 +93,15 @@ impl RequestFailure {
     #[must_use]
     pub(crate) fn code(mut self, code: Option<String>) -> Self {
         self.code = code;
+        self
+    }
+
+    /// With a status name from the client's own table (a gRPC status code's name): unlike a
+    /// code the service wrote, a retry warning may show it.
+    #[must_use]
+    pub(crate) fn status_name(mut self, name: &'static str) -> Self {
+        self.code = Some(name.to_owned());
+        self.status_name = Some(name);
         self
     }
 
@@ -171,10 +185,11 @@ impl RequestFailure {
     }
 }
 
-/// The status and the service's code, or the client's own words when no service answered:
-/// what a retry warning shows. A service's message is left to the final error, written once
-/// every value of the run is known to [`crate::secret::withheld`] (a warning printed while
-/// other requests are still reading could not withhold a value they are about to return).
+/// The status and a status name from the client's own table, or the client's own words when
+/// no service answered: what a retry warning shows. Whatever the service wrote (its message,
+/// its error code) is left to the final error, written once every value of the run is known to
+/// [`crate::secret::withheld`] (a warning printed while other requests are still reading could
+/// not withhold a value they are about to return); a throttle is said as such.
 pub(crate) struct Brief<'f>(&'f RequestFailure);
 
 impl RequestFailure {
@@ -184,8 +199,12 @@ impl RequestFailure {
     }
 
     fn lead(&self) -> String {
+        self.lead_with(self.code.as_deref())
+    }
+
+    fn lead_with(&self, code: Option<&str>) -> String {
         let status = self.status.map(|s| format!("HTTP {s}"));
-        [status.as_deref(), self.code.as_deref()]
+        [status.as_deref(), code]
             .into_iter()
             .flatten()
             .collect::<Vec<_>>()
@@ -196,7 +215,10 @@ impl RequestFailure {
 impl fmt::Display for Brief<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let failure = self.0;
-        let lead = failure.lead();
+        let mut lead = failure.lead_with(failure.status_name);
+        if failure.throttled {
+            lead.push_str(if lead.is_empty() { "throttled" } else { " (throttled)" });
+        }
         let text = match (failure.from_service, lead.is_empty()) {
             (false, true) => failure.message.clone(),
             (false, false) => format!("{lead}: {}", failure.message),
@@ -257,7 +279,7 @@ mod tests {
         let failure = RequestFailure::answer(400, "token FwoGZXIvYXdzSessionToken0987 rejected")
             .code(Some("FwoGZXIvYXdzSessionToken0987".into()));
         assert_eq!(failure.to_string(), "HTTP 400 [redacted]: token [redacted] rejected");
-        assert_eq!(failure.brief().to_string(), "HTTP 400 [redacted]");
+        assert_eq!(failure.brief().to_string(), "HTTP 400");
     }
 
     /// A retry warning shows no text a service wrote (it is printed while other requests may
@@ -267,16 +289,20 @@ mod tests {
         let shown = [
             RequestFailure::answer(500, "boom value-read-a-moment-later"),
             RequestFailure::answer(429, "slow down").code(Some("ThrottlingException".into())),
-            RequestFailure::refusal("echo", true).code(Some("UNAVAILABLE".into())),
+            RequestFailure::answer(500, "m").code(Some("Svc#a-value-read-later".into())),
+            RequestFailure::refusal("echo", true).status_name("UNAVAILABLE"),
+            RequestFailure::refusal("echo", true).code(Some("ECHOED".into())),
             RequestFailure::refusal("echo", true),
             RequestFailure::transport("cannot connect: refused", true),
-            RequestFailure::transport("cannot connect: refused", true).code(Some("UNAVAILABLE".into())),
+            RequestFailure::transport("cannot connect: refused", true).status_name("UNAVAILABLE"),
         ]
         .map(|f| f.brief().to_string());
         insta::assert_snapshot!(shown.join("\n"), @r"
         HTTP 500
-        HTTP 429 ThrottlingException
+        HTTP 429 (throttled)
+        HTTP 500
         UNAVAILABLE
+        the service refused
         the service refused
         cannot connect: refused
         UNAVAILABLE: cannot connect: refused

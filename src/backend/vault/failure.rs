@@ -21,16 +21,12 @@ pub(super) fn errors_of(body: &Value) -> String {
     let Some(errors) = body.get("errors").and_then(Value::as_array) else {
         return String::new();
     };
-    // Each error is withheld before it is split and trimmed: a value echoed whole (a PEM key,
-    // one with blanks at its ends) no longer matches once cut into lines.
-    let withheld: Vec<_> = errors
-        .iter()
-        .filter_map(Value::as_str)
-        .map(crate::secret::withheld)
-        .collect();
-    withheld
-        .iter()
-        .flat_map(|error| error.lines())
+    // The errors are withheld as one text before it is split and trimmed: a value echoed whole
+    // (a PEM key, one with blanks at its ends), or cut into entries at its line breaks, no
+    // longer matches once cut into lines.
+    let joined = errors.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("\n");
+    crate::secret::withheld(&joined)
+        .lines()
         .map(|line| line.trim().trim_start_matches("* ").trim())
         .filter(|line| !line.is_empty() && !line.ends_with("error occurred:") && !line.ends_with("errors occurred:"))
         .collect::<Vec<_>>()
@@ -156,6 +152,9 @@ mod tests {
         let body =
             json!({"errors": [format!("you sent: {pem}"), "   spaced-value-01", "2 errors occurred:\n\t* a\n\t* b\n"]});
         assert_eq!(errors_of(&body), "you sent: [redacted]; [redacted]; a; b");
+        // Cut into entries at its line breaks.
+        let entries: Vec<&str> = pem.split('\n').collect();
+        assert_eq!(errors_of(&json!({ "errors": entries })), "[redacted]");
     }
 
     #[test]
